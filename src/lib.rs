@@ -1,0 +1,186 @@
+//! # medborgarbudget
+//!
+//! Participatory budgeting (Swedish: *medborgarbudget*) as a typed state machine.
+//! A municipality sets aside money for a district; its residents propose, shape and
+//! vote on how it is spent, once a year, for at least three years.
+//!
+//! ## A tour
+//!
+//! One year's [`Cycle`](process::Cycle) runs through the model's seven steps. Each
+//! step is a type, so only what is legal in a step can be called:
+//!
+//! ```
+//! use chrono::{DateTime, Duration, NaiveDate, TimeZone, Utc};
+//! use medborgarbudget::prelude::*;
+//!
+//! # fn main() -> Result<(), Box<dyn std::error::Error>> {
+//! let t0 = Utc.with_ymd_and_hms(2026, 1, 15, 9, 0, 0).unwrap();
+//! let day = |n: i64| t0 + Duration::days(n);
+//! let area = Area::new(AreaId::new(), "Hjällbo", 7_600)?;
+//!
+//! // 1. Kriterier: the council fixes budget, eligibility, ballot rules, criteria.
+//! let mut cycle = Cycle::new(CycleSetup {
+//!     id: CycleId::new(),
+//!     programme: None,
+//!     year: 2026,
+//!     area: area.clone(),
+//!     currency: Currency::SEK,
+//!     started_at: t0,
+//! });
+//! cycle.set_budget(Allocation {
+//!     amount: Money::from_major(1_000_000, Currency::SEK)?,
+//!     decision: CouncilDecision {
+//!         body: "Kommunfullmäktige".into(),
+//!         reference: "KF § 12/2026".into(),
+//!         decided_on: NaiveDate::from_ymd_opt(2026, 1, 10).unwrap(),
+//!     },
+//!     source: FundingSource::Council,
+//! })?;
+//! cycle.set_eligibility(Eligibility::residents_aged(12));
+//! cycle.set_ballot_rules(BallotRules::builder(BallotKind::Approval).max_projects(3).build()?);
+//! cycle.set_criteria(
+//!     Criteria::builder()
+//!         .social_sustainability("meeting-places", "Brings neighbours together", 2)
+//!         .public_health("movement", "Invites people to move", 1)
+//!         .build()?,
+//! );
+//!
+//! // 2. Marknadsföring.
+//! let mut cycle = cycle.begin_outreach(day(1))?;
+//! cycle.record_outreach(OutreachActivity {
+//!     channel: OutreachChannel::DoorToDoor,
+//!     description: "Knocking on doors with youth ambassadors".into(),
+//!     languages: vec!["sv".into(), "ar".into(), "so".into()],
+//!     people_reached: 900,
+//!     held_on: day(3).date_naive(),
+//! })?;
+//!
+//! // 3. Idégenerering: eligible residents submit ideas.
+//! let mut cycle = cycle.open_idea_generation(day(10))?;
+//! let resident = |n: u128| {
+//!     Resident::new(ResidentId::from_u128(n), NaiveDate::from_ymd_opt(1990, 1, 1).unwrap(),
+//!                   area.id(), NaiveDate::from_ymd_opt(2015, 1, 1).unwrap())
+//! };
+//! let ideas = [IdeaId::new(), IdeaId::new()];
+//! for (k, title) in ["Outdoor gym", "Lit footpath"].into_iter().enumerate() {
+//!     cycle.submit_idea(IdeaSubmission {
+//!         id: ideas[k],
+//!         author: resident(k as u128 + 1),
+//!         co_authors: vec![],
+//!         title: title.into(),
+//!         description: format!("{title} by the school"),
+//!         submitted_at: day(12),
+//!         estimated_cost: None,
+//!     })?;
+//! }
+//!
+//! // 4. Bearbetning och urval: worked on with residents into a shortlist.
+//! let mut cycle = cycle.begin_shortlisting(day(40))?;
+//! let projects = [ProjectId::new(), ProjectId::new()];
+//! for (k, (&idea, &project)) in ideas.iter().zip(&projects).enumerate() {
+//!     cycle.review_idea(idea)?;
+//!     cycle.propose_project(ProjectProposal {
+//!         id: project,
+//!         title: format!("Project {k}"),
+//!         description: "Worked out in a workshop".into(),
+//!         ideas: vec![idea],
+//!         worked_on_by: vec![resident(10 + k as u128)],
+//!     })?;
+//!     cycle.estimate_cost(project, Money::from_major(400_000 + 100_000 * k as i64, Currency::SEK)?)?;
+//!     cycle.assess_feasibility(project, Feasibility::Feasible)?;
+//!     cycle.score_project(project, "meeting-places".into(), Score::new(8)?)?;
+//!     cycle.score_project(project, "movement".into(), Score::new(6)?)?;
+//! }
+//!
+//! // 5. Röstning: one ballot per eligible resident, within the window.
+//! let window = VotingWindow { opens: day(60), closes: day(74) };
+//! let mut cycle = cycle.open_voting(window, day(60))?;
+//! for voter in 1..=30u128 {
+//!     cycle.cast_ballot(BallotSubmission {
+//!         id: BallotId::new(),
+//!         voter: resident(100 + voter),
+//!         cast_at: day(61),
+//!         choices: Choices::Approval(vec![projects[(voter % 3 == 0) as usize]]),
+//!     })?;
+//! }
+//! // Counted by the rule fixed in step 1 (greedy by votes).
+//! let mut cycle = cycle.close_voting(day(75), &Greedy)?;
+//! assert_eq!(cycle.decision().funded, vec![projects[0], projects[1]]);
+//!
+//! // 6. Genomförande, co-created with residents.
+//! for &p in &projects {
+//!     cycle.add_co_creator(p, resident(200))?;
+//!     cycle.complete_project(p, Money::from_major(420_000, Currency::SEK)?, day(300))?;
+//! }
+//! // 7. Uppföljning, then closed.
+//! let cycle = cycle.begin_follow_up(day(310))?.close(Evaluation {
+//!     lessons: vec!["Hold workshops in the evening".into()],
+//!     summary: "30 ballots, two projects delivered".into(),
+//!     recorded_at: day(320),
+//! })?;
+//! assert_eq!(cycle.spent()?, Money::from_major(840_000, Currency::SEK)?);
+//!
+//! // The same cycle at run time: serialise, load (re-checked), replay.
+//! let any = AnyCycle::from(cycle);
+//! let json = serde_json::to_string(&any)?;
+//! let loaded: AnyCycle = serde_json::from_str(&json)?;
+//! assert_eq!(loaded, any);
+//! assert_eq!(AnyCycle::replay(any.history())?, any);
+//! # Ok(())
+//! # }
+//! ```
+//!
+//! Calling a step's operation in another step does not compile:
+//!
+//! ```compile_fail
+//! # use medborgarbudget::prelude::*;
+//! # fn f(mut cycle: Cycle<IdeaGeneration>, ballot: BallotSubmission) {
+//! cycle.cast_ballot(ballot); // ballots are cast in step 5, not step 3
+//! # }
+//! ```
+//!
+//! ## Where to go next
+//!
+//! * [`process`]: the steps, their gates, [`AnyCycle`](process::AnyCycle),
+//!   commands and events, and the multi-year [`Programme`](process::Programme).
+//! * [`ballot`]: ballot rules and their validation.
+//! * [`tally`]: the [`Tally`](tally::Tally) trait, the ballot profile, tie-breaking.
+//! * [`money`], [`area`], [`criteria`], [`idea`], [`project`], [`ids`]: the domain
+//!   values, each checked when built and when deserialised.
+
+#![forbid(unsafe_code)]
+#![warn(missing_docs, missing_debug_implementations, rust_2018_idioms)]
+#![deny(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+#![cfg_attr(test, allow(clippy::unwrap_used, clippy::expect_used, clippy::panic))]
+
+pub mod area;
+pub mod ballot;
+pub mod criteria;
+pub mod idea;
+pub mod ids;
+pub mod money;
+pub mod process;
+pub mod project;
+pub mod tally;
+
+/// The types most programs need, in one import.
+pub mod prelude {
+    pub use crate::area::{Area, Eligibility, Resident};
+    pub use crate::ballot::{
+        Ballot, BallotKind, BallotRules, BallotSubmission, Choices, PaperBatch, SecondBallot,
+    };
+    pub use crate::criteria::{Category, Criteria, Score};
+    pub use crate::idea::{Idea, IdeaStatus, IdeaSubmission};
+    pub use crate::ids::{AreaId, BallotId, CycleId, IdeaId, ProgrammeId, ProjectId, ResidentId};
+    pub use crate::money::{Currency, Money};
+    pub use crate::process::stage::{
+        Closed, FollowUp, IdeaGeneration, Implementation, Outreach, Shortlisting, Voting,
+    };
+    pub use crate::process::{
+        Allocation, AnyCycle, Command, Commitment, CouncilDecision, Cycle, CycleError, CycleSetup,
+        Evaluation, Event, FundingSource, OutreachActivity, OutreachChannel, Programme,
+        ProgrammeCommand, ProgrammeSetup, Step, VotingWindow,
+    };
+    pub use crate::project::{Feasibility, Milestone, Progress, ProjectProposal};
+    pub use crate::tally::{Greedy, Tally};
+}

@@ -1,0 +1,940 @@
+//! `AnyCycle`: a cycle whose stage is known at run time — for storage, serde,
+//! commands from a user interface, and replay.
+
+use std::collections::HashSet;
+use std::fmt;
+
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Deserializer, Serialize};
+
+use super::Step;
+use super::command::{Command, Event};
+use super::cycle::{Core, Cycle};
+use super::error::{CycleError, ReplayError, TransitionError};
+use super::records::{CycleSetup, Evaluation, FundingDecision, VotingWindow};
+use super::stage::{
+    self, Abandoned, Closed, Criteria, FollowUp, Framework, IdeaGeneration, Implementation,
+    Outreach, Previous, Shortlisting, Stage, Voting,
+};
+use crate::area::Area;
+use crate::ballot::{Channel, PaperBatch};
+use crate::idea::IdeaStatus;
+use crate::ids::{AreaId, CycleId};
+use crate::money::{Currency, Money};
+use crate::project::DeliveryStatus;
+use crate::tally::Tally;
+
+/// A cycle in any stage, known at run time.
+///
+/// Convert with `From<Cycle<S>>` and `TryFrom<AnyCycle> for Cycle<S>`; drive it
+/// with [`AnyCycle::apply`], which calls the typed methods of the current stage so
+/// the rules live in one place. Serialised as a snapshot; deserialising replays
+/// the snapshot's history through the same rules, so a corrupted snapshot does not
+/// load.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum AnyCycle {
+    /// Step 1.
+    Criteria(Cycle<Criteria>),
+    /// Step 2.
+    Outreach(Cycle<Outreach>),
+    /// Step 3.
+    IdeaGeneration(Cycle<IdeaGeneration>),
+    /// Step 4.
+    Shortlisting(Cycle<Shortlisting>),
+    /// Step 5.
+    Voting(Cycle<Voting>),
+    /// Step 6.
+    Implementation(Cycle<Implementation>),
+    /// Step 7.
+    FollowUp(Cycle<FollowUp>),
+    /// Closed.
+    Closed(Cycle<Closed>),
+    /// Abandoned.
+    Abandoned(Cycle<Abandoned>),
+}
+
+impl Serialize for AnyCycle {
+    fn serialize<Ser: serde::Serializer>(&self, s: Ser) -> Result<Ser::Ok, Ser::Error> {
+        match self {
+            AnyCycle::Criteria(c) => c.serialize(s),
+            AnyCycle::Outreach(c) => c.serialize(s),
+            AnyCycle::IdeaGeneration(c) => c.serialize(s),
+            AnyCycle::Shortlisting(c) => c.serialize(s),
+            AnyCycle::Voting(c) => c.serialize(s),
+            AnyCycle::Implementation(c) => c.serialize(s),
+            AnyCycle::FollowUp(c) => c.serialize(s),
+            AnyCycle::Closed(c) => c.serialize(s),
+            AnyCycle::Abandoned(c) => c.serialize(s),
+        }
+    }
+}
+
+impl<S: Stage> From<Cycle<S>> for AnyCycle {
+    fn from(cycle: Cycle<S>) -> AnyCycle {
+        S::wrap(cycle)
+    }
+}
+
+/// A conversion from [`AnyCycle`] to a `Cycle<S>` of another stage; the cycle
+/// comes back unchanged.
+pub struct WrongStage {
+    /// The stage asked for.
+    pub expected: Step,
+    /// The cycle, unchanged.
+    pub cycle: AnyCycle,
+}
+
+impl fmt::Debug for WrongStage {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("WrongStage")
+            .field("expected", &self.expected)
+            .field("found", &self.cycle.step())
+            .finish_non_exhaustive()
+    }
+}
+
+impl fmt::Display for WrongStage {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "the cycle is in step {}, not {}",
+            self.cycle.step(),
+            self.expected
+        )
+    }
+}
+
+impl std::error::Error for WrongStage {}
+
+impl<S: Stage> TryFrom<AnyCycle> for Cycle<S> {
+    type Error = WrongStage;
+    fn try_from(any: AnyCycle) -> Result<Self, Self::Error> {
+        S::unwrap(any).map_err(|cycle| WrongStage {
+            expected: S::STEP,
+            cycle,
+        })
+    }
+}
+
+/// What a stage holds, seen without its type: used to write a cycle's history.
+struct View<'a> {
+    core: &'a Core,
+    /// The last running step reached (for an abandoned cycle, the step it was
+    /// abandoned in; `Closed` for a closed one).
+    reached: Step,
+    draft: Option<&'a Criteria>,
+    framework: Option<&'a Framework>,
+    window: Option<&'a VotingWindow>,
+    decision: Option<&'a FundingDecision>,
+    evaluation: Option<&'a Evaluation>,
+    abandoned: Option<(&'a str, DateTime<Utc>)>,
+}
+
+impl<'a> View<'a> {
+    fn new(core: &'a Core, reached: Step) -> View<'a> {
+        View {
+            core,
+            reached,
+            draft: None,
+            framework: None,
+            window: None,
+            decision: None,
+            evaluation: None,
+            abandoned: None,
+        }
+    }
+
+    fn of_previous(mut self, previous: &'a Previous) -> View<'a> {
+        self.reached = previous.step();
+        match previous {
+            Previous::Criteria(s) => self.draft = Some(s),
+            Previous::Outreach(s) => self.framework = Some(&s.framework),
+            Previous::IdeaGeneration(s) => self.framework = Some(&s.framework),
+            Previous::Shortlisting(s) => self.framework = Some(&s.framework),
+            Previous::Voting(s) => {
+                self.framework = Some(&s.framework);
+                self.window = Some(&s.window);
+            }
+            Previous::Implementation(s) => {
+                self.framework = Some(&s.framework);
+                self.window = Some(&s.window);
+                self.decision = Some(&s.decision);
+            }
+            Previous::FollowUp(s) => {
+                self.framework = Some(&s.framework);
+                self.window = Some(&s.window);
+                self.decision = Some(&s.decision);
+            }
+        }
+        self
+    }
+}
+
+impl AnyCycle {
+    /// The current step.
+    pub fn step(&self) -> Step {
+        match self {
+            AnyCycle::Criteria(_) => Step::Criteria,
+            AnyCycle::Outreach(_) => Step::Outreach,
+            AnyCycle::IdeaGeneration(_) => Step::IdeaGeneration,
+            AnyCycle::Shortlisting(_) => Step::Shortlisting,
+            AnyCycle::Voting(_) => Step::Voting,
+            AnyCycle::Implementation(_) => Step::Implementation,
+            AnyCycle::FollowUp(_) => Step::FollowUp,
+            AnyCycle::Closed(_) => Step::Closed,
+            AnyCycle::Abandoned(_) => Step::Abandoned,
+        }
+    }
+
+    pub(crate) fn core(&self) -> &Core {
+        match self {
+            AnyCycle::Criteria(c) => &c.core,
+            AnyCycle::Outreach(c) => &c.core,
+            AnyCycle::IdeaGeneration(c) => &c.core,
+            AnyCycle::Shortlisting(c) => &c.core,
+            AnyCycle::Voting(c) => &c.core,
+            AnyCycle::Implementation(c) => &c.core,
+            AnyCycle::FollowUp(c) => &c.core,
+            AnyCycle::Closed(c) => &c.core,
+            AnyCycle::Abandoned(c) => &c.core,
+        }
+    }
+
+    fn view(&self) -> View<'_> {
+        let core = self.core();
+        let mut v = View::new(core, self.step());
+        match self {
+            AnyCycle::Criteria(c) => v.draft = Some(&c.stage),
+            AnyCycle::Outreach(c) => v.framework = Some(&c.stage.framework),
+            AnyCycle::IdeaGeneration(c) => v.framework = Some(&c.stage.framework),
+            AnyCycle::Shortlisting(c) => v.framework = Some(&c.stage.framework),
+            AnyCycle::Voting(c) => {
+                v.framework = Some(&c.stage.framework);
+                v.window = Some(&c.stage.window);
+            }
+            AnyCycle::Implementation(c) => {
+                v.framework = Some(&c.stage.framework);
+                v.window = Some(&c.stage.window);
+                v.decision = Some(&c.stage.decision);
+            }
+            AnyCycle::FollowUp(c) => {
+                v.framework = Some(&c.stage.framework);
+                v.window = Some(&c.stage.window);
+                v.decision = Some(&c.stage.decision);
+            }
+            AnyCycle::Closed(c) => {
+                v.framework = Some(&c.stage.framework);
+                v.window = Some(&c.stage.window);
+                v.decision = Some(&c.stage.decision);
+                v.evaluation = Some(&c.stage.evaluation);
+            }
+            AnyCycle::Abandoned(c) => {
+                v = v.of_previous(&c.stage.from);
+                v.abandoned = Some((&c.stage.reason, c.stage.at));
+            }
+        }
+        v
+    }
+
+    /// The cycle's id.
+    pub fn id(&self) -> CycleId {
+        self.core().setup.id
+    }
+
+    /// The year.
+    pub fn year(&self) -> i32 {
+        self.core().setup.year
+    }
+
+    /// How the cycle was set up.
+    pub fn setup(&self) -> &CycleSetup {
+        &self.core().setup
+    }
+
+    /// The framework fixed in step 1, once past it.
+    pub fn framework(&self) -> Option<&Framework> {
+        self.view().framework
+    }
+
+    /// The funding decision, once voting has closed.
+    pub fn decision(&self) -> Option<&FundingDecision> {
+        self.view().decision
+    }
+
+    /// The evaluation of a closed cycle.
+    pub fn evaluation(&self) -> Option<&Evaluation> {
+        self.view().evaluation
+    }
+
+    /// The budget: base allocation (if set) plus additions.
+    ///
+    /// # Errors
+    /// An overflow adding the amounts.
+    pub fn budget(&self) -> Result<Money, CycleError> {
+        let v = self.view();
+        let base = v
+            .framework
+            .map(|f| &f.base)
+            .or(v.draft.and_then(|d| d.base.as_ref()));
+        let extra = Money::sum(
+            self.core().setup.currency,
+            self.core().additions.iter().map(|a| a.amount),
+        )?;
+        Ok(match base {
+            Some(b) => b.amount.checked_add(extra)?,
+            None => extra,
+        })
+    }
+
+    /// Money spent on funded projects that are completed or cancelled.
+    ///
+    /// # Errors
+    /// An overflow adding the amounts.
+    pub fn spent(&self) -> Result<Money, CycleError> {
+        Ok(Money::sum(
+            self.core().setup.currency,
+            self.core()
+                .projects
+                .iter()
+                .filter_map(|p| p.delivery().and_then(|d| d.spent())),
+        )?)
+    }
+
+    /// Whether the cycle has ended (closed or abandoned).
+    pub fn has_ended(&self) -> bool {
+        matches!(self, AnyCycle::Closed(_) | AnyCycle::Abandoned(_))
+    }
+
+    /// A cycle that stands in for `self` while a transition owns it; never
+    /// observable from outside.
+    fn placeholder() -> AnyCycle {
+        let area = Area::placeholder(AreaId::from_u128(0));
+        AnyCycle::Criteria(Cycle::new(CycleSetup {
+            id: CycleId::from_u128(0),
+            programme: None,
+            year: 0,
+            area,
+            currency: Currency::SEK,
+            started_at: DateTime::<Utc>::MIN_UTC,
+        }))
+    }
+
+    fn typed<S: Stage>(&mut self, operation: &'static str) -> Result<&mut Cycle<S>, CycleError> {
+        let step = self.step();
+        S::unwrap_mut(self).ok_or(CycleError::NotInThisStep { operation, step })
+    }
+
+    fn transition<S: Stage, T: Stage>(
+        &mut self,
+        operation: &'static str,
+        f: impl FnOnce(Cycle<S>) -> Result<Cycle<T>, TransitionError<Cycle<S>>>,
+    ) -> Result<(), CycleError> {
+        let step = self.step();
+        let owned = std::mem::replace(self, AnyCycle::placeholder());
+        match S::unwrap(owned) {
+            Ok(cycle) => match f(cycle) {
+                Ok(next) => {
+                    *self = T::wrap(next);
+                    Ok(())
+                }
+                Err(refused) => {
+                    let (cycle, error) = refused.into_parts();
+                    *self = S::wrap(cycle);
+                    Err(error)
+                }
+            },
+            Err(other) => {
+                *self = other;
+                Err(CycleError::NotInThisStep { operation, step })
+            }
+        }
+    }
+
+    fn abandon(&mut self, reason: String, at: DateTime<Utc>) -> Result<(), CycleError> {
+        const OP: &str = "abandon";
+        match self.step() {
+            Step::Criteria => self.transition(OP, |c: Cycle<Criteria>| c.abandon(reason, at)),
+            Step::Outreach => self.transition(OP, |c: Cycle<Outreach>| c.abandon(reason, at)),
+            Step::IdeaGeneration => {
+                self.transition(OP, |c: Cycle<IdeaGeneration>| c.abandon(reason, at))
+            }
+            Step::Shortlisting => {
+                self.transition(OP, |c: Cycle<Shortlisting>| c.abandon(reason, at))
+            }
+            Step::Voting => self.transition(OP, |c: Cycle<Voting>| c.abandon(reason, at)),
+            Step::Implementation => {
+                self.transition(OP, |c: Cycle<Implementation>| c.abandon(reason, at))
+            }
+            Step::FollowUp => self.transition(OP, |c: Cycle<FollowUp>| c.abandon(reason, at)),
+            step @ (Step::Closed | Step::Abandoned) => Err(CycleError::NotInThisStep {
+                operation: OP,
+                step,
+            }),
+        }
+    }
+
+    /// Runs a command through the typed method of the current stage. Returns the
+    /// funding decision when the command closed the vote.
+    fn execute(
+        &mut self,
+        command: Command,
+        tally: Option<&dyn Tally>,
+    ) -> Result<Option<FundingDecision>, CycleError> {
+        use Command as C;
+        let op = command.name();
+        let step = self.step();
+        match command {
+            C::SetBudget(a) => self.typed::<Criteria>(op)?.set_budget(a)?,
+            C::AddFunds(a) => match self {
+                AnyCycle::Criteria(c) => c.add_funds(a)?,
+                AnyCycle::Outreach(c) => c.add_funds(a)?,
+                AnyCycle::IdeaGeneration(c) => c.add_funds(a)?,
+                AnyCycle::Shortlisting(c) => c.add_funds(a)?,
+                _ => {
+                    return Err(CycleError::NotInThisStep {
+                        operation: op,
+                        step,
+                    });
+                }
+            },
+            C::SetEligibility(e) => self.typed::<Criteria>(op)?.set_eligibility(e),
+            C::SetBallotRules(r) => self.typed::<Criteria>(op)?.set_ballot_rules(r),
+            C::SetCriteria { criteria } => self.typed::<Criteria>(op)?.set_criteria(criteria),
+            C::ReceiveLessons { lessons } => {
+                self.typed::<Criteria>(op)?.receive_lessons(lessons)?
+            }
+            C::BeginOutreach { at } => {
+                self.transition(op, |c: Cycle<Criteria>| c.begin_outreach(at))?
+            }
+            C::RecordOutreach(a) => self.typed::<Outreach>(op)?.record_outreach(a)?,
+            C::OpenIdeaGeneration { at } => {
+                self.transition(op, |c: Cycle<Outreach>| c.open_idea_generation(at))?;
+            }
+            C::SubmitIdea(i) => self.typed::<IdeaGeneration>(op)?.submit_idea(i)?,
+            C::ReviewIdea { idea } => self.typed::<Shortlisting>(op)?.review_idea(idea)?,
+            C::MergeIdea { idea, into } => {
+                self.typed::<Shortlisting>(op)?.merge_idea(idea, into)?
+            }
+            C::RejectIdea { idea, reason } => match self {
+                AnyCycle::IdeaGeneration(c) => c.reject_idea(idea, reason)?,
+                AnyCycle::Shortlisting(c) => c.reject_idea(idea, reason)?,
+                _ => {
+                    return Err(CycleError::NotInThisStep {
+                        operation: op,
+                        step,
+                    });
+                }
+            },
+            C::BeginShortlisting { at } => {
+                self.transition(op, |c: Cycle<IdeaGeneration>| c.begin_shortlisting(at))?;
+            }
+            C::ProposeProject(p) => self.typed::<Shortlisting>(op)?.propose_project(p)?,
+            C::EstimateCost { project, cost } => {
+                self.typed::<Shortlisting>(op)?
+                    .estimate_cost(project, cost)?;
+            }
+            C::AssessFeasibility {
+                project,
+                feasibility,
+            } => self
+                .typed::<Shortlisting>(op)?
+                .assess_feasibility(project, feasibility)?,
+            C::ScoreProject {
+                project,
+                criterion,
+                score,
+            } => self
+                .typed::<Shortlisting>(op)?
+                .score_project(project, criterion, score)?,
+            C::AddCoCreator { project, resident } => match self {
+                AnyCycle::Shortlisting(c) => c.add_co_creator(project, resident)?,
+                AnyCycle::Implementation(c) => c.add_co_creator(project, resident)?,
+                _ => {
+                    return Err(CycleError::NotInThisStep {
+                        operation: op,
+                        step,
+                    });
+                }
+            },
+            C::WithdrawProject { project, reason } => {
+                self.typed::<Shortlisting>(op)?
+                    .withdraw_project(project, reason)?;
+            }
+            C::OpenVoting { window, at } => {
+                self.transition(op, |c: Cycle<Shortlisting>| c.open_voting(window, at))?;
+            }
+            C::CastBallot(b) => self.typed::<Voting>(op)?.cast_ballot(b)?,
+            C::EnterPaperBallots(batch) => self.typed::<Voting>(op)?.enter_paper_ballots(batch)?,
+            C::CloseVoting { at } => {
+                let voting = self.typed::<Voting>(op)?;
+                let rule = voting.rules().counting().rule.clone();
+                let tally = match tally {
+                    Some(t) => t,
+                    None => crate::tally::builtin(&rule).ok_or(CycleError::UnknownRule { rule })?,
+                };
+                self.transition(op, |c: Cycle<Voting>| c.close_voting(at, tally))?;
+                return Ok(self.decision().cloned());
+            }
+            C::RecordMilestone { project, milestone } => self
+                .typed::<Implementation>(op)?
+                .record_milestone(project, milestone)?,
+            C::RecordProgress { project, progress } => self
+                .typed::<Implementation>(op)?
+                .record_progress(project, progress)?,
+            C::CompleteProject {
+                project,
+                final_cost,
+                at,
+            } => self
+                .typed::<Implementation>(op)?
+                .complete_project(project, final_cost, at)?,
+            C::CancelProject {
+                project,
+                reason,
+                spent,
+                at,
+            } => self
+                .typed::<Implementation>(op)?
+                .cancel_project(project, reason, spent, at)?,
+            C::BeginFollowUp { at } => {
+                self.transition(op, |c: Cycle<Implementation>| c.begin_follow_up(at))?;
+            }
+            C::Close(evaluation) => {
+                self.transition(op, |c: Cycle<FollowUp>| c.close(evaluation))?
+            }
+            C::Abandon { reason, at } => self.abandon(reason, at)?,
+        }
+        Ok(None)
+    }
+
+    /// Applies a command through the typed method of the current stage and
+    /// returns the events it produced. A refused command changes nothing.
+    ///
+    /// Closing the vote counts with the built-in rule named in the ballot rules;
+    /// use [`AnyCycle::apply_with_tally`] for a rule of your own.
+    ///
+    /// # Errors
+    /// The rule the command breaks, or [`CycleError::NotInThisStep`].
+    pub fn apply(&mut self, command: Command) -> Result<Vec<Event>, CycleError> {
+        self.apply_inner(command, None)
+    }
+
+    /// Like [`AnyCycle::apply`], counting a vote with `tally` (whose name must be
+    /// the rule fixed in step 1).
+    ///
+    /// # Errors
+    /// The rule the command breaks, or [`CycleError::NotInThisStep`].
+    pub fn apply_with_tally(
+        &mut self,
+        command: Command,
+        tally: &dyn Tally,
+    ) -> Result<Vec<Event>, CycleError> {
+        self.apply_inner(command, Some(tally))
+    }
+
+    fn apply_inner(
+        &mut self,
+        command: Command,
+        tally: Option<&dyn Tally>,
+    ) -> Result<Vec<Event>, CycleError> {
+        let record = command.clone();
+        Ok(match self.execute(command, tally)? {
+            Some(decision) => vec![Event::VotingClosed(decision)],
+            None => vec![Event::Accepted(record)],
+        })
+    }
+
+    /// Applies one recorded event (after the first) through the same rules.
+    ///
+    /// # Errors
+    /// The rule the event breaks.
+    pub fn apply_event(&mut self, event: Event) -> Result<(), CycleError> {
+        match event {
+            Event::Accepted(Command::CloseVoting { .. }) | Event::CycleStarted(_) => {
+                Err(CycleError::NotInThisStep {
+                    operation: event.name(),
+                    step: self.step(),
+                })
+            }
+            Event::Accepted(command) => self.execute(command, None).map(drop),
+            Event::VotingClosed(decision) => self
+                .transition("voting_closed", |c: Cycle<Voting>| {
+                    c.close_with_decision(decision)
+                }),
+        }
+    }
+
+    /// Rebuilds a cycle from its events, checking every rule on the way. A stream
+    /// that breaks a rule is rejected, naming the event's position and the rule.
+    ///
+    /// # Errors
+    /// [`ReplayError`].
+    pub fn replay<I>(events: I) -> Result<AnyCycle, ReplayError>
+    where
+        I: IntoIterator<Item = Event>,
+    {
+        let mut events = events.into_iter();
+        let mut cycle = match events.next() {
+            None => return Err(ReplayError::Empty),
+            Some(Event::CycleStarted(setup)) => AnyCycle::Criteria(Cycle::new(setup)),
+            Some(other) => {
+                return Err(ReplayError::Start {
+                    index: 0,
+                    event: other.name(),
+                });
+            }
+        };
+        for (i, event) in events.enumerate() {
+            let index = i + 1;
+            let name = event.name();
+            if matches!(event, Event::CycleStarted(_)) {
+                return Err(ReplayError::Start { index, event: name });
+            }
+            cycle
+                .apply_event(event)
+                .map_err(|source| ReplayError::Rejected {
+                    index,
+                    event: name,
+                    source,
+                })?;
+        }
+        Ok(cycle)
+    }
+
+    /// A canonical event history that rebuilds this cycle: the framework, then
+    /// each step's records in order. Replaying it gives an equal cycle; it is how
+    /// snapshots are checked on load and can seed an event store.
+    pub fn history(&self) -> Vec<Event> {
+        let v = self.view();
+        let core = v.core;
+        let began = |step: Step| {
+            core.timeline
+                .iter()
+                .find(|(s, _)| *s == step)
+                .map_or(core.setup.started_at, |(_, at)| *at)
+        };
+        let mut out = vec![Event::CycleStarted(core.setup.clone())];
+        let mut push = |c: Command| out.push(Event::Accepted(c));
+
+        // Step 1.
+        let (base, eligibility, rules, criteria) = match (v.framework, v.draft) {
+            (Some(f), _) => (
+                Some(&f.base),
+                Some(&f.eligibility),
+                Some(&f.rules),
+                Some(&f.criteria),
+            ),
+            (None, Some(d)) => (
+                d.base.as_ref(),
+                d.eligibility.as_ref(),
+                d.rules.as_ref(),
+                d.criteria.as_ref(),
+            ),
+            (None, None) => (None, None, None, None),
+        };
+        if let Some(b) = base {
+            push(Command::SetBudget(b.clone()));
+        }
+        for a in &core.additions {
+            push(Command::AddFunds(a.clone()));
+        }
+        if let Some(e) = eligibility {
+            push(Command::SetEligibility(*e));
+        }
+        if let Some(r) = rules {
+            push(Command::SetBallotRules(r.clone()));
+        }
+        if let Some(c) = criteria {
+            push(Command::SetCriteria {
+                criteria: c.clone(),
+            });
+        }
+        if !core.lessons.is_empty() {
+            push(Command::ReceiveLessons {
+                lessons: core.lessons.clone(),
+            });
+        }
+        // Step 2.
+        if v.reached > Step::Criteria {
+            push(Command::BeginOutreach {
+                at: began(Step::Outreach),
+            });
+            for a in &core.outreach {
+                push(Command::RecordOutreach(a.clone()));
+            }
+        }
+        // Step 3.
+        if v.reached > Step::Outreach {
+            push(Command::OpenIdeaGeneration {
+                at: began(Step::IdeaGeneration),
+            });
+            for i in &core.ideas {
+                push(Command::SubmitIdea(i.submission().clone()));
+            }
+        }
+        let rejected_in = |status: &IdeaStatus, step: Step| matches!(status, IdeaStatus::Rejected { step: s, .. } if *s == step);
+        for i in &core.ideas {
+            if let IdeaStatus::Rejected { reason, .. } = i.status() {
+                if rejected_in(i.status(), Step::IdeaGeneration) {
+                    push(Command::RejectIdea {
+                        idea: i.id(),
+                        reason: reason.clone(),
+                    });
+                }
+            }
+        }
+        // Step 4.
+        if v.reached > Step::IdeaGeneration {
+            push(Command::BeginShortlisting {
+                at: began(Step::Shortlisting),
+            });
+            for i in &core.ideas {
+                let untouched = *i.status() == IdeaStatus::Submitted;
+                if !untouched && !rejected_in(i.status(), Step::IdeaGeneration) {
+                    push(Command::ReviewIdea { idea: i.id() });
+                }
+            }
+            // Merges, children before parents: an idea merged into one that was
+            // itself merged later.
+            let mut pending: Vec<_> = core
+                .ideas
+                .iter()
+                .filter_map(|i| match i.status() {
+                    IdeaStatus::Merged { into } => Some((i.id(), *into)),
+                    _ => None,
+                })
+                .collect();
+            while !pending.is_empty() {
+                let targets: HashSet<_> = pending.iter().map(|(_, into)| *into).collect();
+                let (ready, rest): (Vec<_>, Vec<_>) = pending
+                    .iter()
+                    .partition(|(idea, _)| !targets.contains(idea));
+                // A cycle of merges cannot be built by the rules; write it as is
+                // and let replay reject it.
+                let ready = if ready.is_empty() {
+                    rest.clone()
+                } else {
+                    ready
+                };
+                for (idea, into) in &ready {
+                    push(Command::MergeIdea {
+                        idea: *idea,
+                        into: *into,
+                    });
+                }
+                pending.retain(|m| !ready.contains(m));
+            }
+            for i in &core.ideas {
+                if let IdeaStatus::Rejected { reason, .. } = i.status() {
+                    if rejected_in(i.status(), Step::Shortlisting) {
+                        push(Command::RejectIdea {
+                            idea: i.id(),
+                            reason: reason.clone(),
+                        });
+                    }
+                }
+            }
+            for p in &core.projects {
+                push(Command::ProposeProject(p.proposal().clone()));
+                let project = p.id();
+                if let Some(cost) = p.cost() {
+                    push(Command::EstimateCost { project, cost });
+                }
+                if let Some(f) = p.feasibility() {
+                    push(Command::AssessFeasibility {
+                        project,
+                        feasibility: f.clone(),
+                    });
+                }
+                for (criterion, score) in p.scores() {
+                    push(Command::ScoreProject {
+                        project,
+                        criterion: criterion.clone(),
+                        score: *score,
+                    });
+                }
+                if let crate::project::ShortlistStatus::Withdrawn { reason } = p.shortlist_status()
+                {
+                    push(Command::WithdrawProject {
+                        project,
+                        reason: reason.clone(),
+                    });
+                }
+            }
+        }
+        // Step 5.
+        if let (true, Some(window)) = (v.reached > Step::Shortlisting, v.window) {
+            push(Command::OpenVoting {
+                window: *window,
+                at: began(Step::Voting),
+            });
+            for b in core.ballots.as_slice() {
+                match &b.channel {
+                    Channel::Digital => push(Command::CastBallot(b.submission.clone())),
+                    Channel::Paper {
+                        entered_by,
+                        entered_at,
+                    } => push(Command::EnterPaperBallots(PaperBatch {
+                        entered_by: entered_by.clone(),
+                        entered_at: *entered_at,
+                        ballots: vec![b.submission.clone()],
+                    })),
+                }
+            }
+        }
+        // Step 6.
+        if let Some(decision) = v.decision {
+            out.push(Event::VotingClosed(decision.clone()));
+            let mut push = |c: Command| out.push(Event::Accepted(c));
+            for p in &core.projects {
+                let Some(d) = p.delivery() else { continue };
+                let project = p.id();
+                for m in &d.milestones {
+                    push(Command::RecordMilestone {
+                        project,
+                        milestone: m.clone(),
+                    });
+                }
+                for r in &d.co_creators {
+                    push(Command::AddCoCreator {
+                        project,
+                        resident: r.clone(),
+                    });
+                }
+                let completed = matches!(d.status, DeliveryStatus::Completed { .. });
+                if !completed && d.progress.percent() > 0 {
+                    push(Command::RecordProgress {
+                        project,
+                        progress: d.progress,
+                    });
+                }
+                match &d.status {
+                    DeliveryStatus::InProgress => {}
+                    DeliveryStatus::Completed { at, final_cost } => {
+                        push(Command::CompleteProject {
+                            project,
+                            final_cost: *final_cost,
+                            at: *at,
+                        })
+                    }
+                    DeliveryStatus::Cancelled { at, reason, spent } => {
+                        push(Command::CancelProject {
+                            project,
+                            reason: reason.clone(),
+                            spent: *spent,
+                            at: *at,
+                        });
+                    }
+                }
+            }
+        }
+        let mut push = |c: Command| out.push(Event::Accepted(c));
+        // Step 7.
+        if v.reached > Step::Implementation {
+            push(Command::BeginFollowUp {
+                at: began(Step::FollowUp),
+            });
+        }
+        if let Some(e) = v.evaluation {
+            push(Command::Close(e.clone()));
+        }
+        if let Some((reason, at)) = v.abandoned {
+            push(Command::Abandon {
+                reason: reason.to_owned(),
+                at,
+            });
+        }
+        out
+    }
+
+    /// Checks a cycle read from a snapshot: its history must replay through the
+    /// rules and rebuild exactly this cycle.
+    fn validated(self) -> Result<AnyCycle, SnapshotError> {
+        let rebuilt = AnyCycle::replay(self.history()).map_err(SnapshotError::Replay)?;
+        let (a, b) = (rebuilt.core(), self.core());
+        let part = if a.timeline != b.timeline {
+            Some("timeline")
+        } else if a.ideas != b.ideas {
+            Some("ideas")
+        } else if a.projects != b.projects {
+            Some("projects")
+        } else if a.ballots != b.ballots {
+            Some("ballots")
+        } else if rebuilt != self {
+            Some("stage")
+        } else {
+            None
+        };
+        match part {
+            Some(part) => Err(SnapshotError::Inconsistent { part }),
+            None => Ok(rebuilt),
+        }
+    }
+}
+
+/// Why a stored cycle does not load.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum SnapshotError {
+    /// The snapshot's history breaks a rule.
+    #[error("stored cycle breaks the rules of the process: {0}")]
+    Replay(ReplayError),
+    /// The snapshot holds values its own history does not produce.
+    #[error("stored cycle is inconsistent: its {part} do not match what its history rebuilds")]
+    Inconsistent {
+        /// The part that differs.
+        part: &'static str,
+    },
+}
+
+#[derive(Deserialize)]
+struct RawCycle<S> {
+    core: Core,
+    stage: S,
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "snake_case", tag = "step")]
+enum RawAny {
+    Criteria(RawCycle<Criteria>),
+    Outreach(RawCycle<Outreach>),
+    IdeaGeneration(RawCycle<IdeaGeneration>),
+    Shortlisting(RawCycle<Shortlisting>),
+    Voting(RawCycle<Voting>),
+    Implementation(RawCycle<Implementation>),
+    FollowUp(RawCycle<FollowUp>),
+    Closed(RawCycle<Closed>),
+    Abandoned(RawCycle<stage::Abandoned>),
+}
+
+fn unchecked<S: Stage>(raw: RawCycle<S>) -> AnyCycle {
+    S::wrap(Cycle {
+        core: raw.core,
+        stage: raw.stage,
+    })
+}
+
+impl<'de> Deserialize<'de> for AnyCycle {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let unchecked = match RawAny::deserialize(d)? {
+            RawAny::Criteria(r) => unchecked(r),
+            RawAny::Outreach(r) => unchecked(r),
+            RawAny::IdeaGeneration(r) => unchecked(r),
+            RawAny::Shortlisting(r) => unchecked(r),
+            RawAny::Voting(r) => unchecked(r),
+            RawAny::Implementation(r) => unchecked(r),
+            RawAny::FollowUp(r) => unchecked(r),
+            RawAny::Closed(r) => unchecked(r),
+            RawAny::Abandoned(r) => unchecked(r),
+        };
+        unchecked.validated().map_err(serde::de::Error::custom)
+    }
+}
+
+impl<'de, S: Stage> Deserialize<'de> for Cycle<S> {
+    /// Deserialises (and checks) a cycle that must be in stage `S`.
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let any = AnyCycle::deserialize(d)?;
+        Cycle::try_from(any).map_err(serde::de::Error::custom)
+    }
+}

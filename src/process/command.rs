@@ -1,0 +1,250 @@
+//! Commands (what someone asks the cycle to do) and events (what the cycle
+//! accepted). Events are the source of truth: replaying them through the typed
+//! methods rebuilds the cycle.
+
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+
+use super::records::{
+    Allocation, CycleSetup, Evaluation, FundingDecision, Lesson, OutreachActivity, VotingWindow,
+};
+use crate::area::{Eligibility, Resident};
+use crate::ballot::{BallotRules, BallotSubmission, PaperBatch};
+use crate::criteria::{Criteria, Score};
+use crate::idea::IdeaSubmission;
+use crate::ids::{IdeaId, ProjectId};
+use crate::money::Money;
+use crate::project::{Feasibility, Milestone, Progress, ProjectProposal};
+
+/// A request to a cycle. [`AnyCycle::apply`](super::AnyCycle::apply) checks it
+/// against the rules of the current step and returns the events it produced.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case", tag = "command")]
+#[non_exhaustive]
+pub enum Command {
+    /// Step 1: set the council's base allocation.
+    SetBudget(Allocation),
+    /// Steps 1–4: add money (top-up or carry-over).
+    AddFunds(Allocation),
+    /// Step 1: fix who may take part.
+    SetEligibility(Eligibility),
+    /// Step 1: fix the ballot and counting rules.
+    SetBallotRules(BallotRules),
+    /// Step 1: fix the criteria.
+    SetCriteria {
+        /// The criteria.
+        criteria: Criteria,
+    },
+    /// Step 1: receive lessons from earlier years.
+    ReceiveLessons {
+        /// The lessons.
+        lessons: Vec<Lesson>,
+    },
+    /// Step 1 → 2.
+    BeginOutreach {
+        /// When.
+        at: DateTime<Utc>,
+    },
+    /// Step 2: record an outreach activity.
+    RecordOutreach(OutreachActivity),
+    /// Step 2 → 3.
+    OpenIdeaGeneration {
+        /// When.
+        at: DateTime<Utc>,
+    },
+    /// Step 3: submit an idea.
+    SubmitIdea(IdeaSubmission),
+    /// Step 4: take an idea up for review.
+    ReviewIdea {
+        /// The idea.
+        idea: IdeaId,
+    },
+    /// Step 4: merge an idea into another.
+    MergeIdea {
+        /// The idea merged.
+        idea: IdeaId,
+        /// The idea it joins.
+        into: IdeaId,
+    },
+    /// Step 3 (inadmissible) or 4 (after review): reject an idea.
+    RejectIdea {
+        /// The idea.
+        idea: IdeaId,
+        /// Why.
+        reason: String,
+    },
+    /// Step 3 → 4.
+    BeginShortlisting {
+        /// When.
+        at: DateTime<Utc>,
+    },
+    /// Step 4: put a project on the shortlist.
+    ProposeProject(ProjectProposal),
+    /// Step 4: estimate a project's cost.
+    EstimateCost {
+        /// The project.
+        project: ProjectId,
+        /// The estimate.
+        cost: Money,
+    },
+    /// Step 4: assess feasibility.
+    AssessFeasibility {
+        /// The project.
+        project: ProjectId,
+        /// The verdict.
+        feasibility: Feasibility,
+    },
+    /// Step 4: score a project on a criterion.
+    ScoreProject {
+        /// The project.
+        project: ProjectId,
+        /// The criterion's name.
+        criterion: String,
+        /// The score.
+        score: Score,
+    },
+    /// Step 4 (worked on the proposal) or 6 (co-creates the build): record a
+    /// resident on a project.
+    AddCoCreator {
+        /// The project.
+        project: ProjectId,
+        /// The resident.
+        resident: Resident,
+    },
+    /// Step 4: take a project off the shortlist.
+    WithdrawProject {
+        /// The project.
+        project: ProjectId,
+        /// Why.
+        reason: String,
+    },
+    /// Step 4 → 5.
+    OpenVoting {
+        /// The voting window.
+        window: VotingWindow,
+        /// When voting is opened.
+        at: DateTime<Utc>,
+    },
+    /// Step 5: cast a digital ballot.
+    CastBallot(BallotSubmission),
+    /// Step 5: enter a batch of paper ballots.
+    EnterPaperBallots(PaperBatch),
+    /// Step 5 → 6: close and count.
+    CloseVoting {
+        /// When.
+        at: DateTime<Utc>,
+    },
+    /// Step 6: record a milestone.
+    RecordMilestone {
+        /// The project.
+        project: ProjectId,
+        /// The milestone.
+        milestone: Milestone,
+    },
+    /// Step 6: record progress.
+    RecordProgress {
+        /// The project.
+        project: ProjectId,
+        /// The progress.
+        progress: Progress,
+    },
+    /// Step 6: complete a project.
+    CompleteProject {
+        /// The project.
+        project: ProjectId,
+        /// What it cost.
+        final_cost: Money,
+        /// When.
+        at: DateTime<Utc>,
+    },
+    /// Step 6: cancel a project.
+    CancelProject {
+        /// The project.
+        project: ProjectId,
+        /// Why.
+        reason: String,
+        /// Money spent before cancelling.
+        spent: Money,
+        /// When.
+        at: DateTime<Utc>,
+    },
+    /// Step 6 → 7.
+    BeginFollowUp {
+        /// When.
+        at: DateTime<Utc>,
+    },
+    /// Step 7 → closed.
+    Close(Evaluation),
+    /// Any running step → abandoned.
+    Abandon {
+        /// Why.
+        reason: String,
+        /// When.
+        at: DateTime<Utc>,
+    },
+}
+
+impl Command {
+    /// The command's name, for messages.
+    pub fn name(&self) -> &'static str {
+        match self {
+            Command::SetBudget(_) => "set_budget",
+            Command::AddFunds(_) => "add_funds",
+            Command::SetEligibility(_) => "set_eligibility",
+            Command::SetBallotRules(_) => "set_ballot_rules",
+            Command::SetCriteria { .. } => "set_criteria",
+            Command::ReceiveLessons { .. } => "receive_lessons",
+            Command::BeginOutreach { .. } => "begin_outreach",
+            Command::RecordOutreach(_) => "record_outreach",
+            Command::OpenIdeaGeneration { .. } => "open_idea_generation",
+            Command::SubmitIdea(_) => "submit_idea",
+            Command::ReviewIdea { .. } => "review_idea",
+            Command::MergeIdea { .. } => "merge_idea",
+            Command::RejectIdea { .. } => "reject_idea",
+            Command::BeginShortlisting { .. } => "begin_shortlisting",
+            Command::ProposeProject(_) => "propose_project",
+            Command::EstimateCost { .. } => "estimate_cost",
+            Command::AssessFeasibility { .. } => "assess_feasibility",
+            Command::ScoreProject { .. } => "score_project",
+            Command::AddCoCreator { .. } => "add_co_creator",
+            Command::WithdrawProject { .. } => "withdraw_project",
+            Command::OpenVoting { .. } => "open_voting",
+            Command::CastBallot(_) => "cast_ballot",
+            Command::EnterPaperBallots(_) => "enter_paper_ballots",
+            Command::CloseVoting { .. } => "close_voting",
+            Command::RecordMilestone { .. } => "record_milestone",
+            Command::RecordProgress { .. } => "record_progress",
+            Command::CompleteProject { .. } => "complete_project",
+            Command::CancelProject { .. } => "cancel_project",
+            Command::BeginFollowUp { .. } => "begin_follow_up",
+            Command::Close(_) => "close",
+            Command::Abandon { .. } => "abandon",
+        }
+    }
+}
+
+/// Something a cycle accepted. A cycle's stream starts with
+/// [`Event::CycleStarted`]; every other event is an accepted [`Command`], and
+/// closing the vote records the [`FundingDecision`] that counting produced.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case", tag = "event")]
+#[non_exhaustive]
+pub enum Event {
+    /// The cycle started in step 1.
+    CycleStarted(CycleSetup),
+    /// A command was accepted.
+    Accepted(Command),
+    /// Voting closed with this decision.
+    VotingClosed(FundingDecision),
+}
+
+impl Event {
+    /// The event's name, for messages: the command's name for accepted commands.
+    pub fn name(&self) -> &'static str {
+        match self {
+            Event::CycleStarted(_) => "cycle_started",
+            Event::Accepted(c) => c.name(),
+            Event::VotingClosed(_) => "voting_closed",
+        }
+    }
+}

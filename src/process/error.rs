@@ -1,0 +1,454 @@
+//! Errors of the process: refused commands, closed gates, broken event streams.
+
+use std::fmt;
+
+use chrono::{DateTime, Utc};
+
+use super::Step;
+use crate::area::Ineligible;
+use crate::ballot::{BallotError, RulesError};
+use crate::ids::{BallotId, IdeaId, ProjectId, ResidentId};
+use crate::money::{Currency, Money, MoneyError};
+use crate::project::ProgressError;
+use crate::tally::TallyError;
+
+/// Why a cycle cannot leave a step: the gate of GUIDE §1 that is not met.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum GateError {
+    /// Step 1: no council allocation.
+    #[error("no budget has been set aside by a council decision")]
+    NoBudget,
+    /// Step 1: who may take part is not fixed.
+    #[error("eligibility has not been fixed")]
+    NoEligibility,
+    /// Step 1: no ballot rules.
+    #[error("ballot rules have not been fixed")]
+    NoBallotRules,
+    /// Step 1: no criteria.
+    #[error("criteria have not been fixed")]
+    NoCriteria,
+    /// Step 1: the ballot rules do not fit the budget.
+    #[error("the ballot rules do not fit the budget: {0}")]
+    RulesDoNotFitBudget(RulesError),
+    /// Step 2: no outreach recorded.
+    #[error("no outreach activity has been recorded")]
+    NoOutreach,
+    /// Step 3: no admissible idea.
+    #[error("no admissible idea has been submitted")]
+    NoAdmissibleIdea,
+    /// Step 3: an idea is dated after the end of idea generation.
+    #[error("idea {idea} is dated {submitted_at}, after idea generation ends at {at}")]
+    IdeaAfterEnd {
+        /// The idea.
+        idea: IdeaId,
+        /// Its submission time.
+        submitted_at: DateTime<Utc>,
+        /// The end of idea generation.
+        at: DateTime<Utc>,
+    },
+    /// Step 4: ideas without an answer (merged, rejected or shortlisted).
+    #[error("{} ideas have no decision yet, first {}", ideas.len(), ideas.first().map(ToString::to_string).unwrap_or_default())]
+    UndecidedIdeas {
+        /// The ideas.
+        ideas: Vec<IdeaId>,
+    },
+    /// Step 4: fewer than two projects on the shortlist.
+    #[error("{on_shortlist} projects on the shortlist; at least 2 are required")]
+    TooFewProjects {
+        /// Projects on the shortlist.
+        on_shortlist: usize,
+    },
+    /// Step 4: more projects must be chosen than there are on the shortlist.
+    #[error(
+        "ballots must choose at least {min_projects} projects but the shortlist has {on_shortlist}"
+    )]
+    ShortlistTooShortForRules {
+        /// The ballot rules' minimum.
+        min_projects: u32,
+        /// Projects on the shortlist.
+        on_shortlist: usize,
+    },
+    /// Step 4: a project without a cost estimate.
+    #[error("project {project} has no cost estimate")]
+    NotCosted {
+        /// The project.
+        project: ProjectId,
+    },
+    /// Step 4: a project costing more than the budget.
+    #[error("project {project} costs {cost}, more than the budget {budget}")]
+    CostOverBudget {
+        /// The project.
+        project: ProjectId,
+        /// Its cost.
+        cost: Money,
+        /// The budget.
+        budget: Money,
+    },
+    /// Step 4: a project not assessed feasible.
+    #[error("project {project} has not been assessed feasible")]
+    NotFeasible {
+        /// The project.
+        project: ProjectId,
+    },
+    /// Step 4: a project not scored on a criterion.
+    #[error("project {project} has no score for criterion {criterion:?}")]
+    NotScored {
+        /// The project.
+        project: ProjectId,
+        /// The criterion.
+        criterion: String,
+    },
+    /// Step 5: the voting window has not closed.
+    #[error("voting closes at {closes}; it cannot be closed at {at}")]
+    WindowOpen {
+        /// The window's end.
+        closes: DateTime<Utc>,
+        /// The time of the attempt.
+        at: DateTime<Utc>,
+    },
+    /// Step 5: the funded projects cost more than the budget.
+    #[error("the funded projects cost {total_cost}, more than the budget {budget}")]
+    OutcomeOverBudget {
+        /// Their total cost.
+        total_cost: Money,
+        /// The budget.
+        budget: Money,
+    },
+    /// Step 6: funded projects neither completed nor cancelled.
+    #[error("{} funded projects are neither completed nor cancelled", projects.len())]
+    Unfinished {
+        /// The projects.
+        projects: Vec<ProjectId>,
+    },
+    /// Step 7: an evaluation without a lesson.
+    #[error("the evaluation records no lesson")]
+    NoLessons,
+}
+
+/// Why a command was refused. The cycle is unchanged.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum CycleError {
+    /// The command does not belong to the cycle's current step.
+    #[error("{operation} is not possible in step {step}")]
+    NotInThisStep {
+        /// The command.
+        operation: &'static str,
+        /// The cycle's step.
+        step: Step,
+    },
+    /// A gate that is not met.
+    #[error("cannot leave step {step}: {source}")]
+    Gate {
+        /// The step that cannot be left.
+        step: Step,
+        /// What is missing.
+        source: GateError,
+    },
+    /// A timestamp before the start of the current step.
+    #[error("{operation} at {at} is before step {step} began at {began}")]
+    BeforeStep {
+        /// The command.
+        operation: &'static str,
+        /// Its time.
+        at: DateTime<Utc>,
+        /// The current step.
+        step: Step,
+        /// When the step began.
+        began: DateTime<Utc>,
+    },
+    /// An amount in another currency than the cycle's.
+    #[error("{what} is in {found}; the cycle's currency is {expected}")]
+    WrongCurrency {
+        /// What the amount is.
+        what: &'static str,
+        /// The cycle's currency.
+        expected: Currency,
+        /// The amount's currency.
+        found: Currency,
+    },
+    /// An amount that must be positive.
+    #[error("{what} must be positive, got {amount}")]
+    NotPositive {
+        /// What the amount is.
+        what: &'static str,
+        /// The amount.
+        amount: Money,
+    },
+    /// An amount that may not be negative.
+    #[error("{what} may not be negative, got {amount}")]
+    Negative {
+        /// What the amount is.
+        what: &'static str,
+        /// The amount.
+        amount: Money,
+    },
+    /// Arithmetic on money failed.
+    #[error(transparent)]
+    Money(#[from] MoneyError),
+    /// A required text is empty.
+    #[error("{field} may not be empty")]
+    EmptyText {
+        /// The field.
+        field: &'static str,
+    },
+    /// An id already used in this cycle.
+    #[error("{kind} id {id} is already used in this cycle")]
+    DuplicateId {
+        /// What kind of id.
+        kind: &'static str,
+        /// The id.
+        id: String,
+    },
+    /// No idea with this id.
+    #[error("no idea {idea} in this cycle")]
+    UnknownIdea {
+        /// The idea.
+        idea: IdeaId,
+    },
+    /// No project with this id.
+    #[error("no project {project} in this cycle")]
+    UnknownProject {
+        /// The project.
+        project: ProjectId,
+    },
+    /// An idea in the wrong status for the command.
+    #[error("idea {idea} is {status}; {operation} needs it {expected}")]
+    IdeaStatus {
+        /// The idea.
+        idea: IdeaId,
+        /// The command.
+        operation: &'static str,
+        /// Its status.
+        status: &'static str,
+        /// The status required.
+        expected: &'static str,
+    },
+    /// An idea merged into itself.
+    #[error("idea {idea} cannot be merged into itself")]
+    MergeIntoItself {
+        /// The idea.
+        idea: IdeaId,
+    },
+    /// A resident who may not take part.
+    #[error("{action} refused: {source}")]
+    Ineligible {
+        /// What the resident tried to do.
+        action: &'static str,
+        /// Why they may not.
+        source: Ineligible,
+    },
+    /// A project proposal without the residents who worked on it.
+    #[error("project {project} names no resident who worked on it; residents co-create projects")]
+    NoResidents {
+        /// The project.
+        project: ProjectId,
+    },
+    /// A project proposal without ideas.
+    #[error("project {project} is not built from any idea")]
+    NoIdeas {
+        /// The project.
+        project: ProjectId,
+    },
+    /// A resident recorded twice on the same project.
+    #[error("resident {resident} is already recorded on project {project}")]
+    ResidentTwice {
+        /// The project.
+        project: ProjectId,
+        /// The resident.
+        resident: ResidentId,
+    },
+    /// A score for a criterion the cycle does not have.
+    #[error("project {project}: no criterion named {criterion:?}")]
+    UnknownCriterion {
+        /// The project.
+        project: ProjectId,
+        /// The criterion.
+        criterion: String,
+    },
+    /// A project withdrawn from the shortlist.
+    #[error("project {project} has been withdrawn from the shortlist")]
+    Withdrawn {
+        /// The project.
+        project: ProjectId,
+    },
+    /// A project that was not funded.
+    #[error("project {project} was not funded")]
+    NotFunded {
+        /// The project.
+        project: ProjectId,
+    },
+    /// A funded project already completed or cancelled.
+    #[error("project {project} is already completed or cancelled")]
+    AlreadyFinished {
+        /// The project.
+        project: ProjectId,
+    },
+    /// Completing a project no resident co-created during implementation.
+    #[error(
+        "project {project} has no resident co-creator recorded in implementation; residents co-create what is built"
+    )]
+    NoCoCreators {
+        /// The project.
+        project: ProjectId,
+    },
+    /// An invalid progress value.
+    #[error(transparent)]
+    Progress(#[from] ProgressError),
+    /// A voting window that ends before it starts or starts before voting opens.
+    #[error(
+        "voting window {opens} – {closes} is invalid: it must open no earlier than {at} and close after it opens"
+    )]
+    InvalidWindow {
+        /// Opening.
+        opens: DateTime<Utc>,
+        /// Closing.
+        closes: DateTime<Utc>,
+        /// When voting was opened.
+        at: DateTime<Utc>,
+    },
+    /// A ballot cast outside the voting window.
+    #[error("ballot {ballot} cast at {cast_at}, outside the voting window {opens} – {closes}")]
+    OutsideWindow {
+        /// The ballot.
+        ballot: BallotId,
+        /// When it was cast.
+        cast_at: DateTime<Utc>,
+        /// Opening.
+        opens: DateTime<Utc>,
+        /// Closing.
+        closes: DateTime<Utc>,
+    },
+    /// A ballot that breaks the ballot rules.
+    #[error("ballot {ballot} breaks the ballot rules: {source}")]
+    Ballot {
+        /// The ballot.
+        ballot: BallotId,
+        /// The broken rule.
+        source: BallotError,
+    },
+    /// A second ballot where the rules refuse it.
+    #[error("resident {voter} has already voted (ballot {existing}); a second ballot is refused")]
+    AlreadyVoted {
+        /// The voter.
+        voter: ResidentId,
+        /// The ballot already counted.
+        existing: BallotId,
+    },
+    /// A paper ballot of a batch was refused; the whole batch is refused.
+    #[error("paper ballot {index} of the batch was refused: {source}")]
+    PaperBallot {
+        /// Position in the batch.
+        index: usize,
+        /// Why.
+        source: Box<CycleError>,
+    },
+    /// A tally whose rule is not the one fixed in step 1.
+    #[error("the ballot rules name the counting rule {expected:?}, not {given:?}")]
+    WrongRule {
+        /// The rule fixed in step 1.
+        expected: String,
+        /// The rule given.
+        given: String,
+    },
+    /// No built-in tally with this name; use `apply_with_tally`.
+    #[error("no built-in counting rule named {rule:?}; pass the tally explicitly")]
+    UnknownRule {
+        /// The rule.
+        rule: String,
+    },
+    /// The tally failed.
+    #[error("counting failed: {0}")]
+    Tally(#[from] TallyError),
+    /// A recorded funding decision that does not match the ballots and rules.
+    #[error("the recorded funding decision is inconsistent: {field} does not match")]
+    DecisionMismatch {
+        /// What does not match.
+        field: &'static str,
+    },
+}
+
+/// A transition that was refused; the cycle comes back unchanged, like
+/// `std::io::IntoInnerError`.
+///
+/// Boxed, so that a `Result` of a transition stays small.
+pub struct TransitionError<C> {
+    inner: Box<(C, CycleError)>,
+}
+
+impl<C> TransitionError<C> {
+    pub(crate) fn new(cycle: C, error: CycleError) -> Self {
+        TransitionError {
+            inner: Box::new((cycle, error)),
+        }
+    }
+
+    /// Why the transition was refused.
+    pub fn error(&self) -> &CycleError {
+        &self.inner.1
+    }
+
+    /// The cycle, unchanged.
+    pub fn into_cycle(self) -> C {
+        self.inner.0
+    }
+
+    /// The cycle and the error.
+    pub fn into_parts(self) -> (C, CycleError) {
+        *self.inner
+    }
+}
+
+impl<C> fmt::Debug for TransitionError<C> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("TransitionError")
+            .field("error", self.error())
+            .finish_non_exhaustive()
+    }
+}
+
+impl<C> fmt::Display for TransitionError<C> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "transition refused: {}", self.error())
+    }
+}
+
+impl<C> std::error::Error for TransitionError<C> {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        Some(self.error())
+    }
+}
+
+impl<C> From<TransitionError<C>> for CycleError {
+    fn from(e: TransitionError<C>) -> CycleError {
+        e.inner.1
+    }
+}
+
+/// Why an event stream does not rebuild a cycle.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum ReplayError {
+    /// No events.
+    #[error("the event stream is empty; a cycle's stream starts with cycle_started")]
+    Empty,
+    /// The first event does not start a cycle, or a later one starts another.
+    #[error("event {index} ({event}): a cycle's stream has exactly one cycle_started, first")]
+    Start {
+        /// Position in the stream.
+        index: usize,
+        /// The event's kind.
+        event: &'static str,
+    },
+    /// An event breaks a rule of the process.
+    #[error("event {index} ({event}) breaks a rule: {source}")]
+    Rejected {
+        /// Position in the stream.
+        index: usize,
+        /// The event's kind.
+        event: &'static str,
+        /// The rule.
+        source: CycleError,
+    },
+}

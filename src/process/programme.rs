@@ -1,0 +1,990 @@
+//! The multi-year programme: one district, at least three consecutive annual
+//! cycles.
+//!
+//! The model's first credibility rule is that participatory budgeting **recurs
+//! annually for at least three years**. [`Commitment`] makes a shorter commitment
+//! a compile error; [`Programme::new`] refuses one at run time, and a stored
+//! programme that breaks the rule does not load.
+//!
+//! ```compile_fail
+//! use medborgarbudget::process::Commitment;
+//! let two_years = Commitment::<2>::new(); // a programme is at least three years
+//! ```
+
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+
+use super::command::{Command, Event};
+use super::error::CycleError;
+use super::records::{Allocation, CouncilDecision, CycleSetup, FundingSource, Lesson};
+use super::{AnyCycle, Cycle, Step};
+use crate::area::Area;
+use crate::ids::{CycleId, ProgrammeId};
+use crate::money::{Currency, Money};
+use crate::project::DeliveryStatus;
+use crate::tally::Tally;
+
+/// The fewest years a programme may commit to.
+pub const MIN_YEARS: u8 = 3;
+
+mod sealed {
+    pub trait AtLeastThreeYears {}
+}
+
+/// Implemented for `Commitment<N>` with `N ≥ 3` only.
+#[diagnostic::on_unimplemented(
+    message = "a programme must commit to at least three years, not {Self}",
+    label = "participatory budgeting recurs annually for at least three years",
+    note = "use Commitment::<3> or longer; Programme::new refuses shorter commitments at run time"
+)]
+pub trait AtLeastThreeYears: sealed::AtLeastThreeYears {}
+
+/// A commitment to run a programme for `YEARS` consecutive years, checked at
+/// compile time: `Commitment::<2>::new()` does not compile.
+///
+/// ```
+/// use medborgarbudget::process::Commitment;
+/// const THREE: Commitment<3> = Commitment::new();
+/// assert_eq!(THREE.years(), 3);
+/// ```
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Commitment<const YEARS: u8>(());
+
+impl<const YEARS: u8> Commitment<YEARS>
+where
+    Commitment<YEARS>: AtLeastThreeYears,
+{
+    /// The commitment; exists only for three years or more.
+    pub const fn new() -> Self {
+        Commitment(())
+    }
+
+    /// The number of years.
+    pub const fn years(&self) -> u8 {
+        YEARS
+    }
+}
+
+impl<const YEARS: u8> Default for Commitment<YEARS>
+where
+    Commitment<YEARS>: AtLeastThreeYears,
+{
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+macro_rules! commitments {
+    ($($n:literal)*) => {
+        $(
+            impl sealed::AtLeastThreeYears for Commitment<$n> {}
+            impl AtLeastThreeYears for Commitment<$n> {}
+        )*
+    };
+}
+commitments!(
+    3 4 5 6 7 8 9 10 11 12 13 14 15 16 17 18 19 20 21 22 23 24 25 26 27 28 29 30 31 32 33 34
+    35 36 37 38 39 40 41 42 43 44 45 46 47 48 49 50
+);
+
+/// How a programme is set up.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ProgrammeSetup {
+    /// The programme's id.
+    pub id: ProgrammeId,
+    /// The district.
+    pub area: Area,
+    /// The currency of every budget.
+    pub currency: Currency,
+    /// The first year.
+    pub first_year: i32,
+    /// The committed number of consecutive years (at least three).
+    pub years: u8,
+    /// The council decision that lets unspent money carry over to the next
+    /// year; `None` when it does not.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub carry_over: Option<CouncilDecision>,
+    /// When the programme was established.
+    pub established_at: DateTime<Utc>,
+}
+
+/// Why a programme refused a command or does not load.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum ProgrammeError {
+    /// A commitment shorter than three years.
+    #[error("a programme must commit to at least {MIN_YEARS} years, not {years}")]
+    CommitmentTooShort {
+        /// The years given.
+        years: u8,
+    },
+    /// The programme has been concluded.
+    #[error("the programme has been concluded")]
+    Concluded,
+    /// No cycle for this year.
+    #[error("the programme has no cycle for {year}")]
+    NoCycle {
+        /// The year.
+        year: i32,
+    },
+    /// The previous year's cycle has not reached implementation.
+    #[error(
+        "the cycle of {year} cannot start: the cycle of {previous_year} is in step {previous_step}; it must reach implementation first"
+    )]
+    PreviousNotAdvanced {
+        /// The year that cannot start.
+        year: i32,
+        /// The previous year.
+        previous_year: i32,
+        /// Its step.
+        previous_step: Step,
+    },
+    /// A command a cycle refused.
+    #[error("cycle of {year}: {source}")]
+    Cycle {
+        /// The year.
+        year: i32,
+        /// The cycle's error.
+        source: CycleError,
+    },
+    /// Carry-over credited by hand; only the programme credits it.
+    #[error(
+        "cycle of {year}: carry-over is credited by the programme when a year ends, not by hand"
+    )]
+    CarryOverByHand {
+        /// The year.
+        year: i32,
+    },
+    /// Concluding while cycles still run.
+    #[error("cannot conclude: the cycles of {running:?} are still running")]
+    StillRunning {
+        /// Years still running.
+        running: Vec<i32>,
+    },
+    /// Concluding before three cycles are closed.
+    #[error("cannot conclude: {closed} cycles closed; at least {MIN_YEARS} are required")]
+    TooFewClosed {
+        /// Closed cycles.
+        closed: usize,
+    },
+    /// Concluding before every committed year has had its cycle.
+    #[error("cannot conclude: {cycles} of the {committed} committed years have had a cycle")]
+    CommitmentNotServed {
+        /// Cycles run.
+        cycles: usize,
+        /// Years committed.
+        committed: u8,
+    },
+    /// Arithmetic on money failed.
+    #[error(transparent)]
+    Money(#[from] crate::money::MoneyError),
+    /// A stored programme that is not consistent.
+    #[error("stored programme is inconsistent: {what}")]
+    Inconsistent {
+        /// What does not hold.
+        what: String,
+    },
+    /// An event stream that does not rebuild the programme.
+    #[error("programme event {index} ({event}): {reason}")]
+    Replay {
+        /// Position in the stream.
+        index: usize,
+        /// The event's kind.
+        event: &'static str,
+        /// What went wrong.
+        reason: String,
+    },
+}
+
+/// A request to a programme.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case", tag = "kind")]
+#[non_exhaustive]
+pub enum ProgrammeCommand {
+    /// Start the next year's cycle.
+    StartCycle {
+        /// The new cycle's id.
+        id: CycleId,
+        /// When.
+        at: DateTime<Utc>,
+    },
+    /// A command to one year's cycle.
+    Cycle {
+        /// The year.
+        year: i32,
+        /// The command.
+        command: Command,
+    },
+    /// Conclude the programme.
+    Conclude {
+        /// When.
+        at: DateTime<Utc>,
+    },
+}
+
+/// Something a programme accepted.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case", tag = "kind")]
+#[non_exhaustive]
+pub enum ProgrammeEvent {
+    /// The programme was established.
+    Established(ProgrammeSetup),
+    /// An event of one year's cycle.
+    Cycle {
+        /// The year.
+        year: i32,
+        /// The cycle's event.
+        event: Event,
+    },
+    /// The programme was concluded.
+    Concluded(CredibilityReport),
+}
+
+impl ProgrammeEvent {
+    /// The event's name, for messages.
+    pub fn name(&self) -> &'static str {
+        match self {
+            ProgrammeEvent::Established(_) => "established",
+            ProgrammeEvent::Cycle { event, .. } => event.name(),
+            ProgrammeEvent::Concluded(_) => "concluded",
+        }
+    }
+}
+
+/// Money left unspent by a year that ended, and where it went.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CarryOver {
+    /// The year that left it.
+    pub from_year: i32,
+    /// The amount.
+    pub amount: Money,
+    /// The year it was credited to, or `None` while waiting for a cycle that can
+    /// still receive money.
+    pub credited_to: Option<i32>,
+}
+
+/// One year in the credibility report.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct YearReport {
+    /// The year.
+    pub year: i32,
+    /// The cycle.
+    pub cycle: CycleId,
+    /// `Closed` or `Abandoned`.
+    pub outcome: Step,
+    /// For an abandoned year: the step it was abandoned in and why.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub abandoned: Option<(Step, String)>,
+    /// Money set aside: council allocation plus additions.
+    pub set_aside: Money,
+    /// Of which carried over from earlier years.
+    pub carried_in: Money,
+    /// Money spent on funded projects.
+    pub spent: Money,
+    /// Money left unspent (never below zero).
+    pub unspent: Money,
+    /// Ideas submitted.
+    pub ideas: usize,
+    /// Ballots counted.
+    pub ballots: usize,
+    /// Projects funded.
+    pub funded: usize,
+    /// Funded projects completed.
+    pub completed: usize,
+    /// Funded projects cancelled.
+    pub cancelled: usize,
+    /// Distinct residents who co-created projects (step 4 and 6).
+    pub co_creators: usize,
+}
+
+/// What a concluded programme reports about its credibility.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CredibilityReport {
+    /// The programme.
+    pub programme: ProgrammeId,
+    /// Years committed.
+    pub committed_years: u8,
+    /// Each year's figures.
+    pub years: Vec<YearReport>,
+    /// Years whose cycle closed.
+    pub years_run: usize,
+    /// Years whose cycle was abandoned.
+    pub years_abandoned: usize,
+    /// Total money set aside by council decisions (carry-over not counted twice).
+    pub total_set_aside: Money,
+    /// Total spent.
+    pub total_spent: Money,
+    /// Unspent money carried over between years.
+    pub total_carried_over: Money,
+    /// Unspent money no later year received.
+    pub left_at_end: Money,
+    /// Credible: every committed year ran and closed, none was abandoned.
+    pub credible: bool,
+    /// When it was concluded.
+    pub concluded_at: DateTime<Utc>,
+}
+
+/// One district's programme of annual cycles.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(try_from = "RawProgramme")]
+pub struct Programme {
+    setup: ProgrammeSetup,
+    cycles: Vec<AnyCycle>,
+    carry: Vec<CarryOver>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    concluded: Option<CredibilityReport>,
+}
+
+#[derive(Deserialize)]
+struct RawProgramme {
+    setup: ProgrammeSetup,
+    cycles: Vec<AnyCycle>,
+    carry: Vec<CarryOver>,
+    #[serde(default)]
+    concluded: Option<CredibilityReport>,
+}
+
+impl TryFrom<RawProgramme> for Programme {
+    type Error = ProgrammeError;
+    fn try_from(raw: RawProgramme) -> Result<Self, Self::Error> {
+        let p = Programme {
+            setup: raw.setup,
+            cycles: raw.cycles,
+            carry: raw.carry,
+            concluded: raw.concluded,
+        };
+        p.validate()?;
+        Ok(p)
+    }
+}
+
+fn cycle_err(year: i32) -> impl Fn(CycleError) -> ProgrammeError {
+    move |source| ProgrammeError::Cycle { year, source }
+}
+
+fn inconsistent(what: String) -> ProgrammeError {
+    ProgrammeError::Inconsistent { what }
+}
+
+impl Programme {
+    /// Establishes a programme; `setup.years` must be at least three.
+    ///
+    /// # Errors
+    /// [`ProgrammeError::CommitmentTooShort`].
+    pub fn new(setup: ProgrammeSetup) -> Result<Programme, ProgrammeError> {
+        if setup.years < MIN_YEARS {
+            return Err(ProgrammeError::CommitmentTooShort { years: setup.years });
+        }
+        Ok(Programme {
+            setup,
+            cycles: Vec::new(),
+            carry: Vec::new(),
+            concluded: None,
+        })
+    }
+
+    /// Establishes a programme with a commitment checked at compile time; the
+    /// years in `setup` are replaced by the commitment's.
+    pub fn committed<const YEARS: u8>(_: Commitment<YEARS>, mut setup: ProgrammeSetup) -> Programme
+    where
+        Commitment<YEARS>: AtLeastThreeYears,
+    {
+        setup.years = YEARS;
+        Programme {
+            setup,
+            cycles: Vec::new(),
+            carry: Vec::new(),
+            concluded: None,
+        }
+    }
+
+    /// The programme's id.
+    pub fn id(&self) -> ProgrammeId {
+        self.setup.id
+    }
+
+    /// How it was set up.
+    pub fn setup(&self) -> &ProgrammeSetup {
+        &self.setup
+    }
+
+    /// The cycles, one per year from the first year.
+    pub fn cycles(&self) -> &[AnyCycle] {
+        &self.cycles
+    }
+
+    /// The cycle of `year`.
+    pub fn cycle(&self, year: i32) -> Option<&AnyCycle> {
+        let i = usize::try_from(year.checked_sub(self.setup.first_year)?).ok()?;
+        self.cycles.get(i)
+    }
+
+    fn cycle_index(&self, year: i32) -> Result<usize, ProgrammeError> {
+        year.checked_sub(self.setup.first_year)
+            .and_then(|d| usize::try_from(d).ok())
+            .filter(|i| *i < self.cycles.len())
+            .ok_or(ProgrammeError::NoCycle { year })
+    }
+
+    /// Carry-over between years so far.
+    pub fn carry_over(&self) -> &[CarryOver] {
+        &self.carry
+    }
+
+    /// The report, once concluded.
+    pub fn report(&self) -> Option<&CredibilityReport> {
+        self.concluded.as_ref()
+    }
+
+    /// The year the next cycle would run.
+    pub fn next_year(&self) -> i32 {
+        self.setup.first_year + i32::try_from(self.cycles.len()).unwrap_or(i32::MAX)
+    }
+
+    /// Lessons of the cycles closed so far for years before `year`, available
+    /// to that year's criteria step.
+    pub fn lessons_for(&self, year: i32) -> Vec<Lesson> {
+        self.cycles
+            .iter()
+            .filter(|c| c.year() < year)
+            .filter_map(|c| c.evaluation().map(|e| (c.year(), e)))
+            .flat_map(|(y, e)| {
+                e.lessons.iter().map(move |text| Lesson {
+                    year: y,
+                    text: text.clone(),
+                })
+            })
+            .collect()
+    }
+
+    /// Applies a command and returns the events it produced (including what the
+    /// programme does in consequence: lessons and carry-over passed on when a
+    /// year ends). A refused command changes nothing.
+    ///
+    /// # Errors
+    /// The rule the command breaks.
+    pub fn apply(
+        &mut self,
+        command: ProgrammeCommand,
+    ) -> Result<Vec<ProgrammeEvent>, ProgrammeError> {
+        self.apply_inner(command, None)
+    }
+
+    /// Like [`Programme::apply`], counting votes with `tally`.
+    ///
+    /// # Errors
+    /// The rule the command breaks.
+    pub fn apply_with_tally(
+        &mut self,
+        command: ProgrammeCommand,
+        tally: &dyn Tally,
+    ) -> Result<Vec<ProgrammeEvent>, ProgrammeError> {
+        self.apply_inner(command, Some(tally))
+    }
+
+    fn apply_inner(
+        &mut self,
+        command: ProgrammeCommand,
+        tally: Option<&dyn Tally>,
+    ) -> Result<Vec<ProgrammeEvent>, ProgrammeError> {
+        if self.concluded.is_some() {
+            return Err(ProgrammeError::Concluded);
+        }
+        match command {
+            ProgrammeCommand::StartCycle { id, at } => self.start_cycle(id, at),
+            ProgrammeCommand::Cycle { year, command } => {
+                if let Command::AddFunds(Allocation {
+                    source: FundingSource::CarryOver { .. },
+                    ..
+                }) = command
+                {
+                    return Err(ProgrammeError::CarryOverByHand { year });
+                }
+                let i = self.cycle_index(year)?;
+                let cycle = &mut self.cycles[i];
+                let events = match tally {
+                    Some(t) => cycle.apply_with_tally(command, t),
+                    None => cycle.apply(command),
+                }
+                .map_err(cycle_err(year))?;
+                let mut out: Vec<ProgrammeEvent> = events
+                    .into_iter()
+                    .map(|event| ProgrammeEvent::Cycle { year, event })
+                    .collect();
+                if self.cycles[i].has_ended() {
+                    out.extend(self.year_ended(i)?);
+                }
+                Ok(out)
+            }
+            ProgrammeCommand::Conclude { at } => {
+                let report = self.credibility(at)?;
+                self.concluded = Some(report.clone());
+                Ok(vec![ProgrammeEvent::Concluded(report)])
+            }
+        }
+    }
+
+    fn carry_allocation(&self, from_year: i32, amount: Money) -> Option<Allocation> {
+        self.setup.carry_over.as_ref().map(|decision| Allocation {
+            amount,
+            decision: decision.clone(),
+            source: FundingSource::CarryOver { from_year },
+        })
+    }
+
+    fn start_cycle(
+        &mut self,
+        id: CycleId,
+        at: DateTime<Utc>,
+    ) -> Result<Vec<ProgrammeEvent>, ProgrammeError> {
+        let year = self.next_year();
+        if let Some(previous) = self.cycles.last() {
+            if previous.step() < Step::Implementation {
+                return Err(ProgrammeError::PreviousNotAdvanced {
+                    year,
+                    previous_year: previous.year(),
+                    previous_step: previous.step(),
+                });
+            }
+        }
+        let setup = CycleSetup {
+            id,
+            programme: Some(self.setup.id),
+            year,
+            area: self.setup.area.clone(),
+            currency: self.setup.currency,
+            started_at: at,
+        };
+        let mut cycle = AnyCycle::Criteria(Cycle::new(setup.clone()));
+        let mut events = vec![Event::CycleStarted(setup)];
+        let lessons = self.lessons_for(year);
+        if !lessons.is_empty() {
+            events.extend(
+                cycle
+                    .apply(Command::ReceiveLessons { lessons })
+                    .map_err(cycle_err(year))?,
+            );
+        }
+        let mut credited = Vec::new();
+        for (k, c) in self
+            .carry
+            .iter()
+            .enumerate()
+            .filter(|(_, c)| c.credited_to.is_none())
+        {
+            if let Some(allocation) = self.carry_allocation(c.from_year, c.amount) {
+                events.extend(
+                    cycle
+                        .apply(Command::AddFunds(allocation))
+                        .map_err(cycle_err(year))?,
+                );
+                credited.push(k);
+            }
+        }
+        for k in credited {
+            if let Some(c) = self.carry.get_mut(k) {
+                c.credited_to = Some(year);
+            }
+        }
+        self.cycles.push(cycle);
+        Ok(events
+            .into_iter()
+            .map(|event| ProgrammeEvent::Cycle { year, event })
+            .collect())
+    }
+
+    /// What happens when the cycle at index `i` ends: its unspent money carries
+    /// over, its lessons go to later cycles still in step 1.
+    fn year_ended(&mut self, i: usize) -> Result<Vec<ProgrammeEvent>, ProgrammeError> {
+        let ended = &self.cycles[i];
+        let year = ended.year();
+        let mut out = Vec::new();
+        let lessons: Vec<Lesson> = ended
+            .evaluation()
+            .map(|e| {
+                e.lessons
+                    .iter()
+                    .map(|text| Lesson {
+                        year,
+                        text: text.clone(),
+                    })
+                    .collect()
+            })
+            .unwrap_or_default();
+        let unspent = unspent(ended).map_err(cycle_err(year))?;
+        if !lessons.is_empty() {
+            for later in self.cycles.iter_mut().skip(i + 1) {
+                if later.step() == Step::Criteria {
+                    let y = later.year();
+                    let events = later
+                        .apply(Command::ReceiveLessons {
+                            lessons: lessons.clone(),
+                        })
+                        .map_err(cycle_err(y))?;
+                    out.extend(
+                        events
+                            .into_iter()
+                            .map(|event| ProgrammeEvent::Cycle { year: y, event }),
+                    );
+                }
+            }
+        }
+        if let Some(allocation) = self
+            .carry_allocation(year, unspent)
+            .filter(|_| unspent.is_positive())
+        {
+            let mut credited_to = None;
+            if let Some(next) = self.cycles.get_mut(i + 1) {
+                if next.step() <= Step::Shortlisting {
+                    let y = next.year();
+                    let events = next
+                        .apply(Command::AddFunds(allocation))
+                        .map_err(cycle_err(y))?;
+                    out.extend(
+                        events
+                            .into_iter()
+                            .map(|event| ProgrammeEvent::Cycle { year: y, event }),
+                    );
+                    credited_to = Some(y);
+                }
+            }
+            self.carry.push(CarryOver {
+                from_year: year,
+                amount: unspent,
+                credited_to,
+            });
+        }
+        Ok(out)
+    }
+
+    fn credibility(&self, at: DateTime<Utc>) -> Result<CredibilityReport, ProgrammeError> {
+        let running: Vec<i32> = self
+            .cycles
+            .iter()
+            .filter(|c| !c.has_ended())
+            .map(AnyCycle::year)
+            .collect();
+        if !running.is_empty() {
+            return Err(ProgrammeError::StillRunning { running });
+        }
+        let closed = self
+            .cycles
+            .iter()
+            .filter(|c| c.step() == Step::Closed)
+            .count();
+        if closed < usize::from(MIN_YEARS) {
+            return Err(ProgrammeError::TooFewClosed { closed });
+        }
+        if self.cycles.len() < usize::from(self.setup.years) {
+            return Err(ProgrammeError::CommitmentNotServed {
+                cycles: self.cycles.len(),
+                committed: self.setup.years,
+            });
+        }
+        let currency = self.setup.currency;
+        let mut years = Vec::with_capacity(self.cycles.len());
+        for c in &self.cycles {
+            years.push(year_report(c).map_err(cycle_err(c.year()))?);
+        }
+        let sum = |f: &dyn Fn(&YearReport) -> Money| Money::sum(currency, years.iter().map(f));
+        let total_carried_over = Money::sum(
+            currency,
+            self.carry
+                .iter()
+                .filter(|c| c.credited_to.is_some())
+                .map(|c| c.amount),
+        )?;
+        let left_at_end = Money::sum(
+            currency,
+            self.carry
+                .iter()
+                .filter(|c| c.credited_to.is_none())
+                .map(|c| c.amount),
+        )?;
+        let years_abandoned = years
+            .iter()
+            .filter(|y| y.outcome == Step::Abandoned)
+            .count();
+        Ok(CredibilityReport {
+            programme: self.setup.id,
+            committed_years: self.setup.years,
+            years_run: closed,
+            years_abandoned,
+            total_set_aside: sum(&|y| y.set_aside)?.checked_sub(sum(&|y| y.carried_in)?)?,
+            total_spent: sum(&|y| y.spent)?,
+            total_carried_over,
+            left_at_end,
+            credible: years_abandoned == 0 && closed >= usize::from(self.setup.years),
+            concluded_at: at,
+            years,
+        })
+    }
+
+    /// Concludes the programme: every cycle ended, at least three closed, every
+    /// committed year served.
+    ///
+    /// # Errors
+    /// Running cycles, fewer than three closed, or years not yet served.
+    pub fn conclude(&mut self, at: DateTime<Utc>) -> Result<CredibilityReport, ProgrammeError> {
+        let report = self.credibility(at)?;
+        if self.concluded.is_some() {
+            return Err(ProgrammeError::Concluded);
+        }
+        self.concluded = Some(report.clone());
+        Ok(report)
+    }
+
+    /// Rebuilds a programme from its events, checking every rule, and that each
+    /// consequence the programme derives (lessons, carry-over) is the one
+    /// recorded.
+    ///
+    /// # Errors
+    /// [`ProgrammeError::Replay`] naming the event's position.
+    pub fn replay<I>(events: I) -> Result<Programme, ProgrammeError>
+    where
+        I: IntoIterator<Item = ProgrammeEvent>,
+    {
+        let events: Vec<ProgrammeEvent> = events.into_iter().collect();
+        let replay_err = |index: usize, reason: String| ProgrammeError::Replay {
+            index,
+            event: events
+                .get(index)
+                .map_or("end of stream", ProgrammeEvent::name),
+            reason,
+        };
+        let mut programme = match events.first() {
+            Some(ProgrammeEvent::Established(setup)) => {
+                Programme::new(setup.clone()).map_err(|e| replay_err(0, e.to_string()))?
+            }
+            _ => {
+                return Err(replay_err(
+                    0,
+                    "a programme's stream starts with established".into(),
+                ));
+            }
+        };
+        let mut i = 1;
+        while let Some(event) = events.get(i) {
+            let produced = match event {
+                ProgrammeEvent::Established(_) => {
+                    return Err(replay_err(i, "established appears twice".into()));
+                }
+                ProgrammeEvent::Cycle {
+                    event: Event::CycleStarted(setup),
+                    ..
+                } => programme.apply(ProgrammeCommand::StartCycle {
+                    id: setup.id,
+                    at: setup.started_at,
+                }),
+                ProgrammeEvent::Cycle {
+                    year,
+                    event: Event::Accepted(command),
+                } => programme.apply(ProgrammeCommand::Cycle {
+                    year: *year,
+                    command: command.clone(),
+                }),
+                ProgrammeEvent::Cycle {
+                    year,
+                    event: Event::VotingClosed(_),
+                } => programme.replay_cycle_event(*year, event),
+                ProgrammeEvent::Concluded(report) => programme.apply(ProgrammeCommand::Conclude {
+                    at: report.concluded_at,
+                }),
+            }
+            .map_err(|e| replay_err(i, e.to_string()))?;
+            let recorded = events.get(i..i + produced.len());
+            if recorded != Some(produced.as_slice()) {
+                return Err(replay_err(
+                    i,
+                    "the recorded events differ from what the rules produce here".into(),
+                ));
+            }
+            i += produced.len().max(1);
+        }
+        Ok(programme)
+    }
+
+    fn replay_cycle_event(
+        &mut self,
+        year: i32,
+        event: &ProgrammeEvent,
+    ) -> Result<Vec<ProgrammeEvent>, ProgrammeError> {
+        let ProgrammeEvent::Cycle { event: inner, .. } = event else {
+            return Ok(Vec::new());
+        };
+        let i = self.cycle_index(year)?;
+        self.cycles[i]
+            .apply_event(inner.clone())
+            .map_err(cycle_err(year))?;
+        Ok(vec![event.clone()])
+    }
+
+    /// Checks a programme read from storage: the commitment, the order of the
+    /// years and when each started, every cycle in this programme's area and
+    /// currency, carry-over that adds up, lessons that come from earlier closed
+    /// years, and the report.
+    fn validate(&self) -> Result<(), ProgrammeError> {
+        let s = &self.setup;
+        if s.years < MIN_YEARS {
+            return Err(ProgrammeError::CommitmentTooShort { years: s.years });
+        }
+        for (k, c) in self.cycles.iter().enumerate() {
+            let setup = c.setup();
+            let expected_year = s.first_year + i32::try_from(k).unwrap_or(i32::MAX);
+            if setup.year != expected_year
+                || setup.programme != Some(s.id)
+                || setup.area != s.area
+                || setup.currency != s.currency
+            {
+                return Err(inconsistent(format!(
+                    "cycle {k} is not the programme's cycle of {expected_year} (year, programme, area or currency differ)"
+                )));
+            }
+            if self.cycles[..k].iter().any(|o| o.id() == c.id()) {
+                return Err(inconsistent(format!("cycle id {} appears twice", c.id())));
+            }
+            if let Some(previous) = k.checked_sub(1).and_then(|j| self.cycles.get(j)) {
+                let advanced = previous
+                    .core()
+                    .timeline
+                    .iter()
+                    .find(|(step, _)| *step >= Step::Implementation)
+                    .map(|(_, at)| *at);
+                if advanced.is_none_or(|t| t > setup.started_at) {
+                    return Err(inconsistent(format!(
+                        "the cycle of {} started before the cycle of {} reached implementation",
+                        setup.year,
+                        previous.year()
+                    )));
+                }
+            }
+            let available = self.lessons_for(setup.year);
+            if let Some(l) = c.core().lessons.iter().find(|l| !available.contains(l)) {
+                return Err(inconsistent(format!(
+                    "the cycle of {} holds a lesson of {} that no earlier closed year recorded",
+                    setup.year, l.year
+                )));
+            }
+            let credited: Vec<(i32, Money)> = c
+                .core()
+                .additions
+                .iter()
+                .filter_map(|a| match a.source {
+                    FundingSource::CarryOver { from_year } => Some((from_year, a.amount)),
+                    FundingSource::Council => None,
+                })
+                .collect();
+            let recorded: Vec<(i32, Money)> = self
+                .carry
+                .iter()
+                .filter(|co| co.credited_to == Some(setup.year))
+                .map(|co| (co.from_year, co.amount))
+                .collect();
+            if credited != recorded {
+                return Err(inconsistent(format!(
+                    "carry-over credited to {} does not match the programme's record",
+                    setup.year
+                )));
+            }
+        }
+        for c in &self.cycles {
+            let owed = match (c.has_ended(), &s.carry_over) {
+                (true, Some(_)) => {
+                    Some(unspent(c).map_err(cycle_err(c.year()))?).filter(Money::is_positive)
+                }
+                _ => None,
+            };
+            let entries: Vec<Money> = self
+                .carry
+                .iter()
+                .filter(|co| co.from_year == c.year())
+                .map(|co| co.amount)
+                .collect();
+            if entries != owed.into_iter().collect::<Vec<_>>() {
+                return Err(inconsistent(format!(
+                    "carry-over from {} does not equal the money it left unspent",
+                    c.year()
+                )));
+            }
+        }
+        if self
+            .carry
+            .iter()
+            .any(|co| self.cycle(co.from_year).is_none())
+        {
+            return Err(inconsistent(
+                "carry-over from a year without a cycle".into(),
+            ));
+        }
+        if let Some(report) = &self.concluded {
+            if self.credibility(report.concluded_at)? != *report {
+                return Err(inconsistent(
+                    "the credibility report does not match the cycles".into(),
+                ));
+            }
+        }
+        Ok(())
+    }
+}
+
+/// Money a cycle leaves unspent: its budget minus what it spent, never below zero.
+fn unspent(cycle: &AnyCycle) -> Result<Money, CycleError> {
+    let left = cycle.budget()?.checked_sub(cycle.spent()?)?;
+    Ok(if left.is_negative() {
+        Money::zero(left.currency())
+    } else {
+        left
+    })
+}
+
+fn year_report(c: &AnyCycle) -> Result<YearReport, CycleError> {
+    let core = c.core();
+    let currency = core.setup.currency;
+    let carried_in = Money::sum(
+        currency,
+        core.additions
+            .iter()
+            .filter(|a| matches!(a.source, FundingSource::CarryOver { .. }))
+            .map(|a| a.amount),
+    )?;
+    let funded: Vec<_> = core.projects.iter().filter_map(|p| p.delivery()).collect();
+    let mut co_creators: Vec<_> = core
+        .projects
+        .iter()
+        .flat_map(|p| {
+            p.proposal()
+                .worked_on_by
+                .iter()
+                .chain(p.delivery().into_iter().flat_map(|d| &d.co_creators))
+        })
+        .map(crate::area::Resident::id)
+        .collect();
+    co_creators.sort_unstable();
+    co_creators.dedup();
+    let abandoned = match c {
+        AnyCycle::Abandoned(a) => Some((a.abandoned_in(), a.reason().to_owned())),
+        _ => None,
+    };
+    Ok(YearReport {
+        year: core.setup.year,
+        cycle: core.setup.id,
+        outcome: c.step(),
+        abandoned,
+        set_aside: c.budget()?,
+        carried_in,
+        spent: c.spent()?,
+        unspent: unspent(c)?,
+        ideas: core.ideas.len(),
+        ballots: core.ballots.as_slice().len(),
+        funded: funded.len(),
+        completed: funded
+            .iter()
+            .filter(|d| matches!(d.status, DeliveryStatus::Completed { .. }))
+            .count(),
+        cancelled: funded
+            .iter()
+            .filter(|d| matches!(d.status, DeliveryStatus::Cancelled { .. }))
+            .count(),
+        co_creators: co_creators.len(),
+    })
+}

@@ -1,0 +1,296 @@
+//! Projects: ideas worked into costed, assessed proposals (step 4), voted on
+//! (step 5) and, when funded, built with residents (step 6).
+
+use std::collections::BTreeMap;
+
+use chrono::{DateTime, NaiveDate, Utc};
+use serde::{Deserialize, Serialize};
+
+use crate::area::Resident;
+use crate::criteria::{Criteria, Score};
+use crate::ids::{IdeaId, ProjectId, ResidentId};
+use crate::money::Money;
+
+/// A project proposed for the shortlist, built from one or more ideas together
+/// with residents.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ProjectProposal {
+    /// The project's id (chosen by the caller, so that replays are exact).
+    pub id: ProjectId,
+    /// A short title for the ballot.
+    pub title: String,
+    /// What will be built or done.
+    pub description: String,
+    /// The ideas it comes from (all under review).
+    pub ideas: Vec<IdeaId>,
+    /// Residents who worked it out with the officials (at least one).
+    pub worked_on_by: Vec<Resident>,
+}
+
+/// Whether the administration can carry a project out.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case", tag = "verdict")]
+pub enum Feasibility {
+    /// It can be done.
+    Feasible,
+    /// It cannot, and why.
+    Infeasible {
+        /// The reason.
+        reason: String,
+    },
+}
+
+/// Whether a project is on the ballot.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case", tag = "state")]
+pub enum ShortlistStatus {
+    /// On the shortlist.
+    OnShortlist,
+    /// Taken off the shortlist before the vote.
+    Withdrawn {
+        /// Why.
+        reason: String,
+    },
+}
+
+/// A milestone reached during implementation.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Milestone {
+    /// What was reached (“design workshop with residents held”).
+    pub title: String,
+    /// When.
+    pub reached_on: NaiveDate,
+}
+
+/// Progress of a funded project, 0 to 100 percent.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Default, Serialize, Deserialize)]
+#[serde(try_from = "u8", into = "u8")]
+pub struct Progress(u8);
+
+/// A progress value above 100 %.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+#[error("progress {0} % is above 100 %")]
+pub struct ProgressError(pub u8);
+
+impl Progress {
+    /// A percentage from 0 to 100.
+    ///
+    /// # Errors
+    /// [`ProgressError`] above 100.
+    pub fn new(percent: u8) -> Result<Progress, ProgressError> {
+        if percent <= 100 {
+            Ok(Progress(percent))
+        } else {
+            Err(ProgressError(percent))
+        }
+    }
+
+    /// The percentage.
+    pub fn percent(self) -> u8 {
+        self.0
+    }
+}
+
+impl TryFrom<u8> for Progress {
+    type Error = ProgressError;
+    fn try_from(v: u8) -> Result<Self, Self::Error> {
+        Progress::new(v)
+    }
+}
+
+impl From<Progress> for u8 {
+    fn from(p: Progress) -> u8 {
+        p.0
+    }
+}
+
+/// How a funded project ended, or that it is still being built.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case", tag = "state")]
+pub enum DeliveryStatus {
+    /// Being built.
+    InProgress,
+    /// Delivered.
+    Completed {
+        /// When.
+        at: DateTime<Utc>,
+        /// What it cost in the end.
+        final_cost: Money,
+    },
+    /// Cancelled.
+    Cancelled {
+        /// When.
+        at: DateTime<Utc>,
+        /// Why.
+        reason: String,
+        /// Money spent before it was cancelled.
+        spent: Money,
+    },
+}
+
+/// The implementation record of a funded project (step 6).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Delivery {
+    /// Milestones reached.
+    pub milestones: Vec<Milestone>,
+    /// Latest progress.
+    pub progress: Progress,
+    /// Residents who co-created it during implementation.
+    pub co_creators: Vec<Resident>,
+    /// Where it stands.
+    pub status: DeliveryStatus,
+}
+
+impl Delivery {
+    pub(crate) fn new() -> Delivery {
+        Delivery {
+            milestones: Vec::new(),
+            progress: Progress::default(),
+            co_creators: Vec::new(),
+            status: DeliveryStatus::InProgress,
+        }
+    }
+
+    /// Money spent on it: the final cost, the amount spent before cancelling, or
+    /// nothing while in progress.
+    pub fn spent(&self) -> Option<Money> {
+        match &self.status {
+            DeliveryStatus::InProgress => None,
+            DeliveryStatus::Completed { final_cost, .. } => Some(*final_cost),
+            DeliveryStatus::Cancelled { spent, .. } => Some(*spent),
+        }
+    }
+
+    /// Whether it is completed or cancelled.
+    pub fn is_finished(&self) -> bool {
+        !matches!(self.status, DeliveryStatus::InProgress)
+    }
+}
+
+/// A project: a proposal, its assessment in step 4, and its delivery if funded.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Project {
+    proposal: ProjectProposal,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    cost: Option<Money>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    feasibility: Option<Feasibility>,
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    scores: BTreeMap<String, Score>,
+    shortlist: ShortlistStatus,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    delivery: Option<Delivery>,
+}
+
+impl Project {
+    pub(crate) fn new(proposal: ProjectProposal) -> Project {
+        Project {
+            proposal,
+            cost: None,
+            feasibility: None,
+            scores: BTreeMap::new(),
+            shortlist: ShortlistStatus::OnShortlist,
+            delivery: None,
+        }
+    }
+
+    /// The project's id.
+    pub fn id(&self) -> ProjectId {
+        self.proposal.id
+    }
+
+    /// The proposal, with every resident who worked on it in step 4.
+    pub fn proposal(&self) -> &ProjectProposal {
+        &self.proposal
+    }
+
+    /// The title.
+    pub fn title(&self) -> &str {
+        &self.proposal.title
+    }
+
+    /// The cost estimate.
+    pub fn cost(&self) -> Option<Money> {
+        self.cost
+    }
+
+    /// The feasibility verdict.
+    pub fn feasibility(&self) -> Option<&Feasibility> {
+        self.feasibility.as_ref()
+    }
+
+    /// Scores by criterion name.
+    pub fn scores(&self) -> &BTreeMap<String, Score> {
+        &self.scores
+    }
+
+    /// Whether it is on the ballot.
+    pub fn shortlist_status(&self) -> &ShortlistStatus {
+        &self.shortlist
+    }
+
+    /// Whether it is on the shortlist (not withdrawn).
+    pub fn is_on_shortlist(&self) -> bool {
+        self.shortlist == ShortlistStatus::OnShortlist
+    }
+
+    /// The implementation record, once funded.
+    pub fn delivery(&self) -> Option<&Delivery> {
+        self.delivery.as_ref()
+    }
+
+    /// The weighted score Σ weight × score over the criteria, if every criterion
+    /// is scored.
+    pub fn weighted_score(&self, criteria: &Criteria) -> Option<u64> {
+        criteria
+            .iter()
+            .map(|c| {
+                self.scores
+                    .get(c.name())
+                    .map(|s| u64::from(c.weight()) * u64::from(s.value()))
+            })
+            .sum()
+    }
+
+    /// Whether `resident` worked on the project in step 4 or co-created it in
+    /// step 6.
+    pub fn involves(&self, resident: ResidentId) -> bool {
+        self.proposal
+            .worked_on_by
+            .iter()
+            .any(|r| r.id() == resident)
+            || self
+                .delivery
+                .iter()
+                .flat_map(|d| &d.co_creators)
+                .any(|r| r.id() == resident)
+    }
+
+    pub(crate) fn proposal_mut(&mut self) -> &mut ProjectProposal {
+        &mut self.proposal
+    }
+
+    pub(crate) fn set_cost(&mut self, cost: Money) {
+        self.cost = Some(cost);
+    }
+
+    pub(crate) fn set_feasibility(&mut self, f: Feasibility) {
+        self.feasibility = Some(f);
+    }
+
+    pub(crate) fn set_score(&mut self, criterion: String, score: Score) {
+        self.scores.insert(criterion, score);
+    }
+
+    pub(crate) fn withdraw(&mut self, reason: String) {
+        self.shortlist = ShortlistStatus::Withdrawn { reason };
+    }
+
+    pub(crate) fn fund(&mut self) {
+        self.delivery = Some(Delivery::new());
+    }
+
+    pub(crate) fn delivery_mut(&mut self) -> Option<&mut Delivery> {
+        self.delivery.as_mut()
+    }
+}
