@@ -575,14 +575,25 @@ impl Cycle<Outreach> {
         if let Err(e) = self.core.check_time("open idea generation", at) {
             return Err(refuse(self, e));
         }
+        let gate = |source| CycleError::Gate {
+            step: Step::Outreach,
+            source,
+        };
         if self.core.outreach.is_empty() {
-            return Err(refuse(
-                self,
-                CycleError::Gate {
-                    step: Step::Outreach,
-                    source: GateError::NoOutreach,
-                },
-            ));
+            return Err(refuse(self, gate(GateError::NoOutreach)));
+        }
+        if let Some(late) = self
+            .core
+            .outreach
+            .iter()
+            .find(|a| a.held_on > at.date_naive())
+        {
+            let e = gate(GateError::RecordedAfterEnd {
+                record: "an outreach activity",
+                dated: late.held_on.to_string(),
+                at,
+            });
+            return Err(refuse(self, e));
         }
         self.core.enter(Step::IdeaGeneration, at);
         Ok(Cycle {
@@ -642,15 +653,14 @@ impl Cycle<IdeaGeneration> {
         for resident in std::iter::once(&idea.author).chain(&idea.co_authors) {
             self.check_eligible("submitting an idea", resident, idea.submitted_at)?;
         }
-        let mut authors: Vec<ResidentId> = std::iter::once(&idea.author)
+        let authors: Vec<ResidentId> = std::iter::once(&idea.author)
             .chain(&idea.co_authors)
             .map(Resident::id)
             .collect();
-        authors.sort_unstable();
-        if authors.windows(2).any(|w| w[0] == w[1]) {
+        if let Some(twice) = (1..authors.len()).find(|&k| authors[..k].contains(&authors[k])) {
             return Err(CycleError::DuplicateId {
                 kind: "co-author",
-                id: idea.id.to_string(),
+                id: authors[twice].to_string(),
             });
         }
         if let Some(cost) = idea.estimated_cost {
@@ -934,6 +944,7 @@ impl Cycle<Shortlisting> {
             });
         }
         let budget = self.budget().map_err(|_| GateError::NoBudget)?;
+        self.ballots_possible(budget)?;
         for p in self.core.shortlist() {
             let project = p.id();
             let cost = p.cost().ok_or(GateError::NotCosted { project })?;
@@ -955,6 +966,50 @@ impl Cycle<Shortlisting> {
                 return Err(GateError::NotScored {
                     project,
                     criterion: c.name().to_owned(),
+                });
+            }
+        }
+        Ok(())
+    }
+
+    /// Necessary conditions for a valid knapsack ballot to exist: the cheapest
+    /// allowed choice fits the cost limit, and the required share of the budget
+    /// is within the limit and reachable with the shortlist.
+    fn ballots_possible(&self, budget: Money) -> Result<(), GateError> {
+        let rules = self.rules();
+        if rules.kind() != BallotKind::Knapsack {
+            return Ok(());
+        }
+        let limit = rules.max_total_cost().unwrap_or(budget);
+        let mut costs: Vec<i64> = self
+            .core
+            .shortlist()
+            .filter_map(|p| p.cost().map(|c| c.minor()))
+            .collect();
+        costs.sort_unstable();
+        let currency = self.currency();
+        let sum =
+            |cs: &[i64]| Money::new(cs.iter().fold(0_i64, |a, c| a.saturating_add(*c)), currency);
+        let cheapest = sum(costs.get(..rules.min_projects() as usize).unwrap_or(&costs));
+        if cheapest.minor() > limit.minor() {
+            return Err(GateError::BallotsImpossible {
+                reason: format!(
+                    "the {} cheapest projects cost {cheapest}, over the ballot's cost limit {limit}",
+                    rules.min_projects()
+                ),
+            });
+        }
+        if let Some(bp) = rules.min_budget_share() {
+            let required = budget.share_ceil(bp);
+            let most = costs
+                .len()
+                .min(rules.max_projects().map_or(usize::MAX, |m| m as usize));
+            let largest = sum(&costs[costs.len() - most..]);
+            if required.minor() > limit.minor() || required.minor() > largest.minor() {
+                return Err(GateError::BallotsImpossible {
+                    reason: format!(
+                        "a ballot must use at least {required}, but the cost limit is {limit} and the largest allowed choice costs {largest}"
+                    ),
                 });
             }
         }
@@ -1097,12 +1152,20 @@ impl Cycle<Voting> {
         let mut pending_ids = HashSet::new();
         let mut slots = Vec::with_capacity(batch.ballots.len());
         for (index, ballot) in batch.ballots.iter().enumerate() {
+            let in_batch = |e| CycleError::PaperBallot {
+                index,
+                source: Box::new(e),
+            };
+            if ballot.cast_at > batch.entered_at {
+                return Err(in_batch(CycleError::EnteredBeforeCast {
+                    ballot: ballot.id,
+                    cast_at: ballot.cast_at,
+                    entered_at: batch.entered_at,
+                }));
+            }
             let slot = self
                 .check_ballot(ballot, &pending, &pending_ids)
-                .map_err(|e| CycleError::PaperBallot {
-                    index,
-                    source: Box::new(e),
-                })?;
+                .map_err(in_batch)?;
             pending.insert(ballot.voter.id(), ballot.id);
             pending_ids.insert(ballot.id);
             slots.push(slot);
@@ -1244,12 +1307,28 @@ impl Cycle<Voting> {
 
     fn check_closable(&self, at: DateTime<Utc>) -> Result<(), CycleError> {
         self.core.check_time("close voting", at)?;
+        let gate = |source| CycleError::Gate {
+            step: Step::Voting,
+            source,
+        };
         let closes = self.stage.window.closes;
         if at < closes {
-            return Err(CycleError::Gate {
-                step: Step::Voting,
-                source: GateError::WindowOpen { closes, at },
-            });
+            return Err(gate(GateError::WindowOpen { closes, at }));
+        }
+        let last_entry = self
+            .ballots()
+            .iter()
+            .filter_map(|b| match &b.channel {
+                Channel::Paper { entered_at, .. } => Some(*entered_at),
+                Channel::Digital => None,
+            })
+            .max();
+        if let Some(entered) = last_entry.filter(|e| *e > at) {
+            return Err(gate(GateError::RecordedAfterEnd {
+                record: "a batch of paper ballots",
+                dated: entered.to_rfc3339(),
+                at,
+            }));
         }
         Ok(())
     }
@@ -1519,13 +1598,33 @@ impl Cycle<Implementation> {
             .filter(|p| p.delivery().is_some_and(|d| !d.is_finished()))
             .map(Project::id)
             .collect();
+        let gate = |source| CycleError::Gate {
+            step: Step::Implementation,
+            source,
+        };
         if !unfinished.is_empty() {
-            let e = CycleError::Gate {
-                step: Step::Implementation,
-                source: GateError::Unfinished {
-                    projects: unfinished,
-                },
-            };
+            let e = gate(GateError::Unfinished {
+                projects: unfinished,
+            });
+            return Err(refuse(self, e));
+        }
+        let last_finished = self
+            .core
+            .projects
+            .iter()
+            .filter_map(|p| match p.delivery().map(|d| &d.status) {
+                Some(
+                    DeliveryStatus::Completed { at, .. } | DeliveryStatus::Cancelled { at, .. },
+                ) => Some(*at),
+                _ => None,
+            })
+            .max();
+        if let Some(finished) = last_finished.filter(|f| *f > at) {
+            let e = gate(GateError::RecordedAfterEnd {
+                record: "a project's completion or cancellation",
+                dated: finished.to_rfc3339(),
+                at,
+            });
             return Err(refuse(self, e));
         }
         self.core.enter(Step::FollowUp, at);

@@ -47,6 +47,22 @@ pub enum GateError {
         /// The end of idea generation.
         at: DateTime<Utc>,
     },
+    /// A record of the step is dated after the time the step is to end.
+    #[error("{record} is dated {dated}, after the step would end at {at}")]
+    RecordedAfterEnd {
+        /// What the record is.
+        record: &'static str,
+        /// Its date or time.
+        dated: String,
+        /// The end of the step.
+        at: DateTime<Utc>,
+    },
+    /// Step 4: the ballot rules cannot be followed with this shortlist.
+    #[error("no ballot could follow the rules: {reason}")]
+    BallotsImpossible {
+        /// Why.
+        reason: String,
+    },
     /// Step 4: ideas without an answer (merged, rejected or shortlisted).
     #[error("{} ideas have no decision yet, first {}", ideas.len(), ideas.first().map(ToString::to_string).unwrap_or_default())]
     UndecidedIdeas {
@@ -335,6 +351,16 @@ pub enum CycleError {
         voter: ResidentId,
         /// The ballot already counted.
         existing: BallotId,
+    },
+    /// A paper ballot entered before the time it says it was cast.
+    #[error("ballot {ballot} is entered at {entered_at}, before it was cast at {cast_at}")]
+    EnteredBeforeCast {
+        /// The ballot.
+        ballot: BallotId,
+        /// When it was cast.
+        cast_at: DateTime<Utc>,
+        /// When it was entered.
+        entered_at: DateTime<Utc>,
     },
     /// A paper ballot of a batch was refused; the whole batch is refused.
     #[error("paper ballot {index} of the batch was refused: {source}")]

@@ -1,0 +1,467 @@
+//! The multi-year programme: the three-year minimum, one cycle per year in
+//! order with overlap, carry-over, lessons, conclusion and replay.
+
+#![allow(clippy::unwrap_used, clippy::panic)]
+
+mod common;
+
+use chrono::{DateTime, Duration, Utc};
+use common::*;
+use medborgarbudget::area::Eligibility;
+use medborgarbudget::ballot::Choices;
+use medborgarbudget::ids::{BallotId, CycleId, ProgrammeId};
+use medborgarbudget::money::Currency;
+use medborgarbudget::process::{
+    AnyCycle, Command, Commitment, CouncilDecision, Event, FundingSource, Programme,
+    ProgrammeCommand, ProgrammeError, ProgrammeEvent, ProgrammeSetup, Step, VotingWindow,
+};
+use medborgarbudget::project::Feasibility;
+
+const FIRST: i32 = 2027;
+
+fn programme_setup(years: u8, carry_over: bool) -> ProgrammeSetup {
+    ProgrammeSetup {
+        id: ProgrammeId::from_u128(7),
+        area: area(),
+        currency: Currency::SEK,
+        first_year: FIRST,
+        years,
+        carry_over: carry_over.then(|| CouncilDecision {
+            body: "Kommunfullmäktige".into(),
+            reference: "KF § 88/2026".into(),
+            decided_on: date(2026, 6, 18),
+        }),
+        established_at: day(-200),
+    }
+}
+
+/// Day `n` of year `year` (day 0 = 15 January).
+fn yday(year: i32, n: i64) -> DateTime<Utc> {
+    day(n) + Duration::days(365 * i64::from(year - 2026))
+}
+
+struct Run {
+    p: Programme,
+    events: Vec<ProgrammeEvent>,
+}
+
+impl Run {
+    fn new(years: u8, carry_over: bool) -> Run {
+        let setup = programme_setup(years, carry_over);
+        Run {
+            p: Programme::new(setup.clone()).unwrap(),
+            events: vec![ProgrammeEvent::Established(setup)],
+        }
+    }
+
+    fn apply(&mut self, c: ProgrammeCommand) -> Result<(), ProgrammeError> {
+        let events = self.p.apply(c)?;
+        self.events.extend(events);
+        Ok(())
+    }
+
+    fn cmd(&mut self, year: i32, command: Command) {
+        self.apply(ProgrammeCommand::Cycle { year, command })
+            .unwrap_or_else(|e| panic!("{year}: {e}"));
+    }
+
+    fn start(&mut self, year: i32) -> Result<(), ProgrammeError> {
+        self.apply(ProgrammeCommand::StartCycle {
+            id: CycleId::from_u128(100 + u128::try_from(year).unwrap()),
+            at: yday(year, 0),
+        })
+    }
+
+    /// Steps 1–5 of `year` with budget 1 000 000: projects of 400 000 and
+    /// 500 000 funded (900 000), a 300 000 one not.
+    fn run_to_implementation(&mut self, year: i32) {
+        self.start(year).unwrap();
+        let base = 1000 * u128::try_from(year - FIRST).unwrap();
+        self.cmd(year, Command::SetBudget(allocation(1_000_000)));
+        self.cmd(
+            year,
+            Command::SetEligibility(Eligibility::residents_aged(12)),
+        );
+        self.cmd(year, Command::SetBallotRules(approval_rules()));
+        self.cmd(
+            year,
+            Command::SetCriteria {
+                criteria: criteria(),
+            },
+        );
+        self.cmd(year, Command::BeginOutreach { at: yday(year, 1) });
+        self.cmd(
+            year,
+            Command::RecordOutreach(medborgarbudget::process::OutreachActivity {
+                held_on: yday(year, 3).date_naive(),
+                ..activity()
+            }),
+        );
+        self.cmd(year, Command::OpenIdeaGeneration { at: yday(year, 10) });
+        for n in 1..=3 {
+            self.cmd(
+                year,
+                Command::SubmitIdea(medborgarbudget::idea::IdeaSubmission {
+                    submitted_at: yday(year, 12),
+                    ..idea(base + n, resident(n))
+                }),
+            );
+        }
+        self.cmd(year, Command::BeginShortlisting { at: yday(year, 40) });
+        for n in 1..=3 {
+            let project = project_id(base + n);
+            self.cmd(
+                year,
+                Command::ReviewIdea {
+                    idea: idea_id(base + n),
+                },
+            );
+            self.cmd(
+                year,
+                Command::ProposeProject(proposal(base + n, vec![idea_id(base + n)])),
+            );
+            self.cmd(
+                year,
+                Command::EstimateCost {
+                    project,
+                    cost: project_cost(n),
+                },
+            );
+            self.cmd(
+                year,
+                Command::AssessFeasibility {
+                    project,
+                    feasibility: Feasibility::Feasible,
+                },
+            );
+            for c in ["meeting-places", "movement"] {
+                self.cmd(
+                    year,
+                    Command::ScoreProject {
+                        project,
+                        criterion: c.into(),
+                        score: medborgarbudget::criteria::Score::new(6).unwrap(),
+                    },
+                );
+            }
+        }
+        self.cmd(
+            year,
+            Command::OpenVoting {
+                window: VotingWindow {
+                    opens: yday(year, 60),
+                    closes: yday(year, 74),
+                },
+                at: yday(year, 60),
+            },
+        );
+        for v in 1..=10u128 {
+            let mut choice = vec![project_id(base + 1)];
+            if v <= 6 {
+                choice.push(project_id(base + 2));
+            }
+            let mut b = ballot(base + v, resident(100 + v), Choices::Approval(choice));
+            b.id = BallotId::from_u128(base + v);
+            b.cast_at = yday(year, 61);
+            self.cmd(year, Command::CastBallot(b));
+        }
+        self.cmd(year, Command::CloseVoting { at: yday(year, 75) });
+    }
+
+    /// Steps 6–7 of `year`: projects 1 and 2 completed at `costs`, any other
+    /// funded project at its estimate.
+    fn finish(&mut self, year: i32, costs: [i64; 2]) {
+        let base = 1000 * u128::try_from(year - FIRST).unwrap();
+        let funded = self
+            .p
+            .cycle(year)
+            .unwrap()
+            .decision()
+            .unwrap()
+            .funded
+            .clone();
+        for project in funded {
+            let n = project.as_uuid().as_u128() - base;
+            let cost = match n {
+                1 | 2 => costs[usize::try_from(n - 1).unwrap()],
+                _ => project_cost(n).minor() / 100,
+            };
+            self.cmd(
+                year,
+                Command::AddCoCreator {
+                    project,
+                    resident: resident(900),
+                },
+            );
+            self.cmd(
+                year,
+                Command::CompleteProject {
+                    project,
+                    final_cost: sek(cost),
+                    at: yday(year, 300),
+                },
+            );
+        }
+        self.cmd(
+            year,
+            Command::BeginFollowUp {
+                at: yday(year, 310),
+            },
+        );
+        self.cmd(
+            year,
+            Command::Close(medborgarbudget::process::Evaluation {
+                lessons: vec![format!("Lesson of {year}")],
+                summary: "Done".into(),
+                recorded_at: yday(year, 320),
+            }),
+        );
+    }
+}
+
+#[test]
+fn fewer_than_three_years_is_refused_at_run_time() {
+    for years in [0, 1, 2] {
+        assert_eq!(
+            Programme::new(programme_setup(years, false)).unwrap_err(),
+            ProgrammeError::CommitmentTooShort { years }
+        );
+    }
+    assert!(Programme::new(programme_setup(3, false)).is_ok());
+    let p = Programme::committed(Commitment::<4>::new(), programme_setup(1, false));
+    assert_eq!(p.setup().years, 4, "the compile-time commitment wins");
+}
+
+#[test]
+fn a_year_starts_only_once_the_previous_one_is_in_implementation() {
+    let mut r = Run::new(3, false);
+    r.start(FIRST).unwrap();
+    let err = r.start(FIRST + 1).unwrap_err();
+    assert_eq!(
+        err,
+        ProgrammeError::PreviousNotAdvanced {
+            year: FIRST + 1,
+            previous_year: FIRST,
+            previous_step: Step::Criteria,
+        }
+    );
+    assert_eq!(r.p.cycles().len(), 1, "a refused start adds nothing");
+}
+
+#[test]
+fn years_overlap_carry_over_and_lessons_pass_on() {
+    let mut r = Run::new(3, true);
+    r.run_to_implementation(FIRST);
+    // Year 2 starts while year 1 is still being built.
+    r.start(FIRST + 1).unwrap();
+    assert_eq!(r.p.cycle(FIRST).unwrap().step(), Step::Implementation);
+    // Year 1 closes while year 2 is in step 1: 130 000 unspent and the lesson
+    // reach year 2.
+    r.finish(FIRST, [390_000, 480_000]);
+    let y2 = r.p.cycle(FIRST + 1).unwrap();
+    assert_eq!(y2.step(), Step::Criteria);
+    let AnyCycle::Criteria(c2) = y2 else {
+        panic!("criteria")
+    };
+    assert_eq!(c2.lessons().len(), 1);
+    assert_eq!(c2.lessons()[0].text, format!("Lesson of {FIRST}"));
+    assert_eq!(c2.additions().len(), 1);
+    assert_eq!(c2.additions()[0].amount, sek(130_000));
+    assert_eq!(
+        c2.additions()[0].source,
+        FundingSource::CarryOver { from_year: FIRST }
+    );
+    assert_eq!(r.p.carry_over()[0].credited_to, Some(FIRST + 1));
+    // Carry-over cannot be credited by hand.
+    let err =
+        r.p.apply(ProgrammeCommand::Cycle {
+            year: FIRST + 1,
+            command: Command::AddFunds(medborgarbudget::process::Allocation {
+                source: FundingSource::CarryOver { from_year: FIRST },
+                ..allocation(5)
+            }),
+        })
+        .unwrap_err();
+    assert_eq!(err, ProgrammeError::CarryOverByHand { year: FIRST + 1 });
+}
+
+fn three_closed_years(carry_over: bool) -> Run {
+    let mut r = Run::new(3, carry_over);
+    r.run_to_implementation(FIRST);
+    r.finish(FIRST, [390_000, 480_000]);
+    // Year 2 starts after year 1 closed: carry-over and lessons at its start.
+    r.run_to_implementation(FIRST + 1);
+    r.finish(FIRST + 1, [400_000, 500_000]);
+    r.run_to_implementation(FIRST + 2);
+    r.finish(FIRST + 2, [350_000, 500_000]);
+    r
+}
+
+#[test]
+fn conclude_needs_three_closed_cycles_and_reports_credibility() {
+    let mut r = Run::new(3, true);
+    r.run_to_implementation(FIRST);
+    r.finish(FIRST, [390_000, 480_000]);
+    assert_eq!(
+        r.p.clone().conclude(yday(FIRST + 1, 0)).unwrap_err(),
+        ProgrammeError::TooFewClosed { closed: 1 }
+    );
+    r.run_to_implementation(FIRST + 1);
+    assert_eq!(
+        r.p.clone().conclude(yday(FIRST + 1, 0)).unwrap_err(),
+        ProgrammeError::StillRunning {
+            running: vec![FIRST + 1]
+        }
+    );
+
+    let mut r = three_closed_years(true);
+    let report = r.p.conclude(yday(FIRST + 3, 0)).unwrap();
+    assert!(report.credible);
+    assert_eq!((report.years_run, report.years_abandoned), (3, 0));
+    let set_aside: Vec<i64> = report
+        .years
+        .iter()
+        .map(|y| y.set_aside.minor() / 100)
+        .collect();
+    assert_eq!(set_aside, [1_000_000, 1_130_000, 1_230_000]);
+    let spent: Vec<i64> = report.years.iter().map(|y| y.spent.minor() / 100).collect();
+    // Year 3 has 330 000 left after projects 1 and 2, so the 300 000 project is
+    // funded too.
+    assert_eq!(spent, [870_000, 900_000, 1_150_000]);
+    assert_eq!(report.years[2].funded, 3);
+    assert_eq!(
+        report.total_set_aside,
+        sek(3_000_000),
+        "carry-over is not counted twice"
+    );
+    assert_eq!(report.total_spent, sek(2_920_000));
+    assert_eq!(report.total_carried_over, sek(360_000));
+    assert_eq!(report.left_at_end, sek(80_000));
+    assert_eq!(
+        report.total_set_aside,
+        report.total_spent.checked_add(report.left_at_end).unwrap(),
+        "every öre set aside is spent or accounted for"
+    );
+    assert_eq!(
+        r.p.apply(ProgrammeCommand::StartCycle {
+            id: CycleId::new(),
+            at: yday(2031, 0)
+        })
+        .unwrap_err(),
+        ProgrammeError::Concluded
+    );
+}
+
+#[test]
+fn an_abandoned_year_counts_against_credibility() {
+    let mut r = Run::new(3, false);
+    r.run_to_implementation(FIRST);
+    r.finish(FIRST, [390_000, 480_000]);
+    r.start(FIRST + 1).unwrap();
+    r.cmd(
+        FIRST + 1,
+        Command::Abandon {
+            reason: "The council withdrew the money".into(),
+            at: yday(FIRST + 1, 5),
+        },
+    );
+    r.run_to_implementation(FIRST + 2);
+    r.finish(FIRST + 2, [390_000, 480_000]);
+    assert_eq!(
+        r.p.clone().conclude(yday(FIRST + 3, 0)).unwrap_err(),
+        ProgrammeError::TooFewClosed { closed: 2 }
+    );
+    r.run_to_implementation(FIRST + 3);
+    r.finish(FIRST + 3, [390_000, 480_000]);
+    let report = r.p.conclude(yday(FIRST + 4, 0)).unwrap();
+    assert!(!report.credible);
+    assert_eq!((report.years_run, report.years_abandoned), (3, 1));
+    assert_eq!(
+        report.years[1].abandoned,
+        Some((Step::Criteria, "The council withdrew the money".into()))
+    );
+}
+
+#[test]
+fn conclude_waits_for_every_committed_year() {
+    let mut r = Run::new(4, false);
+    for y in 0..3 {
+        r.run_to_implementation(FIRST + y);
+        r.finish(FIRST + y, [390_000, 480_000]);
+    }
+    assert_eq!(
+        r.p.conclude(yday(FIRST + 3, 0)).unwrap_err(),
+        ProgrammeError::CommitmentNotServed {
+            cycles: 3,
+            committed: 4
+        }
+    );
+}
+
+#[test]
+fn programme_events_replay_to_the_same_programme() {
+    let mut r = three_closed_years(true);
+    r.apply(ProgrammeCommand::Conclude {
+        at: yday(FIRST + 3, 0),
+    })
+    .unwrap();
+    let replayed = Programme::replay(r.events.clone()).unwrap();
+    assert_eq!(replayed, r.p);
+
+    // Dropping the carry-over event the programme derived is detected.
+    let i = r
+        .events
+        .iter()
+        .position(|e| {
+            matches!(
+                e,
+                ProgrammeEvent::Cycle {
+                    event: Event::Accepted(Command::AddFunds(_)),
+                    ..
+                }
+            )
+        })
+        .unwrap();
+    let mut broken = r.events.clone();
+    broken.remove(i);
+    let err = Programme::replay(broken).unwrap_err();
+    assert!(matches!(err, ProgrammeError::Replay { .. }), "{err}");
+}
+
+#[test]
+fn stored_programmes_are_checked_when_loaded() {
+    let mut r = three_closed_years(true);
+    r.p.conclude(yday(FIRST + 3, 0)).unwrap();
+    let json = serde_json::to_value(&r.p).unwrap();
+    let back: Programme = serde_json::from_value(json.clone()).unwrap();
+    assert_eq!(back, r.p);
+
+    let mut short = json.clone();
+    short["setup"]["years"] = 2.into();
+    let err = serde_json::from_value::<Programme>(short)
+        .unwrap_err()
+        .to_string();
+    assert!(err.contains("at least 3 years"), "{err}");
+
+    let mut carry = json.clone();
+    carry["carry"][0]["amount"]["minor"] = 1.into();
+    let err = serde_json::from_value::<Programme>(carry)
+        .unwrap_err()
+        .to_string();
+    assert!(err.contains("carry-over"), "{err}");
+
+    let mut report = json.clone();
+    report["concluded"]["credible"] = false.into();
+    let err = serde_json::from_value::<Programme>(report)
+        .unwrap_err()
+        .to_string();
+    assert!(err.contains("credibility report"), "{err}");
+
+    let mut order = json;
+    let cycles = order["cycles"].as_array_mut().unwrap();
+    cycles.swap(0, 1);
+    let err = serde_json::from_value::<Programme>(order)
+        .unwrap_err()
+        .to_string();
+    assert!(err.contains("not the programme's cycle"), "{err}");
+}
