@@ -12,16 +12,8 @@ fn a_cycle_runs_through_all_seven_steps() {
     let steps: Vec<Step> = closed.timeline().iter().map(|(s, _)| *s).collect();
     assert_eq!(
         steps,
-        [
-            Step::Criteria,
-            Step::Outreach,
-            Step::IdeaGeneration,
-            Step::Shortlisting,
-            Step::Voting,
-            Step::Implementation,
-            Step::FollowUp,
-            Step::Closed
-        ]
+        Step::ALL[..8],
+        "every step once, in order, then closed"
     );
     assert_eq!(closed.decision().funded, vec![project_id(1), project_id(2)]);
     assert_eq!(closed.decision().total_cost, sek(900_000));

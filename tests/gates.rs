@@ -2138,16 +2138,7 @@ fn abandon_from_follow_up() {
 
 #[test]
 fn abandon_through_any_cycle_from_every_running_step() {
-    let cycles = [
-        AnyCycle::from(criteria_cycle()),
-        AnyCycle::from(outreach_cycle()),
-        AnyCycle::from(idea_cycle()),
-        AnyCycle::from(shortlisting_cycle()),
-        AnyCycle::from(voted_cycle()),
-        AnyCycle::from(implementation_cycle()),
-        AnyCycle::from(follow_up_cycle()),
-    ];
-    for mut any in cycles {
+    for mut any in running_cycles() {
         let step = any.step();
         any.apply(Command::Abandon {
             reason: "Reorganisation".into(),

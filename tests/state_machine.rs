@@ -429,16 +429,8 @@ fn transitions_for(step: Step) -> BoxedStrategy<T> {
 
 /// Any command at all, whatever the step: mostly refused.
 fn any_transition() -> BoxedStrategy<T> {
-    let steps = [
-        Step::Criteria,
-        Step::Outreach,
-        Step::IdeaGeneration,
-        Step::Shortlisting,
-        Step::Voting,
-        Step::Implementation,
-        Step::FollowUp,
-    ];
-    prop::sample::select(steps.to_vec())
+    let running: Vec<Step> = Step::ALL.into_iter().filter(|s| !s.is_terminal()).collect();
+    prop::sample::select(running)
         .prop_flat_map(transitions_for)
         .boxed()
 }

@@ -276,14 +276,7 @@ impl AnyCycle {
             .framework
             .map(|f| &f.base)
             .or(v.draft.and_then(|d| d.base.as_ref()));
-        let extra = Money::sum(
-            self.core().setup.currency,
-            self.core().additions.iter().map(|a| a.amount),
-        )?;
-        Ok(match base {
-            Some(b) => b.amount.checked_add(extra)?,
-            None => extra,
-        })
+        self.core().budget_with(base)
     }
 
     /// Money spent on funded projects that are completed or cancelled.
@@ -291,13 +284,7 @@ impl AnyCycle {
     /// # Errors
     /// An overflow adding the amounts.
     pub fn spent(&self) -> Result<Money, CycleError> {
-        Ok(Money::sum(
-            self.core().setup.currency,
-            self.core()
-                .projects
-                .iter()
-                .filter_map(|p| p.delivery().and_then(|d| d.spent())),
-        )?)
+        self.core().spent()
     }
 
     /// Whether the cycle has ended (closed or abandoned).

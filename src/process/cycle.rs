@@ -199,7 +199,7 @@ impl Core {
         )?)
     }
 
-    fn budget_with(&self, base: Option<&Allocation>) -> Result<Money, CycleError> {
+    pub(crate) fn budget_with(&self, base: Option<&Allocation>) -> Result<Money, CycleError> {
         let extra = self.additions_total()?;
         Ok(match base {
             Some(b) => b.amount.checked_add(extra)?,
@@ -230,7 +230,7 @@ impl Core {
     }
 
     /// Total spent on funded projects that are completed or cancelled.
-    fn spent(&self) -> Result<Money, CycleError> {
+    pub(crate) fn spent(&self) -> Result<Money, CycleError> {
         Ok(Money::sum(
             self.setup.currency,
             self.projects

@@ -290,3 +290,17 @@ pub fn follow_up_cycle() -> Cycle<FollowUp> {
 pub fn closed_cycle() -> Cycle<Closed> {
     follow_up_cycle().close(evaluation()).unwrap()
 }
+
+/// A cycle in each running step, in order.
+pub fn running_cycles() -> Vec<medborgarbudget::process::AnyCycle> {
+    use medborgarbudget::process::AnyCycle;
+    vec![
+        AnyCycle::from(criteria_cycle()),
+        AnyCycle::from(outreach_cycle()),
+        AnyCycle::from(idea_cycle()),
+        AnyCycle::from(shortlisting_cycle()),
+        AnyCycle::from(voted_cycle()),
+        AnyCycle::from(implementation_cycle()),
+        AnyCycle::from(follow_up_cycle()),
+    ]
+}
