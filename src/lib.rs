@@ -145,6 +145,8 @@
 //!   commands and events, and the multi-year [`Programme`](process::Programme).
 //! * [`ballot`]: ballot rules and their validation.
 //! * [`tally`]: the [`Tally`](tally::Tally) trait, the ballot profile, tie-breaking.
+//! * [`pabulib`]: reading and writing pabulib `.pb` files, the format of 1,200+ real
+//!   elections, into [`Election`](tally::Election)s the tallies count.
 //! * [`money`], [`area`], [`criteria`], [`idea`], [`project`], [`ids`]: the domain
 //!   values, each checked when built and when deserialised.
 
@@ -159,6 +161,7 @@ pub mod criteria;
 pub mod idea;
 pub mod ids;
 pub mod money;
+pub mod pabulib;
 pub mod process;
 pub mod project;
 pub mod tally;

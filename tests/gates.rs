@@ -140,14 +140,7 @@ impl Tally for Everything {
     }
     fn tally(&self, election: &Election, ties: &TieBreaking) -> Result<Outcome, TallyError> {
         let n = election.candidates().len();
-        Ok(Outcome {
-            rule: "everything".into(),
-            tie_breaking: ties.clone(),
-            selected: (0..n).collect(),
-            total_cost: election.candidates().iter().map(|c| c.cost).sum(),
-            budget: election.budget(),
-            scores: vec![0; n],
-        })
+        Outcome::new("everything", ties.clone(), (0..n).collect(), election)
     }
 }
 

@@ -511,6 +511,72 @@ impl<S: Framed> Cycle<S> {
         &self.framework().criteria
     }
 
+    /// The election as a tally sees it: projects on the shortlist in order,
+    /// labelled by id, and the ballots.
+    ///
+    /// # Errors
+    /// A cost or budget that is not a positive amount, or a ballot the profile
+    /// cannot hold (impossible for ballots this cycle accepted).
+    pub fn election(&self) -> Result<Election, CycleError> {
+        let shortlist: Vec<&Project> = self.core.shortlist().collect();
+        let to_units = |m: Money| {
+            u64::try_from(m.minor()).map_err(|_| CycleError::Negative {
+                what: "an amount in the election",
+                amount: m,
+            })
+        };
+        let mut candidates = Vec::with_capacity(shortlist.len());
+        for p in &shortlist {
+            let cost = p
+                .cost()
+                .ok_or(CycleError::UnknownProject { project: p.id() })?;
+            candidates.push(Candidate::new(p.id().to_string(), to_units(cost)?));
+        }
+        let index_of = |id: ProjectId| -> Result<u32, CycleError> {
+            shortlist
+                .iter()
+                .position(|p| p.id() == id)
+                .and_then(|i| u32::try_from(i).ok())
+                .ok_or(CycleError::UnknownProject { project: id })
+        };
+        let kind = match self.rules().kind() {
+            BallotKind::Approval | BallotKind::Knapsack => ProfileKind::Approval,
+            BallotKind::Cumulative => ProfileKind::Points,
+            BallotKind::Ranked => ProfileKind::Ranking,
+        };
+        let mut profile = Profile::builder(kind, candidates.len());
+        for ballot in self.ballots() {
+            match ballot.choices() {
+                Choices::Approval(ps) => {
+                    let idx = ps
+                        .iter()
+                        .map(|&p| index_of(p))
+                        .collect::<Result<Vec<_>, _>>()?;
+                    profile.push_approval(&idx, 1)?;
+                }
+                Choices::Ranking(ps) => {
+                    let idx = ps
+                        .iter()
+                        .map(|&p| index_of(p))
+                        .collect::<Result<Vec<_>, _>>()?;
+                    profile.push_ranking(&idx, 1)?;
+                }
+                Choices::Points(ps) => {
+                    let idx = ps
+                        .iter()
+                        .map(|&(p, v)| index_of(p).map(|i| (i, v)))
+                        .collect::<Result<Vec<_>, _>>()?;
+                    profile.push_points(&idx, 1)?;
+                }
+            }
+        }
+        Ok(Election::new(
+            to_units(self.budget()?)?,
+            candidates,
+            profile.build(),
+        )?)
+    }
+
     fn check_eligible(
         &self,
         action: &'static str,
@@ -1191,72 +1257,6 @@ impl Cycle<Voting> {
             );
         }
         Ok(())
-    }
-
-    /// The election as a tally sees it: projects on the shortlist in order,
-    /// labelled by id, and the ballots.
-    ///
-    /// # Errors
-    /// A cost or budget that is not a positive amount, or a ballot the profile
-    /// cannot hold (impossible for ballots this cycle accepted).
-    pub fn election(&self) -> Result<Election, CycleError> {
-        let shortlist: Vec<&Project> = self.core.shortlist().collect();
-        let to_units = |m: Money| {
-            u64::try_from(m.minor()).map_err(|_| CycleError::Negative {
-                what: "an amount in the election",
-                amount: m,
-            })
-        };
-        let mut candidates = Vec::with_capacity(shortlist.len());
-        for p in &shortlist {
-            let cost = p
-                .cost()
-                .ok_or(CycleError::UnknownProject { project: p.id() })?;
-            candidates.push(Candidate::new(p.id().to_string(), to_units(cost)?));
-        }
-        let index_of = |id: ProjectId| -> Result<u32, CycleError> {
-            shortlist
-                .iter()
-                .position(|p| p.id() == id)
-                .and_then(|i| u32::try_from(i).ok())
-                .ok_or(CycleError::UnknownProject { project: id })
-        };
-        let kind = match self.rules().kind() {
-            BallotKind::Approval | BallotKind::Knapsack => ProfileKind::Approval,
-            BallotKind::Cumulative => ProfileKind::Points,
-            BallotKind::Ranked => ProfileKind::Ranking,
-        };
-        let mut profile = Profile::builder(kind, candidates.len());
-        for ballot in self.ballots() {
-            match ballot.choices() {
-                Choices::Approval(ps) => {
-                    let idx = ps
-                        .iter()
-                        .map(|&p| index_of(p))
-                        .collect::<Result<Vec<_>, _>>()?;
-                    profile.push_approval(&idx, 1)?;
-                }
-                Choices::Ranking(ps) => {
-                    let idx = ps
-                        .iter()
-                        .map(|&p| index_of(p))
-                        .collect::<Result<Vec<_>, _>>()?;
-                    profile.push_ranking(&idx, 1)?;
-                }
-                Choices::Points(ps) => {
-                    let idx = ps
-                        .iter()
-                        .map(|&(p, v)| index_of(p).map(|i| (i, v)))
-                        .collect::<Result<Vec<_>, _>>()?;
-                    profile.push_points(&idx, 1)?;
-                }
-            }
-        }
-        Ok(Election::new(
-            to_units(self.budget()?)?,
-            candidates,
-            profile.build(),
-        )?)
     }
 
     fn count(&self, at: DateTime<Utc>, tally: &dyn Tally) -> Result<FundingDecision, CycleError> {

@@ -1,12 +1,15 @@
 //! Utilitarian greedy by votes: how most municipalities count.
 
-use super::{Election, Outcome, Tally, TallyError, TieBreaking};
+use super::{Election, Outcome, OutcomeDetails, Tally, TallyError, TieBreaking};
 
 pub(super) const NAME: &str = "greedy";
+pub(super) const NO_SKIP: &str = "greedy-no-skip";
+pub(super) const THRESHOLD: &str = "greedy-threshold";
 
-/// Greedy by votes: projects in order of support (approvals, points, or times
-/// ranked), highest first; each project that still fits in the remaining budget is
-/// funded, one that does not fit is skipped and the next one tried.
+/// Greedy by votes: projects in order of support (approvals, points, or Borda
+/// points for rankings), highest first; each project that still fits in the
+/// remaining budget is funded, one that does not fit is skipped and the next one
+/// tried.
 ///
 /// Projects with equal support are ordered by the tie-breaking chain. A tie left
 /// unbroken is an error only when it matters: when some but not all of the tied
@@ -14,9 +17,108 @@ pub(super) const NAME: &str = "greedy";
 ///
 /// Definition: "utilitarian greedy" with cost satisfaction as in pabulib's reference
 /// outcomes (Faliszewski et al., *Participatory Budgeting: Data, Tools, and
-/// Analysis*, IJCAI 2023) and in municipal rulebooks.
+/// Analysis*, IJCAI 2023) and in municipal rulebooks (pabulib rule `greedy`). On
+/// rankings it is greedy by Borda score, Kraków's rule.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct Greedy;
+
+/// Greedy by votes that stops at the first project that does not fit (pabulib
+/// rule `greedy-no-skip`), over the projects whose support is at least
+/// `threshold` (0: all). A project that costs more than the whole budget could
+/// never be funded and does not stop the count (Wrocław marks withdrawn projects
+/// with such a cost).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct GreedyNoSkip {
+    /// The least support a project needs (0: no threshold).
+    pub threshold: u64,
+}
+
+/// Greedy by votes over the projects whose support is at least `threshold`
+/// (pabulib rule `greedy-threshold`, with the file's
+/// `min_project_score_threshold`); others are never funded.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct GreedyThreshold {
+    /// The least support a project needs.
+    pub threshold: u64,
+}
+
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Mode {
+    Skip,
+    NoSkip,
+}
+
+fn greedy(
+    election: &Election,
+    ties: &TieBreaking,
+    rule: &str,
+    mode: Mode,
+    threshold: u64,
+) -> Result<Outcome, TallyError> {
+    let support = election.profile().support()?;
+    let candidates = election.candidates();
+    let order_of = |a: usize, b: usize| {
+        support
+            .get(b)
+            .cmp(&support.get(a))
+            .then_with(|| ties.compare(election, &support, a, b))
+    };
+    let budget = election.budget();
+    let mut order: Vec<usize> = (0..candidates.len())
+        .filter(|&p| support.get(p).is_some_and(|s| *s >= threshold))
+        .filter(|&p| mode == Mode::Skip || candidates.get(p).is_some_and(|c| c.cost <= budget))
+        .collect();
+    order.sort_by(|&a, &b| order_of(a, b));
+
+    let mut remaining = election.budget();
+    let mut selected = Vec::new();
+    let mut start = 0;
+    'groups: while let Some(&first) = order.get(start) {
+        let end = order[start..]
+            .iter()
+            .position(|&p| order_of(first, p).is_ne())
+            .map_or(order.len(), |k| start + k);
+        let group = &order[start..end];
+        let cost = |p: usize| candidates.get(p).map_or(u64::MAX, |c| c.cost);
+        if group.len() > 1 {
+            let total: u128 = group.iter().map(|&p| u128::from(cost(p))).sum();
+            let all_fit = total <= u128::from(remaining);
+            let none_fit = group.iter().all(|&p| cost(p) > remaining);
+            if !all_fit && !none_fit {
+                return Err(TallyError::Tie {
+                    rule: rule.to_owned(),
+                    projects: group
+                        .iter()
+                        .filter_map(|&p| candidates.get(p))
+                        .map(|c| c.label.clone())
+                        .collect(),
+                    tie_breaking: ties.clone(),
+                });
+            }
+        }
+        for &p in group {
+            if cost(p) <= remaining {
+                remaining -= cost(p);
+                selected.push(p);
+            } else if mode == Mode::NoSkip {
+                break 'groups;
+            }
+        }
+        start = end;
+    }
+    Ok(Outcome {
+        rule: rule.to_owned(),
+        tie_breaking: ties.clone(),
+        total_cost: election.budget() - remaining,
+        budget: election.budget(),
+        selected,
+        scores: support,
+        details: OutcomeDetails {
+            threshold: (threshold > 0).then_some(threshold),
+            ..OutcomeDetails::default()
+        },
+    })
+}
 
 impl Tally for Greedy {
     fn name(&self) -> &str {
@@ -24,59 +126,27 @@ impl Tally for Greedy {
     }
 
     fn tally(&self, election: &Election, ties: &TieBreaking) -> Result<Outcome, TallyError> {
-        let support = election.profile().support()?;
-        let candidates = election.candidates();
-        let order_of = |a: usize, b: usize| {
-            support
-                .get(b)
-                .cmp(&support.get(a))
-                .then_with(|| ties.compare(election, &support, a, b))
-        };
-        let mut order: Vec<usize> = (0..candidates.len()).collect();
-        order.sort_by(|&a, &b| order_of(a, b));
+        greedy(election, ties, NAME, Mode::Skip, 0)
+    }
+}
 
-        let mut remaining = election.budget();
-        let mut selected = Vec::new();
-        let mut start = 0;
-        while let Some(&first) = order.get(start) {
-            let end = order[start..]
-                .iter()
-                .position(|&p| order_of(first, p).is_ne())
-                .map_or(order.len(), |k| start + k);
-            let group = &order[start..end];
-            let cost = |p: usize| candidates.get(p).map_or(u64::MAX, |c| c.cost);
-            if group.len() > 1 {
-                let total: u128 = group.iter().map(|&p| u128::from(cost(p))).sum();
-                let all_fit = total <= u128::from(remaining);
-                let none_fit = group.iter().all(|&p| cost(p) > remaining);
-                if !all_fit && !none_fit {
-                    return Err(TallyError::Tie {
-                        rule: NAME.to_owned(),
-                        projects: group
-                            .iter()
-                            .filter_map(|&p| candidates.get(p))
-                            .map(|c| c.label.clone())
-                            .collect(),
-                        tie_breaking: ties.clone(),
-                    });
-                }
-            }
-            for &p in group {
-                if cost(p) <= remaining {
-                    remaining -= cost(p);
-                    selected.push(p);
-                }
-            }
-            start = end;
-        }
-        Ok(Outcome {
-            rule: NAME.to_owned(),
-            tie_breaking: ties.clone(),
-            total_cost: election.budget() - remaining,
-            budget: election.budget(),
-            selected,
-            scores: support,
-        })
+impl Tally for GreedyNoSkip {
+    fn name(&self) -> &str {
+        NO_SKIP
+    }
+
+    fn tally(&self, election: &Election, ties: &TieBreaking) -> Result<Outcome, TallyError> {
+        greedy(election, ties, NO_SKIP, Mode::NoSkip, self.threshold)
+    }
+}
+
+impl Tally for GreedyThreshold {
+    fn name(&self) -> &str {
+        THRESHOLD
+    }
+
+    fn tally(&self, election: &Election, ties: &TieBreaking) -> Result<Outcome, TallyError> {
+        greedy(election, ties, THRESHOLD, Mode::Skip, self.threshold)
     }
 }
 
@@ -148,6 +218,34 @@ mod tests {
                 .selected,
             vec![3]
         );
+    }
+
+    #[test]
+    fn no_skip_stops_and_threshold_filters() {
+        let e = election(
+            &[60, 50, 30, 10],
+            100,
+            &[(&[0], 4), (&[1], 3), (&[2], 2), (&[3], 1)],
+        );
+        let ids = TieBreaking::by_project_id();
+        assert_eq!(
+            GreedyNoSkip::default().tally(&e, &ids).unwrap().selected,
+            vec![0]
+        );
+        // Below the threshold a project neither counts nor stops the count.
+        let t = GreedyNoSkip { threshold: 3 }.tally(&e, &ids).unwrap();
+        assert_eq!(t.selected, vec![0]);
+        let t = GreedyNoSkip { threshold: 4 }.tally(&e, &ids).unwrap();
+        assert_eq!(t.selected, vec![0]);
+        // A project dearer than the whole budget does not stop the count.
+        let dear = election(&[500, 60, 30], 100, &[(&[0], 9), (&[1], 3), (&[2], 2)]);
+        assert_eq!(
+            GreedyNoSkip::default().tally(&dear, &ids).unwrap().selected,
+            vec![1, 2]
+        );
+        let t = GreedyThreshold { threshold: 2 }.tally(&e, &ids).unwrap();
+        assert_eq!(t.selected, vec![0, 2]);
+        assert_eq!(t.details.threshold, Some(2));
     }
 
     #[test]

@@ -3,8 +3,38 @@
 //!
 //! A tally takes an [`Election`] — the projects on the ballot with their costs, the
 //! budget and the ballots — and returns an [`Outcome`]: the projects selected in the
-//! order the rule chose them, their total cost, and the rule and tie-breaking used.
-//! Amounts are integer minor units; every count is exact.
+//! order the rule chose them, their total cost, and the rule and tie-breaking used,
+//! with rule-specific [`OutcomeDetails`]. Amounts are integer minor units; every
+//! count is exact.
+//!
+//! | name | rule | definition |
+//! |---|---|---|
+//! | `greedy` | [`Greedy`] | by support, skip what no longer fits |
+//! | `greedy-no-skip` | [`GreedyNoSkip`] | by support, stop at the first that does not fit |
+//! | `greedy-threshold` | [`GreedyThreshold`] | greedy over projects with enough support |
+//! | `mes` | [`Mes`] | Method of Equal Shares, no completion |
+//! | `mes-add1` | [`MesAdd1`] | equal shares, +1 unit per voter per run (pabulib `equalshares/add1`) |
+//! | `mes-add1-exhaustive` | [`MesAdd1`] `{ exhaustive_stop: true }` | … stopping at the first exhaustive outcome |
+//! | `mes-add1-comparison` | [`MesAdd1Comparison`] | add1, then greedy if more voters prefer it |
+//! | `mes-greedy` | [`MesGreedy`] | equal shares, then greedy completion |
+//! | `phragmen` | [`Phragmen::STOP`] | sequential Phragmén, stop at the first that breaks the budget |
+//! | `phragmen-skip` | [`Phragmen::SKIP`] | sequential Phragmén, skip it |
+//! | `max-welfare` | [`MaxWelfare`] | exact knapsack: most total support |
+//!
+//! Support is approvals for approval ballots, points for cumulative and scoring
+//! ballots, and Borda points for rankings (first of three gets 3), so `greedy` on
+//! rankings is Kraków's rule and equal shares on rankings uses Borda utilities.
+//!
+//! **Exactness.** Equal shares and Phragmén divide money and loads, so their
+//! quantities are rationals whose denominators grow round by round. They run
+//! first in `f64`; every decision (the smallest ρ or load, whether a project is
+//! affordable) compares two quantities, and when a comparison that could change
+//! the outcome is closer than 10⁻⁹ (relative) the rule runs again in exact
+//! rationals. Float error over these sums and rounds stays orders of magnitude
+//! below that margin, so the outcome is the exact one either way;
+//! [`OutcomeDetails::exact_arithmetic`] says when the exact run decided. Greedy
+//! and maximum welfare use integers only. The outcomes equal pabutools' exact
+//! (fraction) outcomes on every real election in pabulib's reference set.
 //!
 //! ```
 //! use medborgarbudget::tally::{Candidate, Election, Greedy, Profile, ProfileKind, Tally, TieBreaking};
@@ -26,17 +56,26 @@
 //! # Ok::<(), medborgarbudget::tally::TallyError>(())
 //! ```
 
+mod arith;
 mod greedy;
+mod mes;
+mod phragmen;
 mod profile;
+mod support;
 mod tie;
+mod welfare;
 
+use std::fmt;
 use std::sync::Arc;
 
 use serde::{Deserialize, Serialize};
 
-pub use greedy::Greedy;
-pub use profile::{Profile, ProfileBuilder, ProfileKind};
+pub use greedy::{Greedy, GreedyNoSkip, GreedyThreshold};
+pub use mes::{Comparison, Mes, MesAdd1, MesAdd1Comparison, MesGreedy};
+pub use phragmen::{OnOverflow, Phragmen};
+pub use profile::{BallotView, Profile, ProfileBuilder, ProfileKind};
 pub use tie::{TieBreak, TieBreaking};
+pub use welfare::{MaxWelfare, NODE_LIMIT};
 
 /// Why a tally could not produce an outcome.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -98,6 +137,24 @@ pub enum TallyError {
     InvalidTieBreaking {
         /// What is wrong.
         reason: &'static str,
+    },
+    /// An exact search gave up.
+    #[error(
+        "rule {rule}: the instance is too hard to solve exactly (gave up after {explored} search nodes)"
+    )]
+    TooHard {
+        /// The rule.
+        rule: String,
+        /// Nodes explored.
+        explored: u64,
+    },
+    /// A rule name no built-in rule has.
+    #[error("unknown rule {name:?}; known rules: {known}")]
+    UnknownRule {
+        /// The name given.
+        name: String,
+        /// The names the crate knows.
+        known: String,
     },
     /// A count overflowed 64 bits.
     #[error("a vote count overflowed 64 bits")]
@@ -178,8 +235,9 @@ impl Election {
     }
 }
 
-/// The result of a tally.
+/// The result of a tally. Rules of your own build it with [`Outcome::new`].
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[non_exhaustive]
 pub struct Outcome {
     /// The rule's name, as [`Tally::name`] gives it.
     pub rule: String,
@@ -191,12 +249,107 @@ pub struct Outcome {
     pub total_cost: u64,
     /// The budget in minor units.
     pub budget: u64,
-    /// Each candidate's score under the rule (approvals, points or the rule's own
-    /// measure), indexed like the candidates.
+    /// Each candidate's support (approvals, points or Borda points), indexed like
+    /// the candidates.
     pub scores: Vec<u64>,
+    /// What else the rule reports.
+    #[serde(default)]
+    pub details: OutcomeDetails,
+}
+
+/// An exact non-negative fraction, such as the money each voter starts with
+/// under equal shares (`budget / voters`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Fraction {
+    /// Numerator.
+    pub numerator: u128,
+    /// Denominator (never zero).
+    pub denominator: u128,
+}
+
+impl Fraction {
+    /// `numerator / denominator`, reduced; a zero denominator is taken as one.
+    pub fn new(numerator: u128, denominator: u128) -> Fraction {
+        let denominator = denominator.max(1);
+        let g = num_integer::gcd(numerator, denominator).max(1);
+        Fraction {
+            numerator: numerator / g,
+            denominator: denominator / g,
+        }
+    }
+}
+
+impl fmt::Display for Fraction {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        if self.denominator == 1 {
+            write!(f, "{}", self.numerator)
+        } else {
+            write!(f, "{}/{}", self.numerator, self.denominator)
+        }
+    }
+}
+
+/// Rule-specific facts of an outcome.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct OutcomeDetails {
+    /// Equal shares: the money each voter had in the run kept, in minor units.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub per_voter_budget: Option<Fraction>,
+    /// Equal shares with add1: how many runs were made.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub add1_runs: Option<u32>,
+    /// Whether a near-tie made the rule decide with exact rationals (the outcome
+    /// is exact either way).
+    #[serde(default)]
+    pub exact_arithmetic: bool,
+    /// The comparison step: how many voters prefer which outcome.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub comparison: Option<Comparison>,
+    /// Greedy with a threshold: the least support a project needed.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub threshold: Option<u64>,
+    /// Maximum welfare: search nodes explored.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub search_nodes: Option<u64>,
 }
 
 impl Outcome {
+    /// An outcome selecting `selected` (candidate indices, in the order chosen):
+    /// the total cost, budget and each candidate's support are read from the
+    /// election; details are empty.
+    ///
+    /// # Errors
+    /// An index outside the election, or a support count that overflows.
+    pub fn new(
+        rule: impl Into<String>,
+        tie_breaking: TieBreaking,
+        selected: Vec<usize>,
+        election: &Election,
+    ) -> Result<Outcome, TallyError> {
+        let mut total_cost = 0_u64;
+        for &p in &selected {
+            let candidate = election
+                .candidates
+                .get(p)
+                .ok_or(TallyError::ProjectOutOfRange {
+                    index: u32::try_from(p).unwrap_or(u32::MAX),
+                    projects: election.candidates.len(),
+                })?;
+            total_cost = total_cost
+                .checked_add(candidate.cost)
+                .ok_or(TallyError::Overflow)?;
+        }
+        Ok(Outcome {
+            rule: rule.into(),
+            tie_breaking,
+            selected,
+            total_cost,
+            budget: election.budget,
+            scores: election.profile.support()?,
+            details: OutcomeDetails::default(),
+        })
+    }
+
     /// Total cost of the selection.
     pub fn total_cost(&self) -> u64 {
         self.total_cost
@@ -260,11 +413,39 @@ impl<T: Tally + ?Sized> Tally for Arc<T> {
     }
 }
 
-/// The rules this crate ships, by name; used to re-check a recorded outcome when a
-/// cycle is loaded.
+/// The names of the rules this crate ships, as [`builtin`] takes them.
+pub const RULES: &[&str] = &[
+    greedy::NAME,
+    greedy::NO_SKIP,
+    mes::MES,
+    mes::MES_ADD1,
+    mes::MES_ADD1_EXHAUSTIVE,
+    mes::MES_ADD1_COMPARISON,
+    mes::MES_GREEDY,
+    phragmen::PHRAGMEN,
+    phragmen::PHRAGMEN_SKIP,
+    welfare::MAX_WELFARE,
+];
+
+/// The rules this crate ships, by name (see [`RULES`]); used to re-check a
+/// recorded outcome when a cycle is loaded. `greedy-threshold` needs its threshold
+/// and is built as [`GreedyThreshold`].
 pub fn builtin(name: &str) -> Option<&'static dyn Tally> {
-    match name {
-        greedy::NAME => Some(&Greedy),
-        _ => None,
-    }
+    Some(match name {
+        greedy::NAME => &Greedy,
+        greedy::NO_SKIP => &GreedyNoSkip { threshold: 0 },
+        mes::MES => &Mes,
+        mes::MES_ADD1 => &MesAdd1 {
+            exhaustive_stop: false,
+        },
+        mes::MES_ADD1_EXHAUSTIVE => &MesAdd1 {
+            exhaustive_stop: true,
+        },
+        mes::MES_ADD1_COMPARISON => &MesAdd1Comparison,
+        mes::MES_GREEDY => &MesGreedy,
+        phragmen::PHRAGMEN => &Phragmen::STOP,
+        phragmen::PHRAGMEN_SKIP => &Phragmen::SKIP,
+        welfare::MAX_WELFARE => &MaxWelfare,
+        _ => return None,
+    })
 }

@@ -1,7 +1,5 @@
 //! The compact ballot profile tallies read.
 
-use std::collections::HashMap;
-
 use serde::{Deserialize, Serialize};
 
 use super::TallyError;
@@ -45,24 +43,24 @@ pub struct Profile {
     points: Vec<u32>,
     counts: Vec<u64>,
     voters: u64,
+    /// For rankings: the number of positions that score (a ranked project at
+    /// position `r`, counted from 0, scores `ranking_length - r` Borda points).
+    ranking_length: u32,
 }
 
 impl Profile {
     /// Starts a profile of `kind` over `num_projects` projects.
     pub fn builder(kind: ProfileKind, num_projects: usize) -> ProfileBuilder {
-        ProfileBuilder {
-            profile: Profile {
-                kind,
-                num_projects,
-                offsets: vec![0],
-                projects: Vec::new(),
-                points: Vec::new(),
-                counts: Vec::new(),
-                voters: 0,
-            },
-            index: HashMap::new(),
-            scratch: Vec::new(),
-        }
+        ProfileBuilder::new(Profile {
+            kind,
+            num_projects,
+            offsets: vec![0],
+            projects: Vec::new(),
+            points: Vec::new(),
+            counts: Vec::new(),
+            voters: 0,
+            ranking_length: 0,
+        })
     }
 
     /// The kind of ballots.
@@ -105,7 +103,15 @@ impl Profile {
         (0..self.counts.len()).filter_map(|b| self.ballot(b))
     }
 
-    /// Support per project: voters approving or ranking it, or the points it got.
+    /// For rankings: the number of scoring positions (see [`ProfileBuilder::ranking_length`]).
+    pub fn ranking_length(&self) -> u32 {
+        self.ranking_length
+    }
+
+    /// Support per project: voters approving it, the points it got, or for
+    /// rankings its Borda score (position `r` from 0 scores `ranking_length - r`;
+    /// with rankings of three, 3 for the first, 2 for the second, 1 for the
+    /// third, as Kraków counts).
     ///
     /// # Errors
     /// [`TallyError::Overflow`] if a sum exceeds 64 bits.
@@ -120,7 +126,15 @@ impl Profile {
                         .map_or(0, |&v| u64::from(v))
                         .checked_mul(ballot.count)
                         .ok_or(TallyError::Overflow)?,
-                    ProfileKind::Approval | ProfileKind::Ranking => ballot.count,
+                    ProfileKind::Approval => ballot.count,
+                    ProfileKind::Ranking => {
+                        let points = self
+                            .ranking_length
+                            .saturating_sub(u32::try_from(k).unwrap_or(u32::MAX));
+                        u64::from(points)
+                            .checked_mul(ballot.count)
+                            .ok_or(TallyError::Overflow)?
+                    }
                 };
                 let slot = support
                     .get_mut(p as usize)
@@ -144,23 +158,135 @@ impl Profile {
 }
 
 /// Builds a [`Profile`], merging identical ballots.
+///
+/// Distinct ballots are found through an open-addressing table keyed by an
+/// Fx-style hash. A short ballot (the usual case) is also packed into a 64-bit
+/// key kept in its table slot with its count, so a repeated ballot is counted by
+/// touching that one slot; longer ballots are compared against the profile's
+/// arrays. Pushing a ballot allocates nothing beyond the growth of those arrays.
 #[derive(Debug)]
 pub struct ProfileBuilder {
     profile: Profile,
-    index: HashMap<Box<[u32]>, usize>,
+    fixed_ranking_length: Option<u32>,
+    /// Zero or a power of two long, at most three quarters full.
+    table: Vec<Slot>,
+    /// Bits that hold any project index (for packed keys).
+    index_bits: u32,
     scratch: Vec<u32>,
+    scratch_points: Vec<u32>,
+    scratch_pairs: Vec<(u32, u32)>,
+}
+
+/// One distinct ballot in the builder's table.
+#[derive(Debug, Clone, Copy, Default)]
+struct Slot {
+    /// The packed ballot, or [`NO_KEY`] if it does not fit.
+    key: u64,
+    /// The top 32 bits of the ballot's hash.
+    tag: u32,
+    /// The ballot's index + 1; 0 marks an empty slot.
+    ballot: u32,
+    /// Voters who cast it (copied into the profile by `build`).
+    count: u64,
+}
+
+/// The key of a ballot too long to pack.
+const NO_KEY: u64 = u64::MAX;
+
+/// Why entries were refused; small, so the per-ballot path returns it in
+/// registers. Becomes a [`TallyError`] at the public methods.
+#[derive(Debug, Clone, Copy)]
+enum EntryError {
+    OutOfRange(u32),
+    Repeated(u32),
+    Overflow,
+}
+
+impl EntryError {
+    #[cold]
+    fn into_tally(self, projects: usize) -> TallyError {
+        match self {
+            EntryError::OutOfRange(index) => TallyError::ProjectOutOfRange { index, projects },
+            EntryError::Repeated(index) => TallyError::DuplicateInBallot { index },
+            EntryError::Overflow => TallyError::Overflow,
+        }
+    }
+}
+
+/// Sorts a ballot: insertion sort for the usual few entries.
+fn sort_small(v: &mut [u32]) {
+    if v.len() > 16 {
+        v.sort_unstable();
+        return;
+    }
+    for i in 1..v.len() {
+        let mut j = i;
+        while j > 0 {
+            match (v.get(j - 1).copied(), v.get(j).copied()) {
+                (Some(a), Some(b)) if a > b => v.swap(j - 1, j),
+                _ => break,
+            }
+            j -= 1;
+        }
+    }
+}
+
+/// Multiplier of the Fx-style ballot hash.
+const HASH_SEED: u64 = 0x51_7c_c1_b7_27_22_0a_95;
+
+fn ballot_hash(projects: &[u32], points: &[u32]) -> u64 {
+    let add = |h: u64, w: u64| (h.rotate_left(5) ^ w).wrapping_mul(HASH_SEED);
+    let mut h = add(0, projects.len() as u64);
+    for pair in projects.chunks(2).chain(points.chunks(2)) {
+        let word = match *pair {
+            [a, b] => u64::from(a) | (u64::from(b) << 32),
+            [a] => u64::from(a),
+            _ => 0,
+        };
+        h = add(h, word);
+    }
+    h
 }
 
 impl ProfileBuilder {
+    fn new(profile: Profile) -> ProfileBuilder {
+        let index_bits = (usize::BITS - profile.num_projects.leading_zeros()).max(1);
+        ProfileBuilder {
+            profile,
+            fixed_ranking_length: None,
+            table: Vec::new(),
+            index_bits,
+            scratch: Vec::new(),
+            scratch_points: Vec::new(),
+            scratch_pairs: Vec::new(),
+        }
+    }
+
+    /// Rankings: the number of positions that score Borda points (such as a
+    /// file's `max_length`). By default, the length of the longest ranking.
+    pub fn ranking_length(&mut self, length: u32) -> &mut Self {
+        self.fixed_ranking_length = Some(length);
+        self
+    }
+
     /// Adds `count` voters approving `projects` (any order).
     ///
     /// # Errors
     /// A wrong profile kind, an index out of range, or a project named twice.
     pub fn push_approval(&mut self, projects: &[u32], count: u64) -> Result<(), TallyError> {
         self.expect_kind(ProfileKind::Approval)?;
-        let mut sorted = projects.to_vec();
-        sorted.sort_unstable();
-        self.push_entries(&sorted, &[], count)
+        if projects.is_sorted() {
+            return self
+                .push_entries(projects, &[], count, true)
+                .map_err(|e| e.into_tally(self.profile.num_projects));
+        }
+        let mut sorted = std::mem::take(&mut self.scratch);
+        sorted.clear();
+        sorted.extend_from_slice(projects);
+        sort_small(&mut sorted);
+        let result = self.push_entries(&sorted, &[], count, true);
+        self.scratch = sorted;
+        result.map_err(|e| e.into_tally(self.profile.num_projects))
     }
 
     /// Adds `count` voters giving `points` to projects; entries with zero points
@@ -170,10 +296,21 @@ impl ProfileBuilder {
     /// A wrong profile kind, an index out of range, or a project named twice.
     pub fn push_points(&mut self, entries: &[(u32, u32)], count: u64) -> Result<(), TallyError> {
         self.expect_kind(ProfileKind::Points)?;
-        let mut sorted: Vec<(u32, u32)> = entries.iter().copied().filter(|e| e.1 > 0).collect();
-        sorted.sort_unstable();
-        let (projects, points): (Vec<u32>, Vec<u32>) = sorted.into_iter().unzip();
-        self.push_entries(&projects, &points, count)
+        let mut pairs = std::mem::take(&mut self.scratch_pairs);
+        let mut projects = std::mem::take(&mut self.scratch);
+        let mut points = std::mem::take(&mut self.scratch_points);
+        pairs.clear();
+        pairs.extend(entries.iter().copied().filter(|e| e.1 > 0));
+        pairs.sort_unstable();
+        projects.clear();
+        points.clear();
+        projects.extend(pairs.iter().map(|e| e.0));
+        points.extend(pairs.iter().map(|e| e.1));
+        let result = self.push_entries(&projects, &points, count, true);
+        self.scratch_pairs = pairs;
+        self.scratch = projects;
+        self.scratch_points = points;
+        result.map_err(|e| e.into_tally(self.profile.num_projects))
     }
 
     /// Adds `count` voters ranking `projects`, best first.
@@ -182,7 +319,11 @@ impl ProfileBuilder {
     /// A wrong profile kind, an index out of range, or a project named twice.
     pub fn push_ranking(&mut self, projects: &[u32], count: u64) -> Result<(), TallyError> {
         self.expect_kind(ProfileKind::Ranking)?;
-        self.push_entries(projects, &[], count)
+        self.push_entries(projects, &[], count, false)
+            .map_err(|e| e.into_tally(self.profile.num_projects))?;
+        let len = u32::try_from(projects.len()).unwrap_or(u32::MAX);
+        self.profile.ranking_length = self.profile.ranking_length.max(len);
+        Ok(())
     }
 
     fn expect_kind(&self, given: ProfileKind) -> Result<(), TallyError> {
@@ -196,54 +337,182 @@ impl ProfileBuilder {
         }
     }
 
+    /// Checks the entries: in range, none twice (`sorted`: repeats are
+    /// neighbours). The first offending entry decides the error.
+    fn check_entries(&self, projects: &[u32], sorted: bool) -> Result<(), EntryError> {
+        let n = self.profile.num_projects;
+        let mut previous = None;
+        for (k, &p) in projects.iter().enumerate() {
+            if p as usize >= n {
+                return Err(EntryError::OutOfRange(p));
+            }
+            let repeated = if sorted {
+                previous == Some(p)
+            } else {
+                projects.get(..k).is_some_and(|before| before.contains(&p))
+            };
+            if repeated {
+                return Err(EntryError::Repeated(p));
+            }
+            previous = Some(p);
+        }
+        Ok(())
+    }
+
     fn push_entries(
         &mut self,
         projects: &[u32],
         points: &[u32],
         count: u64,
-    ) -> Result<(), TallyError> {
-        let n = self.profile.num_projects;
-        for (k, &p) in projects.iter().enumerate() {
-            if p as usize >= n {
-                return Err(TallyError::ProjectOutOfRange {
-                    index: p,
-                    projects: n,
-                });
-            }
-            if projects[..k].contains(&p) {
-                return Err(TallyError::DuplicateInBallot { index: p });
-            }
-        }
+        sorted: bool,
+    ) -> Result<(), EntryError> {
+        self.check_entries(projects, sorted)?;
         let voters = self
             .profile
             .voters
             .checked_add(count)
-            .ok_or(TallyError::Overflow)?;
-        self.scratch.clear();
-        self.scratch.extend_from_slice(projects);
-        self.scratch.push(u32::MAX); // separator: projects never reach u32::MAX
-        self.scratch.extend_from_slice(points);
-        if let Some(&b) = self.index.get(self.scratch.as_slice()) {
-            let slot = self.profile.counts.get_mut(b).ok_or(TallyError::Overflow)?;
-            *slot = slot.checked_add(count).ok_or(TallyError::Overflow)?;
+            .ok_or(EntryError::Overflow)?;
+        let key = self.packed_key(projects, points);
+        let hash = if key == NO_KEY {
+            ballot_hash(projects, points)
         } else {
-            let end = u32::try_from(self.profile.projects.len() + projects.len())
-                .map_err(|_| TallyError::Overflow)?;
-            self.profile.projects.extend_from_slice(projects);
-            self.profile.points.extend_from_slice(points);
-            self.profile.offsets.push(end);
-            self.profile.counts.push(count);
-            self.index.insert(
-                self.scratch.clone().into_boxed_slice(),
-                self.profile.counts.len() - 1,
-            );
+            (key ^ (key >> 31)).wrapping_mul(HASH_SEED)
+        };
+        let tag = (hash >> 32) as u32;
+        let distinct = self.profile.counts.len();
+        // At most three quarters full.
+        if (distinct + 1) * 4 > self.table.len() * 3 {
+            self.grow()?;
         }
-        self.profile.voters = voters;
+        let mask = self.table.len() - 1;
+        let mut i = self.home(tag);
+        for _ in 0..self.table.len() {
+            let Some(slot) = self.table.get(i).copied() else {
+                break;
+            };
+            if slot.ballot == 0 {
+                // A new distinct ballot.
+                let end = u32::try_from(self.profile.projects.len() + projects.len())
+                    .map_err(|_| EntryError::Overflow)?;
+                let ballot = u32::try_from(distinct + 1).map_err(|_| EntryError::Overflow)?;
+                self.profile.projects.extend_from_slice(projects);
+                self.profile.points.extend_from_slice(points);
+                self.profile.offsets.push(end);
+                self.profile.counts.push(0);
+                if let Some(s) = self.table.get_mut(i) {
+                    *s = Slot {
+                        key,
+                        tag,
+                        ballot,
+                        count,
+                    };
+                }
+                self.profile.voters = voters;
+                return Ok(());
+            }
+            if slot.tag == tag
+                && slot.key == key
+                && (key != NO_KEY || self.same_ballot(slot.ballot as usize - 1, projects, points))
+            {
+                if let Some(s) = self.table.get_mut(i) {
+                    // Cannot overflow: counts add up to `voters`.
+                    s.count = s.count.saturating_add(count);
+                }
+                self.profile.voters = voters;
+                return Ok(());
+            }
+            i = (i + 1) & mask;
+        }
+        // The table always has empty slots; this is not reached.
+        Err(EntryError::Overflow)
+    }
+
+    /// The ballot packed into 64 bits: a leading 1, then each project index in
+    /// `index_bits` (and, for points, each value in 8 bits); [`NO_KEY`] if it
+    /// does not fit. Entries are checked to be in range first.
+    fn packed_key(&self, projects: &[u32], points: &[u32]) -> u64 {
+        let with_points = !points.is_empty();
+        let per_entry = self.index_bits + if with_points { 8 } else { 0 };
+        if projects.len() as u64 * u64::from(per_entry) > 62 {
+            return NO_KEY;
+        }
+        let mut key = 1_u64;
+        for (k, &p) in projects.iter().enumerate() {
+            key = (key << self.index_bits) | u64::from(p);
+            if with_points {
+                match points.get(k) {
+                    Some(&v) if v < 256 => key = (key << 8) | u64::from(v),
+                    _ => return NO_KEY,
+                }
+            }
+        }
+        key
+    }
+
+    /// The table slot a tag starts probing at (its top bits; the table never
+    /// has more than 2^32 slots).
+    fn home(&self, tag: u32) -> usize {
+        let bits = self.table.len().trailing_zeros();
+        if bits == 0 {
+            0
+        } else {
+            (tag >> (32 - bits.min(32))) as usize
+        }
+    }
+
+    fn same_ballot(&self, b: usize, projects: &[u32], points: &[u32]) -> bool {
+        let range = || {
+            let start = *self.profile.offsets.get(b)? as usize;
+            let end = *self.profile.offsets.get(b + 1)? as usize;
+            Some(start..end)
+        };
+        let Some(range) = range() else { return false };
+        // Ballots are short: compare in a plain loop rather than call memcmp.
+        let same = |stored: Option<&[u32]>, given: &[u32]| {
+            stored
+                .is_some_and(|s| s.len() == given.len() && s.iter().zip(given).all(|(a, b)| a == b))
+        };
+        same(self.profile.projects.get(range.clone()), projects)
+            && (points.is_empty() || same(self.profile.points.get(range), points))
+    }
+
+    /// Doubles the table (16 slots at first) and re-places every ballot.
+    fn grow(&mut self) -> Result<(), EntryError> {
+        let len = self
+            .table
+            .len()
+            .max(8)
+            .checked_mul(2)
+            .filter(|&n| n <= 1 << 32)
+            .ok_or(EntryError::Overflow)?;
+        let old = std::mem::replace(&mut self.table, vec![Slot::default(); len]);
+        let mask = len - 1;
+        for slot in old.into_iter().filter(|s| s.ballot != 0) {
+            let mut i = self.home(slot.tag);
+            while let Some(s) = self.table.get_mut(i) {
+                if s.ballot == 0 {
+                    *s = slot;
+                    break;
+                }
+                i = (i + 1) & mask;
+            }
+        }
         Ok(())
     }
 
     /// Finishes the profile.
     pub fn build(mut self) -> Profile {
+        if let Some(length) = self.fixed_ranking_length {
+            self.profile.ranking_length = length;
+        }
+        for slot in &self.table {
+            if let Some(c) = (slot.ballot as usize)
+                .checked_sub(1)
+                .and_then(|b| self.profile.counts.get_mut(b))
+            {
+                *c = slot.count;
+            }
+        }
         self.profile.offsets.shrink_to_fit();
         self.profile.projects.shrink_to_fit();
         self.profile.points.shrink_to_fit();
@@ -290,7 +559,16 @@ mod tests {
         let mut b = Profile::builder(ProfileKind::Ranking, 3);
         b.push_ranking(&[2, 0], 1).unwrap();
         b.push_ranking(&[0, 2], 1).unwrap();
-        assert_eq!(b.build().num_distinct(), 2);
+        b.push_ranking(&[1], 2).unwrap();
+        let p = b.build();
+        assert_eq!(p.num_distinct(), 3);
+        assert_eq!(p.ranking_length(), 2);
+        // Borda over two positions: first 2 points, second 1.
+        assert_eq!(p.support().unwrap(), vec![3, 4, 3]);
+        let mut b = Profile::builder(ProfileKind::Ranking, 3);
+        b.ranking_length(3);
+        b.push_ranking(&[2, 0], 1).unwrap();
+        assert_eq!(b.build().support().unwrap(), vec![2, 0, 3]);
     }
 
     #[test]
@@ -318,5 +596,78 @@ mod tests {
         b.push_approval(&[0], u64::MAX).unwrap();
         assert_eq!(b.push_approval(&[1], 1), Err(TallyError::Overflow));
         assert_eq!(b.build().num_voters(), u64::MAX);
+    }
+
+    /// A ballot's projects and points.
+    type Entries = (Vec<u32>, Vec<u32>);
+
+    /// Many ballots, short (packed keys) and long (compared in memory), with
+    /// points large and small: the merged profile counts each distinct ballot
+    /// once, in first-seen order, as a plain map would.
+    #[test]
+    fn merging_agrees_with_a_plain_map() {
+        let mut seed = 0x2545_f491_4f6c_dd1d_u64;
+        let mut next = |n: u64| {
+            seed ^= seed << 13;
+            seed ^= seed >> 7;
+            seed ^= seed << 17;
+            seed % n
+        };
+        for (kind, projects) in [
+            (ProfileKind::Approval, 5),
+            (ProfileKind::Approval, 300),
+            (ProfileKind::Ranking, 40),
+            (ProfileKind::Points, 12),
+        ] {
+            let mut builder = Profile::builder(kind, projects);
+            let mut expected: Vec<(Entries, u64)> = Vec::new();
+            for _ in 0..20_000 {
+                let len = if next(10) == 0 { 5 + next(20) } else { next(4) };
+                let mut entries: Vec<(u32, u32)> = Vec::new();
+                for _ in 0..len {
+                    let p = next(projects as u64) as u32;
+                    if entries.iter().all(|e| e.0 != p) {
+                        let v = if next(5) == 0 {
+                            300 + next(10)
+                        } else {
+                            1 + next(3)
+                        };
+                        entries.push((p, v as u32));
+                    }
+                }
+                let count = 1 + next(3);
+                let ids: Vec<u32> = entries.iter().map(|e| e.0).collect();
+                let key = match kind {
+                    ProfileKind::Approval => {
+                        builder.push_approval(&ids, count).unwrap();
+                        let mut sorted = ids.clone();
+                        sorted.sort_unstable();
+                        (sorted, vec![])
+                    }
+                    ProfileKind::Ranking => {
+                        builder.push_ranking(&ids, count).unwrap();
+                        (ids, vec![])
+                    }
+                    ProfileKind::Points => {
+                        builder.push_points(&entries, count).unwrap();
+                        let mut sorted = entries.clone();
+                        sorted.sort_unstable();
+                        sorted.into_iter().unzip()
+                    }
+                };
+                match expected.iter_mut().find(|(k, _)| *k == key) {
+                    Some((_, c)) => *c += count,
+                    None => expected.push((key, count)),
+                }
+            }
+            let profile = builder.build();
+            let got: Vec<(Entries, u64)> = profile
+                .iter()
+                .map(|b| ((b.projects.to_vec(), b.points.to_vec()), b.count))
+                .collect();
+            assert_eq!(got, expected, "{kind:?} over {projects} projects");
+            let voters: u64 = expected.iter().map(|e| e.1).sum();
+            assert_eq!(profile.num_voters(), voters);
+        }
     }
 }

@@ -1,0 +1,50 @@
+//! Speed of the `.pb` reader on the three largest files of the pabulib snapshot:
+//! Łódź 2022 (approval, ~90k voters), Wrocław 2015 150–500 (choose-1, 132k voters)
+//! and Kraków 2024 (ordinal, 65k voters). Reported as bytes per second.
+//!
+//! Run with `cargo bench --bench pabulib`. The data folder is
+//! `MEDBORGARBUDGET_PABULIB` if set, else `../shared/pabulib`; files that are
+//! missing are skipped.
+
+use std::hint::black_box;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use criterion::{Criterion, Throughput, criterion_group, criterion_main};
+use medborgarbudget::pabulib;
+
+const FILES: [&str; 3] = [
+    "Poland_Lodz_2022.pb",
+    "Poland_Wroclaw_2015_150_-_500.pb",
+    "Poland_Krakow_2024.pb",
+];
+
+fn data_dir() -> PathBuf {
+    std::env::var_os("MEDBORGARBUDGET_PABULIB").map_or_else(
+        || Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared/pabulib"),
+        PathBuf::from,
+    )
+}
+
+fn parse(c: &mut Criterion) {
+    let dir = data_dir().join("files");
+    let mut group = c.benchmark_group("pabulib_parse");
+    group
+        .sample_size(20)
+        .warm_up_time(Duration::from_millis(500))
+        .measurement_time(Duration::from_secs(2));
+    for name in FILES {
+        let Ok(bytes) = std::fs::read(dir.join(name)) else {
+            eprintln!("skipping {name}: not found in {}", dir.display());
+            continue;
+        };
+        group.throughput(Throughput::Bytes(bytes.len() as u64));
+        group.bench_function(name.trim_end_matches(".pb"), |b| {
+            b.iter(|| pabulib::parse(black_box(&bytes)).map(|f| f.num_voters()))
+        });
+    }
+    group.finish();
+}
+
+criterion_group!(benches, parse);
+criterion_main!(benches);

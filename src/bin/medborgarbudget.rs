@@ -1,0 +1,438 @@
+//! `medborgarbudget`: count real participatory-budgeting elections and check `.pb`
+//! files.
+//!
+//! ```text
+//! medborgarbudget tally FILE.pb [--rule RULE] [--tie-break T[,T…]] [--format table|json|csv]
+//! medborgarbudget check FILE.pb…
+//! ```
+//!
+//! Exit codes: 0 done, 1 bad input (a file that does not read, a rule that cannot
+//! be applied), 2 bad usage.
+
+use std::io::{self, Write};
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand, ValueEnum};
+use indicatif::{ProgressBar, ProgressStyle};
+use medborgarbudget::pabulib::{self, ParseOptions, PbFile, official::official_rule};
+use medborgarbudget::tally::{
+    Greedy, GreedyNoSkip, GreedyThreshold, MaxWelfare, Mes, MesAdd1, MesAdd1Comparison, MesGreedy,
+    Outcome, Phragmen, Tally, TieBreak, TieBreaking,
+};
+
+/// Participatory budgeting: count real elections and check .pb files.
+#[derive(Debug, Parser)]
+#[command(name = "medborgarbudget", version, about, propagate_version = true)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Count a .pb election by a rule and print the funded projects.
+    Tally {
+        /// The election, in pabulib's .pb format.
+        file: PathBuf,
+        /// The counting rule; `official` is the rule in the file's META with the
+        /// tie-breaking its officials use.
+        #[arg(long, value_enum, default_value_t = RuleArg::Greedy)]
+        rule: RuleArg,
+        /// Tie-breaking, in order (default: `id`; for `official`, the officials').
+        #[arg(long, value_enum, value_delimiter = ',')]
+        tie_break: Vec<TieArg>,
+        /// Output format.
+        #[arg(long, value_enum, default_value_t = Format::Table)]
+        format: Format,
+        /// For `greedy-threshold`: the least support a project needs (default: META
+        /// `min_project_score_threshold`).
+        #[arg(long)]
+        threshold: Option<u64>,
+    },
+    /// Check .pb files; print `file:line: problem` for each one that does not read.
+    Check {
+        /// The files.
+        #[arg(required = true)]
+        files: Vec<PathBuf>,
+    },
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+enum RuleArg {
+    Greedy,
+    GreedyNoSkip,
+    GreedyThreshold,
+    Mes,
+    MesAdd1,
+    MesAdd1Exhaustive,
+    MesAdd1Comparison,
+    MesGreedy,
+    Phragmen,
+    PhragmenSkip,
+    MaxWelfare,
+    Official,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+enum TieArg {
+    Id,
+    MinCost,
+    MaxVotes,
+    FileOrder,
+    Refuse,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+enum Format {
+    Table,
+    Json,
+    Csv,
+}
+
+/// A failure that exits with code 1.
+struct BadInput(String);
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let result = match cli.command {
+        Command::Tally {
+            file,
+            rule,
+            tie_break,
+            format,
+            threshold,
+        } => tally(&file, rule, &tie_break, format, threshold),
+        Command::Check { files } => check(&files),
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(BadInput(message)) => {
+            eprintln!("{message}");
+            ExitCode::from(1)
+        }
+    }
+}
+
+/// Reads a file to count it: a project named twice in one vote counts once (its
+/// points add up), as 15 real pabulib files need; `check` reports such votes.
+fn read(path: &Path) -> Result<PbFile, BadInput> {
+    pabulib::read_file_with(path, ParseOptions::default().merge_repeats(true))
+        .map_err(|e| BadInput(format!("{}:{}", path.display(), located(&e))))
+}
+
+/// `line: problem`, or just the problem for errors not about a line.
+fn located(e: &pabulib::PbError) -> String {
+    if e.line == 0 {
+        format!(" {}", e.kind)
+    } else {
+        format!("{}: {}", e.line, e.kind)
+    }
+}
+
+fn spinner(message: String) -> ProgressBar {
+    let bar = ProgressBar::new_spinner();
+    bar.set_style(
+        ProgressStyle::with_template("{spinner} {msg} {elapsed}")
+            .unwrap_or_else(|_| ProgressStyle::default_spinner()),
+    );
+    bar.set_message(message);
+    bar.enable_steady_tick(std::time::Duration::from_millis(120));
+    bar
+}
+
+fn tally(
+    path: &Path,
+    rule: RuleArg,
+    tie_break: &[TieArg],
+    format: Format,
+    threshold: Option<u64>,
+) -> Result<(), BadInput> {
+    let bar = spinner(format!("reading {}", path.display()));
+    let file = read(path)?;
+    let election = file
+        .election()
+        .map_err(|e| BadInput(format!("{}: {e}", path.display())))?;
+    let chosen = |default: TieBreaking| -> Result<TieBreaking, BadInput> {
+        if tie_break.is_empty() {
+            return Ok(default);
+        }
+        let steps = tie_break
+            .iter()
+            .map(|t| match t {
+                TieArg::Id => TieBreak::ProjectId,
+                TieArg::MinCost => TieBreak::LowestCost,
+                TieArg::MaxVotes => TieBreak::MostVotes,
+                TieArg::FileOrder => TieBreak::FileOrder,
+                TieArg::Refuse => TieBreak::Refuse,
+            })
+            .collect();
+        TieBreaking::new(steps).map_err(|e| BadInput(e.to_string()))
+    };
+    let threshold_rule;
+    let official;
+    let (rule, ties): (&dyn Tally, TieBreaking) = match rule {
+        RuleArg::Official => {
+            official =
+                official_rule(&file).map_err(|e| BadInput(format!("{}: {e}", path.display())))?;
+            (
+                official.rule.as_ref(),
+                chosen(official.tie_breaking.clone())?,
+            )
+        }
+        RuleArg::GreedyThreshold => {
+            let t = match threshold {
+                Some(t) => t,
+                None => file
+                    .meta("min_project_score_threshold")
+                    .and_then(|v| v.trim().split('.').next()?.parse().ok())
+                    .ok_or_else(|| {
+                        BadInput(format!(
+                            "{}: greedy-threshold needs --threshold or META min_project_score_threshold",
+                            path.display()
+                        ))
+                    })?,
+            };
+            threshold_rule = GreedyThreshold { threshold: t };
+            (&threshold_rule, chosen(TieBreaking::by_project_id())?)
+        }
+        other => {
+            let r: &dyn Tally = match other {
+                RuleArg::Greedy => &Greedy,
+                RuleArg::GreedyNoSkip => &GreedyNoSkip { threshold: 0 },
+                RuleArg::Mes => &Mes,
+                RuleArg::MesAdd1 => &MesAdd1 {
+                    exhaustive_stop: false,
+                },
+                RuleArg::MesAdd1Exhaustive => &MesAdd1 {
+                    exhaustive_stop: true,
+                },
+                RuleArg::MesAdd1Comparison => &MesAdd1Comparison,
+                RuleArg::MesGreedy => &MesGreedy,
+                RuleArg::Phragmen => &Phragmen::STOP,
+                RuleArg::PhragmenSkip => &Phragmen::SKIP,
+                _ => &MaxWelfare,
+            };
+            (r, chosen(TieBreaking::by_project_id())?)
+        }
+    };
+    bar.set_message(format!("counting by {}", rule.name()));
+    let outcome = rule
+        .tally(&election, &ties)
+        .map_err(|e| BadInput(format!("{}: {e}", path.display())))?;
+    bar.finish_and_clear();
+    let out = io::stdout();
+    let mut out = out.lock();
+    let written = match format {
+        Format::Table => table(&mut out, path, &file, &outcome),
+        Format::Json => json(&mut out, &file, &outcome),
+        Format::Csv => csv(&mut out, &file, &outcome),
+    };
+    written.map_err(|e| BadInput(format!("writing the result: {e}")))
+}
+
+/// An amount in the file's units: `units / scale` with its decimals.
+fn amount(file: &PbFile, units: u64) -> String {
+    let scale = file.scale.max(1);
+    if scale == 1 {
+        return units.to_string();
+    }
+    let digits = scale.ilog10() as usize;
+    format!("{}.{:0digits$}", units / scale, units % scale)
+}
+
+fn amount_json(file: &PbFile, units: u64) -> serde_json::Value {
+    if file.scale <= 1 {
+        serde_json::Value::from(units)
+    } else {
+        serde_json::Value::from(amount(file, units))
+    }
+}
+
+fn name_of(file: &PbFile, p: usize) -> &str {
+    file.project_field(p, "name").unwrap_or("")
+}
+
+fn table(out: &mut impl Write, path: &Path, file: &PbFile, o: &Outcome) -> io::Result<()> {
+    let currency = file.meta("currency").unwrap_or("");
+    writeln!(
+        out,
+        "{} — rule {}, ties by {}",
+        path.display(),
+        o.rule,
+        o.tie_breaking
+    )?;
+    writeln!(
+        out,
+        "budget {} {currency} · {} projects · {} voters",
+        amount(file, o.budget),
+        file.projects.len(),
+        file.num_voters()
+    )?;
+    writeln!(
+        out,
+        "{:>4}  {:<16} {:>14} {:>10}  name",
+        "#", "project", "cost", "support"
+    )?;
+    for (rank, &p) in o.selected.iter().enumerate() {
+        let project = &file.projects[p];
+        writeln!(
+            out,
+            "{:>4}  {:<16} {:>14} {:>10}  {}",
+            rank + 1,
+            project.id,
+            amount(file, project.cost),
+            o.scores.get(p).copied().unwrap_or(0),
+            name_of(file, p)
+        )?;
+    }
+    writeln!(
+        out,
+        "funded {} projects for {} {currency}; {} {currency} left",
+        o.selected.len(),
+        amount(file, o.total_cost),
+        amount(file, o.left_over())
+    )?;
+    let d = &o.details;
+    if let Some(b) = d.per_voter_budget {
+        writeln!(
+            out,
+            "money per voter: {b} (minor units × scale {})",
+            file.scale
+        )?;
+    }
+    if let Some(runs) = d.add1_runs {
+        writeln!(out, "add1 runs: {runs}")?;
+    }
+    if let Some(c) = d.comparison {
+        writeln!(
+            out,
+            "comparison: {} voters prefer equal shares, {} greedy; {} taken",
+            c.prefer_equal_shares,
+            c.prefer_greedy,
+            if c.greedy_taken {
+                "greedy"
+            } else {
+                "equal shares"
+            }
+        )?;
+    }
+    if d.exact_arithmetic {
+        writeln!(out, "a near-tie was decided with exact rational arithmetic")?;
+    }
+    Ok(())
+}
+
+fn json(out: &mut impl Write, file: &PbFile, o: &Outcome) -> io::Result<()> {
+    let selected: Vec<&str> = o
+        .selected
+        .iter()
+        .map(|&p| file.projects[p].id.as_str())
+        .collect();
+    let mut value = serde_json::json!({
+        "rule": o.rule,
+        "tie_break": o.tie_breaking.to_string(),
+        "selected": selected,
+        "total_cost": amount_json(file, o.total_cost),
+        "budget": amount_json(file, o.budget),
+        "left_over": amount_json(file, o.left_over()),
+        "num_voters": file.num_voters(),
+        "num_projects": file.projects.len(),
+        "exact_arithmetic": o.details.exact_arithmetic,
+    });
+    if let Some(map) = value.as_object_mut() {
+        if let Some(b) = o.details.per_voter_budget {
+            map.insert("per_voter_budget".into(), b.to_string().into());
+        }
+        if let Some(runs) = o.details.add1_runs {
+            map.insert("add1_runs".into(), runs.into());
+        }
+        if let Some(c) = o.details.comparison {
+            map.insert(
+                "comparison".into(),
+                serde_json::json!({
+                    "prefer_equal_shares": c.prefer_equal_shares,
+                    "prefer_greedy": c.prefer_greedy,
+                    "greedy_taken": c.greedy_taken,
+                }),
+            );
+        }
+    }
+    serde_json::to_writer(&mut *out, &value)?;
+    writeln!(out)
+}
+
+fn csv(out: &mut impl Write, file: &PbFile, o: &Outcome) -> io::Result<()> {
+    writeln!(out, "rank,project_id,cost,support,name")?;
+    let quote = |s: &str| {
+        if s.contains([',', '"', '\n']) {
+            format!("\"{}\"", s.replace('"', "\"\""))
+        } else {
+            s.to_owned()
+        }
+    };
+    for (rank, &p) in o.selected.iter().enumerate() {
+        let project = &file.projects[p];
+        writeln!(
+            out,
+            "{},{},{},{},{}",
+            rank + 1,
+            quote(&project.id),
+            amount(file, project.cost),
+            o.scores.get(p).copied().unwrap_or(0),
+            quote(name_of(file, p))
+        )?;
+    }
+    Ok(())
+}
+
+fn check(files: &[PathBuf]) -> Result<(), BadInput> {
+    let bar = ProgressBar::new(files.len() as u64);
+    bar.set_style(
+        ProgressStyle::with_template("{bar:40} {pos}/{len} {wide_msg}")
+            .unwrap_or_else(|_| ProgressStyle::default_bar()),
+    );
+    let mut bad = 0_usize;
+    for path in files {
+        bar.set_message(path.display().to_string());
+        match pabulib::read_file(path) {
+            Ok(file) => {
+                for problem in consistency(&file) {
+                    bad += 1;
+                    bar.suspend(|| println!("{}:{problem}", path.display()));
+                }
+            }
+            Err(e) => {
+                bad += 1;
+                bar.suspend(|| println!("{}:{}", path.display(), located(&e)));
+            }
+        }
+        bar.inc(1);
+    }
+    bar.finish_and_clear();
+    if bad == 0 {
+        eprintln!("{} files, all valid", files.len());
+        Ok(())
+    } else {
+        Err(BadInput(format!("{} files, {bad} problems", files.len())))
+    }
+}
+
+/// Facts META states that the sections contradict.
+fn consistency(file: &PbFile) -> Vec<String> {
+    let mut problems = Vec::new();
+    let count = |key: &str| file.meta(key).and_then(|v| v.trim().parse::<u64>().ok());
+    if let Some(n) = count("num_projects").filter(|n| *n != file.projects.len() as u64) {
+        problems.push(format!(
+            " META num_projects is {n} but PROJECTS has {}",
+            file.projects.len()
+        ));
+    }
+    if let Some(n) = count("num_votes").filter(|n| *n != file.num_voters()) {
+        problems.push(format!(
+            " META num_votes is {n} but VOTES has {}",
+            file.num_voters()
+        ));
+    }
+    problems
+}

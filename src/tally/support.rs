@@ -1,0 +1,85 @@
+//! Who supports what: the profile turned around, per project.
+
+use super::{Election, ProfileKind, TallyError};
+
+/// For each project, the distinct ballots that support it and the utility each
+/// gives (1 for an approval, the points, or the Borda points of a ranking), plus
+/// how many voters cast each distinct ballot.
+#[derive(Debug, Clone)]
+pub(crate) struct Supporters {
+    offsets: Vec<usize>,
+    groups: Vec<u32>,
+    utilities: Vec<u64>,
+    /// Voters per distinct ballot.
+    pub(crate) weights: Vec<u64>,
+}
+
+impl Supporters {
+    pub(crate) fn new(election: &Election) -> Result<Supporters, TallyError> {
+        let profile = election.profile();
+        let n = profile.num_projects();
+        let mut counts = vec![0_usize; n + 1];
+        for ballot in profile.iter() {
+            for &p in ballot.projects {
+                if let Some(c) = counts.get_mut(p as usize + 1) {
+                    *c += 1;
+                }
+            }
+        }
+        for i in 0..n {
+            counts[i + 1] += counts[i];
+        }
+        let total = counts[n];
+        let mut next = counts.clone();
+        let mut groups = vec![0_u32; total];
+        let mut utilities = vec![0_u64; total];
+        let mut weights = Vec::with_capacity(profile.num_distinct());
+        let length = profile.ranking_length();
+        for (g, ballot) in profile.iter().enumerate() {
+            weights.push(ballot.count);
+            let group = u32::try_from(g).map_err(|_| TallyError::Overflow)?;
+            for (k, &p) in ballot.projects.iter().enumerate() {
+                let utility = match profile.kind() {
+                    ProfileKind::Approval => 1,
+                    ProfileKind::Points => ballot.points.get(k).map_or(0, |&v| u64::from(v)),
+                    ProfileKind::Ranking => {
+                        u64::from(length.saturating_sub(u32::try_from(k).unwrap_or(u32::MAX)))
+                    }
+                };
+                let slot = next
+                    .get_mut(p as usize)
+                    .ok_or(TallyError::ProjectOutOfRange {
+                        index: p,
+                        projects: n,
+                    })?;
+                groups[*slot] = group;
+                utilities[*slot] = utility;
+                *slot += 1;
+            }
+        }
+        Ok(Supporters {
+            offsets: counts,
+            groups,
+            utilities,
+            weights,
+        })
+    }
+
+    /// The supporters of project `p`: (distinct ballot, utility).
+    pub(crate) fn of(&self, p: usize) -> impl Iterator<Item = (usize, u64)> + '_ {
+        let range = match (self.offsets.get(p), self.offsets.get(p + 1)) {
+            (Some(&a), Some(&b)) => a..b,
+            _ => 0..0,
+        };
+        self.groups[range.clone()]
+            .iter()
+            .zip(&self.utilities[range])
+            .filter(|(_, u)| **u > 0)
+            .map(|(&g, &u)| (g as usize, u))
+    }
+
+    /// Number of distinct ballots.
+    pub(crate) fn num_groups(&self) -> usize {
+        self.weights.len()
+    }
+}
