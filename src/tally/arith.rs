@@ -223,6 +223,105 @@ impl<N: Num> Leader<N> {
     }
 }
 
+/// What evaluating a project in a round gave.
+pub(crate) enum Eval<N> {
+    /// Its value (ρ or load).
+    Value(N),
+    /// A value the float run cannot tell the project is eligible for.
+    Uncertain(N),
+    /// The project is out for good (funded, unaffordable, skipped).
+    Drop,
+}
+
+struct Entry<N> {
+    bound: N,
+    project: usize,
+}
+
+impl<N: Num> PartialEq for Entry<N> {
+    fn eq(&self, other: &Self) -> bool {
+        self.cmp(other) == Ordering::Equal
+    }
+}
+impl<N: Num> Eq for Entry<N> {}
+impl<N: Num> PartialOrd for Entry<N> {
+    fn partial_cmp(&self, other: &Self) -> Option<Ordering> {
+        Some(self.cmp(other))
+    }
+}
+impl<N: Num> Ord for Entry<N> {
+    fn cmp(&self, other: &Self) -> Ordering {
+        if N::less(&self.bound, &other.bound) {
+            Ordering::Less
+        } else if N::less(&other.bound, &self.bound) {
+            Ordering::Greater
+        } else {
+            self.project.cmp(&other.project)
+        }
+    }
+}
+
+/// Projects by a lower bound of their value, for rules whose values only rise
+/// from round to round (equal shares' ρ as money is spent, Phragmén's loads): a
+/// round evaluates projects in order of their last value and stops as soon as the
+/// next bound exceeds the best value found.
+pub(crate) struct Queue<N> {
+    heap: std::collections::BinaryHeap<std::cmp::Reverse<Entry<N>>>,
+}
+
+impl<N: Num> Queue<N> {
+    pub(crate) fn new(projects: impl Iterator<Item = usize>) -> Queue<N> {
+        Queue {
+            heap: projects
+                .map(|project| {
+                    std::cmp::Reverse(Entry {
+                        bound: N::zero(),
+                        project,
+                    })
+                })
+                .collect(),
+        }
+    }
+
+    /// One round: the projects with the smallest value, exactly tied (first is
+    /// the first found), and that value; `Ok(None)` when no project is left. Every
+    /// evaluated project goes back in the queue with its new value as its bound
+    /// (the caller drops the winner next round through `evaluate`).
+    pub(crate) fn round(
+        &mut self,
+        mut evaluate: impl FnMut(usize) -> Result<Eval<N>, Undecided>,
+    ) -> Result<Option<(Vec<usize>, N)>, Undecided> {
+        let mut leader = Leader::<N>::new();
+        let mut seen: Vec<Entry<N>> = Vec::new();
+        while let Some(std::cmp::Reverse(next)) = self.heap.peek() {
+            if let Some(best) = leader.value() {
+                if N::decide(&next.bound, best) == Ok(Ordering::Greater) {
+                    break;
+                }
+            }
+            let Some(std::cmp::Reverse(entry)) = self.heap.pop() else {
+                break;
+            };
+            match evaluate(entry.project)? {
+                Eval::Value(v) => {
+                    leader.offer(entry.project, v.clone());
+                    seen.push(Entry {
+                        bound: v,
+                        project: entry.project,
+                    });
+                }
+                Eval::Uncertain(v) => {
+                    leader.offer_uncertain(v);
+                    seen.push(entry);
+                }
+                Eval::Drop => {}
+            }
+        }
+        self.heap.extend(seen.into_iter().map(std::cmp::Reverse));
+        leader.finish()
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -4,7 +4,7 @@ use std::cmp::Ordering;
 
 use num_rational::BigRational;
 
-use super::arith::{Leader, Num, Undecided};
+use super::arith::{Eval, Num, Queue, Undecided};
 use super::support::Supporters;
 use super::{
     Election, Fraction, Outcome, OutcomeDetails, ProfileKind, Tally, TallyError, TieBreaking,
@@ -154,42 +154,27 @@ impl<'e> Shares<'e> {
         let per_voter = N::from_ratio(num, den);
         let mut budgets = vec![per_voter; self.supporters.num_groups()];
         let mut alive: Vec<bool> = vec![true; candidates.len()];
-        let mut bound: Vec<N> = vec![N::zero(); candidates.len()];
+        let mut queue = Queue::<N>::new(0..candidates.len());
         let mut selected = Vec::new();
         loop {
-            let mut order: Vec<usize> = (0..candidates.len()).filter(|&c| alive[c]).collect();
-            order.sort_by(|&a, &b| {
-                if N::less(&bound[a], &bound[b]) {
-                    Ordering::Less
-                } else if N::less(&bound[b], &bound[a]) {
-                    Ordering::Greater
-                } else {
-                    a.cmp(&b)
+            // ρ only rises as money is spent: last round's ρ bounds this round's.
+            let round = queue.round(|c| {
+                if !alive[c] {
+                    return Ok(Eval::Drop);
                 }
-            });
-            let mut leader = Leader::<N>::new();
-            for c in order {
-                if let Some(r) = leader.value() {
-                    // ρ only rises as budgets fall: a project whose last ρ is already
-                    // above the best cannot win now.
-                    if N::decide(&bound[c], r) == Ok(Ordering::Greater) {
-                        break;
-                    }
-                }
-                match self.rho::<N>(c, &budgets) {
-                    Ok(Some(Rho { rho, certain: true })) => {
-                        bound[c] = rho.clone();
-                        leader.offer(c, rho);
-                    }
-                    Ok(Some(Rho {
+                Ok(match self.rho::<N>(c, &budgets)? {
+                    Some(Rho { rho, certain: true }) => Eval::Value(rho),
+                    Some(Rho {
                         rho,
                         certain: false,
-                    })) => leader.offer_uncertain(rho),
-                    Ok(None) => alive[c] = false,
-                    Err(Undecided) => return Ok(Err(Undecided)),
-                }
-            }
-            let (tied, rho) = match leader.finish() {
+                    }) => Eval::Uncertain(rho),
+                    None => {
+                        alive[c] = false;
+                        Eval::Drop
+                    }
+                })
+            });
+            let (tied, rho) = match round {
                 Ok(Some(found)) => found,
                 Ok(None) => break,
                 Err(Undecided) => return Ok(Err(Undecided)),

@@ -1,10 +1,8 @@
 //! Sequential Phragmén for participatory budgeting.
 
-use std::cmp::Ordering;
-
 use num_rational::BigRational;
 
-use super::arith::{Leader, Num, Undecided};
+use super::arith::{Eval, Num, Queue, Undecided};
 use super::support::Supporters;
 use super::{Election, Outcome, OutcomeDetails, Tally, TallyError, TieBreaking};
 
@@ -63,27 +61,14 @@ impl Phragmen {
         let mut alive: Vec<bool> = (0..candidates.len())
             .map(|p| sup.of(p).next().is_some())
             .collect();
-        let mut bound: Vec<N> = vec![N::zero(); candidates.len()];
+        let mut queue = Queue::<N>::new(0..candidates.len());
         let mut selected = Vec::new();
         let mut spent: u128 = 0;
         loop {
-            let mut order: Vec<usize> = (0..candidates.len()).filter(|&c| alive[c]).collect();
-            order.sort_by(|&a, &b| {
-                if N::less(&bound[a], &bound[b]) {
-                    Ordering::Less
-                } else if N::less(&bound[b], &bound[a]) {
-                    Ordering::Greater
-                } else {
-                    a.cmp(&b)
-                }
-            });
-            let mut leader = Leader::<N>::new();
-            for c in order {
-                if let Some(t) = leader.value() {
-                    // Loads only grow, so a project's time only grows.
-                    if N::decide(&bound[c], t) == Ok(Ordering::Greater) {
-                        break;
-                    }
+            // Loads only grow, so a project's time only grows.
+            let round = queue.round(|c| {
+                if !alive[c] {
+                    return Ok(Eval::Drop);
                 }
                 let mut load = N::from_u64(candidates[c].cost);
                 let mut voters = 0_u64;
@@ -92,11 +77,9 @@ impl Phragmen {
                     load = load.add(&loads[g].mul_u64(w));
                     voters = voters.saturating_add(w);
                 }
-                let t = load.div(&N::from_u64(voters.max(1)));
-                bound[c] = t.clone();
-                leader.offer(c, t);
-            }
-            let (tied, t) = match leader.finish() {
+                Ok(Eval::Value(load.div(&N::from_u64(voters.max(1)))))
+            });
+            let (tied, t) = match round {
                 Ok(Some(found)) => found,
                 Ok(None) => break,
                 Err(Undecided) => return Ok(Err(Undecided)),
