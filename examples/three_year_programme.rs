@@ -7,10 +7,23 @@
 //! year's money, while the current year's projects are still being built; when
 //! the current year closes, its lessons and unspent money pass to the next.
 //!
-//! Run with `cargo run --release --example three_year_programme`.
+//! The programme lives in an SQLite event store: `medborgarbudget.db` in the
+//! current directory, or the path given as the first argument (or in
+//! `MEDBORGARBUDGET_DB`). Ballots are stored under pseudonyms keyed by a voter
+//! key kept next to the database (`<path>.key`), created on the first run.
+//!
+//! Running it again continues from what is stored: the run is deterministic, so
+//! each command is decided again on a copy of the programme and, where the store
+//! already holds its events, checked against them instead of written twice. A
+//! run that was killed resumes after its last committed command; a finished
+//! programme is reported as complete.
+//!
+//! Run with `cargo run --release --example three_year_programme [PATH]`.
 
 use std::collections::BTreeMap;
 use std::error::Error;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
 use chrono::{DateTime, NaiveDate, TimeZone, Utc};
 use medborgarbudget::area::{Area, Eligibility, Resident};
@@ -22,9 +35,13 @@ use medborgarbudget::money::{Currency, Money};
 use medborgarbudget::process::{
     Allocation, AnyCycle, Command, Commitment, CouncilDecision, CredibilityReport, CycleError,
     Evaluation, FundingSource, OutreachActivity, OutreachChannel, Programme, ProgrammeCommand,
-    ProgrammeError, ProgrammeSetup, VotingWindow,
+    ProgrammeError, ProgrammeEvent, ProgrammeSetup, VotingWindow,
 };
 use medborgarbudget::project::{Feasibility, Milestone, Progress, ProjectProposal};
+use medborgarbudget::store::sqlite::SqliteStore;
+use medborgarbudget::store::{
+    Aggregate, Repository, RepositoryError, Store, StoreExt, StreamId, VoterKey, decode,
+};
 
 const FIRST_YEAR: i32 = 2027;
 const POPULATION: u32 = 9_400;
@@ -207,9 +224,7 @@ impl Register {
     }
 
     fn is_young(r: &Resident) -> bool {
-        r.groups()
-            .get("age")
-            .is_some_and(|a| a == "12-17" || a == "0-11")
+        r.group("age").is_some_and(|a| a == "12-17" || a == "0-11")
     }
 }
 
@@ -221,8 +236,109 @@ struct YearLog {
     projects: BTreeMap<ProjectId, &'static str>,
 }
 
+/// The programme as stored: every command is decided on `local`, a copy that
+/// follows the store event by event. Where the store already holds the events a
+/// command produces (a run before this one), they are checked and not written
+/// again; past them, commands go to the store through the repository.
+struct Journal {
+    repo: Repository<Programme>,
+    id: ProgrammeId,
+    key: VoterKey,
+    local: Programme,
+    stored: Vec<ProgrammeEvent>,
+    /// Events of `stored` matched so far (after `established`).
+    matched: usize,
+    written: usize,
+}
+
+impl Journal {
+    /// Opens the programme `setup` in `store`, creating it if the store has none.
+    fn open(
+        store: Arc<dyn Store>,
+        key: VoterKey,
+        setup: ProgrammeSetup,
+    ) -> Result<Journal, Box<dyn Error>> {
+        let id = setup.id;
+        let stream = StreamId::programme(id);
+        let local = Programme::committed(Commitment::<3>::new(), setup.clone());
+        let established = ProgrammeEvent::Established(local.setup().clone());
+        let mut repo = Repository::<Programme>::new(store.clone(), key.clone());
+        let stored = if store.version(&stream)? == 0 {
+            repo.create(id, established)?;
+            Vec::new()
+        } else {
+            // Loading checks every hash link and every rule.
+            repo.load(id)?;
+            let events = store
+                .read_all(&stream, 0)?
+                .iter()
+                .map(decode::<Programme>)
+                .collect::<Result<Vec<_>, _>>()?;
+            if events.first() != Some(&established) {
+                return Err(format!("the store holds another programme under {stream}").into());
+            }
+            events
+        };
+        Ok(Journal {
+            repo,
+            id,
+            key,
+            local,
+            stored,
+            matched: 1,
+            written: 0,
+        })
+    }
+
+    /// The programme as far as this run has come.
+    fn programme(&self) -> &Programme {
+        &self.local
+    }
+
+    /// The stored programme's report, if it was concluded by an earlier run.
+    fn concluded(&mut self) -> Result<Option<CredibilityReport>, Box<dyn Error>> {
+        Ok(self.repo.load(self.id)?.report().cloned())
+    }
+
+    fn apply(&mut self, command: ProgrammeCommand) -> Result<Vec<ProgrammeEvent>, ProgrammeError> {
+        let offset = self.matched + self.written;
+        let events = if self.matched < self.stored.len() {
+            // The repository stores voters under their pseudonyms; so must the copy.
+            let events = self
+                .local
+                .decide(&Programme::pseudonymize(command, &self.key))?;
+            if self.stored.get(self.matched..self.matched + events.len()) != Some(events.as_slice())
+            {
+                return Err(ProgrammeError::Replay {
+                    index: self.matched,
+                    event: events.first().map_or("nothing", ProgrammeEvent::name),
+                    reason: "the store holds a different run here".into(),
+                });
+            }
+            self.matched += events.len();
+            events
+        } else {
+            let events = match self.repo.execute(self.id, command) {
+                Ok(events) => events,
+                Err(RepositoryError::Rejected(e)) => return Err(e),
+                Err(e) => {
+                    return Err(ProgrammeError::Replay {
+                        index: offset,
+                        event: "store",
+                        reason: e.to_string(),
+                    });
+                }
+            };
+            self.written += events.len();
+            events
+        };
+        self.local.evolve(events.clone(), offset)?;
+        Ok(events)
+    }
+}
+
 struct Run {
-    programme: Programme,
+    journal: Journal,
     register: Register,
     rng: Rng,
     logs: BTreeMap<i32, YearLog>,
@@ -230,7 +346,7 @@ struct Run {
 
 impl Run {
     fn cycle(&mut self, year: i32, command: Command) -> Result<(), ProgrammeError> {
-        self.programme
+        self.journal
             .apply(ProgrammeCommand::Cycle { year, command })
             .map(drop)
     }
@@ -507,7 +623,7 @@ impl Run {
                 entered_at: at(year, 5, 10),
                 ballots: ballots.clone(),
             };
-            match self.programme.apply(ProgrammeCommand::Cycle {
+            match self.journal.apply(ProgrammeCommand::Cycle {
                 year,
                 command: Command::EnterPaperBallots(batch),
             }) {
@@ -529,7 +645,7 @@ impl Run {
 
     fn cast(&mut self, year: i32, command: Command) -> Result<(), Box<dyn Error>> {
         match self
-            .programme
+            .journal
             .apply(ProgrammeCommand::Cycle { year, command })
         {
             Ok(_) => Ok(()),
@@ -555,7 +671,7 @@ impl Run {
     }
 
     fn cycle_ref(&self, year: i32) -> Option<&AnyCycle> {
-        self.programme.cycle(year)
+        self.journal.programme().cycle(year)
     }
 
     fn theme_for(&mut self, r: &Resident) -> usize {
@@ -863,7 +979,54 @@ fn print_report(r: &CredibilityReport) {
     );
 }
 
+/// The store's path: the first argument, `MEDBORGARBUDGET_DB`, or
+/// `medborgarbudget.db` in the current directory.
+fn store_path() -> PathBuf {
+    std::env::args_os()
+        .nth(1)
+        .or_else(|| std::env::var_os("MEDBORGARBUDGET_DB"))
+        .map_or_else(|| PathBuf::from("medborgarbudget.db"), PathBuf::from)
+}
+
+/// The voter key kept next to the store (hex), created for a store that holds
+/// nothing yet. In a municipal system the key would live in the system's secret
+/// store instead.
+fn voter_key(store: &Path, empty_store: bool) -> Result<VoterKey, Box<dyn Error>> {
+    let mut path = store.as_os_str().to_owned();
+    path.push(".key");
+    let path = PathBuf::from(path);
+    if path.exists() {
+        let hex = std::fs::read_to_string(&path)?;
+        let bytes = (0..hex.trim().len())
+            .step_by(2)
+            .map(|i| u8::from_str_radix(hex.trim().get(i..i + 2).unwrap_or("zz"), 16))
+            .collect::<Result<Vec<u8>, _>>()
+            .map_err(|e| format!("{}: not a hex key: {e}", path.display()))?;
+        return Ok(VoterKey::new(bytes)?);
+    }
+    if !empty_store {
+        return Err(format!(
+            "{} is missing: the ballots in {} are stored under pseudonyms of that key",
+            path.display(),
+            store.display()
+        )
+        .into());
+    }
+    let key = VoterKey::random();
+    let hex: String = key.as_bytes().iter().map(|b| format!("{b:02x}")).collect();
+    std::fs::write(&path, hex + "\n")?;
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o600))?;
+    }
+    Ok(key)
+}
+
 fn main() -> Result<(), Box<dyn Error>> {
+    let path = store_path();
+    let store: Arc<dyn Store> = Arc::new(SqliteStore::open(&path)?);
+    let key = voter_key(&path, store.streams()?.is_empty())?;
     let mut rng = Rng(0x5EED_2027);
     let area = Area::new(AreaId::from_u128(0x4E0), "Norrby, Ekeby kommun", POPULATION)?
         .with_breakdown(
@@ -876,24 +1039,39 @@ fn main() -> Result<(), Box<dyn Error>> {
             ],
         )?;
     let register = Register::new(area.clone(), &mut rng);
-    let programme = Programme::committed(
-        Commitment::<3>::new(),
-        ProgrammeSetup {
-            id: ProgrammeId::from_u128(0x9B),
-            area,
-            currency: Currency::SEK,
-            first_year: FIRST_YEAR,
-            years: 3,
-            carry_over: Some(CouncilDecision {
-                body: "Kommunfullmäktige i Ekeby".into(),
-                reference: "KF § 88/2026: outnyttjade medel förs över till nästa år".into(),
-                decided_on: date(2026, 6, 18),
-            }),
-            established_at: at(2026, 6, 18),
-        },
-    );
+    let setup = ProgrammeSetup {
+        id: ProgrammeId::from_u128(0x9B),
+        area,
+        currency: Currency::SEK,
+        first_year: FIRST_YEAR,
+        years: 3,
+        carry_over: Some(CouncilDecision {
+            body: "Kommunfullmäktige i Ekeby".into(),
+            reference: "KF § 88/2026: outnyttjade medel förs över till nästa år".into(),
+            decided_on: date(2026, 6, 18),
+        }),
+        established_at: at(2026, 6, 18),
+    };
+    let mut journal = Journal::open(store.clone(), key, setup)?;
+    let stream = StreamId::programme(journal.id);
+    if let Some(report) = journal.concluded()? {
+        println!(
+            "The programme in {} is complete ({} events); its report:",
+            path.display(),
+            store.version(&stream)?
+        );
+        print_report(&report);
+        return Ok(());
+    }
+    let before = journal.stored.len();
+    if before > 1 {
+        println!(
+            "Continuing the programme in {}: {before} events stored by an earlier run.",
+            path.display()
+        );
+    }
     let mut run = Run {
-        programme,
+        journal,
         register,
         rng,
         logs: BTreeMap::new(),
@@ -912,8 +1090,25 @@ fn main() -> Result<(), Box<dyn Error>> {
     let last = FIRST_YEAR + 2;
     run.build_and_follow_up(last)?;
     run.print_year(last);
-    let report = run.programme.conclude(at(last + 1, 1, 20))?;
+    run.journal.apply(ProgrammeCommand::Conclude {
+        at: at(last + 1, 1, 20),
+    })?;
+    let report = run
+        .journal
+        .programme()
+        .report()
+        .cloned()
+        .ok_or("the programme did not conclude")?;
     print_report(&report);
+    let verified = store.verify(&stream)?;
+    println!(
+        "\nStored in {}: {} events ({} checked again, {} written now); hash chain verified, head {}.",
+        path.display(),
+        verified.events,
+        run.journal.matched - 1,
+        run.journal.written,
+        verified.head
+    );
     Ok(())
 }
 
@@ -921,7 +1116,7 @@ impl Run {
     /// Step 1 only: the cycle starts and the council fixes the framework.
     fn start_year(&mut self, year: i32) -> Result<(), Box<dyn Error>> {
         let k = (year - FIRST_YEAR) as u128;
-        self.programme.apply(ProgrammeCommand::StartCycle {
+        self.journal.apply(ProgrammeCommand::StartCycle {
             id: CycleId::from_u128(0xC0 + k),
             at: at(year - 1, 11, 16),
         })?;

@@ -25,7 +25,7 @@
 //! # Ok::<(), medborgarbudget::area::AreaError>(())
 //! ```
 
-use std::collections::BTreeMap;
+use std::fmt;
 
 use chrono::{Datelike, NaiveDate};
 use serde::{Deserialize, Serialize};
@@ -240,6 +240,66 @@ pub struct Residence {
     pub until: Option<NaiveDate>,
 }
 
+/// A resident's groups by dimension (`age` → `18-64`), kept compact: a ballot
+/// carries its voter's record, and a vote may have a hundred thousand ballots.
+#[derive(Clone, PartialEq, Eq, Default)]
+struct Groups(Vec<(Box<str>, Box<str>)>);
+
+impl Groups {
+    fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
+
+    fn insert(&mut self, dimension: String, group: String) {
+        match self
+            .0
+            .binary_search_by(|(d, _)| (**d).cmp(dimension.as_str()))
+        {
+            Ok(i) => self.0[i].1 = group.into_boxed_str(),
+            Err(i) => self
+                .0
+                .insert(i, (dimension.into_boxed_str(), group.into_boxed_str())),
+        }
+    }
+}
+
+impl fmt::Debug for Groups {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_map()
+            .entries(self.0.iter().map(|(d, g)| (d, g)))
+            .finish()
+    }
+}
+
+impl Serialize for Groups {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.collect_map(self.0.iter().map(|(d, g)| (&**d, &**g)))
+    }
+}
+
+impl<'de> Deserialize<'de> for Groups {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct Visit;
+        impl<'de> serde::de::Visitor<'de> for Visit {
+            type Value = Groups;
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("a map from dimension to group")
+            }
+            fn visit_map<M: serde::de::MapAccess<'de>>(
+                self,
+                mut map: M,
+            ) -> Result<Groups, M::Error> {
+                let mut groups = Groups(Vec::with_capacity(map.size_hint().unwrap_or(1)));
+                while let Some((d, g)) = map.next_entry::<String, String>()? {
+                    groups.insert(d, g);
+                }
+                Ok(groups)
+            }
+        }
+        d.deserialize_map(Visit)
+    }
+}
+
 /// A resident's record as the embedding system knows it on the day of an action.
 ///
 /// `groups` holds the resident's groups by dimension (`age` → `18-64`), used by the
@@ -250,8 +310,8 @@ pub struct Resident {
     id: ResidentId,
     born: NaiveDate,
     residence: Residence,
-    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
-    groups: BTreeMap<String, String>,
+    #[serde(default, skip_serializing_if = "Groups::is_empty")]
+    groups: Groups,
 }
 
 #[derive(Deserialize)]
@@ -260,21 +320,25 @@ struct RawResident {
     born: NaiveDate,
     residence: Residence,
     #[serde(default)]
-    groups: BTreeMap<String, String>,
+    groups: Groups,
 }
 
 impl TryFrom<RawResident> for Resident {
     type Error = AreaError;
     fn try_from(raw: RawResident) -> Result<Self, Self::Error> {
-        let r = Resident::new(raw.id, raw.born, raw.residence.area, raw.residence.since);
-        let r = match raw.residence.until {
-            Some(until) => r.moved_out(until)?,
-            None => r,
-        };
-        Ok(raw
-            .groups
-            .into_iter()
-            .fold(r, |r, (dimension, group)| r.in_group(dimension, group)))
+        if let Some(until) = raw.residence.until.filter(|u| *u <= raw.residence.since) {
+            return Err(AreaError::ResidenceEndsBeforeStart {
+                resident: raw.id,
+                since: raw.residence.since,
+                until,
+            });
+        }
+        Ok(Resident {
+            id: raw.id,
+            born: raw.born,
+            residence: raw.residence,
+            groups: raw.groups,
+        })
     }
 }
 
@@ -289,7 +353,7 @@ impl Resident {
                 since,
                 until: None,
             },
-            groups: BTreeMap::new(),
+            groups: Groups::default(),
         }
     }
 
@@ -316,9 +380,24 @@ impl Resident {
         self
     }
 
+    /// The resident's group in `dimension`, if recorded.
+    pub fn group(&self, dimension: &str) -> Option<&str> {
+        self.groups
+            .0
+            .binary_search_by(|(d, _)| (**d).cmp(dimension))
+            .ok()
+            .map(|i| &*self.groups.0[i].1)
+    }
+
     /// The resident's id.
     pub fn id(&self) -> ResidentId {
         self.id
+    }
+
+    /// The same record under another id (a pseudonym).
+    pub(crate) fn with_id(mut self, id: ResidentId) -> Resident {
+        self.id = id;
+        self
     }
 
     /// Date of birth.
@@ -331,9 +410,9 @@ impl Resident {
         &self.residence
     }
 
-    /// The resident's groups by dimension.
-    pub fn groups(&self) -> &BTreeMap<String, String> {
-        &self.groups
+    /// The resident's groups as (dimension, group), by dimension.
+    pub fn groups(&self) -> impl Iterator<Item = (&str, &str)> {
+        self.groups.0.iter().map(|(d, g)| (&**d, &**g))
     }
 
     /// Age in whole years on `date`, or `None` before birth.
@@ -662,6 +741,13 @@ mod tests {
         .unwrap();
         let json = serde_json::to_string(&r).unwrap();
         assert_eq!(serde_json::from_str::<Resident>(&json).unwrap(), r);
+        assert_eq!(r.group("age"), Some("18-64"));
+        assert_eq!(r.group("language"), None);
+        let both = r.clone().in_group("language", "sv").in_group("age", "65+");
+        assert_eq!(
+            both.groups().collect::<Vec<_>>(),
+            [("age", "65+"), ("language", "sv")]
+        );
         let bad = json.replace("2024-01-01", "2019-01-01");
         assert!(serde_json::from_str::<Resident>(&bad).is_err());
         assert!(r.clone().moved_out(d(2020, 1, 1)).is_err());

@@ -164,6 +164,7 @@ pub mod money;
 pub mod pabulib;
 pub mod process;
 pub mod project;
+pub mod store;
 pub mod tally;
 
 /// The types most programs need, in one import.

@@ -531,6 +531,67 @@ impl AnyCycle {
         })
     }
 
+    /// The events `command` would produce, without changing the cycle — the
+    /// "decide" half of [`AnyCycle::apply`], for writers that append first and
+    /// apply after (see [`crate::store::Repository`]). Ballots are checked in
+    /// place; other commands run on a copy (without the ballots, unless counting
+    /// needs them).
+    ///
+    /// # Errors
+    /// What `apply` would refuse.
+    pub fn decide(&self, command: &Command) -> Result<Vec<Event>, CycleError> {
+        match (self, command) {
+            (AnyCycle::Voting(c), Command::CastBallot(b)) => {
+                c.check_cast(b)?;
+                Ok(vec![Event::Accepted(command.clone())])
+            }
+            (AnyCycle::Voting(c), Command::EnterPaperBallots(batch)) => {
+                c.check_paper(batch)?;
+                Ok(vec![Event::Accepted(command.clone())])
+            }
+            (_, Command::CloseVoting { .. }) => self.clone().apply(command.clone()),
+            _ => self.without_ballots().apply(command.clone()),
+        }
+    }
+
+    /// Applies recorded events in order (the "evolve" half of `apply`).
+    ///
+    /// # Errors
+    /// The first event that breaks a rule, with its position in `events`.
+    pub fn evolve(&mut self, events: Vec<Event>) -> Result<(), ReplayError> {
+        for (index, event) in events.into_iter().enumerate() {
+            let name = event.name();
+            self.apply_event(event)
+                .map_err(|source| ReplayError::Rejected {
+                    index,
+                    event: name,
+                    source,
+                })?;
+        }
+        Ok(())
+    }
+
+    /// A copy without the ballots.
+    pub(crate) fn without_ballots(&self) -> AnyCycle {
+        fn light<S: Stage>(c: &Cycle<S>) -> AnyCycle {
+            S::wrap(Cycle {
+                core: c.core.clone_without_ballots(),
+                stage: c.stage.clone(),
+            })
+        }
+        match self {
+            AnyCycle::Criteria(c) => light(c),
+            AnyCycle::Outreach(c) => light(c),
+            AnyCycle::IdeaGeneration(c) => light(c),
+            AnyCycle::Shortlisting(c) => light(c),
+            AnyCycle::Voting(c) => light(c),
+            AnyCycle::Implementation(c) => light(c),
+            AnyCycle::FollowUp(c) => light(c),
+            AnyCycle::Closed(c) => light(c),
+            AnyCycle::Abandoned(c) => light(c),
+        }
+    }
+
     /// Applies one recorded event (after the first) through the same rules.
     ///
     /// # Errors
@@ -661,13 +722,13 @@ impl AnyCycle {
         }
         let rejected_in = |status: &IdeaStatus, step: Step| matches!(status, IdeaStatus::Rejected { step: s, .. } if *s == step);
         for i in &core.ideas {
-            if let IdeaStatus::Rejected { reason, .. } = i.status() {
-                if rejected_in(i.status(), Step::IdeaGeneration) {
-                    push(Command::RejectIdea {
-                        idea: i.id(),
-                        reason: reason.clone(),
-                    });
-                }
+            if let IdeaStatus::Rejected { reason, .. } = i.status()
+                && rejected_in(i.status(), Step::IdeaGeneration)
+            {
+                push(Command::RejectIdea {
+                    idea: i.id(),
+                    reason: reason.clone(),
+                });
             }
         }
         // Step 4.
@@ -712,13 +773,13 @@ impl AnyCycle {
                 pending.retain(|m| !ready.contains(m));
             }
             for i in &core.ideas {
-                if let IdeaStatus::Rejected { reason, .. } = i.status() {
-                    if rejected_in(i.status(), Step::Shortlisting) {
-                        push(Command::RejectIdea {
-                            idea: i.id(),
-                            reason: reason.clone(),
-                        });
-                    }
+                if let IdeaStatus::Rejected { reason, .. } = i.status()
+                    && rejected_in(i.status(), Step::Shortlisting)
+                {
+                    push(Command::RejectIdea {
+                        idea: i.id(),
+                        reason: reason.clone(),
+                    });
                 }
             }
             for p in &core.projects {

@@ -19,7 +19,7 @@ use crate::project::{Feasibility, Milestone, Progress, ProjectProposal};
 /// A request to a cycle. [`AnyCycle::apply`](super::AnyCycle::apply) checks it
 /// against the rules of the current step and returns the events it produced.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case", tag = "command")]
+#[serde(rename_all = "snake_case")]
 #[non_exhaustive]
 pub enum Command {
     /// Step 1: set the council's base allocation.
@@ -185,6 +185,29 @@ pub enum Command {
 }
 
 impl Command {
+    /// The command with every voter's id replaced by `pseudonym(id)` (ballots
+    /// only: idea authors and co-creators are named in the open).
+    pub fn pseudonymize(
+        self,
+        pseudonym: impl Fn(crate::ids::ResidentId) -> crate::ids::ResidentId,
+    ) -> Command {
+        let hide = |b: BallotSubmission| BallotSubmission {
+            voter: {
+                let id = pseudonym(b.voter.id());
+                b.voter.with_id(id)
+            },
+            ..b
+        };
+        match self {
+            Command::CastBallot(b) => Command::CastBallot(hide(b)),
+            Command::EnterPaperBallots(batch) => Command::EnterPaperBallots(PaperBatch {
+                ballots: batch.ballots.into_iter().map(hide).collect(),
+                ..batch
+            }),
+            other => other,
+        }
+    }
+
     /// The command's name, for messages.
     pub fn name(&self) -> &'static str {
         match self {
@@ -227,7 +250,7 @@ impl Command {
 /// [`Event::CycleStarted`]; every other event is an accepted [`Command`], and
 /// closing the vote records the [`FundingDecision`] that counting produced.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case", tag = "event")]
+#[serde(rename_all = "snake_case")]
 #[non_exhaustive]
 pub enum Event {
     /// The cycle started in step 1.

@@ -145,6 +145,21 @@ fn require_text(field: &'static str, text: &str) -> Result<(), CycleError> {
 }
 
 impl Core {
+    /// A copy of everything but the ballots (for deciding commands that do not
+    /// read them without copying a large vote).
+    pub(crate) fn clone_without_ballots(&self) -> Core {
+        Core {
+            setup: self.setup.clone(),
+            timeline: self.timeline.clone(),
+            lessons: self.lessons.clone(),
+            additions: self.additions.clone(),
+            outreach: self.outreach.clone(),
+            ideas: self.ideas.clone(),
+            projects: self.projects.clone(),
+            ballots: BallotBox::default(),
+        }
+    }
+
     fn began(&self) -> DateTime<Utc> {
         self.timeline
             .last()
@@ -1180,6 +1195,16 @@ impl Cycle<Voting> {
         }
     }
 
+    /// Checks a digital ballot without casting it: what [`Cycle::cast_ballot`]
+    /// would refuse. Front ends can check a ballot before submitting it.
+    ///
+    /// # Errors
+    /// The error `cast_ballot` would return.
+    pub fn check_cast(&self, ballot: &BallotSubmission) -> Result<(), CycleError> {
+        self.check_ballot(ballot, &HashMap::new(), &HashSet::new())
+            .map(drop)
+    }
+
     /// Counts a digital ballot from an eligible resident, cast within the window
     /// and following the rules. A second ballot is refused or replaces the first,
     /// as the rules say.
@@ -1199,13 +1224,12 @@ impl Cycle<Voting> {
         Ok(())
     }
 
-    /// Enters a batch of paper ballots; they stay marked as paper. All or nothing:
-    /// one refused ballot refuses the batch, naming its position.
+    /// Checks a batch of paper ballots without entering it: where each would go
+    /// (the slot it replaces, if any).
     ///
     /// # Errors
-    /// An empty batch or official, an entry time before voting began, or the first
-    /// refused ballot.
-    pub fn enter_paper_ballots(&mut self, batch: PaperBatch) -> Result<(), CycleError> {
+    /// The error [`Cycle::enter_paper_ballots`] would return.
+    pub fn check_paper(&self, batch: &PaperBatch) -> Result<Vec<Option<usize>>, CycleError> {
         require_text("the official entering paper ballots", &batch.entered_by)?;
         if batch.ballots.is_empty() {
             return Err(CycleError::EmptyText {
@@ -1236,6 +1260,17 @@ impl Cycle<Voting> {
             pending_ids.insert(ballot.id);
             slots.push(slot);
         }
+        Ok(slots)
+    }
+
+    /// Enters a batch of paper ballots; they stay marked as paper. All or nothing:
+    /// one refused ballot refuses the batch, naming its position.
+    ///
+    /// # Errors
+    /// An empty batch or official, an entry time before voting began, or the first
+    /// refused ballot.
+    pub fn enter_paper_ballots(&mut self, batch: PaperBatch) -> Result<(), CycleError> {
+        let slots = self.check_paper(&batch)?;
         let PaperBatch {
             entered_by,
             entered_at,
@@ -1395,10 +1430,10 @@ impl Cycle<Voting> {
         {
             return Err(mismatch("scores"));
         }
-        if let Some(tally) = crate::tally::builtin(&decision.rule).filter(|_| recount) {
-            if self.count(decision.decided_at, tally)? != *decision {
-                return Err(mismatch("the outcome of counting again"));
-            }
+        if let Some(tally) = crate::tally::builtin(&decision.rule).filter(|_| recount)
+            && self.count(decision.decided_at, tally)? != *decision
+        {
+            return Err(mismatch("the outcome of counting again"));
         }
         Ok(())
     }

@@ -206,7 +206,7 @@ pub enum ProgrammeError {
 
 /// A request to a programme.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case", tag = "kind")]
+#[serde(rename_all = "snake_case")]
 #[non_exhaustive]
 pub enum ProgrammeCommand {
     /// Start the next year's cycle.
@@ -232,7 +232,7 @@ pub enum ProgrammeCommand {
 
 /// Something a programme accepted.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case", tag = "kind")]
+#[serde(rename_all = "snake_case")]
 #[non_exhaustive]
 pub enum ProgrammeEvent {
     /// The programme was established.
@@ -546,14 +546,14 @@ impl Programme {
         at: DateTime<Utc>,
     ) -> Result<Vec<ProgrammeEvent>, ProgrammeError> {
         let year = self.next_year();
-        if let Some(previous) = self.cycles.last() {
-            if previous.step() < Step::Implementation {
-                return Err(ProgrammeError::PreviousNotAdvanced {
-                    year,
-                    previous_year: previous.year(),
-                    previous_step: previous.step(),
-                });
-            }
+        if let Some(previous) = self.cycles.last()
+            && previous.step() < Step::Implementation
+        {
+            return Err(ProgrammeError::PreviousNotAdvanced {
+                year,
+                previous_year: previous.year(),
+                previous_step: previous.step(),
+            });
         }
         let setup = CycleSetup {
             id,
@@ -642,19 +642,19 @@ impl Programme {
             .filter(|_| unspent.is_positive())
         {
             let mut credited_to = None;
-            if let Some(next) = self.cycles.get_mut(i + 1) {
-                if next.step() <= Step::Shortlisting {
-                    let y = next.year();
-                    let events = next
-                        .apply(Command::AddFunds(allocation))
-                        .map_err(cycle_err(y))?;
-                    out.extend(
-                        events
-                            .into_iter()
-                            .map(|event| ProgrammeEvent::Cycle { year: y, event }),
-                    );
-                    credited_to = Some(y);
-                }
+            if let Some(next) = self.cycles.get_mut(i + 1)
+                && next.step() <= Step::Shortlisting
+            {
+                let y = next.year();
+                let events = next
+                    .apply(Command::AddFunds(allocation))
+                    .map_err(cycle_err(y))?;
+                out.extend(
+                    events
+                        .into_iter()
+                        .map(|event| ProgrammeEvent::Cycle { year: y, event }),
+                );
+                credited_to = Some(y);
             }
             self.carry.push(CarryOver {
                 from_year: year,
@@ -752,26 +752,45 @@ impl Programme {
     where
         I: IntoIterator<Item = ProgrammeEvent>,
     {
-        let events: Vec<ProgrammeEvent> = events.into_iter().collect();
-        let replay_err = |index: usize, reason: String| ProgrammeError::Replay {
-            index,
-            event: events
-                .get(index)
-                .map_or("end of stream", ProgrammeEvent::name),
+        let mut events = events.into_iter();
+        let mut programme = match events.next() {
+            Some(ProgrammeEvent::Established(setup)) => {
+                Programme::new(setup).map_err(|e| ProgrammeError::Replay {
+                    index: 0,
+                    event: "established",
+                    reason: e.to_string(),
+                })?
+            }
+            other => {
+                return Err(ProgrammeError::Replay {
+                    index: 0,
+                    event: other.as_ref().map_or("end of stream", ProgrammeEvent::name),
+                    reason: "a programme's stream starts with established".into(),
+                });
+            }
+        };
+        programme.evolve(events.collect(), 1)?;
+        Ok(programme)
+    }
+
+    /// Applies recorded events (after `established`) through the same rules; each
+    /// command's events are recognised as a group, the consequences the programme
+    /// derives must be the ones recorded. `offset` is the position of the first
+    /// event in its stream, for messages.
+    ///
+    /// # Errors
+    /// [`ProgrammeError::Replay`] naming the event's position.
+    pub fn evolve(
+        &mut self,
+        events: Vec<ProgrammeEvent>,
+        offset: usize,
+    ) -> Result<(), ProgrammeError> {
+        let replay_err = |i: usize, reason: String| ProgrammeError::Replay {
+            index: offset + i,
+            event: events.get(i).map_or("end of stream", ProgrammeEvent::name),
             reason,
         };
-        let mut programme = match events.first() {
-            Some(ProgrammeEvent::Established(setup)) => {
-                Programme::new(setup.clone()).map_err(|e| replay_err(0, e.to_string()))?
-            }
-            _ => {
-                return Err(replay_err(
-                    0,
-                    "a programme's stream starts with established".into(),
-                ));
-            }
-        };
-        let mut i = 1;
+        let mut i = 0;
         while let Some(event) = events.get(i) {
             let produced = match event {
                 ProgrammeEvent::Established(_) => {
@@ -780,22 +799,22 @@ impl Programme {
                 ProgrammeEvent::Cycle {
                     event: Event::CycleStarted(setup),
                     ..
-                } => programme.apply(ProgrammeCommand::StartCycle {
+                } => self.apply(ProgrammeCommand::StartCycle {
                     id: setup.id,
                     at: setup.started_at,
                 }),
                 ProgrammeEvent::Cycle {
                     year,
                     event: Event::Accepted(command),
-                } => programme.apply(ProgrammeCommand::Cycle {
+                } => self.apply(ProgrammeCommand::Cycle {
                     year: *year,
                     command: command.clone(),
                 }),
                 ProgrammeEvent::Cycle {
                     year,
                     event: Event::VotingClosed(_),
-                } => programme.replay_cycle_event(*year, event),
-                ProgrammeEvent::Concluded(report) => programme.apply(ProgrammeCommand::Conclude {
+                } => self.replay_cycle_event(*year, event),
+                ProgrammeEvent::Concluded(report) => self.apply(ProgrammeCommand::Conclude {
                     at: report.concluded_at,
                 }),
             }
@@ -809,7 +828,59 @@ impl Programme {
             }
             i += produced.len().max(1);
         }
-        Ok(programme)
+        Ok(())
+    }
+
+    /// The events `command` would produce, without changing the programme (the
+    /// "decide" half of [`Programme::apply`]). Ballots are checked in place;
+    /// other commands run on a copy without ballots, except counting and
+    /// concluding, which read them.
+    ///
+    /// # Errors
+    /// What `apply` would refuse.
+    pub fn decide(
+        &self,
+        command: &ProgrammeCommand,
+    ) -> Result<Vec<ProgrammeEvent>, ProgrammeError> {
+        if self.concluded.is_some() {
+            return Err(ProgrammeError::Concluded);
+        }
+        let keep = match command {
+            ProgrammeCommand::Cycle {
+                year,
+                command: ballot @ (Command::CastBallot(_) | Command::EnterPaperBallots(_)),
+            } => {
+                let i = self.cycle_index(*year)?;
+                let events = self.cycles[i].decide(ballot).map_err(cycle_err(*year))?;
+                return Ok(events
+                    .into_iter()
+                    .map(|event| ProgrammeEvent::Cycle { year: *year, event })
+                    .collect());
+            }
+            ProgrammeCommand::Cycle {
+                year,
+                command: Command::CloseVoting { .. },
+            } => Some(*year),
+            ProgrammeCommand::Conclude { .. } => return self.clone().apply(command.clone()),
+            _ => None,
+        };
+        let mut scratch = Programme {
+            setup: self.setup.clone(),
+            cycles: self
+                .cycles
+                .iter()
+                .map(|c| {
+                    if Some(c.year()) == keep {
+                        c.clone()
+                    } else {
+                        c.without_ballots()
+                    }
+                })
+                .collect(),
+            carry: self.carry.clone(),
+            concluded: None,
+        };
+        scratch.apply(command.clone())
     }
 
     fn replay_cycle_event(
@@ -924,12 +995,12 @@ impl Programme {
                 "carry-over from a year without a cycle".into(),
             ));
         }
-        if let Some(report) = &self.concluded {
-            if self.credibility(report.concluded_at)? != *report {
-                return Err(inconsistent(
-                    "the credibility report does not match the cycles".into(),
-                ));
-            }
+        if let Some(report) = &self.concluded
+            && self.credibility(report.concluded_at)? != *report
+        {
+            return Err(inconsistent(
+                "the credibility report does not match the cycles".into(),
+            ));
         }
         Ok(())
     }

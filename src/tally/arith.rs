@@ -294,10 +294,10 @@ impl<N: Num> Queue<N> {
         let mut leader = Leader::<N>::new();
         let mut seen: Vec<Entry<N>> = Vec::new();
         while let Some(std::cmp::Reverse(next)) = self.heap.peek() {
-            if let Some(best) = leader.value() {
-                if N::decide(&next.bound, best) == Ok(Ordering::Greater) {
-                    break;
-                }
+            if let Some(best) = leader.value()
+                && N::decide(&next.bound, best) == Ok(Ordering::Greater)
+            {
+                break;
             }
             let Some(std::cmp::Reverse(entry)) = self.heap.pop() else {
                 break;

@@ -1,0 +1,478 @@
+//! The event store in PostgreSQL: a connection pool usable from many threads,
+//! one transaction per append, a unique `(stream, version)` key so two concurrent
+//! appends can never both win, and versioned migrations, all inside one schema.
+//!
+//! ```no_run
+//! use medborgarbudget::store::postgres::PostgresStore;
+//! let store = PostgresStore::connect("postgres://postgres@127.0.0.1:5432/test", "medborgarbudget")?;
+//! # Ok::<(), medborgarbudget::store::StoreError>(())
+//! ```
+
+use std::collections::HashMap;
+use std::fmt;
+
+use chrono::{DateTime, Utc};
+use postgres::error::SqlState;
+use postgres::types::ToSql;
+use postgres::{Client, Config, GenericClient, NoTls, Statement};
+use r2d2::Pool;
+
+use super::{
+    Appended, Durability, Hash, NewEvent, Store, StoreError, StoredEvent, StreamId, StreamInfo,
+    Version, now,
+};
+
+/// The schema migrations, in order (`{s}` is the schema).
+const MIGRATIONS: &[(i64, &str)] = &[(
+    1,
+    "CREATE TABLE {s}.events (
+        stream      TEXT    NOT NULL,
+        version     BIGINT  NOT NULL CHECK (version > 0),
+        schema      INTEGER NOT NULL,
+        recorded_at BIGINT  NOT NULL, -- microseconds since 1970 UTC
+        payload     TEXT    NOT NULL,
+        prev_hash   BYTEA   NOT NULL,
+        hash        BYTEA   NOT NULL,
+        PRIMARY KEY (stream, version)
+    );
+    CREATE TABLE {s}.streams (
+        stream  TEXT   PRIMARY KEY,
+        version BIGINT NOT NULL,
+        head    BYTEA  NOT NULL
+    );",
+)];
+
+/// One pooled session: a client and the statements it has prepared, so a
+/// statement is parsed once per connection rather than once per call (a round
+/// trip saved on every query).
+struct Conn {
+    client: Client,
+    prepared: HashMap<String, Statement>,
+}
+
+impl Conn {
+    /// The prepared statement for `sql`, preparing it on first use.
+    fn statement(
+        client: &mut impl GenericClient,
+        prepared: &mut HashMap<String, Statement>,
+        sql: &str,
+    ) -> Result<Statement, postgres::Error> {
+        if let Some(statement) = prepared.get(sql) {
+            return Ok(statement.clone());
+        }
+        let statement = client.prepare(sql)?;
+        prepared.insert(sql.to_owned(), statement.clone());
+        Ok(statement)
+    }
+}
+
+/// Opens sessions with the store's commit durability.
+#[derive(Debug)]
+struct Manager {
+    config: Config,
+    durability: Durability,
+}
+
+impl r2d2::ManageConnection for Manager {
+    type Connection = Conn;
+    type Error = postgres::Error;
+
+    fn connect(&self) -> Result<Conn, postgres::Error> {
+        let mut client = self.config.connect(NoTls)?;
+        let setting = match self.durability {
+            Durability::Full => "on",
+            Durability::Normal => "off",
+        };
+        client.batch_execute(&format!("SET synchronous_commit TO {setting}"))?;
+        Ok(Conn {
+            client,
+            prepared: HashMap::new(),
+        })
+    }
+
+    fn is_valid(&self, conn: &mut Conn) -> Result<(), postgres::Error> {
+        conn.client.simple_query("").map(|_| ())
+    }
+
+    fn has_broken(&self, conn: &mut Conn) -> bool {
+        conn.client.is_closed()
+    }
+}
+
+/// One event as bound to an INSERT: version, schema, time, payload, hashes.
+type Row<'a> = (i64, i32, i64, &'a str, &'a [u8], &'a [u8]);
+
+/// Rows per `INSERT` statement of a batch.
+const ROWS_PER_INSERT: usize = 1_000;
+
+/// An event store in a PostgreSQL schema.
+pub struct PostgresStore {
+    pool: Pool<Manager>,
+    schema: String,
+}
+
+impl fmt::Debug for PostgresStore {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("PostgresStore")
+            .field("schema", &self.schema)
+            .field("connections", &self.pool.state().connections)
+            .finish()
+    }
+}
+
+fn backend(e: impl fmt::Display) -> StoreError {
+    StoreError::Backend {
+        backend: "postgres",
+        message: e.to_string(),
+    }
+}
+
+fn hash(bytes: &[u8]) -> Result<Hash, StoreError> {
+    <[u8; 32]>::try_from(bytes)
+        .map(Hash)
+        .map_err(|_| backend("a stored hash is not 32 bytes"))
+}
+
+fn to_i64(v: u64) -> Result<i64, StoreError> {
+    i64::try_from(v).map_err(backend)
+}
+
+impl PostgresStore {
+    /// Connects to `url` (a `postgres://` URL) and uses the schema `schema`
+    /// (letters, digits and `_`, up to 63), creating it and applying pending
+    /// migrations.
+    ///
+    /// # Errors
+    /// A bad URL or schema name, an unreachable server, or a schema written by a
+    /// newer build.
+    pub fn connect(url: &str, schema: &str) -> Result<PostgresStore, StoreError> {
+        PostgresStore::connect_with(url, schema, Durability::default())
+    }
+
+    /// Connects with the given durability.
+    ///
+    /// # Errors
+    /// As [`PostgresStore::connect`].
+    pub fn connect_with(
+        url: &str,
+        schema: &str,
+        durability: Durability,
+    ) -> Result<PostgresStore, StoreError> {
+        let valid = !schema.is_empty()
+            && schema.len() <= 63
+            && schema
+                .bytes()
+                .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_')
+            && !schema.as_bytes()[0].is_ascii_digit();
+        if !valid {
+            return Err(backend(format!(
+                "{schema:?} is not a valid schema name (lower-case letters, digits, '_')"
+            )));
+        }
+        let config: Config = url.parse().map_err(backend)?;
+        let manager = Manager { config, durability };
+        // A broken session is found by the query that uses it, and the pool
+        // drops it then; testing each checkout would cost a round trip.
+        let pool = Pool::builder()
+            .test_on_check_out(false)
+            .max_size(16)
+            .connection_timeout(std::time::Duration::from_secs(30))
+            .build(manager)
+            .map_err(backend)?;
+        let store = PostgresStore {
+            pool,
+            schema: schema.to_owned(),
+        };
+        store.migrate()?;
+        Ok(store)
+    }
+
+    /// The schema.
+    pub fn schema(&self) -> &str {
+        &self.schema
+    }
+
+    fn sql(&self, template: &str) -> String {
+        template.replace("{s}", &self.schema)
+    }
+
+    /// Inserts `rows` of `stream` in statements of up to [`ROWS_PER_INSERT`];
+    /// the last also moves the stream's version and head to `moved`.
+    fn insert(
+        &self,
+        client: &mut impl GenericClient,
+        prepared: &mut HashMap<String, Statement>,
+        stream: &StreamId,
+        rows: &[Row<'_>],
+        moved: (i64, Hash),
+    ) -> Result<(), postgres::Error> {
+        let name = stream.as_str();
+        let head = &moved.1.0[..];
+        let chunks = rows.len().div_ceil(ROWS_PER_INSERT);
+        for (n, chunk) in rows.chunks(ROWS_PER_INSERT).enumerate() {
+            let last = n + 1 == chunks;
+            let sql = self.insert_sql(chunk.len(), last);
+            let mut params: Vec<&(dyn ToSql + Sync)> = Vec::with_capacity(chunk.len() * 7 + 2);
+            for row in chunk {
+                params.extend_from_slice(&[&name, &row.0, &row.1, &row.2, &row.3, &row.4, &row.5]);
+            }
+            if last {
+                params.push(&moved.0);
+                params.push(&head);
+            }
+            // Batches of one and of a full chunk recur; those are prepared once.
+            if chunk.len() == 1 || chunk.len() == ROWS_PER_INSERT {
+                let statement = Conn::statement(client, prepared, &sql)?;
+                client.execute(&statement, &params)?;
+            } else {
+                client.execute(sql.as_str(), &params)?;
+            }
+        }
+        Ok(())
+    }
+
+    /// An INSERT of `rows` events; with `move_head`, a statement that also sets
+    /// the stream's version and head (the last two parameters).
+    fn insert_sql(&self, rows: usize, move_head: bool) -> String {
+        use std::fmt::Write as _;
+        let mut sql = String::with_capacity(64 + rows * 40);
+        if move_head {
+            sql.push_str("WITH e AS (");
+        }
+        sql.push_str(&self.sql(
+            "INSERT INTO {s}.events (stream, version, schema, recorded_at, payload, prev_hash, hash) VALUES ",
+        ));
+        for i in 0..rows {
+            let b = i * 7;
+            let sep = if i > 0 { "," } else { "" };
+            let _ = write!(
+                sql,
+                "{sep}(${},${},${},${},${},${},${})",
+                b + 1,
+                b + 2,
+                b + 3,
+                b + 4,
+                b + 5,
+                b + 6,
+                b + 7
+            );
+        }
+        if move_head {
+            let (v, h) = (rows * 7 + 1, rows * 7 + 2);
+            sql.push_str(&self.sql(&format!(
+                ") INSERT INTO {{s}}.streams (stream, version, head) VALUES ($1, ${v}, ${h})
+                 ON CONFLICT (stream) DO UPDATE SET version = excluded.version, head = excluded.head"
+            )));
+        }
+        sql
+    }
+
+    fn migrate(&self) -> Result<(), StoreError> {
+        let mut conn = self.pool.get().map_err(backend)?;
+        let mut tx = conn.client.transaction().map_err(backend)?;
+        // One migrator at a time, whatever the process.
+        tx.execute(
+            "SELECT pg_advisory_xact_lock(hashtext($1))",
+            &[&self.schema],
+        )
+        .map_err(backend)?;
+        tx.batch_execute(&self.sql(
+            "CREATE SCHEMA IF NOT EXISTS {s};
+             CREATE TABLE IF NOT EXISTS {s}.schema_migrations (
+                 version    BIGINT      PRIMARY KEY,
+                 applied_at TIMESTAMPTZ NOT NULL DEFAULT now()
+             );",
+        ))
+        .map_err(backend)?;
+        let applied: i64 = tx
+            .query_one(
+                &self.sql("SELECT COALESCE(MAX(version), 0) FROM {s}.schema_migrations"),
+                &[],
+            )
+            .map_err(backend)?
+            .get(0);
+        let newest = MIGRATIONS.last().map_or(0, |m| m.0);
+        if applied > newest {
+            return Err(backend(format!(
+                "schema {} is at migration {applied}, newer than this build knows ({newest})",
+                self.schema
+            )));
+        }
+        for (version, sql) in MIGRATIONS.iter().filter(|m| m.0 > applied) {
+            tx.batch_execute(&self.sql(sql)).map_err(backend)?;
+            tx.execute(
+                &self.sql("INSERT INTO {s}.schema_migrations (version) VALUES ($1)"),
+                &[version],
+            )
+            .map_err(backend)?;
+        }
+        tx.commit().map_err(backend)
+    }
+
+    /// The migrations applied to the schema.
+    ///
+    /// # Errors
+    /// A backend failure.
+    pub fn migrations(&self) -> Result<Vec<i64>, StoreError> {
+        let mut conn = self.pool.get().map_err(backend)?;
+        Ok(conn
+            .client
+            .query(
+                &self.sql("SELECT version FROM {s}.schema_migrations ORDER BY version"),
+                &[],
+            )
+            .map_err(backend)?
+            .iter()
+            .map(|r| r.get(0))
+            .collect())
+    }
+
+    /// Drops the schema and everything in it (for tests and benchmarks).
+    ///
+    /// # Errors
+    /// A backend failure.
+    pub fn drop_schema(&self) -> Result<(), StoreError> {
+        let mut conn = self.pool.get().map_err(backend)?;
+        conn.client
+            .batch_execute(&self.sql("DROP SCHEMA IF EXISTS {s} CASCADE"))
+            .map_err(backend)
+    }
+}
+
+impl Store for PostgresStore {
+    fn append(
+        &self,
+        stream: &StreamId,
+        expected: Version,
+        events: Vec<NewEvent>,
+    ) -> Result<Appended, StoreError> {
+        let mut conn = self.pool.get().map_err(backend)?;
+        let Conn { client, prepared } = &mut *conn;
+        // No lock: the key on (stream, version) lets only one writer add the
+        // event after `expected`; a writer that read a stale head fails there.
+        // A stale version is refused here, before any write, so writers that
+        // lose a race do not queue behind the one that won.
+        let head_sql = self.sql("SELECT version, head FROM {s}.streams WHERE stream = $1");
+        let statement = Conn::statement(client, prepared, &head_sql).map_err(backend)?;
+        let current = client
+            .query_opt(&statement, &[&stream.as_str()])
+            .map_err(backend)?;
+        let (actual, prev) = match current {
+            Some(row) => (
+                u64::try_from(row.get::<_, i64>(0)).unwrap_or(0),
+                hash(row.get::<_, &[u8]>(1))?,
+            ),
+            None => (0, Hash::GENESIS),
+        };
+        let conflict = |actual| StoreError::Conflict {
+            stream: stream.clone(),
+            expected,
+            actual,
+        };
+        if actual != expected {
+            return Err(conflict(actual));
+        }
+        let sealed = StoredEvent::seal(stream, expected, prev, now(), events);
+        let head = sealed.last().map_or(prev, |e| e.hash);
+        let version = expected + sealed.len() as u64;
+        let rows: Vec<Row<'_>> = sealed
+            .iter()
+            .map(|e| {
+                Ok((
+                    to_i64(e.version)?,
+                    i32::try_from(e.schema).map_err(backend)?,
+                    e.recorded_at.timestamp_micros(),
+                    e.payload.as_str(),
+                    &e.prev_hash.0[..],
+                    &e.hash.0[..],
+                ))
+            })
+            .collect::<Result<_, StoreError>>()?;
+        let moved = (to_i64(version)?, head);
+        // One statement is atomic by itself; more need a transaction.
+        let written = if rows.len() <= ROWS_PER_INSERT {
+            self.insert(client, prepared, stream, &rows, moved)
+        } else {
+            client.transaction().and_then(|mut tx| {
+                self.insert(&mut tx, prepared, stream, &rows, moved)?;
+                tx.commit()
+            })
+        };
+        match written {
+            Ok(()) => Ok(Appended { version, head }),
+            Err(e) if e.code() == Some(&SqlState::UNIQUE_VIOLATION) => {
+                Err(conflict(self.version(stream)?))
+            }
+            Err(e) => Err(backend(e)),
+        }
+    }
+
+    fn read(
+        &self,
+        stream: &StreamId,
+        after: Version,
+        limit: usize,
+    ) -> Result<Vec<StoredEvent>, StoreError> {
+        let mut conn = self.pool.get().map_err(backend)?;
+        let Conn { client, prepared } = &mut *conn;
+        let sql = self.sql(
+            "SELECT version, schema, recorded_at, payload, prev_hash, hash FROM {s}.events
+             WHERE stream = $1 AND version > $2 ORDER BY version LIMIT $3",
+        );
+        let statement = Conn::statement(client, prepared, &sql).map_err(backend)?;
+        let rows = client
+            .query(
+                &statement,
+                &[
+                    &stream.as_str(),
+                    &to_i64(after)?,
+                    &i64::try_from(limit).unwrap_or(i64::MAX),
+                ],
+            )
+            .map_err(backend)?;
+        rows.iter()
+            .map(|r| {
+                let micros: i64 = r.get(2);
+                Ok(StoredEvent {
+                    stream: stream.clone(),
+                    version: u64::try_from(r.get::<_, i64>(0)).map_err(backend)?,
+                    schema: u32::try_from(r.get::<_, i32>(1)).map_err(backend)?,
+                    recorded_at: DateTime::<Utc>::from_timestamp_micros(micros)
+                        .ok_or_else(|| backend("a stored time is out of range"))?,
+                    payload: r.get(3),
+                    prev_hash: hash(r.get::<_, &[u8]>(4))?,
+                    hash: hash(r.get::<_, &[u8]>(5))?,
+                })
+            })
+            .collect()
+    }
+
+    fn streams(&self) -> Result<Vec<StreamInfo>, StoreError> {
+        let mut conn = self.pool.get().map_err(backend)?;
+        conn.client
+            .query(
+                &self.sql("SELECT stream, version FROM {s}.streams ORDER BY stream"),
+                &[],
+            )
+            .map_err(backend)?
+            .iter()
+            .map(|r| {
+                Ok(StreamInfo {
+                    stream: StreamId::new(r.get::<_, String>(0))?,
+                    version: u64::try_from(r.get::<_, i64>(1)).map_err(backend)?,
+                })
+            })
+            .collect()
+    }
+
+    fn version(&self, stream: &StreamId) -> Result<Version, StoreError> {
+        let mut conn = self.pool.get().map_err(backend)?;
+        let Conn { client, prepared } = &mut *conn;
+        let sql = self.sql("SELECT version FROM {s}.streams WHERE stream = $1");
+        let statement = Conn::statement(client, prepared, &sql).map_err(backend)?;
+        let row = client
+            .query_opt(&statement, &[&stream.as_str()])
+            .map_err(backend)?;
+        Ok(row.map_or(0, |r| u64::try_from(r.get::<_, i64>(0)).unwrap_or(0)))
+    }
+}

@@ -1,0 +1,607 @@
+//! Loading cycles and programmes from their events and executing commands with
+//! optimistic concurrency.
+
+use std::collections::HashMap;
+use std::fmt;
+use std::sync::Arc;
+
+use serde::Serialize;
+use serde::de::DeserializeOwned;
+use serde_json::{Map, Value};
+
+use super::{
+    Hash, NewEvent, PAGE, SCHEMA, Store, StoreError, StoredEvent, StreamId, Version, VoterKey,
+};
+use crate::ids::{CycleId, ProgrammeId};
+use crate::process::{
+    AnyCycle, Command, CycleError, Event, Programme, ProgrammeCommand, ProgrammeError,
+    ProgrammeEvent, ReplayError,
+};
+
+/// Something kept as a stream of events: a cycle or a programme.
+///
+/// The repository asks it to `decide` which events a command produces without
+/// changing it, appends them, and only then lets it `evolve` by them.
+pub trait Aggregate: Sized {
+    /// Its id.
+    type Id: Copy + fmt::Display;
+    /// What can be asked of it.
+    type Command;
+    /// What it records.
+    type Event: Serialize + DeserializeOwned + Clone + Send;
+    /// Why it refuses a command.
+    type Error: std::error::Error + Send + Sync + 'static;
+    /// Why its events do not rebuild it.
+    type ReplayError: std::error::Error + Send + Sync + 'static;
+
+    /// Its stream.
+    fn stream(id: Self::Id) -> StreamId;
+
+    /// Rebuilds it from all its events.
+    ///
+    /// # Errors
+    /// The first event that breaks a rule.
+    fn replay(events: Vec<Self::Event>) -> Result<Self, Self::ReplayError>;
+
+    /// The events `command` produces, leaving `self` unchanged.
+    ///
+    /// # Errors
+    /// The rule the command breaks.
+    fn decide(&self, command: &Self::Command) -> Result<Vec<Self::Event>, Self::Error>;
+
+    /// Applies events recorded after the ones it was built from; `first` is the
+    /// version of the first of them.
+    ///
+    /// # Errors
+    /// The first event that breaks a rule.
+    fn evolve(&mut self, events: Vec<Self::Event>, first: Version)
+    -> Result<(), Self::ReplayError>;
+
+    /// The command with voters pseudonymised by `key`.
+    fn pseudonymize(command: Self::Command, key: &VoterKey) -> Self::Command;
+
+    /// Upgrades an event written in an older `schema` to the current one.
+    ///
+    /// # Errors
+    /// A description of what cannot be upgraded.
+    fn upcast(schema: u32, event: Value) -> Result<Value, String>;
+}
+
+/// Schema 1 wrote enums internally tagged: the variant's name sat under `tag`
+/// next to its fields. Schema 2 writes `{variant: fields}`.
+fn untag(value: Value, tag: &str) -> Result<(String, Value), String> {
+    let Value::Object(mut map) = value else {
+        return Err(format!("expected an object with {tag:?}"));
+    };
+    match map.remove(tag) {
+        Some(Value::String(variant)) => Ok((variant, Value::Object(map))),
+        _ => Err(format!("missing {tag:?}")),
+    }
+}
+
+fn wrap(variant: String, inner: Value) -> Value {
+    let mut map = Map::new();
+    map.insert(variant, inner);
+    Value::Object(map)
+}
+
+/// A cycle event of schema 1 in schema 2.
+fn upcast_cycle_event(v: Value) -> Result<Value, String> {
+    let (variant, rest) = untag(v, "event")?;
+    let inner = if variant == "accepted" {
+        let (command, fields) = untag(rest, "command")?;
+        wrap(command, fields)
+    } else {
+        rest
+    };
+    Ok(wrap(variant, inner))
+}
+
+impl Aggregate for AnyCycle {
+    type Id = CycleId;
+    type Command = Command;
+    type Event = Event;
+    type Error = CycleError;
+    type ReplayError = ReplayError;
+
+    fn stream(id: CycleId) -> StreamId {
+        StreamId::cycle(id)
+    }
+
+    fn replay(events: Vec<Event>) -> Result<AnyCycle, ReplayError> {
+        AnyCycle::replay(events)
+    }
+
+    fn decide(&self, command: &Command) -> Result<Vec<Event>, CycleError> {
+        AnyCycle::decide(self, command)
+    }
+
+    fn evolve(&mut self, events: Vec<Event>, first: Version) -> Result<(), ReplayError> {
+        let offset = usize::try_from(first.saturating_sub(1)).unwrap_or(usize::MAX);
+        AnyCycle::evolve(self, events).map_err(|e| match e {
+            ReplayError::Rejected {
+                index,
+                event,
+                source,
+            } => ReplayError::Rejected {
+                index: index + offset,
+                event,
+                source,
+            },
+            other => other,
+        })
+    }
+
+    fn pseudonymize(command: Command, key: &VoterKey) -> Command {
+        command.pseudonymize(|id| key.pseudonym(id))
+    }
+
+    fn upcast(schema: u32, event: Value) -> Result<Value, String> {
+        match schema {
+            1 => upcast_cycle_event(event),
+            other => Err(format!("no upgrade from schema {other}")),
+        }
+    }
+}
+
+impl Aggregate for Programme {
+    type Id = ProgrammeId;
+    type Command = ProgrammeCommand;
+    type Event = ProgrammeEvent;
+    type Error = ProgrammeError;
+    type ReplayError = ProgrammeError;
+
+    fn stream(id: ProgrammeId) -> StreamId {
+        StreamId::programme(id)
+    }
+
+    fn replay(events: Vec<ProgrammeEvent>) -> Result<Programme, ProgrammeError> {
+        Programme::replay(events)
+    }
+
+    fn decide(&self, command: &ProgrammeCommand) -> Result<Vec<ProgrammeEvent>, ProgrammeError> {
+        Programme::decide(self, command)
+    }
+
+    fn evolve(
+        &mut self,
+        events: Vec<ProgrammeEvent>,
+        first: Version,
+    ) -> Result<(), ProgrammeError> {
+        let offset = usize::try_from(first.saturating_sub(1)).unwrap_or(usize::MAX);
+        Programme::evolve(self, events, offset)
+    }
+
+    fn pseudonymize(command: ProgrammeCommand, key: &VoterKey) -> ProgrammeCommand {
+        match command {
+            ProgrammeCommand::Cycle { year, command } => ProgrammeCommand::Cycle {
+                year,
+                command: command.pseudonymize(|id| key.pseudonym(id)),
+            },
+            other => other,
+        }
+    }
+
+    fn upcast(schema: u32, event: Value) -> Result<Value, String> {
+        if schema != 1 {
+            return Err(format!("no upgrade from schema {schema}"));
+        }
+        let (variant, rest) = untag(event, "kind")?;
+        let inner = if variant == "cycle" {
+            let Value::Object(mut fields) = rest else {
+                return Err("expected the cycle event's fields".into());
+            };
+            let event = fields.remove("event").ok_or("missing the cycle's event")?;
+            fields.insert("event".into(), upcast_cycle_event(event)?);
+            Value::Object(fields)
+        } else {
+            rest
+        };
+        Ok(wrap(variant, inner))
+    }
+}
+
+/// Why the repository could not load or change an aggregate.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum RepositoryError<E: std::error::Error + 'static, R: std::error::Error + 'static> {
+    /// The command breaks a rule; nothing was appended.
+    #[error("refused: {0}")]
+    Rejected(#[source] E),
+    /// The stored events do not rebuild the aggregate.
+    #[error("stream {stream}: the stored events break the rules: {source}")]
+    Replay {
+        /// The stream.
+        stream: StreamId,
+        /// The rule broken.
+        #[source]
+        source: R,
+    },
+    /// No such stream.
+    #[error("stream {stream} has no events")]
+    NotFound {
+        /// The stream.
+        stream: StreamId,
+    },
+    /// Other writers kept appending first.
+    #[error("stream {stream}: gave up after {attempts} conflicting appends")]
+    Contended {
+        /// The stream.
+        stream: StreamId,
+        /// Attempts made.
+        attempts: u32,
+    },
+    /// The store failed, or its log is broken or unreadable.
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+struct Loaded<A> {
+    state: A,
+    version: Version,
+    head: Hash,
+}
+
+/// Loads aggregates by replaying their streams, keeps them, and executes commands:
+/// decide, append with the expected version, evolve. On a conflict it reads only
+/// the events appended since its version, applies them, and tries again. Ballots
+/// are pseudonymised with the [`VoterKey`] before anything is decided or stored.
+pub struct Repository<A: Aggregate> {
+    store: Arc<dyn Store>,
+    key: VoterKey,
+    loaded: HashMap<StreamId, Loaded<A>>,
+    attempts: u32,
+}
+
+/// Waits before retry `attempt` (1, 2, …) of a command that met a conflict:
+/// up to 25 µs × 2^attempt (at most 3.2 ms), less a varying part, so writers
+/// that collided spread out instead of colliding again at once.
+fn backoff(attempt: u32) {
+    use std::hash::{BuildHasher, RandomState};
+    let ceiling = 25u64 << attempt.min(7);
+    let jitter = RandomState::new().hash_one(attempt) % ceiling.max(1);
+    std::thread::sleep(std::time::Duration::from_micros(ceiling / 2 + jitter / 2));
+}
+
+/// A decoded page: its events, the version of the first, and the new head and
+/// version.
+type Page<E> = Result<(Vec<E>, Version, Hash, Version), StoreError>;
+
+impl<A: Aggregate> fmt::Debug for Repository<A> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Repository")
+            .field("store", &self.store)
+            .field("loaded", &self.loaded.len())
+            .field("attempts", &self.attempts)
+            .finish_non_exhaustive()
+    }
+}
+
+/// Pages at least this long are hashed and decoded on two threads.
+const PARALLEL_DECODE: usize = 2_048;
+
+type RepoResult<T, A> =
+    std::result::Result<T, RepositoryError<<A as Aggregate>::Error, <A as Aggregate>::ReplayError>>;
+
+/// Decodes a stored event, upgrading older schemas.
+///
+/// # Errors
+/// [`StoreError::Decode`] or [`StoreError::SchemaTooNew`].
+pub fn decode<A: Aggregate>(e: &StoredEvent) -> Result<A::Event, StoreError> {
+    let bad = |message: String| StoreError::Decode {
+        stream: Some(e.stream.clone()),
+        version: e.version,
+        message,
+    };
+    match e.schema {
+        SCHEMA => serde_json::from_str(&e.payload).map_err(|err| bad(err.to_string())),
+        s if s > SCHEMA => Err(StoreError::SchemaTooNew {
+            stream: e.stream.clone(),
+            version: e.version,
+            schema: s,
+            supported: SCHEMA,
+        }),
+        s => {
+            let value: Value =
+                serde_json::from_str(&e.payload).map_err(|err| bad(err.to_string()))?;
+            let mut value = value;
+            for from in s..SCHEMA {
+                value = A::upcast(from, value).map_err(&bad)?;
+            }
+            serde_json::from_value(value).map_err(|err| bad(err.to_string()))
+        }
+    }
+}
+
+impl<A: Aggregate> Repository<A> {
+    /// A repository over `store`, pseudonymising voters with `key`.
+    pub fn new(store: Arc<dyn Store>, key: VoterKey) -> Repository<A> {
+        Repository {
+            store,
+            key,
+            loaded: HashMap::new(),
+            attempts: 10_000,
+        }
+    }
+
+    /// How many conflicting appends to retry before giving up (default 10,000).
+    pub fn with_attempts(mut self, attempts: u32) -> Self {
+        self.attempts = attempts.max(1);
+        self
+    }
+
+    /// The store.
+    pub fn store(&self) -> &Arc<dyn Store> {
+        &self.store
+    }
+
+    /// The version of a loaded aggregate.
+    pub fn version(&self, id: A::Id) -> Option<Version> {
+        self.loaded.get(&A::stream(id)).map(|l| l.version)
+    }
+
+    /// Forgets a loaded aggregate; the next access replays it.
+    pub fn forget(&mut self, id: A::Id) {
+        self.loaded.remove(&A::stream(id));
+    }
+
+    /// Starts a new stream with its first event (such as `cycle_started`).
+    ///
+    /// # Errors
+    /// A first event that does not start an aggregate, or a stream that already
+    /// exists ([`StoreError::Conflict`]).
+    pub fn create(&mut self, id: A::Id, first: A::Event) -> RepoResult<&A, A> {
+        let stream = A::stream(id);
+        let state = A::replay(vec![first.clone()]).map_err(|source| RepositoryError::Replay {
+            stream: stream.clone(),
+            source,
+        })?;
+        let appended = self
+            .store
+            .append(&stream, 0, vec![NewEvent::json(&first)?])?;
+        let loaded = self.loaded.entry(stream).insert_entry(Loaded {
+            state,
+            version: appended.version,
+            head: appended.head,
+        });
+        Ok(&loaded.into_mut().state)
+    }
+
+    /// Checks one page against the chain from (`head`, `version`) and decodes it:
+    /// links and numbering in order, then hashes and decoding — of the two halves
+    /// of a large page in parallel. The first broken link is reported. Returns the
+    /// events, the version of the first, and the new head and version.
+    fn decode_page(
+        stream: &StreamId,
+        page: &[StoredEvent],
+        head: Hash,
+        version: Version,
+    ) -> Page<A::Event> {
+        let (mut head, mut version) = (head, version);
+        let first = version + 1;
+        let mut link_error = None;
+        for e in page {
+            let link = if e.version == version + 1 {
+                e.check_follows(&head)
+            } else {
+                Err(StoreError::Chain {
+                    stream: stream.clone(),
+                    version: version + 1,
+                    reason: "an event is missing or out of order",
+                })
+            };
+            if let Err(err) = link {
+                link_error = Some(err);
+                break;
+            }
+            head = e.hash;
+            version = e.version;
+        }
+        let checked = &page[..usize::try_from(version + 1 - first)
+            .unwrap_or(0)
+            .min(page.len())];
+        let work = |events: &[StoredEvent]| -> Result<Vec<A::Event>, StoreError> {
+            events
+                .iter()
+                .map(|e| {
+                    e.check_sealed()?;
+                    decode::<A>(e)
+                })
+                .collect()
+        };
+        let mut events = if checked.len() < PARALLEL_DECODE {
+            work(checked)?
+        } else {
+            let (left, right) = checked.split_at(checked.len() / 2);
+            let (mine, theirs) = std::thread::scope(|s| {
+                let other = s.spawn(|| work(right));
+                let mine = work(left);
+                let theirs = other.join().unwrap_or_else(|_| {
+                    Err(StoreError::Backend {
+                        backend: "repository",
+                        message: "a decoding thread panicked".into(),
+                    })
+                });
+                (mine, theirs)
+            });
+            let mut events = mine?;
+            events.extend(theirs?);
+            events
+        };
+        events.shrink_to_fit();
+        match link_error {
+            Some(err) => Err(err),
+            None => Ok((events, first, head, version)),
+        }
+    }
+
+    /// Feeds the events after `after` to `apply`, page by page, and returns the
+    /// new head and version. A short read is handled in place; a long one in a
+    /// pipeline: one thread reads pages from the store, another checks the hash
+    /// chain and decodes, and the caller applies.
+    fn stream_events(
+        &self,
+        stream: &StreamId,
+        after: Version,
+        head: Hash,
+        mut apply: impl FnMut(Vec<A::Event>, Version) -> RepoResult<(), A>,
+    ) -> RepoResult<(Hash, Version), A> {
+        use std::sync::mpsc::sync_channel;
+        let first_page = self.store.read(stream, after, PAGE)?;
+        let (events, first, head, version) = Self::decode_page(stream, &first_page, head, after)?;
+        if !events.is_empty() {
+            apply(events, first)?;
+        }
+        if first_page.len() < PAGE {
+            return Ok((head, version));
+        }
+        let store = &self.store;
+        std::thread::scope(|scope| {
+            let (raw_tx, raw_rx) = sync_channel::<Result<Vec<StoredEvent>, StoreError>>(2);
+            let (decoded_tx, decoded_rx) = sync_channel::<Page<A::Event>>(2);
+            scope.spawn(move || {
+                let mut from = version;
+                loop {
+                    let page = store.read(stream, from, PAGE);
+                    let more = matches!(&page, Ok(p) if p.len() == PAGE);
+                    if let Ok(Some(last)) = page.as_ref().map(|p| p.last()) {
+                        from = last.version;
+                    }
+                    if raw_tx.send(page).is_err() || !more {
+                        return;
+                    }
+                }
+            });
+            scope.spawn(move || {
+                let (mut head, mut version) = (head, version);
+                for page in raw_rx {
+                    let decoded =
+                        page.and_then(|page| Self::decode_page(stream, &page, head, version));
+                    if let Ok((_, _, h, v)) = &decoded {
+                        (head, version) = (*h, *v);
+                    }
+                    let failed = decoded.is_err();
+                    if decoded_tx.send(decoded).is_err() || failed {
+                        return;
+                    }
+                }
+            });
+            let mut at = (head, version);
+            for page in decoded_rx {
+                let (events, first, head, version) = page?;
+                if !events.is_empty() {
+                    apply(events, first)?;
+                }
+                at = (head, version);
+            }
+            Ok(at)
+        })
+    }
+
+    /// Brings a loaded aggregate up to date, or loads it.
+    fn refresh(&mut self, stream: &StreamId) -> RepoResult<(), A> {
+        if let Some(mut loaded) = self.loaded.remove(stream) {
+            let result =
+                self.stream_events(stream, loaded.version, loaded.head, |events, first| {
+                    loaded
+                        .state
+                        .evolve(events, first)
+                        .map_err(|source| RepositoryError::Replay {
+                            stream: stream.clone(),
+                            source,
+                        })
+                });
+            // On failure the aggregate is dropped: the next access replays it.
+            let (head, version) = result?;
+            loaded.head = head;
+            loaded.version = version;
+            self.loaded.insert(stream.clone(), loaded);
+            return Ok(());
+        }
+        let mut state: Option<A> = None;
+        let (head, version) = self.stream_events(stream, 0, Hash::GENESIS, |events, first| {
+            let replayed = match state.as_mut() {
+                None => A::replay(events).map(|a| state = Some(a)),
+                Some(a) => a.evolve(events, first),
+            };
+            replayed.map_err(|source| RepositoryError::Replay {
+                stream: stream.clone(),
+                source,
+            })
+        })?;
+        let state = state.ok_or_else(|| RepositoryError::NotFound {
+            stream: stream.clone(),
+        })?;
+        self.loaded.insert(
+            stream.clone(),
+            Loaded {
+                state,
+                version,
+                head,
+            },
+        );
+        Ok(())
+    }
+
+    /// The aggregate, loaded by replaying its stream (verifying the hash chain)
+    /// or, if already loaded, brought up to date with the events since.
+    ///
+    /// # Errors
+    /// No stream, a broken chain, an undecodable event, or events that break the
+    /// rules.
+    pub fn load(&mut self, id: A::Id) -> RepoResult<&A, A> {
+        let stream = A::stream(id);
+        self.refresh(&stream)?;
+        self.loaded
+            .get(&stream)
+            .map(|l| &l.state)
+            .ok_or(RepositoryError::NotFound { stream })
+    }
+
+    /// Executes a command: pseudonymises its voters, decides its events on the
+    /// loaded aggregate, appends them at the loaded version, and applies them. On a
+    /// conflict, catches up with the new events only and tries again.
+    ///
+    /// # Errors
+    /// The rule the command breaks (nothing appended), a store failure, or
+    /// [`RepositoryError::Contended`] after too many conflicts.
+    pub fn execute(&mut self, id: A::Id, command: A::Command) -> RepoResult<Vec<A::Event>, A> {
+        let command = A::pseudonymize(command, &self.key);
+        let stream = A::stream(id);
+        for attempt in 0..self.attempts {
+            if attempt > 0 {
+                backoff(attempt);
+            }
+            self.refresh(&stream)?;
+            let Some(loaded) = self.loaded.get_mut(&stream) else {
+                return Err(RepositoryError::NotFound { stream });
+            };
+            let events = loaded
+                .state
+                .decide(&command)
+                .map_err(RepositoryError::Rejected)?;
+            let encoded = events
+                .iter()
+                .map(NewEvent::json)
+                .collect::<Result<Vec<_>, _>>()?;
+            match self.store.append(&stream, loaded.version, encoded) {
+                Ok(appended) => {
+                    let first = loaded.version + 1;
+                    if let Err(source) = loaded.state.evolve(events.clone(), first) {
+                        self.loaded.remove(&stream);
+                        return Err(RepositoryError::Replay { stream, source });
+                    }
+                    loaded.version = appended.version;
+                    loaded.head = appended.head;
+                    return Ok(events);
+                }
+                Err(StoreError::Conflict { .. }) => continue,
+                Err(e) => return Err(e.into()),
+            }
+        }
+        Err(RepositoryError::Contended {
+            stream,
+            attempts: self.attempts,
+        })
+    }
+}

@@ -1,0 +1,331 @@
+//! The embedded event store: one SQLite file (bundled SQLite), WAL mode, one
+//! transaction per append, a versioned schema with migrations.
+//!
+//! ```
+//! use medborgarbudget::store::{sqlite::SqliteStore, NewEvent, Store, StreamId};
+//! let store = SqliteStore::in_memory()?;
+//! let s = StreamId::new("example")?;
+//! store.append(&s, 0, vec![NewEvent { schema: 2, payload: "{}".into() }])?;
+//! assert_eq!(store.version(&s)?, 1);
+//! # Ok::<(), Box<dyn std::error::Error>>(())
+//! ```
+
+use std::path::{Path, PathBuf};
+use std::sync::Mutex;
+
+use chrono::{DateTime, Utc};
+use rusqlite::{Connection, OptionalExtension, TransactionBehavior, params};
+
+use super::{
+    Appended, Durability, Hash, NewEvent, Store, StoreError, StoredEvent, StreamId, StreamInfo,
+    Version, now, timestamp,
+};
+
+/// The schema migrations, in order; the database records which it has applied.
+const MIGRATIONS: &[(i64, &str)] = &[(
+    1,
+    "CREATE TABLE events (
+        stream      TEXT    NOT NULL,
+        version     INTEGER NOT NULL CHECK (version > 0),
+        schema      INTEGER NOT NULL,
+        recorded_at INTEGER NOT NULL, -- microseconds since 1970 UTC
+        payload     TEXT    NOT NULL,
+        prev_hash   BLOB    NOT NULL,
+        hash        BLOB    NOT NULL,
+        PRIMARY KEY (stream, version)
+    ) WITHOUT ROWID;
+    CREATE TABLE streams (
+        stream  TEXT    PRIMARY KEY,
+        version INTEGER NOT NULL,
+        head    BLOB    NOT NULL
+    ) WITHOUT ROWID;",
+)];
+
+/// An event store in a SQLite file.
+#[derive(Debug)]
+pub struct SqliteStore {
+    conn: Mutex<Connection>,
+    path: Option<PathBuf>,
+}
+
+fn backend(e: impl std::fmt::Display) -> StoreError {
+    StoreError::Backend {
+        backend: "sqlite",
+        message: e.to_string(),
+    }
+}
+
+fn hash(bytes: &[u8]) -> Result<Hash, StoreError> {
+    <[u8; 32]>::try_from(bytes)
+        .map(Hash)
+        .map_err(|_| backend("a stored hash is not 32 bytes"))
+}
+
+impl SqliteStore {
+    /// Opens (or creates) the store in the file at `path`, applying pending
+    /// migrations, with [`Durability::Full`].
+    ///
+    /// # Errors
+    /// The file cannot be opened, or it was written by a newer schema.
+    pub fn open(path: impl AsRef<Path>) -> Result<SqliteStore, StoreError> {
+        SqliteStore::open_with(path, Durability::default())
+    }
+
+    /// Opens the store with the given durability.
+    ///
+    /// # Errors
+    /// As [`SqliteStore::open`].
+    pub fn open_with(
+        path: impl AsRef<Path>,
+        durability: Durability,
+    ) -> Result<SqliteStore, StoreError> {
+        let conn = Connection::open(path.as_ref()).map_err(backend)?;
+        SqliteStore::init(conn, Some(path.as_ref().to_path_buf()), durability)
+    }
+
+    /// A store in memory (for tests).
+    ///
+    /// # Errors
+    /// SQLite cannot start.
+    pub fn in_memory() -> Result<SqliteStore, StoreError> {
+        SqliteStore::init(
+            Connection::open_in_memory().map_err(backend)?,
+            None,
+            Durability::Normal,
+        )
+    }
+
+    fn init(
+        mut conn: Connection,
+        path: Option<PathBuf>,
+        durability: Durability,
+    ) -> Result<SqliteStore, StoreError> {
+        conn.busy_timeout(std::time::Duration::from_secs(30))
+            .map_err(backend)?;
+        conn.pragma_update(None, "journal_mode", "WAL")
+            .map_err(backend)?;
+        let sync = match durability {
+            Durability::Full => "FULL",
+            Durability::Normal => "NORMAL",
+        };
+        conn.pragma_update(None, "synchronous", sync)
+            .map_err(backend)?;
+        conn.pragma_update(None, "foreign_keys", "ON")
+            .map_err(backend)?;
+        let tx = conn
+            .transaction_with_behavior(TransactionBehavior::Immediate)
+            .map_err(backend)?;
+        tx.execute_batch(
+            "CREATE TABLE IF NOT EXISTS schema_migrations (
+                version    INTEGER PRIMARY KEY,
+                applied_at TEXT    NOT NULL
+            )",
+        )
+        .map_err(backend)?;
+        let applied: i64 = tx
+            .query_row(
+                "SELECT COALESCE(MAX(version), 0) FROM schema_migrations",
+                [],
+                |r| r.get(0),
+            )
+            .map_err(backend)?;
+        let newest = MIGRATIONS.last().map_or(0, |m| m.0);
+        if applied > newest {
+            return Err(backend(format!(
+                "the database schema is at migration {applied}, newer than this build knows ({newest})"
+            )));
+        }
+        for (version, sql) in MIGRATIONS.iter().filter(|m| m.0 > applied) {
+            tx.execute_batch(sql).map_err(backend)?;
+            tx.execute(
+                "INSERT INTO schema_migrations (version, applied_at) VALUES (?1, ?2)",
+                params![version, timestamp(&now())],
+            )
+            .map_err(backend)?;
+        }
+        tx.commit().map_err(backend)?;
+        Ok(SqliteStore {
+            conn: Mutex::new(conn),
+            path,
+        })
+    }
+
+    /// The file, if any.
+    pub fn path(&self) -> Option<&Path> {
+        self.path.as_deref()
+    }
+
+    /// The migrations applied to this database.
+    ///
+    /// # Errors
+    /// A backend failure.
+    pub fn migrations(&self) -> Result<Vec<i64>, StoreError> {
+        let conn = self.conn.lock().map_err(|_| backend("a writer panicked"))?;
+        let mut stmt = conn
+            .prepare("SELECT version FROM schema_migrations ORDER BY version")
+            .map_err(backend)?;
+        let rows = stmt.query_map([], |r| r.get(0)).map_err(backend)?;
+        rows.collect::<Result<Vec<i64>, _>>().map_err(backend)
+    }
+}
+
+impl Store for SqliteStore {
+    fn append(
+        &self,
+        stream: &StreamId,
+        expected: Version,
+        events: Vec<NewEvent>,
+    ) -> Result<Appended, StoreError> {
+        let mut conn = self.conn.lock().map_err(|_| backend("a writer panicked"))?;
+        let tx = conn
+            .transaction_with_behavior(TransactionBehavior::Immediate)
+            .map_err(backend)?;
+        let current: Option<(i64, Vec<u8>)> = tx
+            .query_row(
+                "SELECT version, head FROM streams WHERE stream = ?1",
+                [stream.as_str()],
+                |r| Ok((r.get(0)?, r.get(1)?)),
+            )
+            .optional()
+            .map_err(backend)?;
+        let (actual, prev) = match current {
+            Some((v, head)) => (u64::try_from(v).unwrap_or(0), hash(&head)?),
+            None => (0, Hash::GENESIS),
+        };
+        if actual != expected {
+            return Err(StoreError::Conflict {
+                stream: stream.clone(),
+                expected,
+                actual,
+            });
+        }
+        let sealed = StoredEvent::seal(stream, expected, prev, now(), events);
+        {
+            let mut insert = tx
+                .prepare_cached(
+                    "INSERT INTO events (stream, version, schema, recorded_at, payload, prev_hash, hash)
+                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+                )
+                .map_err(backend)?;
+            for e in &sealed {
+                insert
+                    .execute(params![
+                        stream.as_str(),
+                        i64::try_from(e.version).map_err(backend)?,
+                        e.schema,
+                        e.recorded_at.timestamp_micros(),
+                        e.payload,
+                        &e.prev_hash.0[..],
+                        &e.hash.0[..],
+                    ])
+                    .map_err(backend)?;
+            }
+        }
+        let head = sealed.last().map_or(prev, |e| e.hash);
+        let version = expected + sealed.len() as u64;
+        tx.execute(
+            "INSERT INTO streams (stream, version, head) VALUES (?1, ?2, ?3)
+             ON CONFLICT (stream) DO UPDATE SET version = excluded.version, head = excluded.head",
+            params![
+                stream.as_str(),
+                i64::try_from(version).map_err(backend)?,
+                &head.0[..]
+            ],
+        )
+        .map_err(backend)?;
+        tx.commit().map_err(backend)?;
+        Ok(Appended { version, head })
+    }
+
+    fn read(
+        &self,
+        stream: &StreamId,
+        after: Version,
+        limit: usize,
+    ) -> Result<Vec<StoredEvent>, StoreError> {
+        let conn = self.conn.lock().map_err(|_| backend("a writer panicked"))?;
+        let mut stmt = conn
+            .prepare_cached(
+                "SELECT version, schema, recorded_at, payload, prev_hash, hash FROM events
+                 WHERE stream = ?1 AND version > ?2 ORDER BY version LIMIT ?3",
+            )
+            .map_err(backend)?;
+        let rows = stmt
+            .query_map(
+                params![
+                    stream.as_str(),
+                    i64::try_from(after).unwrap_or(i64::MAX),
+                    i64::try_from(limit).unwrap_or(i64::MAX)
+                ],
+                |r| {
+                    let blob = |i| -> rusqlite::Result<[u8; 32]> {
+                        let bytes = r.get_ref(i)?.as_blob()?;
+                        <[u8; 32]>::try_from(bytes).map_err(|_| {
+                            rusqlite::Error::FromSqlConversionFailure(
+                                i,
+                                rusqlite::types::Type::Blob,
+                                "a stored hash is not 32 bytes".into(),
+                            )
+                        })
+                    };
+                    Ok((
+                        r.get::<_, i64>(0)?,
+                        r.get::<_, u32>(1)?,
+                        r.get::<_, i64>(2)?,
+                        r.get::<_, String>(3)?,
+                        blob(4)?,
+                        blob(5)?,
+                    ))
+                },
+            )
+            .map_err(backend)?;
+        let mut out = Vec::with_capacity(limit.min(super::PAGE));
+        for row in rows {
+            let (version, schema, micros, payload, prev, this) = row.map_err(backend)?;
+            let recorded_at = DateTime::<Utc>::from_timestamp_micros(micros)
+                .ok_or_else(|| backend(format!("event {version}: time {micros} out of range")))?;
+            out.push(StoredEvent {
+                stream: stream.clone(),
+                version: u64::try_from(version).map_err(backend)?,
+                schema,
+                recorded_at,
+                payload,
+                prev_hash: Hash(prev),
+                hash: Hash(this),
+            });
+        }
+        Ok(out)
+    }
+
+    fn streams(&self) -> Result<Vec<StreamInfo>, StoreError> {
+        let conn = self.conn.lock().map_err(|_| backend("a writer panicked"))?;
+        let mut stmt = conn
+            .prepare_cached("SELECT stream, version FROM streams ORDER BY stream")
+            .map_err(backend)?;
+        let rows = stmt
+            .query_map([], |r| Ok((r.get::<_, String>(0)?, r.get::<_, i64>(1)?)))
+            .map_err(backend)?;
+        let mut out = Vec::new();
+        for row in rows {
+            let (stream, version) = row.map_err(backend)?;
+            out.push(StreamInfo {
+                stream: StreamId::new(stream)?,
+                version: u64::try_from(version).map_err(backend)?,
+            });
+        }
+        Ok(out)
+    }
+
+    fn version(&self, stream: &StreamId) -> Result<Version, StoreError> {
+        let conn = self.conn.lock().map_err(|_| backend("a writer panicked"))?;
+        let v: Option<i64> = conn
+            .query_row(
+                "SELECT version FROM streams WHERE stream = ?1",
+                [stream.as_str()],
+                |r| r.get(0),
+            )
+            .optional()
+            .map_err(backend)?;
+        Ok(v.map_or(0, |v| u64::try_from(v).unwrap_or(0)))
+    }
+}

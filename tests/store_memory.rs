@@ -1,0 +1,162 @@
+//! The conformance suite on the in-memory store, plus the repository's own
+//! behaviour: pseudonyms, catching up, old schemas.
+
+#![allow(clippy::unwrap_used, clippy::panic)]
+
+use std::sync::Arc;
+
+use medborgarbudget::process::AnyCycle;
+use medborgarbudget::store::conformance::{self, test_key};
+use medborgarbudget::store::memory::MemoryStore;
+use medborgarbudget::store::{NewEvent, Repository, RepositoryError, Store, StoreError, StreamId};
+
+#[test]
+fn append_and_read() {
+    conformance::append_and_read(&MemoryStore::new());
+}
+
+#[test]
+fn conflicts() {
+    conformance::conflicts(&MemoryStore::new());
+}
+
+#[test]
+fn eight_writers_ten_thousand_ballots_each() {
+    let took = conformance::concurrent_ballots(Arc::new(MemoryStore::new()), 8, 10_000);
+    println!("memory: 80,000 ballots from 8 writers in {took:?}");
+}
+
+#[test]
+fn replay_equals_live() {
+    conformance::replay_equals_live(Arc::new(MemoryStore::new()));
+}
+
+#[test]
+fn tampering_is_detected() {
+    let store = Arc::new(MemoryStore::new());
+    let s = store.clone();
+    conformance::tampering_is_detected(store, &move |stream, version, payload| {
+        assert!(s.tamper(stream, version, payload));
+    });
+}
+
+#[test]
+fn a_repository_catches_up_with_other_writers_without_replaying() {
+    let store: Arc<dyn Store> = Arc::new(MemoryStore::new());
+    let mut a = Repository::<AnyCycle>::new(store.clone(), test_key());
+    let id = conformance::create_voting_cycle(&mut a);
+    let mut b = Repository::<AnyCycle>::new(store.clone(), test_key());
+    b.load(id).unwrap();
+    for n in 1..=10 {
+        a.execute(id, conformance::ballot(n)).unwrap();
+    }
+    // b is ten events behind: its next command catches up and succeeds.
+    let before = b.version(id).unwrap();
+    b.execute(id, conformance::ballot(11)).unwrap();
+    assert_eq!(b.version(id).unwrap(), before + 11);
+    // The same voter through the other repository is a second ballot.
+    let err = a.execute(id, conformance::ballot(11)).unwrap_err();
+    assert!(matches!(err, RepositoryError::Rejected(_)), "{err}");
+    let AnyCycle::Voting(v) = b.load(id).unwrap() else {
+        panic!("voting")
+    };
+    assert_eq!(v.ballots().len(), 11);
+}
+
+#[test]
+fn events_of_schema_one_still_load() {
+    // A cycle's first events as schema 1 wrote them (internally tagged JSON).
+    let id = medborgarbudget::ids::CycleId::new();
+    let events = conformance::voting_cycle(id);
+    let v1: Vec<NewEvent> = events
+        .iter()
+        .map(|e| {
+            let v2 = serde_json::to_value(e).unwrap();
+            let (variant, inner) = v2
+                .as_object()
+                .unwrap()
+                .iter()
+                .next()
+                .map(|(k, v)| (k.clone(), v.clone()))
+                .unwrap();
+            let mut out = serde_json::Map::new();
+            out.insert("event".into(), variant.clone().into());
+            let fields = if variant == "accepted" {
+                let (command, fields) = inner
+                    .as_object()
+                    .unwrap()
+                    .iter()
+                    .next()
+                    .map(|(k, v)| (k.clone(), v.clone()))
+                    .unwrap();
+                out.insert("command".into(), command.into());
+                fields
+            } else {
+                inner
+            };
+            if let serde_json::Value::Object(f) = fields {
+                out.extend(f);
+            }
+            NewEvent {
+                schema: 1,
+                payload: serde_json::Value::Object(out).to_string(),
+            }
+        })
+        .collect();
+    // The second event, in the old shape: tags as fields, not as wrappers.
+    let old: serde_json::Value = serde_json::from_str(&v1[1].payload).unwrap();
+    assert_eq!(old["event"], "accepted", "{old}");
+    assert_eq!(old["command"], "set_budget", "{old}");
+    assert!(old.get("accepted").is_none(), "{old}");
+    let store: Arc<dyn Store> = Arc::new(MemoryStore::new());
+    store.append(&StreamId::cycle(id), 0, v1).unwrap();
+    let mut repo = Repository::<AnyCycle>::new(store.clone(), test_key());
+    let loaded = repo.load(id).unwrap().clone();
+    assert_eq!(loaded, AnyCycle::replay(events).unwrap());
+    // New events go in schema 2 after the old ones, and the whole log still loads.
+    repo.execute(id, conformance::ballot(1)).unwrap();
+    let mut fresh = Repository::<AnyCycle>::new(store.clone(), test_key());
+    let AnyCycle::Voting(v) = fresh.load(id).unwrap() else {
+        panic!("voting")
+    };
+    assert_eq!(v.ballots().len(), 1);
+    // An event from a newer build is refused with a clear error.
+    let s = StreamId::cycle(id);
+    let version = store.version(&s).unwrap();
+    store
+        .append(
+            &s,
+            version,
+            vec![NewEvent {
+                schema: 99,
+                payload: "{}".into(),
+            }],
+        )
+        .unwrap();
+    let err = Repository::<AnyCycle>::new(store, test_key())
+        .load(id)
+        .unwrap_err();
+    assert!(
+        matches!(
+            err,
+            RepositoryError::Store(StoreError::SchemaTooNew { schema: 99, .. })
+        ),
+        "{err}"
+    );
+}
+
+#[test]
+fn a_stream_that_does_not_start_a_cycle_does_not_load() {
+    let store: Arc<dyn Store> = Arc::new(MemoryStore::new());
+    let id = medborgarbudget::ids::CycleId::new();
+    let events = conformance::voting_cycle(id);
+    let skipped: Vec<NewEvent> = events[1..]
+        .iter()
+        .map(|e| NewEvent::json(e).unwrap())
+        .collect();
+    store.append(&StreamId::cycle(id), 0, skipped).unwrap();
+    let err = Repository::<AnyCycle>::new(store, test_key())
+        .load(id)
+        .unwrap_err();
+    assert!(matches!(err, RepositoryError::Replay { .. }), "{err}");
+}
