@@ -12,10 +12,10 @@
 //! `MEDBORGARBUDGET_DB`). Ballots are stored under pseudonyms keyed by a voter
 //! key kept next to the database (`<path>.key`), created on the first run.
 //!
-//! Running it again continues from what is stored: the run is deterministic, so
-//! each command is decided again on a copy of the programme and, where the store
-//! already holds its events, checked against them instead of written twice. A
-//! run that was killed resumes after its last committed command; a finished
+//! Running it again continues from what is stored: the run is deterministic, and
+//! a [`Journal`] decides each command again on a copy of the programme and, where
+//! the store already holds its events, checks them instead of writing them twice.
+//! A run that was killed resumes after its last committed command; a finished
 //! programme is reported as complete.
 //!
 //! Run with `cargo run --release --example three_year_programme [PATH]`.
@@ -33,15 +33,13 @@ use medborgarbudget::idea::{IdeaStatus, IdeaSubmission};
 use medborgarbudget::ids::{AreaId, BallotId, CycleId, IdeaId, ProgrammeId, ProjectId, ResidentId};
 use medborgarbudget::money::{Currency, Money};
 use medborgarbudget::process::{
-    Allocation, AnyCycle, Command, Commitment, CouncilDecision, CredibilityReport, CycleError,
-    Evaluation, FundingSource, OutreachActivity, OutreachChannel, Programme, ProgrammeCommand,
-    ProgrammeError, ProgrammeEvent, ProgrammeSetup, VotingWindow,
+    Allocation, AnyCycle, Command, CouncilDecision, CredibilityReport, CycleError, Evaluation,
+    FundingSource, OutreachActivity, OutreachChannel, ProgrammeCommand, ProgrammeError,
+    ProgrammeSetup, VotingWindow,
 };
 use medborgarbudget::project::{Feasibility, Milestone, Progress, ProjectProposal};
 use medborgarbudget::store::sqlite::SqliteStore;
-use medborgarbudget::store::{
-    Aggregate, Repository, RepositoryError, Store, StoreExt, StreamId, VoterKey, decode,
-};
+use medborgarbudget::store::{Journal, JournalError, Store, StoreExt, StreamId, VoterKey};
 
 const FIRST_YEAR: i32 = 2027;
 const POPULATION: u32 = 9_400;
@@ -236,107 +234,6 @@ struct YearLog {
     projects: BTreeMap<ProjectId, &'static str>,
 }
 
-/// The programme as stored: every command is decided on `local`, a copy that
-/// follows the store event by event. Where the store already holds the events a
-/// command produces (a run before this one), they are checked and not written
-/// again; past them, commands go to the store through the repository.
-struct Journal {
-    repo: Repository<Programme>,
-    id: ProgrammeId,
-    key: VoterKey,
-    local: Programme,
-    stored: Vec<ProgrammeEvent>,
-    /// Events of `stored` matched so far (after `established`).
-    matched: usize,
-    written: usize,
-}
-
-impl Journal {
-    /// Opens the programme `setup` in `store`, creating it if the store has none.
-    fn open(
-        store: Arc<dyn Store>,
-        key: VoterKey,
-        setup: ProgrammeSetup,
-    ) -> Result<Journal, Box<dyn Error>> {
-        let id = setup.id;
-        let stream = StreamId::programme(id);
-        let local = Programme::committed(Commitment::<3>::new(), setup.clone());
-        let established = ProgrammeEvent::Established(local.setup().clone());
-        let mut repo = Repository::<Programme>::new(store.clone(), key.clone());
-        let stored = if store.version(&stream)? == 0 {
-            repo.create(id, established)?;
-            Vec::new()
-        } else {
-            // Loading checks every hash link and every rule.
-            repo.load(id)?;
-            let events = store
-                .read_all(&stream, 0)?
-                .iter()
-                .map(decode::<Programme>)
-                .collect::<Result<Vec<_>, _>>()?;
-            if events.first() != Some(&established) {
-                return Err(format!("the store holds another programme under {stream}").into());
-            }
-            events
-        };
-        Ok(Journal {
-            repo,
-            id,
-            key,
-            local,
-            stored,
-            matched: 1,
-            written: 0,
-        })
-    }
-
-    /// The programme as far as this run has come.
-    fn programme(&self) -> &Programme {
-        &self.local
-    }
-
-    /// The stored programme's report, if it was concluded by an earlier run.
-    fn concluded(&mut self) -> Result<Option<CredibilityReport>, Box<dyn Error>> {
-        Ok(self.repo.load(self.id)?.report().cloned())
-    }
-
-    fn apply(&mut self, command: ProgrammeCommand) -> Result<Vec<ProgrammeEvent>, ProgrammeError> {
-        let offset = self.matched + self.written;
-        let events = if self.matched < self.stored.len() {
-            // The repository stores voters under their pseudonyms; so must the copy.
-            let events = self
-                .local
-                .decide(&Programme::pseudonymize(command, &self.key))?;
-            if self.stored.get(self.matched..self.matched + events.len()) != Some(events.as_slice())
-            {
-                return Err(ProgrammeError::Replay {
-                    index: self.matched,
-                    event: events.first().map_or("nothing", ProgrammeEvent::name),
-                    reason: "the store holds a different run here".into(),
-                });
-            }
-            self.matched += events.len();
-            events
-        } else {
-            let events = match self.repo.execute(self.id, command) {
-                Ok(events) => events,
-                Err(RepositoryError::Rejected(e)) => return Err(e),
-                Err(e) => {
-                    return Err(ProgrammeError::Replay {
-                        index: offset,
-                        event: "store",
-                        reason: e.to_string(),
-                    });
-                }
-            };
-            self.written += events.len();
-            events
-        };
-        self.local.evolve(events.clone(), offset)?;
-        Ok(events)
-    }
-}
-
 struct Run {
     journal: Journal,
     register: Register,
@@ -345,7 +242,7 @@ struct Run {
 }
 
 impl Run {
-    fn cycle(&mut self, year: i32, command: Command) -> Result<(), ProgrammeError> {
+    fn cycle(&mut self, year: i32, command: Command) -> Result<(), JournalError> {
         self.journal
             .apply(ProgrammeCommand::Cycle { year, command })
             .map(drop)
@@ -427,10 +324,10 @@ impl Run {
             };
             match self.cycle(year, Command::SubmitIdea(idea)) {
                 Ok(()) => by_theme.entry(theme).or_default().push(id),
-                Err(ProgrammeError::Cycle {
+                Err(JournalError::Refused(ProgrammeError::Cycle {
                     source: CycleError::Ineligible { .. },
                     ..
-                }) => {
+                })) => {
                     self.log(year).ideas_refused += 1;
                 }
                 Err(e) => return Err(e.into()),
@@ -628,10 +525,10 @@ impl Run {
                 command: Command::EnterPaperBallots(batch),
             }) {
                 Ok(_) => return Ok(()),
-                Err(ProgrammeError::Cycle {
+                Err(JournalError::Refused(ProgrammeError::Cycle {
                     source: CycleError::PaperBallot { index, source },
                     ..
-                }) => {
+                })) => {
                     self.refused(year, &source);
                     ballots.remove(index);
                     if ballots.is_empty() {
@@ -649,7 +546,9 @@ impl Run {
             .apply(ProgrammeCommand::Cycle { year, command })
         {
             Ok(_) => Ok(()),
-            Err(ProgrammeError::Cycle { source, .. }) if refusable(&source) => {
+            Err(JournalError::Refused(ProgrammeError::Cycle { source, .. }))
+                if refusable(&source) =>
+            {
                 self.refused(year, &source);
                 Ok(())
             }
@@ -822,6 +721,7 @@ impl Run {
                     "Uppföljning av {year}: valdeltagande, vem som deltog, vad som byggdes"
                 ),
                 recorded_at: at(year, 12, 10),
+                metrics: None,
             }),
         )?;
         Ok(())
@@ -996,13 +896,7 @@ fn voter_key(store: &Path, empty_store: bool) -> Result<VoterKey, Box<dyn Error>
     path.push(".key");
     let path = PathBuf::from(path);
     if path.exists() {
-        let hex = std::fs::read_to_string(&path)?;
-        let bytes = (0..hex.trim().len())
-            .step_by(2)
-            .map(|i| u8::from_str_radix(hex.trim().get(i..i + 2).unwrap_or("zz"), 16))
-            .collect::<Result<Vec<u8>, _>>()
-            .map_err(|e| format!("{}: not a hex key: {e}", path.display()))?;
-        return Ok(VoterKey::new(bytes)?);
+        return Ok(VoterKey::read_file(&path)?);
     }
     if !empty_store {
         return Err(format!(
@@ -1013,13 +907,7 @@ fn voter_key(store: &Path, empty_store: bool) -> Result<VoterKey, Box<dyn Error>
         .into());
     }
     let key = VoterKey::random();
-    let hex: String = key.as_bytes().iter().map(|b| format!("{b:02x}")).collect();
-    std::fs::write(&path, hex + "\n")?;
-    #[cfg(unix)]
-    {
-        use std::os::unix::fs::PermissionsExt;
-        std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o600))?;
-    }
+    key.write_file(&path)?;
     Ok(key)
 }
 
@@ -1052,9 +940,9 @@ fn main() -> Result<(), Box<dyn Error>> {
         }),
         established_at: at(2026, 6, 18),
     };
+    let stream = StreamId::programme(setup.id);
     let mut journal = Journal::open(store.clone(), key, setup)?;
-    let stream = StreamId::programme(journal.id);
-    if let Some(report) = journal.concluded()? {
+    if let Some(report) = journal.stored_report()? {
         println!(
             "The programme in {} is complete ({} events); its report:",
             path.display(),
@@ -1063,7 +951,7 @@ fn main() -> Result<(), Box<dyn Error>> {
         print_report(&report);
         return Ok(());
     }
-    let before = journal.stored.len();
+    let before = journal.ahead() + 1;
     if before > 1 {
         println!(
             "Continuing the programme in {}: {before} events stored by an earlier run.",
@@ -1105,8 +993,8 @@ fn main() -> Result<(), Box<dyn Error>> {
         "\nStored in {}: {} events ({} checked again, {} written now); hash chain verified, head {}.",
         path.display(),
         verified.events,
-        run.journal.matched - 1,
-        run.journal.written,
+        run.journal.checked(),
+        run.journal.written(),
         verified.head
     );
     Ok(())

@@ -112,11 +112,15 @@
 //!     cycle.add_co_creator(p, resident(200))?;
 //!     cycle.complete_project(p, Money::from_major(420_000, Currency::SEK)?, day(300))?;
 //! }
-//! // 7. Uppföljning, then closed.
-//! let cycle = cycle.begin_follow_up(day(310))?.close(Evaluation {
+//! // 7. Uppföljning: the follow-up metrics are recorded (and checked), then closed.
+//! let cycle = cycle.begin_follow_up(day(310))?;
+//! let metrics = cycle.metrics()?;
+//! assert_eq!((metrics.voters, metrics.delivered), (30, 2));
+//! let cycle = cycle.close(Evaluation {
 //!     lessons: vec!["Hold workshops in the evening".into()],
 //!     summary: "30 ballots, two projects delivered".into(),
 //!     recorded_at: day(320),
+//!     metrics: Some(metrics),
 //! })?;
 //! assert_eq!(cycle.spent()?, Money::from_major(840_000, Currency::SEK)?);
 //!
@@ -147,6 +151,9 @@
 //! * [`tally`]: the [`Tally`](tally::Tally) trait, the ballot profile, tie-breaking.
 //! * [`pabulib`]: reading and writing pabulib `.pb` files, the format of 1,200+ real
 //!   elections, into [`Election`](tally::Election)s the tallies count.
+//! * [`followup`]: step 7's measures — turnout by group, who got what they
+//!   voted for, proportionality, money and delivery — for a cycle and a
+//!   programme.
 //! * [`money`], [`area`], [`criteria`], [`idea`], [`project`], [`ids`]: the domain
 //!   values, each checked when built and when deserialised.
 
@@ -158,12 +165,15 @@
 pub mod area;
 pub mod ballot;
 pub mod criteria;
+pub mod followup;
 pub mod idea;
 pub mod ids;
 pub mod money;
 pub mod pabulib;
 pub mod process;
 pub mod project;
+pub mod report;
+pub mod sim;
 pub mod store;
 pub mod tally;
 

@@ -1,7 +1,10 @@
-//! `medborgarbudget`: count real participatory-budgeting elections and check `.pb`
-//! files.
+//! `medborgarbudget`: simulate programmes, report on them, count real
+//! participatory-budgeting elections and check `.pb` files.
 //!
 //! ```text
+//! medborgarbudget simulate [--scenario FILE] [--years N] [--seed S] [--store memory|sqlite:PATH|postgres:URL]
+//! medborgarbudget sweep [--programmes K] [--rules R,…] [--outreach true,false] [--trust low,…] [--format csv|json] [--out FILE]
+//! medborgarbudget report [--store …] [--programme ID] --out FILE.html
 //! medborgarbudget tally FILE.pb [--rule RULE] [--tie-break T[,T…]] [--format table|json|csv]
 //! medborgarbudget check FILE.pb…
 //! ```
@@ -13,6 +16,9 @@ use std::io::{self, Write};
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
+#[path = "medborgarbudget/programmes.rs"]
+mod programmes;
+
 use clap::{Parser, Subcommand, ValueEnum};
 use indicatif::{ProgressBar, ProgressStyle};
 use medborgarbudget::pabulib::{self, ParseOptions, PbFile, official::official_rule};
@@ -21,7 +27,8 @@ use medborgarbudget::tally::{
     Outcome, Phragmen, Tally, TieBreak, TieBreaking,
 };
 
-/// Participatory budgeting: count real elections and check .pb files.
+/// Participatory budgeting: simulate programmes, report on them, count real
+/// elections and check .pb files.
 #[derive(Debug, Parser)]
 #[command(name = "medborgarbudget", version, about, propagate_version = true)]
 struct Cli {
@@ -31,6 +38,69 @@ struct Cli {
 
 #[derive(Debug, Subcommand)]
 enum Command {
+    /// Simulate a programme through every step of every year and print a table
+    /// per year. Running it again on the same store checks the stored run (or
+    /// continues it after a crash) instead of writing it twice.
+    Simulate {
+        /// A scenario in TOML or JSON (default: a low-trust district of 10,000).
+        #[arg(long)]
+        scenario: Option<PathBuf>,
+        /// Years (at least three; default: the scenario's).
+        #[arg(long)]
+        years: Option<u32>,
+        /// The seed.
+        #[arg(long, default_value_t = 1)]
+        seed: u64,
+        /// Where to store the programme: memory, sqlite:PATH or postgres://URL.
+        #[arg(long, default_value_t = programmes::StoreArg::default())]
+        store: programmes::StoreArg,
+    },
+    /// Simulate many programmes over a grid (rule × outreach × trust × seed) in
+    /// parallel, in memory; one row per programme and year.
+    Sweep {
+        /// The base scenario in TOML or JSON.
+        #[arg(long)]
+        scenario: Option<PathBuf>,
+        /// Years (default: the scenario's).
+        #[arg(long)]
+        years: Option<u32>,
+        /// Programmes (seeds) at every point of the grid.
+        #[arg(long, default_value_t = 10)]
+        programmes: u64,
+        /// The first seed.
+        #[arg(long, default_value_t = 1)]
+        first_seed: u64,
+        /// Counting rules (default: greedy,mes).
+        #[arg(long, value_delimiter = ',', default_values_t = ["greedy".to_string(), "mes".to_string()])]
+        rules: Vec<String>,
+        /// With the scenario's outreach, without, or both (default: true,false).
+        #[arg(long, value_delimiter = ',', default_values_t = [true, false])]
+        outreach: Vec<bool>,
+        /// Trust levels (default: the scenario's).
+        #[arg(long, value_enum, value_delimiter = ',')]
+        trust: Vec<TrustArg>,
+        /// Threads (0: one per core).
+        #[arg(long, default_value_t = 0)]
+        threads: usize,
+        /// Output format.
+        #[arg(long, value_enum, default_value_t = programmes::SweepFormat::Csv)]
+        format: programmes::SweepFormat,
+        /// Output file (default: standard output).
+        #[arg(long)]
+        out: Option<PathBuf>,
+    },
+    /// Write a self-contained HTML report of a stored programme.
+    Report {
+        /// The store: sqlite:PATH or postgres://URL.
+        #[arg(long, default_value_t = programmes::StoreArg::default())]
+        store: programmes::StoreArg,
+        /// The programme's id (default: the most recent in the store).
+        #[arg(long)]
+        programme: Option<String>,
+        /// The HTML file to write.
+        #[arg(long)]
+        out: PathBuf,
+    },
     /// Count a .pb election by a rule and print the funded projects.
     Tally {
         /// The election, in pabulib's .pb format.
@@ -75,6 +145,13 @@ enum RuleArg {
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+enum TrustArg {
+    Low,
+    Medium,
+    High,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
 enum TieArg {
     Id,
     MinCost,
@@ -96,6 +173,50 @@ struct BadInput(String);
 fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match cli.command {
+        Command::Simulate {
+            scenario,
+            years,
+            seed,
+            store,
+        } => programmes::simulate(scenario.as_deref(), years, seed, &store),
+        Command::Sweep {
+            scenario,
+            years,
+            programmes: k,
+            first_seed,
+            rules,
+            outreach,
+            trust,
+            threads,
+            format,
+            out,
+        } => {
+            let trust: Vec<medborgarbudget::sim::Trust> = trust
+                .iter()
+                .map(|t| match t {
+                    TrustArg::Low => medborgarbudget::sim::Trust::Low,
+                    TrustArg::Medium => medborgarbudget::sim::Trust::Medium,
+                    TrustArg::High => medborgarbudget::sim::Trust::High,
+                })
+                .collect();
+            programmes::sweep(
+                scenario.as_deref(),
+                years,
+                k,
+                first_seed,
+                &rules,
+                &outreach,
+                &trust,
+                threads,
+                format,
+                out.as_deref(),
+            )
+        }
+        Command::Report {
+            store,
+            programme,
+            out,
+        } => programmes::report(&store, programme.as_deref(), &out),
         Command::Tally {
             file,
             rule,

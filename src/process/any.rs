@@ -31,6 +31,10 @@ use crate::tally::Tally;
 /// the rules live in one place. Serialised as a snapshot; deserialising replays
 /// the snapshot's history through the same rules, so a corrupted snapshot does not
 /// load.
+// The evaluation that closes a cycle carries its follow-up metrics inline (the
+// agreed form of `Evaluation::metrics`), which makes this variant much larger
+// than the others; it occurs once per cycle.
+#[allow(clippy::large_enum_variant)]
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum AnyCycle {
     /// Step 1.
@@ -535,7 +539,7 @@ impl AnyCycle {
     /// "decide" half of [`AnyCycle::apply`], for writers that append first and
     /// apply after (see [`crate::store::Repository`]). Ballots are checked in
     /// place; other commands run on a copy (without the ballots, unless counting
-    /// needs them).
+    /// or checking recorded follow-up metrics needs them).
     ///
     /// # Errors
     /// What `apply` would refuse.
@@ -549,7 +553,14 @@ impl AnyCycle {
                 c.check_paper(batch)?;
                 Ok(vec![Event::Accepted(command.clone())])
             }
-            (_, Command::CloseVoting { .. }) => self.clone().apply(command.clone()),
+            // Counting and checking recorded follow-up metrics read the ballots.
+            (_, Command::CloseVoting { .. })
+            | (
+                _,
+                Command::Close(Evaluation {
+                    metrics: Some(_), ..
+                }),
+            ) => self.clone().apply(command.clone()),
             _ => self.without_ballots().apply(command.clone()),
         }
     }
@@ -943,6 +954,7 @@ struct RawCycle<S> {
 
 #[derive(Deserialize)]
 #[serde(rename_all = "snake_case", tag = "step")]
+#[allow(clippy::large_enum_variant)] // As `AnyCycle`.
 enum RawAny {
     Criteria(RawCycle<Criteria>),
     Outreach(RawCycle<Outreach>),

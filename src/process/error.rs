@@ -7,7 +7,8 @@ use chrono::{DateTime, Utc};
 use super::Step;
 use crate::area::Ineligible;
 use crate::ballot::{BallotError, RulesError};
-use crate::ids::{BallotId, IdeaId, ProjectId, ResidentId};
+use crate::followup::FollowUpError;
+use crate::ids::{BallotId, CycleId, IdeaId, ProjectId, ResidentId};
 use crate::money::{Currency, Money, MoneyError};
 use crate::project::ProgressError;
 use crate::tally::TallyError;
@@ -393,6 +394,20 @@ pub enum CycleError {
         /// What does not match.
         field: &'static str,
     },
+    /// Follow-up metrics recorded in the evaluation that differ from the
+    /// cycle's own.
+    #[error(
+        "the follow-up metrics recorded for cycle {cycle} do not match the cycle: {field} differs from a recount"
+    )]
+    MetricsMismatch {
+        /// The cycle.
+        cycle: CycleId,
+        /// The first field that differs.
+        field: &'static str,
+    },
+    /// The follow-up metrics of the cycle could not be computed.
+    #[error(transparent)]
+    FollowUp(#[from] FollowUpError),
 }
 
 /// A transition that was refused; the cycle comes back unchanged, like

@@ -16,9 +16,10 @@ use serde::{Deserialize, Serialize};
 
 use super::command::{Command, Event};
 use super::error::CycleError;
-use super::records::{Allocation, CouncilDecision, CycleSetup, FundingSource, Lesson};
+use super::records::{Allocation, CouncilDecision, CycleSetup, Evaluation, FundingSource, Lesson};
 use super::{AnyCycle, Cycle, Step};
 use crate::area::Area;
+use crate::followup::CycleMetrics;
 use crate::ids::{CycleId, ProgrammeId};
 use crate::money::{Currency, Money};
 use crate::project::DeliveryStatus;
@@ -208,6 +209,7 @@ pub enum ProgrammeError {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 #[non_exhaustive]
+#[allow(clippy::large_enum_variant)] // As `Command`.
 pub enum ProgrammeCommand {
     /// Start the next year's cycle.
     StartCycle {
@@ -234,6 +236,7 @@ pub enum ProgrammeCommand {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 #[non_exhaustive]
+#[allow(clippy::large_enum_variant)] // As `Command`.
 pub enum ProgrammeEvent {
     /// The programme was established.
     Established(ProgrammeSetup),
@@ -463,6 +466,20 @@ impl Programme {
                 })
             })
             .collect()
+    }
+
+    /// The follow-up metrics recorded when the cycle of `year` closed, if it
+    /// closed with them: what the next year's criteria step reads, beside the
+    /// lessons ([`Programme::lessons_for`]), to set its budget, outreach and
+    /// criteria. `None` for a year without a cycle, one not closed, or one
+    /// closed without metrics. Compute metrics of any counted year with
+    /// [`CycleMetrics::of`], and of the whole programme with
+    /// [`ProgrammeMetrics::of`](crate::followup::ProgrammeMetrics::of).
+    ///
+    /// The recorded metrics were checked against the cycle when it closed and
+    /// are checked again whenever the programme is replayed or loaded.
+    pub fn follow_up(&self, year: i32) -> Option<&CycleMetrics> {
+        self.cycle(year)?.evaluation()?.metrics.as_ref()
     }
 
     /// Applies a command and returns the events it produced (including what the
@@ -833,8 +850,8 @@ impl Programme {
 
     /// The events `command` would produce, without changing the programme (the
     /// "decide" half of [`Programme::apply`]). Ballots are checked in place;
-    /// other commands run on a copy without ballots, except counting and
-    /// concluding, which read them.
+    /// other commands run on a copy without ballots, except counting, closing
+    /// with follow-up metrics and concluding, which read them.
     ///
     /// # Errors
     /// What `apply` would refuse.
@@ -859,7 +876,11 @@ impl Programme {
             }
             ProgrammeCommand::Cycle {
                 year,
-                command: Command::CloseVoting { .. },
+                command:
+                    Command::CloseVoting { .. }
+                    | Command::Close(Evaluation {
+                        metrics: Some(_), ..
+                    }),
             } => Some(*year),
             ProgrammeCommand::Conclude { .. } => return self.clone().apply(command.clone()),
             _ => None,

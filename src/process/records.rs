@@ -5,6 +5,7 @@ use chrono::{DateTime, NaiveDate, Utc};
 use serde::{Deserialize, Serialize};
 
 use crate::area::Area;
+use crate::followup::CycleMetrics;
 use crate::ids::{CycleId, ProgrammeId, ProjectId};
 use crate::money::{Currency, Money};
 use crate::tally::TieBreaking;
@@ -153,6 +154,13 @@ pub struct Evaluation {
     pub summary: String,
     /// When it was recorded.
     pub recorded_at: DateTime<Utc>,
+    /// The follow-up metrics of the cycle, as computed by
+    /// [`Cycle::metrics`](super::Cycle::metrics) in step 7. When present, closing
+    /// the cycle (and every replay or load of it) recomputes them and refuses
+    /// metrics that differ; the next year reads them through
+    /// [`Programme::follow_up`](super::Programme::follow_up).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub metrics: Option<CycleMetrics>,
 }
 
 /// A lesson from a closed year, available to later years' criteria step.

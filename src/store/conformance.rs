@@ -360,6 +360,7 @@ pub fn replay_equals_live(store: Arc<dyn Store>) -> CycleId {
             lessons: vec!["Keep the log".into()],
             summary: "Done".into(),
             recorded_at: day(404),
+            metrics: None,
         }),
     );
     let live_state = live.load(id).unwrap_or_else(|e| panic!("{e}")).clone();

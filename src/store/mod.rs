@@ -38,6 +38,7 @@ use sha2::{Digest, Sha256};
 use crate::ids::{CycleId, ProgrammeId};
 
 pub mod conformance;
+mod journal;
 pub mod memory;
 #[cfg(feature = "postgres")]
 pub mod postgres;
@@ -46,7 +47,8 @@ mod repository;
 #[cfg(feature = "sqlite")]
 pub mod sqlite;
 
-pub use privacy::{KeyError, VoterKey};
+pub use journal::{Journal, JournalError};
+pub use privacy::{KeyError, KeyFileError, VoterKey};
 pub use repository::{Aggregate, Repository, RepositoryError, decode};
 
 /// How hard a commit waits for the disk (SQLite and PostgreSQL).

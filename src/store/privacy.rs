@@ -3,6 +3,7 @@
 //! storing who voted for what.
 
 use std::fmt;
+use std::path::{Path, PathBuf};
 
 use hmac::{Hmac, KeyInit, Mac};
 use sha2::Sha256;
@@ -10,14 +11,24 @@ use uuid::Uuid;
 
 use crate::ids::ResidentId;
 
-/// A key that is too short.
+/// A voter key that cannot be used.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("a voter key needs at least {min} bytes, got {len}")]
-pub struct KeyError {
-    /// Bytes given.
-    pub len: usize,
-    /// Bytes needed.
-    pub min: usize,
+#[non_exhaustive]
+pub enum KeyError {
+    /// Too few bytes.
+    #[error("a voter key needs at least {min} bytes, got {len}")]
+    TooShort {
+        /// Bytes given.
+        len: usize,
+        /// Bytes needed.
+        min: usize,
+    },
+    /// Text that is not hex.
+    #[error("not a voter key in hex: {reason}")]
+    NotHex {
+        /// What is wrong.
+        reason: String,
+    },
 }
 
 /// The embedding system's secret for pseudonymising voters (HMAC-SHA-256). The
@@ -39,7 +50,7 @@ impl VoterKey {
     /// [`KeyError`] for a shorter key.
     pub fn new(key: Vec<u8>) -> Result<VoterKey, KeyError> {
         if key.len() < Self::MIN_LEN {
-            return Err(KeyError {
+            return Err(KeyError::TooShort {
                 len: key.len(),
                 min: Self::MIN_LEN,
             });
@@ -76,6 +87,92 @@ impl VoterKey {
     }
 }
 
+/// Why a voter key file could not be read or written.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum KeyFileError {
+    /// The file could not be read or written.
+    #[error("{path}: {source}")]
+    Io {
+        /// The file.
+        path: PathBuf,
+        /// The failure.
+        #[source]
+        source: std::io::Error,
+    },
+    /// The file does not hold a usable key.
+    #[error("{path}: {source}")]
+    Key {
+        /// The file.
+        path: PathBuf,
+        /// The failure.
+        #[source]
+        source: KeyError,
+    },
+}
+
+impl VoterKey {
+    /// The key as lower-case hex.
+    pub fn to_hex(&self) -> String {
+        self.key.iter().map(|b| format!("{b:02x}")).collect()
+    }
+
+    /// A key from hex (surrounding white space ignored).
+    ///
+    /// # Errors
+    /// [`KeyError::NotHex`] for text that is not pairs of hex digits,
+    /// [`KeyError::TooShort`] for fewer than [`VoterKey::MIN_LEN`] bytes.
+    pub fn from_hex(text: &str) -> Result<VoterKey, KeyError> {
+        let text = text.trim();
+        let not_hex = |reason: String| KeyError::NotHex { reason };
+        if !text.len().is_multiple_of(2) {
+            return Err(not_hex(format!("{} hex digits, an odd number", text.len())));
+        }
+        let bytes = (0..text.len())
+            .step_by(2)
+            .map(|i| {
+                text.get(i..i + 2)
+                    .and_then(|pair| u8::from_str_radix(pair, 16).ok())
+                    .ok_or_else(|| not_hex(format!("not a hex digit pair at {i}")))
+            })
+            .collect::<Result<Vec<u8>, KeyError>>()?;
+        VoterKey::new(bytes)
+    }
+
+    /// Reads a key file written by [`VoterKey::write_file`].
+    ///
+    /// # Errors
+    /// [`KeyFileError`] naming the file.
+    pub fn read_file(path: &Path) -> Result<VoterKey, KeyFileError> {
+        let text = std::fs::read_to_string(path).map_err(|source| KeyFileError::Io {
+            path: path.to_owned(),
+            source,
+        })?;
+        VoterKey::from_hex(&text).map_err(|source| KeyFileError::Key {
+            path: path.to_owned(),
+            source,
+        })
+    }
+
+    /// Writes the key as hex, readable only by its owner on Unix.
+    ///
+    /// # Errors
+    /// [`KeyFileError::Io`].
+    pub fn write_file(&self, path: &Path) -> Result<(), KeyFileError> {
+        let io = |source| KeyFileError::Io {
+            path: path.to_owned(),
+            source,
+        };
+        std::fs::write(path, self.to_hex() + "\n").map_err(io)?;
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::PermissionsExt;
+            std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o600)).map_err(io)?;
+        }
+        Ok(())
+    }
+}
+
 impl fmt::Debug for VoterKey {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str("VoterKey(…)")
@@ -99,5 +196,40 @@ mod tests {
         assert!(VoterKey::new(vec![0; 15]).is_err());
         assert_eq!(format!("{a:?}"), "VoterKey(…)");
         assert_ne!(VoterKey::random().as_bytes(), VoterKey::random().as_bytes());
+    }
+
+    #[test]
+    fn keys_round_trip_through_hex_and_files() {
+        let key = VoterKey::random();
+        let again = VoterKey::from_hex(&format!("  {}\n", key.to_hex())).unwrap();
+        assert_eq!(again.as_bytes(), key.as_bytes());
+        assert!(matches!(
+            VoterKey::from_hex("abc"),
+            Err(KeyError::NotHex { .. })
+        ));
+        assert!(matches!(
+            VoterKey::from_hex("zz"),
+            Err(KeyError::NotHex { .. })
+        ));
+        assert!(matches!(
+            VoterKey::from_hex("00ff"),
+            Err(KeyError::TooShort { len: 2, .. })
+        ));
+        let path = std::env::temp_dir().join(format!("voter-key-{}", std::process::id()));
+        key.write_file(&path).unwrap();
+        assert_eq!(
+            VoterKey::read_file(&path).unwrap().as_bytes(),
+            key.as_bytes()
+        );
+        std::fs::write(&path, "xyz").unwrap();
+        assert!(matches!(
+            VoterKey::read_file(&path),
+            Err(KeyFileError::Key { .. })
+        ));
+        std::fs::remove_file(&path).unwrap();
+        assert!(matches!(
+            VoterKey::read_file(&path),
+            Err(KeyFileError::Io { .. })
+        ));
     }
 }

@@ -259,15 +259,73 @@ pub struct Outcome {
 
 /// An exact non-negative fraction, such as the money each voter starts with
 /// under equal shares (`budget / voters`).
+///
+/// Serialised as `{"numerator": 3, "denominator": 4}`; a part beyond `u64` is
+/// written as a decimal string, so that every value round-trips through JSON
+/// and through serde's buffered (internally tagged) forms, which do not carry
+/// `u128`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Fraction {
     /// Numerator.
+    #[serde(with = "wide")]
     pub numerator: u128,
     /// Denominator (never zero).
+    #[serde(with = "wide")]
     pub denominator: u128,
 }
 
+/// A `u128` as a number when it fits `u64`, otherwise as a decimal string.
+mod wide {
+    use std::fmt;
+
+    use serde::de::{self, Visitor};
+    use serde::{Deserializer, Serializer};
+
+    pub(super) fn serialize<S: Serializer>(value: &u128, s: S) -> Result<S::Ok, S::Error> {
+        match u64::try_from(*value) {
+            Ok(small) => s.serialize_u64(small),
+            Err(_) => s.collect_str(value),
+        }
+    }
+
+    struct Wide;
+
+    impl Visitor<'_> for Wide {
+        type Value = u128;
+
+        fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+            f.write_str("a non-negative integer, or one as a decimal string")
+        }
+
+        fn visit_u64<E: de::Error>(self, v: u64) -> Result<u128, E> {
+            Ok(u128::from(v))
+        }
+
+        fn visit_u128<E: de::Error>(self, v: u128) -> Result<u128, E> {
+            Ok(v)
+        }
+
+        fn visit_i64<E: de::Error>(self, v: i64) -> Result<u128, E> {
+            u128::try_from(v).map_err(|_| E::invalid_value(de::Unexpected::Signed(v), &self))
+        }
+
+        fn visit_str<E: de::Error>(self, v: &str) -> Result<u128, E> {
+            v.parse()
+                .map_err(|_| E::invalid_value(de::Unexpected::Str(v), &self))
+        }
+    }
+
+    pub(super) fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<u128, D::Error> {
+        d.deserialize_any(Wide)
+    }
+}
+
 impl Fraction {
+    /// The fraction as the nearest `f64`, for printing and plotting.
+    pub fn value(&self) -> f64 {
+        self.numerator as f64 / self.denominator.max(1) as f64
+    }
+
     /// `numerator / denominator`, reduced; a zero denominator is taken as one.
     pub fn new(numerator: u128, denominator: u128) -> Fraction {
         let denominator = denominator.max(1);

@@ -178,6 +178,7 @@ pub fn evaluation() -> Evaluation {
         lessons: vec!["Hold workshops in the evening".into()],
         summary: "Turnout 12 %".into(),
         recorded_at: day(320),
+        metrics: None,
     }
 }
 
@@ -303,4 +304,315 @@ pub fn running_cycles() -> Vec<medborgarbudget::process::AnyCycle> {
         AnyCycle::from(implementation_cycle()),
         AnyCycle::from(follow_up_cycle()),
     ]
+}
+
+/// A resident of the fixture's area in an age group (`12-17`, `18-64`, `65+`),
+/// born to match it.
+pub fn resident_in(n: u128, age: &str) -> Resident {
+    let born = match age {
+        "12-17" => date(2013, 5, 1),
+        "65+" => date(1950, 9, 1),
+        _ => date(1985, 3, 1),
+    };
+    Resident::new(ResidentId::from_u128(n), born, area_id(), date(2012, 1, 1)).in_group("age", age)
+}
+
+/// The shortlist of each year of [`report_programme`]: title, cost in öre, and
+/// the chance (in %) that a voter aged 12-17, 18-64 and 65+ approves it.
+pub const REPORT_PROJECTS: [[(&str, i64, [u64; 3]); 6]; 3] = [
+    [
+        ("Outdoor gym by Hjällbo torg", 42_000_000, [30, 45, 15]),
+        ("Lit footpath to the tram stop", 31_050_050, [20, 40, 45]),
+        ("Skate park extension", 38_000_000, [80, 12, 2]),
+        ("Benches and shade in Hjällboparken", 9_525_000, [5, 20, 70]),
+        ("Homework café at the library", 15_000_000, [55, 15, 5]),
+        ("Community garden plots", 21_000_000, [5, 30, 40]),
+    ],
+    [
+        ("Football pitch with new turf", 48_000_000, [70, 30, 5]),
+        ("Walking group with health guides", 8_500_075, [5, 20, 65]),
+        ("Playground for small children", 36_000_000, [10, 45, 20]),
+        (
+            "Open-air stage for summer evenings",
+            29_000_000,
+            [25, 30, 25],
+        ),
+        ("Youth centre open at weekends", 17_500_000, [75, 10, 3]),
+        (
+            "Better lighting along Hjällbovägen",
+            24_000_000,
+            [15, 35, 50],
+        ),
+    ],
+    [
+        ("Multi-sport court", 45_000_000, [65, 30, 5]),
+        ("Senior meeting place with coffee", 12_000_025, [3, 15, 75]),
+        ("Bicycle repair station", 6_000_000, [30, 35, 10]),
+        ("Tree planting and rain gardens", 26_000_000, [10, 35, 35]),
+        (
+            "Indoor climbing wall at the school",
+            39_000_000,
+            [70, 15, 2],
+        ),
+        ("Neighbourhood festival", 14_000_000, [35, 35, 30]),
+    ],
+];
+
+/// Voters per year of [`report_programme`], and of them the share (in %) aged
+/// 12-17 and 65+ (the rest are 18-64).
+pub const REPORT_VOTERS: [(u128, u128, u128); 3] = [(260, 6, 9), (340, 11, 11), (430, 15, 12)];
+
+/// A deterministic three-year programme in Hjällbo (2027–2029, carry-over on)
+/// with a few hundred approval ballots a year from residents in three age
+/// groups, six projects a year, rejected ideas, co-creators, one cancelled
+/// project, all three years closed. `first_title` replaces the title of the
+/// first project of 2027 when given.
+pub fn report_programme(first_title: Option<&str>) -> medborgarbudget::process::Programme {
+    use medborgarbudget::ids::ProgrammeId;
+    use medborgarbudget::process::{Command, Programme, ProgrammeCommand, ProgrammeSetup};
+
+    const FIRST: i32 = 2027;
+    let yday = |year: i32, n: i64| day(n) + Duration::days(365 * i64::from(year - 2026));
+    let mut p = Programme::new(ProgrammeSetup {
+        id: ProgrammeId::from_u128(42),
+        area: area(),
+        currency: Currency::SEK,
+        first_year: FIRST,
+        years: 3,
+        carry_over: Some(CouncilDecision {
+            reference: "KF § 88/2026".into(),
+            decided_on: date(2026, 6, 18),
+            ..decision()
+        }),
+        established_at: day(-200),
+    })
+    .unwrap();
+    // splitmix64: the same ballots on every run.
+    let mut seed = 0x5EED_u64;
+    let mut next = move || {
+        seed = seed.wrapping_add(0x9E37_79B9_7F4A_7C15);
+        let mut z = seed;
+        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+        z ^ (z >> 31)
+    };
+    for (y, projects) in REPORT_PROJECTS.iter().enumerate() {
+        let year = FIRST + i32::try_from(y).unwrap();
+        let base = 1_000 * (y as u128 + 1);
+        let cmd = |p: &mut Programme, command: Command| {
+            p.apply(ProgrammeCommand::Cycle { year, command })
+                .unwrap_or_else(|e| panic!("{year}: {e}"));
+        };
+        p.apply(ProgrammeCommand::StartCycle {
+            id: CycleId::from_u128(base),
+            at: yday(year, 0),
+        })
+        .unwrap();
+        cmd(&mut p, Command::SetBudget(allocation(1_000_000)));
+        cmd(
+            &mut p,
+            Command::SetEligibility(Eligibility::residents_aged(12)),
+        );
+        cmd(&mut p, Command::SetBallotRules(approval_rules()));
+        cmd(
+            &mut p,
+            Command::SetCriteria {
+                criteria: criteria(),
+            },
+        );
+        cmd(&mut p, Command::BeginOutreach { at: yday(year, 1) });
+        for (k, channel) in [OutreachChannel::DoorToDoor, OutreachChannel::DoorToDoor]
+            .into_iter()
+            .enumerate()
+        {
+            cmd(
+                &mut p,
+                Command::RecordOutreach(OutreachActivity {
+                    channel,
+                    people_reached: 600 + 250 * y as u32 + 100 * k as u32,
+                    held_on: yday(year, 3 + k as i64).date_naive(),
+                    ..activity()
+                }),
+            );
+        }
+        cmd(&mut p, Command::OpenIdeaGeneration { at: yday(year, 10) });
+        let extra = 4 + 3 * y as u128;
+        for n in 1..=(6 + extra) {
+            let author = resident_in(base + 500 + n, ["12-17", "18-64", "65+"][(n % 3) as usize]);
+            cmd(
+                &mut p,
+                Command::SubmitIdea(IdeaSubmission {
+                    submitted_at: yday(year, 12),
+                    ..idea(base + n, author)
+                }),
+            );
+        }
+        cmd(&mut p, Command::BeginShortlisting { at: yday(year, 40) });
+        for n in 7..=(6 + extra) {
+            cmd(
+                &mut p,
+                Command::ReviewIdea {
+                    idea: idea_id(base + n),
+                },
+            );
+            cmd(
+                &mut p,
+                Command::RejectIdea {
+                    idea: idea_id(base + n),
+                    reason: "Outside the district's remit".into(),
+                },
+            );
+        }
+        for (k, (title, cost, _)) in projects.iter().enumerate() {
+            let n = k as u128 + 1;
+            let project = project_id(base + n);
+            let title = match (y, k, first_title) {
+                (0, 0, Some(t)) => t.to_owned(),
+                _ => (*title).to_owned(),
+            };
+            cmd(
+                &mut p,
+                Command::ReviewIdea {
+                    idea: idea_id(base + n),
+                },
+            );
+            cmd(
+                &mut p,
+                Command::ProposeProject(ProjectProposal {
+                    title,
+                    worked_on_by: vec![
+                        resident_in(base + 700 + n, "18-64"),
+                        resident_in(base + 800 + n, "12-17"),
+                    ],
+                    ..proposal(base + n, vec![idea_id(base + n)])
+                }),
+            );
+            cmd(
+                &mut p,
+                Command::EstimateCost {
+                    project,
+                    cost: Money::new(*cost, Currency::SEK),
+                },
+            );
+            cmd(
+                &mut p,
+                Command::AssessFeasibility {
+                    project,
+                    feasibility: Feasibility::Feasible,
+                },
+            );
+            for (criterion, s) in [("meeting-places", 6 + k % 4), ("movement", 5 + k % 3)] {
+                cmd(
+                    &mut p,
+                    Command::ScoreProject {
+                        project,
+                        criterion: criterion.into(),
+                        score: Score::new(u8::try_from(s).unwrap()).unwrap(),
+                    },
+                );
+            }
+        }
+        cmd(
+            &mut p,
+            Command::OpenVoting {
+                window: VotingWindow {
+                    opens: yday(year, 60),
+                    closes: yday(year, 74),
+                },
+                at: yday(year, 60),
+            },
+        );
+        let (voters, young, old) = REPORT_VOTERS[y];
+        for v in 0..voters {
+            let pick = u128::from(next() % 100);
+            let (group, g) = if pick < young {
+                ("12-17", 0)
+            } else if pick < young + old {
+                ("65+", 2)
+            } else {
+                ("18-64", 1)
+            };
+            let mut liked: Vec<(u64, ProjectId)> = projects
+                .iter()
+                .enumerate()
+                .filter_map(|(k, (_, _, appeal))| {
+                    let roll = next() % 100;
+                    (roll < appeal[g]).then(|| (roll, project_id(base + k as u128 + 1)))
+                })
+                .collect();
+            liked.sort();
+            liked.truncate(3);
+            if liked.is_empty() {
+                let best = (0..6).max_by_key(|&k| projects[k].2[g]).unwrap_or(0);
+                liked.push((0, project_id(base + best as u128 + 1)));
+            }
+            let mut b = ballot(
+                base * 10 + v,
+                resident_in(100_000 + v, group),
+                Choices::Approval(liked.into_iter().map(|(_, p)| p).collect()),
+            );
+            b.cast_at = yday(year, 61);
+            cmd(&mut p, Command::CastBallot(b));
+        }
+        cmd(&mut p, Command::CloseVoting { at: yday(year, 75) });
+
+        let funded = p.cycle(year).unwrap().decision().unwrap().funded.clone();
+        for (k, project) in funded.iter().enumerate() {
+            let n = project.as_uuid().as_u128() - base;
+            let estimate = projects[usize::try_from(n - 1).unwrap()].1;
+            for c in 0..(2 + k as u128 % 3) {
+                cmd(
+                    &mut p,
+                    Command::AddCoCreator {
+                        project: *project,
+                        resident: resident_in(
+                            base + 900 + 10 * n + c,
+                            ["18-64", "12-17", "65+"][(c % 3) as usize],
+                        ),
+                    },
+                );
+            }
+            if y == 1 && k + 1 == funded.len() {
+                cmd(
+                    &mut p,
+                    Command::CancelProject {
+                        project: *project,
+                        reason: "The landowner withdrew permission".into(),
+                        spent: Money::new(estimate / 10, Currency::SEK),
+                        at: yday(year, 200),
+                    },
+                );
+            } else {
+                // Final costs a little off the estimates, to the öre.
+                let final_cost = estimate + [-1_250_050, 830_000, -420_075, 0][k % 4];
+                cmd(
+                    &mut p,
+                    Command::CompleteProject {
+                        project: *project,
+                        final_cost: Money::new(final_cost, Currency::SEK),
+                        at: yday(year, 300),
+                    },
+                );
+            }
+        }
+        cmd(
+            &mut p,
+            Command::BeginFollowUp {
+                at: yday(year, 310),
+            },
+        );
+        cmd(
+            &mut p,
+            Command::Close(Evaluation {
+                lessons: vec![
+                    format!("{year}: young residents voted more where the youth ambassadors went"),
+                    "Hold workshops in the evening".into(),
+                ],
+                summary: format!("{voters} ballots counted; every funded project followed up"),
+                recorded_at: yday(year, 320),
+                metrics: None,
+            }),
+        );
+    }
+    p
 }

@@ -1,0 +1,322 @@
+//! `simulate`, `sweep` and `report`: simulated programmes in a store, grids of
+//! them, and the HTML report of a stored programme.
+
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use indicatif::{ProgressBar, ProgressStyle};
+use medborgarbudget::ids::ProgrammeId;
+use medborgarbudget::process::Programme;
+use medborgarbudget::report::Report;
+use medborgarbudget::sim::{self, Scenario, Simulation, Sweep, SweepRow, Trust};
+use medborgarbudget::store::memory::MemoryStore;
+use medborgarbudget::store::sqlite::SqliteStore;
+use medborgarbudget::store::{Repository, Store, StoreExt, StreamId, VoterKey};
+
+use super::BadInput;
+
+/// Where programmes are stored: `memory`, `sqlite:PATH` or `postgres:URL`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum StoreArg {
+    /// In memory, gone when the command ends.
+    Memory,
+    /// An SQLite file.
+    Sqlite(PathBuf),
+    /// A PostgreSQL database (schema `medborgarbudget`).
+    Postgres(String),
+}
+
+impl std::str::FromStr for StoreArg {
+    type Err = String;
+
+    fn from_str(s: &str) -> Result<StoreArg, String> {
+        if s == "memory" {
+            Ok(StoreArg::Memory)
+        } else if let Some(path) = s.strip_prefix("sqlite:") {
+            Ok(StoreArg::Sqlite(PathBuf::from(path)))
+        } else if s.starts_with("postgres:") || s.starts_with("postgresql:") {
+            Ok(StoreArg::Postgres(s.to_owned()))
+        } else {
+            Err(format!(
+                "{s:?}: expected memory, sqlite:PATH or postgres://…"
+            ))
+        }
+    }
+}
+
+impl Default for StoreArg {
+    fn default() -> StoreArg {
+        StoreArg::Sqlite(PathBuf::from("medborgarbudget.db"))
+    }
+}
+
+impl std::fmt::Display for StoreArg {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            StoreArg::Memory => f.write_str("memory"),
+            StoreArg::Sqlite(p) => write!(f, "sqlite:{}", p.display()),
+            StoreArg::Postgres(url) => f.write_str(url),
+        }
+    }
+}
+
+fn bad(e: impl std::fmt::Display) -> BadInput {
+    BadInput(e.to_string())
+}
+
+/// Opens the store and the voter key kept with it: next to an SQLite file
+/// (`PATH.key`), in `MEDBORGARBUDGET_VOTER_KEY` (hex) for PostgreSQL, fresh for
+/// memory. A key is created only for a store that holds nothing yet.
+fn open(store: &StoreArg) -> Result<(Arc<dyn Store>, VoterKey), BadInput> {
+    match store {
+        StoreArg::Memory => Ok((Arc::new(MemoryStore::new()), VoterKey::random())),
+        StoreArg::Sqlite(path) => {
+            let s: Arc<dyn Store> = Arc::new(SqliteStore::open(path).map_err(bad)?);
+            let mut key_path = path.as_os_str().to_owned();
+            key_path.push(".key");
+            let key_path = PathBuf::from(key_path);
+            let key = if key_path.exists() {
+                VoterKey::read_file(&key_path).map_err(bad)?
+            } else if s.streams().map_err(bad)?.is_empty() {
+                let key = VoterKey::random();
+                key.write_file(&key_path).map_err(bad)?;
+                key
+            } else {
+                return Err(BadInput(format!(
+                    "{} is missing: the ballots in {} are stored under pseudonyms of that key",
+                    key_path.display(),
+                    path.display()
+                )));
+            };
+            Ok((s, key))
+        }
+        StoreArg::Postgres(url) => postgres(url),
+    }
+}
+
+#[cfg(feature = "postgres")]
+fn postgres(url: &str) -> Result<(Arc<dyn Store>, VoterKey), BadInput> {
+    use medborgarbudget::store::postgres::PostgresStore;
+    let store = PostgresStore::connect(url, "medborgarbudget").map_err(bad)?;
+    let key = match std::env::var("MEDBORGARBUDGET_VOTER_KEY") {
+        Ok(hex) => {
+            VoterKey::from_hex(&hex).map_err(|e| bad(format!("MEDBORGARBUDGET_VOTER_KEY: {e}")))?
+        }
+        Err(_) => {
+            return Err(BadInput(
+                "set MEDBORGARBUDGET_VOTER_KEY to the voter key (hex, at least 16 bytes) for a PostgreSQL store".into(),
+            ));
+        }
+    };
+    Ok((Arc::new(store), key))
+}
+
+#[cfg(not(feature = "postgres"))]
+fn postgres(_: &str) -> Result<(Arc<dyn Store>, VoterKey), BadInput> {
+    Err(BadInput(
+        "this build has no PostgreSQL store; build with --features postgres".into(),
+    ))
+}
+
+fn scenario(path: Option<&Path>, years: Option<u32>) -> Result<Scenario, BadInput> {
+    let mut scenario = match path {
+        Some(p) => Scenario::from_file(p).map_err(bad)?,
+        None => Scenario::default(),
+    };
+    if let Some(y) = years {
+        scenario.years = y;
+    }
+    scenario.check().map_err(bad)?;
+    Ok(scenario)
+}
+
+fn percent(f: medborgarbudget::tally::Fraction) -> String {
+    format!("{:.1} %", f.value() * 100.0)
+}
+
+/// `simulate`.
+pub fn simulate(
+    scenario_file: Option<&Path>,
+    years: Option<u32>,
+    seed: u64,
+    store: &StoreArg,
+) -> Result<(), BadInput> {
+    let scenario = scenario(scenario_file, years)?;
+    let (handle, key) = open(store)?;
+    let sim = Simulation::new(&scenario, seed).map_err(bad)?;
+    let started = std::time::Instant::now();
+    let run = sim.run(handle, key).map_err(bad)?;
+    let took = started.elapsed();
+    let mut out = std::io::stdout().lock();
+    let w = |out: &mut dyn Write, line: String| writeln!(out, "{line}").map_err(bad);
+    w(
+        &mut out,
+        format!(
+            "{} — {} ({} residents), seed {seed}, rule {}, store {store}",
+            scenario.name, scenario.district, scenario.population, scenario.rule
+        ),
+    )?;
+    w(&mut out, format!("programme {}", sim.programme_id()))?;
+    w(
+        &mut out,
+        format!(
+            "{:<6} {:>7} {:>8} {:>6} {:>9} {:>7} {:>18} {:>12}",
+            "year", "voters", "turnout", "ideas", "on ballot", "funded", "spent", "with funded"
+        ),
+    )?;
+    for y in &run.years {
+        w(
+            &mut out,
+            format!(
+                "{:<6} {:>7} {:>8} {:>6} {:>9} {:>7} {:>18} {:>12}",
+                y.year,
+                y.voters,
+                percent(y.turnout),
+                y.ideas,
+                y.on_ballot,
+                y.funded,
+                y.spent.to_string(),
+                percent(y.voters_with_funded)
+            ),
+        )?;
+    }
+    let stored = if run.events_written == 0 {
+        format!(
+            "already stored: {} events checked, none written",
+            run.events_checked
+        )
+    } else if run.events_checked > 0 {
+        format!(
+            "continued a stored run: {} events checked, {} written",
+            run.events_checked, run.events_written
+        )
+    } else {
+        format!("{} events written", run.events_written)
+    };
+    w(
+        &mut out,
+        format!("{stored}; {:.0} ms", took.as_secs_f64() * 1000.0),
+    )
+}
+
+/// The output format of `sweep`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum SweepFormat {
+    /// Comma-separated values with a header.
+    Csv,
+    /// A JSON array of rows.
+    Json,
+}
+
+/// `sweep`.
+#[allow(clippy::too_many_arguments)]
+pub fn sweep(
+    scenario_file: Option<&Path>,
+    years: Option<u32>,
+    programmes: u64,
+    first_seed: u64,
+    rules: &[String],
+    outreach: &[bool],
+    trust: &[Trust],
+    threads: usize,
+    format: SweepFormat,
+    out: Option<&Path>,
+) -> Result<(), BadInput> {
+    let base = scenario(scenario_file, years)?;
+    let grid = Sweep {
+        base,
+        rules: rules.to_vec(),
+        outreach: outreach.to_vec(),
+        trust: trust.to_vec(),
+        feedback: Vec::new(),
+        seeds: (first_seed..first_seed.saturating_add(programmes)).collect(),
+    };
+    let total = grid.points().len() as u64;
+    let bar = ProgressBar::new(total);
+    bar.set_style(
+        ProgressStyle::with_template("{bar:40} {pos}/{len} programmes {elapsed} (eta {eta})")
+            .unwrap_or_else(|_| ProgressStyle::default_bar()),
+    );
+    let started = std::time::Instant::now();
+    let rows = sim::sweep(&grid, threads, &|done, _| bar.set_position(done as u64)).map_err(bad)?;
+    bar.finish_and_clear();
+    eprintln!(
+        "{total} programmes in {:.1} s",
+        started.elapsed().as_secs_f64()
+    );
+    let mut sink: Box<dyn Write> = match out {
+        Some(p) => Box::new(std::io::BufWriter::new(
+            std::fs::File::create(p).map_err(|e| bad(format!("{}: {e}", p.display())))?,
+        )),
+        None => Box::new(std::io::stdout().lock()),
+    };
+    write_rows(&rows, format, sink.as_mut())
+}
+
+fn write_rows(rows: &[SweepRow], format: SweepFormat, out: &mut dyn Write) -> Result<(), BadInput> {
+    match format {
+        SweepFormat::Csv => sim::write_csv(rows, out).map_err(bad),
+        SweepFormat::Json => {
+            serde_json::to_writer_pretty(&mut *out, rows).map_err(bad)?;
+            writeln!(out).map_err(bad)
+        }
+    }
+}
+
+/// The programme to report: the one named, or the most recently established
+/// in the store.
+fn find_programme(store: &dyn Store, id: Option<&str>) -> Result<ProgrammeId, BadInput> {
+    if let Some(id) = id {
+        let uuid = uuid::Uuid::parse_str(id).map_err(|e| bad(format!("--programme {id}: {e}")))?;
+        return Ok(ProgrammeId::from_uuid(uuid));
+    }
+    let mut newest: Option<(chrono::DateTime<chrono::Utc>, ProgrammeId)> = None;
+    for info in store.streams().map_err(bad)? {
+        let Some(rest) = info.stream.as_str().strip_prefix("programme-") else {
+            continue;
+        };
+        let Ok(uuid) = uuid::Uuid::parse_str(rest) else {
+            continue;
+        };
+        let first = store.read(&info.stream, 0, 1).map_err(bad)?;
+        if let Some(e) = first.first()
+            && newest.as_ref().is_none_or(|(t, _)| e.recorded_at > *t)
+        {
+            newest = Some((e.recorded_at, ProgrammeId::from_uuid(uuid)));
+        }
+    }
+    newest.map(|(_, id)| id).ok_or_else(|| {
+        BadInput("the store holds no programme; run `medborgarbudget simulate` first".into())
+    })
+}
+
+/// `report`.
+pub fn report(store: &StoreArg, programme: Option<&str>, out: &Path) -> Result<(), BadInput> {
+    if *store == StoreArg::Memory {
+        return Err(BadInput(
+            "a memory store is empty; report from sqlite:PATH or postgres://…".into(),
+        ));
+    }
+    if let StoreArg::Sqlite(path) = store
+        && !path.exists()
+    {
+        return Err(BadInput(format!(
+            "{} does not exist; run `medborgarbudget simulate` first",
+            path.display()
+        )));
+    }
+    let (handle, key) = open(store)?;
+    let id = find_programme(handle.as_ref(), programme)?;
+    handle.verify(&StreamId::programme(id)).map_err(bad)?;
+    let mut repo = Repository::<Programme>::new(handle, key);
+    let loaded: &Programme = repo.load(id).map_err(bad)?;
+    let report = Report::programme(loaded).map_err(bad)?;
+    let file = std::fs::File::create(out).map_err(|e| bad(format!("{}: {e}", out.display())))?;
+    let mut w = std::io::BufWriter::new(file);
+    report.write_html(&mut w).map_err(bad)?;
+    w.flush()
+        .map_err(|e| bad(format!("{}: {e}", out.display())))?;
+    println!("wrote {} (programme {id})", out.display());
+    Ok(())
+}

@@ -1,0 +1,534 @@
+//! Reports: one self-contained HTML file for a council, the residents and the
+//! evaluators, with the follow-up of a cycle or of a whole programme.
+//!
+//! A [`Report`] is gathered from a counted cycle ([`Report::cycle`]) or a
+//! programme ([`Report::programme`]) and written with [`Report::to_html`] or
+//! [`Report::write_html`]. The file needs nothing else to be read: the styles
+//! and the charts (SVG) are inline, there are no scripts, no fonts to fetch and
+//! no links to follow, so it can be mailed, archived or printed as it is. Every
+//! text that comes from residents or officials (titles, lessons) is escaped.
+//!
+//! For each counted year (a cycle in implementation, follow-up or closed) the
+//! report shows:
+//!
+//! * the projects on the ballot against their votes and their cost, the funded
+//!   ones highlighted;
+//! * the budget: money set aside and carried in, against money spent and left;
+//! * greedy against equal shares on the same ballots: which projects each rule
+//!   funds, at what cost, and the share of voters with a project they supported;
+//! * who voted, by population group, and the cycle's key figures.
+//!
+//! A programme report adds turnout and representation by group over the years
+//! and a table of the main measures per year with the change from the year
+//! before. The figures are those of [`followup`](crate::followup): counts are
+//! exact, money is printed to the öre.
+//!
+//! ```
+//! use medborgarbudget::report::Report;
+//! # use chrono::{Duration, NaiveDate, TimeZone, Utc};
+//! # use medborgarbudget::prelude::*;
+//! # fn counted_cycle() -> Result<AnyCycle, Box<dyn std::error::Error>> {
+//! #     let t0 = Utc.with_ymd_and_hms(2026, 1, 15, 9, 0, 0).unwrap();
+//! #     let day = |n: i64| t0 + Duration::days(n);
+//! #     let area = Area::new(AreaId::new(), "Hjällbo", 7_600)?;
+//! #     let mut c = Cycle::new(CycleSetup {
+//! #         id: CycleId::new(), programme: None, year: 2026, area: area.clone(),
+//! #         currency: Currency::SEK, started_at: t0,
+//! #     });
+//! #     c.set_budget(Allocation {
+//! #         amount: Money::from_major(1_000_000, Currency::SEK)?,
+//! #         decision: CouncilDecision { body: "KF".into(), reference: "§ 1".into(),
+//! #             decided_on: NaiveDate::from_ymd_opt(2026, 1, 10).unwrap() },
+//! #         source: FundingSource::Council,
+//! #     })?;
+//! #     c.set_eligibility(Eligibility::residents_aged(12));
+//! #     c.set_ballot_rules(BallotRules::builder(BallotKind::Approval).max_projects(3).build()?);
+//! #     c.set_criteria(Criteria::builder()
+//! #         .social_sustainability("meet", "Brings neighbours together", 2)
+//! #         .public_health("move", "Invites people to move", 1).build()?);
+//! #     let mut c = c.begin_outreach(day(1))?;
+//! #     c.record_outreach(OutreachActivity { channel: OutreachChannel::DoorToDoor,
+//! #         description: "Door to door".into(), languages: vec!["sv".into()],
+//! #         people_reached: 500, held_on: day(3).date_naive() })?;
+//! #     let mut c = c.open_idea_generation(day(10))?;
+//! #     let resident = |n: u128| Resident::new(ResidentId::from_u128(n),
+//! #         NaiveDate::from_ymd_opt(1990, 1, 1).unwrap(), area.id(),
+//! #         NaiveDate::from_ymd_opt(2015, 1, 1).unwrap());
+//! #     let ideas = [IdeaId::new(), IdeaId::new()];
+//! #     let projects = [ProjectId::new(), ProjectId::new()];
+//! #     for k in 0..2 {
+//! #         c.submit_idea(IdeaSubmission { id: ideas[k], author: resident(k as u128 + 1),
+//! #             co_authors: vec![], title: format!("Idea {k}"), description: "…".into(),
+//! #             submitted_at: day(12), estimated_cost: None })?;
+//! #     }
+//! #     let mut c = c.begin_shortlisting(day(40))?;
+//! #     for k in 0..2 {
+//! #         c.review_idea(ideas[k])?;
+//! #         c.propose_project(ProjectProposal { id: projects[k],
+//! #             title: ["Outdoor gym", "Lit footpath <by the school>"][k].into(),
+//! #             description: "…".into(), ideas: vec![ideas[k]],
+//! #             worked_on_by: vec![resident(10)] })?;
+//! #         c.estimate_cost(projects[k], Money::from_major(400_000, Currency::SEK)?)?;
+//! #         c.assess_feasibility(projects[k], Feasibility::Feasible)?;
+//! #         c.score_project(projects[k], "meet".into(), Score::new(7)?)?;
+//! #         c.score_project(projects[k], "move".into(), Score::new(5)?)?;
+//! #     }
+//! #     let mut c = c.open_voting(VotingWindow { opens: day(60), closes: day(74) }, day(60))?;
+//! #     for v in 0..20u128 {
+//! #         c.cast_ballot(BallotSubmission { id: BallotId::new(), voter: resident(100 + v),
+//! #             cast_at: day(61), choices: Choices::Approval(vec![projects[(v % 3 == 0) as usize]]) })?;
+//! #     }
+//! #     Ok(AnyCycle::from(c.close_voting(day(75), &Greedy)?))
+//! # }
+//! # fn main() -> Result<(), Box<dyn std::error::Error>> {
+//! let cycle: AnyCycle = counted_cycle()?; // voting has closed
+//! let report = Report::cycle(&cycle)?;
+//! let html = report.to_html();
+//! assert!(html.starts_with("<!DOCTYPE html>"));
+//! assert!(html.contains("Lit footpath &lt;by the school&gt;")); // escaped
+//! assert!(!html.contains("<script"));
+//!
+//! // Or straight into a file (any `io::Write`).
+//! let mut file = Vec::new();
+//! report.write_html(&mut file)?;
+//! assert_eq!(file, html.into_bytes());
+//! # Ok(())
+//! # }
+//! ```
+//!
+//! A cycle whose vote has not been counted has nothing to report yet:
+//!
+//! ```
+//! # use medborgarbudget::prelude::*;
+//! # use medborgarbudget::report::{Report, ReportError};
+//! # fn f(cycle_in_step_3: AnyCycle) {
+//! match Report::cycle(&cycle_in_step_3) {
+//!     Err(ReportError::NotCounted { year, step }) => println!("{year} is in step {step}"),
+//!     _ => {}
+//! }
+//! # }
+//! ```
+
+mod render;
+mod svg;
+
+use std::collections::HashSet;
+use std::io;
+
+use crate::ballot::{BallotKind, Choices};
+use crate::followup::{CycleMetrics, FollowUpError, ProgrammeMetrics};
+use crate::ids::{CycleId, ProgrammeId, ProjectId};
+use crate::money::{Currency, Money, MoneyError};
+use crate::process::stage::Decided;
+use crate::process::{AnyCycle, Cycle, CycleError, Programme, Step};
+use crate::tally::{self, Fraction};
+
+/// Why a report could not be made or written.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum ReportError {
+    /// The cycle's vote has not been counted: a report needs a cycle in
+    /// implementation, follow-up or closed.
+    #[error(
+        "the cycle of {year} is in step {step}: a report needs a cycle whose vote has been counted (implementation, follow-up or closed)"
+    )]
+    NotCounted {
+        /// The cycle's year.
+        year: i32,
+        /// The step it is in.
+        step: Step,
+    },
+    /// No year of the programme has had its vote counted yet.
+    #[error(
+        "programme {programme}: no year's vote has been counted yet, so there is nothing to report"
+    )]
+    NothingCounted {
+        /// The programme.
+        programme: ProgrammeId,
+    },
+    /// The follow-up metrics could not be computed.
+    #[error("follow-up metrics: {source}")]
+    Metrics {
+        /// What went wrong.
+        #[source]
+        source: FollowUpError,
+    },
+    /// The metrics of a counted cycle were missing from the programme's.
+    #[error("the follow-up of the programme has no figures for the cycle {cycle} of {year}")]
+    MissingYear {
+        /// The year.
+        year: i32,
+        /// The cycle.
+        cycle: CycleId,
+    },
+    /// The cycle's ballots could not be read as an election.
+    #[error("the cycle of {year}: its ballots cannot be counted again: {source}")]
+    Election {
+        /// The year.
+        year: i32,
+        /// What went wrong.
+        #[source]
+        source: CycleError,
+    },
+    /// An amount of the cycle could not be computed.
+    #[error("the cycle of {year}: {what}: {source}")]
+    Money {
+        /// The year.
+        year: i32,
+        /// The amount.
+        what: &'static str,
+        /// What went wrong.
+        #[source]
+        source: MoneyError,
+    },
+    /// The HTML could not be written.
+    #[error("writing the report: {source}")]
+    Write {
+        /// What went wrong.
+        #[source]
+        source: io::Error,
+    },
+}
+
+/// A report on one counted cycle or on a programme, ready to be written as one
+/// self-contained HTML file.
+///
+/// Gathering does all the work (follow-up metrics, greedy and equal shares on
+/// the cycle's ballots); writing only formats. See the [module](self) for what
+/// the report contains.
+#[derive(Debug, Clone)]
+pub struct Report {
+    area: String,
+    programme: Option<ProgrammePart>,
+    years: Vec<YearPart>,
+}
+
+/// The programme-wide part.
+#[derive(Debug, Clone)]
+struct ProgrammePart {
+    first_year: i32,
+    committed: u8,
+    carry_over: bool,
+    metrics: ProgrammeMetrics,
+    /// Years abandoned: year, step, reason.
+    abandoned: Vec<(i32, Step, String)>,
+    /// Years not counted yet: year, step.
+    running: Vec<(i32, Step)>,
+}
+
+/// One counted year.
+#[derive(Debug, Clone)]
+struct YearPart {
+    metrics: CycleMetrics,
+    step: Step,
+    currency: Currency,
+    /// The rule the cycle was counted by, and its tie-breaking.
+    rule: String,
+    tie_breaking: String,
+    /// What the scores count: `votes`, `points`, `Borda points`.
+    score_unit: &'static str,
+    /// The budget less carry-over.
+    set_aside: Money,
+    /// Projects on the ballot, in shortlist order.
+    projects: Vec<ProjectRow>,
+    /// Greedy and equal shares on the same ballots.
+    rules: Vec<RuleRun>,
+    /// The evaluation of a closed cycle: summary and lessons.
+    evaluation: Option<(String, Vec<String>)>,
+}
+
+#[derive(Debug, Clone)]
+struct ProjectRow {
+    title: String,
+    cost: Money,
+    score: u64,
+    funded: bool,
+}
+
+#[derive(Debug, Clone)]
+struct RuleRun {
+    name: &'static str,
+    label: &'static str,
+    result: Result<RuleResult, String>,
+}
+
+#[derive(Debug, Clone)]
+struct RuleResult {
+    /// Indices into the year's projects, in the order the rule chose them.
+    funded: Vec<usize>,
+    cost: Money,
+    /// Voters with at least one funded project they supported.
+    voters_with_funded: u64,
+    voters: u64,
+}
+
+impl RuleResult {
+    fn share(&self) -> Fraction {
+        Fraction::new(u128::from(self.voters_with_funded), u128::from(self.voters))
+    }
+}
+
+/// The rules compared on every counted year's ballots.
+const COMPARED: [(&str, &str); 2] = [("greedy", "Greedy"), ("mes", "Equal shares")];
+
+impl Report {
+    /// The report on one cycle whose vote has been counted (implementation,
+    /// follow-up or closed).
+    ///
+    /// # Errors
+    /// [`ReportError::NotCounted`] for a cycle in an earlier step or abandoned;
+    /// [`ReportError::Metrics`] when its follow-up cannot be computed.
+    pub fn cycle(cycle: &AnyCycle) -> Result<Report, ReportError> {
+        if !is_counted(cycle) {
+            return Err(ReportError::NotCounted {
+                year: cycle.year(),
+                step: cycle.step(),
+            });
+        }
+        let metrics = CycleMetrics::of(cycle).map_err(|source| ReportError::Metrics { source })?;
+        Ok(Report {
+            area: cycle.setup().area.name().to_owned(),
+            programme: None,
+            years: vec![year_part(cycle, metrics)?],
+        })
+    }
+
+    /// The report on a programme: every counted year, and the programme's
+    /// follow-up over the years.
+    ///
+    /// # Errors
+    /// [`ReportError::NothingCounted`] when no year's vote has been counted;
+    /// [`ReportError::Metrics`] when the follow-up cannot be computed.
+    pub fn programme(programme: &Programme) -> Result<Report, ReportError> {
+        let metrics =
+            ProgrammeMetrics::of(programme).map_err(|source| ReportError::Metrics { source })?;
+        let mut years = Vec::new();
+        let mut abandoned = Vec::new();
+        let mut running = Vec::new();
+        for cycle in programme.cycles() {
+            if let AnyCycle::Abandoned(c) = cycle {
+                abandoned.push((
+                    c.year(),
+                    c.stage().from_step(),
+                    c.stage().reason().to_owned(),
+                ));
+            } else if !is_counted(cycle) {
+                running.push((cycle.year(), cycle.step()));
+            } else {
+                let m = metrics
+                    .years
+                    .iter()
+                    .find(|m| m.cycle == cycle.id())
+                    .cloned()
+                    .ok_or(ReportError::MissingYear {
+                        year: cycle.year(),
+                        cycle: cycle.id(),
+                    })?;
+                years.push(year_part(cycle, m)?);
+            }
+        }
+        if years.is_empty() {
+            return Err(ReportError::NothingCounted {
+                programme: programme.id(),
+            });
+        }
+        let setup = programme.setup();
+        Ok(Report {
+            area: setup.area.name().to_owned(),
+            programme: Some(ProgrammePart {
+                first_year: setup.first_year,
+                committed: setup.years,
+                carry_over: setup.carry_over.is_some(),
+                metrics,
+                abandoned,
+                running,
+            }),
+            years,
+        })
+    }
+
+    /// The report as one HTML document.
+    pub fn to_html(&self) -> String {
+        render::html(self)
+    }
+
+    /// Writes the report as one HTML document.
+    ///
+    /// # Errors
+    /// [`ReportError::Write`] when `out` fails.
+    pub fn write_html(&self, out: &mut dyn io::Write) -> Result<(), ReportError> {
+        out.write_all(self.to_html().as_bytes())
+            .and_then(|()| out.flush())
+            .map_err(|source| ReportError::Write { source })
+    }
+
+    /// The district's name.
+    pub fn area(&self) -> &str {
+        &self.area
+    }
+
+    /// The counted years the report covers, in order.
+    pub fn years(&self) -> Vec<i32> {
+        self.years.iter().map(|y| y.metrics.year).collect()
+    }
+
+    /// Whether this is a programme report (rather than one cycle's).
+    pub fn is_programme(&self) -> bool {
+        self.programme.is_some()
+    }
+
+    /// The number of charts the HTML holds, one `<svg>` each.
+    pub fn charts(&self) -> usize {
+        let per_year = 3 * self.years.len();
+        match &self.programme {
+            None => per_year,
+            Some(p) => {
+                let groups = p.metrics.years.iter().any(|y| !y.groups.is_empty());
+                per_year + 1 + usize::from(groups)
+            }
+        }
+    }
+}
+
+/// Whether the cycle's vote has been counted and it still runs or closed.
+fn is_counted(cycle: &AnyCycle) -> bool {
+    matches!(
+        cycle,
+        AnyCycle::Implementation(_) | AnyCycle::FollowUp(_) | AnyCycle::Closed(_)
+    )
+}
+
+fn year_part(cycle: &AnyCycle, metrics: CycleMetrics) -> Result<YearPart, ReportError> {
+    let mut part = match cycle {
+        AnyCycle::Implementation(c) => decided_part(c, metrics)?,
+        AnyCycle::FollowUp(c) => decided_part(c, metrics)?,
+        AnyCycle::Closed(c) => decided_part(c, metrics)?,
+        other => {
+            return Err(ReportError::NotCounted {
+                year: other.year(),
+                step: other.step(),
+            });
+        }
+    };
+    part.evaluation = cycle
+        .evaluation()
+        .map(|e| (e.summary.clone(), e.lessons.clone()));
+    Ok(part)
+}
+
+fn decided_part<S: Decided>(
+    cycle: &Cycle<S>,
+    metrics: CycleMetrics,
+) -> Result<YearPart, ReportError> {
+    let year = cycle.year();
+    let currency = cycle.currency();
+    let decision = cycle.decision();
+    let election = cycle
+        .election()
+        .map_err(|source| ReportError::Election { year, source })?;
+    let funded: HashSet<ProjectId> = decision.funded.iter().copied().collect();
+
+    // The shortlist in the election's order, with titles and scores.
+    let mut ids = Vec::with_capacity(election.candidates().len());
+    let mut projects = Vec::with_capacity(election.candidates().len());
+    let support = election.profile().support().unwrap_or_default();
+    for (i, candidate) in election.candidates().iter().enumerate() {
+        let project = cycle
+            .projects()
+            .iter()
+            .find(|p| p.id().to_string() == candidate.label);
+        let id = project.map(|p| p.id());
+        let score = id
+            .and_then(|id| decision.scores.iter().find(|s| s.project == id))
+            .map(|s| s.score)
+            .or_else(|| support.get(i).copied())
+            .unwrap_or(0);
+        projects.push(ProjectRow {
+            title: project.map_or_else(|| candidate.label.clone(), |p| p.title().to_owned()),
+            cost: project.and_then(|p| p.cost()).unwrap_or(Money::new(
+                i64::try_from(candidate.cost).unwrap_or(i64::MAX),
+                currency,
+            )),
+            score,
+            funded: id.is_some_and(|id| funded.contains(&id)),
+        });
+        ids.push(id);
+    }
+
+    // Each voter's supported projects, as indices into the shortlist.
+    let index_of = |p: &ProjectId| ids.iter().position(|id| id.as_ref() == Some(p));
+    let supported: Vec<Vec<usize>> = cycle
+        .ballots()
+        .iter()
+        .map(|b| match b.choices() {
+            Choices::Approval(ps) | Choices::Ranking(ps) => {
+                ps.iter().filter_map(index_of).collect()
+            }
+            Choices::Points(ps) => ps
+                .iter()
+                .filter(|(_, points)| *points > 0)
+                .filter_map(|(p, _)| index_of(p))
+                .collect(),
+        })
+        .collect();
+    let voters = u64::try_from(supported.len()).unwrap_or(u64::MAX);
+
+    let rules = COMPARED
+        .iter()
+        .map(|&(name, label)| {
+            let result = match tally::builtin(name) {
+                None => Err(format!("the rule {name} is not available")),
+                Some(rule) => rule
+                    .tally(&election, &decision.tie_breaking)
+                    .map_err(|e| e.to_string())
+                    .map(|outcome| {
+                        let chosen: HashSet<usize> = outcome.selected.iter().copied().collect();
+                        let with = supported
+                            .iter()
+                            .filter(|s| s.iter().any(|p| chosen.contains(p)))
+                            .count();
+                        RuleResult {
+                            funded: outcome.selected.clone(),
+                            cost: Money::new(
+                                i64::try_from(outcome.total_cost()).unwrap_or(i64::MAX),
+                                currency,
+                            ),
+                            voters_with_funded: u64::try_from(with).unwrap_or(u64::MAX),
+                            voters,
+                        }
+                    }),
+            };
+            RuleRun {
+                name,
+                label,
+                result,
+            }
+        })
+        .collect();
+
+    let set_aside = metrics
+        .budget
+        .checked_sub(metrics.carried_in)
+        .map_err(|source| ReportError::Money {
+            year,
+            what: "the budget less carry-over",
+            source,
+        })?;
+    let score_unit = match cycle.rules().kind() {
+        BallotKind::Approval | BallotKind::Knapsack => "votes",
+        BallotKind::Cumulative => "points",
+        BallotKind::Ranked => "Borda points",
+    };
+    Ok(YearPart {
+        step: cycle.step(),
+        currency,
+        rule: decision.rule.clone(),
+        tie_breaking: decision.tie_breaking.to_string(),
+        score_unit,
+        set_aside,
+        projects,
+        rules,
+        evaluation: None,
+        metrics,
+    })
+}

@@ -1,0 +1,714 @@
+//! Step 7's follow-up metrics on real cycles: computed by hand for a small
+//! vote, recorded in the evaluation and checked when the cycle closes, on
+//! replay and on load; refused before the vote is counted; and over a
+//! three-year programme with the change from year to year.
+
+#![allow(clippy::unwrap_used, clippy::panic)]
+
+mod common;
+
+use chrono::{DateTime, Duration, Utc};
+use common::*;
+use medborgarbudget::area::{Eligibility, Resident};
+use medborgarbudget::ballot::Choices;
+use medborgarbudget::followup::{
+    CycleMetrics, Distribution, FollowUpError, GroupTurnout, ProgrammeMetrics, Proportionality,
+    YearChange,
+};
+use medborgarbudget::ids::{BallotId, CycleId, ProgrammeId, ResidentId};
+use medborgarbudget::money::Currency;
+use medborgarbudget::process::stage::{FollowUp, Implementation};
+use medborgarbudget::process::{
+    AnyCycle, Command, CouncilDecision, Cycle, CycleError, Evaluation, Event, Programme,
+    ProgrammeCommand, ProgrammeError, ProgrammeEvent, ProgrammeSetup, Step, VotingWindow,
+};
+use medborgarbudget::project::Feasibility;
+use medborgarbudget::tally::{Fraction, Greedy};
+
+fn f(n: u128, d: u128) -> Fraction {
+    Fraction::new(n, d)
+}
+
+fn aged(n: u128, group: &str) -> Resident {
+    let born = match group {
+        "12-17" => date(2010, 1, 1),
+        "65+" => date(1950, 1, 1),
+        _ => date(1985, 3, 1),
+    };
+    Resident::new(ResidentId::from_u128(n), born, area_id(), date(2012, 1, 1))
+        .in_group("age", group)
+}
+
+/// Ten voters: two aged 12-17 approve project 3, three adults projects 1 and
+/// 2, three adults project 1, two aged 65+ projects 1 and 3. Votes 8, 3, 4:
+/// greedy funds 1 (400 000) and 3 (300 000); 2 (500 000) no longer fits.
+fn implementation() -> Cycle<Implementation> {
+    let mut c = voting_cycle();
+    let votes: [(&str, &[u128]); 10] = [
+        ("12-17", &[3]),
+        ("12-17", &[3]),
+        ("18-64", &[1, 2]),
+        ("18-64", &[1, 2]),
+        ("18-64", &[1, 2]),
+        ("18-64", &[1]),
+        ("18-64", &[1]),
+        ("18-64", &[1]),
+        ("65+", &[1, 3]),
+        ("65+", &[1, 3]),
+    ];
+    for (k, (group, projects)) in (1u128..).zip(votes) {
+        let choices = Choices::Approval(projects.iter().map(|&p| project_id(p)).collect());
+        c.cast_ballot(ballot(k, aged(100 + k, group), choices))
+            .unwrap();
+    }
+    let c = c.close_voting(day(75), &Greedy).unwrap();
+    assert_eq!(c.decision().funded, [project_id(1), project_id(3)]);
+    c
+}
+
+/// Project 1 completed at 390 000 with resident 900; project 3 cancelled
+/// after 50 000.
+fn follow_up() -> Cycle<FollowUp> {
+    let mut c = implementation();
+    c.add_co_creator(project_id(1), resident(900)).unwrap();
+    c.complete_project(project_id(1), sek(390_000), day(300))
+        .unwrap();
+    c.cancel_project(
+        project_id(3),
+        "The ground turned out to be polluted".into(),
+        sek(50_000),
+        day(290),
+    )
+    .unwrap();
+    c.begin_follow_up(day(310)).unwrap()
+}
+
+fn expected() -> CycleMetrics {
+    CycleMetrics {
+        cycle: CycleId::from_u128(1),
+        year: YEAR,
+        population: 7_600,
+        voters: 10,
+        turnout: f(1, 760),
+        groups: vec![
+            GroupTurnout {
+                dimension: "age".into(),
+                group: "12-17".into(),
+                population: 900,
+                voters: 2,
+                turnout: f(1, 450),
+                // (2/10) / (900/7 600)
+                representation: f(76, 45),
+            },
+            GroupTurnout {
+                dimension: "age".into(),
+                group: "18-64".into(),
+                population: 5_000,
+                voters: 6,
+                turnout: f(3, 2_500),
+                representation: f(114, 125),
+            },
+            GroupTurnout {
+                dimension: "age".into(),
+                group: "65+".into(),
+                population: 700,
+                voters: 2,
+                turnout: f(1, 350),
+                representation: f(76, 35),
+            },
+        ],
+        outreach_reached: 800,
+        outreach_activities: 1,
+        ideas: 3,
+        projects_on_ballot: 3,
+        funded: 2,
+        // Everyone supports a funded project.
+        voters_with_funded: f(1, 1),
+        // Eight voters with one funded project, two with two: mean 12/10,
+        // Gini Σ|x_i − x_j| / (2 n Σx) = 32 / 240.
+        satisfaction_by_count: Distribution {
+            mean: f(6, 5),
+            gini: f(2, 15),
+        },
+        // 300 000 ×2, 400 000 ×6, 700 000 ×2 of a budget of 1 000 000: mean
+        // 4 400 000 / 10 000 000; Gini 12 800 000 / (2 · 10 · 4 400 000).
+        satisfaction_by_cost: Distribution {
+            mean: f(11, 25),
+            gini: f(8, 55),
+        },
+        // Project 2's three supporters could pay 3/10 of the budget, less than
+        // its 500 000: no cohesive group goes without.
+        proportionality: Proportionality::Exact {
+            ejr_up_to_one: true,
+            witness: None,
+        },
+        budget: sek(1_000_000),
+        carried_in: sek(0),
+        spent: sek(440_000),
+        left_over: sek(560_000),
+        delivered: 1,
+        cancelled: 1,
+        in_progress: 0,
+        // Residents 501, 502, 503 worked the projects out; 900 built one.
+        co_creators: 4,
+    }
+}
+
+fn evaluation_with(metrics: Option<CycleMetrics>) -> Evaluation {
+    Evaluation {
+        metrics,
+        ..evaluation()
+    }
+}
+
+#[test]
+fn metrics_of_a_cycle_by_hand() {
+    let c = follow_up();
+    assert_eq!(c.metrics().unwrap(), expected());
+    assert_eq!(
+        CycleMetrics::of(&AnyCycle::from(c.clone())).unwrap(),
+        expected()
+    );
+    let closed = c.close(evaluation()).unwrap();
+    assert_eq!(closed.metrics().unwrap(), expected());
+}
+
+#[test]
+fn in_implementation_projects_count_at_their_estimates() {
+    let m = implementation().metrics().unwrap();
+    assert_eq!((m.delivered, m.cancelled, m.in_progress), (0, 0, 2));
+    assert_eq!(m.spent, sek(700_000));
+    assert_eq!(m.left_over, sek(300_000));
+    assert_eq!(m.co_creators, 3);
+    assert_eq!(m.voters, 10);
+}
+
+#[test]
+fn a_funded_set_that_leaves_a_cohesive_group_out_is_reported() {
+    // Six voters approve projects 1 and 2, four project 3. Greedy by votes
+    // funds 1 and 2 (900 000); 3 (300 000) no longer fits. The four could pay
+    // 4/10 of the budget, more than 300 000, and get nothing, and adding
+    // project 3 would give them 300 000 — not more than 300 000: EJR up to one
+    // project fails, with {3} as the witness.
+    let mut c = voting_cycle();
+    for k in 1..=10u128 {
+        let projects = if k <= 6 { vec![1, 2] } else { vec![3] };
+        let choices = Choices::Approval(projects.into_iter().map(project_id).collect());
+        c.cast_ballot(ballot(k, resident(100 + k), choices))
+            .unwrap();
+    }
+    let c = c.close_voting(day(75), &Greedy).unwrap();
+    assert_eq!(c.decision().funded.len(), 2);
+    assert!(!c.decision().funded.contains(&project_id(3)));
+    let m = c.metrics().unwrap();
+    assert_eq!(
+        m.proportionality,
+        Proportionality::Exact {
+            ejr_up_to_one: false,
+            witness: Some(vec![project_id(3)]),
+        }
+    );
+    assert_eq!(m.voters_with_funded, f(3, 5));
+    // Six voters have two funded projects, four none: Gini 4/10.
+    assert_eq!(m.satisfaction_by_count.gini, f(2, 5));
+}
+
+#[test]
+fn wrong_recorded_metrics_are_refused() {
+    let mut wrong = expected();
+    wrong.co_creators = 5;
+    let err = follow_up().close(evaluation_with(Some(wrong))).unwrap_err();
+    assert_eq!(
+        *err.error(),
+        CycleError::MetricsMismatch {
+            cycle: CycleId::from_u128(1),
+            field: "co_creators",
+        }
+    );
+    assert!(
+        err.error().to_string().contains("co_creators"),
+        "{}",
+        err.error()
+    );
+    assert_eq!(
+        err.into_cycle(),
+        follow_up(),
+        "the cycle comes back unchanged"
+    );
+
+    let mut wrong = expected();
+    wrong.proportionality = Proportionality::Exact {
+        ejr_up_to_one: false,
+        witness: Some(vec![project_id(2)]),
+    };
+    let mut any = AnyCycle::from(follow_up());
+    let err = any
+        .apply(Command::Close(evaluation_with(Some(wrong))))
+        .unwrap_err();
+    assert_eq!(
+        err,
+        CycleError::MetricsMismatch {
+            cycle: CycleId::from_u128(1),
+            field: "proportionality",
+        }
+    );
+    assert_eq!(any.step(), Step::FollowUp);
+}
+
+#[test]
+fn recorded_metrics_round_trip_and_are_checked_on_replay_and_load() {
+    let mut any = AnyCycle::from(follow_up());
+    let close = Command::Close(evaluation_with(Some(expected())));
+    // Deciding (on a copy) reads the ballots too.
+    assert_eq!(
+        any.decide(&close).unwrap(),
+        [Event::Accepted(close.clone())]
+    );
+    any.apply(close).unwrap();
+    assert_eq!(any.evaluation().unwrap().metrics, Some(expected()));
+    assert_eq!(CycleMetrics::of(&any).unwrap(), expected());
+
+    // History and snapshots carry them.
+    assert_eq!(AnyCycle::replay(any.history()).unwrap(), any);
+    let json = serde_json::to_value(&any).unwrap();
+    let loaded: AnyCycle = serde_json::from_value(json.clone()).unwrap();
+    assert_eq!(loaded, any);
+    // An evaluation without metrics serialises as before.
+    let plain = AnyCycle::from(follow_up().close(evaluation()).unwrap());
+    let plain_json = serde_json::to_string(&plain).unwrap();
+    assert!(!plain_json.contains("metrics"));
+    assert_eq!(
+        serde_json::from_str::<AnyCycle>(&plain_json).unwrap(),
+        plain
+    );
+
+    // A snapshot whose recorded metrics were changed does not load …
+    let mut tampered = json;
+    tampered["stage"]["evaluation"]["metrics"]["voters"] = 11.into();
+    let err = serde_json::from_value::<AnyCycle>(tampered)
+        .unwrap_err()
+        .to_string();
+    assert!(err.contains("follow-up metrics"), "{err}");
+    assert!(err.contains("voters"), "{err}");
+
+    // … and a history with changed metrics does not replay.
+    let mut events = any.history();
+    let last = events.len() - 1;
+    let Event::Accepted(Command::Close(e)) = &mut events[last] else {
+        panic!("the history ends with the evaluation")
+    };
+    if let Some(m) = e.metrics.as_mut() {
+        m.spent = sek(1);
+    }
+    let err = AnyCycle::replay(events).unwrap_err();
+    assert!(err.to_string().contains("spent"), "{err}");
+}
+
+#[test]
+fn metrics_are_refused_before_the_vote_is_counted() {
+    for cycle in running_cycles().into_iter().take(5) {
+        let step = cycle.step();
+        assert_eq!(
+            CycleMetrics::of(&cycle).unwrap_err(),
+            FollowUpError::NotCounted {
+                cycle: CycleId::from_u128(1),
+                year: YEAR,
+                step,
+            }
+        );
+    }
+    let mut abandoned = AnyCycle::from(voted_cycle());
+    abandoned
+        .apply(Command::Abandon {
+            reason: "The council withdrew the money".into(),
+            at: day(70),
+        })
+        .unwrap();
+    let err = CycleMetrics::of(&abandoned).unwrap_err();
+    assert!(matches!(
+        err,
+        FollowUpError::NotCounted {
+            step: Step::Abandoned,
+            ..
+        }
+    ));
+    assert!(err.to_string().contains("has not been counted"), "{err}");
+
+    // Abandoned after the vote: the vote was counted and is measured.
+    let mut late = AnyCycle::from(implementation());
+    late.apply(Command::Abandon {
+        reason: "The district was merged".into(),
+        at: day(200),
+    })
+    .unwrap();
+    let m = CycleMetrics::of(&late).unwrap();
+    assert_eq!((m.voters, m.in_progress), (10, 2));
+}
+
+// A three-year programme.
+
+const FIRST: i32 = 2027;
+
+fn yday(year: i32, n: i64) -> DateTime<Utc> {
+    day(n) + Duration::days(365 * i64::from(year - 2026))
+}
+
+struct Run {
+    p: Programme,
+    events: Vec<ProgrammeEvent>,
+}
+
+impl Run {
+    fn new(carry_over: bool) -> Run {
+        let setup = ProgrammeSetup {
+            id: ProgrammeId::from_u128(7),
+            area: area(),
+            currency: Currency::SEK,
+            first_year: FIRST,
+            years: 3,
+            carry_over: carry_over.then(|| CouncilDecision {
+                body: "Kommunfullmäktige".into(),
+                reference: "KF § 88/2026".into(),
+                decided_on: date(2026, 6, 18),
+            }),
+            established_at: day(-200),
+        };
+        Run {
+            p: Programme::new(setup.clone()).unwrap(),
+            events: vec![ProgrammeEvent::Established(setup)],
+        }
+    }
+
+    fn try_cmd(&mut self, year: i32, command: Command) -> Result<(), ProgrammeError> {
+        let command = ProgrammeCommand::Cycle { year, command };
+        let decided = self.p.decide(&command)?;
+        let events = self.p.apply(command)?;
+        assert_eq!(decided, events, "decide and apply agree");
+        self.events.extend(events);
+        Ok(())
+    }
+
+    fn cmd(&mut self, year: i32, command: Command) {
+        self.try_cmd(year, command)
+            .unwrap_or_else(|e| panic!("{year}: {e}"));
+    }
+
+    /// Budget 1 000 000 (plus carry-over); projects of 400 000, 500 000 and
+    /// 300 000; ten voters approve the first, six of them the second too.
+    fn run_to_implementation(&mut self, year: i32) {
+        let events = self
+            .p
+            .apply(ProgrammeCommand::StartCycle {
+                id: CycleId::from_u128(100 + u128::try_from(year).unwrap()),
+                at: yday(year, 0),
+            })
+            .unwrap();
+        self.events.extend(events);
+        let base = 1000 * u128::try_from(year - FIRST).unwrap();
+        self.cmd(year, Command::SetBudget(allocation(1_000_000)));
+        self.cmd(
+            year,
+            Command::SetEligibility(Eligibility::residents_aged(12)),
+        );
+        self.cmd(year, Command::SetBallotRules(approval_rules()));
+        self.cmd(
+            year,
+            Command::SetCriteria {
+                criteria: criteria(),
+            },
+        );
+        self.cmd(year, Command::BeginOutreach { at: yday(year, 1) });
+        self.cmd(
+            year,
+            Command::RecordOutreach(medborgarbudget::process::OutreachActivity {
+                held_on: yday(year, 3).date_naive(),
+                ..activity()
+            }),
+        );
+        self.cmd(year, Command::OpenIdeaGeneration { at: yday(year, 10) });
+        for n in 1..=3 {
+            self.cmd(
+                year,
+                Command::SubmitIdea(medborgarbudget::idea::IdeaSubmission {
+                    submitted_at: yday(year, 12),
+                    ..idea(base + n, resident(n))
+                }),
+            );
+        }
+        self.cmd(year, Command::BeginShortlisting { at: yday(year, 40) });
+        for n in 1..=3 {
+            let project = project_id(base + n);
+            self.cmd(
+                year,
+                Command::ReviewIdea {
+                    idea: idea_id(base + n),
+                },
+            );
+            self.cmd(
+                year,
+                Command::ProposeProject(proposal(base + n, vec![idea_id(base + n)])),
+            );
+            self.cmd(
+                year,
+                Command::EstimateCost {
+                    project,
+                    cost: project_cost(n),
+                },
+            );
+            self.cmd(
+                year,
+                Command::AssessFeasibility {
+                    project,
+                    feasibility: Feasibility::Feasible,
+                },
+            );
+            for c in ["meeting-places", "movement"] {
+                self.cmd(
+                    year,
+                    Command::ScoreProject {
+                        project,
+                        criterion: c.into(),
+                        score: medborgarbudget::criteria::Score::new(6).unwrap(),
+                    },
+                );
+            }
+        }
+        self.cmd(
+            year,
+            Command::OpenVoting {
+                window: VotingWindow {
+                    opens: yday(year, 60),
+                    closes: yday(year, 74),
+                },
+                at: yday(year, 60),
+            },
+        );
+        for v in 1..=10u128 {
+            let mut choice = vec![project_id(base + 1)];
+            if v <= 6 {
+                choice.push(project_id(base + 2));
+            }
+            let mut b = ballot(base + v, resident(100 + v), Choices::Approval(choice));
+            b.id = BallotId::from_u128(base + v);
+            b.cast_at = yday(year, 61);
+            self.cmd(year, Command::CastBallot(b));
+        }
+        self.cmd(year, Command::CloseVoting { at: yday(year, 75) });
+    }
+
+    /// Projects 1 and 2 completed at `costs`, any other funded one at its
+    /// estimate; then closed with the metrics computed in step 7.
+    fn finish(&mut self, year: i32, costs: [i64; 2]) {
+        let base = 1000 * u128::try_from(year - FIRST).unwrap();
+        let funded = self
+            .p
+            .cycle(year)
+            .unwrap()
+            .decision()
+            .unwrap()
+            .funded
+            .clone();
+        for project in funded {
+            let n = project.as_uuid().as_u128() - base;
+            let cost = match n {
+                1 | 2 => costs[usize::try_from(n - 1).unwrap()],
+                _ => project_cost(n).minor() / 100,
+            };
+            self.cmd(
+                year,
+                Command::AddCoCreator {
+                    project,
+                    resident: resident(900),
+                },
+            );
+            self.cmd(
+                year,
+                Command::CompleteProject {
+                    project,
+                    final_cost: sek(cost),
+                    at: yday(year, 300),
+                },
+            );
+        }
+        self.cmd(
+            year,
+            Command::BeginFollowUp {
+                at: yday(year, 310),
+            },
+        );
+        let metrics = CycleMetrics::of(self.p.cycle(year).unwrap()).unwrap();
+        self.cmd(year, Command::Close(self.evaluation(year, metrics)));
+    }
+
+    fn evaluation(&self, year: i32, metrics: CycleMetrics) -> Evaluation {
+        Evaluation {
+            lessons: vec![format!("Lesson of {year}")],
+            summary: format!("{} ballots", metrics.voters),
+            recorded_at: yday(year, 320),
+            metrics: Some(metrics),
+        }
+    }
+}
+
+#[test]
+fn a_programme_records_each_year_and_the_changes() {
+    let mut r = Run::new(true);
+    r.run_to_implementation(FIRST);
+    // Year 1 still in implementation: measured, nothing recorded yet.
+    assert_eq!(r.p.follow_up(FIRST), None);
+    let running = ProgrammeMetrics::of(&r.p).unwrap();
+    assert_eq!(running.years.len(), 1);
+    assert_eq!(running.years[0].in_progress, 2);
+    assert!(running.changes.is_empty());
+
+    r.finish(FIRST, [390_000, 480_000]);
+    // Year 2's criteria step reads year 1's follow-up.
+    r.run_to_implementation(FIRST + 1);
+    let previous = r.p.follow_up(FIRST).unwrap();
+    assert_eq!(previous.left_over, sek(130_000));
+    assert_eq!(
+        r.p.cycle(FIRST + 1).unwrap().budget().unwrap(),
+        sek(1_130_000)
+    );
+
+    // A wrong recorded figure is refused through the programme as well.
+    let funded =
+        r.p.cycle(FIRST + 1)
+            .unwrap()
+            .decision()
+            .unwrap()
+            .funded
+            .clone();
+    assert_eq!(funded.len(), 2);
+    for (project, cost) in funded.into_iter().zip([400_000, 500_000]) {
+        r.cmd(
+            FIRST + 1,
+            Command::AddCoCreator {
+                project,
+                resident: resident(900),
+            },
+        );
+        r.cmd(
+            FIRST + 1,
+            Command::CompleteProject {
+                project,
+                final_cost: sek(cost),
+                at: yday(FIRST + 1, 300),
+            },
+        );
+    }
+    r.cmd(
+        FIRST + 1,
+        Command::BeginFollowUp {
+            at: yday(FIRST + 1, 310),
+        },
+    );
+    let right = CycleMetrics::of(r.p.cycle(FIRST + 1).unwrap()).unwrap();
+    let mut wrong = right.clone();
+    wrong.left_over = sek(0);
+    let err = r
+        .try_cmd(FIRST + 1, Command::Close(r.evaluation(FIRST + 1, wrong)))
+        .unwrap_err();
+    assert!(
+        matches!(
+            &err,
+            ProgrammeError::Cycle {
+                year,
+                source: CycleError::MetricsMismatch { field: "left_over", .. },
+            } if *year == FIRST + 1
+        ),
+        "{err}"
+    );
+    r.cmd(FIRST + 1, Command::Close(r.evaluation(FIRST + 1, right)));
+
+    r.run_to_implementation(FIRST + 2);
+    r.finish(FIRST + 2, [350_000, 500_000]);
+
+    let m = ProgrammeMetrics::of(&r.p).unwrap();
+    assert_eq!(m.years.len(), 3);
+    for (k, year) in m.years.iter().enumerate() {
+        let y = FIRST + i32::try_from(k).unwrap();
+        assert_eq!(year.year, y);
+        assert_eq!(r.p.follow_up(y), Some(year), "recorded = recomputed");
+    }
+    let budgets: Vec<_> = m.years.iter().map(|y| y.budget).collect();
+    assert_eq!(budgets, [sek(1_000_000), sek(1_130_000), sek(1_230_000)]);
+    let carried: Vec<_> = m.years.iter().map(|y| y.carried_in).collect();
+    assert_eq!(carried, [sek(0), sek(130_000), sek(230_000)]);
+    let spent: Vec<_> = m.years.iter().map(|y| y.spent).collect();
+    assert_eq!(spent, [sek(870_000), sek(900_000), sek(1_150_000)]);
+    assert_eq!(m.years[2].funded, 3, "year 3 can afford all three");
+    // Six voters supported 900 000 of funded projects, four 400 000.
+    let means: Vec<_> = m
+        .years
+        .iter()
+        .map(|y| y.satisfaction_by_cost.mean)
+        .collect();
+    assert_eq!(means, [f(7, 10), f(70, 113), f(70, 123)]);
+    assert_eq!(
+        m.changes,
+        [
+            YearChange {
+                year: FIRST + 1,
+                voters: 0,
+                turnout_bp: 0,
+                voters_with_funded_bp: 0,
+                // 70/113 − 7/10 = −91/1 130 = −805.3 bp
+                satisfaction_by_cost_bp: -805,
+                spent: sek(30_000),
+                co_creators: 0,
+            },
+            YearChange {
+                year: FIRST + 2,
+                voters: 0,
+                turnout_bp: 0,
+                voters_with_funded_bp: 0,
+                // 70/123 − 70/113 = −700/13 899 = −503.6 bp
+                satisfaction_by_cost_bp: -504,
+                spent: sek(250_000),
+                co_creators: 0,
+            },
+        ]
+    );
+    assert_eq!(m.set_aside, sek(3_000_000));
+    assert_eq!(m.spent, sek(2_920_000));
+    assert_eq!(m.carried_over, sek(360_000));
+    assert_eq!(m.left_at_end, sek(80_000));
+
+    // The same money as the credibility report.
+    let report = r.p.clone().conclude(yday(FIRST + 3, 0)).unwrap();
+    assert_eq!(report.total_set_aside, m.set_aside);
+    assert_eq!(report.total_spent, m.spent);
+    assert_eq!(report.total_carried_over, m.carried_over);
+    assert_eq!(report.left_at_end, m.left_at_end);
+
+    // The programme with its recorded metrics replays and loads.
+    let replayed = Programme::replay(r.events.clone()).unwrap();
+    assert_eq!(replayed, r.p);
+    let json = serde_json::to_string(&r.p).unwrap();
+    let loaded: Programme = serde_json::from_str(&json).unwrap();
+    assert_eq!(loaded, r.p);
+    assert_eq!(ProgrammeMetrics::of(&loaded).unwrap(), m);
+}
+
+#[test]
+fn without_carry_over_what_ended_years_leave_is_left_at_the_end() {
+    let mut r = Run::new(false);
+    r.run_to_implementation(FIRST);
+    r.finish(FIRST, [390_000, 480_000]);
+    r.run_to_implementation(FIRST + 1);
+    let m = ProgrammeMetrics::of(&r.p).unwrap();
+    assert_eq!(m.years.len(), 2);
+    assert_eq!(m.years[1].carried_in, sek(0));
+    assert_eq!(m.set_aside, sek(2_000_000));
+    // Year 2's two funded projects count at their estimates while in progress.
+    assert_eq!(m.spent, sek(870_000 + 900_000));
+    assert_eq!(m.carried_over, sek(0));
+    // Year 1 left 130 000; year 2 has not ended.
+    assert_eq!(m.left_at_end, sek(130_000));
+    assert_eq!(
+        r.p.follow_up(FIRST).map(|y| y.left_over),
+        Some(sek(130_000))
+    );
+    assert_eq!(r.p.follow_up(FIRST + 1), None);
+}

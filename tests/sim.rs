@@ -1,0 +1,276 @@
+//! Simulated programmes: scenarios from TOML and JSON, determinism, stores,
+//! resuming a stored run, sweeps on one and two threads, and the command line.
+
+#![allow(clippy::unwrap_used, clippy::panic)]
+
+use std::sync::Arc;
+
+use medborgarbudget::ballot::BallotKind;
+use medborgarbudget::process::AnyCycle;
+use medborgarbudget::sim::{Scenario, SimError, Simulation, Sweep, Trust, sweep, write_csv};
+use medborgarbudget::store::memory::MemoryStore;
+use medborgarbudget::store::sqlite::SqliteStore;
+use medborgarbudget::store::{JournalError, Store, StoreExt, StreamId, VoterKey};
+
+fn small() -> Scenario {
+    Scenario {
+        population: 2_000,
+        ..Scenario::default()
+    }
+}
+
+fn key() -> VoterKey {
+    VoterKey::new(vec![7; 32]).unwrap()
+}
+
+#[test]
+fn scenarios_read_from_toml_and_json_and_refuse_what_does_not_fit() {
+    let s = Scenario::from_toml(
+        r#"
+        name = "Mixed"
+        population = 3000
+        trust = "medium"
+        rule = "mes"
+        [voting]
+        ballot = "cumulative"
+        points = 10
+        "#,
+    )
+    .unwrap();
+    assert_eq!(s.population, 3_000);
+    assert_eq!(s.trust, Trust::Medium);
+    assert_eq!(s.voting.ballot, BallotKind::Cumulative);
+    assert_eq!(s.ideas, Scenario::default().ideas);
+    let toml = s.to_toml().unwrap();
+    assert_eq!(Scenario::from_toml(&toml).unwrap(), s);
+    let json = serde_json::to_string(&s).unwrap();
+    assert_eq!(Scenario::from_json(&json).unwrap(), s);
+    for (bad, says) in [
+        ("years = 2", "at least three"),
+        ("rule = \"dice\"", "unknown rule"),
+        ("popilation = 4", "popilation"),
+        ("delivery = 1.5", "delivery"),
+        (
+            "[[outreach]]\nchannel = \"school\"\ndescription = \"x\"\ngroups = [\"age=99\"]\ncoverage = 0.5\nboost = 2.0",
+            "age=99",
+        ),
+    ] {
+        match Scenario::from_toml(bad) {
+            Err(SimError::Scenario { reason }) => assert!(reason.contains(says), "{bad}: {reason}"),
+            other => panic!("{bad}: {other:?}"),
+        }
+    }
+}
+
+#[test]
+fn every_ballot_kind_and_rule_runs_a_whole_programme() {
+    for (ballot, rule) in [
+        (BallotKind::Approval, "greedy"),
+        (BallotKind::Approval, "mes"),
+        (BallotKind::Knapsack, "phragmen"),
+        (BallotKind::Cumulative, "greedy"),
+        (BallotKind::Ranked, "greedy"),
+    ] {
+        let mut s = small();
+        s.voting.ballot = ballot;
+        s.rule = rule.into();
+        let run = Simulation::new(&s, 11).unwrap().run_in_memory().unwrap();
+        assert_eq!(run.years.len(), 3, "{ballot:?} {rule}");
+        let report = run.programme.report().unwrap();
+        assert!(report.credible, "{ballot:?} {rule}");
+        for year in s.first_year..s.first_year + 3 {
+            let Some(AnyCycle::Closed(c)) = run.programme.cycle(year) else {
+                panic!("{year} not closed");
+            };
+            assert_eq!(c.decision().rule, rule);
+            assert_eq!(c.rules().kind(), ballot);
+            assert!(run.programme.follow_up(year).is_some());
+        }
+    }
+}
+
+#[test]
+fn the_same_seed_gives_the_same_programme_in_any_store() {
+    let s = small();
+    let sim = Simulation::new(&s, 5).unwrap();
+    let memory = sim.run(Arc::new(MemoryStore::new()), key()).unwrap();
+    let dir = std::env::temp_dir().join(format!("medborgarbudget-sim-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let path = dir.join("same.db");
+    let _ = std::fs::remove_file(&path);
+    let sqlite: Arc<dyn Store> = Arc::new(SqliteStore::open(&path).unwrap());
+    let stored = sim.run(sqlite.clone(), key()).unwrap();
+    assert_eq!(memory.years, stored.years);
+    assert_eq!(memory.programme, stored.programme);
+    let stream = StreamId::programme(sim.programme_id());
+    let verified = sqlite.verify(&stream).unwrap();
+    assert_eq!(verified.events, stored.events_written);
+    // Again on the same store: every event checked, none written.
+    let again = sim.run(sqlite.clone(), key()).unwrap();
+    assert_eq!(again.events_written, 0);
+    assert_eq!(again.events_checked + 1, stored.events_written);
+    assert_eq!(again.years, stored.years);
+    assert_eq!(sqlite.version(&stream).unwrap(), verified.events);
+    // Another seed is another programme beside it.
+    let other = Simulation::new(&s, 6)
+        .unwrap()
+        .run(sqlite.clone(), key())
+        .unwrap();
+    assert_ne!(other.years, stored.years);
+    assert_eq!(sqlite.streams().unwrap().len(), 2);
+    let _ = std::fs::remove_dir_all(dir);
+}
+
+#[test]
+fn a_run_cut_short_continues_and_a_different_run_is_refused() {
+    let s = small();
+    let sim = Simulation::new(&s, 9).unwrap();
+    let full: Arc<dyn Store> = Arc::new(MemoryStore::new());
+    let whole = sim.run(full.clone(), key()).unwrap();
+    // A store holding only the first half of the run, as a killed run leaves it.
+    let stream = StreamId::programme(sim.programme_id());
+    let events = full.read_all(&stream, 0).unwrap();
+    let half: Arc<dyn Store> = Arc::new(MemoryStore::new());
+    let cut = events.len() / 2;
+    let new: Vec<_> = events[..cut]
+        .iter()
+        .map(|e| medborgarbudget::store::NewEvent {
+            schema: e.schema,
+            payload: e.payload.clone(),
+        })
+        .collect();
+    half.append(&stream, 0, new).unwrap();
+    let resumed = sim.run(half.clone(), key()).unwrap();
+    assert_eq!(resumed.events_checked as usize, cut - 1);
+    assert_eq!(resumed.events_written as usize, events.len() - cut);
+    assert_eq!(resumed.years, whole.years);
+    assert_eq!(
+        half.version(&stream).unwrap(),
+        full.version(&stream).unwrap()
+    );
+    // The same programme id with another voter key: the stored pseudonyms differ.
+    let err = sim
+        .run(full, VoterKey::new(vec![8; 32]).unwrap())
+        .unwrap_err();
+    assert!(
+        matches!(err, SimError::Store(JournalError::Diverged { .. })),
+        "{err}"
+    );
+}
+
+#[test]
+fn feedback_and_outreach_move_turnout_the_documented_way() {
+    let base = small();
+    let mut none = base.clone();
+    none.outreach.clear();
+    none.feedback = 0.0;
+    let mut strong = base.clone();
+    strong.feedback = 2.0;
+    let turnout = |s: &Scenario| -> Vec<u64> {
+        (1..=4)
+            .map(|seed| {
+                let run = Simulation::new(s, seed).unwrap().run_in_memory().unwrap();
+                run.years.iter().map(|y| y.voters).sum::<u64>()
+            })
+            .collect()
+    };
+    let (a, b, c) = (turnout(&none), turnout(&base), turnout(&strong));
+    let sum = |v: &[u64]| v.iter().sum::<u64>();
+    assert!(sum(&a) < sum(&b), "outreach raises turnout: {a:?} vs {b:?}");
+    assert!(sum(&b) < sum(&c), "feedback raises turnout: {b:?} vs {c:?}");
+}
+
+#[test]
+fn sweeps_give_the_same_rows_on_one_and_two_threads() {
+    let grid = Sweep {
+        base: Scenario {
+            population: 1_500,
+            ..Scenario::default()
+        },
+        rules: vec!["greedy".into(), "mes".into()],
+        outreach: vec![true, false],
+        trust: vec![Trust::Low],
+        feedback: vec![],
+        seeds: vec![1, 2],
+    };
+    assert_eq!(grid.points().len(), 8);
+    let seen = std::sync::atomic::AtomicUsize::new(0);
+    let one = sweep(&grid, 1, &|_, total| {
+        assert_eq!(total, 8);
+        seen.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    })
+    .unwrap();
+    assert_eq!(seen.into_inner(), 8);
+    let two = sweep(&grid, 2, &|_, _| {}).unwrap();
+    assert_eq!(one, two);
+    assert_eq!(one.len(), 8 * 3);
+    assert!(one.iter().all(|r| r.voters > 0 && r.turnout > 0.0));
+    let mut csv = Vec::new();
+    write_csv(&one, &mut csv).unwrap();
+    let csv = String::from_utf8(csv).unwrap();
+    assert_eq!(csv.lines().count(), 1 + 24);
+    assert!(csv.starts_with("rule,outreach,trust,feedback,seed,year,voters,turnout"));
+    assert!(csv.lines().nth(1).unwrap().starts_with("greedy,true,low,"));
+}
+
+#[test]
+fn simulate_and_report_on_the_command_line() {
+    let dir = std::env::temp_dir().join(format!("medborgarbudget-sim-cli-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    let scenario = dir.join("small.toml");
+    std::fs::write(&scenario, "population = 2000\n").unwrap();
+    let run = |args: &[&str]| {
+        let out = std::process::Command::new(env!("CARGO_BIN_EXE_medborgarbudget"))
+            .current_dir(&dir)
+            .args(args)
+            .output()
+            .unwrap();
+        (
+            out.status.code(),
+            String::from_utf8_lossy(&out.stdout).into_owned(),
+            String::from_utf8_lossy(&out.stderr).into_owned(),
+        )
+    };
+    let (code, first, err) = run(&["simulate", "--scenario", "small.toml", "--seed", "3"]);
+    assert_eq!(code, Some(0), "{err}");
+    assert!(first.contains("store sqlite:medborgarbudget.db"), "{first}");
+    let table: Vec<&str> = first.lines().filter(|l| l.starts_with("20")).collect();
+    assert_eq!(table.len(), 3, "{first}");
+    assert!(first.contains("events written"), "{first}");
+    assert!(dir.join("medborgarbudget.db.key").exists());
+    let (code, second, _) = run(&["simulate", "--scenario", "small.toml", "--seed", "3"]);
+    assert_eq!(code, Some(0));
+    assert!(second.contains("already stored"), "{second}");
+    let rows = |s: &str| -> Vec<String> {
+        s.lines()
+            .filter(|l| l.starts_with("20"))
+            .map(String::from)
+            .collect()
+    };
+    assert_eq!(rows(&first), rows(&second));
+    let (code, out, err) = run(&["report", "--out", "report.html"]);
+    assert_eq!(code, Some(0), "{err}");
+    assert!(out.starts_with("wrote report.html"), "{out}");
+    let html = std::fs::read_to_string(dir.join("report.html")).unwrap();
+    assert!(html.contains("<svg") && !html.contains("<script"));
+    let (code, _, err) = run(&["simulate", "--years", "2", "--store", "memory"]);
+    assert_eq!(code, Some(1));
+    assert!(err.contains("at least three"), "{err}");
+    let (code, _, err) = run(&["simulate", "--store", "ftp:x"]);
+    assert_eq!(code, Some(2), "{err}");
+    let (code, csv, err) = run(&[
+        "sweep",
+        "--scenario",
+        "small.toml",
+        "--programmes",
+        "2",
+        "--rules",
+        "greedy",
+        "--outreach",
+        "true",
+    ]);
+    assert_eq!(code, Some(0), "{err}");
+    assert_eq!(csv.lines().count(), 1 + 2 * 3, "{csv}");
+    let _ = std::fs::remove_dir_all(dir);
+}
