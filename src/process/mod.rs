@@ -14,9 +14,9 @@
 //! Trying to skip a step does not compile:
 //!
 //! ```compile_fail
-//! # use medborgarbudget::process::{Cycle, stage};
-//! # fn f(cycle: Cycle<stage::Outreach>, at: chrono::DateTime<chrono::Utc>) {
-//! let voting = cycle.open_voting(todo!(), at); // outreach cannot jump to voting
+//! # use medborgarbudget::process::{Cycle, VotingWindow, stage};
+//! # fn f(cycle: Cycle<stage::Outreach>, window: VotingWindow, at: chrono::DateTime<chrono::Utc>) {
+//! let voting = cycle.open_voting(window, at); // outreach cannot jump to voting
 //! # }
 //! ```
 
