@@ -13,7 +13,9 @@
 //! is the decision exact arithmetic takes. Exact ties always fall to the exact run,
 //! where the tie-breaking chain decides them.
 
-use std::cmp::Ordering;
+use std::cell::Cell;
+use std::cmp::{Ordering, Reverse};
+use std::collections::BinaryHeap;
 use std::fmt::Debug;
 
 use num_bigint::BigInt;
@@ -150,76 +152,63 @@ impl Num for BigRational {
     }
 }
 
-/// The project with the smallest value seen so far in a round (ρ for equal
-/// shares, the new load for Phragmén), the projects exactly tied with it, and
-/// whether a float comparison with it was too close to call.
-#[derive(Debug)]
-pub(crate) struct Leader<N> {
-    best: Option<(usize, N)>,
-    tied: Vec<usize>,
-    contested: bool,
-    /// Values of projects the float run could not tell were eligible at all.
-    uncertain: Vec<N>,
+/// Why a run of a proportional rule stopped before reaching its outcome.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Halt {
+    /// The float path met a comparison too close to call: run again exactly.
+    Undecided,
+    /// The election's step limit is used up.
+    OutOfSteps,
 }
 
-impl<N: Num> Leader<N> {
-    pub(crate) fn new() -> Leader<N> {
-        Leader {
-            best: None,
-            tied: Vec::new(),
-            contested: false,
-            uncertain: Vec::new(),
+impl From<Undecided> for Halt {
+    fn from(_: Undecided) -> Halt {
+        Halt::Undecided
+    }
+}
+
+/// The work a count has done, in steps (a supporter visited while computing a
+/// price or a load, a queue entry taken, a search node), against the
+/// election's limit.
+#[derive(Debug)]
+pub(crate) struct Steps {
+    used: Cell<u64>,
+    limit: u64,
+}
+
+impl Steps {
+    /// A counter for one count; no limit is `u64::MAX` steps.
+    pub(crate) fn new(limit: Option<u64>) -> Steps {
+        Steps {
+            used: Cell::new(0),
+            limit: limit.unwrap_or(u64::MAX),
         }
     }
 
-    /// A project the float run cannot tell is eligible (for instance affordable
-    /// only just or not quite): harmless unless its value could win the round.
-    pub(crate) fn offer_uncertain(&mut self, v: N) {
-        self.uncertain.push(v);
-    }
-
-    /// The value to beat, if any.
-    pub(crate) fn value(&self) -> Option<&N> {
-        self.best.as_ref().map(|(_, v)| v)
-    }
-
-    /// Offers project `p` with value `v`. A near-tie with the leader is only a
-    /// problem if nothing smaller turns up later in the round.
-    pub(crate) fn offer(&mut self, p: usize, v: N) {
-        let Some((_, best)) = &self.best else {
-            self.best = Some((p, v));
-            return;
-        };
-        match N::decide(&v, best) {
-            Ok(Ordering::Less) => {
-                self.best = Some((p, v));
-                self.tied.clear();
-                self.contested = false;
-            }
-            Ok(Ordering::Equal) => self.tied.push(p),
-            Ok(Ordering::Greater) => {}
-            Err(Undecided) => self.contested = true,
+    /// Records `n` more steps.
+    ///
+    /// # Errors
+    /// [`Halt::OutOfSteps`] past the limit.
+    #[inline]
+    pub(crate) fn charge(&self, n: u64) -> Result<(), Halt> {
+        let used = self.used.get().saturating_add(n);
+        self.used.set(used);
+        if used > self.limit {
+            Err(Halt::OutOfSteps)
+        } else {
+            Ok(())
         }
     }
 
-    /// The round's winner and value, with every project exactly tied with it
-    /// (winner first); `Err(Undecided)` when a float near-tie leaves it open;
-    /// `Ok(None)` when nothing was offered.
-    pub(crate) fn finish(self) -> Result<Option<(Vec<usize>, N)>, Undecided> {
-        if self.contested {
-            return Err(Undecided);
-        }
-        for v in &self.uncertain {
-            match &self.best {
-                Some((_, best)) if N::decide(v, best) == Ok(Ordering::Greater) => {}
-                _ => return Err(Undecided),
-            }
-        }
-        Ok(self.best.map(|(p, v)| {
-            let mut all = vec![p];
-            all.extend(self.tied);
-            (all, v)
-        }))
+    /// Steps used so far.
+    #[cfg(test)]
+    pub(crate) fn used(&self) -> u64 {
+        self.used.get()
+    }
+
+    /// The limit (`u64::MAX`: none).
+    pub(crate) fn limit(&self) -> u64 {
+        self.limit
     }
 }
 
@@ -229,13 +218,41 @@ pub(crate) enum Eval<N> {
     Value(N),
     /// A value the float run cannot tell the project is eligible for.
     Uncertain(N),
-    /// The project is out for good (funded, unaffordable, skipped).
+    /// The project is out for good (unaffordable, no supporters), and so are
+    /// its twins.
     Drop,
 }
 
+/// The winner of a round.
+#[derive(Debug, Clone, PartialEq)]
+pub(crate) struct Won<N> {
+    /// The project.
+    pub(crate) project: usize,
+    /// Its value (ρ or load).
+    pub(crate) value: N,
+    /// Projects with exactly the same value that the tie-breaking chain does
+    /// not separate from the winner (empty unless the chain leaves a tie).
+    pub(crate) tied: Vec<usize>,
+}
+
+/// Projects whose values are always equal (the same cost and the same
+/// supporters with the same utilities): their twin class, in chain order.
+#[derive(Debug)]
+struct Class {
+    members: Vec<usize>,
+    next: usize,
+}
+
 struct Entry<N> {
+    /// A lower bound of the class's value (its value, once evaluated this round).
     bound: N,
-    project: usize,
+    /// The chain rank of the class's next member.
+    rank: u32,
+    class: u32,
+    /// The round in which `bound` was computed (0: never).
+    evaluated: u64,
+    /// The float run cannot tell whether the project is eligible at all.
+    uncertain: bool,
 }
 
 impl<N: Num> PartialEq for Entry<N> {
@@ -256,69 +273,204 @@ impl<N: Num> Ord for Entry<N> {
         } else if N::less(&other.bound, &self.bound) {
             Ordering::Greater
         } else {
-            self.project.cmp(&other.project)
+            (self.rank, self.class).cmp(&(other.rank, other.class))
         }
     }
 }
 
-/// Projects by a lower bound of their value, for rules whose values only rise
-/// from round to round (equal shares' ρ as money is spent, Phragmén's loads): a
-/// round evaluates projects in order of their last value and stops as soon as the
-/// next bound exceeds the best value found.
+/// The projects still in the running, by a lower bound of their value, for
+/// rules whose values only rise from round to round (equal shares' ρ as money
+/// is spent, Phragmén's loads).
+///
+/// Entries are ordered by (bound, chain rank). A round takes the first entry;
+/// if its bound was computed this round it is the project's value, and no other
+/// project can beat it: every other value is at least its bound, which is at
+/// least the winner's value, and where equal the chain rank decides. Otherwise
+/// the entry is evaluated and put back with its value. So a round evaluates only
+/// the projects whose bound is below the winning value, and projects whose value
+/// did not change cost one evaluation.
+///
+/// Twins — projects with the same cost and the same supporters — always have the
+/// same value, so a class of twins is one entry, standing for its member that
+/// comes first in the chain.
+///
+/// Termination: a round evaluates an entry at most once (it comes back marked
+/// as evaluated this round), so it takes at most twice as many entries as the
+/// queue holds, and every round removes its winner from the queue, so there are
+/// at most as many rounds as projects.
 pub(crate) struct Queue<N> {
-    heap: std::collections::BinaryHeap<std::cmp::Reverse<Entry<N>>>,
+    heap: BinaryHeap<Reverse<Entry<N>>>,
+    classes: Vec<Class>,
+    ranks: Vec<u32>,
+    round: u64,
 }
 
 impl<N: Num> Queue<N> {
-    pub(crate) fn new(projects: impl Iterator<Item = usize>) -> Queue<N> {
+    /// A queue over `classes` of twins (every project in at most one class) with
+    /// the projects' chain ranks (`ranks[p]`; lower comes first).
+    pub(crate) fn new(classes: Vec<Vec<usize>>, ranks: Vec<u32>) -> Queue<N> {
+        let rank = |p: usize| ranks.get(p).copied().unwrap_or(u32::MAX);
+        let classes: Vec<Class> = classes
+            .into_iter()
+            .filter(|m| !m.is_empty())
+            .map(|mut members| {
+                members.sort_by_key(|&p| (rank(p), p));
+                Class { members, next: 0 }
+            })
+            .collect();
+        let heap = classes
+            .iter()
+            .enumerate()
+            .filter_map(|(c, class)| {
+                Some(Reverse(Entry {
+                    bound: N::zero(),
+                    rank: rank(*class.members.first()?),
+                    class: u32::try_from(c).ok()?,
+                    evaluated: 0,
+                    uncertain: false,
+                }))
+            })
+            .collect();
         Queue {
-            heap: projects
-                .map(|project| {
-                    std::cmp::Reverse(Entry {
-                        bound: N::zero(),
-                        project,
-                    })
-                })
-                .collect(),
+            heap,
+            classes,
+            ranks,
+            round: 0,
         }
     }
 
-    /// One round: the projects with the smallest value, exactly tied (first is
-    /// the first found), and that value; `Ok(None)` when no project is left. Every
-    /// evaluated project goes back in the queue with its new value as its bound
-    /// (the caller drops the winner next round through `evaluate`).
+    fn member(&self, class: u32) -> usize {
+        self.classes
+            .get(class as usize)
+            .and_then(|c| c.members.get(c.next))
+            .copied()
+            .unwrap_or(usize::MAX)
+    }
+
+    fn rank(&self, p: usize) -> u32 {
+        self.ranks.get(p).copied().unwrap_or(u32::MAX)
+    }
+
+    /// Evaluates `entry` if its bound is from an earlier round; `None` when
+    /// the class is out.
+    fn refresh(
+        &self,
+        mut entry: Entry<N>,
+        evaluate: &mut impl FnMut(usize) -> Result<Eval<N>, Halt>,
+    ) -> Result<Option<Entry<N>>, Halt> {
+        if entry.evaluated == self.round {
+            return Ok(Some(entry));
+        }
+        let (bound, uncertain) = match evaluate(self.member(entry.class))? {
+            Eval::Drop => return Ok(None),
+            Eval::Value(v) => (v, false),
+            Eval::Uncertain(v) => (v, true),
+        };
+        entry.bound = bound;
+        entry.uncertain = uncertain;
+        entry.evaluated = self.round;
+        Ok(Some(entry))
+    }
+
+    /// One round: the project with the smallest value (ties by chain rank),
+    /// which leaves the queue; `Ok(None)` when no project is left.
+    ///
+    /// The float path returns [`Halt::Undecided`] when a project it cannot tell
+    /// apart from the winner (a value within the tolerance, or one it cannot
+    /// tell is eligible) could win; the exact path reports every project with
+    /// exactly the winner's value and the winner's chain rank in
+    /// [`Won::tied`].
     pub(crate) fn round(
         &mut self,
-        mut evaluate: impl FnMut(usize) -> Result<Eval<N>, Undecided>,
-    ) -> Result<Option<(Vec<usize>, N)>, Undecided> {
-        let mut leader = Leader::<N>::new();
-        let mut seen: Vec<Entry<N>> = Vec::new();
-        while let Some(std::cmp::Reverse(next)) = self.heap.peek() {
-            if let Some(best) = leader.value()
-                && N::decide(&next.bound, best) == Ok(Ordering::Greater)
-            {
+        steps: &Steps,
+        mut evaluate: impl FnMut(usize) -> Result<Eval<N>, Halt>,
+    ) -> Result<Option<Won<N>>, Halt> {
+        self.round += 1;
+        let winner = loop {
+            let Some(Reverse(top)) = self.heap.pop() else {
+                return Ok(None);
+            };
+            steps.charge(1)?;
+            if top.evaluated == self.round {
+                break top;
+            }
+            if let Some(entry) = self.refresh(top, &mut evaluate)? {
+                self.heap.push(Reverse(entry));
+            }
+        };
+        if winner.uncertain {
+            return Err(Halt::Undecided);
+        }
+        let project = self.member(winner.class);
+        let mut tied = Vec::new();
+        // Twins tie exactly; the chain decides between them by rank.
+        if let Some(class) = self.classes.get(winner.class as usize) {
+            tied.extend(
+                class
+                    .members
+                    .iter()
+                    .skip(class.next + 1)
+                    .take_while(|&&q| self.rank(q) == winner.rank),
+            );
+        }
+        // Projects whose bound does not rule them out.
+        let mut back = Vec::new();
+        while let Some(Reverse(next)) = self.heap.peek() {
+            let contender = if N::EXACT {
+                next.rank == winner.rank
+                    && N::decide(&next.bound, &winner.bound) == Ok(Ordering::Equal)
+            } else {
+                N::decide(&next.bound, &winner.bound) != Ok(Ordering::Greater)
+            };
+            if !contender {
                 break;
             }
-            let Some(std::cmp::Reverse(entry)) = self.heap.pop() else {
+            let Some(Reverse(next)) = self.heap.pop() else {
                 break;
             };
-            match evaluate(entry.project)? {
-                Eval::Value(v) => {
-                    leader.offer(entry.project, v.clone());
-                    seen.push(Entry {
-                        bound: v,
-                        project: entry.project,
-                    });
-                }
-                Eval::Uncertain(v) => {
-                    leader.offer_uncertain(v);
-                    seen.push(entry);
-                }
-                Eval::Drop => {}
+            steps.charge(1)?;
+            let Some(next) = self.refresh(next, &mut evaluate)? else {
+                continue;
+            };
+            let order = N::decide(&next.bound, &winner.bound);
+            if !N::EXACT && (order != Ok(Ordering::Greater) || next.uncertain) {
+                return Err(Halt::Undecided);
+            }
+            if order == Ok(Ordering::Equal)
+                && next.rank == winner.rank
+                && let Some(class) = self.classes.get(next.class as usize)
+            {
+                tied.extend(
+                    class
+                        .members
+                        .iter()
+                        .skip(class.next)
+                        .take_while(|&&q| self.rank(q) == winner.rank),
+                );
+            }
+            back.push(Reverse(next));
+        }
+        self.heap.extend(back);
+        // The winner leaves; its next twin, if any, stands for the class, with the
+        // winner's value as its lower bound.
+        if let Some(class) = self.classes.get_mut(winner.class as usize) {
+            class.next += 1;
+            if let Some(&p) = class.members.get(class.next) {
+                let rank = self.ranks.get(p).copied().unwrap_or(u32::MAX);
+                self.heap.push(Reverse(Entry {
+                    bound: winner.bound.clone(),
+                    rank,
+                    class: winner.class,
+                    evaluated: 0,
+                    uncertain: false,
+                }));
             }
         }
-        self.heap.extend(seen.into_iter().map(std::cmp::Reverse));
-        leader.finish()
+        Ok(Some(Won {
+            project,
+            value: winner.bound,
+            tied,
+        }))
     }
 }
 
@@ -338,20 +490,127 @@ mod tests {
         assert_eq!(BigRational::min_value(&x, &BigRational::from_u64(1)), x);
     }
 
+    /// Runs a queue over fixed values until it is empty: the winners in order,
+    /// and how many evaluations it took.
+    fn drain<N: Num>(
+        values: &[N],
+        classes: Vec<Vec<usize>>,
+        ranks: Vec<u32>,
+    ) -> Result<(Vec<Won<N>>, usize), Halt> {
+        let mut queue = Queue::<N>::new(classes, ranks);
+        let steps = Steps::new(None);
+        let mut evaluations = 0;
+        let mut won = Vec::new();
+        while let Some(w) = queue.round(&steps, |p| {
+            evaluations += 1;
+            Ok(Eval::Value(values[p].clone()))
+        })? {
+            won.push(w);
+        }
+        Ok((won, evaluations))
+    }
+
+    fn singles(n: usize) -> Vec<Vec<usize>> {
+        (0..n).map(|p| vec![p]).collect()
+    }
+
     #[test]
     fn a_near_tie_matters_only_for_the_round_winner() {
-        let mut l = Leader::<f64>::new();
-        l.offer(0, 20.0);
-        l.offer(1, 20.0 * (1.0 + 1e-13));
-        l.offer(2, 5.0);
-        assert_eq!(l.finish(), Ok(Some((vec![2], 5.0))));
-        let mut l = Leader::<f64>::new();
-        l.offer(0, 5.0);
-        l.offer(1, 5.0);
-        assert_eq!(l.finish(), Err(Undecided));
-        let mut l = Leader::<BigRational>::new();
-        l.offer(3, BigRational::from_u64(5));
-        l.offer(1, BigRational::from_ratio(10, 2));
-        assert_eq!(l.finish().unwrap().map(|(p, _)| p), Some(vec![3, 1]));
+        let values = [20.0, 20.0 * (1.0 + 1e-13), 5.0];
+        let mut queue = Queue::<f64>::new(singles(3), vec![0, 1, 2]);
+        let steps = Steps::new(None);
+        let first = queue.round(&steps, |p| Ok(Eval::Value(values[p])));
+        assert_eq!(first.map(|w| w.map(|w| w.project)), Ok(Some(2)));
+        // Between the two near-equal values only exact arithmetic can decide.
+        let second = queue.round(&steps, |p| Ok(Eval::Value(values[p])));
+        assert_eq!(second, Err(Halt::Undecided));
+        // A project the float run cannot tell is eligible, with the smallest
+        // value, leaves the round to exact arithmetic; with a larger one it is
+        // harmless.
+        let mut queue = Queue::<f64>::new(singles(2), vec![0, 1]);
+        let round = queue.round(&steps, |p| {
+            Ok(if p == 0 {
+                Eval::Uncertain(1.0)
+            } else {
+                Eval::Value(2.0)
+            })
+        });
+        assert_eq!(round, Err(Halt::Undecided));
+        let mut queue = Queue::<f64>::new(singles(2), vec![0, 1]);
+        let round = queue.round(&steps, |p| {
+            Ok(if p == 0 {
+                Eval::Uncertain(3.0)
+            } else {
+                Eval::Value(2.0)
+            })
+        });
+        assert_eq!(round.map(|w| w.map(|w| w.project)), Ok(Some(1)));
+    }
+
+    #[test]
+    fn exact_ties_go_by_chain_rank_or_are_reported() {
+        let five = BigRational::from_u64(5);
+        let values = vec![five.clone(), BigRational::from_ratio(10, 2), five];
+        // Ranks separate 1 (rank 0) from 0 and 2 (rank 1, tied with each other).
+        let (won, _) = drain(&values, singles(3), vec![1, 0, 1]).unwrap();
+        assert_eq!(won[0].project, 1);
+        assert!(won[0].tied.is_empty());
+        assert_eq!(won[1].project, 0);
+        assert_eq!(won[1].tied, vec![2]);
+        // Floats do not decide exact ties at all.
+        let floats = [5.0, 5.0, 5.0];
+        assert_eq!(
+            drain(&floats, singles(3), vec![1, 0, 1]).map(|(w, _)| w.len()),
+            Err(Halt::Undecided)
+        );
+    }
+
+    #[test]
+    fn twins_are_one_entry_taken_in_chain_order() {
+        let values = [1.0, 1.0, 1.0, 0.5];
+        let (won, evaluations) =
+            drain(&values, vec![vec![2, 0, 1], vec![3]], vec![2, 0, 1, 3]).unwrap();
+        let order: Vec<usize> = won.iter().map(|w| w.project).collect();
+        assert_eq!(order, [3, 1, 2, 0]);
+        assert!(won.iter().all(|w| w.tied.is_empty()));
+        assert!(evaluations <= 2 * 4, "{evaluations} evaluations");
+        // Twins with the same chain rank tie.
+        let exact: Vec<BigRational> = [2, 2, 2, 1]
+            .into_iter()
+            .map(|v| BigRational::from_ratio(v, 2))
+            .collect();
+        let (won, _) = drain(&exact, vec![vec![0, 1], vec![2], vec![3]], vec![0, 0, 1, 2]).unwrap();
+        assert_eq!((won[1].project, won[1].tied.clone()), (0, vec![1]));
+    }
+
+    #[test]
+    fn unchanged_values_cost_one_evaluation_per_round() {
+        // Three thousand projects with equal values and distinct chain ranks (the
+        // symmetric elections that made the old queue quadratic): about two
+        // evaluations per project in all, not one per project per round.
+        let n = 3_000;
+        let values = vec![BigRational::from_u64(1); n];
+        let (won, evaluations) = drain(&values, singles(n), (0..n as u32).rev().collect()).unwrap();
+        assert_eq!(won.len(), n);
+        assert_eq!(won.first().map(|w| w.project), Some(n - 1));
+        assert!(evaluations <= 2 * n, "{evaluations} evaluations");
+    }
+
+    #[test]
+    fn steps_stop_a_count_at_the_limit() {
+        let steps = Steps::new(Some(10));
+        assert_eq!(steps.charge(10), Ok(()));
+        assert_eq!(steps.charge(1), Err(Halt::OutOfSteps));
+        let values = vec![1.0; 100];
+        let mut queue = Queue::<f64>::new(singles(100), (0..100).collect());
+        let steps = Steps::new(Some(50));
+        let mut outcome = Ok(None);
+        for _ in 0..100 {
+            outcome = queue.round(&steps, |p| Ok(Eval::Value(values[p] + p as f64)));
+            if outcome.is_err() {
+                break;
+            }
+        }
+        assert_eq!(outcome, Err(Halt::OutOfSteps));
     }
 }

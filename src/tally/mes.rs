@@ -4,7 +4,7 @@ use std::cmp::Ordering;
 
 use num_rational::BigRational;
 
-use super::arith::{Eval, Num, Queue, Undecided};
+use super::arith::{Eval, Halt, Num, Queue, Steps, Undecided};
 use super::support::Supporters;
 use super::{
     Election, Fraction, Outcome, OutcomeDetails, ProfileKind, Tally, TallyError, TieBreaking,
@@ -15,6 +15,10 @@ struct Rho<N> {
     rho: N,
     certain: bool,
 }
+
+/// Passes of the fixed-point search for ρ before it sorts the supporters
+/// instead (see [`Shares::rho`]).
+const FIXED_POINT_PASSES: usize = 6;
 
 /// How one run of equal shares went.
 #[derive(Debug, Clone)]
@@ -33,15 +37,48 @@ pub(crate) struct Shares<'e> {
     /// Approval ballots: utilities are costs (supporters split a project's cost
     /// equally). Points and rankings: the points are the utilities.
     cost_utility: bool,
+    ties: &'e TieBreaking,
+    /// Each project's place in the tie-breaking chain.
+    ranks: Vec<u32>,
+    /// Projects that always have the same ρ.
+    twins: Vec<Vec<usize>>,
+    steps: Steps,
+    rule: &'static str,
+}
+
+/// The tally error for a run that stopped at the step limit.
+pub(crate) fn out_of_steps(rule: &str, steps: &Steps) -> TallyError {
+    TallyError::StepLimit {
+        rule: rule.to_owned(),
+        limit: steps.limit(),
+    }
 }
 
 impl<'e> Shares<'e> {
-    pub(crate) fn new(election: &'e Election) -> Result<Shares<'e>, TallyError> {
+    pub(crate) fn new(
+        election: &'e Election,
+        ties: &'e TieBreaking,
+        rule: &'static str,
+    ) -> Result<Shares<'e>, TallyError> {
+        let supporters = Supporters::new(election)?;
+        let support = election.profile().support()?;
+        let cost_utility = election.profile().kind() == ProfileKind::Approval;
+        let candidates = election.candidates();
+        let twins = supporters.twins(
+            candidates.len(),
+            |p| candidates.get(p).map_or(0, |c| c.cost),
+            !cost_utility,
+        );
         Ok(Shares {
             election,
-            supporters: Supporters::new(election)?,
-            support: election.profile().support()?,
-            cost_utility: election.profile().kind() == ProfileKind::Approval,
+            ranks: ties.ranks(election, &support),
+            supporters,
+            support,
+            cost_utility,
+            ties,
+            twins,
+            steps: Steps::new(election.step_limit()),
+            rule,
         })
     }
 
@@ -51,14 +88,19 @@ impl<'e> Shares<'e> {
 
     /// One run with `num / den` minor units per voter: floats first, exact
     /// rationals if the floats meet a near-tie.
-    pub(crate) fn run(&self, num: u64, den: u64, ties: &TieBreaking) -> Result<MesRun, TallyError> {
-        let (selected, exact) = match self.run_with::<f64>(num, den, ties)? {
-            Ok(selected) => (selected, false),
-            Err(Undecided) => match self.run_with::<BigRational>(num, den, ties)? {
-                Ok(selected) => (selected, true),
-                // Exact comparisons always decide.
-                Err(Undecided) => return Err(TallyError::Overflow),
-            },
+    pub(crate) fn run(&self, num: u64, den: u64) -> Result<MesRun, TallyError> {
+        let halted = |halt| match halt {
+            Halt::OutOfSteps => out_of_steps(self.rule, &self.steps),
+            // Exact comparisons always decide.
+            Halt::Undecided => TallyError::Overflow,
+        };
+        let (selected, exact) = match self.run_with::<f64>(num, den) {
+            Ok(selected) => (selected?, false),
+            Err(Halt::Undecided) => (
+                self.run_with::<BigRational>(num, den).map_err(halted)??,
+                true,
+            ),
+            Err(halt) => return Err(halted(halt)),
         };
         let total_cost = selected
             .iter()
@@ -86,19 +128,34 @@ impl<'e> Shares<'e> {
     /// ρ of project `p`: the least price per unit of utility at which its
     /// supporters, each paying `min(budget, ρ · utility)`, cover its cost. `None`
     /// when they cannot afford it.
-    fn rho<N: Num>(&self, p: usize, budgets: &[N]) -> Result<Option<Rho<N>>, Undecided> {
+    ///
+    /// Voters who cannot pay ρ·u pay everything they have; ρ is the fixed point
+    /// of `ρ = (cost − money of those) / (utility of the others)`, approached
+    /// from below: in exact arithmetic each pass raises ρ and so adds voters who
+    /// cannot pay, and the search ends at the first pass that adds none. Floats
+    /// round, and a voter whose money per utility is exactly the fixed point
+    /// (common: budgets are sums of earlier equal payments) can fall on either
+    /// side of it from one pass to the next — which made the old search, that
+    /// stopped only when the number of such voters stayed the same, alternate
+    /// forever. Here ρ never decreases, so the set only grows: a pass either ends
+    /// the search or adds a voter, at most one pass per supporter. After
+    /// [`FIXED_POINT_PASSES`] passes the supporters are sorted by money per
+    /// utility and ρ is read off in one scan ([`Shares::rho_sorted`]), so the
+    /// work is `O(k log k)` for `k` supporters at worst.
+    fn rho<N: Num>(&self, p: usize, budgets: &[N]) -> Result<Option<Rho<N>>, Halt> {
         let cost = self.election.candidates().get(p).map_or(0, |c| c.cost);
         let cost_n = N::from_u64(cost);
         let mut money = N::zero();
         let mut utility = N::zero();
-        let mut any = false;
+        let mut supporters = 0_u64;
         for (g, u) in self.supporters.of(p) {
             let w = self.supporters.weights[g];
             money = money.add(&budgets[g].mul_u64(w));
             utility = utility.add(&N::from_u64(self.utility(p, u)).mul_u64(w));
-            any = true;
+            supporters += 1;
         }
-        if !any {
+        self.steps.charge(supporters.max(1))?;
+        if supporters == 0 {
             return Ok(None);
         }
         let certain = match N::decide(&money, &cost_n) {
@@ -110,11 +167,9 @@ impl<'e> Shares<'e> {
         if cost == 0 {
             return found(N::zero());
         }
-        // Fixed point: those who cannot pay ρ·u pay everything they have; ρ rises
-        // until the set of such voters stops growing.
         let mut rho = cost_n.div(&utility);
         let mut poor = 0_usize;
-        loop {
+        for _ in 0..FIXED_POINT_PASSES {
             let mut poor_money = N::zero();
             let mut poor_utility = N::zero();
             let mut count = 0;
@@ -127,6 +182,7 @@ impl<'e> Shares<'e> {
                     count += 1;
                 }
             }
+            self.steps.charge(supporters)?;
             if count == poor {
                 return found(rho);
             }
@@ -134,137 +190,175 @@ impl<'e> Shares<'e> {
             let rest = utility.sub(&poor_utility);
             if !rest.is_positive() {
                 // Everyone pays everything: affordable only at equality, which the
-                // check above left to exact arithmetic.
-                return if N::EXACT { found(rho) } else { Err(Undecided) };
+                // check above left to exact arithmetic (where this cannot happen:
+                // ρ is a weighted mean of the voters' money per utility, so not
+                // all of them can be below it).
+                return if N::EXACT {
+                    found(rho)
+                } else {
+                    Err(Halt::Undecided)
+                };
             }
-            rho = cost_n.sub(&poor_money).div(&rest);
+            let next = cost_n.sub(&poor_money).div(&rest);
+            if N::less(&rho, &next) {
+                rho = next;
+            }
+        }
+        found(self.rho_sorted(p, budgets, &cost_n, &utility)?)
+    }
+
+    /// ρ by sorting the supporters by money per utility, the point where each
+    /// stops being able to pay ρ·u, and scanning: with the first `j` of them
+    /// paying all they have, ρ = (cost − their money) / (the others' utility) is
+    /// the answer as soon as the next supporter can pay it. The caller has
+    /// checked that the supporters can afford the project.
+    fn rho_sorted<N: Num>(
+        &self,
+        p: usize,
+        budgets: &[N],
+        cost: &N,
+        utility: &N,
+    ) -> Result<N, Halt> {
+        let mut voters: Vec<(N, N, N)> = self
+            .supporters
+            .of(p)
+            .map(|(g, u)| {
+                let w = self.supporters.weights[g];
+                let u = N::from_u64(self.utility(p, u));
+                (budgets[g].div(&u), budgets[g].mul_u64(w), u.mul_u64(w))
+            })
+            .collect();
+        let n = voters.len() as u64;
+        // A sort's comparisons, as steps.
+        self.steps
+            .charge(n.saturating_mul(u64::from(n.max(2).ilog2()) + 1))?;
+        voters.sort_by(|a, b| {
+            if N::less(&a.0, &b.0) {
+                Ordering::Less
+            } else if N::less(&b.0, &a.0) {
+                Ordering::Greater
+            } else {
+                Ordering::Equal
+            }
+        });
+        let mut poor_money = N::zero();
+        let mut poor_utility = N::zero();
+        let mut last = N::zero();
+        for (threshold, money, weight) in voters {
+            let rest = utility.sub(&poor_utility);
+            if rest.is_positive() {
+                let rho = cost.sub(&poor_money).div(&rest);
+                if !N::less(&threshold, &rho) {
+                    return Ok(rho);
+                }
+            }
+            poor_money = poor_money.add(&money);
+            poor_utility = poor_utility.add(&weight);
+            last = threshold;
+        }
+        // Every supporter pays all they have: money equals the cost exactly, and
+        // ρ is the largest money per utility.
+        if N::EXACT {
+            Ok(last)
+        } else {
+            Err(Halt::Undecided)
         }
     }
 
-    /// The run proper, in arithmetic `N`. The outer `Result` is an error of the
-    /// election (a tie the chain refuses); the inner one a float run that must
-    /// be redone exactly.
-    fn run_with<N: Num>(
-        &self,
-        num: u64,
-        den: u64,
-        ties: &TieBreaking,
-    ) -> Result<Result<Vec<usize>, Undecided>, TallyError> {
-        let candidates = self.election.candidates();
+    /// The run proper, in arithmetic `N`: the projects chosen in order, or why
+    /// the run stopped (a near-tie the floats leave to exact arithmetic, the
+    /// step limit, or — as `Ok(Err(_))` — a tie the chain refuses).
+    fn run_with<N: Num>(&self, num: u64, den: u64) -> Result<Result<Vec<usize>, TallyError>, Halt> {
         let per_voter = N::from_ratio(num, den);
         let mut budgets = vec![per_voter; self.supporters.num_groups()];
-        let mut alive: Vec<bool> = vec![true; candidates.len()];
-        let mut queue = Queue::<N>::new(0..candidates.len());
+        let mut queue = Queue::<N>::new(self.twins.clone(), self.ranks.clone());
         let mut selected = Vec::new();
-        loop {
-            // ρ only rises as money is spent: last round's ρ bounds this round's.
-            let round = queue.round(|c| {
-                if !alive[c] {
-                    return Ok(Eval::Drop);
-                }
-                Ok(match self.rho::<N>(c, &budgets)? {
-                    Some(Rho { rho, certain: true }) => Eval::Value(rho),
-                    Some(Rho {
-                        rho,
-                        certain: false,
-                    }) => Eval::Uncertain(rho),
-                    None => {
-                        alive[c] = false;
-                        Eval::Drop
-                    }
-                })
-            });
-            let (tied, rho) = match round {
-                Ok(Some(found)) => found,
-                Ok(None) => break,
-                Err(Undecided) => return Ok(Err(Undecided)),
-            };
-            let winner = match tied.as_slice() {
-                [only] => *only,
-                _ => self.break_tie(&tied, ties)?,
-            };
+        // At most one round per project: each round's winner leaves the queue.
+        while let Some(won) = queue.round(&self.steps, |c| {
+            Ok(match self.rho::<N>(c, &budgets)? {
+                Some(Rho { rho, certain: true }) => Eval::Value(rho),
+                Some(Rho {
+                    rho,
+                    certain: false,
+                }) => Eval::Uncertain(rho),
+                None => Eval::Drop,
+            })
+        })? {
+            if !won.tied.is_empty() {
+                return Ok(Err(self.tie(won.project, &won.tied)));
+            }
+            let winner = won.project;
+            let mut paid = 0_u64;
             for (g, u) in self.supporters.of(winner) {
-                let due = rho.mul(&N::from_u64(self.utility(winner, u)));
+                let due = won.value.mul(&N::from_u64(self.utility(winner, u)));
                 let pay = N::min_value(&budgets[g], &due);
                 budgets[g] = budgets[g].sub(&pay);
+                paid += 1;
             }
+            self.steps.charge(paid)?;
             selected.push(winner);
-            alive[winner] = false;
         }
         Ok(Ok(selected))
     }
 
-    /// The project the chain puts first among `tied`, or an error naming them.
-    pub(crate) fn break_tie(
-        &self,
-        tied: &[usize],
-        ties: &TieBreaking,
-    ) -> Result<usize, TallyError> {
-        let e = self.election;
-        let mut sorted = tied.to_vec();
-        sorted.sort_by(|&a, &b| ties.compare(e, &self.support, a, b).then(a.cmp(&b)));
-        match sorted.as_slice() {
-            [first, second, ..] if ties.compare(e, &self.support, *first, *second).is_eq() => {
-                Err(TallyError::Tie {
-                    rule: MES.to_owned(),
-                    projects: sorted
-                        .iter()
-                        .filter(|&&p| ties.compare(e, &self.support, *first, p).is_eq())
-                        .filter_map(|&p| e.candidates().get(p))
-                        .map(|c| c.label.clone())
-                        .collect(),
-                    tie_breaking: ties.clone(),
-                })
-            }
-            [first, ..] => Ok(*first),
-            [] => Err(TallyError::Overflow),
+    /// The tie error for `winner` and the projects the chain leaves tied with it.
+    pub(crate) fn tie(&self, winner: usize, tied: &[usize]) -> TallyError {
+        let mut projects = vec![winner];
+        projects.extend_from_slice(tied);
+        projects.sort_unstable();
+        projects.dedup();
+        TallyError::Tie {
+            rule: self.rule.to_owned(),
+            projects: projects
+                .iter()
+                .filter_map(|&p| self.election.candidates().get(p))
+                .map(|c| c.label.clone())
+                .collect(),
+            tie_breaking: self.ties.clone(),
         }
     }
 
-    fn outcome(
-        &self,
-        rule: &str,
-        ties: &TieBreaking,
-        selected: Vec<usize>,
-        details: OutcomeDetails,
-    ) -> Outcome {
+    fn outcome(&self, rule: &str, selected: Vec<usize>, details: OutcomeDetails) -> Outcome {
         let total_cost = selected
             .iter()
             .filter_map(|&p| self.election.candidates().get(p))
-            .map(|c| c.cost)
-            .sum();
+            .map(|c| u128::from(c.cost))
+            .sum::<u128>();
         Outcome {
             rule: rule.to_owned(),
-            tie_breaking: ties.clone(),
+            tie_breaking: self.ties.clone(),
             selected,
-            total_cost,
+            // Every outcome here keeps within the budget, a `u64`.
+            total_cost: u64::try_from(total_cost).unwrap_or(u64::MAX),
             budget: self.election.budget(),
             scores: self.support.clone(),
             details,
         }
     }
 
-    /// Adds projects greedily by support, skipping those that no longer fit.
-    pub(crate) fn greedy_fill(&self, selected: &mut Vec<usize>, ties: &TieBreaking) {
+    /// Adds projects greedily by support, skipping those that no longer fit:
+    /// one sort and one pass.
+    pub(crate) fn greedy_fill(&self, selected: &mut Vec<usize>) {
         let e = self.election;
-        let mut left = e.budget().saturating_sub(
-            selected
-                .iter()
-                .filter_map(|&p| e.candidates().get(p))
-                .map(|c| c.cost)
-                .sum(),
-        );
-        let mut rest: Vec<usize> = (0..e.candidates().len())
-            .filter(|p| !selected.contains(p))
-            .collect();
+        let candidates = e.candidates();
+        let mut taken = vec![false; candidates.len()];
+        let mut spent = 0_u128;
+        for &p in selected.iter() {
+            if let (Some(t), Some(c)) = (taken.get_mut(p), candidates.get(p)) {
+                *t = true;
+                spent += u128::from(c.cost);
+            }
+        }
+        let mut left = u128::from(e.budget()).saturating_sub(spent);
+        let mut rest: Vec<usize> = (0..candidates.len()).filter(|&p| !taken[p]).collect();
         rest.sort_by(|&a, &b| {
             self.support[b]
                 .cmp(&self.support[a])
-                .then_with(|| ties.compare(e, &self.support, a, b))
+                .then(self.ranks[a].cmp(&self.ranks[b]))
                 .then(a.cmp(&b))
         });
         for p in rest {
-            let cost = e.candidates().get(p).map_or(u64::MAX, |c| c.cost);
+            let cost = candidates.get(p).map_or(u128::MAX, |c| u128::from(c.cost));
             if self.support[p] > 0 && cost <= left {
                 left -= cost;
                 selected.push(p);
@@ -305,12 +399,11 @@ impl Tally for Mes {
     }
 
     fn tally(&self, election: &Election, ties: &TieBreaking) -> Result<Outcome, TallyError> {
-        let shares = Shares::new(election)?;
+        let shares = Shares::new(election, ties, MES)?;
         let n = election.profile().num_voters().max(1);
-        let run = shares.run(election.budget(), n, ties)?;
+        let run = shares.run(election.budget(), n)?;
         Ok(shares.outcome(
             MES,
-            ties,
             run.selected,
             OutcomeDetails {
                 per_voter_budget: Some(Fraction::new(u128::from(election.budget()), u128::from(n))),
@@ -332,14 +425,13 @@ impl Tally for MesGreedy {
     }
 
     fn tally(&self, election: &Election, ties: &TieBreaking) -> Result<Outcome, TallyError> {
-        let shares = Shares::new(election)?;
+        let shares = Shares::new(election, ties, MES_GREEDY)?;
         let n = election.profile().num_voters().max(1);
-        let run = shares.run(election.budget(), n, ties)?;
+        let run = shares.run(election.budget(), n)?;
         let mut selected = run.selected;
-        shares.greedy_fill(&mut selected, ties);
+        shares.greedy_fill(&mut selected);
         Ok(shares.outcome(
             MES_GREEDY,
-            ties,
             selected,
             OutcomeDetails {
                 per_voter_budget: Some(Fraction::new(u128::from(election.budget()), u128::from(n))),
@@ -372,11 +464,16 @@ pub(crate) struct Add1 {
     pub(crate) exact: bool,
 }
 
-pub(crate) fn add1(
-    shares: &Shares<'_>,
-    exhaustive_stop: bool,
-    ties: &TieBreaking,
-) -> Result<Add1, TallyError> {
+/// Equal shares with add1.
+///
+/// Termination: every run either ends the loop or raises the money per voter by
+/// one unit. Once a voter's money is at least `C`, the total cost of all
+/// projects, every supporter can pay for any project on their own whatever
+/// they have paid before (at most `C` in all), so every supported project is
+/// funded and the loop ends (`complete`). So there are at most
+/// `C − ⌊budget / n⌋ + 1` runs — finite, but with costs in minor units that can
+/// be very many; an election's step limit bounds them in practice.
+pub(crate) fn add1(shares: &Shares<'_>, exhaustive_stop: bool) -> Result<Add1, TallyError> {
     let e = shares.election;
     let budget = u128::from(e.budget());
     let n = e.profile().num_voters().max(1);
@@ -385,19 +482,26 @@ pub(crate) fn add1(
     let mut runs = 0_u32;
     let mut exact = false;
     let mut kept: Option<(MesRun, u64)> = None;
+    let mut funded = vec![false; e.candidates().len()];
     loop {
-        let run = shares.run(per_voter, 1, ties)?;
-        runs += 1;
+        let run = shares.run(per_voter, 1)?;
+        runs = runs.saturating_add(1);
         exact |= run.exact;
         if run.total_cost > budget {
             break;
         }
         let left = budget - run.total_cost;
+        funded.fill(false);
+        for &p in &run.selected {
+            if let Some(f) = funded.get_mut(p) {
+                *f = true;
+            }
+        }
         let exhaustive = e
             .candidates()
             .iter()
-            .enumerate()
-            .all(|(p, c)| run.selected.contains(&p) || u128::from(c.cost) > left);
+            .zip(&funded)
+            .all(|(c, &f)| f || u128::from(c.cost) > left);
         let complete = run.selected.len() >= supported;
         kept = Some((run, per_voter));
         if complete || (exhaustive_stop && exhaustive) {
@@ -407,7 +511,7 @@ pub(crate) fn add1(
     }
     let (run, per_voter) = match kept {
         Some(k) => k,
-        None => (shares.run(e.budget() / n, 1, ties)?, e.budget() / n),
+        None => (shares.run(e.budget() / n, 1)?, e.budget() / n),
     };
     Ok(Add1 {
         run,
@@ -427,11 +531,15 @@ impl Tally for MesAdd1 {
     }
 
     fn tally(&self, election: &Election, ties: &TieBreaking) -> Result<Outcome, TallyError> {
-        let shares = Shares::new(election)?;
-        let done = add1(&shares, self.exhaustive_stop, ties)?;
+        let rule = if self.exhaustive_stop {
+            MES_ADD1_EXHAUSTIVE
+        } else {
+            MES_ADD1
+        };
+        let shares = Shares::new(election, ties, rule)?;
+        let done = add1(&shares, self.exhaustive_stop)?;
         Ok(shares.outcome(
-            self.name(),
-            ties,
+            rule,
             done.run.selected,
             OutcomeDetails {
                 per_voter_budget: Some(Fraction::new(u128::from(done.per_voter), 1)),
@@ -467,12 +575,12 @@ impl Tally for MesAdd1Comparison {
     }
 
     fn tally(&self, election: &Election, ties: &TieBreaking) -> Result<Outcome, TallyError> {
-        let shares = Shares::new(election)?;
-        let done = add1(&shares, false, ties)?;
+        let shares = Shares::new(election, ties, MES_ADD1_COMPARISON)?;
+        let done = add1(&shares, false)?;
         let greedy = super::Greedy.tally(election, ties)?;
         let sup = shares.supporters();
         let count = |selected: &[usize]| {
-            let mut funded = vec![0_u32; sup.num_groups()];
+            let mut funded = vec![0_u64; sup.num_groups()];
             for &p in selected {
                 for (g, _) in sup.of(p) {
                     funded[g] += 1;
@@ -501,7 +609,6 @@ impl Tally for MesAdd1Comparison {
         };
         Ok(shares.outcome(
             MES_ADD1_COMPARISON,
-            ties,
             selected,
             OutcomeDetails {
                 per_voter_budget: Some(Fraction::new(u128::from(done.per_voter), 1)),
@@ -592,6 +699,24 @@ mod tests {
     }
 
     #[test]
+    fn add1_ends_and_a_step_limit_bounds_it() {
+        // One voter with 10, a project of 10¹²: add1 would raise the voter's money
+        // unit by unit to 10¹² (finite, but never in practice).
+        let e = approval(&[1_000_000_000_000, 5], 10, &[&[0], &[1]]);
+        let limited = e.clone().with_step_limit(100_000);
+        assert!(matches!(
+            MesAdd1::default().tally(&limited, &TieBreaking::by_project_id()),
+            Err(TallyError::StepLimit { limit: 100_000, .. })
+        ));
+        // The bound in the docs: at most C − ⌊B/n⌋ + 1 runs, here 9 + 6 − 5 + 1.
+        let e = approval(&[9, 6], 10, &[&[0], &[1]]);
+        let o = MesAdd1::default()
+            .tally(&e, &TieBreaking::by_project_id())
+            .unwrap();
+        assert!(o.details.add1_runs.unwrap() <= 9 + 6 - 5 + 1);
+    }
+
+    #[test]
     fn cardinal_utilities_use_points() {
         let candidates = vec![Candidate::new("a", 60), Candidate::new("b", 60)];
         let mut b = Profile::builder(ProfileKind::Points, 2);
@@ -616,21 +741,265 @@ mod tests {
         }
     }
 
+    /// Equal shares the plain way, as a reference: exact rationals, every
+    /// project priced from scratch every round by trying each number of
+    /// supporters who pay all they have (sorted by money per utility), the
+    /// smallest ρ funded, ties by `rank` (lower first) or a tie when the ranks
+    /// are equal too. `None` for such a tie.
+    fn reference(e: &Election, per_voter: BigRational, rank: &[u32]) -> Option<Vec<usize>> {
+        use num_traits::Zero as _;
+        let zero = || BigRational::from_u64(0);
+        let cost_utility = e.profile().kind() == ProfileKind::Approval;
+        let ballots: Vec<_> = e.profile().iter().collect();
+        let mut budgets = vec![per_voter; ballots.len()];
+        let mut funded = vec![false; e.candidates().len()];
+        let mut out = Vec::new();
+        let supporters = |p: usize| -> Vec<(usize, BigRational, u64)> {
+            ballots
+                .iter()
+                .enumerate()
+                .filter_map(|(g, b)| {
+                    let k = b.projects.iter().position(|&q| q as usize == p)?;
+                    let u = if cost_utility {
+                        e.candidates()[p].cost.max(1)
+                    } else {
+                        b.points.get(k).map_or(1, |&v| u64::from(v))
+                    };
+                    (u > 0).then(|| (g, BigRational::from_u64(u), b.count))
+                })
+                .collect()
+        };
+        loop {
+            let mut best: Option<(BigRational, usize)> = None;
+            let mut tie = false;
+            for p in 0..e.candidates().len() {
+                if funded[p] {
+                    continue;
+                }
+                let cost = BigRational::from_u64(e.candidates()[p].cost);
+                let mut s = supporters(p);
+                if s.is_empty() {
+                    continue;
+                }
+                let money: BigRational = s
+                    .iter()
+                    .map(|(g, _, w)| budgets[*g].clone() * BigRational::from_u64(*w))
+                    .fold(zero(), |a, b| a + b);
+                if money < cost {
+                    continue;
+                }
+                s.sort_by(|a, b| (budgets[a.0].clone() / &a.1).cmp(&(budgets[b.0].clone() / &b.1)));
+                let mut rho = None;
+                for j in 0..=s.len() {
+                    let paid: BigRational = s[..j]
+                        .iter()
+                        .map(|(g, _, w)| budgets[*g].clone() * BigRational::from_u64(*w))
+                        .fold(zero(), |a, b| a + b);
+                    let rest: BigRational = s[j..]
+                        .iter()
+                        .map(|(_, u, w)| u.clone() * BigRational::from_u64(*w))
+                        .fold(zero(), |a, b| a + b);
+                    if rest.is_zero() {
+                        rho = s.last().map(|(g, u, _)| budgets[*g].clone() / u);
+                        break;
+                    }
+                    let r = (cost.clone() - paid) / rest;
+                    let below = j == 0 || budgets[s[j - 1].0].clone() / &s[j - 1].1 <= r;
+                    let above = budgets[s[j].0].clone() / &s[j].1 >= r;
+                    if below && above {
+                        rho = Some(r);
+                        break;
+                    }
+                }
+                let rho = if cost.is_zero() { zero() } else { rho? };
+                match &best {
+                    None => best = Some((rho, p)),
+                    Some((b, q)) => match rho.cmp(b).then(rank[p].cmp(&rank[*q])) {
+                        Ordering::Less => {
+                            best = Some((rho, p));
+                            tie = false;
+                        }
+                        Ordering::Equal => tie = true,
+                        Ordering::Greater => {}
+                    },
+                }
+            }
+            let Some((rho, winner)) = best else {
+                return Some(out);
+            };
+            if tie {
+                return None;
+            }
+            for (g, u, _) in supporters(winner) {
+                let due = rho.clone() * u;
+                let pay = if budgets[g] < due {
+                    budgets[g].clone()
+                } else {
+                    due
+                };
+                budgets[g] = budgets[g].clone() - pay;
+            }
+            funded[winner] = true;
+            out.push(winner);
+        }
+    }
+
+    prop_compose! {
+        /// Small elections with few distinct costs and voters, so that twins,
+        /// exact ties and voters at the fixed point are common.
+        fn awkward_election()(
+            costs in prop::collection::vec(prop::sample::select(vec![1u64, 2, 3, 6, 12, 30]), 2..8),
+            budget in prop::sample::select(vec![7u64, 12, 30, 60, 61, 100]),
+            points in any::<bool>(),
+            ballots in prop::collection::vec(prop::collection::btree_map(0u32..8, 1u32..4, 0..6), 1..10),
+        ) -> Election {
+            let n = costs.len();
+            let candidates = costs
+                .iter()
+                .enumerate()
+                .map(|(i, &c)| Candidate::new(format!("p{i}"), c))
+                .collect::<Vec<_>>();
+            let kind = if points { ProfileKind::Points } else { ProfileKind::Approval };
+            let mut b = Profile::builder(kind, n);
+            for ballot in ballots {
+                let entries: Vec<(u32, u32)> = ballot.into_iter().filter(|(p, _)| (*p as usize) < n).collect();
+                if points {
+                    b.push_points(&entries, 1).unwrap();
+                } else {
+                    let approved: Vec<u32> = entries.iter().map(|e| e.0).collect();
+                    b.push_approval(&approved, 1).unwrap();
+                }
+            }
+            Election::new(budget, candidates, b.build()).unwrap()
+        }
+    }
+
     proptest! {
         #![proptest_config(ProptestConfig::with_cases(2_000))]
 
         /// Whenever the float run decides, exact arithmetic decides the same.
         #[test]
         fn float_decisions_equal_exact_ones(e in small_election(), per_voter in 1u64..40) {
-            let shares = Shares::new(&e).unwrap();
             let ties = TieBreaking::by_project_id();
-            let exact = shares.run_with::<BigRational>(per_voter, 1, &ties).unwrap().unwrap();
-            if let Ok(float) = shares.run_with::<f64>(per_voter, 1, &ties).unwrap() {
-                prop_assert_eq!(float, exact);
+            let shares = Shares::new(&e, &ties, MES).unwrap();
+            let exact = shares.run_with::<BigRational>(per_voter, 1).unwrap().unwrap();
+            if let Ok(float) = shares.run_with::<f64>(per_voter, 1) {
+                prop_assert_eq!(float.unwrap(), exact);
             }
             let n = e.profile().num_voters();
-            let exact = shares.run_with::<BigRational>(e.budget(), n, &ties).unwrap().unwrap();
-            prop_assert_eq!(shares.run(e.budget(), n, &ties).unwrap().selected, exact);
+            let exact = shares.run_with::<BigRational>(e.budget(), n).unwrap().unwrap();
+            prop_assert_eq!(shares.run(e.budget(), n).unwrap().selected, exact);
+        }
+
+        /// The queue, the twins and the fixed point give what pricing every
+        /// project from scratch gives, ties included.
+        #[test]
+        fn outcomes_equal_the_plain_definition(e in awkward_election(), per_voter in 1u64..25, chain in prop::sample::select(vec!["id", "min-cost", "refuse"])) {
+            let ties: TieBreaking = chain.parse().unwrap();
+            let shares = Shares::new(&e, &ties, MES).unwrap();
+            let expected = reference(&e, BigRational::from_u64(per_voter), &shares.ranks);
+            match (shares.run(per_voter, 1), expected) {
+                (Ok(run), Some(expected)) => prop_assert_eq!(run.selected, expected),
+                (Err(TallyError::Tie { .. }), None) => {}
+                (got, expected) => prop_assert!(false, "got {:?}, expected {:?}", got.map(|r| r.selected), expected),
+            }
+        }
+
+        /// The fixed-point search for ρ and the sorted scan agree exactly, and
+        /// in floats up to rounding.
+        #[test]
+        fn both_ways_to_price_a_project_agree(e in awkward_election(), paid in prop::collection::vec(0u64..20, 10), per_voter in 5u64..40) {
+            let ties = TieBreaking::by_project_id();
+            let shares = Shares::new(&e, &ties, MES).unwrap();
+            let budgets: Vec<BigRational> = (0..shares.supporters.num_groups())
+                .map(|g| BigRational::from_u64(per_voter.saturating_sub(paid[g % paid.len()])))
+                .collect();
+            let floats: Vec<f64> = budgets.iter().map(|b| num_traits::ToPrimitive::to_f64(b).unwrap()).collect();
+            for p in 0..e.candidates().len() {
+                let Some(Rho { rho, .. }) = shares.rho::<BigRational>(p, &budgets).unwrap() else { continue };
+                let cost = BigRational::from_u64(e.candidates()[p].cost);
+                if e.candidates()[p].cost == 0 { continue; }
+                let utility = shares.supporters.of(p).fold(BigRational::from_u64(0), |a, (g, u)| {
+                    a + BigRational::from_u64(shares.utility(p, u) * shares.supporters.weights[g])
+                });
+                prop_assert_eq!(&shares.rho_sorted(p, &budgets, &cost, &utility).unwrap(), &rho);
+                if let Ok(Some(Rho { rho: f, .. })) = shares.rho::<f64>(p, &floats) {
+                    let exact = num_traits::ToPrimitive::to_f64(&rho).unwrap();
+                    prop_assert!((f - exact).abs() <= 1e-9 * exact.max(1.0), "{} vs {}", f, exact);
+                }
+            }
+        }
+    }
+
+    /// Budgets in which ρ's fixed point sits exactly on a voter's money per
+    /// utility; the search must end there (it used to alternate forever).
+    #[test]
+    fn pricing_ends_when_a_voter_sits_on_the_fixed_point() {
+        // The 13-voter cumulative election from the Mechanical Turk data that
+        // looped forever (issue 9).
+        let text = include_str!("../../tests/data/mes_loop.pb");
+        let file = crate::pabulib::parse(text.as_bytes()).unwrap();
+        let e = file.election().unwrap();
+        let ties = TieBreaking::by_project_id();
+        let o = Mes.tally(&e, &ties).unwrap();
+        let shares = Shares::new(&e, &ties, MES).unwrap();
+        let n = e.profile().num_voters();
+        let expected = reference(
+            &e,
+            BigRational::new(e.budget().into(), n.into()),
+            &shares.ranks,
+        )
+        .unwrap();
+        assert_eq!(o.selected, expected);
+        // The fallback: budgets 1, 2, …, 100 and a cost of 5,049 take seven
+        // passes (each adds a few voters who cannot pay), one more than the
+        // search makes before sorting; ρ is 99.
+        let k = 100_u32;
+        let mut candidates = vec![Candidate::new("big", 5_049)];
+        candidates.extend((0..k).map(|i| Candidate::new(format!("own{i}"), 1)));
+        let mut b = Profile::builder(ProfileKind::Points, candidates.len());
+        for i in 0..k {
+            b.push_points(&[(0, 1), (i + 1, 1)], 1).unwrap();
+        }
+        let e = Election::new(10_000, candidates, b.build()).unwrap();
+        let shares = Shares::new(&e, &ties, MES).unwrap();
+        let budgets: Vec<BigRational> = (1..=u64::from(k)).map(BigRational::from_u64).collect();
+        let Some(Rho { rho, .. }) = shares.rho::<BigRational>(0, &budgets).unwrap() else {
+            panic!("affordable");
+        };
+        assert_eq!(rho, BigRational::from_u64(99));
+        let passes = (FIXED_POINT_PASSES as u64 + 1) * u64::from(k);
+        assert!(shares.steps.used() > passes, "the sorted scan ran");
+        let floats: Vec<f64> = (1..=k).map(f64::from).collect();
+        let Some(Rho { rho, .. }) = shares.rho::<f64>(0, &floats).unwrap() else {
+            panic!("affordable");
+        };
+        assert!((rho - 99.0).abs() < 1e-9);
+    }
+
+    #[test]
+    fn symmetric_elections_take_linear_work() {
+        // Three thousand projects costing 1: one voter approving all, and one
+        // voter per project. Every ρ ties; the exact run used to price every
+        // project in every round (20 s). A step limit proportional to the input
+        // proves the work is near-linear now.
+        let n = 3_000_u32;
+        let all: Vec<u32> = (0..n).collect();
+        let candidates: Vec<Candidate> =
+            (0..n).map(|i| Candidate::new(format!("{i}"), 1)).collect();
+        let mut one = Profile::builder(ProfileKind::Approval, n as usize);
+        one.push_approval(&all, 1).unwrap();
+        let mut each = Profile::builder(ProfileKind::Approval, n as usize);
+        for i in 0..n {
+            each.push_approval(&[i], 1).unwrap();
+        }
+        for profile in [one.build(), each.build()] {
+            let e = Election::new(u64::from(n), candidates.clone(), profile)
+                .unwrap()
+                .with_step_limit(200 * u64::from(n));
+            let o = Mes.tally(&e, &TieBreaking::by_project_id()).unwrap();
+            assert_eq!(o.selected.len(), n as usize);
+            assert_eq!(o.total_cost, u64::from(n));
         }
     }
 }

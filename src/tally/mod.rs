@@ -159,6 +159,15 @@ pub enum TallyError {
     /// A count overflowed 64 bits.
     #[error("a vote count overflowed 64 bits")]
     Overflow,
+    /// The count used up the election's step limit
+    /// ([`Election::with_step_limit`]).
+    #[error("rule {rule}: the count stopped at the step limit of {limit} steps")]
+    StepLimit {
+        /// The rule.
+        rule: String,
+        /// The limit.
+        limit: u64,
+    },
 }
 
 /// A project on the ballot, as a tally sees it: a label (the project id as text)
@@ -187,6 +196,7 @@ pub struct Election {
     budget: u64,
     candidates: Vec<Candidate>,
     profile: Profile,
+    step_limit: Option<u64>,
 }
 
 impl Election {
@@ -216,7 +226,44 @@ impl Election {
             budget,
             candidates,
             profile,
+            step_limit: None,
         })
+    }
+
+    /// The election with a cap on the work any rule may do counting it: a rule
+    /// that would take more than `steps` steps stops with
+    /// [`TallyError::StepLimit`] instead. A step is one unit of a rule's inner
+    /// work — a supporter visited while pricing a project or adding up a load, a
+    /// queue entry taken, a search node, a project ranked — so the time a count
+    /// takes is proportional to its steps, and the same election with the same
+    /// limit always gives the same result. Services counting uploaded elections
+    /// and fuzzers bound their work with it. Without a limit every rule still
+    /// ends (each documents why), but some inputs take very long: an exact
+    /// knapsack, or add1 when costs are large.
+    ///
+    /// ```
+    /// use medborgarbudget::tally::{Candidate, Election, Mes, Profile, ProfileKind, Tally, TallyError, TieBreaking};
+    ///
+    /// let mut profile = Profile::builder(ProfileKind::Approval, 2);
+    /// profile.push_approval(&[0, 1], 10)?;
+    /// let election = Election::new(100, vec![Candidate::new("a", 50), Candidate::new("b", 50)], profile.build())?;
+    /// let ties = TieBreaking::by_project_id();
+    /// assert!(Mes.tally(&election.clone().with_step_limit(1_000), &ties).is_ok());
+    /// assert!(matches!(
+    ///     Mes.tally(&election.with_step_limit(2), &ties),
+    ///     Err(TallyError::StepLimit { limit: 2, .. })
+    /// ));
+    /// # Ok::<(), TallyError>(())
+    /// ```
+    #[must_use]
+    pub fn with_step_limit(mut self, steps: u64) -> Election {
+        self.step_limit = Some(steps);
+        self
+    }
+
+    /// The step limit, if any.
+    pub fn step_limit(&self) -> Option<u64> {
+        self.step_limit
     }
 
     /// The budget in minor units.

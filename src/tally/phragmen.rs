@@ -2,7 +2,7 @@
 
 use num_rational::BigRational;
 
-use super::arith::{Eval, Num, Queue, Undecided};
+use super::arith::{Eval, Halt, Num, Queue, Steps};
 use super::support::Supporters;
 use super::{Election, Outcome, OutcomeDetails, Tally, TallyError, TieBreaking};
 
@@ -49,46 +49,52 @@ impl Phragmen {
         on_overflow: OnOverflow::Skip,
     };
 
+    /// The run proper in arithmetic `N`: the projects bought in order, or why
+    /// the run stopped (a near-tie the floats leave to exact arithmetic, the
+    /// step limit, or — as `Ok(Err(_))` — a tie the chain refuses).
+    ///
+    /// Termination: every round takes its winner out of the queue (bought,
+    /// skipped, or the end of the count), so there are at most as many rounds
+    /// as projects; a round's work is bounded as [`Queue`] says.
     fn run<N: Num>(
         &self,
         e: &Election,
-        sup: &Supporters,
-        support: &[u64],
-        ties: &TieBreaking,
-    ) -> Result<Result<Vec<usize>, Undecided>, TallyError> {
+        count: &Count,
+    ) -> Result<Result<Vec<usize>, TallyError>, Halt> {
         let candidates = e.candidates();
+        let sup = &count.supporters;
         let mut loads = vec![N::zero(); sup.num_groups()];
-        let mut alive: Vec<bool> = (0..candidates.len())
-            .map(|p| sup.of(p).next().is_some())
-            .collect();
-        let mut queue = Queue::<N>::new(0..candidates.len());
+        let mut queue = Queue::<N>::new(count.twins.clone(), count.ranks.clone());
         let mut selected = Vec::new();
         let mut spent: u128 = 0;
-        loop {
-            // Loads only grow, so a project's time only grows.
-            let round = queue.round(|c| {
-                if !alive[c] {
-                    return Ok(Eval::Drop);
-                }
-                let mut load = N::from_u64(candidates[c].cost);
-                let mut voters = 0_u64;
-                for (g, _) in sup.of(c) {
-                    let w = sup.weights[g];
-                    load = load.add(&loads[g].mul_u64(w));
-                    voters = voters.saturating_add(w);
-                }
-                Ok(Eval::Value(load.div(&N::from_u64(voters.max(1)))))
-            });
-            let (tied, t) = match round {
-                Ok(Some(found)) => found,
-                Ok(None) => break,
-                Err(Undecided) => return Ok(Err(Undecided)),
-            };
-            let winner = match tied.as_slice() {
-                [only] => *only,
-                _ => pick(e, support, &tied, ties, self.name())?,
-            };
-            alive[winner] = false;
+        // Loads only grow, so a project's time only grows.
+        while let Some(won) = queue.round(&count.steps, |c| {
+            let mut load = N::from_u64(candidates[c].cost);
+            let mut voters = 0_u64;
+            let mut seen = 0_u64;
+            for (g, _) in sup.of(c) {
+                let w = sup.weights[g];
+                load = load.add(&loads[g].mul_u64(w));
+                voters = voters.saturating_add(w);
+                seen += 1;
+            }
+            count.steps.charge(seen.max(1))?;
+            Ok(if seen == 0 {
+                Eval::Drop
+            } else {
+                Eval::Value(load.div(&N::from_u64(voters.max(1))))
+            })
+        })? {
+            if !won.tied.is_empty() {
+                return Ok(Err(tie(
+                    e,
+                    self.name(),
+                    &count.ties,
+                    won.project,
+                    &won.tied,
+                )));
+            }
+            let winner = won.project;
             let cost = u128::from(candidates[winner].cost);
             if spent + cost > u128::from(e.budget()) {
                 match self.on_overflow {
@@ -97,40 +103,41 @@ impl Phragmen {
                 }
             }
             spent += cost;
+            let mut paid = 0_u64;
             for (g, _) in sup.of(winner) {
-                loads[g] = t.clone();
+                loads[g] = won.value.clone();
+                paid += 1;
             }
+            count.steps.charge(paid)?;
             selected.push(winner);
         }
         Ok(Ok(selected))
     }
 }
 
-/// The first of `tied` by the chain, or a tie error.
-fn pick(
-    e: &Election,
-    support: &[u64],
-    tied: &[usize],
-    ties: &TieBreaking,
-    rule: &str,
-) -> Result<usize, TallyError> {
-    let mut sorted = tied.to_vec();
-    sorted.sort_by(|&a, &b| ties.compare(e, support, a, b).then(a.cmp(&b)));
-    match sorted.as_slice() {
-        [first, second, ..] if ties.compare(e, support, *first, *second).is_eq() => {
-            Err(TallyError::Tie {
-                rule: rule.to_owned(),
-                projects: sorted
-                    .iter()
-                    .filter(|&&p| ties.compare(e, support, *first, p).is_eq())
-                    .filter_map(|&p| e.candidates().get(p))
-                    .map(|c| c.label.clone())
-                    .collect(),
-                tie_breaking: ties.clone(),
-            })
-        }
-        [first, ..] => Ok(*first),
-        [] => Err(TallyError::Overflow),
+/// What every run of Phragmén on one election shares.
+struct Count {
+    supporters: Supporters,
+    ranks: Vec<u32>,
+    twins: Vec<Vec<usize>>,
+    steps: Steps,
+    ties: TieBreaking,
+}
+
+/// The tie error for `winner` and the projects the chain leaves tied with it.
+fn tie(e: &Election, rule: &str, ties: &TieBreaking, winner: usize, tied: &[usize]) -> TallyError {
+    let mut projects = vec![winner];
+    projects.extend_from_slice(tied);
+    projects.sort_unstable();
+    projects.dedup();
+    TallyError::Tie {
+        rule: rule.to_owned(),
+        projects: projects
+            .iter()
+            .filter_map(|&p| e.candidates().get(p))
+            .map(|c| c.label.clone())
+            .collect(),
+        tie_breaking: ties.clone(),
     }
 }
 
@@ -143,25 +150,48 @@ impl Tally for Phragmen {
     }
 
     fn tally(&self, election: &Election, ties: &TieBreaking) -> Result<Outcome, TallyError> {
-        let sup = Supporters::new(election)?;
+        let supporters = Supporters::new(election)?;
         let support = election.profile().support()?;
-        let (selected, exact) = match self.run::<f64>(election, &sup, &support, ties)? {
-            Ok(s) => (s, false),
-            Err(Undecided) => match self.run::<BigRational>(election, &sup, &support, ties)? {
-                Ok(s) => (s, true),
-                Err(Undecided) => return Err(TallyError::Overflow),
+        let candidates = election.candidates();
+        let count = Count {
+            twins: supporters.twins(
+                candidates.len(),
+                |p| candidates.get(p).map_or(0, |c| c.cost),
+                false,
+            ),
+            ranks: ties.ranks(election, &support),
+            supporters,
+            steps: Steps::new(election.step_limit()),
+            ties: ties.clone(),
+        };
+        let halted = |halt| match halt {
+            Halt::OutOfSteps => TallyError::StepLimit {
+                rule: self.name().to_owned(),
+                limit: count.steps.limit(),
             },
+            // Exact comparisons always decide.
+            Halt::Undecided => TallyError::Overflow,
+        };
+        let (selected, exact) = match self.run::<f64>(election, &count) {
+            Ok(selected) => (selected?, false),
+            Err(Halt::Undecided) => (
+                self.run::<BigRational>(election, &count)
+                    .map_err(halted)??,
+                true,
+            ),
+            Err(halt) => return Err(halted(halt)),
         };
         let total_cost = selected
             .iter()
-            .filter_map(|&p| election.candidates().get(p))
-            .map(|c| c.cost)
-            .sum();
+            .filter_map(|&p| candidates.get(p))
+            .map(|c| u128::from(c.cost))
+            .sum::<u128>();
         Ok(Outcome {
             rule: self.name().to_owned(),
             tie_breaking: ties.clone(),
             selected,
-            total_cost,
+            // Within the budget, a `u64`.
+            total_cost: u64::try_from(total_cost).unwrap_or(u64::MAX),
             budget: election.budget(),
             scores: support,
             details: OutcomeDetails {
@@ -221,5 +251,32 @@ mod tests {
             Phragmen::STOP.tally(&e, &TieBreaking::refuse()),
             Err(TallyError::Tie { .. })
         ));
+    }
+
+    #[test]
+    fn symmetric_elections_take_linear_work() {
+        // As for equal shares: three thousand projects costing 1, one voter
+        // approving all of them (twins: every load rises together) or one voter
+        // per project (disjoint: loads never change). A step limit proportional
+        // to the input shows the work is near-linear.
+        let n = 3_000_u32;
+        let all: Vec<u32> = (0..n).collect();
+        let candidates: Vec<Candidate> =
+            (0..n).map(|i| Candidate::new(format!("{i}"), 1)).collect();
+        let mut one = Profile::builder(ProfileKind::Approval, n as usize);
+        one.push_approval(&all, 2).unwrap();
+        let mut each = Profile::builder(ProfileKind::Approval, n as usize);
+        for i in 0..n {
+            each.push_approval(&[i], 1).unwrap();
+        }
+        for profile in [one.build(), each.build()] {
+            let e = Election::new(u64::from(n), candidates.clone(), profile)
+                .unwrap()
+                .with_step_limit(200 * u64::from(n));
+            for rule in [Phragmen::STOP, Phragmen::SKIP] {
+                let o = rule.tally(&e, &TieBreaking::by_project_id()).unwrap();
+                assert_eq!(o.selected.len(), n as usize);
+            }
+        }
     }
 }

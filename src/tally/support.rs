@@ -78,6 +78,58 @@ impl Supporters {
             .map(|(&g, &u)| (g as usize, u))
     }
 
+    /// The projects in classes of twins: same `cost(p)` and the same
+    /// supporters, with the same utilities when `utilities` is set. Twins
+    /// always have the same price under equal shares and the same load under
+    /// Phragmén. Every project is in exactly one class; classes come in order of
+    /// their first project. Linear in the number of ballot entries (with a
+    /// randomly keyed hash, so inputs cannot be built to collide).
+    pub(crate) fn twins(
+        &self,
+        projects: usize,
+        cost: impl Fn(usize) -> u64,
+        utilities: bool,
+    ) -> Vec<Vec<usize>> {
+        use std::collections::HashMap;
+        use std::hash::{BuildHasher, Hash, Hasher, RandomState};
+        let state = RandomState::new();
+        let same = |a: usize, b: usize| {
+            cost(a) == cost(b)
+                && if utilities {
+                    self.of(a).eq(self.of(b))
+                } else {
+                    self.of(a).map(|(g, _)| g).eq(self.of(b).map(|(g, _)| g))
+                }
+        };
+        let mut buckets: HashMap<u64, Vec<usize>> = HashMap::with_capacity(projects);
+        let mut classes: Vec<Vec<usize>> = Vec::with_capacity(projects);
+        let mut class_of_first: HashMap<usize, usize> = HashMap::new();
+        for p in 0..projects {
+            let mut h = state.build_hasher();
+            cost(p).hash(&mut h);
+            for (g, u) in self.of(p) {
+                g.hash(&mut h);
+                if utilities {
+                    u.hash(&mut h);
+                }
+            }
+            let firsts = buckets.entry(h.finish()).or_default();
+            match firsts.iter().find(|&&q| same(q, p)) {
+                Some(q) => {
+                    if let Some(&c) = class_of_first.get(q) {
+                        classes[c].push(p);
+                    }
+                }
+                None => {
+                    firsts.push(p);
+                    class_of_first.insert(p, classes.len());
+                    classes.push(vec![p]);
+                }
+            }
+        }
+        classes
+    }
+
     /// Number of distinct ballots.
     pub(crate) fn num_groups(&self) -> usize {
         self.weights.len()
