@@ -2,6 +2,13 @@
 //! projects), Wrocław 2015 (choose-1, ~132k voters), Kraków 2024 (ranked, ~65k
 //! voters) and add1 on Wieliczka 2023 (6,586 voters × 64 projects).
 //!
+//! The `adversarial` group runs the inputs that used to hang or take tens of
+//! seconds (issue 9): the 13-voter cumulative election on which plain equal
+//! shares looped forever, three thousand symmetric projects (one voter
+//! approving all of them; one voter per project), one voter approving three
+//! thousand projects of distinct costs, and sixty identical projects for the
+//! exact knapsack.
+//!
 //! Run with `cargo bench --bench tally`. The pabulib folder is
 //! `MEDBORGARBUDGET_PABULIB` or `../shared/pabulib`.
 
@@ -12,8 +19,8 @@ use std::time::Duration;
 use criterion::{Criterion, criterion_group, criterion_main};
 use medborgarbudget::pabulib;
 use medborgarbudget::tally::{
-    Election, Greedy, MaxWelfare, Mes, MesAdd1, MesAdd1Comparison, MesGreedy, Phragmen, Tally,
-    TieBreaking,
+    Candidate, Election, Greedy, MaxWelfare, Mes, MesAdd1, MesAdd1Comparison, MesGreedy, Phragmen,
+    Profile, ProfileKind, Tally, TieBreaking,
 };
 
 fn election(name: &str) -> Option<Election> {
@@ -65,9 +72,72 @@ fn bench(c: &mut Criterion) {
     }
 }
 
+/// `n` projects with `costs(i)`, approved by the given voters.
+fn approval(n: u32, costs: impl Fn(u32) -> u64, voters: &[Vec<u32>], budget: u64) -> Election {
+    let candidates: Vec<Candidate> = (0..n)
+        .map(|i| Candidate::new(format!("{i}"), costs(i)))
+        .collect();
+    let mut profile = Profile::builder(ProfileKind::Approval, n as usize);
+    for v in voters {
+        let _ = profile.push_approval(v, 1);
+    }
+    Election::new(budget, candidates, profile.build()).expect("a valid election")
+}
+
+fn adversarial(c: &mut Criterion) {
+    let ties = TieBreaking::by_project_id();
+    let n = 3_000_u32;
+    let all: Vec<u32> = (0..n).collect();
+    let each: Vec<Vec<u32>> = (0..n).map(|i| vec![i]).collect();
+    let mturk = pabulib::parse(include_bytes!("../tests/data/mes_loop.pb"))
+        .ok()
+        .and_then(|f| f.election().ok());
+    let cases: Vec<(&str, Election, Vec<(&str, &dyn Tally)>)> = vec![
+        (
+            "symmetric_one_voter_3000",
+            approval(n, |_| 1, std::slice::from_ref(&all), u64::from(n)),
+            vec![("mes", &Mes), ("phragmen", &Phragmen::STOP)],
+        ),
+        (
+            "symmetric_disjoint_3000",
+            approval(n, |_| 1, &each, u64::from(n)),
+            vec![("mes", &Mes), ("phragmen", &Phragmen::STOP)],
+        ),
+        (
+            "one_voter_distinct_costs_3000",
+            approval(
+                n,
+                |i| u64::from(i) + 1,
+                std::slice::from_ref(&all),
+                u64::from(n) * u64::from(n),
+            ),
+            vec![("mes", &Mes), ("phragmen", &Phragmen::STOP)],
+        ),
+        (
+            "identical_60_knapsack",
+            approval(60, |_| 10, &[(0..60).collect()], 300),
+            vec![("max-welfare", &MaxWelfare)],
+        ),
+    ];
+    let mut g = c.benchmark_group("adversarial");
+    if let Some(e) = &mturk {
+        g.bench_function("mturk_13_voters/mes", |b| {
+            b.iter(|| Mes.tally(black_box(e), &ties))
+        });
+    }
+    for (label, e, rules) in &cases {
+        for (name, rule) in rules {
+            g.bench_function(format!("{label}/{name}"), |b| {
+                b.iter(|| rule.tally(black_box(e), &ties))
+            });
+        }
+    }
+    g.finish();
+}
+
 criterion_group! {
     name = benches;
     config = Criterion::default().sample_size(10).measurement_time(Duration::from_secs(3)).warm_up_time(Duration::from_millis(500));
-    targets = bench
+    targets = bench, adversarial
 }
 criterion_main!(benches);

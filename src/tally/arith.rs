@@ -235,8 +235,10 @@ pub(crate) struct Won<N> {
     pub(crate) tied: Vec<usize>,
 }
 
-/// Projects whose values are always equal (the same cost and the same
-/// supporters with the same utilities): their twin class, in chain order.
+/// Projects whose values keep their order whatever is spent: twins (the same
+/// cost and the same supporters with the same utilities), or for Phragmén
+/// projects with the same supporters (whose loads differ only by their costs).
+/// Members are in the order they must be taken: by key (cost), then chain rank.
 #[derive(Debug)]
 struct Class {
     members: Vec<usize>,
@@ -292,7 +294,9 @@ impl<N: Num> Ord for Entry<N> {
 ///
 /// Twins — projects with the same cost and the same supporters — always have the
 /// same value, so a class of twins is one entry, standing for its member that
-/// comes first in the chain.
+/// comes first in the chain. More generally a class is any set of projects
+/// whose values keep their order by a key (for Phragmén: projects with the
+/// same supporters, by cost), standing for its first member by key and rank.
 ///
 /// Termination: a round evaluates an entry at most once (it comes back marked
 /// as evaluated this round), so it takes at most twice as many entries as the
@@ -302,19 +306,32 @@ pub(crate) struct Queue<N> {
     heap: BinaryHeap<Reverse<Entry<N>>>,
     classes: Vec<Class>,
     ranks: Vec<u32>,
+    /// Within a class, a member with a larger key never has a smaller value;
+    /// members with the same key have the same value.
+    keys: Vec<u64>,
     round: u64,
 }
 
 impl<N: Num> Queue<N> {
     /// A queue over `classes` of twins (every project in at most one class) with
     /// the projects' chain ranks (`ranks[p]`; lower comes first).
+    #[cfg(test)]
     pub(crate) fn new(classes: Vec<Vec<usize>>, ranks: Vec<u32>) -> Queue<N> {
+        Queue::ordered(classes, ranks, Vec::new())
+    }
+
+    /// A queue over `classes` (every project in at most one class) whose
+    /// members' values are ordered by `keys[p]` (missing keys count as 0): a
+    /// member with a larger key never has a smaller value, equal keys mean equal
+    /// values. Ranks as for [`Queue::new`].
+    pub(crate) fn ordered(classes: Vec<Vec<usize>>, ranks: Vec<u32>, keys: Vec<u64>) -> Queue<N> {
         let rank = |p: usize| ranks.get(p).copied().unwrap_or(u32::MAX);
+        let key = |p: usize| keys.get(p).copied().unwrap_or(0);
         let classes: Vec<Class> = classes
             .into_iter()
             .filter(|m| !m.is_empty())
             .map(|mut members| {
-                members.sort_by_key(|&p| (rank(p), p));
+                members.sort_by_key(|&p| (key(p), rank(p), p));
                 Class { members, next: 0 }
             })
             .collect();
@@ -335,6 +352,7 @@ impl<N: Num> Queue<N> {
             heap,
             classes,
             ranks,
+            keys,
             round: 0,
         }
     }
@@ -349,6 +367,18 @@ impl<N: Num> Queue<N> {
 
     fn rank(&self, p: usize) -> u32 {
         self.ranks.get(p).copied().unwrap_or(u32::MAX)
+    }
+
+    /// Members of `class` from position `from` on that tie exactly with `p`
+    /// (the same key and the same chain rank).
+    fn twins_of(&self, class: u32, from: usize, p: usize) -> impl Iterator<Item = usize> + '_ {
+        let key = |q: usize| self.keys.get(q).copied().unwrap_or(0);
+        self.classes
+            .get(class as usize)
+            .map_or(&[][..], |c| c.members.get(from..).unwrap_or(&[]))
+            .iter()
+            .copied()
+            .take_while(move |&q| key(q) == key(p) && self.rank(q) == self.rank(p))
     }
 
     /// Evaluates `entry` if its bound is from an earlier round; `None` when
@@ -405,13 +435,7 @@ impl<N: Num> Queue<N> {
         let mut tied = Vec::new();
         // Twins tie exactly; the chain decides between them by rank.
         if let Some(class) = self.classes.get(winner.class as usize) {
-            tied.extend(
-                class
-                    .members
-                    .iter()
-                    .skip(class.next + 1)
-                    .take_while(|&&q| self.rank(q) == winner.rank),
-            );
+            tied.extend(self.twins_of(winner.class, class.next + 1, project));
         }
         // Projects whose bound does not rule them out.
         let mut back = Vec::new();
@@ -440,13 +464,8 @@ impl<N: Num> Queue<N> {
                 && next.rank == winner.rank
                 && let Some(class) = self.classes.get(next.class as usize)
             {
-                tied.extend(
-                    class
-                        .members
-                        .iter()
-                        .skip(class.next)
-                        .take_while(|&&q| self.rank(q) == winner.rank),
-                );
+                let first = self.member(next.class);
+                tied.extend(self.twins_of(next.class, class.next, first));
             }
             back.push(Reverse(next));
         }

@@ -271,7 +271,7 @@ impl<'e> Shares<'e> {
     fn run_with<N: Num>(&self, num: u64, den: u64) -> Result<Result<Vec<usize>, TallyError>, Halt> {
         let per_voter = N::from_ratio(num, den);
         let mut budgets = vec![per_voter; self.supporters.num_groups()];
-        let mut queue = Queue::<N>::new(self.twins.clone(), self.ranks.clone());
+        let mut queue = Queue::<N>::ordered(self.twins.clone(), self.ranks.clone(), Vec::new());
         let mut selected = Vec::new();
         // At most one round per project: each round's winner leaves the queue.
         while let Some(won) = queue.round(&self.steps, |c| {

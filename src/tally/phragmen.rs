@@ -64,7 +64,11 @@ impl Phragmen {
         let candidates = e.candidates();
         let sup = &count.supporters;
         let mut loads = vec![N::zero(); sup.num_groups()];
-        let mut queue = Queue::<N>::new(count.twins.clone(), count.ranks.clone());
+        let mut queue = Queue::<N>::ordered(
+            count.classes.clone(),
+            count.ranks.clone(),
+            count.costs.clone(),
+        );
         let mut selected = Vec::new();
         let mut spent: u128 = 0;
         // Loads only grow, so a project's time only grows.
@@ -119,7 +123,10 @@ impl Phragmen {
 struct Count {
     supporters: Supporters,
     ranks: Vec<u32>,
-    twins: Vec<Vec<usize>>,
+    /// Projects with the same supporters: their loads differ by their costs
+    /// only, so the cheapest goes first whatever the loads are.
+    classes: Vec<Vec<usize>>,
+    costs: Vec<u64>,
     steps: Steps,
     ties: TieBreaking,
 }
@@ -154,11 +161,8 @@ impl Tally for Phragmen {
         let support = election.profile().support()?;
         let candidates = election.candidates();
         let count = Count {
-            twins: supporters.twins(
-                candidates.len(),
-                |p| candidates.get(p).map_or(0, |c| c.cost),
-                false,
-            ),
+            classes: supporters.twins(candidates.len(), |_| 0, false),
+            costs: candidates.iter().map(|c| c.cost).collect(),
             ranks: ties.ranks(election, &support),
             supporters,
             steps: Steps::new(election.step_limit()),
@@ -276,6 +280,98 @@ mod tests {
             for rule in [Phragmen::STOP, Phragmen::SKIP] {
                 let o = rule.tally(&e, &TieBreaking::by_project_id()).unwrap();
                 assert_eq!(o.selected.len(), n as usize);
+            }
+        }
+    }
+
+    /// Sequential Phragmén the plain way, as a reference: exact loads, every
+    /// project's time computed from scratch every round, the smallest taken,
+    /// ties by `rank` or a tie (`None`) when the ranks are equal too.
+    fn reference(e: &Election, rule: Phragmen, rank: &[u32]) -> Option<Vec<usize>> {
+        let ballots: Vec<_> = e.profile().iter().collect();
+        let mut loads = vec![BigRational::from_integer(0.into()); ballots.len()];
+        let mut out_of_it = vec![false; e.candidates().len()];
+        let mut selected = Vec::new();
+        let mut spent = 0_u64;
+        loop {
+            let mut best: Option<(BigRational, usize)> = None;
+            let mut tie = false;
+            for (p, c) in e.candidates().iter().enumerate() {
+                let supporters: Vec<usize> = (0..ballots.len())
+                    .filter(|&g| ballots[g].projects.contains(&(p as u32)))
+                    .collect();
+                if out_of_it[p] || supporters.is_empty() {
+                    continue;
+                }
+                let voters: u64 = supporters.iter().map(|&g| ballots[g].count).sum();
+                let load: BigRational = supporters
+                    .iter()
+                    .map(|&g| loads[g].clone() * BigRational::from_integer(ballots[g].count.into()))
+                    .fold(BigRational::from_integer(c.cost.into()), |a, b| a + b);
+                let t = load / BigRational::from_integer(voters.into());
+                match &best {
+                    None => best = Some((t, p)),
+                    Some((b, q)) => match t.cmp(b).then(rank[p].cmp(&rank[*q])) {
+                        std::cmp::Ordering::Less => {
+                            best = Some((t, p));
+                            tie = false;
+                        }
+                        std::cmp::Ordering::Equal => tie = true,
+                        std::cmp::Ordering::Greater => {}
+                    },
+                }
+            }
+            let Some((t, winner)) = best else {
+                return Some(selected);
+            };
+            if tie {
+                return None;
+            }
+            out_of_it[winner] = true;
+            let cost = e.candidates()[winner].cost;
+            if spent + cost > e.budget() {
+                match rule.on_overflow {
+                    OnOverflow::Stop => return Some(selected),
+                    OnOverflow::Skip => continue,
+                }
+            }
+            spent += cost;
+            for (g, b) in ballots.iter().enumerate() {
+                if b.projects.contains(&(winner as u32)) {
+                    loads[g] = t.clone();
+                }
+            }
+            selected.push(winner);
+        }
+    }
+
+    proptest::proptest! {
+        #![proptest_config(proptest::prelude::ProptestConfig::with_cases(2_000))]
+
+        /// The queue, its classes of projects with the same supporters and the
+        /// float path give what computing every time from scratch gives.
+        #[test]
+        fn outcomes_equal_the_plain_definition(
+            costs in proptest::collection::vec(proptest::sample::select(vec![1u64, 2, 3, 6, 12]), 2..8),
+            budget in proptest::sample::select(vec![5u64, 12, 30, 61]),
+            ballots in proptest::collection::vec(proptest::collection::btree_set(0u32..8, 0..5), 1..10),
+            skip in proptest::prelude::any::<bool>(),
+            chain in proptest::sample::select(vec!["id", "min-cost", "refuse"]),
+        ) {
+            let n = costs.len();
+            let lists: Vec<Vec<u32>> = ballots
+                .into_iter()
+                .map(|b| b.into_iter().filter(|&p| (p as usize) < n).collect())
+                .collect();
+            let refs: Vec<&[u32]> = lists.iter().map(Vec::as_slice).collect();
+            let e = approval(&costs, budget, &refs);
+            let ties: TieBreaking = chain.parse().unwrap();
+            let rule = if skip { Phragmen::SKIP } else { Phragmen::STOP };
+            let rank = ties.ranks(&e, &e.profile().support().unwrap());
+            match (rule.tally(&e, &ties), reference(&e, rule, &rank)) {
+                (Ok(o), Some(expected)) => proptest::prop_assert_eq!(o.selected, expected),
+                (Err(TallyError::Tie { .. }), None) => {}
+                (got, expected) => proptest::prop_assert!(false, "got {:?}, expected {:?}", got.map(|o| o.selected), expected),
             }
         }
     }

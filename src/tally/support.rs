@@ -80,9 +80,10 @@ impl Supporters {
 
     /// The projects in classes of twins: same `cost(p)` and the same
     /// supporters, with the same utilities when `utilities` is set. Twins
-    /// always have the same price under equal shares and the same load under
-    /// Phragmén. Every project is in exactly one class; classes come in order of
-    /// their first project. Linear in the number of ballot entries (with a
+    /// always have the same price under equal shares; with a constant `cost`,
+    /// the classes are the projects with the same supporters, whose Phragmén
+    /// loads differ only by their costs. Every project is in exactly one class;
+    /// classes come in order of their first project. Linear in the number of ballot entries (with a
     /// randomly keyed hash, so inputs cannot be built to collide).
     pub(crate) fn twins(
         &self,
