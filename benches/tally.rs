@@ -84,6 +84,9 @@ fn approval(n: u32, costs: impl Fn(u32) -> u64, voters: &[Vec<u32>], budget: u64
     Election::new(budget, candidates, profile.build()).expect("a valid election")
 }
 
+/// A labelled election and the rules to run on it.
+type Case<'a> = (&'a str, Election, Vec<(&'a str, &'a dyn Tally)>);
+
 fn adversarial(c: &mut Criterion) {
     let ties = TieBreaking::by_project_id();
     let n = 3_000_u32;
@@ -92,7 +95,7 @@ fn adversarial(c: &mut Criterion) {
     let mturk = pabulib::parse(include_bytes!("../tests/data/mes_loop.pb"))
         .ok()
         .and_then(|f| f.election().ok());
-    let cases: Vec<(&str, Election, Vec<(&str, &dyn Tally)>)> = vec![
+    let cases: Vec<Case> = vec![
         (
             "symmetric_one_voter_3000",
             approval(n, |_| 1, std::slice::from_ref(&all), u64::from(n)),
