@@ -513,6 +513,79 @@ pub enum Ineligible {
     },
 }
 
+/// The version of a set of [`Eligibility`] rules: the first 8 bytes of the
+/// SHA-256 of their canonical encoding, as 16 hex digits. A ballot records the
+/// version it was checked under instead of the voter's record, so that the
+/// log keeps the verdict and nothing that describes the voter.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(try_from = "String", into = "String")]
+pub struct EligibilityVersion([u8; 8]);
+
+impl fmt::Display for EligibilityVersion {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        for b in self.0 {
+            write!(f, "{b:02x}")?;
+        }
+        Ok(())
+    }
+}
+
+impl From<EligibilityVersion> for String {
+    fn from(v: EligibilityVersion) -> String {
+        v.to_string()
+    }
+}
+
+impl TryFrom<String> for EligibilityVersion {
+    type Error = String;
+    fn try_from(text: String) -> Result<Self, Self::Error> {
+        let bytes = text.as_bytes();
+        let mut out = [0_u8; 8];
+        if bytes.len() != 16 {
+            return Err(format!(
+                "{text:?} is not an eligibility version (16 hex digits)"
+            ));
+        }
+        for (i, pair) in bytes.chunks(2).enumerate() {
+            let hex = |b: u8| (b as char).to_digit(16);
+            match (
+                pair.first().copied().and_then(hex),
+                pair.get(1).copied().and_then(hex),
+            ) {
+                (Some(h), Some(l)) => out[i] = (h * 16 + l) as u8,
+                _ => {
+                    return Err(format!(
+                        "{text:?} is not an eligibility version (16 hex digits)"
+                    ));
+                }
+            }
+        }
+        Ok(EligibilityVersion(out))
+    }
+}
+
+impl Eligibility {
+    /// The version of these rules (see [`EligibilityVersion`]): equal rules
+    /// have equal versions in every build.
+    pub fn version(&self) -> EligibilityVersion {
+        use sha2::{Digest, Sha256};
+        let mut h = Sha256::new();
+        h.update(b"medborgarbudget/eligibility/1\0");
+        h.update([self.minimum_age]);
+        match self.residency {
+            ResidencyRequirement::None => h.update([0]),
+            ResidencyRequirement::InArea { minimum_days } => {
+                h.update([1]);
+                h.update(minimum_days.to_be_bytes());
+            }
+        }
+        let digest = h.finalize();
+        let mut out = [0_u8; 8];
+        out.copy_from_slice(&digest[..8]);
+        EligibilityVersion(out)
+    }
+}
+
 impl Eligibility {
     /// Residents of the area aged at least `minimum_age`, with no minimum residence.
     pub const fn residents_aged(minimum_age: u8) -> Eligibility {

@@ -31,8 +31,8 @@ use std::fmt;
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
-use crate::area::Resident;
-use crate::ids::{BallotId, ProjectId};
+use crate::area::{EligibilityVersion, Resident};
+use crate::ids::{BallotId, ProjectId, ResidentId};
 use crate::money::Money;
 use crate::tally::TieBreaking;
 
@@ -699,7 +699,7 @@ pub struct PaperBatch {
 
 /// How a ballot reached the count.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case", tag = "kind")]
+#[serde(rename_all = "snake_case", tag = "kind", deny_unknown_fields)]
 pub enum Channel {
     /// Cast digitally by the voter.
     Digital,
@@ -712,35 +712,58 @@ pub enum Channel {
     },
 }
 
-/// A counted ballot.
+/// The eligibility verdict a ballot was counted on: the voter's record was
+/// checked on the day of voting against the cycle's eligibility rules, named
+/// by their version. The record itself is not kept.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct EligibilityCheck {
+    /// The rules the voter was found eligible under.
+    pub rules: EligibilityVersion,
+}
+
+/// A counted ballot, as the cycle and its log keep it: what counting and audit
+/// need — the voter's id (a keyed pseudonym when stored through a
+/// [`Repository`](crate::store::Repository)), the choices, when and how it was
+/// cast, and the eligibility verdict — and nothing that describes the voter (no
+/// birth date, residence or groups), so that ballots cannot be linked to
+/// residents by matching records.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct Ballot {
-    /// The ballot as submitted.
-    #[serde(flatten)]
-    pub submission: BallotSubmission,
+    /// The ballot's id.
+    pub id: BallotId,
+    /// The voter's id (a pseudonym once stored through a repository).
+    pub voter: ResidentId,
+    /// When it was cast.
+    pub cast_at: DateTime<Utc>,
+    /// The choices.
+    pub choices: Choices,
     /// Paper or digital.
     pub channel: Channel,
+    /// The eligibility verdict.
+    pub eligibility: EligibilityCheck,
 }
 
 impl Ballot {
     /// The ballot's id.
     pub fn id(&self) -> BallotId {
-        self.submission.id
+        self.id
     }
 
-    /// The voter's record.
-    pub fn voter(&self) -> &Resident {
-        &self.submission.voter
+    /// The voter's id.
+    pub fn voter(&self) -> ResidentId {
+        self.voter
     }
 
     /// When it was cast.
     pub fn cast_at(&self) -> DateTime<Utc> {
-        self.submission.cast_at
+        self.cast_at
     }
 
     /// The choices.
     pub fn choices(&self) -> &Choices {
-        &self.submission.choices
+        &self.choices
     }
 
     /// Whether it was cast on paper.

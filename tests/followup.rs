@@ -20,7 +20,8 @@ use medborgarbudget::money::Currency;
 use medborgarbudget::process::stage::{FollowUp, Implementation};
 use medborgarbudget::process::{
     AnyCycle, Command, CouncilDecision, Cycle, CycleError, Evaluation, Event, Programme,
-    ProgrammeCommand, ProgrammeError, ProgrammeEvent, ProgrammeSetup, Step, VotingWindow,
+    ProgrammeCommand, ProgrammeError, ProgrammeEvent, ProgrammeSetup, Step, VoterRegister,
+    VotingWindow,
 };
 use medborgarbudget::project::Feasibility;
 use medborgarbudget::tally::{Fraction, Greedy};
@@ -56,13 +57,24 @@ fn implementation() -> Cycle<Implementation> {
         ("65+", &[1, 3]),
         ("65+", &[1, 3]),
     ];
+    let mut register = Vec::new();
     for (k, (group, projects)) in (1u128..).zip(votes) {
         let choices = Choices::Approval(projects.iter().map(|&p| project_id(p)).collect());
         c.cast_ballot(ballot(k, aged(100 + k, group), choices))
             .unwrap();
+        register.push(aged(100 + k, group));
     }
-    let c = c.close_voting(day(75), &Greedy).unwrap();
+    // Residents who did not vote are in the register too.
+    register.extend((200..210).map(|k| aged(k, "65+")));
+    let mut c = c.close_voting(day(75), &Greedy).unwrap();
     assert_eq!(c.decision().funded, [project_id(1), project_id(3)]);
+    // Counts of two voters are published here (minimum cell 1) to check the
+    // arithmetic; the default suppresses them (see below).
+    c.count_participation(&VoterRegister {
+        residents: register,
+        min_cell: 1,
+    })
+    .unwrap();
     c
 }
 
@@ -95,26 +107,26 @@ fn expected() -> CycleMetrics {
                 dimension: "age".into(),
                 group: "12-17".into(),
                 population: 900,
-                voters: 2,
-                turnout: f(1, 450),
+                voters: Some(2),
+                turnout: Some(f(1, 450)),
                 // (2/10) / (900/7 600)
-                representation: f(76, 45),
+                representation: Some(f(76, 45)),
             },
             GroupTurnout {
                 dimension: "age".into(),
                 group: "18-64".into(),
                 population: 5_000,
-                voters: 6,
-                turnout: f(3, 2_500),
-                representation: f(114, 125),
+                voters: Some(6),
+                turnout: Some(f(3, 2_500)),
+                representation: Some(f(114, 125)),
             },
             GroupTurnout {
                 dimension: "age".into(),
                 group: "65+".into(),
                 population: 700,
-                voters: 2,
-                turnout: f(1, 350),
-                representation: f(76, 35),
+                voters: Some(2),
+                turnout: Some(f(1, 350)),
+                representation: Some(f(76, 35)),
             },
         ],
         outreach_reached: 800,

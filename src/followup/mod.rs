@@ -64,7 +64,7 @@ use crate::money::{Money, MoneyError};
 use crate::process::stage::Decided;
 use crate::process::{
     Allocation, AnyCycle, Cycle, CycleError, CycleSetup, FundingDecision, FundingSource,
-    OutreachActivity, Programme, Step,
+    OutreachActivity, Participation, Programme, Step,
 };
 use crate::project::{DeliveryStatus, Project};
 use crate::tally::Fraction;
@@ -73,7 +73,9 @@ use ejr::{EXACT_MAX_PROJECTS, Instance, Overflow};
 use exact::{change_bp, gini, ratio, ratio_of_products};
 
 /// Turnout of one population group (`age` = `65+`, …) against its share of the
-/// area's population.
+/// area's population, from the cycle's participation count
+/// ([`Participation`](crate::process::Participation)). Where the count was
+/// suppressed (too few voters to publish), so are the measures derived from it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct GroupTurnout {
     /// The dimension (`age`, `language`).
@@ -82,13 +84,19 @@ pub struct GroupTurnout {
     pub group: String,
     /// Residents in the group (from the area's breakdown).
     pub population: u64,
-    /// Voters who belong to the group (by the group recorded on their ballot).
-    pub voters: u64,
-    /// `voters / population` (zero for an empty group).
-    pub turnout: Fraction,
+    /// Voters who belong to the group, as counted from the register; `None`
+    /// when suppressed.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub voters: Option<u64>,
+    /// `voters / population` (zero for an empty group); `None` when
+    /// suppressed.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub turnout: Option<Fraction>,
     /// The group's share of voters divided by its share of the population:
-    /// 1 is proportional, below 1 under-represented. Zero when nobody voted.
-    pub representation: Fraction,
+    /// 1 is proportional, below 1 under-represented. Zero when nobody voted;
+    /// `None` when suppressed.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub representation: Option<Fraction>,
 }
 
 /// The distribution of a per-voter measure: its mean and its Gini coefficient
@@ -318,7 +326,7 @@ impl GroupTurnout {
         dimension: &str,
         group: &str,
         population: (u64, u64),
-        voters: (u64, u64),
+        voters: (Option<u64>, u64),
     ) -> Result<GroupTurnout, Overflow> {
         let ((p_g, p), (v_g, v)) = (population, voters);
         let wide = u128::from;
@@ -327,8 +335,10 @@ impl GroupTurnout {
             group: group.to_owned(),
             population: p_g,
             voters: v_g,
-            turnout: ratio(wide(v_g), wide(p_g)),
-            representation: ratio_of_products(wide(v_g), wide(p), wide(v), wide(p_g))?,
+            turnout: v_g.map(|v_g| ratio(wide(v_g), wide(p_g))),
+            representation: v_g
+                .map(|v_g| ratio_of_products(wide(v_g), wide(p), wide(v), wide(p_g)))
+                .transpose()?,
         })
     }
 }
@@ -342,6 +352,7 @@ struct Inputs<'a> {
     projects: &'a [Project],
     ballots: &'a [Ballot],
     decision: &'a FundingDecision,
+    participation: Option<&'a Participation>,
 }
 
 /// The projects a ballot supports: approved, ranked, or given points.
@@ -477,28 +488,30 @@ impl Inputs<'_> {
             }
         };
 
-        // Who voted, by group.
+        // Who voted, by group: from the participation count, if made (ballots
+        // keep no record of their voters).
         let population = u64::from(self.setup.area.population());
         let voters = self.ballots.len() as u64;
         let mut groups = Vec::new();
-        for breakdown in self.setup.area.breakdown() {
-            let mut in_group: HashMap<&str, u64> = HashMap::new();
-            for b in self.ballots {
-                if let Some(g) = b.voter().group(&breakdown.dimension) {
-                    *in_group.entry(g).or_default() += 1;
-                }
-            }
-            for g in &breakdown.groups {
-                groups.push(
-                    GroupTurnout::new(
-                        &breakdown.dimension,
-                        &g.name,
-                        (u64::from(g.size), population),
-                        (in_group.get(g.name.as_str()).copied().unwrap_or(0), voters),
-                    )
-                    .map_err(self.overflow("a group's representation"))?,
-                );
-            }
+        for count in self.participation.map_or(&[][..], |p| &p.groups) {
+            let size = self
+                .setup
+                .area
+                .breakdown()
+                .iter()
+                .filter(|b| b.dimension == count.dimension)
+                .flat_map(|b| &b.groups)
+                .find(|g| g.name == count.group)
+                .map_or(0, |g| u64::from(g.size));
+            groups.push(
+                GroupTurnout::new(
+                    &count.dimension,
+                    &count.group,
+                    (size, population),
+                    (count.voters, voters),
+                )
+                .map_err(self.overflow("a group's representation"))?,
+            );
         }
 
         // Money and delivery.
@@ -604,6 +617,7 @@ impl CycleMetrics {
             projects: &core.projects,
             ballots: core.ballots.as_slice(),
             decision,
+            participation: core.participation.as_ref(),
         }
         .metrics()
     }
@@ -665,6 +679,7 @@ impl<S: Decided> Cycle<S> {
             projects: self.projects(),
             ballots: self.ballots(),
             decision: self.decision(),
+            participation: self.participation(),
         }
         .metrics()
     }
@@ -809,23 +824,31 @@ mod tests {
         // 7 600 residents, 10 voters; 900 aged 12-17 of whom 2 voted: they are
         // 900/7 600 of the area and 2/10 of the voters, (2/10)/(900/7 600) =
         // 76/45 — over-represented.
-        let g = GroupTurnout::new("age", "12-17", (900, 7_600), (2, 10)).unwrap();
+        let g = GroupTurnout::new("age", "12-17", (900, 7_600), (Some(2), 10)).unwrap();
         assert_eq!((g.dimension.as_str(), g.group.as_str()), ("age", "12-17"));
-        assert_eq!((g.population, g.voters), (900, 2));
-        assert_eq!(g.turnout, f(1, 450));
-        assert_eq!(g.representation, f(76, 45));
+        assert_eq!((g.population, g.voters), (900, Some(2)));
+        assert_eq!(g.turnout, Some(f(1, 450)));
+        assert_eq!(g.representation, Some(f(76, 45)));
         // 5 000 of 7 600 with 6 of 10 voters: (6/10)/(5 000/7 600) = 114/125.
-        let g = GroupTurnout::new("age", "18-64", (5_000, 7_600), (6, 10)).unwrap();
-        assert_eq!(g.representation, f(114, 125));
-        assert!(g.representation.value() < 1.0);
+        let g = GroupTurnout::new("age", "18-64", (5_000, 7_600), (Some(6), 10)).unwrap();
+        assert_eq!(g.representation, Some(f(114, 125)));
         // Exactly proportional.
-        let g = GroupTurnout::new("language", "so", (380, 7_600), (5, 100)).unwrap();
-        assert_eq!(g.representation, f(1, 1));
+        let g = GroupTurnout::new("language", "so", (380, 7_600), (Some(5), 100)).unwrap();
+        assert_eq!(g.representation, Some(f(1, 1)));
         // Nobody voted; an empty group.
-        let g = GroupTurnout::new("age", "65+", (700, 7_600), (0, 0)).unwrap();
-        assert_eq!((g.turnout, g.representation), (f(0, 1), f(0, 1)));
-        let g = GroupTurnout::new("age", "unknown", (0, 7_600), (3, 10)).unwrap();
-        assert_eq!((g.turnout, g.representation), (f(0, 1), f(0, 1)));
+        let g = GroupTurnout::new("age", "65+", (700, 7_600), (Some(0), 0)).unwrap();
+        assert_eq!(
+            (g.turnout, g.representation),
+            (Some(f(0, 1)), Some(f(0, 1)))
+        );
+        let g = GroupTurnout::new("age", "unknown", (0, 7_600), (Some(3), 10)).unwrap();
+        assert_eq!(
+            (g.turnout, g.representation),
+            (Some(f(0, 1)), Some(f(0, 1)))
+        );
+        // A suppressed count: nothing derived from it.
+        let g = GroupTurnout::new("age", "65+", (700, 7_600), (None, 10)).unwrap();
+        assert_eq!((g.voters, g.turnout, g.representation), (None, None, None));
     }
 
     #[test]

@@ -17,7 +17,7 @@ use super::stage::{
     Outreach, Previous, Shortlisting, Stage, Voting,
 };
 use crate::area::Area;
-use crate::ballot::{Channel, PaperBatch};
+use crate::ballot::Channel;
 use crate::idea::IdeaStatus;
 use crate::ids::{AreaId, CycleId};
 use crate::money::{Currency, Money};
@@ -265,6 +265,11 @@ impl AnyCycle {
         self.view().decision
     }
 
+    /// Who took part by group, once counted.
+    pub fn participation(&self) -> Option<&crate::process::Participation> {
+        self.core().participation.as_ref()
+    }
+
     /// The evaluation of a closed cycle.
     pub fn evaluation(&self) -> Option<&Evaluation> {
         self.view().evaluation
@@ -365,12 +370,14 @@ impl AnyCycle {
     }
 
     /// Runs a command through the typed method of the current stage. Returns the
-    /// funding decision when the command closed the vote.
+    /// events of the commands that record something other than themselves
+    /// (ballots, the count, participation); `None` for the others, which are
+    /// recorded as they are.
     fn execute(
         &mut self,
         command: Command,
         tally: Option<&dyn Tally>,
-    ) -> Result<Option<FundingDecision>, CycleError> {
+    ) -> Result<Option<Vec<Event>>, CycleError> {
         use Command as C;
         let op = command.name();
         let step = self.step();
@@ -454,8 +461,31 @@ impl AnyCycle {
             C::OpenVoting { window, at } => {
                 self.transition(op, |c: Cycle<Shortlisting>| c.open_voting(window, at))?;
             }
-            C::CastBallot(b) => self.typed::<Voting>(op)?.cast_ballot(b)?,
-            C::EnterPaperBallots(batch) => self.typed::<Voting>(op)?.enter_paper_ballots(batch)?,
+            C::CastBallot(b) => {
+                let voting = self.typed::<Voting>(op)?;
+                let record = voting.ballot_record(&b, Channel::Digital);
+                voting.cast_ballot(b)?;
+                return Ok(Some(vec![Event::BallotCast(record)]));
+            }
+            C::EnterPaperBallots(batch) => {
+                let voting = self.typed::<Voting>(op)?;
+                let records = voting.check_paper(&batch)?;
+                voting.enter_paper_ballots(batch)?;
+                return Ok(Some(records.into_iter().map(Event::BallotCast).collect()));
+            }
+            C::CountParticipation(register) => {
+                let counted = match self {
+                    AnyCycle::Implementation(c) => c.count_participation(&register)?,
+                    AnyCycle::FollowUp(c) => c.count_participation(&register)?,
+                    _ => {
+                        return Err(CycleError::NotInThisStep {
+                            operation: op,
+                            step,
+                        });
+                    }
+                };
+                return Ok(Some(vec![Event::ParticipationCounted(counted.clone())]));
+            }
             C::CloseVoting { at } => {
                 let voting = self.typed::<Voting>(op)?;
                 let rule = voting.rules().counting().rule.clone();
@@ -464,7 +494,10 @@ impl AnyCycle {
                     None => crate::tally::builtin(&rule).ok_or(CycleError::UnknownRule { rule })?,
                 };
                 self.transition(op, |c: Cycle<Voting>| c.close_voting(at, tally))?;
-                return Ok(self.decision().cloned());
+                return Ok(self
+                    .decision()
+                    .cloned()
+                    .map(|d| vec![Event::VotingClosed(d)]));
             }
             C::RecordMilestone { project, milestone } => self
                 .typed::<Implementation>(op)?
@@ -530,7 +563,7 @@ impl AnyCycle {
     ) -> Result<Vec<Event>, CycleError> {
         let record = command.clone();
         Ok(match self.execute(command, tally)? {
-            Some(decision) => vec![Event::VotingClosed(decision)],
+            Some(events) => events,
             None => vec![Event::Accepted(record)],
         })
     }
@@ -547,12 +580,21 @@ impl AnyCycle {
         match (self, command) {
             (AnyCycle::Voting(c), Command::CastBallot(b)) => {
                 c.check_cast(b)?;
-                Ok(vec![Event::Accepted(command.clone())])
+                Ok(vec![Event::BallotCast(
+                    c.ballot_record(b, Channel::Digital),
+                )])
             }
-            (AnyCycle::Voting(c), Command::EnterPaperBallots(batch)) => {
-                c.check_paper(batch)?;
-                Ok(vec![Event::Accepted(command.clone())])
-            }
+            (AnyCycle::Voting(c), Command::EnterPaperBallots(batch)) => Ok(c
+                .check_paper(batch)?
+                .into_iter()
+                .map(Event::BallotCast)
+                .collect()),
+            (
+                AnyCycle::Implementation(_) | AnyCycle::FollowUp(_),
+                Command::CountParticipation(r),
+            ) => Ok(vec![Event::ParticipationCounted(
+                self.core().count_participation(r)?,
+            )]),
             // Counting and checking recorded follow-up metrics read the ballots.
             (_, Command::CloseVoting { .. })
             | (
@@ -607,19 +649,33 @@ impl AnyCycle {
     ///
     /// # Errors
     /// The rule the event breaks.
+    ///
+    /// Logs written before ballots were recorded without their voter's record
+    /// hold accepted `cast_ballot` and `enter_paper_ballots` commands; these
+    /// still replay (the record is checked as when the ballot was cast).
     pub fn apply_event(&mut self, event: Event) -> Result<(), CycleError> {
         match event {
-            Event::Accepted(Command::CloseVoting { .. }) | Event::CycleStarted(_) => {
-                Err(CycleError::NotInThisStep {
-                    operation: event.name(),
-                    step: self.step(),
-                })
-            }
+            // These commands are recorded as their own events, never as
+            // themselves (the register of residents is never stored).
+            Event::Accepted(Command::CloseVoting { .. } | Command::CountParticipation(_))
+            | Event::CycleStarted(_) => Err(CycleError::NotInThisStep {
+                operation: event.name(),
+                step: self.step(),
+            }),
             Event::Accepted(command) => self.execute(command, None).map(drop),
             Event::VotingClosed(decision) => self
                 .transition("voting_closed", |c: Cycle<Voting>| {
                     c.close_with_decision(decision)
                 }),
+            Event::BallotCast(ballot) => self.typed::<Voting>("ballot_cast")?.record_ballot(ballot),
+            Event::ParticipationCounted(p) => match self {
+                AnyCycle::Implementation(c) => c.record_participation(p),
+                AnyCycle::FollowUp(c) => c.record_participation(p),
+                _ => Err(CycleError::NotInThisStep {
+                    operation: "participation_counted",
+                    step: self.step(),
+                }),
+            },
         }
     }
 
@@ -827,23 +883,20 @@ impl AnyCycle {
                 window: *window,
                 at: began(Step::Voting),
             });
-            for b in core.ballots.as_slice() {
-                match &b.channel {
-                    Channel::Digital => push(Command::CastBallot(b.submission.clone())),
-                    Channel::Paper {
-                        entered_by,
-                        entered_at,
-                    } => push(Command::EnterPaperBallots(PaperBatch {
-                        entered_by: entered_by.clone(),
-                        entered_at: *entered_at,
-                        ballots: vec![b.submission.clone()],
-                    })),
-                }
-            }
+            out.extend(
+                core.ballots
+                    .as_slice()
+                    .iter()
+                    .cloned()
+                    .map(Event::BallotCast),
+            );
         }
         // Step 6.
         if let Some(decision) = v.decision {
             out.push(Event::VotingClosed(decision.clone()));
+            if let Some(p) = &core.participation {
+                out.push(Event::ParticipationCounted(p.clone()));
+            }
             let mut push = |c: Command| out.push(Event::Accepted(c));
             for p in &core.projects {
                 let Some(d) = p.delivery() else { continue };

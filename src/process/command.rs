@@ -6,10 +6,11 @@ use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
 use super::records::{
-    Allocation, CycleSetup, Evaluation, FundingDecision, Lesson, OutreachActivity, VotingWindow,
+    Allocation, CycleSetup, Evaluation, FundingDecision, Lesson, OutreachActivity, Participation,
+    VoterRegister, VotingWindow,
 };
 use crate::area::{Eligibility, Resident};
-use crate::ballot::{BallotRules, BallotSubmission, PaperBatch};
+use crate::ballot::{Ballot, BallotRules, BallotSubmission, PaperBatch};
 use crate::criteria::{Criteria, Score};
 use crate::idea::IdeaSubmission;
 use crate::ids::{IdeaId, ProjectId};
@@ -138,6 +139,10 @@ pub enum Command {
         /// When.
         at: DateTime<Utc>,
     },
+    /// Step 6 or 7, once: count who took part by group from a register of
+    /// residents (ballots keep no record of their voters). Only the counts are
+    /// recorded, as [`Event::ParticipationCounted`].
+    CountParticipation(VoterRegister),
     /// Step 6: record a milestone.
     RecordMilestone {
         /// The project.
@@ -189,8 +194,9 @@ pub enum Command {
 }
 
 impl Command {
-    /// The command with every voter's id replaced by `pseudonym(id)` (ballots
-    /// only: idea authors and co-creators are named in the open).
+    /// The command with every voter's id replaced by `pseudonym(id)`: ballots,
+    /// and the register participation is counted from, so that it matches the
+    /// ballots (idea authors and co-creators are named in the open).
     pub fn pseudonymize(
         self,
         pseudonym: impl Fn(crate::ids::ResidentId) -> crate::ids::ResidentId,
@@ -207,6 +213,17 @@ impl Command {
             Command::EnterPaperBallots(batch) => Command::EnterPaperBallots(PaperBatch {
                 ballots: batch.ballots.into_iter().map(hide).collect(),
                 ..batch
+            }),
+            Command::CountParticipation(register) => Command::CountParticipation(VoterRegister {
+                residents: register
+                    .residents
+                    .into_iter()
+                    .map(|r| {
+                        let id = pseudonym(r.id());
+                        r.with_id(id)
+                    })
+                    .collect(),
+                ..register
             }),
             other => other,
         }
@@ -239,6 +256,7 @@ impl Command {
             Command::CastBallot(_) => "cast_ballot",
             Command::EnterPaperBallots(_) => "enter_paper_ballots",
             Command::CloseVoting { .. } => "close_voting",
+            Command::CountParticipation(_) => "count_participation",
             Command::RecordMilestone { .. } => "record_milestone",
             Command::RecordProgress { .. } => "record_progress",
             Command::CompleteProject { .. } => "complete_project",
@@ -251,8 +269,12 @@ impl Command {
 }
 
 /// Something a cycle accepted. A cycle's stream starts with
-/// [`Event::CycleStarted`]; every other event is an accepted [`Command`], and
-/// closing the vote records the [`FundingDecision`] that counting produced.
+/// [`Event::CycleStarted`]; most other events are an accepted [`Command`].
+/// Three are records of their own: closing the vote records the
+/// [`FundingDecision`] that counting produced, a ballot is recorded without its
+/// voter's record ([`Ballot`]: the voter's id, the choices, the time, the
+/// channel and the eligibility verdict), and participation by group is recorded
+/// as counts without the register it was counted from.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 #[non_exhaustive]
@@ -264,6 +286,10 @@ pub enum Event {
     Accepted(Command),
     /// Voting closed with this decision.
     VotingClosed(FundingDecision),
+    /// A ballot was counted (one event per ballot, digital or paper).
+    BallotCast(Ballot),
+    /// Participation by group was counted.
+    ParticipationCounted(Participation),
 }
 
 impl Event {
@@ -273,6 +299,8 @@ impl Event {
             Event::CycleStarted(_) => "cycle_started",
             Event::Accepted(c) => c.name(),
             Event::VotingClosed(_) => "voting_closed",
+            Event::BallotCast(_) => "ballot_cast",
+            Event::ParticipationCounted(_) => "participation_counted",
         }
     }
 }

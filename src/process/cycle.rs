@@ -8,7 +8,7 @@ use serde::{Deserialize, Serialize};
 use super::error::{CycleError, GateError, TransitionError};
 use super::records::{
     Allocation, CycleSetup, Evaluation, FundingDecision, FundingSource, Lesson, OutreachActivity,
-    ProjectScore, VotingWindow,
+    Participation, ProjectScore, VoterRegister, VotingWindow,
 };
 use super::stage::{
     AcceptsFunds, Active, Closed, Criteria, Decided, FollowUp, Framed, Framework, IdeaGeneration,
@@ -17,7 +17,8 @@ use super::stage::{
 use super::{Abandoned, Step};
 use crate::area::{Area, Eligibility, Resident};
 use crate::ballot::{
-    Ballot, BallotKind, BallotRules, BallotSubmission, Channel, Choices, PaperBatch, SecondBallot,
+    Ballot, BallotKind, BallotRules, BallotSubmission, Channel, Choices, EligibilityCheck,
+    PaperBatch, SecondBallot,
 };
 use crate::criteria::{Criteria as CriteriaSet, Score};
 use crate::idea::{Idea, IdeaStatus, IdeaSubmission};
@@ -71,7 +72,7 @@ impl BallotBox {
 
     /// Adds or replaces (at `replace`) a ballot. Checked by the caller.
     fn put(&mut self, ballot: Ballot, replace: Option<usize>) {
-        let voter = ballot.voter().id();
+        let voter = ballot.voter();
         self.ids.insert(ballot.id());
         match replace.and_then(|i| self.ballots.get_mut(i)) {
             Some(slot) => {
@@ -99,6 +100,9 @@ pub(crate) struct Core {
     pub(crate) ideas: Vec<Idea>,
     pub(crate) projects: Vec<Project>,
     pub(crate) ballots: BallotBox,
+    /// Who took part by group, once counted (steps 6–7).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub(crate) participation: Option<Participation>,
 }
 
 /// One year's cycle in stage `S`.
@@ -157,6 +161,7 @@ impl Core {
             ideas: self.ideas.clone(),
             projects: self.projects.clone(),
             ballots: BallotBox::default(),
+            participation: self.participation.clone(),
         }
     }
 
@@ -362,6 +367,7 @@ impl Cycle<Criteria> {
                 ideas: Vec::new(),
                 projects: Vec::new(),
                 ballots: BallotBox::default(),
+                participation: None,
             },
             stage: Criteria::default(),
         }
@@ -605,6 +611,102 @@ impl<S: Framed> Cycle<S> {
 }
 
 /// After the vote.
+impl Core {
+    /// Participation by group from `register`: the register's residents whose
+    /// id is a voter's, by their groups, suppressed as [`Participation`] says.
+    pub(crate) fn count_participation(
+        &self,
+        register: &VoterRegister,
+    ) -> Result<Participation, CycleError> {
+        if self.participation.is_some() {
+            return Err(CycleError::ParticipationCounted);
+        }
+        if register.min_cell == 0 {
+            return Err(CycleError::ZeroMinCell);
+        }
+        let voters: HashSet<ResidentId> =
+            self.ballots.as_slice().iter().map(Ballot::voter).collect();
+        let breakdown = self.setup.area.breakdown();
+        let mut seen: HashSet<ResidentId> = HashSet::with_capacity(register.residents.len());
+        let mut counts: HashMap<(&str, &str), u64> = HashMap::new();
+        for r in &register.residents {
+            if !seen.insert(r.id()) {
+                return Err(CycleError::RegisterResidentTwice { resident: r.id() });
+            }
+            if voters.contains(&r.id()) {
+                for b in breakdown {
+                    if let Some(g) = r.group(&b.dimension) {
+                        *counts.entry((b.dimension.as_str(), g)).or_default() += 1;
+                    }
+                }
+            }
+        }
+        Ok(Participation::suppressed(
+            &self.setup.area,
+            register.min_cell,
+            |d, g| counts.get(&(d, g)).copied().unwrap_or(0),
+        ))
+    }
+
+    /// Takes a recorded participation count, checked against the area and the
+    /// ballots.
+    fn record_participation(&mut self, participation: Participation) -> Result<(), CycleError> {
+        if self.participation.is_some() {
+            return Err(CycleError::ParticipationCounted);
+        }
+        participation
+            .check(&self.setup.area, self.ballots.as_slice().len() as u64)
+            .map_err(|reason| CycleError::InvalidParticipation { reason })?;
+        self.participation = Some(participation);
+        Ok(())
+    }
+}
+
+/// Steps 6 and 7: participation by group.
+macro_rules! participation {
+    ($($stage:ident),*) => {$(
+        impl Cycle<$stage> {
+            /// Counts who took part by group of the area's breakdown, once: the
+            /// residents of `register` whose id is a voter's (ballots keep no
+            /// record of their voters), with counts under the register's
+            /// minimum cell size suppressed. Returns the counts, which the cycle
+            /// keeps (and its follow-up reports); the register is not kept.
+            ///
+            /// # Errors
+            /// Counted already, a resident twice in the register, or a minimum
+            /// cell size of zero.
+            pub fn count_participation(
+                &mut self,
+                register: &VoterRegister,
+            ) -> Result<&Participation, CycleError> {
+                let counted = self.core.count_participation(register)?;
+                Ok(self.core.participation.insert(counted))
+            }
+
+            /// Takes participation counts as recorded in a log
+            /// ([`Event::ParticipationCounted`](super::Event)), checked against
+            /// the area's breakdown and the ballots.
+            ///
+            /// # Errors
+            /// Counted already, or counts that break the rules of counting.
+            pub fn record_participation(
+                &mut self,
+                participation: Participation,
+            ) -> Result<(), CycleError> {
+                self.core.record_participation(participation)
+            }
+        }
+    )*};
+}
+participation!(Implementation, FollowUp);
+
+impl<S: Stage> Cycle<S> {
+    /// Who took part by group, once counted.
+    pub fn participation(&self) -> Option<&Participation> {
+        self.core.participation.as_ref()
+    }
+}
+
 impl<S: Decided> Cycle<S> {
     /// The voting window.
     pub fn window(&self) -> &VotingWindow {
@@ -1145,11 +1247,30 @@ impl Cycle<Voting> {
         &self.stage.window
     }
 
-    /// Checks one ballot; `pending` holds voters of the same paper batch already
+    /// The ballot a submission is counted as on `channel`: the voter's id, the
+    /// choices, the time and the verdict under the cycle's eligibility rules —
+    /// not the voter's record.
+    pub fn ballot_record(&self, ballot: &BallotSubmission, channel: Channel) -> Ballot {
+        Ballot {
+            id: ballot.id,
+            voter: ballot.voter.id(),
+            cast_at: ballot.cast_at,
+            choices: ballot.choices.clone(),
+            channel,
+            eligibility: EligibilityCheck {
+                rules: self.eligibility().version(),
+            },
+        }
+    }
+
+    /// Checks one ballot; with `record`, the voter's record is checked against
+    /// the eligibility rules, without, the ballot's recorded verdict must name
+    /// the cycle's rules. `pending` holds voters of the same paper batch already
     /// checked. Returns where the ballot goes (the slot it replaces, if any).
     fn check_ballot(
         &self,
-        ballot: &BallotSubmission,
+        ballot: &Ballot,
+        record: Option<&Resident>,
         pending: &HashMap<ResidentId, BallotId>,
         pending_ids: &HashSet<BallotId>,
     ) -> Result<Option<usize>, CycleError> {
@@ -1169,7 +1290,34 @@ impl Cycle<Voting> {
                 closes: window.closes,
             });
         }
-        self.check_eligible("voting", &ballot.voter, ballot.cast_at)?;
+        match record {
+            Some(resident) => self.check_eligible("voting", resident, ballot.cast_at)?,
+            None => {
+                let current = self.eligibility().version();
+                if ballot.eligibility.rules != current {
+                    return Err(CycleError::EligibilityRulesDiffer {
+                        ballot: id,
+                        recorded: ballot.eligibility.rules,
+                        current,
+                    });
+                }
+            }
+        }
+        if let Channel::Paper {
+            entered_by,
+            entered_at,
+        } = &ballot.channel
+        {
+            require_text("the official entering paper ballots", entered_by)?;
+            self.core.check_time("enter paper ballots", *entered_at)?;
+            if ballot.cast_at > *entered_at {
+                return Err(CycleError::EnteredBeforeCast {
+                    ballot: id,
+                    cast_at: ballot.cast_at,
+                    entered_at: *entered_at,
+                });
+            }
+        }
         let budget = self.budget()?;
         let cost_of = |p: ProjectId| {
             self.core
@@ -1180,7 +1328,7 @@ impl Cycle<Voting> {
         self.rules()
             .check(&ballot.choices, cost_of, budget)
             .map_err(|source| CycleError::Ballot { ballot: id, source })?;
-        let voter = ballot.voter.id();
+        let voter = ballot.voter;
         let existing = self
             .core
             .ballots
@@ -1201,35 +1349,55 @@ impl Cycle<Voting> {
     /// # Errors
     /// The error `cast_ballot` would return.
     pub fn check_cast(&self, ballot: &BallotSubmission) -> Result<(), CycleError> {
-        self.check_ballot(ballot, &HashMap::new(), &HashSet::new())
-            .map(drop)
+        let record = self.ballot_record(ballot, Channel::Digital);
+        self.check_ballot(
+            &record,
+            Some(&ballot.voter),
+            &HashMap::new(),
+            &HashSet::new(),
+        )
+        .map(drop)
     }
 
     /// Counts a digital ballot from an eligible resident, cast within the window
     /// and following the rules. A second ballot is refused or replaces the first,
-    /// as the rules say.
+    /// as the rules say. The cycle keeps the ballot as a [`Ballot`]: the voter's
+    /// record is checked, not kept.
     ///
     /// # Errors
     /// An ineligible voter, a ballot outside the window, a broken ballot rule, a
     /// reused ballot id, or a refused second ballot. Nothing changes.
     pub fn cast_ballot(&mut self, ballot: BallotSubmission) -> Result<(), CycleError> {
-        let slot = self.check_ballot(&ballot, &HashMap::new(), &HashSet::new())?;
-        self.core.ballots.put(
-            Ballot {
-                submission: ballot,
-                channel: Channel::Digital,
-            },
-            slot,
-        );
+        let record = self.ballot_record(&ballot, Channel::Digital);
+        let slot = self.check_ballot(
+            &record,
+            Some(&ballot.voter),
+            &HashMap::new(),
+            &HashSet::new(),
+        )?;
+        self.core.ballots.put(record, slot);
         Ok(())
     }
 
-    /// Checks a batch of paper ballots without entering it: where each would go
-    /// (the slot it replaces, if any).
+    /// Counts a ballot as recorded in a log ([`Event::BallotCast`](super::Event)):
+    /// every rule `cast_ballot` and `enter_paper_ballots` check, except that the
+    /// voter's eligibility is the recorded verdict, which must name the cycle's
+    /// eligibility rules.
+    ///
+    /// # Errors
+    /// What `cast_ballot` refuses, or [`CycleError::EligibilityRulesDiffer`].
+    pub fn record_ballot(&mut self, ballot: Ballot) -> Result<(), CycleError> {
+        let slot = self.check_ballot(&ballot, None, &HashMap::new(), &HashSet::new())?;
+        self.core.ballots.put(ballot, slot);
+        Ok(())
+    }
+
+    /// Checks a batch of paper ballots without entering it: the ballots it
+    /// would count (see [`Cycle::ballot_record`]).
     ///
     /// # Errors
     /// The error [`Cycle::enter_paper_ballots`] would return.
-    pub fn check_paper(&self, batch: &PaperBatch) -> Result<Vec<Option<usize>>, CycleError> {
+    pub fn check_paper(&self, batch: &PaperBatch) -> Result<Vec<Ballot>, CycleError> {
         require_text("the official entering paper ballots", &batch.entered_by)?;
         if batch.ballots.is_empty() {
             return Err(CycleError::EmptyText {
@@ -1238,29 +1406,26 @@ impl Cycle<Voting> {
         }
         self.core
             .check_time("enter paper ballots", batch.entered_at)?;
+        let channel = Channel::Paper {
+            entered_by: batch.entered_by.clone(),
+            entered_at: batch.entered_at,
+        };
         let mut pending = HashMap::new();
         let mut pending_ids = HashSet::new();
-        let mut slots = Vec::with_capacity(batch.ballots.len());
+        let mut records = Vec::with_capacity(batch.ballots.len());
         for (index, ballot) in batch.ballots.iter().enumerate() {
             let in_batch = |e| CycleError::PaperBallot {
                 index,
                 source: Box::new(e),
             };
-            if ballot.cast_at > batch.entered_at {
-                return Err(in_batch(CycleError::EnteredBeforeCast {
-                    ballot: ballot.id,
-                    cast_at: ballot.cast_at,
-                    entered_at: batch.entered_at,
-                }));
-            }
-            let slot = self
-                .check_ballot(ballot, &pending, &pending_ids)
+            let record = self.ballot_record(ballot, channel.clone());
+            self.check_ballot(&record, Some(&ballot.voter), &pending, &pending_ids)
                 .map_err(in_batch)?;
-            pending.insert(ballot.voter.id(), ballot.id);
-            pending_ids.insert(ballot.id);
-            slots.push(slot);
+            pending.insert(record.voter, record.id);
+            pending_ids.insert(record.id);
+            records.push(record);
         }
-        Ok(slots)
+        Ok(records)
     }
 
     /// Enters a batch of paper ballots; they stay marked as paper. All or nothing:
@@ -1270,26 +1435,11 @@ impl Cycle<Voting> {
     /// An empty batch or official, an entry time before voting began, or the first
     /// refused ballot.
     pub fn enter_paper_ballots(&mut self, batch: PaperBatch) -> Result<(), CycleError> {
-        let slots = self.check_paper(&batch)?;
-        let PaperBatch {
-            entered_by,
-            entered_at,
-            ballots,
-        } = batch;
-        for (submission, slot) in ballots.into_iter().zip(slots) {
+        for record in self.check_paper(&batch)? {
             // A voter twice in one batch (rules: replace) lands in the slot the
             // first one took.
-            let slot = slot.or_else(|| self.core.ballots.position_of(submission.voter.id()));
-            self.core.ballots.put(
-                Ballot {
-                    submission,
-                    channel: Channel::Paper {
-                        entered_by: entered_by.clone(),
-                        entered_at,
-                    },
-                },
-                slot,
-            );
+            let slot = self.core.ballots.position_of(record.voter);
+            self.core.ballots.put(record, slot);
         }
         Ok(())
     }

@@ -5,7 +5,7 @@ use std::fmt;
 use chrono::{DateTime, Utc};
 
 use super::Step;
-use crate::area::Ineligible;
+use crate::area::{EligibilityVersion, Ineligible};
 use crate::ballot::{BallotError, RulesError};
 use crate::followup::FollowUpError;
 use crate::ids::{BallotId, CycleId, IdeaId, ProjectId, ResidentId};
@@ -408,6 +408,46 @@ pub enum CycleError {
     /// The follow-up metrics of the cycle could not be computed.
     #[error(transparent)]
     FollowUp(#[from] FollowUpError),
+    /// A recorded ballot whose eligibility verdict was given under other rules
+    /// than the cycle's.
+    #[error(
+        "ballot {ballot} was found eligible under eligibility rules {recorded}, but the cycle's rules are {current}"
+    )]
+    EligibilityRulesDiffer {
+        /// The ballot.
+        ballot: BallotId,
+        /// The version its verdict names.
+        recorded: EligibilityVersion,
+        /// The version of the cycle's rules.
+        current: EligibilityVersion,
+    },
+    /// A recorded ballot on a channel its event does not allow.
+    #[error("ballot {ballot}: {reason}")]
+    InvalidBallotRecord {
+        /// The ballot.
+        ballot: BallotId,
+        /// What is wrong.
+        reason: &'static str,
+    },
+    /// Participation was counted already.
+    #[error("participation by group has already been counted for this cycle")]
+    ParticipationCounted,
+    /// A register that names a resident twice.
+    #[error("the register names resident {resident} twice")]
+    RegisterResidentTwice {
+        /// The resident (as the register names them: a pseudonym when counted
+        /// through a repository).
+        resident: ResidentId,
+    },
+    /// A minimum cell size of zero.
+    #[error("the minimum cell size for counting participation must be at least 1")]
+    ZeroMinCell,
+    /// A recorded participation count that breaks the rules of counting.
+    #[error("the recorded participation count is invalid: {reason}")]
+    InvalidParticipation {
+        /// What is wrong.
+        reason: String,
+    },
 }
 
 /// A transition that was refused; the cycle comes back unchanged, like

@@ -809,33 +809,37 @@ impl Programme {
         };
         let mut i = 0;
         while let Some(event) = events.get(i) {
-            let produced = match event {
-                ProgrammeEvent::Established(_) => {
-                    return Err(replay_err(i, "established appears twice".into()));
+            let produced =
+                match event {
+                    ProgrammeEvent::Established(_) => {
+                        return Err(replay_err(i, "established appears twice".into()));
+                    }
+                    ProgrammeEvent::Cycle {
+                        event: Event::CycleStarted(setup),
+                        ..
+                    } => self.apply(ProgrammeCommand::StartCycle {
+                        id: setup.id,
+                        at: setup.started_at,
+                    }),
+                    ProgrammeEvent::Cycle {
+                        year,
+                        event: Event::Accepted(command),
+                    } => self.apply(ProgrammeCommand::Cycle {
+                        year: *year,
+                        command: command.clone(),
+                    }),
+                    ProgrammeEvent::Cycle {
+                        year,
+                        event:
+                            Event::VotingClosed(_)
+                            | Event::BallotCast(_)
+                            | Event::ParticipationCounted(_),
+                    } => self.replay_cycle_event(*year, event),
+                    ProgrammeEvent::Concluded(report) => self.apply(ProgrammeCommand::Conclude {
+                        at: report.concluded_at,
+                    }),
                 }
-                ProgrammeEvent::Cycle {
-                    event: Event::CycleStarted(setup),
-                    ..
-                } => self.apply(ProgrammeCommand::StartCycle {
-                    id: setup.id,
-                    at: setup.started_at,
-                }),
-                ProgrammeEvent::Cycle {
-                    year,
-                    event: Event::Accepted(command),
-                } => self.apply(ProgrammeCommand::Cycle {
-                    year: *year,
-                    command: command.clone(),
-                }),
-                ProgrammeEvent::Cycle {
-                    year,
-                    event: Event::VotingClosed(_),
-                } => self.replay_cycle_event(*year, event),
-                ProgrammeEvent::Concluded(report) => self.apply(ProgrammeCommand::Conclude {
-                    at: report.concluded_at,
-                }),
-            }
-            .map_err(|e| replay_err(i, e.to_string()))?;
+                .map_err(|e| replay_err(i, e.to_string()))?;
             let recorded = events.get(i..i + produced.len());
             if recorded != Some(produced.as_slice()) {
                 return Err(replay_err(
@@ -878,6 +882,7 @@ impl Programme {
                 year,
                 command:
                     Command::CloseVoting { .. }
+                    | Command::CountParticipation(_)
                     | Command::Close(Evaluation {
                         metrics: Some(_), ..
                     }),

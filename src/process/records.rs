@@ -171,3 +171,160 @@ pub struct Lesson {
     /// The lesson.
     pub text: String,
 }
+
+/// The smallest number of voters a published group count may hold by default
+/// (see [`Participation`]).
+pub const MIN_CELL: u32 = 5;
+
+fn default_min_cell() -> u32 {
+    MIN_CELL
+}
+
+/// The residents' register that participation by group is counted from, once
+/// the vote is counted (see [`Command::CountParticipation`](super::Command::CountParticipation)).
+///
+/// Ballots keep no record of their voter, so who took part by group is counted
+/// here instead: each resident of the register whose id (pseudonymised, through
+/// a [`Repository`](crate::store::Repository), like the ballots) matches a
+/// ballot counts for their groups. The register itself is not stored; only the
+/// counts are, with cells under `min_cell` suppressed.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct VoterRegister {
+    /// The residents, with their groups by dimension (as the area's breakdown
+    /// names them).
+    pub residents: Vec<crate::area::Resident>,
+    /// Counts under this many voters are not published (default
+    /// [`MIN_CELL`]; at least 1).
+    #[serde(default = "default_min_cell")]
+    pub min_cell: u32,
+}
+
+impl VoterRegister {
+    /// A register with the default minimum cell size.
+    pub fn new(residents: Vec<crate::area::Resident>) -> VoterRegister {
+        VoterRegister {
+            residents,
+            min_cell: MIN_CELL,
+        }
+    }
+}
+
+/// How many voters of one group took part.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct GroupCount {
+    /// The dimension (`age`, `language`).
+    pub dimension: String,
+    /// The group.
+    pub group: String,
+    /// Voters of the group; `None` when suppressed: fewer than the minimum cell
+    /// size, or the smallest other cell of a dimension with one such cell (so
+    /// that it cannot be worked out from the total).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub voters: Option<u64>,
+}
+
+/// Who took part, by group of the area's breakdown, counted from a
+/// [`VoterRegister`] after the vote: only aggregates are kept, and counts of
+/// fewer than `min_cell` voters are suppressed.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Participation {
+    /// The minimum cell size applied.
+    pub min_cell: u32,
+    /// One count per group of the area's breakdown, in its order.
+    pub groups: Vec<GroupCount>,
+}
+
+impl Participation {
+    /// Counts per group of `area`'s breakdown from `voters_in`, a function
+    /// giving the number of voters in a (dimension, group), then suppresses:
+    /// every count under `min_cell`, and in a dimension where that leaves exactly
+    /// one count suppressed, also the smallest other count of that dimension.
+    pub(crate) fn suppressed(
+        area: &Area,
+        min_cell: u32,
+        voters_in: impl Fn(&str, &str) -> u64,
+    ) -> Participation {
+        let mut groups = Vec::new();
+        for breakdown in area.breakdown() {
+            let start = groups.len();
+            for g in &breakdown.groups {
+                let n = voters_in(&breakdown.dimension, &g.name);
+                groups.push(GroupCount {
+                    dimension: breakdown.dimension.clone(),
+                    group: g.name.clone(),
+                    voters: (n >= u64::from(min_cell)).then_some(n),
+                });
+            }
+            let cells = &mut groups[start..];
+            if cells.iter().filter(|c| c.voters.is_none()).count() == 1
+                && let Some(smallest) = cells
+                    .iter_mut()
+                    .filter(|c| c.voters.is_some())
+                    .min_by_key(|c| c.voters)
+            {
+                smallest.voters = None;
+            }
+        }
+        Participation { min_cell, groups }
+    }
+
+    /// Checks a recorded count against `area` and the number of `ballots`: the
+    /// breakdown's groups in order, no published count under `min_cell` or above
+    /// the ballots, no dimension whose counts add up to more than the ballots,
+    /// and never exactly one suppressed count in a dimension.
+    pub(crate) fn check(&self, area: &Area, ballots: u64) -> Result<(), String> {
+        if self.min_cell == 0 {
+            return Err("the minimum cell size is 0".into());
+        }
+        let expected: Vec<(&str, &str)> = area
+            .breakdown()
+            .iter()
+            .flat_map(|b| {
+                b.groups
+                    .iter()
+                    .map(|g| (b.dimension.as_str(), g.name.as_str()))
+            })
+            .collect();
+        let found: Vec<(&str, &str)> = self
+            .groups
+            .iter()
+            .map(|g| (g.dimension.as_str(), g.group.as_str()))
+            .collect();
+        if expected != found {
+            return Err("the groups are not the area's breakdown".into());
+        }
+        for b in area.breakdown() {
+            let cells: Vec<&GroupCount> = self
+                .groups
+                .iter()
+                .filter(|g| g.dimension == b.dimension)
+                .collect();
+            let published: u64 = cells.iter().filter_map(|c| c.voters).sum();
+            if published > ballots {
+                return Err(format!(
+                    "dimension {} counts {published} voters, more than the {ballots} ballots",
+                    b.dimension
+                ));
+            }
+            if let Some(c) = cells
+                .iter()
+                .find(|c| c.voters.is_some_and(|n| n < u64::from(self.min_cell)))
+            {
+                return Err(format!(
+                    "{}={} is published with fewer than {} voters",
+                    c.dimension, c.group, self.min_cell
+                ));
+            }
+            if cells.len() > 1 && cells.iter().filter(|c| c.voters.is_none()).count() == 1 {
+                return Err(format!(
+                    "dimension {} has exactly one suppressed count, which its total reveals",
+                    b.dimension
+                ));
+            }
+        }
+        Ok(())
+    }
+}

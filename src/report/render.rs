@@ -265,7 +265,7 @@ fn turnout_chart(years: &[CycleMetrics]) -> String {
                 y.groups
                     .iter()
                     .find(|g| g.dimension == key.0 && g.group == key.1)
-                    .map(|g| g.turnout.value())
+                    .and_then(|g| g.turnout.map(|t| t.value()))
             })
             .collect();
         series.push((group_label(key), colour, dash, values));
@@ -342,7 +342,11 @@ fn representation_chart(years: &[CycleMetrics]) -> String {
     let legend_h = probe.legend(x0, 0.0, x1, &items);
     let max = years
         .iter()
-        .flat_map(|y| y.groups.iter().map(|g| g.representation.value()))
+        .flat_map(|y| {
+            y.groups
+                .iter()
+                .filter_map(|g| g.representation.map(|r| r.value()))
+        })
         .fold(1.2_f64, f64::max);
     let ticks = svg::nice_ticks(max * 1.08, 5);
     let top_tick = ticks.last().copied().unwrap_or(1.5);
@@ -379,7 +383,13 @@ fn representation_chart(years: &[CycleMetrics]) -> String {
             else {
                 continue;
             };
-            let v = g.representation.value();
+            // A suppressed count (too few voters to publish) has no bar.
+            let (Some(representation), Some(voters), Some(turnout)) =
+                (g.representation, g.voters, g.turnout)
+            else {
+                continue;
+            };
+            let v = representation.value();
             let h = v * scale;
             let x = start + bar_w * k as f64;
             let tip = format!(
@@ -387,9 +397,9 @@ fn representation_chart(years: &[CycleMetrics]) -> String {
                 group_label(key),
                 y.year,
                 v,
-                int(i128::from(g.voters)),
+                int(i128::from(voters)),
                 int(i128::from(g.population)),
-                percent(g.turnout.value())
+                percent(turnout.value())
             );
             s.rect(
                 x + 1.0,
@@ -615,19 +625,32 @@ fn year(out: &mut String, y: &YearPart, in_programme: bool) {
 
     if !m.groups.is_empty() {
         out.push_str("<h3>Who voted</h3>\n<table>\n<thead><tr><th>Group</th><th>Population</th><th>Voters</th><th>Turnout</th><th>Representation</th></tr></thead>\n<tbody>\n");
+        let mut suppressed = false;
         for g in &m.groups {
+            let (voters, turnout, representation) = match (g.voters, &g.turnout, g.representation) {
+                (Some(v), Some(t), Some(r)) => {
+                    (int(i128::from(v)), share(t), format!("{:.2}", r.value()))
+                }
+                _ => {
+                    suppressed = true;
+                    ("–".to_owned(), "–".to_owned(), "–".to_owned())
+                }
+            };
             let _ = writeln!(
                 out,
-                "<tr><td>{} {}</td><td class=\"num\">{}</td><td class=\"num\">{}</td><td class=\"num\">{}</td><td class=\"num\">{:.2}</td></tr>",
+                "<tr><td>{} {}</td><td class=\"num\">{}</td><td class=\"num\">{}</td><td class=\"num\">{}</td><td class=\"num\">{}</td></tr>",
                 escape(&g.dimension),
                 escape(&g.group),
                 int(i128::from(g.population)),
-                int(i128::from(g.voters)),
-                share(&g.turnout),
-                g.representation.value()
+                voters,
+                turnout,
+                representation
             );
         }
         out.push_str("</tbody>\n</table>\n");
+        if suppressed {
+            out.push_str("<p class=\"note\">– : too few voters to publish (the count is suppressed to protect who voted).</p>\n");
+        }
     }
 
     if let Some((summary, lessons)) = &y.evaluation {

@@ -74,7 +74,8 @@ use crate::ids::{AreaId, BallotId, CycleId, IdeaId, ProgrammeId, ProjectId, Resi
 use crate::money::{Currency, Money};
 use crate::process::{
     Allocation, AnyCycle, Command, CouncilDecision, Evaluation, FundingSource, OutreachActivity,
-    OutreachChannel, Programme, ProgrammeCommand, ProgrammeError, ProgrammeSetup, VotingWindow,
+    OutreachChannel, Programme, ProgrammeCommand, ProgrammeError, ProgrammeSetup, VoterRegister,
+    VotingWindow,
 };
 use crate::project::{Feasibility, Milestone, Progress, ProjectProposal};
 use crate::store::memory::MemoryStore;
@@ -819,7 +820,11 @@ impl World<'_> {
             Command::CloseVoting {
                 at: at(year, 5, 12),
             },
-        )
+        )?;
+        // Who voted by group, counted from the population register (ballots keep
+        // no record of their voters).
+        let register = VoterRegister::new(self.people.iter().map(|p| p.resident.clone()).collect());
+        self.cycle(year, Command::CountParticipation(register))
     }
 
     /// The theme a resident proposes: the best by noisy utility.

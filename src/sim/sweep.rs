@@ -229,8 +229,8 @@ fn rows_of(p: &SweepPoint, run: &super::SimRun) -> Vec<SweepRow> {
             min_representation: m
                 .groups
                 .iter()
-                .filter(|g| g.voters > 0)
-                .map(|g| g.representation.value())
+                .filter(|g| g.voters.is_some_and(|v| v > 0))
+                .filter_map(|g| g.representation.map(|r| r.value()))
                 .reduce(f64::min)
                 .unwrap_or(0.0),
             ideas: m.ideas,

@@ -523,6 +523,7 @@ pub fn report_programme(first_title: Option<&str>) -> medborgarbudget::process::
             },
         );
         let (voters, young, old) = REPORT_VOTERS[y];
+        let mut register = Vec::new();
         for v in 0..voters {
             let pick = u128::from(next() % 100);
             let (group, g) = if pick < young {
@@ -553,8 +554,15 @@ pub fn report_programme(first_title: Option<&str>) -> medborgarbudget::process::
             );
             b.cast_at = yday(year, 61);
             cmd(&mut p, Command::CastBallot(b));
+            register.push(resident_in(100_000 + v, group));
         }
         cmd(&mut p, Command::CloseVoting { at: yday(year, 75) });
+        // Who voted by group, from the register (with residents who did not).
+        register.extend((0..50).map(|v| resident_in(200_000 + v, "65+")));
+        cmd(
+            &mut p,
+            Command::CountParticipation(medborgarbudget::process::VoterRegister::new(register)),
+        );
 
         let funded = p.cycle(year).unwrap().decision().unwrap().funded.clone();
         for (k, project) in funded.iter().enumerate() {
