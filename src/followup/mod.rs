@@ -74,7 +74,7 @@ use exact::{change_bp, gini, ratio, ratio_of_products};
 
 /// Turnout of one population group (`age` = `65+`, …) against its share of the
 /// area's population, from the cycle's participation count
-/// ([`Participation`](crate::process::Participation)). Where the count was
+/// ([`Participation`]). Where the count was
 /// suppressed (too few voters to publish), so are the measures derived from it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct GroupTurnout {
