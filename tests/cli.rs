@@ -488,3 +488,40 @@ fn sizes_past_their_limits_are_refused_naming_the_limit() {
     );
     let _ = std::fs::remove_dir_all(dir);
 }
+
+#[test]
+fn stores_that_keep_nothing_are_refused() {
+    let dir = folder("stores");
+    for store in [
+        "sqlite:",
+        "sqlite: ",
+        "sqlite::memory:",
+        "sqlite:file::memory:",
+        "sqlite:file:run.db?mode=memory",
+        "sqlite:FILE:run.db",
+    ] {
+        for command in ["simulate", "report"] {
+            let mut args = vec![command, "--store", store];
+            if command == "simulate" {
+                args.extend(["--scenario", "small.toml"]);
+            } else {
+                args.extend(["--out", "r.html"]);
+            }
+            let o = bin().current_dir(&dir).args(&args).output().unwrap();
+            no_panic(&o);
+            assert_eq!(o.status.code(), Some(2), "{args:?}: {}", stderr(&o));
+            assert!(
+                stderr(&o).contains("--store") && stderr(&o).contains("sqlite:"),
+                "{args:?}: {}",
+                stderr(&o)
+            );
+        }
+    }
+    // Nothing was left behind: no key, no database.
+    let left: Vec<_> = std::fs::read_dir(&dir)
+        .unwrap()
+        .map(|e| e.unwrap().file_name())
+        .collect();
+    assert_eq!(left, ["small.toml"]);
+    let _ = std::fs::remove_dir_all(dir);
+}

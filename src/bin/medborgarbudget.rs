@@ -17,7 +17,8 @@
 //!   value past its limit), or a write that failed — to standard output, to an
 //!   `--out` file or to standard error, such as on a full disk. The message
 //!   goes to standard error if it can still be written there;
-//! * 2: bad usage (an unknown command or flag, a value that does not parse).
+//! * 2: bad usage (an unknown command or flag, a value that does not parse, a
+//!   store that would keep nothing).
 //!
 //! Limits, each refused with a message naming it (and enforced by the
 //! library, where they are documented):
@@ -28,7 +29,9 @@
 //!   number within its range ([`Scenario::check`](medborgarbudget::sim::Scenario::check));
 //! * `sweep`: at least 1 programme per point, at most 100,000 programmes in the
 //!   whole grid (rules × outreach × trust × seeds); `--threads` at most 1,024,
-//!   and more than the machine's cores runs on the cores, with a warning.
+//!   and more than the machine's cores runs on the cores, with a warning;
+//! * `--store sqlite:PATH` needs the path of a file: not empty, not
+//!   `:memory:`, not a `file:` URI.
 
 use std::io::{self, Write};
 use std::path::{Path, PathBuf};
@@ -73,7 +76,8 @@ enum Command {
         /// The seed.
         #[arg(long, default_value_t = 1)]
         seed: u64,
-        /// Where to store the programme: memory, sqlite:PATH or postgres://URL.
+        /// Where to store the programme: memory, sqlite:PATH (a file; not
+        /// :memory: or a file: URI) or postgres://URL.
         #[arg(long, default_value_t = programmes::StoreArg::default())]
         store: programmes::StoreArg,
     },

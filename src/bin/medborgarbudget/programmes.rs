@@ -35,7 +35,7 @@ impl std::str::FromStr for StoreArg {
         if s == "memory" {
             Ok(StoreArg::Memory)
         } else if let Some(path) = s.strip_prefix("sqlite:") {
-            Ok(StoreArg::Sqlite(PathBuf::from(path)))
+            sqlite_path(path).map(StoreArg::Sqlite)
         } else if s.starts_with("postgres:") || s.starts_with("postgresql:") {
             Ok(StoreArg::Postgres(s.to_owned()))
         } else {
@@ -43,6 +43,29 @@ impl std::str::FromStr for StoreArg {
                 "{s:?}: expected memory, sqlite:PATH or postgres://…"
             ))
         }
+    }
+}
+
+/// The path of an SQLite store: a file, never one of the names SQLite keeps
+/// in a throwaway place (the empty name is a temporary file deleted when the
+/// run ends, `:memory:` and `file:` URIs with `mode=memory` are memory) —
+/// they would "store" a run nowhere and leave its voter key in the current
+/// folder. `file:` URIs are refused altogether, since the key is kept at
+/// `PATH.key` beside a plain path.
+fn sqlite_path(path: &str) -> Result<PathBuf, String> {
+    if path.trim().is_empty() {
+        Err("sqlite: needs the path of the database file (sqlite:PATH); SQLite would keep an empty name in a temporary file deleted when the run ends".into())
+    } else if path == ":memory:" {
+        Err("sqlite::memory: is a database in memory, gone when the run ends; use --store memory, or sqlite:PATH for a file".into())
+    } else if path
+        .get(..5)
+        .is_some_and(|p| p.eq_ignore_ascii_case("file:"))
+    {
+        Err(format!(
+            "sqlite:{path}: SQLite URIs (file:…) are not supported; give the plain path of the database file"
+        ))
+    } else {
+        Ok(PathBuf::from(path))
     }
 }
 
