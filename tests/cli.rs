@@ -1,10 +1,13 @@
-//! The command-line tool: outputs, exit codes (0 done, 1 bad input, 2 bad usage)
-//! and `check`'s `file:line: problem` lines.
+//! The command-line tool: outputs, exit codes (0 done, 1 bad input or a write
+//! that failed, 2 bad usage), `check`'s `file:line: problem` lines, closed
+//! pipes and full disks, limits on every size, and stores that would keep
+//! nothing.
 
 #![allow(clippy::unwrap_used, clippy::panic)]
 
+use std::io::BufRead;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
+use std::process::{Command, Output, Stdio};
 
 fn bin() -> Command {
     Command::new(env!("CARGO_BIN_EXE_medborgarbudget"))
@@ -199,4 +202,326 @@ fn official_rule_on_wieliczka_reports_the_official_result() {
     assert_eq!(v["per_voter_budget"], "315");
     assert_eq!(v["comparison"]["prefer_equal_shares"], 1_615);
     assert_eq!(v["comparison"]["prefer_greedy"], 873);
+}
+
+/// `/dev/full`: every write fails with "No space left on device".
+fn full() -> Stdio {
+    Stdio::from(
+        std::fs::OpenOptions::new()
+            .write(true)
+            .open("/dev/full")
+            .unwrap(),
+    )
+}
+
+/// A pipe whose reader has gone: every write fails with a broken pipe.
+fn closed() -> Stdio {
+    let (reader, writer) = std::io::pipe().unwrap();
+    drop(reader);
+    Stdio::from(writer)
+}
+
+/// A scratch folder of its own, with a small scenario in it.
+fn folder(name: &str) -> PathBuf {
+    let dir =
+        std::env::temp_dir().join(format!("medborgarbudget-cli-{name}-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    std::fs::write(dir.join("small.toml"), "population = 1500\n").unwrap();
+    dir
+}
+
+fn no_panic(o: &Output) {
+    assert!(
+        !stderr(o).contains("panicked") && o.status.code() != Some(101),
+        "{:?}: {}",
+        o.status,
+        stderr(o)
+    );
+}
+
+#[test]
+fn a_reader_that_stops_reading_ends_the_run_quietly() {
+    // `check FILES | head -1`: more problem lines than a pipe holds, a reader
+    // that takes the first and goes.
+    let bad = scratch("pipe-bad.pb", &SMALL.replace("3;1,3\n", "3;1,9\n"));
+    let bad = bad.to_str().unwrap();
+    let mut args = vec!["check"];
+    args.extend(std::iter::repeat_n(bad, 2_000));
+    let mut child = bin()
+        .args(&args)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut out = std::io::BufReader::new(child.stdout.take().unwrap());
+    let mut first = String::new();
+    out.read_line(&mut first).unwrap();
+    assert!(first.starts_with(bad), "{first}");
+    drop(out);
+    let o = child.wait_with_output().unwrap();
+    no_panic(&o);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    assert_eq!(stderr(&o), "");
+    // Every command writing to a pipe already closed.
+    let good = scratch("pipe-good.pb", SMALL);
+    let good = good.to_str().unwrap();
+    for args in [
+        vec!["check", bad],
+        vec!["tally", good],
+        vec!["tally", good, "--format", "json"],
+        vec!["tally", good, "--format", "csv"],
+        vec!["--help"],
+        vec!["tally", "--help"],
+        vec!["--version"],
+    ] {
+        let o = bin().args(&args).stdout(closed()).output().unwrap();
+        no_panic(&o);
+        assert_eq!(o.status.code(), Some(0), "{args:?}: {}", stderr(&o));
+        assert_eq!(stderr(&o), "", "{args:?}");
+    }
+}
+
+#[cfg(target_os = "linux")]
+#[test]
+fn a_full_disk_is_exit_1_with_a_message_never_a_panic() {
+    let good = scratch("full-good.pb", SMALL);
+    let good = good.to_str().unwrap();
+    let bad = scratch("full-bad.pb", &SMALL.replace("3;1,3\n", "3;1,9\n"));
+    let bad = bad.to_str().unwrap();
+    // Standard output full: the message goes to standard error.
+    for args in [
+        vec!["tally", good],
+        vec!["tally", good, "--format", "json"],
+        vec!["tally", good, "--format", "csv"],
+        vec!["check", bad],
+        vec!["--help"],
+        vec!["tally", "--help"],
+    ] {
+        let o = bin().args(&args).stdout(full()).output().unwrap();
+        no_panic(&o);
+        assert_eq!(o.status.code(), Some(1), "{args:?}");
+        assert!(
+            stderr(&o).contains("writing to standard output: No space left on device"),
+            "{args:?}: {}",
+            stderr(&o)
+        );
+    }
+    // Standard error full: exit 1, and what standard output holds is intact.
+    for (args, out) in [
+        (vec!["check", good], String::new()),
+        (vec!["check", bad], format!("{bad}:19:")),
+        (vec!["tally", "/nonexistent/file.pb"], String::new()),
+    ] {
+        let o = bin().args(&args).stderr(full()).output().unwrap();
+        no_panic(&o);
+        assert_eq!(o.status.code(), Some(1), "{args:?}");
+        assert!(stdout(&o).starts_with(&out), "{args:?}: {}", stdout(&o));
+    }
+    // A usage error still says so by its code.
+    let o = bin().args(["tally"]).stderr(full()).output().unwrap();
+    assert_eq!(o.status.code(), Some(2));
+}
+
+#[cfg(target_os = "linux")]
+#[test]
+fn simulate_sweep_and_report_check_every_write() {
+    let dir = folder("writes");
+    let run = |args: &[&str], out: Stdio, err: Stdio| {
+        let o = bin()
+            .current_dir(&dir)
+            .args(args)
+            .stdout(out)
+            .stderr(err)
+            .output()
+            .unwrap();
+        no_panic(&o);
+        o
+    };
+    let simulate = ["simulate", "--scenario", "small.toml"];
+    let o = run(&simulate, full(), Stdio::piped());
+    assert_eq!(o.status.code(), Some(1));
+    assert!(
+        stderr(&o).contains("No space left on device"),
+        "{}",
+        stderr(&o)
+    );
+    // The run was stored before its table could not be written.
+    let o = run(&simulate, closed(), Stdio::piped());
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    assert_eq!(stderr(&o), "");
+
+    let o = run(
+        &["report", "--out", "/dev/full"],
+        Stdio::piped(),
+        Stdio::piped(),
+    );
+    assert_eq!(o.status.code(), Some(1));
+    assert!(
+        stderr(&o).contains("writing /dev/full: No space left on device"),
+        "{}",
+        stderr(&o)
+    );
+    let o = run(&["report", "--out", "r.html"], full(), Stdio::piped());
+    assert_eq!(o.status.code(), Some(1));
+    assert!(stderr(&o).contains("standard output"), "{}", stderr(&o));
+    let o = run(&["report", "--out", "r.html"], closed(), Stdio::piped());
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    assert!(
+        std::fs::read_to_string(dir.join("r.html"))
+            .unwrap()
+            .ends_with("</html>\n")
+    );
+
+    let sweep = [
+        "sweep",
+        "--scenario",
+        "small.toml",
+        "--programmes",
+        "1",
+        "--rules",
+        "greedy",
+        "--outreach",
+        "true",
+    ];
+    let with = |more: &[&'static str]| -> Vec<&str> { sweep.iter().chain(more).copied().collect() };
+    // The file used to be left empty with exit 0.
+    let o = run(
+        &with(&["--out", "/dev/full"]),
+        Stdio::piped(),
+        Stdio::piped(),
+    );
+    assert_eq!(o.status.code(), Some(1));
+    assert!(
+        stderr(&o).contains("writing /dev/full: No space left on device"),
+        "{}",
+        stderr(&o)
+    );
+    for format in ["csv", "json"] {
+        let o = run(&with(&["--format", format]), full(), Stdio::piped());
+        assert_eq!(o.status.code(), Some(1), "{format}");
+        let o = run(&with(&["--format", format]), closed(), Stdio::piped());
+        assert_eq!(o.status.code(), Some(0), "{format}: {}", stderr(&o));
+    }
+    // Standard error full: the file is whole, but the run could not report.
+    let o = run(&with(&["--out", "rows.csv"]), Stdio::piped(), full());
+    assert_eq!(o.status.code(), Some(1));
+    let csv = std::fs::read_to_string(dir.join("rows.csv")).unwrap();
+    assert_eq!(csv.lines().count(), 1 + 3, "{csv}");
+    let _ = std::fs::remove_dir_all(dir);
+}
+
+#[test]
+fn sizes_past_their_limits_are_refused_naming_the_limit() {
+    let dir = folder("limits");
+    std::fs::write(dir.join("big.toml"), "population = 1000000000\n").unwrap();
+    let run = |args: &[&str]| {
+        let o = bin().current_dir(&dir).args(args).output().unwrap();
+        no_panic(&o);
+        o
+    };
+    let sweep = |more: &[&'static str]| -> Output {
+        let mut args = vec!["sweep", "--scenario", "small.toml"];
+        args.extend(more);
+        run(&args)
+    };
+    for (more, says) in [
+        (vec!["--programmes", "0"], "= 0: at least 1"),
+        (
+            vec!["--programmes", "18446744073709551615"],
+            "= 18446744073709551615: at most 100000",
+        ),
+        (
+            vec!["--programmes", "100000000"],
+            "= 100000000: at most 100000",
+        ),
+        (
+            vec!["--programmes", "10", "--first-seed", "18446744073709551610"],
+            "= 10: at most 6",
+        ),
+        // Two rules × with and without outreach × 30,000 seeds.
+        (
+            vec!["--programmes", "30000"],
+            "programmes in the sweep (points of the grid × seeds) = 120000: at most 100000",
+        ),
+        (
+            vec!["--threads", "100000"],
+            "threads = 100000: at most 1024",
+        ),
+    ] {
+        let o = sweep(&more);
+        assert_eq!(o.status.code(), Some(1), "{more:?}");
+        assert!(stderr(&o).contains(says), "{more:?}: {}", stderr(&o));
+        assert_eq!(stdout(&o), "", "{more:?}");
+    }
+    // More threads than cores: capped, with a warning.
+    let o = sweep(&[
+        "--threads",
+        "1024",
+        "--programmes",
+        "1",
+        "--rules",
+        "greedy",
+        "--outreach",
+        "true",
+    ]);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    assert!(
+        stderr(&o).contains("--threads 1024: this machine has"),
+        "{}",
+        stderr(&o)
+    );
+    assert_eq!(stdout(&o).lines().count(), 1 + 3);
+    let o = run(&["simulate", "--scenario", "big.toml", "--store", "memory"]);
+    assert_eq!(o.status.code(), Some(1));
+    assert!(
+        stderr(&o).contains("big.toml: population = 1000000000: at most 2500000"),
+        "{}",
+        stderr(&o)
+    );
+    let o = run(&["simulate", "--years", "51", "--store", "memory"]);
+    assert_eq!(o.status.code(), Some(1));
+    assert!(
+        stderr(&o).contains("years = 51: at most 50"),
+        "{}",
+        stderr(&o)
+    );
+    let _ = std::fs::remove_dir_all(dir);
+}
+
+#[test]
+fn stores_that_keep_nothing_are_refused() {
+    let dir = folder("stores");
+    for store in [
+        "sqlite:",
+        "sqlite: ",
+        "sqlite::memory:",
+        "sqlite:file::memory:",
+        "sqlite:file:run.db?mode=memory",
+        "sqlite:FILE:run.db",
+    ] {
+        for command in ["simulate", "report"] {
+            let mut args = vec![command, "--store", store];
+            if command == "simulate" {
+                args.extend(["--scenario", "small.toml"]);
+            } else {
+                args.extend(["--out", "r.html"]);
+            }
+            let o = bin().current_dir(&dir).args(&args).output().unwrap();
+            no_panic(&o);
+            assert_eq!(o.status.code(), Some(2), "{args:?}: {}", stderr(&o));
+            assert!(
+                stderr(&o).contains("--store") && stderr(&o).contains("sqlite:"),
+                "{args:?}: {}",
+                stderr(&o)
+            );
+        }
+    }
+    // Nothing was left behind: no key, no database.
+    let left: Vec<_> = std::fs::read_dir(&dir)
+        .unwrap()
+        .map(|e| e.unwrap().file_name())
+        .collect();
+    assert_eq!(left, ["small.toml"]);
+    let _ = std::fs::remove_dir_all(dir);
 }

@@ -46,20 +46,131 @@ fn scenarios_read_from_toml_and_json_and_refuse_what_does_not_fit() {
     let json = serde_json::to_string(&s).unwrap();
     assert_eq!(Scenario::from_json(&json).unwrap(), s);
     for (bad, says) in [
-        ("years = 2", "at least three"),
-        ("rule = \"dice\"", "unknown rule"),
-        ("popilation = 4", "popilation"),
-        ("delivery = 1.5", "delivery"),
+        ("years = 2", "years = 2: at least 3"),
+        ("rule = \"dice\"", "rule = \"dice\": one of greedy"),
+        (
+            "popilation = 4",
+            "line 1, column 1: unknown field `popilation`",
+        ),
+        ("delivery = 1.5", "delivery = 1.5: a number from 0 to 1"),
         (
             "[[outreach]]\nchannel = \"school\"\ndescription = \"x\"\ngroups = [\"age=99\"]\ncoverage = 0.5\nboost = 2.0",
-            "age=99",
+            "outreach[0].groups[0] = \"age=99\"",
         ),
     ] {
-        match Scenario::from_toml(bad) {
-            Err(SimError::Scenario { reason }) => assert!(reason.contains(says), "{bad}: {reason}"),
-            other => panic!("{bad}: {other:?}"),
+        let e = Scenario::from_toml(bad).unwrap_err().to_string();
+        assert!(e.contains(says), "{bad}: {e}");
+    }
+}
+
+#[test]
+fn scenario_checks_cover_every_float_and_name_the_field() {
+    // A NaN taste used to be accepted and fail later.
+    let nan = "[[dimensions]]\nname = \"language\"\n[[dimensions.groups]]\nname = \"svenska\"\nshare = 0.5\n\
+               [[dimensions.groups]]\nname = \"andra\"\nshare = 0.5\ntaste = [nan, 0.5]\n";
+    match Scenario::from_toml(nan) {
+        Err(SimError::Invalid { field, value, .. }) => {
+            assert_eq!(field, "dimensions[0].groups[1].taste");
+            assert_eq!(value, "[NaN, 0.5]");
+        }
+        other => panic!("{other:?}"),
+    }
+    for (text, field) in [
+        ("feedback = inf", "feedback"),
+        ("max_propensity = nan", "max_propensity"),
+        ("propensity = -inf", "propensity"),
+        ("[voting]\nradius = nan", "voting.radius"),
+        ("[voting]\nnoise = inf", "voting.noise"),
+        ("[ideas]\nrate = nan", "ideas.rate"),
+        (
+            "[[outreach]]\nchannel = \"school\"\ndescription = \"x\"\ncoverage = nan\nboost = 2.0",
+            "outreach[0].coverage",
+        ),
+        (
+            "[[outreach]]\nchannel = \"school\"\ndescription = \"x\"\ncoverage = 0.5\nboost = inf",
+            "outreach[0].boost",
+        ),
+    ] {
+        match Scenario::from_toml(text) {
+            Err(SimError::Invalid { field: f, .. }) => assert_eq!(f, field, "{text}"),
+            other => panic!("{text}: {other:?}"),
         }
     }
+}
+
+#[test]
+fn scenario_sizes_have_limits() {
+    // A billion residents used to abort on a 96 GB allocation.
+    match Scenario::from_toml("population = 1000000000") {
+        Err(SimError::Limit {
+            what, value, max, ..
+        }) => {
+            assert_eq!(what, "population");
+            assert_eq!(value, 1_000_000_000);
+            assert_eq!(max, u64::from(Scenario::MAX_POPULATION));
+        }
+        other => panic!("{other:?}"),
+    }
+    for (text, what) in [
+        ("years = 51", "years"),
+        ("population = 2000000\nyears = 10", "population × years"),
+        ("[ideas]\nthemes = 4000000000", "ideas.themes"),
+        ("[voting]\npoints = 4000000000", "voting.points"),
+    ] {
+        match Scenario::from_toml(text) {
+            Err(SimError::Limit { what: w, .. }) => assert_eq!(w, what, "{text}"),
+            other => panic!("{text}: {other:?}"),
+        }
+    }
+}
+
+#[test]
+fn sweep_sizes_have_limits() {
+    for (first, count) in [
+        (1, 0),
+        (1, Sweep::MAX_PROGRAMMES + 1),
+        (1, u64::MAX),
+        (u64::MAX, 2),
+    ] {
+        assert!(
+            matches!(
+                Sweep::seeds_from(first, count),
+                Err(SimError::Limit { value, .. }) if value == count
+            ),
+            "{first} + {count}"
+        );
+    }
+    assert_eq!(Sweep::seeds_from(u64::MAX, 1).unwrap(), vec![u64::MAX]);
+    assert_eq!(Sweep::seeds_from(5, 3).unwrap(), vec![5, 6, 7]);
+    // 400 rules × 300 seeds: refused before a single programme runs or the
+    // points are listed.
+    let grid = Sweep {
+        rules: vec!["greedy".into(); 400],
+        outreach: vec![true],
+        seeds: (1..=300).collect(),
+        ..Sweep::default()
+    };
+    assert_eq!(grid.size(), 120_000);
+    let started = std::sync::atomic::AtomicUsize::new(0);
+    let e = sweep(&grid, 1, &|_, _| {
+        started.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    })
+    .unwrap_err();
+    assert!(
+        matches!(e, SimError::Limit { value: 120_000, max, .. } if max == Sweep::MAX_PROGRAMMES),
+        "{e}"
+    );
+    assert_eq!(started.into_inner(), 0);
+    let huge = Sweep {
+        rules: vec!["greedy".into(); 1 << 16],
+        outreach: vec![true; 1 << 16],
+        trust: vec![Trust::Low; 1 << 16],
+        feedback: vec![0.1; 1 << 16],
+        seeds: vec![1; 1 << 16],
+        ..Sweep::default()
+    };
+    assert_eq!(huge.size(), u64::MAX);
+    assert!(matches!(huge.check(), Err(SimError::Limit { .. })));
 }
 
 #[test]
@@ -256,7 +367,7 @@ fn simulate_and_report_on_the_command_line() {
     assert!(html.contains("<svg") && !html.contains("<script"));
     let (code, _, err) = run(&["simulate", "--years", "2", "--store", "memory"]);
     assert_eq!(code, Some(1));
-    assert!(err.contains("at least three"), "{err}");
+    assert!(err.contains("years = 2: at least 3"), "{err}");
     let (code, _, err) = run(&["simulate", "--store", "ftp:x"]);
     assert_eq!(code, Some(2), "{err}");
     let (code, csv, err) = run(&[

@@ -3,24 +3,47 @@
 //!
 //! ```text
 //! medborgarbudget simulate [--scenario FILE] [--years N] [--seed S] [--store memory|sqlite:PATH|postgres:URL]
-//! medborgarbudget sweep [--programmes K] [--rules R,…] [--outreach true,false] [--trust low,…] [--format csv|json] [--out FILE]
+//! medborgarbudget sweep [--programmes K] [--rules R,…] [--outreach true,false] [--trust low,…] [--threads N] [--format csv|json] [--out FILE]
 //! medborgarbudget report [--store …] [--programme ID] --out FILE.html
 //! medborgarbudget tally FILE.pb [--rule RULE] [--tie-break T[,T…]] [--format table|json|csv]
 //! medborgarbudget check FILE.pb…
 //! ```
 //!
-//! Exit codes: 0 done, 1 bad input (a file that does not read, a rule that cannot
-//! be applied), 2 bad usage.
+//! Exit codes:
+//!
+//! * 0: done — or standard output was closed by its reader (`… | head -1`):
+//!   the run then stops at once, without a word;
+//! * 1: bad input (a file that does not read, a rule that cannot be applied, a
+//!   value past its limit), or a write that failed — to standard output, to an
+//!   `--out` file or to standard error, such as on a full disk. The message
+//!   goes to standard error if it can still be written there;
+//! * 2: bad usage (an unknown command or flag, a value that does not parse, a
+//!   store that would keep nothing).
+//!
+//! Limits, each refused with a message naming it (and enforced by the
+//! library, where they are documented):
+//!
+//! * a scenario: at most 2,500,000 residents, 3 to 50 years, 10,000,000
+//!   resident-years (`population × years`), 8 dimensions of at most 120
+//!   groups, 32 outreach activities, 200 themes, a file of at most 1 MiB; every
+//!   number within its range ([`Scenario::check`](medborgarbudget::sim::Scenario::check));
+//! * `sweep`: at least 1 programme per point, at most 100,000 programmes in the
+//!   whole grid (rules × outreach × trust × seeds); `--threads` at most 1,024,
+//!   and more than the machine's cores runs on the cores, with a warning;
+//! * `--store sqlite:PATH` needs the path of a file: not empty, not
+//!   `:memory:`, not a `file:` URI.
 
 use std::io::{self, Write};
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
+#[path = "medborgarbudget/output.rs"]
+mod output;
 #[path = "medborgarbudget/programmes.rs"]
 mod programmes;
 
 use clap::{Parser, Subcommand, ValueEnum};
-use indicatif::{ProgressBar, ProgressStyle};
+use indicatif::{ProgressBar, ProgressFinish, ProgressStyle};
 use medborgarbudget::pabulib::{self, ParseOptions, PbFile, official::official_rule};
 use medborgarbudget::tally::{
     Greedy, GreedyNoSkip, GreedyThreshold, MaxWelfare, Mes, MesAdd1, MesAdd1Comparison, MesGreedy,
@@ -42,29 +65,33 @@ enum Command {
     /// per year. Running it again on the same store checks the stored run (or
     /// continues it after a crash) instead of writing it twice.
     Simulate {
-        /// A scenario in TOML or JSON (default: a low-trust district of 10,000).
+        /// A scenario in TOML or JSON (default: a low-trust district of 10,000;
+        /// at most 2,500,000 residents and 10,000,000 resident-years, a file of
+        /// at most 1 MiB).
         #[arg(long)]
         scenario: Option<PathBuf>,
-        /// Years (at least three; default: the scenario's).
+        /// Years (3 to 50; default: the scenario's).
         #[arg(long)]
         years: Option<u32>,
         /// The seed.
         #[arg(long, default_value_t = 1)]
         seed: u64,
-        /// Where to store the programme: memory, sqlite:PATH or postgres://URL.
+        /// Where to store the programme: memory, sqlite:PATH (a file; not
+        /// :memory: or a file: URI) or postgres://URL.
         #[arg(long, default_value_t = programmes::StoreArg::default())]
         store: programmes::StoreArg,
     },
     /// Simulate many programmes over a grid (rule × outreach × trust × seed) in
     /// parallel, in memory; one row per programme and year.
     Sweep {
-        /// The base scenario in TOML or JSON.
+        /// The base scenario in TOML or JSON (limits as for `simulate`).
         #[arg(long)]
         scenario: Option<PathBuf>,
-        /// Years (default: the scenario's).
+        /// Years (3 to 50; default: the scenario's).
         #[arg(long)]
         years: Option<u32>,
-        /// Programmes (seeds) at every point of the grid.
+        /// Programmes (seeds) at every point of the grid: at least 1, and at
+        /// most 100,000 in the whole grid (rules × outreach × trust × seeds).
         #[arg(long, default_value_t = 10)]
         programmes: u64,
         /// The first seed.
@@ -79,7 +106,8 @@ enum Command {
         /// Trust levels (default: the scenario's).
         #[arg(long, value_enum, value_delimiter = ',')]
         trust: Vec<TrustArg>,
-        /// Threads (0: one per core).
+        /// Threads (0: one per core). More than the machine's cores run on the
+        /// cores, with a warning; more than 1,024 are refused.
         #[arg(long, default_value_t = 0)]
         threads: usize,
         /// Output format.
@@ -171,7 +199,10 @@ enum Format {
 struct BadInput(String);
 
 fn main() -> ExitCode {
-    let cli = Cli::parse();
+    let cli = match Cli::try_parse() {
+        Ok(cli) => cli,
+        Err(e) => return output::usage(&e),
+    };
     let result = match cli.command {
         Command::Simulate {
             scenario,
@@ -226,13 +257,7 @@ fn main() -> ExitCode {
         } => tally(&file, rule, &tie_break, format, threshold),
         Command::Check { files } => check(&files),
     };
-    match result {
-        Ok(()) => ExitCode::SUCCESS,
-        Err(BadInput(message)) => {
-            eprintln!("{message}");
-            ExitCode::from(1)
-        }
-    }
+    output::exit(result)
 }
 
 /// Reads a file to count it: a project named twice in one vote counts once (its
@@ -252,7 +277,7 @@ fn located(e: &pabulib::PbError) -> String {
 }
 
 fn spinner(message: String) -> ProgressBar {
-    let bar = ProgressBar::new_spinner();
+    let bar = ProgressBar::new_spinner().with_finish(ProgressFinish::AndClear);
     bar.set_style(
         ProgressStyle::with_template("{spinner} {msg} {elapsed}")
             .unwrap_or_else(|_| ProgressStyle::default_spinner()),
@@ -349,7 +374,7 @@ fn tally(
         Format::Json => json(&mut out, &file, &outcome),
         Format::Csv => csv(&mut out, &file, &outcome),
     };
-    written.map_err(|e| BadInput(format!("writing the result: {e}")))
+    written.map_err(output::stdout_failed)
 }
 
 /// An amount in the file's units: `units / scale` with its decimals.
@@ -508,7 +533,7 @@ fn csv(out: &mut impl Write, file: &PbFile, o: &Outcome) -> io::Result<()> {
 }
 
 fn check(files: &[PathBuf]) -> Result<(), BadInput> {
-    let bar = ProgressBar::new(files.len() as u64);
+    let bar = ProgressBar::new(files.len() as u64).with_finish(ProgressFinish::AndClear);
     bar.set_style(
         ProgressStyle::with_template("{bar:40} {pos}/{len} {wide_msg}")
             .unwrap_or_else(|_| ProgressStyle::default_bar()),
@@ -520,19 +545,19 @@ fn check(files: &[PathBuf]) -> Result<(), BadInput> {
             Ok(file) => {
                 for problem in consistency(&file) {
                     bad += 1;
-                    bar.suspend(|| println!("{}:{problem}", path.display()));
+                    bar.suspend(|| output::line(format_args!("{}:{problem}", path.display())))?;
                 }
             }
             Err(e) => {
                 bad += 1;
-                bar.suspend(|| println!("{}:{}", path.display(), located(&e)));
+                bar.suspend(|| output::line(format_args!("{}:{}", path.display(), located(&e))))?;
             }
         }
         bar.inc(1);
     }
     bar.finish_and_clear();
     if bad == 0 {
-        eprintln!("{} files, all valid", files.len());
+        output::note(format_args!("{} files, all valid", files.len()));
         Ok(())
     } else {
         Err(BadInput(format!("{} files, {bad} problems", files.len())))

@@ -86,11 +86,49 @@ use crate::tally::Fraction;
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum SimError {
-    /// The scenario is malformed or its values do not fit together.
+    /// The scenario cannot be read or written, or its values do not fit
+    /// together.
     #[error("scenario: {reason}")]
     Scenario {
         /// What is wrong.
         reason: String,
+    },
+    /// A scenario text that does not parse: bad syntax, an unknown field, a
+    /// value of the wrong type.
+    #[error("{}line {line}, column {column}: {message}", .file.as_ref().map(|f| format!("{}: ", f.display())).unwrap_or_default())]
+    Parse {
+        /// The file, if the text was read from one.
+        file: Option<std::path::PathBuf>,
+        /// The line, from 1 (0 if the parser did not say).
+        line: usize,
+        /// The column in characters, from 1 (0 if the parser did not say).
+        column: usize,
+        /// What is wrong, naming the field.
+        message: String,
+    },
+    /// A value of the scenario that is not a number, lies outside its range or
+    /// contradicts another.
+    #[error("scenario: {field} = {value}: {expected}")]
+    Invalid {
+        /// The field, as a path (`dimensions[1].groups[0].taste`).
+        field: String,
+        /// The value found.
+        value: String,
+        /// What the field must be.
+        expected: String,
+    },
+    /// A size past its documented limit, or below its least: residents,
+    /// years, groups, programmes in a sweep, threads.
+    #[error("{what} = {value}: {}", if .value < .min { format!("at least {min}") } else { format!("at most {max}") })]
+    Limit {
+        /// What was counted (`population`, `dimensions[0].groups`, `threads`).
+        what: String,
+        /// The size asked for.
+        value: u64,
+        /// The least allowed.
+        min: u64,
+        /// The most allowed.
+        max: u64,
     },
     /// The programme refused a command the simulation issued.
     #[error("year {year}, {command}: {source}")]

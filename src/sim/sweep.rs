@@ -10,7 +10,8 @@ use super::{Scenario, SimError, Simulation, Trust};
 
 /// A grid of programmes: every combination of counting rule, outreach (the
 /// scenario's activities, or none), turnout model (trust and feedback) and
-/// seed. An empty list means the base scenario's value.
+/// seed. An empty list means the base scenario's value (seed 1 for seeds). A
+/// grid holds at most [`Sweep::MAX_PROGRAMMES`] programmes.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct Sweep {
@@ -101,8 +102,101 @@ pub struct SweepRow {
 }
 
 impl Sweep {
+    /// The most programmes one sweep runs, all points of the grid times all
+    /// seeds: 100,000. A sweep keeps one row per programme and year until it
+    /// returns them (about 200 bytes each: at most 1 GB for 100,000 programmes
+    /// of 50 years); 100,000 programmes of the default scenario take about
+    /// three hours on two cores.
+    pub const MAX_PROGRAMMES: u64 = 100_000;
+
+    /// The most threads a sweep may be asked for: 1,024. Fewer than that but
+    /// more than the machine's cores are capped at the cores
+    /// ([`Sweep::threads`]).
+    pub const MAX_THREADS: usize = 1_024;
+
+    /// Programmes in the grid (the number of [`Sweep::points`]), counted
+    /// without listing them; `u64::MAX` if the count does not fit.
+    pub fn size(&self) -> u64 {
+        [
+            self.rules.len(),
+            self.outreach.len(),
+            self.trust.len(),
+            self.feedback.len(),
+            self.seeds.len(),
+        ]
+        .iter()
+        .try_fold(1u64, |n, &len| n.checked_mul(len.max(1) as u64))
+        .unwrap_or(u64::MAX)
+    }
+
+    /// `count` consecutive seeds from `first`: the seeds of `count` programmes
+    /// at every point of the grid.
+    ///
+    /// # Errors
+    /// [`SimError::Limit`] if `count` is 0, more than
+    /// [`Sweep::MAX_PROGRAMMES`], or runs past the last seed (`u64::MAX`).
+    pub fn seeds_from(first: u64, count: u64) -> Result<Vec<u64>, SimError> {
+        let room = (u64::MAX - first).saturating_add(1);
+        let max = Sweep::MAX_PROGRAMMES.min(room);
+        if !(1..=max).contains(&count) {
+            return Err(SimError::Limit {
+                what: format!("programmes per point of the grid (seeds from {first})"),
+                value: count,
+                min: 1,
+                max,
+            });
+        }
+        Ok((0..count).map(|k| first + k).collect())
+    }
+
+    /// The threads a sweep runs on when asked for `requested`: one per core
+    /// for 0, otherwise `requested` capped at the machine's cores (its
+    /// available parallelism; 1 if unknown).
+    ///
+    /// # Errors
+    /// [`SimError::Limit`] past [`Sweep::MAX_THREADS`].
+    pub fn threads(requested: usize) -> Result<usize, SimError> {
+        if requested > Sweep::MAX_THREADS {
+            return Err(SimError::Limit {
+                what: "threads".into(),
+                value: requested as u64,
+                min: 0,
+                max: Sweep::MAX_THREADS as u64,
+            });
+        }
+        let cores = std::thread::available_parallelism().map_or(1, std::num::NonZeroUsize::get);
+        Ok(if requested == 0 {
+            cores
+        } else {
+            requested.min(cores)
+        })
+    }
+
+    /// Checks the grid: at most [`Sweep::MAX_PROGRAMMES`] programmes, and the
+    /// scenario of every point ([`Scenario::check`]).
+    ///
+    /// # Errors
+    /// [`SimError::Limit`] for a grid too large; the first point's scenario
+    /// error, in grid order.
+    pub fn check(&self) -> Result<(), SimError> {
+        let size = self.size();
+        if size > Sweep::MAX_PROGRAMMES {
+            return Err(SimError::Limit {
+                what: "programmes in the sweep (points of the grid × seeds)".into(),
+                value: size,
+                min: 1,
+                max: Sweep::MAX_PROGRAMMES,
+            });
+        }
+        for p in self.points() {
+            self.scenario(&p).check()?;
+        }
+        Ok(())
+    }
+
     /// Every point of the grid, in a fixed order (rule, outreach, trust,
-    /// feedback, seed).
+    /// feedback, seed). There are [`Sweep::size`] of them: call
+    /// [`Sweep::check`] first for a grid from outside.
     pub fn points(&self) -> Vec<SweepPoint> {
         let or = |v: &Vec<String>, d: &String| {
             if v.is_empty() {
@@ -169,24 +263,27 @@ impl Sweep {
     }
 }
 
-/// Runs every programme of `grid` in memory on `threads` threads (0: one per
-/// core), calling `progress(done, total)` after each. Rows come in the grid's
-/// order, whatever the threads; the same grid gives the same rows.
+/// Runs every programme of `grid` in memory on `threads` threads (as
+/// [`Sweep::threads`]: 0 is one per core, more than the cores is the cores,
+/// and never more than the grid's programmes), calling `progress(done, total)`
+/// after each. Rows come in the grid's order, whatever the threads; the same
+/// grid gives the same rows.
 ///
 /// # Errors
-/// A scenario that does not check or a programme that cannot run (the first,
-/// in grid order), or a thread pool that cannot start.
+/// [`SimError::Limit`] for a grid of more than [`Sweep::MAX_PROGRAMMES`]
+/// programmes or more than [`Sweep::MAX_THREADS`] threads, a scenario that
+/// does not check or a programme that cannot run (the first, in grid order),
+/// or a thread pool that cannot start.
 pub fn sweep(
     grid: &Sweep,
     threads: usize,
     progress: &(dyn Fn(usize, usize) + Sync),
 ) -> Result<Vec<SweepRow>, SimError> {
+    grid.check()?;
+    let threads = Sweep::threads(threads)?;
     let points = grid.points();
-    for p in &points {
-        grid.scenario(p).check()?;
-    }
     let pool = rayon::ThreadPoolBuilder::new()
-        .num_threads(threads)
+        .num_threads(threads.min(points.len()).max(1))
         .build()
         .map_err(|e| SimError::Scenario {
             reason: format!("thread pool: {e}"),
@@ -284,4 +381,60 @@ pub fn write_csv(rows: &[SweepRow], out: &mut dyn Write) -> std::io::Result<()> 
         )?;
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn grid(seeds: Vec<u64>) -> Sweep {
+        Sweep {
+            base: Scenario {
+                population: 1_500,
+                ..Scenario::default()
+            },
+            rules: vec!["greedy".into()],
+            outreach: vec![true],
+            trust: Vec::new(),
+            feedback: Vec::new(),
+            seeds,
+        }
+    }
+
+    #[test]
+    fn a_sweep_runs_on_no_more_threads_than_cores_and_programmes() {
+        let cores = std::thread::available_parallelism().map_or(1, std::num::NonZeroUsize::get);
+        for (asked, seeds) in [(Sweep::MAX_THREADS, vec![1, 2, 3]), (0, vec![4])] {
+            let most = AtomicUsize::new(0);
+            let rows = sweep(&grid(seeds.clone()), asked, &|_, _| {
+                most.fetch_max(rayon::current_num_threads(), Ordering::Relaxed);
+            })
+            .unwrap();
+            assert_eq!(rows.len(), seeds.len() * 3);
+            let most = most.into_inner();
+            assert!(
+                most >= 1 && most <= cores.min(seeds.len()),
+                "asked for {asked}: {most} threads on {cores} cores"
+            );
+        }
+        assert_eq!(Sweep::threads(0).unwrap(), cores);
+        assert_eq!(Sweep::threads(Sweep::MAX_THREADS).unwrap(), cores);
+        assert_eq!(Sweep::threads(1).unwrap(), 1);
+    }
+
+    #[test]
+    fn absurd_threads_are_refused_before_anything_runs() {
+        let ran = AtomicUsize::new(0);
+        for asked in [Sweep::MAX_THREADS + 1, 100_000, usize::MAX] {
+            let e = sweep(&grid(vec![1]), asked, &|_, _| {
+                ran.fetch_add(1, Ordering::Relaxed);
+            })
+            .unwrap_err();
+            assert!(
+                matches!(e, SimError::Limit { ref what, max, .. } if what == "threads" && max == Sweep::MAX_THREADS as u64),
+                "{e}"
+            );
+        }
+        assert_eq!(ran.into_inner(), 0);
+    }
 }

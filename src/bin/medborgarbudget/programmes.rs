@@ -5,7 +5,7 @@ use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
-use indicatif::{ProgressBar, ProgressStyle};
+use indicatif::{ProgressBar, ProgressFinish, ProgressStyle};
 use medborgarbudget::ids::ProgrammeId;
 use medborgarbudget::process::Programme;
 use medborgarbudget::report::Report;
@@ -15,6 +15,7 @@ use medborgarbudget::store::sqlite::SqliteStore;
 use medborgarbudget::store::{Repository, Store, StoreExt, StreamId, VoterKey};
 
 use super::BadInput;
+use super::output;
 
 /// Where programmes are stored: `memory`, `sqlite:PATH` or `postgres:URL`.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -34,7 +35,7 @@ impl std::str::FromStr for StoreArg {
         if s == "memory" {
             Ok(StoreArg::Memory)
         } else if let Some(path) = s.strip_prefix("sqlite:") {
-            Ok(StoreArg::Sqlite(PathBuf::from(path)))
+            sqlite_path(path).map(StoreArg::Sqlite)
         } else if s.starts_with("postgres:") || s.starts_with("postgresql:") {
             Ok(StoreArg::Postgres(s.to_owned()))
         } else {
@@ -42,6 +43,29 @@ impl std::str::FromStr for StoreArg {
                 "{s:?}: expected memory, sqlite:PATH or postgres://…"
             ))
         }
+    }
+}
+
+/// The path of an SQLite store: a file, never one of the names SQLite keeps
+/// in a throwaway place (the empty name is a temporary file deleted when the
+/// run ends, `:memory:` and `file:` URIs with `mode=memory` are memory) —
+/// they would "store" a run nowhere and leave its voter key in the current
+/// folder. `file:` URIs are refused altogether, since the key is kept at
+/// `PATH.key` beside a plain path.
+fn sqlite_path(path: &str) -> Result<PathBuf, String> {
+    if path.trim().is_empty() {
+        Err("sqlite: needs the path of the database file (sqlite:PATH); SQLite would keep an empty name in a temporary file deleted when the run ends".into())
+    } else if path == ":memory:" {
+        Err("sqlite::memory: is a database in memory, gone when the run ends; use --store memory, or sqlite:PATH for a file".into())
+    } else if path
+        .get(..5)
+        .is_some_and(|p| p.eq_ignore_ascii_case("file:"))
+    {
+        Err(format!(
+            "sqlite:{path}: SQLite URIs (file:…) are not supported; give the plain path of the database file"
+        ))
+    } else {
+        Ok(PathBuf::from(path))
     }
 }
 
@@ -120,14 +144,21 @@ fn postgres(_: &str) -> Result<(Arc<dyn Store>, VoterKey), BadInput> {
 }
 
 fn scenario(path: Option<&Path>, years: Option<u32>) -> Result<Scenario, BadInput> {
+    let in_file = |e: sim::SimError| match (path, &e) {
+        (Some(p), sim::SimError::Invalid { .. } | sim::SimError::Limit { .. }) => {
+            bad(format!("{}: {e}", p.display()))
+        }
+        _ => bad(e),
+    };
     let mut scenario = match path {
-        Some(p) => Scenario::from_file(p).map_err(bad)?,
+        Some(p) => Scenario::from_file(p).map_err(in_file)?,
         None => Scenario::default(),
     };
     if let Some(y) = years {
         scenario.years = y;
+        // The file checked; what does not now comes from --years.
+        scenario.check().map_err(bad)?;
     }
-    scenario.check().map_err(bad)?;
     Ok(scenario)
 }
 
@@ -149,7 +180,8 @@ pub fn simulate(
     let run = sim.run(handle, key).map_err(bad)?;
     let took = started.elapsed();
     let mut out = std::io::stdout().lock();
-    let w = |out: &mut dyn Write, line: String| writeln!(out, "{line}").map_err(bad);
+    let w =
+        |out: &mut dyn Write, line: String| writeln!(out, "{line}").map_err(output::stdout_failed);
     w(
         &mut out,
         format!(
@@ -230,36 +262,42 @@ pub fn sweep(
         outreach: outreach.to_vec(),
         trust: trust.to_vec(),
         feedback: Vec::new(),
-        seeds: (first_seed..first_seed.saturating_add(programmes)).collect(),
+        seeds: Sweep::seeds_from(first_seed, programmes).map_err(bad)?,
     };
-    let total = grid.points().len() as u64;
-    let bar = ProgressBar::new(total);
+    grid.check().map_err(bad)?;
+    let used = Sweep::threads(threads).map_err(bad)?;
+    if threads > used {
+        output::note(format_args!(
+            "--threads {threads}: this machine has {used} cores; using {used} threads"
+        ));
+    }
+    let total = grid.size();
+    let bar = ProgressBar::new(total).with_finish(ProgressFinish::AndClear);
     bar.set_style(
         ProgressStyle::with_template("{bar:40} {pos}/{len} programmes {elapsed} (eta {eta})")
             .unwrap_or_else(|_| ProgressStyle::default_bar()),
     );
     let started = std::time::Instant::now();
-    let rows = sim::sweep(&grid, threads, &|done, _| bar.set_position(done as u64)).map_err(bad)?;
+    let rows = sim::sweep(&grid, used, &|done, _| bar.set_position(done as u64)).map_err(bad)?;
     bar.finish_and_clear();
-    eprintln!(
+    output::note(format_args!(
         "{total} programmes in {:.1} s",
         started.elapsed().as_secs_f64()
-    );
-    let mut sink: Box<dyn Write> = match out {
-        Some(p) => Box::new(std::io::BufWriter::new(
-            std::fs::File::create(p).map_err(|e| bad(format!("{}: {e}", p.display())))?,
-        )),
-        None => Box::new(std::io::stdout().lock()),
-    };
-    write_rows(&rows, format, sink.as_mut())
+    ));
+    match out {
+        Some(p) => output::to_file(p, |w| write_rows(&rows, format, w)),
+        None => {
+            write_rows(&rows, format, &mut std::io::stdout().lock()).map_err(output::stdout_failed)
+        }
+    }
 }
 
-fn write_rows(rows: &[SweepRow], format: SweepFormat, out: &mut dyn Write) -> Result<(), BadInput> {
+fn write_rows(rows: &[SweepRow], format: SweepFormat, out: &mut dyn Write) -> std::io::Result<()> {
     match format {
-        SweepFormat::Csv => sim::write_csv(rows, out).map_err(bad),
+        SweepFormat::Csv => sim::write_csv(rows, out),
         SweepFormat::Json => {
-            serde_json::to_writer_pretty(&mut *out, rows).map_err(bad)?;
-            writeln!(out).map_err(bad)
+            serde_json::to_writer_pretty(&mut *out, rows)?;
+            writeln!(out)
         }
     }
 }
@@ -312,11 +350,6 @@ pub fn report(store: &StoreArg, programme: Option<&str>, out: &Path) -> Result<(
     let mut repo = Repository::<Programme>::new(handle, key);
     let loaded: &Programme = repo.load(id).map_err(bad)?;
     let report = Report::programme(loaded).map_err(bad)?;
-    let file = std::fs::File::create(out).map_err(|e| bad(format!("{}: {e}", out.display())))?;
-    let mut w = std::io::BufWriter::new(file);
-    report.write_html(&mut w).map_err(bad)?;
-    w.flush()
-        .map_err(|e| bad(format!("{}: {e}", out.display())))?;
-    println!("wrote {} (programme {id})", out.display());
-    Ok(())
+    output::to_file(out, |w| w.write_all(report.to_html().as_bytes()))?;
+    output::line(format_args!("wrote {} (programme {id})", out.display()))
 }
