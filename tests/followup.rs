@@ -724,3 +724,176 @@ fn without_carry_over_what_ended_years_leave_is_left_at_the_end() {
     );
     assert_eq!(r.p.follow_up(FIRST + 1), None);
 }
+
+/// The ten voters of `implementation()` and ten residents who did not vote.
+fn register() -> Vec<Resident> {
+    let groups = [
+        "12-17", "12-17", "18-64", "18-64", "18-64", "18-64", "18-64", "18-64", "65+", "65+",
+    ];
+    let mut r: Vec<Resident> = (1u128..)
+        .zip(groups)
+        .map(|(k, g)| aged(100 + k, g))
+        .collect();
+    r.extend((300..310).map(|k| aged(k, "12-17")));
+    r
+}
+
+#[test]
+fn participation_is_counted_once_with_small_counts_suppressed() {
+    // Re-run the fixture's vote and count with the default minimum cell of 5:
+    // two teenagers and two pensioners voted, six adults.
+    let AnyCycle::Implementation(mut c) = AnyCycle::replay(
+        AnyCycle::from(implementation())
+            .history()
+            .into_iter()
+            .filter(|e| !matches!(e, Event::ParticipationCounted(_))),
+    )
+    .unwrap() else {
+        panic!("implementation");
+    };
+    assert_eq!(c.participation(), None);
+    let counted = c
+        .count_participation(&VoterRegister::new(register()))
+        .unwrap()
+        .clone();
+    let voters: Vec<Option<u64>> = counted.groups.iter().map(|g| g.voters).collect();
+    assert_eq!(voters, [None, Some(6), None]);
+    assert_eq!(counted.min_cell, 5);
+    let m = c.metrics().unwrap();
+    assert_eq!(m.groups[0].representation, None);
+    assert_eq!(m.groups[1].voters, Some(6));
+    // Once only.
+    assert!(matches!(
+        c.count_participation(&VoterRegister::new(register())),
+        Err(CycleError::ParticipationCounted)
+    ));
+}
+
+#[test]
+fn a_register_naming_a_resident_twice_or_a_zero_cell_is_refused() {
+    let fresh = || {
+        let AnyCycle::Implementation(c) = AnyCycle::replay(
+            AnyCycle::from(implementation())
+                .history()
+                .into_iter()
+                .filter(|e| !matches!(e, Event::ParticipationCounted(_))),
+        )
+        .unwrap() else {
+            panic!("implementation")
+        };
+        c
+    };
+    let mut twice = register();
+    twice.push(aged(101, "65+"));
+    let mut c = fresh();
+    assert!(matches!(
+        c.count_participation(&VoterRegister::new(twice)),
+        Err(CycleError::RegisterResidentTwice { resident }) if resident == ResidentId::from_u128(101)
+    ));
+    let zero = VoterRegister {
+        residents: register(),
+        min_cell: 0,
+    };
+    assert!(matches!(
+        c.count_participation(&zero),
+        Err(CycleError::ZeroMinCell)
+    ));
+    assert_eq!(c.participation(), None, "a refused count changes nothing");
+}
+
+#[test]
+fn a_recorded_participation_count_is_checked_on_replay() {
+    let history = AnyCycle::from(implementation()).history();
+    let at = history
+        .iter()
+        .position(|e| matches!(e, Event::ParticipationCounted(_)))
+        .unwrap();
+    // More voters in a dimension than ballots.
+    let mut inflated = history.clone();
+    if let Event::ParticipationCounted(p) = &mut inflated[at] {
+        p.groups[1].voters = Some(60);
+    }
+    assert!(matches!(
+        AnyCycle::replay(inflated),
+        Err(medborgarbudget::process::ReplayError::Rejected {
+            index,
+            source: CycleError::InvalidParticipation { .. },
+            ..
+        }) if index == at
+    ));
+    // A count published under the minimum cell size.
+    let mut small = history.clone();
+    if let Event::ParticipationCounted(p) = &mut small[at] {
+        p.min_cell = 5;
+    }
+    assert!(matches!(
+        AnyCycle::replay(small),
+        Err(medborgarbudget::process::ReplayError::Rejected {
+            source: CycleError::InvalidParticipation { .. },
+            ..
+        })
+    ));
+    // Counted twice.
+    let mut twice = history.clone();
+    twice.insert(at + 1, history[at].clone());
+    assert!(matches!(
+        AnyCycle::replay(twice),
+        Err(medborgarbudget::process::ReplayError::Rejected {
+            source: CycleError::ParticipationCounted,
+            ..
+        })
+    ));
+    // The register is never part of the log: a recorded command is refused.
+    let mut command = history.clone();
+    command[at] = Event::Accepted(Command::CountParticipation(VoterRegister::new(register())));
+    assert!(AnyCycle::replay(command).is_err());
+}
+
+#[test]
+fn through_a_repository_the_register_is_matched_by_pseudonym() {
+    use medborgarbudget::store::memory::MemoryStore;
+    use medborgarbudget::store::{Repository, Store, StoreExt, StreamId, VoterKey};
+    use std::sync::Arc;
+    let store = Arc::new(MemoryStore::new());
+    let mut repo = Repository::<AnyCycle>::new(store.clone(), VoterKey::new(vec![9; 32]).unwrap());
+    let history = AnyCycle::from(implementation()).history();
+    let Event::CycleStarted(setup) = history[0].clone() else {
+        panic!("cycle_started");
+    };
+    let id = setup.id;
+    repo.create(id, Event::CycleStarted(setup)).unwrap();
+    for event in &history[1..] {
+        let command = match event {
+            Event::Accepted(c) => c.clone(),
+            Event::VotingClosed(d) => Command::CloseVoting { at: d.decided_at },
+            Event::BallotCast(b) => {
+                Command::CastBallot(medborgarbudget::ballot::BallotSubmission {
+                    id: b.id,
+                    voter: register().into_iter().find(|r| r.id() == b.voter).unwrap(),
+                    cast_at: b.cast_at,
+                    choices: b.choices.clone(),
+                })
+            }
+            Event::ParticipationCounted(_) => Command::CountParticipation(VoterRegister {
+                residents: register(),
+                min_cell: 1,
+            }),
+            other => panic!("unexpected {other:?}"),
+        };
+        repo.execute(id, command).unwrap();
+    }
+    // The same counts as without pseudonyms, although the stored ballots
+    // carry pseudonyms only.
+    let loaded = repo.load(id).unwrap().clone();
+    assert_eq!(
+        loaded.participation(),
+        AnyCycle::from(implementation()).participation()
+    );
+    let stored = store.read_all(&StreamId::cycle(id), 0).unwrap();
+    assert!(
+        !stored
+            .iter()
+            .any(|e| e.payload.contains(&ResidentId::from_u128(101).to_string()))
+    );
+    assert!(store.streams().unwrap().len() == 1);
+}

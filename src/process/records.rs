@@ -218,16 +218,19 @@ pub struct GroupCount {
     pub dimension: String,
     /// The group.
     pub group: String,
-    /// Voters of the group; `None` when suppressed: fewer than the minimum cell
-    /// size, or the smallest other cell of a dimension with one such cell (so
-    /// that it cannot be worked out from the total).
+    /// Voters of the group; `None` when suppressed: more than none but fewer
+    /// than the minimum cell size, or the cell chosen to hide such a cell when
+    /// it is the only one in its dimension (so that it cannot be worked out
+    /// from the total). A group nobody of which voted shows 0.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub voters: Option<u64>,
 }
 
 /// Who took part, by group of the area's breakdown, counted from a
 /// [`VoterRegister`] after the vote: only aggregates are kept, and counts of
-/// fewer than `min_cell` voters are suppressed.
+/// one to `min_cell − 1` voters are suppressed. Zero is published: it names
+/// no voter, and groups that cannot vote (children under the minimum age)
+/// would otherwise hide a neighbour's count.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Participation {
@@ -240,8 +243,10 @@ pub struct Participation {
 impl Participation {
     /// Counts per group of `area`'s breakdown from `voters_in`, a function
     /// giving the number of voters in a (dimension, group), then suppresses:
-    /// every count under `min_cell`, and in a dimension where that leaves exactly
-    /// one count suppressed, also the smallest other count of that dimension.
+    /// every count from 1 to `min_cell − 1`, and in a dimension where that
+    /// leaves exactly one count suppressed, also a second one — the smallest
+    /// published count of at least `min_cell`, or if there is none, the
+    /// smallest other count — so that the total does not give it away.
     pub(crate) fn suppressed(
         area: &Area,
         min_cell: u32,
@@ -255,17 +260,26 @@ impl Participation {
                 groups.push(GroupCount {
                     dimension: breakdown.dimension.clone(),
                     group: g.name.clone(),
-                    voters: (n >= u64::from(min_cell)).then_some(n),
+                    voters: (n == 0 || n >= u64::from(min_cell)).then_some(n),
                 });
             }
             let cells = &mut groups[start..];
-            if cells.iter().filter(|c| c.voters.is_none()).count() == 1
-                && let Some(smallest) = cells
-                    .iter_mut()
-                    .filter(|c| c.voters.is_some())
-                    .min_by_key(|c| c.voters)
-            {
-                smallest.voters = None;
+            if cells.iter().filter(|c| c.voters.is_none()).count() == 1 {
+                let large = cells
+                    .iter()
+                    .enumerate()
+                    .filter(|(_, c)| c.voters.is_some_and(|n| n >= u64::from(min_cell)))
+                    .min_by_key(|(_, c)| c.voters)
+                    .map(|(i, _)| i);
+                let any = cells
+                    .iter()
+                    .enumerate()
+                    .filter(|(_, c)| c.voters.is_some())
+                    .min_by_key(|(_, c)| c.voters)
+                    .map(|(i, _)| i);
+                if let Some(cell) = large.or(any).and_then(|i| cells.get_mut(i)) {
+                    cell.voters = None;
+                }
             }
         }
         Participation { min_cell, groups }
@@ -309,10 +323,10 @@ impl Participation {
                     b.dimension
                 ));
             }
-            if let Some(c) = cells
-                .iter()
-                .find(|c| c.voters.is_some_and(|n| n < u64::from(self.min_cell)))
-            {
+            if let Some(c) = cells.iter().find(|c| {
+                c.voters
+                    .is_some_and(|n| n > 0 && n < u64::from(self.min_cell))
+            }) {
                 return Err(format!(
                     "{}={} is published with fewer than {} voters",
                     c.dimension, c.group, self.min_cell
@@ -326,5 +340,108 @@ impl Participation {
             }
         }
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::ids::AreaId;
+
+    fn area() -> Area {
+        Area::new(AreaId::from_u128(1), "Hjällbo", 10_000)
+            .and_then(|a| {
+                a.with_breakdown(
+                    "age",
+                    [
+                        ("0-11", 1_000),
+                        ("12-17", 900),
+                        ("18-64", 5_000),
+                        ("65+", 2_000),
+                    ],
+                )
+            })
+            .and_then(|a| a.with_breakdown("language", [("sv", 5_000), ("so", 900)]))
+            .unwrap()
+    }
+
+    fn counted(age: [u64; 4], language: [u64; 2]) -> Vec<Option<u64>> {
+        let area = area();
+        let names = ["0-11", "12-17", "18-64", "65+"];
+        let p = Participation::suppressed(&area, 5, |d, g| match d {
+            "age" => names.iter().position(|n| *n == g).map_or(0, |i| age[i]),
+            _ => language[usize::from(g == "so")],
+        });
+        assert_eq!(p.check(&area, 1_000), Ok(()));
+        p.groups.iter().map(|g| g.voters).collect()
+    }
+
+    #[test]
+    fn small_counts_are_suppressed_and_cannot_be_worked_out() {
+        // 3 teenagers: suppressed, and with it the smallest count of at least 5
+        // (77), so that the total does not give the 3 away; nobody under 12
+        // voted, which is shown.
+        assert_eq!(
+            counted([0, 3, 262, 77], [300, 40]),
+            [Some(0), None, Some(262), None, Some(300), Some(40)]
+        );
+        // Two small counts hide each other.
+        assert_eq!(
+            counted([0, 2, 4, 300], [1, 2]),
+            [Some(0), None, None, Some(300), None, None]
+        );
+        // A lone small count beside zeros only: a zero goes with it.
+        assert_eq!(
+            counted([0, 0, 3, 0], [0, 0]),
+            [None, Some(0), None, Some(0), Some(0), Some(0)]
+        );
+        // Nothing to hide.
+        assert_eq!(
+            counted([0, 5, 6, 7], [8, 9]),
+            [Some(0), Some(5), Some(6), Some(7), Some(8), Some(9)]
+        );
+    }
+
+    #[test]
+    fn recorded_counts_are_checked() {
+        let area = area();
+        let good = Participation::suppressed(&area, 5, |_, g| if g == "12-17" { 3 } else { 50 });
+        assert_eq!(good.check(&area, 1_000), Ok(()));
+        let mut small = good.clone();
+        small.groups[1].voters = Some(3);
+        assert!(
+            small
+                .check(&area, 1_000)
+                .unwrap_err()
+                .contains("fewer than 5")
+        );
+        let mut one = good.clone();
+        for g in one.groups.iter_mut().filter(|g| g.dimension == "age") {
+            g.voters = Some(50);
+        }
+        one.groups[0].voters = None;
+        assert!(
+            one.check(&area, 1_000)
+                .unwrap_err()
+                .contains("exactly one suppressed")
+        );
+        assert!(
+            good.check(&area, 60)
+                .unwrap_err()
+                .contains("more than the 60 ballots")
+        );
+        let mut renamed = good.clone();
+        renamed.groups[0].group = "0-10".into();
+        assert!(
+            renamed
+                .check(&area, 1_000)
+                .unwrap_err()
+                .contains("breakdown")
+        );
+        let zero = Participation {
+            min_cell: 0,
+            ..good
+        };
+        assert!(zero.check(&area, 1_000).is_err());
     }
 }
