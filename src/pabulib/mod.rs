@@ -91,7 +91,6 @@
 
 pub mod cycle;
 mod error;
-mod fx;
 pub mod official;
 mod promise;
 mod read;

@@ -2,18 +2,19 @@
 //!
 //! `META` and `PROJECTS` are small and read into strings. `VOTES` is most of a
 //! file and is read on bytes: only the `vote` (and `points`) fields are looked at,
-//! ids are mapped to indices by a table (ids that are small numbers) or an Fx hash
-//! map, and each ballot goes into the [`ProfileBuilder`] from reused buffers.
+//! ids are mapped to indices by a table (ids that are small numbers) or a hash
+//! table with random keys, and each ballot goes into the [`ProfileBuilder`] from reused buffers.
 
 use std::borrow::Cow;
 use std::collections::HashMap;
+use std::hash::RandomState;
 
 use super::error::{PbError, PbErrorKind, Section};
-use super::fx::FxBuild;
 use super::promise::{
     Ballot, Checked, Inspector, MetaValue, OnProblem, ProblemKind, Promises, Verdict,
 };
 use super::{ParseOptions, PbFile, PbProject, VoteType};
+use crate::hash::HashKeys;
 use crate::tally::{Profile, ProfileBuilder, ProfileKind, TallyError};
 
 type Kind = PbErrorKind;
@@ -575,7 +576,7 @@ impl MetaInfo {
         title_line: usize,
     ) -> Result<MetaInfo, PbError> {
         let line_of = |i: usize| lines.get(i).copied().unwrap_or(0);
-        let mut seen: HashMap<&str, usize, FxBuild> = HashMap::default();
+        let mut seen: HashMap<&str, usize, RandomState> = HashMap::default();
         for (i, (key, _)) in meta.iter().enumerate() {
             if let Some(&first) = seen.get(key.as_str()) {
                 return Err(PbError::new(
@@ -727,13 +728,13 @@ struct ProjectsReader {
     cost_column: usize,
     projects: Vec<PbProject>,
     costs: Vec<(Amount, usize)>,
-    ids: HashMap<String, usize, FxBuild>,
+    ids: HashMap<String, usize, RandomState>,
 }
 
 impl ProjectsReader {
     fn new(columns: Vec<String>, header_line: usize) -> Result<ProjectsReader, PbError> {
         let err = |k| PbError::new(header_line, k);
-        let mut seen: HashMap<&str, (), FxBuild> = HashMap::default();
+        let mut seen: HashMap<&str, (), RandomState> = HashMap::default();
         for c in &columns {
             if !c.is_empty() && seen.insert(c, ()).is_some() {
                 return Err(err(Kind::DuplicateColumn {
@@ -965,12 +966,12 @@ impl Ids for NumericIds {
     }
 }
 
-/// Any ids, in an Fx hash map.
-struct HashedIds<'p>(HashMap<&'p [u8], u32, FxBuild>);
+/// Any ids, in a hash map with a random key.
+struct HashedIds<'p>(HashMap<&'p [u8], u32, RandomState>);
 
 impl<'p> HashedIds<'p> {
     fn new(projects: &'p [PbProject]) -> HashedIds<'p> {
-        let mut map = HashMap::with_capacity_and_hasher(projects.len(), FxBuild::default());
+        let mut map = HashMap::with_capacity_and_hasher(projects.len(), RandomState::new());
         for (i, p) in projects.iter().enumerate() {
             if let Ok(i) = u32::try_from(i) {
                 map.insert(p.id.as_bytes(), i);
@@ -988,11 +989,14 @@ impl Ids for HashedIds<'_> {
 }
 
 /// Ids of at most 15 bytes, each packed into a `u128` (the bytes, then the length
-/// in the top byte; never 0, as ids are not empty), in an open-addressing table.
+/// in the top byte; never 0, as ids are not empty), in an open-addressing table
+/// whose slots come from a hash with random keys (no set of ids collides).
 struct PackedIds {
     keys: Vec<u128>,
     values: Vec<u32>,
     shift: u32,
+    /// Random keys for the slot a key starts probing at.
+    hash: HashKeys,
 }
 
 impl PackedIds {
@@ -1006,6 +1010,7 @@ impl PackedIds {
             keys: vec![0; len],
             values: vec![u32::MAX; len],
             shift: 64 - len.trailing_zeros(),
+            hash: HashKeys::new(5),
         };
         let mask = len - 1;
         for (index, p) in projects.iter().enumerate() {
@@ -1028,8 +1033,7 @@ impl PackedIds {
 
     #[inline]
     fn home(&self, key: u128) -> usize {
-        let h = ((key as u64).wrapping_mul(SEED) ^ (key >> 64) as u64).wrapping_mul(SEED);
-        (h >> self.shift) as usize
+        (self.hash.wide(key) >> self.shift) as usize
     }
 }
 
@@ -1048,8 +1052,6 @@ impl Ids for PackedIds {
         }
     }
 }
-
-const SEED: u64 = 0x51_7c_c1_b7_27_22_0a_95;
 
 #[inline(always)]
 fn pack(id: &[u8]) -> Option<u128> {

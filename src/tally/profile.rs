@@ -3,6 +3,7 @@
 use serde::{Deserialize, Serialize};
 
 use super::TallyError;
+use crate::hash::HashKeys;
 
 /// What the entries of a profile mean.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
@@ -159,8 +160,9 @@ impl Profile {
 
 /// Builds a [`Profile`], merging identical ballots.
 ///
-/// Distinct ballots are found through an open-addressing table keyed by an
-/// Fx-style hash. A short ballot (the usual case) is also packed into a 64-bit
+/// Distinct ballots are found through an open-addressing table keyed by a hash
+/// with random keys drawn per builder (so no set of ballots can be built to
+/// collide and make counting quadratic). A short ballot (the usual case) is also packed into a 64-bit
 /// key kept in its table slot with its count, so a repeated ballot is counted by
 /// touching that one slot; longer ballots are compared against the profile's
 /// arrays. Pushing a ballot allocates nothing beyond the growth of those arrays.
@@ -175,7 +177,16 @@ pub struct ProfileBuilder {
     scratch: Vec<u32>,
     scratch_points: Vec<u32>,
     scratch_pairs: Vec<(u32, u32)>,
+    /// Per project, the number of the last long-ranking check that saw it
+    /// (empty until the first long ranking).
+    marks: Vec<u32>,
+    mark: u32,
+    /// This builder's random hash keys.
+    keys: HashKeys,
 }
+
+/// Unsorted entry lists up to this long are checked for repeats pairwise.
+const SHORT_UNSORTED: usize = 16;
 
 /// One distinct ballot in the builder's table.
 #[derive(Debug, Clone, Copy, Default)]
@@ -231,23 +242,6 @@ fn sort_small(v: &mut [u32]) {
     }
 }
 
-/// Multiplier of the Fx-style ballot hash.
-const HASH_SEED: u64 = 0x51_7c_c1_b7_27_22_0a_95;
-
-fn ballot_hash(projects: &[u32], points: &[u32]) -> u64 {
-    let add = |h: u64, w: u64| (h.rotate_left(5) ^ w).wrapping_mul(HASH_SEED);
-    let mut h = add(0, projects.len() as u64);
-    for pair in projects.chunks(2).chain(points.chunks(2)) {
-        let word = match *pair {
-            [a, b] => u64::from(a) | (u64::from(b) << 32),
-            [a] => u64::from(a),
-            _ => 0,
-        };
-        h = add(h, word);
-    }
-    h
-}
-
 impl ProfileBuilder {
     fn new(profile: Profile) -> ProfileBuilder {
         let index_bits = (usize::BITS - profile.num_projects.leading_zeros()).max(1);
@@ -259,6 +253,9 @@ impl ProfileBuilder {
             scratch: Vec::new(),
             scratch_points: Vec::new(),
             scratch_pairs: Vec::new(),
+            marks: Vec::new(),
+            mark: 0,
+            keys: HashKeys::new(3),
         }
     }
 
@@ -338,9 +335,14 @@ impl ProfileBuilder {
     }
 
     /// Checks the entries: in range, none twice (`sorted`: repeats are
-    /// neighbours). The first offending entry decides the error.
-    fn check_entries(&self, projects: &[u32], sorted: bool) -> Result<(), EntryError> {
+    /// neighbours). The first offending entry decides the error. An unsorted
+    /// list longer than [`SHORT_UNSORTED`] is checked with a mark per project, so
+    /// the check takes time linear in its length.
+    fn check_entries(&mut self, projects: &[u32], sorted: bool) -> Result<(), EntryError> {
         let n = self.profile.num_projects;
+        if !sorted && projects.len() > SHORT_UNSORTED {
+            return self.check_long_unsorted(projects);
+        }
         let mut previous = None;
         for (k, &p) in projects.iter().enumerate() {
             if p as usize >= n {
@@ -355,6 +357,31 @@ impl ProfileBuilder {
                 return Err(EntryError::Repeated(p));
             }
             previous = Some(p);
+        }
+        Ok(())
+    }
+
+    /// [`check_entries`](Self::check_entries) for a long unsorted list: each
+    /// project's mark holds the number of the check that last saw it.
+    fn check_long_unsorted(&mut self, projects: &[u32]) -> Result<(), EntryError> {
+        let n = self.profile.num_projects;
+        if self.marks.len() != n {
+            self.marks = vec![0; n];
+            self.mark = 0;
+        }
+        self.mark = self.mark.wrapping_add(1);
+        if self.mark == 0 {
+            self.marks.fill(0);
+            self.mark = 1;
+        }
+        for &p in projects {
+            let Some(seen) = self.marks.get_mut(p as usize) else {
+                return Err(EntryError::OutOfRange(p));
+            };
+            if *seen == self.mark {
+                return Err(EntryError::Repeated(p));
+            }
+            *seen = self.mark;
         }
         Ok(())
     }
@@ -374,9 +401,9 @@ impl ProfileBuilder {
             .ok_or(EntryError::Overflow)?;
         let key = self.packed_key(projects, points);
         let hash = if key == NO_KEY {
-            ballot_hash(projects, points)
+            self.keys.ballot(projects, points)
         } else {
-            (key ^ (key >> 31)).wrapping_mul(HASH_SEED)
+            self.keys.word(key)
         };
         let tag = (hash >> 32) as u32;
         let distinct = self.profile.counts.len();
@@ -596,6 +623,33 @@ mod tests {
         b.push_approval(&[0], u64::MAX).unwrap();
         assert_eq!(b.push_approval(&[1], 1), Err(TallyError::Overflow));
         assert_eq!(b.build().num_voters(), u64::MAX);
+    }
+
+    /// A long ranking is checked by marks: the first repeat in order (or the
+    /// first index out of range) is the error, as for a short one, and a later
+    /// ranking is not confused by an earlier one's marks.
+    #[test]
+    fn long_rankings_are_checked_in_order() {
+        let mut b = Profile::builder(ProfileKind::Ranking, 100);
+        let mut ranking: Vec<u32> = (0..40).collect();
+        b.push_ranking(&ranking, 1).unwrap();
+        b.push_ranking(&ranking, 1).unwrap();
+        ranking.extend([7, 3]);
+        assert_eq!(
+            b.push_ranking(&ranking, 1),
+            Err(TallyError::DuplicateInBallot { index: 7 })
+        );
+        ranking.truncate(40);
+        ranking.push(100);
+        assert_eq!(
+            b.push_ranking(&ranking, 1),
+            Err(TallyError::ProjectOutOfRange {
+                index: 100,
+                projects: 100
+            })
+        );
+        let p = b.build();
+        assert_eq!((p.num_voters(), p.num_distinct()), (2, 1));
     }
 
     /// A ballot's projects and points.
