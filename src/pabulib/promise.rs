@@ -308,6 +308,8 @@ impl Checked {
 #[derive(Debug, Clone)]
 struct Limit {
     key: &'static str,
+    /// A `max_…` key (else `min_…`).
+    is_max: bool,
     units: i128,
     /// As written, for messages.
     text: String,
@@ -330,6 +332,7 @@ impl Limit {
         let magnitude = i128::try_from(magnitude).unwrap_or(i128::MAX);
         Some(Limit {
             key,
+            is_max,
             units: if negative { -magnitude } else { magnitude },
             text: t.to_owned(),
         })
@@ -338,7 +341,7 @@ impl Limit {
     /// Whether `value` breaks the bound.
     #[inline]
     fn broken_by(&self, value: i128) -> bool {
-        if self.key.starts_with("max") {
+        if self.is_max {
             value > self.units
         } else {
             value < self.units
@@ -347,24 +350,46 @@ impl Limit {
 }
 
 /// An optional minimum and maximum.
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone)]
 struct Bounds {
     min: Option<Limit>,
     max: Option<Limit>,
+    /// The least and most values allowed (`i128::MIN` and `i128::MAX` when
+    /// unbounded), for the check every row makes.
+    lo: i128,
+    hi: i128,
+}
+
+impl Default for Bounds {
+    fn default() -> Bounds {
+        Bounds::new(None, None)
+    }
 }
 
 impl Bounds {
+    fn new(min: Option<Limit>, max: Option<Limit>) -> Bounds {
+        Bounds {
+            lo: min.as_ref().map_or(i128::MIN, |l| l.units),
+            hi: max.as_ref().map_or(i128::MAX, |l| l.units),
+            min,
+            max,
+        }
+    }
+
     fn is_set(&self) -> bool {
         self.min.is_some() || self.max.is_some()
     }
 
     /// The bound `value` breaks, if any.
-    #[inline]
+    #[inline(always)]
     fn broken(&self, value: i128) -> Option<&Limit> {
-        self.min
-            .iter()
-            .chain(&self.max)
-            .find(|l| l.broken_by(value))
+        if value >= self.lo && value <= self.hi {
+            None
+        } else if value < self.lo {
+            self.min.as_ref()
+        } else {
+            self.max.as_ref()
+        }
     }
 }
 
@@ -402,6 +427,8 @@ pub(super) struct Promises {
     /// Project costs in the file's scaled units.
     costs: Vec<u64>,
     scale: u64,
+    /// Whether any promise is about points, cost or categories.
+    beyond_length: bool,
 }
 
 /// A row's ballot as the inspector sees it, repeats merged.
@@ -503,10 +530,7 @@ impl Promises {
             }
         };
         let bounds = |min: &'static str, max: &'static str, decimals: u32| {
-            Ok::<_, PbError>(Bounds {
-                min: bound(min, decimals)?,
-                max: bound(max, decimals)?,
-            })
+            Ok::<_, PbError>(Bounds::new(bound(min, decimals)?, bound(max, decimals)?))
         };
         let points = vote_type.profile_kind() == crate::tally::ProfileKind::Points;
         let mut promises = Promises {
@@ -573,18 +597,17 @@ impl Promises {
         }
         promises.categories =
             Categories::read(meta, projects, category_column, decimals).map_err(|e| *e)?;
+        promises.beyond_length = promises.points.is_set()
+            || promises.sum_points.is_set()
+            || promises.cost.is_set()
+            || promises.categories.is_some();
         Ok(promises)
     }
 
     /// Whether no promise is about a row's ballot (so rows need no check but
     /// their voter id).
     pub(super) fn is_empty_for_rows(&self) -> bool {
-        !self.choose1
-            && !self.length.is_set()
-            && !self.points.is_set()
-            && !self.sum_points.is_set()
-            && !self.cost.is_set()
-            && self.categories.is_none()
+        !self.choose1 && !self.length.is_set() && !self.beyond_length
     }
 }
 
@@ -720,50 +743,53 @@ impl Categories {
 
 /// Voter ids seen so far and their first line.
 ///
-/// Ids written as decimal numbers near the first such id (as most files number
-/// their voters) go in a table indexed by the number, allocated once and touched
-/// only where used; other ids go in a hash map keyed by a per-process random
-/// key, so no file can make the lookups collide.
+/// Ids written as decimal numbers from a little below the first such id up (as
+/// most files number their voters) go in a table indexed by the number, in
+/// chunks allocated as numbers reach them; other ids go in a hash map with a
+/// per-process random key, so no file can make the lookups collide.
 struct VoterIds<'a> {
+    /// The number of the table's first slot, once a number is seen.
     base: Option<u64>,
-    /// First line per number `base + i`, 0 for unseen; empty until the first
-    /// number.
-    table: Vec<u32>,
-    /// The table's length.
+    /// First line per number `base + i`, 0 for unseen: slot `i` is in chunk
+    /// `i >> CHUNK_BITS`.
+    chunks: Vec<Option<Box<[u32]>>>,
+    /// The most slots the table may have.
     span: usize,
     other: HashMap<Cow<'a, [u8]>, usize, RandomState>,
 }
 
+/// A chunk of the voter id table holds `2^CHUNK_BITS` slots (16 KB).
+const CHUNK_BITS: u32 = 12;
+
 impl<'a> VoterIds<'a> {
-    /// For an input of `len` bytes: the table covers at most half as many
-    /// numbers as the input has bytes (and at least 4,096, at most 2^24).
+    /// For an input of `len` bytes: the table covers at most an eighth as many
+    /// numbers as the input has bytes (at least 4,096, at most 2^24), and holds
+    /// the chunks numbers reach, at most half a byte per byte of input.
     fn new(len: usize) -> VoterIds<'a> {
         VoterIds {
             base: None,
-            table: Vec::new(),
-            span: (len / 2).clamp(1 << 12, 1 << 24),
+            chunks: Vec::new(),
+            span: (len / 8).clamp(1 << CHUNK_BITS, 1 << 24),
             other: HashMap::default(),
         }
     }
 
     /// Records `id` at `line`; returns the line of its first use if it was seen.
-    #[inline]
-    fn first_use(&mut self, id: Cow<'a, [u8]>, line: usize) -> Option<usize> {
-        if let Some(n) = decimal(&id) {
-            let base = match self.base {
-                Some(b) => b,
-                None => {
-                    // Centred on the first number: ids in any order around it fit.
-                    let b = n.saturating_sub(self.span as u64 / 2);
-                    self.base = Some(b);
-                    self.table = vec![0; self.span];
-                    b
-                }
-            };
-            if let Some(slot) = n
+    /// `input` is the same id as a slice of the input, if it is one (else it is
+    /// copied when kept).
+    #[inline(always)]
+    fn first_use(&mut self, id: &[u8], input: Option<&'a [u8]>, line: usize) -> Option<usize> {
+        if let Some(n) = decimal(id) {
+            // An eighth of the table below the first number: ids in any order
+            // near it fit.
+            let base = *self
+                .base
+                .get_or_insert_with(|| n.saturating_sub(self.span as u64 / 8));
+            if let Some(i) = n
                 .checked_sub(base)
                 .and_then(|i| usize::try_from(i).ok())
-                .and_then(|i| self.table.get_mut(i))
+                .filter(|&i| i < self.span)
+                && let Some(slot) = self.slot(i)
             {
                 if *slot != 0 {
                     return Some(*slot as usize);
@@ -772,13 +798,34 @@ impl<'a> VoterIds<'a> {
                 return None;
             }
         }
-        match self.other.entry(id) {
-            std::collections::hash_map::Entry::Occupied(e) => Some(*e.get()),
-            std::collections::hash_map::Entry::Vacant(e) => {
-                e.insert(line);
-                None
-            }
+        self.other_use(id, input, line)
+    }
+
+    /// Slot `i` of the table, its chunk allocated if need be.
+    #[inline(always)]
+    fn slot(&mut self, i: usize) -> Option<&mut u32> {
+        let c = i >> CHUNK_BITS;
+        if c >= self.chunks.len() {
+            self.chunks.resize(c + 1, None);
         }
+        self.chunks
+            .get_mut(c)?
+            .get_or_insert_with(|| vec![0; 1 << CHUNK_BITS].into_boxed_slice())
+            .get_mut(i & ((1 << CHUNK_BITS) - 1))
+    }
+
+    #[cold]
+    #[inline(never)]
+    fn other_use(&mut self, id: &[u8], input: Option<&'a [u8]>, line: usize) -> Option<usize> {
+        if let Some(&first) = self.other.get(id) {
+            return Some(first);
+        }
+        let key = match input {
+            Some(borrowed) => Cow::Borrowed(borrowed),
+            None => Cow::Owned(id.to_vec()),
+        };
+        self.other.insert(key, line);
+        None
     }
 }
 
@@ -851,6 +898,8 @@ impl<'a> Inspector<'a> {
     }
 
     /// Records a problem; `blocking` if the policy does not accept it.
+    #[cold]
+    #[inline(never)]
     fn record(
         &mut self,
         line: usize,
@@ -887,6 +936,8 @@ impl<'a> Inspector<'a> {
 
     /// A problem with the row being inspected; `uncountable` if the row cannot
     /// be counted as written.
+    #[cold]
+    #[inline(never)]
     pub(super) fn row_problem(
         &mut self,
         line: usize,
@@ -922,34 +973,41 @@ impl<'a> Inspector<'a> {
         self.row_fatal |= self.policy == OnProblem::Refuse;
     }
 
-    /// Starts a row: checks its voter id (trimmed), if the file has them.
-    #[inline]
+    /// Starts a row: checks its voter id (trimmed), if the file has them: the
+    /// id, and the same id as a slice of the input if it is one.
+    #[inline(always)]
     pub(super) fn start_row(
         &mut self,
         line: usize,
-        voter: Option<Cow<'a, [u8]>>,
+        voter: Option<(&[u8], Option<&'a [u8]>)>,
     ) -> Result<(), PbError> {
         self.rows = self.rows.saturating_add(1);
         self.row_problem = false;
         self.row_fatal = false;
-        if let Some(id) = voter
-            && let Some(first_line) = self.voters.first_use(id.clone(), line)
+        if let Some((id, input)) = voter
+            && let Some(first_line) = self.voters.first_use(id, input, line)
         {
-            self.row_problem(
-                line,
-                || ProblemKind::RepeatedVoter {
-                    id: String::from_utf8_lossy(&id).into_owned(),
-                    first_line,
-                },
-                false,
-            )?;
+            self.repeated_voter(line, id, first_line)?;
         }
         Ok(())
     }
 
+    #[cold]
+    #[inline(never)]
+    fn repeated_voter(&mut self, line: usize, id: &[u8], first_line: usize) -> Result<(), PbError> {
+        self.row_problem(
+            line,
+            || ProblemKind::RepeatedVoter {
+                id: String::from_utf8_lossy(id).into_owned(),
+                first_line,
+            },
+            false,
+        )
+    }
+
     /// Checks the row's ballot, repeats merged, and says whether to count the
     /// row.
-    #[inline]
+    #[inline(always)]
     pub(super) fn finish_row(
         &mut self,
         line: usize,
@@ -1000,6 +1058,7 @@ impl<'a> Inspector<'a> {
         (self.problems, self.total, self.fatal)
     }
 
+    #[inline(always)]
     fn check_ballot(
         &mut self,
         line: usize,
@@ -1007,13 +1066,11 @@ impl<'a> Inspector<'a> {
         projects: &[PbProject],
         ballot: Ballot<'_>,
     ) -> Result<(), PbError> {
-        let id = |i: u32| {
-            projects
-                .get(i as usize)
-                .map_or_else(String::new, |p| p.id.clone())
-        };
         // Projects chosen: for points, those given more than 0.
-        let chosen = ballot.chosen().count();
+        let chosen = match ballot {
+            Ballot::Listed(b) => b.len(),
+            Ballot::Points(entries) => entries.iter().filter(|e| e.1 > 0).count(),
+        };
         if promises.choose1 && chosen != 1 {
             self.row_problem(line, || ProblemKind::NotOneChoice { found: chosen }, false)?;
         }
@@ -1029,6 +1086,25 @@ impl<'a> Inspector<'a> {
                 false,
             )?;
         }
+        if promises.beyond_length {
+            self.check_beyond_length(line, promises, projects, ballot)?;
+        }
+        Ok(())
+    }
+
+    /// The promises about a ballot's points, cost and categories.
+    fn check_beyond_length(
+        &mut self,
+        line: usize,
+        promises: &mut Promises,
+        projects: &[PbProject],
+        ballot: Ballot<'_>,
+    ) -> Result<(), PbError> {
+        let id = |i: u32| {
+            projects
+                .get(i as usize)
+                .map_or_else(String::new, |p| p.id.clone())
+        };
         if let Ballot::Points(entries) = ballot {
             if promises.points.is_set() {
                 for &(p, v) in entries {
@@ -1298,22 +1374,27 @@ mod tests {
         let mut line = 0;
         let mut first_use = |ids: &mut VoterIds<'_>, id: &'static str| {
             line += 1;
-            ids.first_use(Cow::Borrowed(id.as_bytes()), line)
+            ids.first_use(id.as_bytes(), Some(id.as_bytes()), line)
         };
-        assert_eq!(first_use(&mut ids, "5000"), None); // the table: 2952..7048
+        assert_eq!(first_use(&mut ids, "5000"), None); // the table: 4488..8584
         assert_eq!(first_use(&mut ids, "1"), None); // below it
-        assert_eq!(first_use(&mut ids, "7047"), None); // its last slot
-        assert_eq!(first_use(&mut ids, "7048"), None); // past it
+        assert_eq!(first_use(&mut ids, "8583"), None); // its last slot
+        assert_eq!(first_use(&mut ids, "8584"), None); // past it
         assert_eq!(first_use(&mut ids, "05000"), None); // text, not a number
         for (again, first) in [
             ("5000", 1),
             ("1", 2),
-            ("7047", 3),
-            ("7048", 4),
+            ("8583", 3),
+            ("8584", 4),
             ("05000", 5),
         ] {
             assert_eq!(first_use(&mut ids, again), Some(first), "{again}");
         }
+        assert_eq!(ids.chunks.len(), 1);
+        assert_eq!(ids.other.len(), 3);
+        // A copy is kept of an id that is not a slice of the input.
+        assert_eq!(ids.first_use(b"x", None, 11), None);
+        assert_eq!(ids.first_use(b"x", Some(b"x"), 12), Some(11));
         assert_eq!(decimal(b"18446744073709551615"), None); // 20 digits
         assert_eq!(
             decimal(b"9999999999999999999"),

@@ -5,7 +5,6 @@
 //! ids are mapped to indices by a table (ids that are small numbers) or a hash
 //! table with random keys, and each ballot goes into the [`ProfileBuilder`] from reused buffers.
 
-use std::borrow::Cow;
 use std::collections::HashMap;
 use std::hash::RandomState;
 
@@ -989,33 +988,65 @@ impl Ids for HashedIds<'_> {
 }
 
 /// Ids of at most 15 bytes, each packed into a `u128` (the bytes, then the length
-/// in the top byte; never 0, as ids are not empty), in an open-addressing table
-/// whose slots come from a hash with random keys (no set of ids collides).
+/// in the top byte; never 0, as ids are not empty), in an open-addressing table.
+///
+/// The slot comes from a cheap hash (two multiplications), with a fixed seed
+/// first. As every id is known when the table is built, the build measures the
+/// longest probe; past [`MAX_PROBE`] it tries random seeds, and after three
+/// gives up for [`HashedIds`]. So every lookup, of an id in the table or not,
+/// probes at most `MAX_PROBE` slots, whatever ids a file holds.
 struct PackedIds {
     keys: Vec<u128>,
     values: Vec<u32>,
     shift: u32,
-    /// Random keys for the slot a key starts probing at.
-    hash: HashKeys,
+    /// Random keys of the hash: an offset and two odd multipliers.
+    seed: [u64; 3],
 }
+
+/// The longest probe a [`PackedIds`] table accepts.
+const MAX_PROBE: usize = 32;
+
+/// The fixed multiplier [`PackedIds`] tries first (Fx's).
+const FAST_SEED: u64 = 0x51_7c_c1_b7_27_22_0a_95;
 
 impl PackedIds {
     fn new(projects: &[PbProject]) -> Option<PackedIds> {
+        let packed: Vec<u128> = projects
+            .iter()
+            .map(|p| pack(p.id.as_bytes()))
+            .collect::<Option<_>>()?;
         let len = projects
             .len()
             .checked_mul(4)?
             .max(16)
             .checked_next_power_of_two()?;
+        // A fixed seed first, as it suits real ids; then random ones, which a
+        // file cannot have been built against.
+        let random = HashKeys::new(9);
+        let seeds = (0..3).map(|a| {
+            [
+                random.key(3 * a),
+                random.key(3 * a + 1) | 1,
+                random.key(3 * a + 2) | 1,
+            ]
+        });
+        std::iter::once([0, FAST_SEED, FAST_SEED])
+            .chain(seeds)
+            .find_map(|seed| PackedIds::build(&packed, len, seed))
+    }
+
+    /// The table under `seed`, if no probe is longer than [`MAX_PROBE`].
+    fn build(packed: &[u128], len: usize, seed: [u64; 3]) -> Option<PackedIds> {
         let mut table = PackedIds {
             keys: vec![0; len],
             values: vec![u32::MAX; len],
             shift: 64 - len.trailing_zeros(),
-            hash: HashKeys::new(5),
+            seed,
         };
         let mask = len - 1;
-        for (index, p) in projects.iter().enumerate() {
-            let key = pack(p.id.as_bytes())?;
+        for (index, &key) in packed.iter().enumerate() {
             let mut i = table.home(key);
+            let mut probe = 0;
             loop {
                 match table.keys.get_mut(i) {
                     Some(slot) if *slot == 0 => {
@@ -1023,17 +1054,22 @@ impl PackedIds {
                         *table.values.get_mut(i)? = u32::try_from(index).ok()?;
                         break;
                     }
-                    Some(_) => i = (i + 1) & mask,
-                    None => return None,
+                    Some(_) if probe < MAX_PROBE => {
+                        i = (i + 1) & mask;
+                        probe += 1;
+                    }
+                    _ => return None,
                 }
             }
         }
         Some(table)
     }
 
-    #[inline]
+    #[inline(always)]
     fn home(&self, key: u128) -> usize {
-        (self.hash.wide(key) >> self.shift) as usize
+        let [offset, m1, m2] = self.seed;
+        let h = (((key as u64) ^ offset).wrapping_mul(m1) ^ (key >> 64) as u64).wrapping_mul(m2);
+        (h >> self.shift) as usize
     }
 }
 
@@ -1043,13 +1079,14 @@ impl Ids for PackedIds {
         let key = pack(id)?;
         let mask = self.keys.len().wrapping_sub(1);
         let mut i = self.home(key);
-        loop {
+        for _ in 0..=MAX_PROBE {
             match self.keys.get(i) {
                 Some(&k) if k == key => return self.values.get(i).copied(),
                 Some(0) | None => return None,
                 Some(_) => i = (i + 1) & mask,
             }
         }
+        None
     }
 }
 
@@ -1411,8 +1448,8 @@ impl Votes<'_> {
                 };
             }
             let voter = voter.map(|f| match f {
-                Field::Plain(s) => Cow::Borrowed(s.trim_ascii()),
-                Field::Quoted => Cow::Owned(voter_buf.trim_ascii().to_vec()),
+                Field::Plain(s) => (s.trim_ascii(), Some(s.trim_ascii())),
+                Field::Quoted => (voter_buf.trim_ascii(), None),
             });
             inspector.start_row(no, voter)?;
             let vote: &[u8] = match vote {
