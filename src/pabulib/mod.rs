@@ -23,7 +23,8 @@
 //! the budget and every cost are multiplied by [`PbFile::scale`], the smallest
 //! power of ten that makes all of them whole. Every error is a [`PbError`] naming
 //! the line and what was expected; no input makes the reader panic, and its time
-//! is near-linear in the input (a vote of 100,000 entries reads in milliseconds).
+//! is near-linear in the input, whatever the input (`benches/pabulib_adversarial.rs`
+//! reads files built to be slow).
 //! The reader is strict by default; [`ParseOptions`] relaxes it where real files
 //! need it.
 //!

@@ -263,7 +263,7 @@ impl ProblemKind {
     }
 }
 
-/// "fewer than" / "more than" for a `min_…` / `max_…` key.
+/// "below" for a `min_…` key, "above" for a `max_…` key.
 fn relation(key: &str) -> &'static str {
     if key.starts_with("min") {
         "below"
