@@ -64,7 +64,7 @@ fn parallel<T: Sync, R: Send>(items: &[T], f: impl Fn(&T) -> R + Sync) -> Vec<R>
 
 /// Reads a file counting every row as written, as pabutools does: 38 real files
 /// break a promise of their own (`tests/pabulib_files.rs` lists them: 15 name a
-/// project twice in one vote, which counts once; 20 Warsaw 2018 files have votes
+/// project twice in one vote, which counts once; 20 Warsaw 2017/2018 files have votes
 /// over `max_sum_cost`; 3 Mechanical Turk files have votes under
 /// `min_sum_points`), and the reference outcomes count those rows.
 fn read_lenient(path: std::path::PathBuf) -> Result<PbFile, pabulib::PbError> {

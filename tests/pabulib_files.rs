@@ -3,12 +3,12 @@
 //!
 //! 38 files break a promise of their own, each a known defect of the data, listed
 //! in [`KNOWN_DEFECTS`] with its problems: fifteen name a project twice in one
-//! vote (such as `1155,1155,1155,62,447`), twenty Warsaw 2018 files have votes
-//! whose projects cost more than META `max_sum_cost`, and three Mechanical Turk
-//! files have votes of 99 or 98 points where `min_sum_points` is 100. The strict
-//! reader refuses them at their first problem; read with
-//! `ParseOptions::merge_repeats` and `OnProblem::Count` (every row counted as
-//! written, as pabutools does) every file parses.
+//! vote (such as `1155,1155,1155,62,447`), twenty Warsaw files (one of 2017,
+//! nineteen of 2018) have votes whose projects cost more than META
+//! `max_sum_cost`, and three Mechanical Turk files have votes of 99 or 98 points
+//! where `min_sum_points` is 100. The strict reader refuses them at their first
+//! problem; read with `ParseOptions::merge_repeats` and `OnProblem::Count`
+//! (every row counted as written, as pabutools does) every file parses.
 //!
 //! The data folder is `MEDBORGARBUDGET_PABULIB` if set, else
 //! `../shared/pabulib` next to the crate. Without it the tests print a notice and

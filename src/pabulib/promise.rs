@@ -393,14 +393,16 @@ impl Bounds {
     }
 }
 
-/// `units` scaled by `scale` as a decimal, for messages.
+/// `units` scaled by `scale` as a decimal without trailing zeros, for messages.
 fn money(units: u128, scale: u64) -> String {
     let scale = u128::from(scale.max(1));
-    if scale == 1 {
-        return units.to_string();
+    let (whole, fraction) = (units / scale, units % scale);
+    if fraction == 0 {
+        return whole.to_string();
     }
     let digits = scale.ilog10() as usize;
-    format!("{}.{:0digits$}", units / scale, units % scale)
+    let text = format!("{whole}.{fraction:0digits$}");
+    text.trim_end_matches('0').to_owned()
 }
 
 // ---------------------------------------------------------------------------
@@ -1410,5 +1412,7 @@ mod tests {
         assert_eq!(money(3025, 100), "30.25");
         assert_eq!(money(5, 1000), "0.005");
         assert_eq!(money(42, 1), "42");
+        assert_eq!(money(2_366_980, 10), "236698");
+        assert_eq!(money(3_020, 100), "30.2");
     }
 }
