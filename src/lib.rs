@@ -166,6 +166,7 @@ pub mod area;
 pub mod ballot;
 pub mod criteria;
 pub mod followup;
+mod hash;
 pub mod idea;
 pub mod ids;
 pub mod money;

@@ -163,6 +163,96 @@ fn check_names_file_and_line() {
     assert!(!out.contains("good.pb"), "{out}");
 }
 
+/// SMALL with voter 1 on lines 17, 18, 20 and 21 (4 voters promised, 5 rows).
+fn repeated_voter() -> String {
+    SMALL
+        .replace("2;1\n", "1;1\n")
+        .replace("4;2\n", "1;2\n1;3\n")
+}
+
+#[test]
+fn check_lists_every_broken_promise_with_its_line() {
+    let file = scratch("promises.pb", &repeated_voter());
+    let o = run(&["check", file.to_str().unwrap()]);
+    assert_eq!(o.status.code(), Some(1));
+    let p = file.display();
+    assert_eq!(
+        stdout(&o),
+        format!(
+            "{p}:5: META num_votes is 4 but VOTES has 5 rows\n\
+             {p}:18: voter id \"1\" was already used on line 17\n\
+             {p}:20: voter id \"1\" was already used on line 17\n\
+             {p}:21: voter id \"1\" was already used on line 17\n"
+        )
+    );
+    assert!(stderr(&o).contains("4 problems"), "{}", stderr(&o));
+
+    // At most 20 lines per file, then how many more.
+    let mut many = SMALL.replace("vote_type;approval", "vote_type;choose-1");
+    many.push_str(&(5..40).map(|v| format!("{v};1,2\n")).collect::<String>());
+    let many = many.replace("num_votes;4", "num_votes;39");
+    let file = scratch("many.pb", &many);
+    let o = run(&["check", file.to_str().unwrap()]);
+    let out = stdout(&o);
+    let lines: Vec<&str> = out.lines().collect();
+    assert_eq!(lines.len(), 21, "{out}");
+    assert_eq!(
+        lines[20],
+        format!("{}: … and 17 more problems", file.display())
+    );
+}
+
+#[test]
+fn tally_refuses_a_file_that_breaks_its_promises_unless_lenient() {
+    let file = scratch("lenient.pb", &repeated_voter());
+    let path = file.to_str().unwrap();
+    let o = run(&["tally", path, "--format", "json"]);
+    assert_eq!(o.status.code(), Some(1));
+    let err = stderr(&o);
+    assert!(
+        err.contains(&format!(
+            "{path}:18: voter id \"1\" was already used on line 17"
+        )),
+        "{err}"
+    );
+    assert!(err.contains("--lenient count"), "{err}");
+    assert!(stdout(&o).is_empty());
+
+    let voters = |how: &str| {
+        let o = run(&["tally", path, "--format", "json", "--lenient", how]);
+        assert!(o.status.success(), "{how}: {}", stderr(&o));
+        assert!(stderr(&o).contains("4 problems"), "{}", stderr(&o));
+        let v: serde_json::Value = serde_json::from_str(stdout(&o).trim()).unwrap();
+        v["num_voters"].as_u64().unwrap()
+    };
+    assert_eq!(voters("count"), 5);
+    assert_eq!(voters("skip"), 2);
+    assert_eq!(
+        run(&["tally", path, "--lenient", "maybe"]).status.code(),
+        Some(2)
+    );
+}
+
+#[test]
+fn points_overflowing_32_bits_are_named_as_such() {
+    let text = "META\nkey;value\nbudget;10\nvote_type;cumulative\nPROJECTS\nproject_id;cost\n\
+                1;5\n2;5\nVOTES\nvoter_id;vote;points\n1;1,1;4294967295,4294967295\n";
+    let file = scratch("overflow.pb", text);
+    let path = file.to_str().unwrap();
+    for lenient in [None, Some("count")] {
+        let mut args = vec!["tally", path];
+        args.extend(lenient.iter().flat_map(|l| ["--lenient", l]));
+        let o = run(&args);
+        assert_eq!(o.status.code(), Some(1));
+        let err = stderr(&o);
+        assert!(err.contains(&format!("{path}:11:")), "{err}");
+        assert!(err.contains("32 bits"), "{err}");
+        assert!(!err.contains("64 bits"), "{err}");
+    }
+    let o = run(&["tally", path, "--lenient", "skip", "--format", "json"]);
+    assert!(o.status.success(), "{}", stderr(&o));
+}
+
 fn data_file(name: &str) -> Option<PathBuf> {
     let dir = std::env::var_os("MEDBORGARBUDGET_PABULIB")
         .map(PathBuf::from)

@@ -5,7 +5,7 @@
 //! medborgarbudget simulate [--scenario FILE] [--years N] [--seed S] [--store memory|sqlite:PATH|postgres:URL]
 //! medborgarbudget sweep [--programmes K] [--rules R,…] [--outreach true,false] [--trust low,…] [--threads N] [--format csv|json] [--out FILE]
 //! medborgarbudget report [--store …] [--programme ID] --out FILE.html
-//! medborgarbudget tally FILE.pb [--rule RULE] [--tie-break T[,T…]] [--format table|json|csv]
+//! medborgarbudget tally FILE.pb [--rule RULE] [--tie-break T[,T…]] [--format table|json|csv] [--lenient count|skip]
 //! medborgarbudget check FILE.pb…
 //! ```
 //!
@@ -44,7 +44,9 @@ mod programmes;
 
 use clap::{Parser, Subcommand, ValueEnum};
 use indicatif::{ProgressBar, ProgressFinish, ProgressStyle};
-use medborgarbudget::pabulib::{self, ParseOptions, PbFile, official::official_rule};
+use medborgarbudget::pabulib::{
+    self, Checked, OnProblem, ParseOptions, PbErrorKind, PbFile, official::official_rule,
+};
 use medborgarbudget::tally::{
     Greedy, GreedyNoSkip, GreedyThreshold, MaxWelfare, Mes, MesAdd1, MesAdd1Comparison, MesGreedy,
     Outcome, Phragmen, Tally, TieBreak, TieBreaking,
@@ -147,8 +149,18 @@ enum Command {
         /// `min_project_score_threshold`).
         #[arg(long)]
         threshold: Option<u64>,
+        /// Count a file that breaks a promise of its own (a voter id used twice, a
+        /// vote longer than META max_length, …: what `check` lists), which is
+        /// otherwise refused. `count`: every row counted as written (a project
+        /// named twice in one vote counts once, its points added up); `skip`: every
+        /// row with a problem left out (of rows sharing a voter id, all but the
+        /// first). Problems not about a vote (META num_votes, a project's cost) do
+        /// not change the count. The number of problems goes to standard error.
+        #[arg(long, value_enum)]
+        lenient: Option<LenientArg>,
     },
-    /// Check .pb files; print `file:line: problem` for each one that does not read.
+    /// Check .pb files: print `file:line: problem` for every broken promise (at
+    /// most 20 per file) and for a file that does not read.
     Check {
         /// The files.
         #[arg(required = true)]
@@ -170,6 +182,12 @@ enum RuleArg {
     PhragmenSkip,
     MaxWelfare,
     Official,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+enum LenientArg {
+    Count,
+    Skip,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -254,17 +272,63 @@ fn main() -> ExitCode {
             tie_break,
             format,
             threshold,
-        } => tally(&file, rule, &tie_break, format, threshold),
+            lenient,
+        } => tally(&file, rule, &tie_break, format, threshold, lenient),
         Command::Check { files } => check(&files),
     };
     output::exit(result)
 }
 
-/// Reads a file to count it: a project named twice in one vote counts once (its
-/// points add up), as 15 real pabulib files need; `check` reports such votes.
-fn read(path: &Path) -> Result<PbFile, BadInput> {
-    pabulib::read_file_with(path, ParseOptions::default().merge_repeats(true))
-        .map_err(|e| BadInput(format!("{}:{}", path.display(), located(&e))))
+/// Problems `check` and a refusing `tally` print per file.
+const PROBLEMS_PRINTED: usize = 20;
+
+/// Reads a file to count it. A file that breaks a promise of its own is refused
+/// with its problems, unless `lenient` says how to count it.
+fn read(path: &Path, lenient: Option<LenientArg>) -> Result<PbFile, BadInput> {
+    let policy = match lenient {
+        None => OnProblem::Refuse,
+        Some(LenientArg::Count) => OnProblem::Count,
+        Some(LenientArg::Skip) => OnProblem::Skip,
+    };
+    let checked = pabulib::check_file(path, ParseOptions::default().on_problem(policy));
+    let total = checked.total;
+    match checked.file {
+        Ok(file) => {
+            if total > 0 {
+                let how = match policy {
+                    OnProblem::Skip => "rows with problems left out",
+                    _ => "every row counted as written",
+                };
+                output::note(format_args!(
+                    "{}: {total} problems (`medborgarbudget check` lists them); {how}",
+                    path.display()
+                ));
+            }
+            Ok(file)
+        }
+        Err(e) if matches!(e.kind, PbErrorKind::Problem(_)) => {
+            let mut message = String::new();
+            for p in checked.problems.iter().take(PROBLEMS_PRINTED) {
+                message.push_str(&format!("{}:{}: {}\n", path.display(), p.line, p.kind));
+            }
+            message.push_str(&format!(
+                "{}: {total} problems; a file that breaks its own promises is counted only \
+                 with --lenient count (every row as written) or --lenient skip (rows with \
+                 problems left out)",
+                path.display()
+            ));
+            if policy == OnProblem::Count {
+                message = format!(
+                    "{}:{}: {}: this row cannot be counted, not even with --lenient count",
+                    path.display(),
+                    e.line,
+                    e.kind
+                );
+            }
+            Err(BadInput(message))
+        }
+        Err(e) => Err(BadInput(format!("{}:{}", path.display(), located(&e)))),
+    }
 }
 
 /// `line: problem`, or just the problem for errors not about a line.
@@ -293,9 +357,10 @@ fn tally(
     tie_break: &[TieArg],
     format: Format,
     threshold: Option<u64>,
+    lenient: Option<LenientArg>,
 ) -> Result<(), BadInput> {
     let bar = spinner(format!("reading {}", path.display()));
-    let file = read(path)?;
+    let file = bar.suspend(|| read(path, lenient))?;
     let election = file
         .election()
         .map_err(|e| BadInput(format!("{}: {e}", path.display())))?;
@@ -538,20 +603,19 @@ fn check(files: &[PathBuf]) -> Result<(), BadInput> {
         ProgressStyle::with_template("{bar:40} {pos}/{len} {wide_msg}")
             .unwrap_or_else(|_| ProgressStyle::default_bar()),
     );
-    let mut bad = 0_usize;
+    let mut bad = 0_u64;
+    let mut bad_files = 0_usize;
     for path in files {
         bar.set_message(path.display().to_string());
-        match pabulib::read_file(path) {
-            Ok(file) => {
-                for problem in consistency(&file) {
-                    bad += 1;
-                    bar.suspend(|| output::line(format_args!("{}:{problem}", path.display())))?;
-                }
+        let checked = pabulib::check_file(path, ParseOptions::default());
+        let found = problems(path, &checked);
+        if !found.is_empty() {
+            bad = bad.saturating_add(checked.total);
+            bad_files += 1;
+            if checked.read_error().is_some() {
+                bad = bad.saturating_add(1);
             }
-            Err(e) => {
-                bad += 1;
-                bar.suspend(|| output::line(format_args!("{}:{}", path.display(), located(&e))))?;
-            }
+            bar.suspend(|| output::line(format_args!("{}", found.trim_end_matches('\n'))))?;
         }
         bar.inc(1);
     }
@@ -560,25 +624,31 @@ fn check(files: &[PathBuf]) -> Result<(), BadInput> {
         output::note(format_args!("{} files, all valid", files.len()));
         Ok(())
     } else {
-        Err(BadInput(format!("{} files, {bad} problems", files.len())))
+        Err(BadInput(format!(
+            "{} files, {bad} problems in {bad_files} of them",
+            files.len()
+        )))
     }
 }
 
-/// Facts META states that the sections contradict.
-fn consistency(file: &PbFile) -> Vec<String> {
-    let mut problems = Vec::new();
-    let count = |key: &str| file.meta(key).and_then(|v| v.trim().parse::<u64>().ok());
-    if let Some(n) = count("num_projects").filter(|n| *n != file.projects.len() as u64) {
-        problems.push(format!(
-            " META num_projects is {n} but PROJECTS has {}",
-            file.projects.len()
+/// `check`'s lines for one file: `file:line: problem` for the first
+/// [`PROBLEMS_PRINTED`] problems, how many more there are, and the error that
+/// stopped the reader, if any. Empty for a valid file.
+fn problems(path: &Path, checked: &Checked) -> String {
+    let mut out = String::new();
+    for p in checked.problems.iter().take(PROBLEMS_PRINTED) {
+        out.push_str(&format!("{}:{}: {}\n", path.display(), p.line, p.kind));
+    }
+    let printed = checked.problems.len().min(PROBLEMS_PRINTED) as u64;
+    if checked.total > printed {
+        out.push_str(&format!(
+            "{}: … and {} more problems\n",
+            path.display(),
+            checked.total - printed
         ));
     }
-    if let Some(n) = count("num_votes").filter(|n| *n != file.num_voters()) {
-        problems.push(format!(
-            " META num_votes is {n} but VOTES has {}",
-            file.num_voters()
-        ));
+    if let Some(e) = checked.read_error() {
+        out.push_str(&format!("{}:{}\n", path.display(), located(e)));
     }
-    problems
+    out
 }

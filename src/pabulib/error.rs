@@ -2,6 +2,7 @@
 
 use std::fmt;
 
+use super::promise::ProblemKind;
 use crate::tally::TallyError;
 
 /// The three sections of a `.pb` file, in the order they must appear.
@@ -231,12 +232,6 @@ pub enum PbErrorKind {
         /// The column (`vote` or `points`).
         column: &'static str,
     },
-    /// A vote naming the same project twice.
-    #[error("a vote names project {id:?} twice")]
-    DuplicateInVote {
-        /// The id.
-        id: String,
-    },
     /// The points list does not match the vote list.
     #[error("expected one points entry per voted project ({votes}), found {points}")]
     PointsMismatch {
@@ -251,6 +246,22 @@ pub enum PbErrorKind {
         /// What does not fit.
         reason: String,
     },
+    /// A META value the reader checks votes or projects against that is not what
+    /// the key needs (such as `max_sum_cost;ten`).
+    #[error("expected META {key} to be {expected}, found {found:?}")]
+    InvalidMetaValue {
+        /// The key.
+        key: &'static str,
+        /// The value found.
+        found: String,
+        /// What it must be.
+        expected: &'static str,
+    },
+    /// A promise of the format or of META that the file breaks (a voter id used
+    /// twice, a vote longer than `max_length`, …), refused by
+    /// [`OnProblem::Refuse`](super::OnProblem::Refuse).
+    #[error("{0}")]
+    Problem(ProblemKind),
     /// The profile refused the ballots (for example, more voters than 64 bits count).
     #[error("the ballots cannot be counted: {0}")]
     Tally(TallyError),

@@ -21,9 +21,32 @@
 //! as text, plus the ballots as a compact [`Profile`] (identical ballots merged;
 //! voter ids and voter columns such as age are not kept). Amounts become integers:
 //! the budget and every cost are multiplied by [`PbFile::scale`], the smallest
-//! power of ten that makes all of them whole. Every problem is a [`PbError`] naming
-//! the line and what was expected; no input makes the reader panic. The reader is
-//! strict by default; [`ParseOptions`] relaxes it where real files need it.
+//! power of ten that makes all of them whole. Every error is a [`PbError`] naming
+//! the line and what was expected; no input makes the reader panic, and its time
+//! is near-linear in the input, whatever the input (`benches/pabulib_adversarial.rs`
+//! reads files built to be slow).
+//! The reader is strict by default; [`ParseOptions`] relaxes it where real files
+//! need it.
+//!
+//! # Promises
+//!
+//! Besides the format, a file makes promises about its votes, and the reader
+//! checks each one ([`ProblemKind`] lists them): voter ids are unique; a
+//! `choose-1` vote names exactly one project; META `min_length`/`max_length`
+//! bound how many projects a vote names (for points ballots, projects given more
+//! than 0 points); `min_sum_cost`/`max_sum_cost` bound what a vote's projects
+//! cost together; for cumulative and scoring ballots `min_points`/`max_points`
+//! bound each project's points and `min_sum_points`/`max_sum_points` their sum;
+//! `categories` with `min_length_per_category`, `max_length_per_category`,
+//! `min_sum_cost_per_category` and `max_sum_cost_per_category` (one value, or one
+//! per category) bound a vote within each category of the `category` column;
+//! `min_project_cost`/`max_project_cost` bound each project's cost;
+//! `num_projects` and `num_votes` count the rows; `fully_funded;1` says the
+//! projects cost no more than the budget. Only what META states is checked (the
+//! format's defaults, such as `min_length` 1, are not). A row that breaks a
+//! promise is a [`Problem`]; [`ParseOptions::on_problem`] says whether a problem
+//! is an error (the default), or the row is counted as written, or left out, and
+//! [`check`] lists every problem of a file.
 //!
 //! ```
 //! use medborgarbudget::pabulib::{self, VoteType};
@@ -69,8 +92,8 @@
 
 pub mod cycle;
 mod error;
-mod fx;
 pub mod official;
+mod promise;
 mod read;
 mod write;
 
@@ -79,16 +102,18 @@ use std::path::Path;
 use std::str::FromStr;
 
 pub use error::{PbError, PbErrorKind, Section};
+pub use promise::{Checked, OnProblem, PROBLEMS_LISTED, Problem, ProblemKind};
 
 use crate::tally::{Candidate, Election, Profile, ProfileKind, TallyError};
 
-/// Reads a `.pb` file from its bytes, strictly: a vote naming a project twice is
-/// an error (see [`parse_with`] to merge such repeats).
+/// Reads a `.pb` file from its bytes, strictly: a vote naming a project twice,
+/// or any other broken promise of the file (see [Promises](self#promises)), is an
+/// error (see [`parse_with`] to merge repeats, count or leave out such rows).
 ///
 /// # Errors
 /// A [`PbError`] with the 1-based line and what was expected there.
 pub fn parse(bytes: &[u8]) -> Result<PbFile, PbError> {
-    read::parse(bytes, ParseOptions::default())
+    parse_with(bytes, ParseOptions::default())
 }
 
 /// Reads a `.pb` file from its bytes with `options`.
@@ -96,7 +121,14 @@ pub fn parse(bytes: &[u8]) -> Result<PbFile, PbError> {
 /// # Errors
 /// As [`parse`], less what `options` accepts.
 pub fn parse_with(bytes: &[u8], options: ParseOptions) -> Result<PbFile, PbError> {
-    read::parse(bytes, options)
+    read::check(bytes, options, true).file
+}
+
+/// Reads a `.pb` file from its bytes with `options`, as [`parse_with`] does, and
+/// lists every broken promise ([`Problem`]) on the way, not only the first:
+/// reading goes on after a problem, and stops only at a malformed row.
+pub fn check(bytes: &[u8], options: ParseOptions) -> Checked {
+    read::check(bytes, options, false)
 }
 
 /// Reads the `.pb` file at `path`, strictly, as [`parse`].
@@ -113,8 +145,24 @@ pub fn read_file(path: impl AsRef<Path>) -> Result<PbFile, PbError> {
 /// [`PbErrorKind::Io`] (line 0) if the file cannot be read, otherwise as
 /// [`parse_with`].
 pub fn read_file_with(path: impl AsRef<Path>, options: ParseOptions) -> Result<PbFile, PbError> {
-    let path = path.as_ref();
-    let bytes = std::fs::read(path).map_err(|e| {
+    parse_with(&read_bytes(path.as_ref())?, options)
+}
+
+/// [`check`] on the file at `path`; a file that cannot be read is
+/// [`PbErrorKind::Io`] (line 0) in [`Checked::file`].
+pub fn check_file(path: impl AsRef<Path>, options: ParseOptions) -> Checked {
+    match read_bytes(path.as_ref()) {
+        Ok(bytes) => check(&bytes, options),
+        Err(e) => Checked {
+            file: Err(e),
+            problems: Vec::new(),
+            total: 0,
+        },
+    }
+}
+
+fn read_bytes(path: &Path) -> Result<Vec<u8>, PbError> {
+    std::fs::read(path).map_err(|e| {
         PbError::new(
             0,
             PbErrorKind::Io {
@@ -123,21 +171,21 @@ pub fn read_file_with(path: impl AsRef<Path>, options: ParseOptions) -> Result<P
                 message: e.to_string(),
             },
         )
-    })?;
-    parse_with(&bytes, options)
+    })
 }
 
-/// What the reader accepts beyond the format. The default is strict.
+/// What the reader accepts beyond the format and the file's promises. The
+/// default is strict.
 ///
 /// ```
-/// use medborgarbudget::pabulib::{self, ParseOptions, PbErrorKind};
+/// use medborgarbudget::pabulib::{self, ParseOptions, PbErrorKind, ProblemKind};
 ///
 /// let text = b"META\nkey;value\nbudget;10\nvote_type;cumulative\n\
 ///              PROJECTS\nproject_id;cost\n1;5\n2;5\n\
 ///              VOTES\nvoter_id;vote;points\n1;1,1,2;1,1,3\n";
 /// let err = pabulib::parse(text).unwrap_err();
 /// assert_eq!(err.line, 11);
-/// assert!(matches!(err.kind, PbErrorKind::DuplicateInVote { .. }));
+/// assert!(matches!(err.kind, PbErrorKind::Problem(ProblemKind::RepeatedProject { .. })));
 ///
 /// let file = pabulib::parse_with(text, ParseOptions::default().merge_repeats(true))?;
 /// assert_eq!(file.profile.support()?, [2, 3]); // project 1's points added up
@@ -150,8 +198,12 @@ pub struct ParseOptions {
     /// pabulib snapshot do (one vote each, such as `1155,1155,1155,62,447`). An
     /// approval vote counts the project once; a ranking keeps its first (best)
     /// place; points given to it are added up. Off by default: such a vote is a
-    /// [`PbErrorKind::DuplicateInVote`] error.
+    /// [`ProblemKind::RepeatedProject`], handled as
+    /// [`on_problem`](ParseOptions::on_problem) says.
     pub merge_repeats: bool,
+    /// What to do with a row that breaks a promise of the file: an error (the
+    /// default), counted as written, or left out.
+    pub on_problem: OnProblem,
 }
 
 impl ParseOptions {
@@ -159,6 +211,13 @@ impl ParseOptions {
     #[must_use]
     pub fn merge_repeats(mut self, merge: bool) -> ParseOptions {
         self.merge_repeats = merge;
+        self
+    }
+
+    /// Sets [`on_problem`](ParseOptions::on_problem).
+    #[must_use]
+    pub fn on_problem(mut self, policy: OnProblem) -> ParseOptions {
+        self.on_problem = policy;
         self
     }
 }

@@ -2,14 +2,18 @@
 //!
 //! `META` and `PROJECTS` are small and read into strings. `VOTES` is most of a
 //! file and is read on bytes: only the `vote` (and `points`) fields are looked at,
-//! ids are mapped to indices by a table (ids that are small numbers) or an Fx hash
-//! map, and each ballot goes into the [`ProfileBuilder`] from reused buffers.
+//! ids are mapped to indices by a table (ids that are small numbers) or a hash
+//! table with random keys, and each ballot goes into the [`ProfileBuilder`] from reused buffers.
 
 use std::collections::HashMap;
+use std::hash::RandomState;
 
 use super::error::{PbError, PbErrorKind, Section};
-use super::fx::FxBuild;
+use super::promise::{
+    Ballot, Checked, Inspector, MetaValue, OnProblem, ProblemKind, Promises, Verdict,
+};
 use super::{ParseOptions, PbFile, PbProject, VoteType};
+use crate::hash::HashKeys;
 use crate::tally::{Profile, ProfileBuilder, ProfileKind, TallyError};
 
 type Kind = PbErrorKind;
@@ -17,7 +21,29 @@ type Kind = PbErrorKind;
 /// Most decimals an amount may have (10^18 still fits in a `u64`).
 const MAX_DECIMALS: u32 = 18;
 
-pub(super) fn parse(bytes: &[u8], options: ParseOptions) -> Result<PbFile, PbError> {
+/// Reads `bytes`; `stop` at the first problem the options do not accept
+/// (parsing), or go on to find every problem (checking).
+pub(super) fn check(bytes: &[u8], options: ParseOptions, stop: bool) -> Checked {
+    let mut inspector = Inspector::new(options.on_problem, stop, bytes.len());
+    let read = read(bytes, options, &mut inspector);
+    let (problems, total, fatal) = inspector.finish();
+    let file = match (read, fatal) {
+        // A problem the options refuse comes first: reading stopped after it.
+        (_, Some(p)) => Err(PbError::new(p.line, PbErrorKind::Problem(p.kind))),
+        (read, None) => read,
+    };
+    Checked {
+        file,
+        problems,
+        total,
+    }
+}
+
+fn read<'a>(
+    bytes: &'a [u8],
+    options: ParseOptions,
+    inspector: &mut Inspector<'a>,
+) -> Result<PbFile, PbError> {
     let bytes = bytes.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(bytes);
     let mut lines = Lines::new(bytes);
 
@@ -65,7 +91,15 @@ pub(super) fn parse(bytes: &[u8], options: ParseOptions) -> Result<PbFile, PbErr
         projects.push(no, fields)?;
     };
     expect_next(next, Section::Votes)?;
-    let (project_columns, projects, scale, budget) = projects.finish(&info)?;
+    let finished = projects.finish(&info)?;
+    let mut promises = finished.promises(&meta, &meta_lines, &info, inspector)?;
+    let Finished {
+        columns: project_columns,
+        projects,
+        scale,
+        budget,
+        ..
+    } = finished;
 
     // VOTES
     let (header_line, vote_columns) = expect_header(&mut lines, Section::Votes)?;
@@ -76,7 +110,16 @@ pub(super) fn parse(bytes: &[u8], options: ParseOptions) -> Result<PbFile, PbErr
     if let Some(length) = info.max_length {
         builder.ranking_length(length);
     }
-    read_votes(&mut lines, &columns, &projects, kind, options, &mut builder)?;
+    let mut votes = Votes {
+        columns: &columns,
+        projects: &projects,
+        kind,
+        options,
+        builder: &mut builder,
+        promises: &mut promises,
+    };
+    votes.read(&mut lines, inspector)?;
+    inspector.finish_votes(&promises)?;
 
     Ok(PbFile {
         meta,
@@ -163,10 +206,44 @@ pub(super) fn from_parts(
         columns.pop();
     }
     let mut reader = ProjectsReader::new(columns, header_line)?;
+    let num_rows = rows.len();
     for (k, row) in rows.into_iter().enumerate() {
         reader.push(header_line + 1 + k, row)?;
     }
-    let (project_columns, projects, scale, budget) = reader.finish(&info)?;
+    let finished = reader.finish(&info)?;
+    // The ballots, as the rows they would be: each distinct ballot on the line
+    // of its first voter (voter ids are 1, 2, …, so none repeats).
+    let mut inspector = Inspector::new(OnProblem::Refuse, true, 0);
+    let mut promises = finished.promises(&meta, &meta_lines, &info, &mut inspector)?;
+    let Finished {
+        columns: project_columns,
+        projects,
+        scale,
+        budget,
+        ..
+    } = finished;
+    let mut line = header_line + num_rows + 3;
+    let mut pairs = Vec::new();
+    for ballot in profile.iter() {
+        let entries = if profile.kind() == ProfileKind::Points {
+            pairs.clear();
+            pairs.extend(
+                ballot
+                    .projects
+                    .iter()
+                    .copied()
+                    .zip(ballot.points.iter().copied()),
+            );
+            Ballot::Points(&pairs)
+        } else {
+            Ballot::Listed(ballot.projects)
+        };
+        inspector.start_row(line, None)?;
+        inspector.finish_row(line, &mut promises, &projects, entries)?;
+        line = line.saturating_add(usize::try_from(ballot.count).unwrap_or(usize::MAX));
+    }
+    inspector.set_rows(profile.num_voters());
+    inspector.finish_votes(&promises)?;
     if let Some(p) = projects.iter().find(|p| p.id.contains(',')) {
         return Err(inconsistent(format!(
             "project id {:?} holds ',', which separates ids in a vote",
@@ -498,7 +575,7 @@ impl MetaInfo {
         title_line: usize,
     ) -> Result<MetaInfo, PbError> {
         let line_of = |i: usize| lines.get(i).copied().unwrap_or(0);
-        let mut seen: HashMap<&str, usize, FxBuild> = HashMap::default();
+        let mut seen: HashMap<&str, usize, RandomState> = HashMap::default();
         for (i, (key, _)) in meta.iter().enumerate() {
             if let Some(&first) = seen.get(key.as_str()) {
                 return Err(PbError::new(
@@ -565,13 +642,13 @@ fn is_none(value: &str) -> bool {
 /// A non-negative decimal `mantissa / 10^decimals`, trailing zeros of the
 /// fraction removed.
 #[derive(Debug, Clone, Copy)]
-struct Amount {
+pub(super) struct Amount {
     mantissa: u128,
     decimals: u32,
 }
 
 impl Amount {
-    fn parse(text: &str, what: &'static str) -> Result<Amount, Kind> {
+    pub(super) fn parse(text: &str, what: &'static str) -> Result<Amount, Kind> {
         let t = text.trim();
         let invalid = || Kind::InvalidAmount {
             what,
@@ -613,6 +690,27 @@ impl Amount {
         Ok(Amount { mantissa, decimals })
     }
 
+    /// The amount in units of `10^-decimals`: the whole units (saturating at
+    /// `u128::MAX`) and whether a fraction of a unit is left over.
+    pub(super) fn split(self, decimals: u32) -> (u128, bool) {
+        match decimals.checked_sub(self.decimals) {
+            Some(up) => {
+                let whole = 10_u128
+                    .checked_pow(up)
+                    .and_then(|f| self.mantissa.checked_mul(f))
+                    .unwrap_or(if self.mantissa == 0 { 0 } else { u128::MAX });
+                (whole, false)
+            }
+            None => {
+                let down = self.decimals - decimals;
+                match 10_u128.checked_pow(down) {
+                    Some(f) => (self.mantissa / f, !self.mantissa.is_multiple_of(f)),
+                    None => (0, self.mantissa != 0),
+                }
+            }
+        }
+    }
+
     /// The amount times `10^decimals` (at least `self.decimals`), if it fits.
     fn scaled(self, decimals: u32) -> Option<u64> {
         let factor = 10_u128.checked_pow(decimals.checked_sub(self.decimals)?)?;
@@ -629,13 +727,13 @@ struct ProjectsReader {
     cost_column: usize,
     projects: Vec<PbProject>,
     costs: Vec<(Amount, usize)>,
-    ids: HashMap<String, usize, FxBuild>,
+    ids: HashMap<String, usize, RandomState>,
 }
 
 impl ProjectsReader {
     fn new(columns: Vec<String>, header_line: usize) -> Result<ProjectsReader, PbError> {
         let err = |k| PbError::new(header_line, k);
-        let mut seen: HashMap<&str, (), FxBuild> = HashMap::default();
+        let mut seen: HashMap<&str, (), RandomState> = HashMap::default();
         for c in &columns {
             if !c.is_empty() && seen.insert(c, ()).is_some() {
                 return Err(err(Kind::DuplicateColumn {
@@ -695,10 +793,7 @@ impl ProjectsReader {
     }
 
     /// Scales the budget and the costs to integers.
-    fn finish(
-        mut self,
-        meta: &MetaInfo,
-    ) -> Result<(Vec<String>, Vec<PbProject>, u64, u64), PbError> {
+    fn finish(self, meta: &MetaInfo) -> Result<Finished, PbError> {
         let decimals = self
             .costs
             .iter()
@@ -720,7 +815,8 @@ impl ProjectsReader {
             .scaled(decimals)
             .ok_or_else(|| out_of_range(meta.budget_line, "budget", &meta.budget_text))?;
         let cost_column = self.cost_column;
-        for (project, &(amount, line)) in self.projects.iter_mut().zip(&self.costs) {
+        let mut projects = self.projects;
+        for (project, &(amount, line)) in projects.iter_mut().zip(&self.costs) {
             project.cost = amount.scaled(decimals).ok_or_else(|| {
                 out_of_range(
                     line,
@@ -733,7 +829,56 @@ impl ProjectsReader {
                 )
             })?;
         }
-        Ok((self.columns, self.projects, scale, budget))
+        Ok(Finished {
+            columns: self.columns,
+            projects,
+            scale,
+            budget,
+            lines: self.costs.iter().map(|&(_, line)| line).collect(),
+            cost_column,
+        })
+    }
+}
+
+/// The projects read, costs scaled.
+struct Finished {
+    columns: Vec<String>,
+    projects: Vec<PbProject>,
+    scale: u64,
+    budget: u64,
+    /// The line of each project.
+    lines: Vec<usize>,
+    cost_column: usize,
+}
+
+impl Finished {
+    /// The promises of META about these projects and the votes; problems with
+    /// META or the projects go to `inspector`.
+    fn promises(
+        &self,
+        meta: &[(String, String)],
+        meta_lines: &[usize],
+        info: &MetaInfo,
+        inspector: &mut Inspector<'_>,
+    ) -> Result<Promises, PbError> {
+        let values: Vec<MetaValue<'_>> = meta
+            .iter()
+            .zip(meta_lines)
+            .filter(|((_, v), _)| !is_none(v))
+            .map(|((key, value), &line)| MetaValue { key, value, line })
+            .collect();
+        Promises::read(
+            &values,
+            info.vote_type,
+            &self.projects,
+            &self.lines,
+            self.cost_column,
+            self.columns.iter().position(|c| c == "category"),
+            self.scale,
+            self.budget,
+            &info.budget_text,
+            inspector,
+        )
     }
 }
 
@@ -743,6 +888,8 @@ impl ProjectsReader {
 struct VoteColumns {
     vote: usize,
     points: Option<usize>,
+    /// `voter_id`, if the header has it.
+    voter: Option<usize>,
     /// Fields a row must have: up to the last column read.
     needed: usize,
 }
@@ -772,10 +919,12 @@ impl VoteColumns {
         } else {
             None
         };
-        let needed = vote.max(points.unwrap_or(0)) + 1;
+        let voter = find("voter_id")?;
+        let needed = vote.max(points.unwrap_or(0)).max(voter.unwrap_or(0)) + 1;
         Ok(VoteColumns {
             vote,
             points,
+            voter,
             needed,
         })
     }
@@ -816,12 +965,12 @@ impl Ids for NumericIds {
     }
 }
 
-/// Any ids, in an Fx hash map.
-struct HashedIds<'p>(HashMap<&'p [u8], u32, FxBuild>);
+/// Any ids, in a hash map with a random key.
+struct HashedIds<'p>(HashMap<&'p [u8], u32, RandomState>);
 
 impl<'p> HashedIds<'p> {
     fn new(projects: &'p [PbProject]) -> HashedIds<'p> {
-        let mut map = HashMap::with_capacity_and_hasher(projects.len(), FxBuild::default());
+        let mut map = HashMap::with_capacity_and_hasher(projects.len(), RandomState::new());
         for (i, p) in projects.iter().enumerate() {
             if let Ok(i) = u32::try_from(i) {
                 map.insert(p.id.as_bytes(), i);
@@ -840,28 +989,64 @@ impl Ids for HashedIds<'_> {
 
 /// Ids of at most 15 bytes, each packed into a `u128` (the bytes, then the length
 /// in the top byte; never 0, as ids are not empty), in an open-addressing table.
+///
+/// The slot comes from a cheap hash (two multiplications), with a fixed seed
+/// first. As every id is known when the table is built, the build measures the
+/// longest probe; past [`MAX_PROBE`] it tries random seeds, and after three
+/// gives up for [`HashedIds`]. So every lookup, of an id in the table or not,
+/// probes at most `MAX_PROBE` slots, whatever ids a file holds.
 struct PackedIds {
     keys: Vec<u128>,
     values: Vec<u32>,
     shift: u32,
+    /// Random keys of the hash: an offset and two odd multipliers.
+    seed: [u64; 3],
 }
+
+/// The longest probe a [`PackedIds`] table accepts.
+const MAX_PROBE: usize = 32;
+
+/// The fixed multiplier [`PackedIds`] tries first (Fx's).
+const FAST_SEED: u64 = 0x51_7c_c1_b7_27_22_0a_95;
 
 impl PackedIds {
     fn new(projects: &[PbProject]) -> Option<PackedIds> {
+        let packed: Vec<u128> = projects
+            .iter()
+            .map(|p| pack(p.id.as_bytes()))
+            .collect::<Option<_>>()?;
         let len = projects
             .len()
             .checked_mul(4)?
             .max(16)
             .checked_next_power_of_two()?;
+        // A fixed seed first, as it suits real ids; then random ones, which a
+        // file cannot have been built against.
+        let random = HashKeys::new(9);
+        let seeds = (0..3).map(|a| {
+            [
+                random.key(3 * a),
+                random.key(3 * a + 1) | 1,
+                random.key(3 * a + 2) | 1,
+            ]
+        });
+        std::iter::once([0, FAST_SEED, FAST_SEED])
+            .chain(seeds)
+            .find_map(|seed| PackedIds::build(&packed, len, seed))
+    }
+
+    /// The table under `seed`, if no probe is longer than [`MAX_PROBE`].
+    fn build(packed: &[u128], len: usize, seed: [u64; 3]) -> Option<PackedIds> {
         let mut table = PackedIds {
             keys: vec![0; len],
             values: vec![u32::MAX; len],
             shift: 64 - len.trailing_zeros(),
+            seed,
         };
         let mask = len - 1;
-        for (index, p) in projects.iter().enumerate() {
-            let key = pack(p.id.as_bytes())?;
+        for (index, &key) in packed.iter().enumerate() {
             let mut i = table.home(key);
+            let mut probe = 0;
             loop {
                 match table.keys.get_mut(i) {
                     Some(slot) if *slot == 0 => {
@@ -869,17 +1054,21 @@ impl PackedIds {
                         *table.values.get_mut(i)? = u32::try_from(index).ok()?;
                         break;
                     }
-                    Some(_) => i = (i + 1) & mask,
-                    None => return None,
+                    Some(_) if probe < MAX_PROBE => {
+                        i = (i + 1) & mask;
+                        probe += 1;
+                    }
+                    _ => return None,
                 }
             }
         }
         Some(table)
     }
 
-    #[inline]
+    #[inline(always)]
     fn home(&self, key: u128) -> usize {
-        let h = ((key as u64).wrapping_mul(SEED) ^ (key >> 64) as u64).wrapping_mul(SEED);
+        let [offset, m1, m2] = self.seed;
+        let h = (((key as u64) ^ offset).wrapping_mul(m1) ^ (key >> 64) as u64).wrapping_mul(m2);
         (h >> self.shift) as usize
     }
 }
@@ -890,17 +1079,16 @@ impl Ids for PackedIds {
         let key = pack(id)?;
         let mask = self.keys.len().wrapping_sub(1);
         let mut i = self.home(key);
-        loop {
+        for _ in 0..=MAX_PROBE {
             match self.keys.get(i) {
                 Some(&k) if k == key => return self.values.get(i).copied(),
                 Some(0) | None => return None,
                 Some(_) => i = (i + 1) & mask,
             }
         }
+        None
     }
 }
-
-const SEED: u64 = 0x51_7c_c1_b7_27_22_0a_95;
 
 #[inline(always)]
 fn pack(id: &[u8]) -> Option<u128> {
@@ -1042,9 +1230,9 @@ fn refused(line: usize, projects: &[PbProject], e: TallyError) -> PbError {
     match e {
         TallyError::DuplicateInBallot { index } => PbError::new(
             line,
-            Kind::DuplicateInVote {
+            Kind::Problem(ProblemKind::RepeatedProject {
                 id: id_of(projects, index),
-            },
+            }),
         ),
         other => PbError::new(line, Kind::Tally(other)),
     }
@@ -1119,208 +1307,317 @@ fn sort_ballot(v: &mut [u32]) {
     }
 }
 
-/// Pushes an approval or ranking ballot; with `merge_repeats`, a ballot naming a
-/// project twice keeps its first place.
-#[inline]
-fn push_listed(
-    builder: &mut ProfileBuilder,
-    kind: ProfileKind,
-    ballot: &mut Vec<u32>,
-    options: ParseOptions,
-) -> Result<(), TallyError> {
-    if kind == ProfileKind::Approval {
-        // The profile keeps approvals sorted; sorting here spares it a copy.
-        sort_ballot(ballot);
+/// Project indices marked in the current row, for rankings longer than a few
+/// entries: a stamp per project, so a row costs its entries, not its entries
+/// squared.
+struct Seen {
+    stamp: Vec<u32>,
+    generation: u32,
+}
+
+impl Seen {
+    fn new(projects: usize) -> Seen {
+        Seen {
+            stamp: vec![0; projects],
+            generation: 0,
+        }
     }
-    let push = |builder: &mut ProfileBuilder, ballot: &[u32]| {
-        if kind == ProfileKind::Approval {
-            builder.push_approval(ballot, 1)
+
+    /// Forgets every mark.
+    fn clear(&mut self) {
+        self.generation = self.generation.wrapping_add(1);
+        if self.generation == 0 {
+            self.stamp.fill(0);
+            self.generation = 1;
+        }
+    }
+
+    /// Marks `p`; whether it was marked already.
+    #[inline]
+    fn mark(&mut self, p: u32) -> bool {
+        match self.stamp.get_mut(p as usize) {
+            Some(s) if *s == self.generation => true,
+            Some(s) => {
+                *s = self.generation;
+                false
+            }
+            None => false,
+        }
+    }
+}
+
+/// Rankings up to this long are checked for repeats pairwise.
+const SHORT_RANKING: usize = 8;
+
+/// The `VOTES` section being read into a profile.
+struct Votes<'r> {
+    columns: &'r VoteColumns,
+    projects: &'r [PbProject],
+    kind: ProfileKind,
+    options: ParseOptions,
+    builder: &'r mut ProfileBuilder,
+    promises: &'r mut Promises,
+}
+
+impl Votes<'_> {
+    fn read<'a>(
+        &mut self,
+        lines: &mut Lines<'a>,
+        inspector: &mut Inspector<'a>,
+    ) -> Result<(), PbError> {
+        // One copy of the loop per kind of id table, so lookups inline.
+        let projects = self.projects;
+        if let Some(ids) = NumericIds::new(projects) {
+            self.read_with(&ids, lines, inspector)
+        } else if let Some(ids) = PackedIds::new(projects) {
+            self.read_with(&ids, lines, inspector)
         } else {
-            builder.push_ranking(ballot, 1)
-        }
-    };
-    let result = push(builder, ballot);
-    if result.is_ok() || !options.merge_repeats {
-        return result;
-    }
-    match result {
-        Err(TallyError::DuplicateInBallot { .. }) => {
-            let mut seen = Vec::with_capacity(ballot.len());
-            ballot.retain(|&p| {
-                let first = !seen.contains(&p);
-                seen.push(p);
-                first
-            });
-            push(builder, ballot)
-        }
-        other => other,
-    }
-}
-
-/// Pushes a points ballot; with `merge_repeats`, the points a project got are
-/// added up. Without, a project named twice is refused even where the profile
-/// would drop a zero.
-fn push_points(
-    builder: &mut ProfileBuilder,
-    entries: &mut [(u32, u32)],
-    options: ParseOptions,
-) -> Result<(), TallyError> {
-    if !options.merge_repeats && entries.iter().any(|e| e.1 == 0) {
-        for (k, e) in entries.iter().enumerate() {
-            if entries
-                .get(..k)
-                .is_some_and(|s| s.iter().any(|f| f.0 == e.0))
-            {
-                return Err(TallyError::DuplicateInBallot { index: e.0 });
-            }
+            let ids = HashedIds::new(projects);
+            self.read_with(&ids, lines, inspector)
         }
     }
-    let result = builder.push_points(entries, 1);
-    if result.is_ok() || !options.merge_repeats {
-        return result;
-    }
-    match result {
-        Err(TallyError::DuplicateInBallot { .. }) => {
-            entries.sort_unstable_by_key(|e| e.0);
-            let mut merged: Vec<(u32, u32)> = Vec::with_capacity(entries.len());
-            for &(p, v) in entries.iter() {
-                match merged.last_mut() {
-                    Some(last) if last.0 == p => {
-                        last.1 = last.1.checked_add(v).ok_or(TallyError::Overflow)?;
-                    }
-                    _ => merged.push((p, v)),
-                }
-            }
-            builder.push_points(&merged, 1)
-        }
-        other => other,
-    }
-}
 
-fn read_votes(
-    lines: &mut Lines<'_>,
-    columns: &VoteColumns,
-    projects: &[PbProject],
-    kind: ProfileKind,
-    options: ParseOptions,
-    builder: &mut ProfileBuilder,
-) -> Result<(), PbError> {
-    // One copy of the loop per kind of id table, so lookups inline.
-    if let Some(ids) = NumericIds::new(projects) {
-        read_votes_with(&ids, lines, columns, projects, kind, options, builder)
-    } else if let Some(ids) = PackedIds::new(projects) {
-        read_votes_with(&ids, lines, columns, projects, kind, options, builder)
-    } else {
-        let ids = HashedIds::new(projects);
-        read_votes_with(&ids, lines, columns, projects, kind, options, builder)
-    }
-}
+    fn read_with<'a, L: Ids>(
+        &mut self,
+        lookup: &L,
+        lines: &mut Lines<'a>,
+        inspector: &mut Inspector<'a>,
+    ) -> Result<(), PbError> {
+        let columns = self.columns;
+        let projects = self.projects;
+        let kind = self.kind;
+        // Repeats are merged unless refused: with `merge_repeats` they are no
+        // problem; without, they are one, counted merged or left out.
+        let report_repeats = !self.options.merge_repeats;
+        let check = !self.promises.is_empty_for_rows();
+        let mut vote_buf = Vec::new();
+        let mut points_buf = Vec::new();
+        let mut voter_buf = Vec::new();
+        let mut other_buf = Vec::new();
+        let mut ballot: Vec<u32> = Vec::new();
+        let mut entries: Vec<(u32, u32)> = Vec::new();
+        let mut seen = Seen::new(if kind == ProfileKind::Ranking {
+            projects.len()
+        } else {
+            0
+        });
 
-fn read_votes_with<L: Ids>(
-    lookup: &L,
-    lines: &mut Lines<'_>,
-    columns: &VoteColumns,
-    projects: &[PbProject],
-    kind: ProfileKind,
-    options: ParseOptions,
-    builder: &mut ProfileBuilder,
-) -> Result<(), PbError> {
-    let mut vote_buf = Vec::new();
-    let mut points_buf = Vec::new();
-    let mut other_buf = Vec::new();
-    let mut ballot: Vec<u32> = Vec::new();
-    let mut entries: Vec<(u32, u32)> = Vec::new();
-
-    while let Some((no, line)) = lines.next_line() {
-        let err = |k| PbError::new(no, k);
-        match line.first() {
-            None => continue,
-            Some(b) if b.is_ascii_whitespace() && is_blank(line) => continue,
-            // Titles start with a letter, or with whitespace before it.
-            Some(b) if b.is_ascii_alphabetic() || b.is_ascii_whitespace() => {
-                if let Some(found) = title(line) {
-                    return Err(err(Kind::SectionOutOfOrder {
-                        expected: None,
-                        found,
-                    }));
-                }
-            }
-            Some(_) => {}
-        }
-
-        // Split off fields up to the last one read.
-        let mut vote = Field::Plain(&[]);
-        let mut points = Field::Plain(&[]);
-        let mut rest = Some(line);
-        for column in 0..columns.needed {
-            let Some(r) = rest else {
-                return Err(err(Kind::TooFewFields {
-                    expected: columns.needed,
-                    found: column,
-                }));
-            };
-            rest = if column == columns.vote {
-                let (f, next) = next_field(r, &mut vote_buf).map_err(err)?;
-                vote = f;
-                next
-            } else if Some(column) == columns.points {
-                let (f, next) = next_field(r, &mut points_buf).map_err(err)?;
-                points = f;
-                next
-            } else {
-                next_field(r, &mut other_buf).map_err(err)?.1
-            };
-        }
-        let vote: &[u8] = match vote {
-            Field::Plain(s) => s,
-            Field::Quoted => &vote_buf,
-        };
-
-        if kind == ProfileKind::Points {
-            let points: &[u8] = match points {
-                Field::Plain(s) => s,
-                Field::Quoted => &points_buf,
-            };
-            entries.clear();
-            let mut ids = list_entries(vote);
-            let mut values = list_entries(points);
-            loop {
-                match (ids.next(), values.next()) {
-                    (Some(id), Some(value)) => {
-                        let index = lookup.get(id).ok_or_else(|| bad_id(no, id))?;
-                        let value = parse_u32(value).ok_or_else(|| {
-                            err(if value.is_empty() {
-                                Kind::EmptyListEntry { column: "points" }
-                            } else {
-                                Kind::InvalidNumber {
-                                    what: "points",
-                                    found: String::from_utf8_lossy(value).into_owned(),
-                                }
-                            })
-                        })?;
-                        entries.push((index, value));
-                    }
-                    (None, None) => break,
-                    (Some(_), None) | (None, Some(_)) => {
-                        return Err(err(Kind::PointsMismatch {
-                            votes: list_entries(vote).count(),
-                            points: list_entries(points).count(),
+        while let Some((no, line)) = lines.next_line() {
+            let err = |k| PbError::new(no, k);
+            match line.first() {
+                None => continue,
+                Some(b) if b.is_ascii_whitespace() && is_blank(line) => continue,
+                // Titles start with a letter, or with whitespace before it.
+                Some(b) if b.is_ascii_alphabetic() || b.is_ascii_whitespace() => {
+                    if let Some(found) = title(line) {
+                        return Err(err(Kind::SectionOutOfOrder {
+                            expected: None,
+                            found,
                         }));
                     }
                 }
+                Some(_) => {}
             }
-            if let Err(e) = push_points(builder, &mut entries, options) {
-                return Err(refused(no, projects, e));
+
+            // Split off fields up to the last one read.
+            let mut vote = Field::Plain(&[]);
+            let mut points = Field::Plain(&[]);
+            let mut voter = None;
+            let mut rest = Some(line);
+            for column in 0..columns.needed {
+                let Some(r) = rest else {
+                    return Err(err(Kind::TooFewFields {
+                        expected: columns.needed,
+                        found: column,
+                    }));
+                };
+                rest = if column == columns.vote {
+                    let (f, next) = next_field(r, &mut vote_buf).map_err(err)?;
+                    vote = f;
+                    next
+                } else if Some(column) == columns.points {
+                    let (f, next) = next_field(r, &mut points_buf).map_err(err)?;
+                    points = f;
+                    next
+                } else if Some(column) == columns.voter {
+                    let (f, next) = next_field(r, &mut voter_buf).map_err(err)?;
+                    voter = Some(f);
+                    next
+                } else {
+                    next_field(r, &mut other_buf).map_err(err)?.1
+                };
             }
-        } else {
-            ballot.clear();
-            for id in list_entries(vote) {
-                ballot.push(lookup.get(id).ok_or_else(|| bad_id(no, id))?);
+            let voter = voter.map(|f| match f {
+                Field::Plain(s) => (s.trim_ascii(), Some(s.trim_ascii())),
+                Field::Quoted => (voter_buf.trim_ascii(), None),
+            });
+            inspector.start_row(no, voter)?;
+            let vote: &[u8] = match vote {
+                Field::Plain(s) => s,
+                Field::Quoted => &vote_buf,
+            };
+
+            if kind == ProfileKind::Points {
+                let points: &[u8] = match points {
+                    Field::Plain(s) => s,
+                    Field::Quoted => &points_buf,
+                };
+                entries.clear();
+                let mut ids = list_entries(vote);
+                let mut values = list_entries(points);
+                loop {
+                    match (ids.next(), values.next()) {
+                        (Some(id), Some(value)) => {
+                            let index = lookup.get(id).ok_or_else(|| bad_id(no, id))?;
+                            let value = parse_u32(value).ok_or_else(|| {
+                                err(if value.is_empty() {
+                                    Kind::EmptyListEntry { column: "points" }
+                                } else {
+                                    Kind::InvalidNumber {
+                                        what: "points",
+                                        found: String::from_utf8_lossy(value).into_owned(),
+                                    }
+                                })
+                            })?;
+                            entries.push((index, value));
+                        }
+                        (None, None) => break,
+                        (Some(_), None) | (None, Some(_)) => {
+                            return Err(err(Kind::PointsMismatch {
+                                votes: list_entries(vote).count(),
+                                points: list_entries(points).count(),
+                            }));
+                        }
+                    }
+                }
+                // Sorted by project, a repeat is a neighbour: merge by adding up.
+                entries.sort_unstable_by_key(|e| e.0);
+                if let Some(p) = first_adjacent_repeat(entries.iter().map(|e| e.0)) {
+                    if report_repeats {
+                        inspector.row_problem(
+                            no,
+                            || ProblemKind::RepeatedProject {
+                                id: id_of(projects, p),
+                            },
+                            false,
+                        )?;
+                    }
+                    if let Err(p) = merge_points(&mut entries) {
+                        inspector.row_problem(
+                            no,
+                            || ProblemKind::PointsOverflow {
+                                id: id_of(projects, p),
+                            },
+                            true,
+                        )?;
+                        // The row cannot be counted, nor checked further.
+                        continue;
+                    }
+                }
+                let verdict = if check {
+                    inspector.finish_row(no, self.promises, projects, Ballot::Points(&entries))?
+                } else {
+                    inspector.verdict()
+                };
+                if verdict == Verdict::Count {
+                    self.builder
+                        .push_points(&entries, 1)
+                        .map_err(|e| refused(no, projects, e))?;
+                }
+            } else {
+                ballot.clear();
+                for id in list_entries(vote) {
+                    ballot.push(lookup.get(id).ok_or_else(|| bad_id(no, id))?);
+                }
+                let repeat = if kind == ProfileKind::Approval {
+                    // The profile keeps approvals sorted; sorting here spares it
+                    // a copy, and makes repeats neighbours.
+                    sort_ballot(&mut ballot);
+                    first_adjacent_repeat(ballot.iter().copied())
+                } else {
+                    first_repeat_in_order(&ballot, &mut seen)
+                };
+                if let Some(p) = repeat {
+                    if report_repeats {
+                        inspector.row_problem(
+                            no,
+                            || ProblemKind::RepeatedProject {
+                                id: id_of(projects, p),
+                            },
+                            false,
+                        )?;
+                    }
+                    if kind == ProfileKind::Approval {
+                        ballot.dedup();
+                    } else {
+                        // A ranking keeps each project's first (best) place.
+                        seen.clear();
+                        ballot.retain(|&p| !seen.mark(p));
+                    }
+                }
+                let verdict = if check {
+                    inspector.finish_row(no, self.promises, projects, Ballot::Listed(&ballot))?
+                } else {
+                    inspector.verdict()
+                };
+                if verdict == Verdict::Count {
+                    let pushed = if kind == ProfileKind::Approval {
+                        self.builder.push_approval(&ballot, 1)
+                    } else {
+                        self.builder.push_ranking(&ballot, 1)
+                    };
+                    pushed.map_err(|e| refused(no, projects, e))?;
+                }
             }
-            if let Err(e) = push_listed(builder, kind, &mut ballot, options) {
-                return Err(refused(no, projects, e));
+        }
+        Ok(())
+    }
+}
+
+/// The first value equal to the one before it (a repeat, in a sorted list).
+#[inline]
+fn first_adjacent_repeat(mut values: impl Iterator<Item = u32>) -> Option<u32> {
+    let mut previous = values.next()?;
+    for v in values {
+        if v == previous {
+            return Some(v);
+        }
+        previous = v;
+    }
+    None
+}
+
+/// The first entry of a ranking that an earlier entry already named: pairwise
+/// for a short ranking, by marks for a long one.
+#[inline]
+fn first_repeat_in_order(ranking: &[u32], seen: &mut Seen) -> Option<u32> {
+    if ranking.len() <= SHORT_RANKING {
+        return ranking
+            .iter()
+            .enumerate()
+            .find(|&(k, p)| ranking.get(..k).is_some_and(|before| before.contains(p)))
+            .map(|(_, &p)| p);
+    }
+    seen.clear();
+    ranking.iter().copied().find(|&p| seen.mark(p))
+}
+
+/// Adds up the points of repeated projects in `entries` (sorted by project);
+/// the project whose points do not fit in 32 bits is the error.
+fn merge_points(entries: &mut Vec<(u32, u32)>) -> Result<(), u32> {
+    let mut kept = 0_usize;
+    for k in 0..entries.len() {
+        let Some(&(p, v)) = entries.get(k) else { break };
+        match kept.checked_sub(1).and_then(|last| entries.get_mut(last)) {
+            Some(last) if last.0 == p => last.1 = last.1.checked_add(v).ok_or(p)?,
+            _ => {
+                if let Some(slot) = entries.get_mut(kept) {
+                    *slot = (p, v);
+                }
+                kept += 1;
             }
         }
     }
+    entries.truncate(kept);
     Ok(())
 }

@@ -3,6 +3,7 @@
 use serde::{Deserialize, Serialize};
 
 use super::TallyError;
+use crate::hash::HashKeys;
 
 /// What the entries of a profile mean.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
@@ -159,8 +160,12 @@ impl Profile {
 
 /// Builds a [`Profile`], merging identical ballots.
 ///
-/// Distinct ballots are found through an open-addressing table keyed by an
-/// Fx-style hash. A short ballot (the usual case) is also packed into a 64-bit
+/// Distinct ballots are found through an open-addressing table. Short ballots
+/// are hashed with a fixed cheap hash while probes stay short; if one grows
+/// long (as ballots built to collide make it), every ballot is hashed anew with
+/// random keys drawn per builder and a hash whose collisions are bounded, which
+/// long ballots always use. So no set of ballots makes counting quadratic. A
+/// short ballot (the usual case) is also packed into a 64-bit
 /// key kept in its table slot with its count, so a repeated ballot is counted by
 /// touching that one slot; longer ballots are compared against the profile's
 /// arrays. Pushing a ballot allocates nothing beyond the growth of those arrays.
@@ -175,7 +180,27 @@ pub struct ProfileBuilder {
     scratch: Vec<u32>,
     scratch_points: Vec<u32>,
     scratch_pairs: Vec<(u32, u32)>,
+    /// Per project, the number of the last long-ranking check that saw it
+    /// (empty until the first long ranking).
+    marks: Vec<u32>,
+    mark: u32,
+    /// This builder's random hash keys.
+    keys: HashKeys,
+    /// Whether packed keys are hashed with the strong hash (after a long probe).
+    strong: bool,
 }
+
+/// A probe longer than this makes the builder hash packed keys with the strong
+/// hash: with at most three quarters of the table full and a good hash, a probe
+/// this long is very unlikely, and a file built to collide under the fixed hash
+/// costs at most this many probes per ballot before it is found out.
+const PROBE_LIMIT: usize = 64;
+
+/// Multiplier of the fixed cheap hash of packed keys (Fx's).
+const FAST_SEED: u64 = 0x51_7c_c1_b7_27_22_0a_95;
+
+/// Unsorted entry lists up to this long are checked for repeats pairwise.
+const SHORT_UNSORTED: usize = 16;
 
 /// One distinct ballot in the builder's table.
 #[derive(Debug, Clone, Copy, Default)]
@@ -231,23 +256,6 @@ fn sort_small(v: &mut [u32]) {
     }
 }
 
-/// Multiplier of the Fx-style ballot hash.
-const HASH_SEED: u64 = 0x51_7c_c1_b7_27_22_0a_95;
-
-fn ballot_hash(projects: &[u32], points: &[u32]) -> u64 {
-    let add = |h: u64, w: u64| (h.rotate_left(5) ^ w).wrapping_mul(HASH_SEED);
-    let mut h = add(0, projects.len() as u64);
-    for pair in projects.chunks(2).chain(points.chunks(2)) {
-        let word = match *pair {
-            [a, b] => u64::from(a) | (u64::from(b) << 32),
-            [a] => u64::from(a),
-            _ => 0,
-        };
-        h = add(h, word);
-    }
-    h
-}
-
 impl ProfileBuilder {
     fn new(profile: Profile) -> ProfileBuilder {
         let index_bits = (usize::BITS - profile.num_projects.leading_zeros()).max(1);
@@ -259,6 +267,10 @@ impl ProfileBuilder {
             scratch: Vec::new(),
             scratch_points: Vec::new(),
             scratch_pairs: Vec::new(),
+            marks: Vec::new(),
+            mark: 0,
+            keys: HashKeys::new(3),
+            strong: false,
         }
     }
 
@@ -338,9 +350,14 @@ impl ProfileBuilder {
     }
 
     /// Checks the entries: in range, none twice (`sorted`: repeats are
-    /// neighbours). The first offending entry decides the error.
-    fn check_entries(&self, projects: &[u32], sorted: bool) -> Result<(), EntryError> {
+    /// neighbours). The first offending entry decides the error. An unsorted
+    /// list longer than [`SHORT_UNSORTED`] is checked with a mark per project, so
+    /// the check takes time linear in its length.
+    fn check_entries(&mut self, projects: &[u32], sorted: bool) -> Result<(), EntryError> {
         let n = self.profile.num_projects;
+        if !sorted && projects.len() > SHORT_UNSORTED {
+            return self.check_long_unsorted(projects);
+        }
         let mut previous = None;
         for (k, &p) in projects.iter().enumerate() {
             if p as usize >= n {
@@ -359,6 +376,31 @@ impl ProfileBuilder {
         Ok(())
     }
 
+    /// [`check_entries`](Self::check_entries) for a long unsorted list: each
+    /// project's mark holds the number of the check that last saw it.
+    fn check_long_unsorted(&mut self, projects: &[u32]) -> Result<(), EntryError> {
+        let n = self.profile.num_projects;
+        if self.marks.len() != n {
+            self.marks = vec![0; n];
+            self.mark = 0;
+        }
+        self.mark = self.mark.wrapping_add(1);
+        if self.mark == 0 {
+            self.marks.fill(0);
+            self.mark = 1;
+        }
+        for &p in projects {
+            let Some(seen) = self.marks.get_mut(p as usize) else {
+                return Err(EntryError::OutOfRange(p));
+            };
+            if *seen == self.mark {
+                return Err(EntryError::Repeated(p));
+            }
+            *seen = self.mark;
+        }
+        Ok(())
+    }
+
     fn push_entries(
         &mut self,
         projects: &[u32],
@@ -373,12 +415,7 @@ impl ProfileBuilder {
             .checked_add(count)
             .ok_or(EntryError::Overflow)?;
         let key = self.packed_key(projects, points);
-        let hash = if key == NO_KEY {
-            ballot_hash(projects, points)
-        } else {
-            (key ^ (key >> 31)).wrapping_mul(HASH_SEED)
-        };
-        let tag = (hash >> 32) as u32;
+        let tag = self.tag(key, projects, points);
         let distinct = self.profile.counts.len();
         // At most three quarters full.
         if (distinct + 1) * 4 > self.table.len() * 3 {
@@ -386,7 +423,14 @@ impl ProfileBuilder {
         }
         let mask = self.table.len() - 1;
         let mut i = self.home(tag);
-        for _ in 0..self.table.len() {
+        for probe in 0..self.table.len() {
+            if probe > PROBE_LIMIT && !self.strong {
+                // Unlucky keys, or ballots made to collide: hash them all anew
+                // with the hash that has a bound, and place this one again.
+                self.strong = true;
+                self.rehash();
+                return self.push_entries(projects, points, count, true);
+            }
             let Some(slot) = self.table.get(i).copied() else {
                 break;
             };
@@ -476,6 +520,66 @@ impl ProfileBuilder {
             && (points.is_empty() || same(self.profile.points.get(range), points))
     }
 
+    /// The top 32 bits of a ballot's hash: for a packed key, a fixed cheap hash
+    /// until a probe grows long, then the strong one with random keys; for a
+    /// ballot too long to pack, always the strong one.
+    #[inline(always)]
+    fn tag(&mut self, key: u64, projects: &[u32], points: &[u32]) -> u32 {
+        let hash = if key == NO_KEY {
+            self.keys.ballot(projects, points)
+        } else if self.strong {
+            self.keys.word(key)
+        } else {
+            (key ^ (key >> 31)).wrapping_mul(FAST_SEED)
+        };
+        (hash >> 32) as u32
+    }
+
+    /// Recomputes every ballot's tag (after `strong` changed) and re-places
+    /// them in a table of the same size.
+    fn rehash(&mut self) {
+        let mut table = std::mem::take(&mut self.table);
+        for slot in table.iter_mut().filter(|s| s.ballot != 0) {
+            let b = slot.ballot as usize - 1;
+            let range = || {
+                let start = *self.profile.offsets.get(b)? as usize;
+                let end = *self.profile.offsets.get(b + 1)? as usize;
+                Some(start..end)
+            };
+            let range = range().unwrap_or(0..0);
+            let projects = self.profile.projects.get(range.clone()).unwrap_or_default();
+            let points = if self.profile.kind == ProfileKind::Points {
+                self.profile.points.get(range).unwrap_or_default()
+            } else {
+                &[]
+            };
+            let hash = if slot.key == NO_KEY {
+                self.keys.ballot(projects, points)
+            } else {
+                self.keys.word(slot.key)
+            };
+            slot.tag = (hash >> 32) as u32;
+        }
+        let len = table.len();
+        self.table = vec![Slot::default(); len];
+        self.place(table);
+    }
+
+    /// Puts `slots`' ballots into the (empty) table by their tags.
+    fn place(&mut self, slots: Vec<Slot>) {
+        let mask = self.table.len().wrapping_sub(1);
+        for slot in slots.into_iter().filter(|s| s.ballot != 0) {
+            let mut i = self.home(slot.tag);
+            while let Some(s) = self.table.get_mut(i) {
+                if s.ballot == 0 {
+                    *s = slot;
+                    break;
+                }
+                i = (i + 1) & mask;
+            }
+        }
+    }
+
     /// Doubles the table (16 slots at first) and re-places every ballot.
     fn grow(&mut self) -> Result<(), EntryError> {
         let len = self
@@ -486,17 +590,7 @@ impl ProfileBuilder {
             .filter(|&n| n <= 1 << 32)
             .ok_or(EntryError::Overflow)?;
         let old = std::mem::replace(&mut self.table, vec![Slot::default(); len]);
-        let mask = len - 1;
-        for slot in old.into_iter().filter(|s| s.ballot != 0) {
-            let mut i = self.home(slot.tag);
-            while let Some(s) = self.table.get_mut(i) {
-                if s.ballot == 0 {
-                    *s = slot;
-                    break;
-                }
-                i = (i + 1) & mask;
-            }
-        }
+        self.place(old);
         Ok(())
     }
 
@@ -596,6 +690,73 @@ mod tests {
         b.push_approval(&[0], u64::MAX).unwrap();
         assert_eq!(b.push_approval(&[1], 1), Err(TallyError::Overflow));
         assert_eq!(b.build().num_voters(), u64::MAX);
+    }
+
+    /// A long ranking is checked by marks: the first repeat in order (or the
+    /// first index out of range) is the error, as for a short one, and a later
+    /// ranking is not confused by an earlier one's marks.
+    #[test]
+    fn long_rankings_are_checked_in_order() {
+        let mut b = Profile::builder(ProfileKind::Ranking, 100);
+        let mut ranking: Vec<u32> = (0..40).collect();
+        b.push_ranking(&ranking, 1).unwrap();
+        b.push_ranking(&ranking, 1).unwrap();
+        ranking.extend([7, 3]);
+        assert_eq!(
+            b.push_ranking(&ranking, 1),
+            Err(TallyError::DuplicateInBallot { index: 7 })
+        );
+        ranking.truncate(40);
+        ranking.push(100);
+        assert_eq!(
+            b.push_ranking(&ranking, 1),
+            Err(TallyError::ProjectOutOfRange {
+                index: 100,
+                projects: 100
+            })
+        );
+        let p = b.build();
+        assert_eq!((p.num_voters(), p.num_distinct()), (2, 1));
+    }
+
+    /// Turning to the strong hash midway (as a long probe does) keeps every
+    /// ballot found: packed and long ones, before and after.
+    #[test]
+    fn rehashing_keeps_every_ballot() {
+        let mut b = Profile::builder(ProfileKind::Points, 40);
+        let ballot = |k: u32| -> Vec<(u32, u32)> {
+            let len = if k.is_multiple_of(7) { 7 } else { 1 + k % 3 };
+            (0..len)
+                .map(|j| ((k + j * 5) % 40, 1 + (k + j) % 300))
+                .collect()
+        };
+        for k in 0..500 {
+            b.push_points(&ballot(k), 1).unwrap();
+        }
+        assert!(!b.strong);
+        b.strong = true;
+        b.rehash();
+        for k in 0..1000 {
+            b.push_points(&ballot(k % 600), 1).unwrap();
+        }
+        let p = b.build();
+        assert_eq!(p.num_voters(), 1500);
+        let mut expected = std::collections::HashMap::new();
+        for k in (0..500).chain((0..1000).map(|k| k % 600)) {
+            let mut e = ballot(k);
+            e.sort_unstable();
+            *expected.entry(e).or_insert(0_u64) += 1;
+        }
+        assert_eq!(p.num_distinct(), expected.len());
+        for v in p.iter() {
+            let e: Vec<(u32, u32)> = v
+                .projects
+                .iter()
+                .copied()
+                .zip(v.points.iter().copied())
+                .collect();
+            assert_eq!(expected.get(&e), Some(&v.count), "{e:?}");
+        }
     }
 
     /// A ballot's projects and points.
