@@ -34,6 +34,11 @@ pub(crate) trait Num: Clone + Debug {
     /// Whether comparisons are exact.
     const EXACT: bool;
 
+    /// Steps one arithmetic operation counts for (see [`Steps`]): exact
+    /// rationals cost many times what a float does, so that a step limit
+    /// bounds time in either arithmetic.
+    const STEP: u64;
+
     fn from_u64(v: u64) -> Self;
     fn from_ratio(num: u64, den: u64) -> Self;
     fn zero() -> Self;
@@ -58,6 +63,7 @@ pub(crate) trait Num: Clone + Debug {
 
 impl Num for f64 {
     const EXACT: bool = false;
+    const STEP: u64 = 1;
 
     fn from_u64(v: u64) -> Self {
         v as f64
@@ -106,6 +112,7 @@ impl Num for f64 {
 
 impl Num for BigRational {
     const EXACT: bool = true;
+    const STEP: u64 = 16;
 
     fn from_u64(v: u64) -> Self {
         BigRational::from_integer(BigInt::from(v))

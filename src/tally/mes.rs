@@ -154,7 +154,7 @@ impl<'e> Shares<'e> {
             utility = utility.add(&N::from_u64(self.utility(p, u)).mul_u64(w));
             supporters += 1;
         }
-        self.steps.charge(supporters.max(1))?;
+        self.steps.charge(supporters.max(1) * N::STEP)?;
         if supporters == 0 {
             return Ok(None);
         }
@@ -182,7 +182,7 @@ impl<'e> Shares<'e> {
                     count += 1;
                 }
             }
-            self.steps.charge(supporters)?;
+            self.steps.charge(supporters * N::STEP)?;
             if count == poor {
                 return found(rho);
             }
@@ -231,7 +231,7 @@ impl<'e> Shares<'e> {
         let n = voters.len() as u64;
         // A sort's comparisons, as steps.
         self.steps
-            .charge(n.saturating_mul(u64::from(n.max(2).ilog2()) + 1))?;
+            .charge(n.saturating_mul(u64::from(n.max(2).ilog2()) + 1) * N::STEP)?;
         voters.sort_by(|a, b| {
             if N::less(&a.0, &b.0) {
                 Ordering::Less
@@ -295,7 +295,7 @@ impl<'e> Shares<'e> {
                 budgets[g] = budgets[g].sub(&pay);
                 paid += 1;
             }
-            self.steps.charge(paid)?;
+            self.steps.charge(paid * N::STEP)?;
             selected.push(winner);
         }
         Ok(Ok(selected))

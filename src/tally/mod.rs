@@ -234,9 +234,10 @@ impl Election {
     /// that would take more than `steps` steps stops with
     /// [`TallyError::StepLimit`] instead. A step is one unit of a rule's inner
     /// work — a supporter visited while pricing a project or adding up a load, a
-    /// queue entry taken, a search node, a project ranked — so the time a count
-    /// takes is proportional to its steps, and the same election with the same
-    /// limit always gives the same result. Services counting uploaded elections
+    /// queue entry taken, a search node — and a supporter visited in exact
+    /// rational arithmetic counts 16 steps, so the time a count takes is roughly
+    /// proportional to its steps, and the same election with the same limit
+    /// always gives the same result. Services counting uploaded elections
     /// and fuzzers bound their work with it. Without a limit every rule still
     /// ends (each documents why), but some inputs take very long: an exact
     /// knapsack, or add1 when costs are large.

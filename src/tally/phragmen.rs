@@ -82,7 +82,7 @@ impl Phragmen {
                 voters = voters.saturating_add(w);
                 seen += 1;
             }
-            count.steps.charge(seen.max(1))?;
+            count.steps.charge(seen.max(1) * N::STEP)?;
             Ok(if seen == 0 {
                 Eval::Drop
             } else {
@@ -112,7 +112,7 @@ impl Phragmen {
                 loads[g] = won.value.clone();
                 paid += 1;
             }
-            count.steps.charge(paid)?;
+            count.steps.charge(paid * N::STEP)?;
             selected.push(winner);
         }
         Ok(Ok(selected))
