@@ -10,7 +10,9 @@
 //! The programme lives in an SQLite event store: `medborgarbudget.db` in the
 //! current directory, or the path given as the first argument (or in
 //! `MEDBORGARBUDGET_DB`). Ballots are stored under pseudonyms keyed by a voter
-//! key kept next to the database (`<path>.key`), created on the first run.
+//! key kept next to the database (`<path>.key`), and the head of its event log
+//! is sealed with a log key kept there too (`<path>.log-key`), both created on
+//! the first run.
 //!
 //! Running it again continues from what is stored: the run is deterministic, and
 //! a [`Journal`] decides each command again on a copy of the programme and, where
@@ -22,7 +24,7 @@
 
 use std::collections::BTreeMap;
 use std::error::Error;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::sync::Arc;
 
 use chrono::{DateTime, NaiveDate, TimeZone, Utc};
@@ -39,7 +41,7 @@ use medborgarbudget::process::{
 };
 use medborgarbudget::project::{Feasibility, Milestone, Progress, ProjectProposal};
 use medborgarbudget::store::sqlite::SqliteStore;
-use medborgarbudget::store::{Journal, JournalError, Store, StoreExt, StreamId, VoterKey};
+use medborgarbudget::store::{Journal, JournalError, KeyFiles, Store, StoreExt, StreamId};
 
 const FIRST_YEAR: i32 = 2027;
 const POPULATION: u32 = 9_400;
@@ -888,33 +890,19 @@ fn store_path() -> PathBuf {
         .map_or_else(|| PathBuf::from("medborgarbudget.db"), PathBuf::from)
 }
 
-/// The voter key kept next to the store (hex), created for a store that holds
-/// nothing yet. In a municipal system the key would live in the system's secret
-/// store instead.
-fn voter_key(store: &Path, empty_store: bool) -> Result<VoterKey, Box<dyn Error>> {
-    let mut path = store.as_os_str().to_owned();
-    path.push(".key");
-    let path = PathBuf::from(path);
-    if path.exists() {
-        return Ok(VoterKey::read_file(&path)?);
-    }
-    if !empty_store {
-        return Err(format!(
-            "{} is missing: the ballots in {} are stored under pseudonyms of that key",
-            path.display(),
-            store.display()
-        )
-        .into());
-    }
-    let key = VoterKey::random();
-    key.write_file(&path)?;
-    Ok(key)
-}
-
 fn main() -> Result<(), Box<dyn Error>> {
     let path = store_path();
-    let store: Arc<dyn Store> = Arc::new(SqliteStore::open(&path)?);
-    let key = voter_key(&path, store.streams()?.is_empty())?;
+    // The keys live beside the store (`PATH.key`, `PATH.log-key`), created for
+    // a store that holds nothing yet. In a municipal system they would live in
+    // the system's secret store instead.
+    let sqlite = SqliteStore::open(&path)?;
+    let keys = KeyFiles::beside(&path);
+    let empty = sqlite.streams()?.is_empty();
+    let key = keys.voter_key(empty)?;
+    let store: Arc<dyn Store> = match keys.log_key(empty)? {
+        Some(log_key) => Arc::new(sqlite.with_log_key(log_key)),
+        None => Arc::new(sqlite),
+    };
     let mut rng = Rng(0x5EED_2027);
     let area = Area::new(AreaId::from_u128(0x4E0), "Norrby, Ekeby kommun", POPULATION)?
         .with_breakdown(

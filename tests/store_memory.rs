@@ -33,11 +33,14 @@ fn replay_equals_live() {
 
 #[test]
 fn tampering_is_detected() {
-    let store = Arc::new(MemoryStore::new());
-    let s = store.clone();
-    conformance::tampering_is_detected(store, &move |stream, version, payload| {
-        assert!(s.tamper(stream, version, payload));
-    });
+    let store = MemoryStore::new();
+    conformance::tampering_is_detected(
+        &|key| match key {
+            Some(key) => Arc::new(store.clone().with_log_key(key)),
+            None => Arc::new(store.clone()),
+        },
+        &store,
+    );
 }
 
 #[test]

@@ -9,9 +9,9 @@
 use std::process::{Command, Stdio};
 use std::sync::Arc;
 
-use medborgarbudget::store::conformance;
+use medborgarbudget::store::conformance::{self, Tamper};
 use medborgarbudget::store::postgres::PostgresStore;
-use medborgarbudget::store::{Durability, Store, StreamId, Version};
+use medborgarbudget::store::{Durability, Hash, Seal, Store, StoredEvent, StreamId, Version};
 
 fn url() -> Option<String> {
     match std::env::var("MEDBORGARBUDGET_PG_URL") {
@@ -93,26 +93,100 @@ fn replay_equals_live() {
     conformance::replay_equals_live(s.open());
 }
 
+/// The schema edited with plain SQL, as anyone who can write to it can.
+struct Sql {
+    url: String,
+    schema: String,
+}
+
+impl Sql {
+    fn run(&self, sql: &str, params: &[&(dyn postgres::types::ToSql + Sync)]) {
+        let mut c = postgres::Client::connect(&self.url, postgres::NoTls).unwrap();
+        c.execute(&sql.replace("{s}", &self.schema), params)
+            .unwrap();
+    }
+}
+
+impl Tamper for Sql {
+    fn put_event(&self, e: &StoredEvent) {
+        self.run(
+            "INSERT INTO {s}.events (stream, version, schema, recorded_at, payload, prev_hash, hash)
+             VALUES ($1, $2, $3, $4, $5, $6, $7)
+             ON CONFLICT (stream, version) DO UPDATE SET schema = excluded.schema,
+                 recorded_at = excluded.recorded_at, payload = excluded.payload,
+                 prev_hash = excluded.prev_hash, hash = excluded.hash",
+            &[
+                &e.stream.as_str(),
+                &(e.version as i64),
+                &(e.schema as i32),
+                &e.recorded_at.timestamp_micros(),
+                &e.payload,
+                &&e.prev_hash.0[..],
+                &&e.hash.0[..],
+            ],
+        );
+    }
+
+    fn delete_events_after(&self, stream: &StreamId, version: Version) {
+        self.run(
+            "DELETE FROM {s}.events WHERE stream = $1 AND version > $2",
+            &[&stream.as_str(), &(version as i64)],
+        );
+    }
+
+    fn put_head(&self, stream: &StreamId, head: Option<(Version, Hash, Option<Seal>)>) {
+        match head {
+            None => self.run(
+                "DELETE FROM {s}.streams WHERE stream = $1",
+                &[&stream.as_str()],
+            ),
+            Some((version, hash, seal)) => self.run(
+                "UPDATE {s}.streams SET version = $2, head = $3, seal = $4 WHERE stream = $1",
+                &[
+                    &stream.as_str(),
+                    &(version as i64),
+                    &&hash.0[..],
+                    &seal.as_ref().map(|s| &s.0[..]),
+                ],
+            ),
+        }
+    }
+}
+
 #[test]
 fn tampering_is_detected() {
     let Some(s) = Schema::new("tamper") else {
         return;
     };
-    let (url, name) = (s.url.clone(), s.name.clone());
     conformance::tampering_is_detected(
-        s.open(),
-        &move |stream: &StreamId, version: Version, payload: &str| {
-            let mut c = postgres::Client::connect(&url, postgres::NoTls).unwrap();
-            let n = c
-                .execute(
-                    &format!(
-                        "UPDATE {name}.events SET payload = $1 WHERE stream = $2 AND version = $3"
-                    ),
-                    &[&payload, &stream.as_str(), &(version as i64)],
-                )
-                .unwrap();
-            assert_eq!(n, 1);
+        &|key| {
+            let store = PostgresStore::connect(&s.url, &s.name).unwrap();
+            Arc::new(match key {
+                Some(key) => store.with_log_key(key),
+                None => store,
+            })
         },
+        &Sql {
+            url: s.url.clone(),
+            schema: s.name.clone(),
+        },
+    );
+}
+
+#[test]
+fn a_missing_database_is_named_at_once() {
+    let Some(url) = url() else {
+        return;
+    };
+    let base = url.rsplit_once('/').map_or(url.as_str(), |(base, _)| base);
+    let missing = format!("{base}/mb_no_such_database_{}", std::process::id());
+    // Before, the pool waited 30 s and said "timed out waiting for connection".
+    let err = PostgresStore::connect(&missing, "medborgarbudget").unwrap_err();
+    let text = err.to_string();
+    assert!(
+        text.contains(&format!("mb_no_such_database_{}", std::process::id()))
+            && text.contains("does not exist"),
+        "{text}"
     );
 }
 
@@ -160,8 +234,8 @@ fn migrations_are_recorded_once() {
         return;
     };
     let a = PostgresStore::connect(&s.url, &s.name).unwrap();
-    assert_eq!(a.migrations().unwrap(), [1]);
+    assert_eq!(a.migrations().unwrap(), [1, 2]);
     let b = PostgresStore::connect(&s.url, &s.name).unwrap();
-    assert_eq!(b.migrations().unwrap(), [1]);
+    assert_eq!(b.migrations().unwrap(), [1, 2]);
     assert!(PostgresStore::connect(&s.url, "Not-Valid").is_err());
 }

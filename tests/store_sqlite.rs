@@ -9,9 +9,9 @@ use std::path::PathBuf;
 use std::process::{Command, Stdio};
 use std::sync::Arc;
 
-use medborgarbudget::store::conformance;
+use medborgarbudget::store::conformance::{self, Tamper};
 use medborgarbudget::store::sqlite::SqliteStore;
-use medborgarbudget::store::{Durability, Store, StreamId, Version};
+use medborgarbudget::store::{Durability, Hash, Seal, Store, StoredEvent, StreamId, Version};
 
 fn db(name: &str) -> PathBuf {
     let dir = std::env::temp_dir().join(format!("medborgarbudget-sqlite-{}", std::process::id()));
@@ -51,23 +51,85 @@ fn replay_equals_live() {
     conformance::replay_equals_live(open(&db("replay")));
 }
 
+/// The database file edited with plain SQL, as anyone who can write to it can.
+struct Sql(PathBuf);
+
+impl Tamper for Sql {
+    fn put_event(&self, e: &StoredEvent) {
+        rusqlite::Connection::open(&self.0)
+            .unwrap()
+            .execute(
+                "INSERT OR REPLACE INTO events (stream, version, schema, recorded_at, payload, prev_hash, hash)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+                rusqlite::params![
+                    e.stream.as_str(),
+                    e.version as i64,
+                    e.schema,
+                    e.recorded_at.timestamp_micros(),
+                    e.payload,
+                    &e.prev_hash.0[..],
+                    &e.hash.0[..]
+                ],
+            )
+            .unwrap();
+    }
+
+    fn delete_events_after(&self, stream: &StreamId, version: Version) {
+        rusqlite::Connection::open(&self.0)
+            .unwrap()
+            .execute(
+                "DELETE FROM events WHERE stream = ?1 AND version > ?2",
+                rusqlite::params![stream.as_str(), version as i64],
+            )
+            .unwrap();
+    }
+
+    fn put_head(&self, stream: &StreamId, head: Option<(Version, Hash, Option<Seal>)>) {
+        let c = rusqlite::Connection::open(&self.0).unwrap();
+        match head {
+            None => c.execute("DELETE FROM streams WHERE stream = ?1", [stream.as_str()]),
+            Some((version, hash, seal)) => c.execute(
+                "UPDATE streams SET version = ?2, head = ?3, seal = ?4 WHERE stream = ?1",
+                rusqlite::params![
+                    stream.as_str(),
+                    version as i64,
+                    &hash.0[..],
+                    seal.as_ref().map(|s| &s.0[..])
+                ],
+            ),
+        }
+        .unwrap();
+    }
+}
+
 #[test]
 fn tampering_is_detected() {
     let path = db("tamper");
-    let raw = path.clone();
     conformance::tampering_is_detected(
-        open(&path),
-        &move |stream: &StreamId, version: Version, payload: &str| {
-            let c = rusqlite::Connection::open(&raw).unwrap();
-            let n = c
-                .execute(
-                    "UPDATE events SET payload = ?1 WHERE stream = ?2 AND version = ?3",
-                    rusqlite::params![payload, stream.as_str(), version as i64],
-                )
-                .unwrap();
-            assert_eq!(n, 1);
+        &|key| {
+            let store = SqliteStore::open(&path).unwrap();
+            Arc::new(match key {
+                Some(key) => store.with_log_key(key),
+                None => store,
+            })
         },
+        &Sql(path.clone()),
     );
+}
+
+#[cfg(unix)]
+#[test]
+fn a_new_database_file_is_private_from_the_start() {
+    use std::os::unix::fs::PermissionsExt;
+    let path = db("private");
+    let store = SqliteStore::open(&path).unwrap();
+    conformance::append_and_read(&store);
+    for suffix in ["", "-wal", "-shm"] {
+        let file = format!("{}{suffix}", path.display());
+        if let Ok(meta) = std::fs::metadata(&file) {
+            assert_eq!(meta.permissions().mode() & 0o777, 0o600, "{file}");
+        }
+    }
 }
 
 #[test]
@@ -106,8 +168,14 @@ fn a_writer_killed_mid_append_leaves_a_loadable_log() {
 #[test]
 fn migrations_are_recorded_once_and_newer_schemas_refused() {
     let path = db("migrations");
-    assert_eq!(SqliteStore::open(&path).unwrap().migrations().unwrap(), [1]);
-    assert_eq!(SqliteStore::open(&path).unwrap().migrations().unwrap(), [1]);
+    assert_eq!(
+        SqliteStore::open(&path).unwrap().migrations().unwrap(),
+        [1, 2]
+    );
+    assert_eq!(
+        SqliteStore::open(&path).unwrap().migrations().unwrap(),
+        [1, 2]
+    );
     let c = rusqlite::Connection::open(&path).unwrap();
     c.execute(
         "INSERT INTO schema_migrations (version, applied_at) VALUES (99, 'later')",

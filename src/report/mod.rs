@@ -121,6 +121,7 @@ use crate::ids::{CycleId, ProgrammeId, ProjectId};
 use crate::money::{Currency, Money, MoneyError};
 use crate::process::stage::Decided;
 use crate::process::{AnyCycle, Cycle, CycleError, Programme, Step};
+use crate::store::{StreamId, Verified};
 use crate::tally::{self, Fraction};
 
 /// Why a report could not be made or written.
@@ -201,6 +202,8 @@ pub struct Report {
     area: String,
     programme: Option<ProgrammePart>,
     years: Vec<YearPart>,
+    /// The stream the report was made from and what verifying it found.
+    head: Option<(StreamId, Verified)>,
 }
 
 /// The programme-wide part.
@@ -290,6 +293,7 @@ impl Report {
             area: cycle.setup().area.name().to_owned(),
             programme: None,
             years: vec![year_part(cycle, metrics)?],
+            head: None,
         })
     }
 
@@ -344,7 +348,23 @@ impl Report {
                 running,
             }),
             years,
+            head: None,
         })
+    }
+
+    /// The report, publishing the head of the stream it was made from (as
+    /// [`StoreExt::verify`](crate::store::StoreExt::verify) found it): its
+    /// number of events, the hash of the last, and whether its seal was
+    /// checked. Anyone who keeps the published head can later check a copy of
+    /// the log against it (the export's last line), whoever holds the keys.
+    pub fn with_head(mut self, stream: StreamId, verified: Verified) -> Report {
+        self.head = Some((stream, verified));
+        self
+    }
+
+    /// The published head, if any.
+    pub fn head(&self) -> Option<(&StreamId, &Verified)> {
+        self.head.as_ref().map(|(s, v)| (s, v))
     }
 
     /// The report as one HTML document.

@@ -51,6 +51,7 @@ svg .head { font-size: 12.5px; font-weight: bold; }
 svg .note { font-size: 11px; fill: #5b6470; }
 svg .inv { font-size: 11px; font-weight: bold; fill: #fff; }
 ul.lessons { margin: 4px 0; padding-left: 22px; }
+.record code { font-size: 12.5px; overflow-wrap: anywhere; }
 footer { margin-top: 34px; padding-top: 10px; border-top: 1px solid #e4e7eb; color: #5b6470; font-size: 12.5px; }
 @media print { body { background: #fff; } main { padding: 0; } section.year { break-before: page; } }
 "#;
@@ -74,6 +75,9 @@ pub(super) fn html(report: &Report) -> String {
     for y in &report.years {
         year(&mut out, y, report.programme.is_some());
     }
+    if let Some((stream, verified)) = report.head() {
+        record(&mut out, stream, verified);
+    }
     let _ = writeln!(
         out,
         "<footer>Made by medborgarbudget {} from the cycle's recorded events. Counts and amounts are exact \
@@ -84,6 +88,33 @@ pub(super) fn html(report: &Report) -> String {
         env!("CARGO_PKG_VERSION")
     );
     out
+}
+
+/// The published head of the stream the report was made from.
+fn record(out: &mut String, stream: &crate::store::StreamId, v: &crate::store::Verified) {
+    let seal = match (v.sealed, v.seal) {
+        (true, _) => "its seal was verified with the log key".to_owned(),
+        (false, Some(_)) => {
+            "it is sealed, but the seal was not checked: the log key was not at hand".to_owned()
+        }
+        (false, None) => "it carries no seal: the store was written without a log key".to_owned(),
+    };
+    let _ = writeln!(
+        out,
+        "<section class=\"record\" id=\"record\">\n<h2>The record</h2>\n\
+         <p>This report was made from the event log <code>{}</code>: {} events, every link of its hash \
+         chain checked, ending at the head below; {}. Keep the head: a copy of the log exported later \
+         (its last line) must end at the same head, or the log was changed after this report.</p>\n\
+         <p class=\"head\">Head: event {}, <code>{}</code>{}</p>\n</section>",
+        escape(stream.as_str()),
+        v.events,
+        seal,
+        v.events,
+        v.head,
+        v.seal
+            .map(|s| format!("<br>Seal: <code>{s}</code>"))
+            .unwrap_or_default(),
+    );
 }
 
 fn years_text(report: &Report) -> String {

@@ -14,7 +14,10 @@ use std::time::{Duration, Instant};
 
 use chrono::{DateTime, NaiveDate, TimeZone, Utc};
 
-use super::{Hash, NewEvent, Repository, Store, StoreError, StoreExt, StreamId, Version, VoterKey};
+use super::{
+    Evidence, Hash, LogKey, NewEvent, Repository, RepositoryError, Seal, Store, StoreError,
+    StoreExt, StoredEvent, StreamId, Version, VoterKey, chain_hash,
+};
 use crate::area::{Area, Eligibility, Resident};
 use crate::ballot::{BallotKind, BallotRules, BallotSubmission, Choices};
 use crate::criteria::{Criteria, Score};
@@ -222,11 +225,16 @@ pub fn append_and_read(store: &dyn Store) {
         3
     );
     let text = String::from_utf8(lines).unwrap_or_default();
-    assert_eq!(text.lines().count(), 3);
+    let lines: Vec<&str> = text.lines().collect();
+    assert_eq!(lines.len(), 4, "three events and the head");
     assert!(
-        text.lines()
+        lines[..3]
+            .iter()
             .all(|l| l.contains("\"hash\"") && l.contains("\"event\""))
     );
+    let head: serde_json::Value = serde_json::from_str(lines[3]).unwrap_or_default();
+    assert_eq!(head["head"]["version"], 3, "{}", lines[3]);
+    assert_eq!(head["head"]["hash"], b.head.to_string(), "{}", lines[3]);
 }
 
 /// A writer at a stale version is refused, naming both versions, and nothing is
@@ -374,32 +382,344 @@ pub fn replay_equals_live(store: Arc<dyn Store>) -> CycleId {
     id
 }
 
-/// Changing a stored event's payload in place (`tamper`, backend-specific) is
-/// reported as the first broken link, by `verify` and by loading.
-pub fn tampering_is_detected(store: Arc<dyn Store>, tamper: &dyn Fn(&StreamId, Version, &str)) {
+/// Raw access to a backend's tables, as an attacker who can write to the
+/// database (but does not hold the log key) has it. Each backend's tests
+/// implement it with plain SQL (or, for memory, directly).
+pub trait Tamper {
+    /// Writes `event` as it is — payload, hashes and all — replacing the stored
+    /// event at its version or adding it.
+    fn put_event(&self, event: &StoredEvent);
+    /// Deletes the events of `stream` after `version`, leaving its recorded
+    /// head as it is.
+    fn delete_events_after(&self, stream: &StreamId, version: Version);
+    /// Sets the recorded head of `stream` to a version, hash and seal (`None`
+    /// deletes the head), leaving the voter key's fingerprint as it is.
+    fn put_head(&self, stream: &StreamId, head: Option<(Version, Hash, Option<Seal>)>);
+}
+
+/// The log key the suite's sealed stores use.
+pub fn test_log_key() -> LogKey {
+    LogKey::new(b"conformance suite log key, not secret".to_vec())
+        .unwrap_or_else(|_| LogKey::random())
+}
+
+/// A fresh fixture cycle with six ballots in `store`; its stream and events.
+fn tamper_fixture(store: &Arc<dyn Store>) -> (CycleId, StreamId, Vec<StoredEvent>) {
     let mut repo = Repository::<AnyCycle>::new(store.clone(), test_key());
     let id = create_voting_cycle(&mut repo);
-    for n in 1..=5 {
+    for n in 1..=6 {
         repo.execute(id, ballot(n))
             .unwrap_or_else(|e| panic!("{e}"));
     }
     let stream = StreamId::cycle(id);
-    let version = store.version(&stream).unwrap_or_else(|e| panic!("{e}")) - 2;
-    let original = store
-        .read(&stream, version - 1, 1)
-        .unwrap_or_else(|e| panic!("{e}"));
-    let forged = original[0].payload.replace("\"approval\"", "\"approval\" ");
-    tamper(&stream, version, &forged);
-    match store.verify(&stream) {
-        Err(StoreError::Chain { version: v, .. }) if v == version => {}
-        other => panic!("verify did not report event {version}: {other:?}"),
+    let events = store.read_all(&stream, 0).unwrap_or_else(|e| panic!("{e}"));
+    (id, stream, events)
+}
+
+/// Loads the cycle afresh.
+fn load_fresh(store: &Arc<dyn Store>, id: CycleId) -> Result<AnyCycle, String> {
+    Repository::<AnyCycle>::new(store.clone(), test_key())
+        .load(id)
+        .cloned()
+        .map_err(|e| e.to_string())
+}
+
+/// The store error inside a repository error.
+fn store_error(
+    e: RepositoryError<crate::process::CycleError, crate::process::ReplayError>,
+) -> StoreError {
+    match e {
+        RepositoryError::Store(e) => e,
+        other => panic!("expected a store error, got: {other}"),
     }
-    let mut fresh = Repository::<AnyCycle>::new(store, test_key());
-    match fresh.load(id) {
-        Err(super::RepositoryError::Store(StoreError::Chain { version: v, .. }))
-            if v == version => {}
-        other => panic!("loading did not report event {version}: {other:?}"),
+}
+
+/// Checks that `e` names tampering with `evidence`, and says so in words an
+/// official understands — not a version conflict or a database constraint.
+fn assert_tampered(e: &StoreError, evidence: Evidence, what: &str) {
+    match e {
+        StoreError::Tampered {
+            evidence: found, ..
+        } if *found == evidence => {}
+        other => panic!("{what}: expected tampering ({evidence}), got: {other}"),
     }
+    let text = e.to_string();
+    assert!(text.contains("tampered"), "{what}: {text}");
+    for misleading in ["expected version", "UNIQUE", "unique", "duplicate key"] {
+        assert!(!text.contains(misleading), "{what}: {text}");
+    }
+}
+
+/// Rehashes `events` (in order, from version `from` on) as an attacker with the
+/// public encoding would, and writes them; returns the new last hash.
+fn rewrite_chain(tamper: &dyn Tamper, events: &mut [StoredEvent], from: usize) -> Hash {
+    let mut prev = if from == 0 {
+        Hash::GENESIS
+    } else {
+        events[from - 1].hash
+    };
+    for e in &mut events[from..] {
+        e.prev_hash = prev;
+        e.hash = chain_hash(
+            &prev,
+            &e.stream,
+            e.version,
+            e.schema,
+            &e.recorded_at,
+            &e.payload,
+        );
+        tamper.put_event(e);
+        prev = e.hash;
+    }
+    prev
+}
+
+/// Every kind of tampering with a stream is reported as tampering, by
+/// [`StoreExt::verify`], by loading and by writing, with a store opened with
+/// the log key ([`test_log_key`]) and, where the attack leaves evidence without
+/// it, without. `open(key)` opens the same database with or without a log key;
+/// `tamper` edits it behind the store's back.
+///
+/// What a store without the log key cannot see — a chain recomputed and its
+/// head moved with it — is checked too: it loads, and only the seal or a head
+/// published earlier ([`StoreExt::verify`]'s head) tells.
+pub fn tampering_is_detected(open: &dyn Fn(Option<LogKey>) -> Arc<dyn Store>, tamper: &dyn Tamper) {
+    let keyed = open(Some(test_log_key()));
+    let plain = open(None);
+
+    // 1. An event edited in place: the chain breaks at that event.
+    let (id, stream, events) = tamper_fixture(&keyed);
+    let n = events.len() as Version;
+    let mut edited = events[n as usize - 3].clone();
+    edited.payload = edited.payload.replace("\"approval\"", "\"approval\" ");
+    assert_ne!(
+        edited.payload,
+        events[n as usize - 3].payload,
+        "the fixture has approval ballots"
+    );
+    tamper.put_event(&edited);
+    for store in [&keyed, &plain] {
+        match store.verify(&stream) {
+            Err(StoreError::Chain { version, .. }) if version == n - 2 => {}
+            other => panic!("verify did not report event {}: {other:?}", n - 2),
+        }
+        let err = load_fresh(store, id).expect_err("an edited event loads");
+        assert!(
+            err.contains("tampered") && err.contains(&format!("event {}", n - 2)),
+            "{err}"
+        );
+    }
+
+    // 2. The last events deleted: the events end before the recorded head.
+    let (id, stream, events) = tamper_fixture(&keyed);
+    let n = events.len() as Version;
+    let published = keyed.verify(&stream).unwrap_or_else(|e| panic!("{e}")).head;
+    tamper.delete_events_after(&stream, n - 2);
+    let evidence = Evidence::EndsBeforeHead {
+        recorded: n,
+        found: n - 2,
+    };
+    for store in [&keyed, &plain] {
+        assert_tampered(
+            &store.verify(&stream).expect_err("verify"),
+            evidence,
+            "verify after deleting",
+        );
+        let err = Repository::<AnyCycle>::new(store.clone(), test_key())
+            .load(id)
+            .map(|_| ())
+            .map_err(store_error)
+            .expect_err("load after deleting");
+        assert_tampered(&err, evidence, "load after deleting");
+    }
+    let err = Repository::<AnyCycle>::new(keyed.clone(), test_key())
+        .execute(id, ballot(100))
+        .map_err(store_error)
+        .expect_err("a ballot after deleting");
+    assert_tampered(&err, evidence, "a ballot after deleting");
+
+    // 3. … and the head moved back with them, keeping its old seal: only the
+    // seal tells (and the head published before).
+    tamper.put_head(
+        &stream,
+        Some((
+            n - 2,
+            events[n as usize - 3].hash,
+            keyed.head(&stream).ok().flatten().and_then(|h| h.seal),
+        )),
+    );
+    let shortened = plain
+        .verify(&stream)
+        .unwrap_or_else(|e| panic!("without the key: {e}"));
+    assert_ne!(
+        shortened.head, published,
+        "the published head no longer matches"
+    );
+    load_fresh(&plain, id).unwrap_or_else(|e| panic!("without the key: {e}"));
+    let err = keyed.verify(&stream).expect_err("verify with the key");
+    assert_tampered(
+        &err,
+        Evidence::BadSeal { version: n - 2 },
+        "verify with the key",
+    );
+    let err = load_fresh(&keyed, id).expect_err("load with the key");
+    assert!(err.contains("tampered") && err.contains("seal"), "{err}");
+
+    // 4. Two voters' choices swapped and the whole chain recomputed, head and
+    // all.
+    let (id, stream, mut events) = tamper_fixture(&keyed);
+    let n = events.len();
+    let (a, b) = (n - 6, n - 5);
+    let before = load_fresh(&keyed, id).unwrap_or_else(|e| panic!("{e}"));
+    let choices = |payload: &str| -> serde_json::Value {
+        let v: serde_json::Value = serde_json::from_str(payload).unwrap_or_default();
+        v["ballot_cast"]["choices"].clone()
+    };
+    let (ca, cb) = (choices(&events[a].payload), choices(&events[b].payload));
+    assert!(
+        !ca.is_null() && ca != cb,
+        "the fixture's ballots differ: {}",
+        events[a].payload
+    );
+    let swap = |payload: &str, to: &serde_json::Value| {
+        let mut v: serde_json::Value = serde_json::from_str(payload).unwrap_or_default();
+        v["ballot_cast"]["choices"] = to.clone();
+        v.to_string()
+    };
+    events[a].payload = swap(&events[a].payload, &cb);
+    events[b].payload = swap(&events[b].payload, &ca);
+    let seal = keyed.head(&stream).ok().flatten().and_then(|h| h.seal);
+    let head = rewrite_chain(tamper, &mut events, a);
+    tamper.put_head(&stream, Some((n as Version, head, seal)));
+    let after = load_fresh(&plain, id).unwrap_or_else(|e| panic!("without the key: {e}"));
+    assert!(after != before, "the swap changed the ballots");
+    let err = keyed.verify(&stream).expect_err("verify with the key");
+    assert_tampered(
+        &err,
+        Evidence::BadSeal {
+            version: n as Version,
+        },
+        "a rewritten chain",
+    );
+    // The seal removed instead of kept.
+    tamper.put_head(&stream, Some((n as Version, head, None)));
+    let err = keyed.verify(&stream).expect_err("verify with the key");
+    assert_tampered(
+        &err,
+        Evidence::NoSeal {
+            version: n as Version,
+        },
+        "a removed seal",
+    );
+    let err = Repository::<AnyCycle>::new(keyed.clone(), test_key())
+        .execute(id, ballot(100))
+        .map_err(store_error)
+        .expect_err("a ballot on an unsealed head");
+    assert_tampered(
+        &err,
+        Evidence::NoSeal {
+            version: n as Version,
+        },
+        "a ballot on an unsealed head",
+    );
+
+    // 5. An event added past the head.
+    let (id, stream, events) = tamper_fixture(&keyed);
+    let n = events.len() as Version;
+    let last = &events[n as usize - 1];
+    let extra = StoredEvent::seal(
+        &stream,
+        n,
+        last.hash,
+        last.recorded_at,
+        vec![NewEvent {
+            schema: last.schema,
+            payload: last.payload.clone(),
+        }],
+    );
+    tamper.put_event(&extra[0]);
+    let evidence = Evidence::PastHead { recorded: n };
+    for store in [&keyed, &plain] {
+        assert_tampered(
+            &store.verify(&stream).expect_err("verify"),
+            evidence,
+            "an added event",
+        );
+    }
+    let err = Repository::<AnyCycle>::new(keyed.clone(), test_key())
+        .execute(id, ballot(100))
+        .map_err(store_error)
+        .expect_err("a ballot after an added event");
+    assert_tampered(&err, evidence, "a ballot after an added event");
+
+    // 6. The head deleted.
+    let (id, stream, events) = tamper_fixture(&keyed);
+    let n = events.len() as Version;
+    tamper.put_head(&stream, None);
+    let evidence = Evidence::NoHead { found: n };
+    for store in [&keyed, &plain] {
+        assert_tampered(
+            &store.verify(&stream).expect_err("verify"),
+            evidence,
+            "a deleted head",
+        );
+        let err = Repository::<AnyCycle>::new(store.clone(), test_key())
+            .load(id)
+            .map(|_| ())
+            .map_err(store_error)
+            .expect_err("load");
+        assert_tampered(&err, evidence, "load without a head");
+    }
+    let err = plain
+        .append(&stream, 0, vec![payload(1)])
+        .expect_err("an append over a deleted head");
+    assert_tampered(
+        &err,
+        Evidence::NoHead { found: 1 },
+        "an append over a deleted head",
+    );
+
+    // A store without the log key does not write to a sealed stream, and a
+    // writer with another voter key is refused: its pseudonyms differ.
+    let (id, stream, events) = tamper_fixture(&keyed);
+    let err = Repository::<AnyCycle>::new(plain.clone(), test_key())
+        .execute(id, ballot(100))
+        .map_err(store_error)
+        .expect_err("a keyless write to a sealed stream");
+    assert!(matches!(err, StoreError::Sealed { .. }), "{err}");
+    let other = VoterKey::new(b"another municipality's voter key".to_vec())
+        .unwrap_or_else(|_| VoterKey::random());
+    // Resident 1 has voted; a new ballot from them, through the other key.
+    let again = Command::CastBallot(BallotSubmission {
+        id: BallotId::from_u128(1_001),
+        ..submission(1)
+    });
+    let err = Repository::<AnyCycle>::new(keyed.clone(), other.clone())
+        .execute(id, again)
+        .map_err(store_error)
+        .expect_err("a second ballot under another voter key");
+    match &err {
+        StoreError::VoterKeyDiffers {
+            recorded, given, ..
+        } => {
+            assert_eq!(*recorded, test_key().fingerprint());
+            assert_eq!(*given, other.fingerprint());
+            assert!(err.to_string().contains(&recorded.to_string()), "{err}");
+        }
+        other => panic!("expected VoterKeyDiffers, got {other}"),
+    }
+    assert_eq!(
+        keyed.version(&stream).unwrap_or_else(|e| panic!("{e}")),
+        events.len() as Version,
+        "nothing appended"
+    );
+    // A reader needs no voter key at all, and cannot write.
+    let mut reader = Repository::<AnyCycle>::reader(keyed.clone());
+    reader.load(id).unwrap_or_else(|e| panic!("a reader: {e}"));
+    assert!(matches!(
+        reader.execute(id, ballot(100)),
+        Err(RepositoryError::ReadOnly { .. })
+    ));
 }
 
 /// A store closed and opened again (`open`) holds the same state.

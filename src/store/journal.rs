@@ -234,7 +234,14 @@ impl Journal {
                 .iter()
                 .map(NewEvent::json)
                 .collect::<Result<Vec<_>, _>>()
-                .and_then(|new| self.store.append(&stream, self.position as u64, new));
+                .and_then(|new| {
+                    self.store.append_as(
+                        &stream,
+                        self.position as u64,
+                        new,
+                        Some(&self.key.fingerprint()),
+                    )
+                });
             if let Err(e) = appended {
                 // The copy is ahead of the store now: refuse further commands.
                 self.broken = true;

@@ -1,16 +1,28 @@
 //! An event log in memory: for tests, simulations and as the reference backend.
 
 use std::collections::BTreeMap;
-use std::sync::RwLock;
+use std::sync::{Arc, RwLock};
 
+use super::conformance::Tamper;
 use super::{
-    Appended, Hash, NewEvent, Store, StoreError, StoredEvent, StreamId, StreamInfo, Version, now,
+    Appended, Hash, Head, KeyFingerprint, LogKey, NewEvent, Seal, Store, StoreError, StoredEvent,
+    StreamId, StreamInfo, Version, now, plan_append, seal_head,
 };
 
-/// Streams in memory, behind a read-write lock.
+/// One stream: its events and its head, kept apart as the database backends
+/// keep them, so that the same tampering shows the same way.
 #[derive(Debug, Default)]
+struct Log {
+    events: Vec<StoredEvent>,
+    head: Option<Head>,
+}
+
+/// Streams in memory, behind a read-write lock. Clones share the streams; each
+/// clone has its own log key ([`MemoryStore::with_log_key`]).
+#[derive(Debug, Default, Clone)]
 pub struct MemoryStore {
-    streams: RwLock<BTreeMap<StreamId, Vec<StoredEvent>>>,
+    streams: Arc<RwLock<BTreeMap<StreamId, Log>>>,
+    log_key: Option<LogKey>,
 }
 
 fn poisoned() -> StoreError {
@@ -26,49 +38,68 @@ impl MemoryStore {
         MemoryStore::default()
     }
 
-    /// Replaces a stored event's payload without re-sealing it, as an attacker
-    /// editing the log would; returns whether the event exists. For tests of tamper
-    /// detection.
-    pub fn tamper(&self, stream: &StreamId, version: Version, payload: &str) -> bool {
-        let Ok(mut streams) = self.streams.write() else {
-            return false;
-        };
-        let event = streams
-            .get_mut(stream)
-            .and_then(|events| events.get_mut(version.saturating_sub(1) as usize));
-        match event {
-            Some(e) => {
-                e.payload = payload.to_owned();
-                true
-            }
-            None => false,
-        }
+    /// The store, sealing every head it writes with `key` and refusing heads
+    /// whose seal does not verify.
+    pub fn with_log_key(mut self, key: LogKey) -> MemoryStore {
+        self.log_key = Some(key);
+        self
     }
 }
 
 impl Store for MemoryStore {
-    fn append(
+    fn append_as(
         &self,
         stream: &StreamId,
         expected: Version,
         events: Vec<NewEvent>,
+        voter_key: Option<&KeyFingerprint>,
     ) -> Result<Appended, StoreError> {
         let mut streams = self.streams.write().map_err(|_| poisoned())?;
         let log = streams.entry(stream.clone()).or_default();
-        let actual = log.len() as Version;
-        if actual != expected {
-            return Err(StoreError::Conflict {
+        let (prev, fingerprint) = plan_append(
+            stream,
+            expected,
+            log.head.as_ref(),
+            self.log_key.as_ref(),
+            voter_key,
+        )?;
+        let found = log.events.len() as Version;
+        if found != expected {
+            // The head says the stream ends at `expected`; the events disagree.
+            let evidence = if log.head.is_none() {
+                super::Evidence::NoHead {
+                    found: expected + 1,
+                }
+            } else if found < expected {
+                super::Evidence::EndsBeforeHead {
+                    recorded: expected,
+                    found,
+                }
+            } else {
+                super::Evidence::PastHead { recorded: expected }
+            };
+            return Err(StoreError::Tampered {
                 stream: stream.clone(),
-                expected,
-                actual,
+                evidence,
             });
         }
-        let prev = log.last().map_or(Hash::GENESIS, |e| e.hash);
-        let head = StoredEvent::seal_into(log, stream, expected, prev, now(), events);
-        Ok(Appended {
-            version: log.len() as Version,
-            head,
-        })
+        let head = StoredEvent::seal_into(&mut log.events, stream, expected, prev, now(), events);
+        let version = log.events.len() as Version;
+        if version > 0 {
+            log.head = Some(Head {
+                version,
+                hash: head,
+                seal: seal_head(
+                    stream,
+                    version,
+                    &head,
+                    fingerprint.as_ref(),
+                    self.log_key.as_ref(),
+                ),
+                voter_key: fingerprint,
+            });
+        }
+        Ok(Appended { version, head })
     }
 
     fn read(
@@ -81,29 +112,69 @@ impl Store for MemoryStore {
         Ok(streams
             .get(stream)
             .map(|log| {
-                log.iter()
-                    .skip(usize::try_from(after).unwrap_or(usize::MAX))
-                    .take(limit)
-                    .cloned()
-                    .collect()
+                let start = log.events.partition_point(|e| e.version <= after);
+                log.events[start..].iter().take(limit).cloned().collect()
             })
             .unwrap_or_default())
+    }
+
+    fn head(&self, stream: &StreamId) -> Result<Option<Head>, StoreError> {
+        let streams = self.streams.read().map_err(|_| poisoned())?;
+        Ok(streams.get(stream).and_then(|log| log.head))
+    }
+
+    fn log_key(&self) -> Option<&LogKey> {
+        self.log_key.as_ref()
     }
 
     fn streams(&self) -> Result<Vec<StreamInfo>, StoreError> {
         let streams = self.streams.read().map_err(|_| poisoned())?;
         Ok(streams
             .iter()
-            .filter(|(_, log)| !log.is_empty())
-            .map(|(s, log)| StreamInfo {
-                stream: s.clone(),
-                version: log.len() as Version,
+            .filter_map(|(s, log)| {
+                log.head.map(|h| StreamInfo {
+                    stream: s.clone(),
+                    version: h.version,
+                })
             })
             .collect())
     }
 
     fn version(&self, stream: &StreamId) -> Result<Version, StoreError> {
-        let streams = self.streams.read().map_err(|_| poisoned())?;
-        Ok(streams.get(stream).map_or(0, |log| log.len() as Version))
+        Ok(self.head(stream)?.map_or(0, |h| h.version))
+    }
+}
+
+impl Tamper for MemoryStore {
+    fn put_event(&self, event: &StoredEvent) {
+        let Ok(mut streams) = self.streams.write() else {
+            return;
+        };
+        let events = &mut streams.entry(event.stream.clone()).or_default().events;
+        match events.binary_search_by_key(&event.version, |e| e.version) {
+            Ok(i) => events[i] = event.clone(),
+            Err(i) => events.insert(i, event.clone()),
+        }
+    }
+
+    fn delete_events_after(&self, stream: &StreamId, version: Version) {
+        if let Ok(mut streams) = self.streams.write()
+            && let Some(log) = streams.get_mut(stream)
+        {
+            log.events.retain(|e| e.version <= version);
+        }
+    }
+
+    fn put_head(&self, stream: &StreamId, head: Option<(Version, Hash, Option<Seal>)>) {
+        let Ok(mut streams) = self.streams.write() else {
+            return;
+        };
+        let log = streams.entry(stream.clone()).or_default();
+        log.head = head.map(|(version, hash, seal)| Head {
+            version,
+            hash,
+            seal,
+            voter_key: log.head.and_then(|h| h.voter_key),
+        });
     }
 }

@@ -8,8 +8,12 @@
 //! stream is still at the version the writer expects, so two writers can never
 //! both win. Each stored event carries the SHA-256 of the previous one over a
 //! canonical encoding ([`chain_hash`]), and loading or [`StoreExt::verify`]
-//! reports the first broken link. Events are JSON with a schema number, so logs
-//! written by older versions keep loading.
+//! reports the first broken link. Each stream's [`Head`] (version and last hash)
+//! is recorded with its events and compared on every load, so deleted events
+//! show; a store opened with a [`LogKey`] seals every head it writes and refuses
+//! one whose seal does not verify, so a recomputed chain shows too (what each
+//! protects against: the `seal` module's docs and DESIGN.md). Events are JSON
+//! with a schema number, so logs written by older versions keep loading.
 //!
 //! ```
 //! use std::sync::Arc;
@@ -44,12 +48,16 @@ pub mod memory;
 pub mod postgres;
 mod privacy;
 mod repository;
+mod seal;
 #[cfg(feature = "sqlite")]
 pub mod sqlite;
 
 pub use journal::{Journal, JournalError};
-pub use privacy::{KeyError, KeyFileError, VoterKey};
+pub use privacy::{
+    KeyError, KeyFileError, KeyFiles, KeyFingerprint, MAX_KEY_LEN, MIN_KEY_LEN, VoterKey,
+};
 pub use repository::{Aggregate, Repository, RepositoryError, decode};
+pub use seal::{Evidence, Head, LogKey, Seal};
 
 /// How hard a commit waits for the disk (SQLite and PostgreSQL).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -391,8 +399,11 @@ pub enum StoreError {
         /// The version it has.
         actual: Version,
     },
-    /// The hash chain is broken: the first bad link.
-    #[error("stream {stream}, event {version}: the hash chain is broken: {reason}")]
+    /// The hash chain is broken: the first bad link. The log was tampered with
+    /// (or the storage corrupted it).
+    #[error(
+        "stream {stream}: the log has been tampered with at event {version}: the hash chain is broken: {reason}"
+    )]
     Chain {
         /// The stream.
         stream: StreamId,
@@ -400,6 +411,39 @@ pub enum StoreError {
         version: Version,
         /// How.
         reason: &'static str,
+    },
+    /// The stream's events and its recorded head or seal disagree: the log was
+    /// tampered with.
+    #[error("stream {stream}: the log has been tampered with: {evidence}")]
+    Tampered {
+        /// The stream.
+        stream: StreamId,
+        /// What shows it.
+        evidence: Evidence,
+    },
+    /// A store opened without a log key was asked to write to a sealed stream
+    /// (the new head could not be sealed, and the stream would no longer load
+    /// with the key).
+    #[error(
+        "stream {stream} is sealed with a log key; open the store with that key to write to it"
+    )]
+    Sealed {
+        /// The stream.
+        stream: StreamId,
+    },
+    /// A writer with another voter key than the one the stream's ballots are
+    /// pseudonymised with: its pseudonyms would differ, so a resident could vote
+    /// twice.
+    #[error(
+        "stream {stream}: its ballots are pseudonymised with the voter key {recorded}, not with this key ({given}); writing with another key would let a resident vote twice"
+    )]
+    VoterKeyDiffers {
+        /// The stream.
+        stream: StreamId,
+        /// The fingerprint recorded with the stream.
+        recorded: KeyFingerprint,
+        /// The writer's.
+        given: KeyFingerprint,
     },
     /// An event that does not decode.
     #[error("{}event {version}: cannot decode: {message}", stream.as_ref().map(|s| format!("stream {s}, ")).unwrap_or_default())]
@@ -468,17 +512,40 @@ pub struct StreamInfo {
 /// store are stores. Every backend passes [`conformance`].
 pub trait Store: Send + Sync + fmt::Debug {
     /// Appends `events` to `stream` if it is at version `expected` (0: a new
-    /// stream), sealing them into the hash chain, all in one transaction. Returns
-    /// the new version and head.
+    /// stream), sealing them into the hash chain, all in one transaction, with
+    /// no voter key fingerprint ([`Store::append_as`]). Returns the new version
+    /// and head.
     ///
     /// # Errors
-    /// [`StoreError::Conflict`] naming the expected and actual version, or a
-    /// backend failure. Nothing is appended on error.
+    /// As [`Store::append_as`].
     fn append(
         &self,
         stream: &StreamId,
         expected: Version,
         events: Vec<NewEvent>,
+    ) -> Result<Appended, StoreError> {
+        self.append_as(stream, expected, events, None)
+    }
+
+    /// Appends `events` to `stream` if it is at version `expected` (0: a new
+    /// stream), linking them into the hash chain, and moves the stream's
+    /// [`Head`] — sealed with the store's [`LogKey`], if it has one — all in one
+    /// transaction. A writer that pseudonymises voters passes its key's
+    /// `voter_key` fingerprint: the first one is recorded with the stream, and
+    /// a writer with another is refused.
+    ///
+    /// # Errors
+    /// [`StoreError::Conflict`] naming the expected and actual version;
+    /// [`StoreError::VoterKeyDiffers`]; [`StoreError::Tampered`] when the
+    /// recorded head's seal does not verify or an event already exists past it;
+    /// [`StoreError::Sealed`] for a store without a log key writing to a sealed
+    /// stream; or a backend failure. Nothing is appended on error.
+    fn append_as(
+        &self,
+        stream: &StreamId,
+        expected: Version,
+        events: Vec<NewEvent>,
+        voter_key: Option<&KeyFingerprint>,
     ) -> Result<Appended, StoreError>;
 
     /// Reads up to `limit` events of `stream` with versions above `after`, in
@@ -492,6 +559,20 @@ pub trait Store: Send + Sync + fmt::Debug {
         after: Version,
         limit: usize,
     ) -> Result<Vec<StoredEvent>, StoreError>;
+
+    /// The head the store records for `stream` (`None` for a stream without
+    /// events), as written; [`StoreExt::verify`] and the repository compare it
+    /// with the events.
+    ///
+    /// # Errors
+    /// A backend failure.
+    fn head(&self, stream: &StreamId) -> Result<Option<Head>, StoreError>;
+
+    /// The key this store seals heads with and checks them by, if it was
+    /// opened with one.
+    fn log_key(&self) -> Option<&LogKey> {
+        None
+    }
 
     /// Every stream with its version.
     ///
@@ -519,8 +600,17 @@ macro_rules! forward_store {
                 fn append(&self, stream: &StreamId, expected: Version, events: Vec<NewEvent>) -> Result<Appended, StoreError> {
                     (**self).append(stream, expected, events)
                 }
+                fn append_as(&self, stream: &StreamId, expected: Version, events: Vec<NewEvent>, voter_key: Option<&KeyFingerprint>) -> Result<Appended, StoreError> {
+                    (**self).append_as(stream, expected, events, voter_key)
+                }
                 fn read(&self, stream: &StreamId, after: Version, limit: usize) -> Result<Vec<StoredEvent>, StoreError> {
                     (**self).read(stream, after, limit)
+                }
+                fn head(&self, stream: &StreamId) -> Result<Option<Head>, StoreError> {
+                    (**self).head(stream)
+                }
+                fn log_key(&self) -> Option<&LogKey> {
+                    (**self).log_key()
                 }
                 fn streams(&self) -> Result<Vec<StreamInfo>, StoreError> {
                     (**self).streams()
@@ -534,6 +624,124 @@ macro_rules! forward_store {
 }
 forward_store!(&T, Box<T>, Arc<T>);
 
+/// What an append may do, decided by a backend inside its transaction from the
+/// head it records (`current`): the hash the new events follow and the voter
+/// key fingerprint to record. Checks the version, the seal and the voter key.
+///
+/// # Errors
+/// As [`Store::append_as`].
+pub fn plan_append(
+    stream: &StreamId,
+    expected: Version,
+    current: Option<&Head>,
+    log_key: Option<&LogKey>,
+    voter_key: Option<&KeyFingerprint>,
+) -> Result<(Hash, Option<KeyFingerprint>), StoreError> {
+    let actual = current.map_or(0, |h| h.version);
+    if actual != expected {
+        return Err(StoreError::Conflict {
+            stream: stream.clone(),
+            expected,
+            actual,
+        });
+    }
+    let Some(head) = current else {
+        return Ok((Hash::GENESIS, voter_key.copied()));
+    };
+    check_seal(stream, head, log_key)?;
+    if head.seal.is_some() && log_key.is_none() {
+        return Err(StoreError::Sealed {
+            stream: stream.clone(),
+        });
+    }
+    if let (Some(recorded), Some(given)) = (head.voter_key, voter_key)
+        && recorded != *given
+    {
+        return Err(StoreError::VoterKeyDiffers {
+            stream: stream.clone(),
+            recorded,
+            given: *given,
+        });
+    }
+    Ok((head.hash, head.voter_key.or(voter_key.copied())))
+}
+
+/// The seal of a new head, if the store has a log key.
+pub fn seal_head(
+    stream: &StreamId,
+    version: Version,
+    hash: &Hash,
+    voter_key: Option<&KeyFingerprint>,
+    log_key: Option<&LogKey>,
+) -> Option<Seal> {
+    log_key.map(|k| k.seal(stream, version, hash, voter_key))
+}
+
+/// With a log key, checks that `head` carries a seal that verifies.
+fn check_seal(stream: &StreamId, head: &Head, log_key: Option<&LogKey>) -> Result<(), StoreError> {
+    let Some(key) = log_key else {
+        return Ok(());
+    };
+    let evidence = if head.seal.is_none() {
+        Evidence::NoSeal {
+            version: head.version,
+        }
+    } else if key.verifies(stream, head) {
+        return Ok(());
+    } else {
+        Evidence::BadSeal {
+            version: head.version,
+        }
+    };
+    Err(StoreError::Tampered {
+        stream: stream.clone(),
+        evidence,
+    })
+}
+
+/// Checks that a stream's events, which end at (`version`, `hash`), agree with
+/// the head the store records for it, and, with a log key, that the head's seal
+/// verifies. Only a stream with neither events nor head has no head to check.
+///
+/// # Errors
+/// [`StoreError::Tampered`] with what disagrees.
+pub fn check_head(
+    stream: &StreamId,
+    recorded: Option<&Head>,
+    version: Version,
+    hash: &Hash,
+    log_key: Option<&LogKey>,
+) -> Result<(), StoreError> {
+    let tampered = |evidence| StoreError::Tampered {
+        stream: stream.clone(),
+        evidence,
+    };
+    let Some(head) = recorded else {
+        return if version == 0 {
+            Ok(())
+        } else {
+            Err(tampered(Evidence::NoHead { found: version }))
+        };
+    };
+    if version < head.version {
+        return Err(tampered(Evidence::EndsBeforeHead {
+            recorded: head.version,
+            found: version,
+        }));
+    }
+    if version > head.version {
+        return Err(tampered(Evidence::PastHead {
+            recorded: head.version,
+        }));
+    }
+    if *hash != head.hash {
+        return Err(tampered(Evidence::HeadHashDiffers {
+            version: head.version,
+        }));
+    }
+    check_seal(stream, head, log_key)
+}
+
 /// Events read per page by [`StoreExt::read_all`] and the repository.
 pub const PAGE: usize = 10_000;
 
@@ -544,6 +752,13 @@ pub struct Verified {
     pub events: u64,
     /// The hash of the last one (the stream's head).
     pub head: Hash,
+    /// The head's seal, if it has one.
+    pub seal: Option<Seal>,
+    /// Whether the seal was checked: the store has a log key (and then the
+    /// seal verified, or `verify` would have failed).
+    pub sealed: bool,
+    /// The fingerprint of the voter key recorded with the stream.
+    pub voter_key: Option<KeyFingerprint>,
 }
 
 /// Conveniences on every [`Store`].
@@ -568,17 +783,26 @@ pub trait StoreExt: Store {
         }
     }
 
-    /// Checks the whole hash chain of `stream` and the numbering of its events.
+    /// Checks the whole hash chain of `stream`, the numbering of its events,
+    /// that they end exactly at the head the store records, and, for a store
+    /// with a log key, the head's seal. An event appended while it runs is not
+    /// mistaken for one past the head.
     ///
     /// # Errors
-    /// [`StoreError::Chain`] naming the first broken link.
+    /// [`StoreError::Chain`] naming the first broken link, or
+    /// [`StoreError::Tampered`].
     fn verify(&self, stream: &StreamId) -> Result<Verified, StoreError> {
+        let recorded = self.head(stream)?;
+        let until = recorded.map_or(Version::MAX, |h| h.version);
         let mut head = Hash::GENESIS;
         let mut count = 0;
-        let mut from = 0;
-        loop {
-            let page = self.read(stream, from, PAGE)?;
+        'pages: loop {
+            let page = self.read(stream, count, PAGE)?;
+            let full = page.len() == PAGE;
             for e in &page {
+                if e.version > until {
+                    break 'pages;
+                }
                 if e.version != count + 1 {
                     return Err(StoreError::Chain {
                         stream: stream.clone(),
@@ -590,45 +814,85 @@ pub trait StoreExt: Store {
                 head = e.hash;
                 count = e.version;
             }
-            if page.len() < PAGE {
-                return Ok(Verified {
-                    events: count,
-                    head,
-                });
+            if !full || count == until {
+                break;
             }
-            from = count;
         }
+        check_head(stream, recorded.as_ref(), count, &head, self.log_key())?;
+        if let Some(recorded) = recorded
+            && !self.read(stream, count, 1)?.is_empty()
+            && self.head(stream)?.is_none_or(|now| now.version <= count)
+        {
+            // An event past the head that no append since has covered.
+            return Err(StoreError::Tampered {
+                stream: stream.clone(),
+                evidence: Evidence::PastHead {
+                    recorded: recorded.version,
+                },
+            });
+        }
+        Ok(Verified {
+            events: count,
+            head,
+            seal: recorded.and_then(|h| h.seal),
+            sealed: self.log_key().is_some() && recorded.is_some(),
+            voter_key: recorded.and_then(|h| h.voter_key),
+        })
     }
 
-    /// Writes `stream` as JSON lines for an auditor: one object per event with its
-    /// version, schema, recording time, hashes and the event itself. Returns the
-    /// number of events written. The chain is verified first.
+    /// Writes `stream` as JSON lines for an auditor: one object per event with
+    /// its version, schema, recording time, hashes and the event itself, then
+    /// one line publishing the stream's head:
+    /// `{"stream":…,"head":{"version":…,"hash":…,"seal":…,"voter_key":…}}`
+    /// (`seal` and `voter_key` may be `null`). Anyone can recompute the chain
+    /// from the lines and compare its end with a head published earlier.
+    /// Returns the number of events written. The chain and head are verified
+    /// first.
     ///
     /// # Errors
-    /// A broken chain, a backend failure or a write error.
+    /// A broken chain or head, a backend failure or a write error.
     fn export_jsonl(&self, stream: &StreamId, out: &mut dyn Write) -> Result<u64, StoreError> {
-        self.verify(stream)?;
+        let verified = self.verify(stream)?;
         let mut n = 0;
-        for e in self.read_all(stream, 0)? {
-            let event: serde_json::Value =
-                serde_json::from_str(&e.payload).map_err(|err| StoreError::Decode {
-                    stream: Some(stream.clone()),
-                    version: e.version,
-                    message: err.to_string(),
-                })?;
-            let line = serde_json::json!({
-                "stream": e.stream,
-                "version": e.version,
-                "schema": e.schema,
-                "recorded_at": timestamp(&e.recorded_at),
-                "prev_hash": e.prev_hash,
-                "hash": e.hash,
-                "event": event,
-            });
-            serde_json::to_writer(&mut *out, &line).map_err(std::io::Error::from)?;
-            out.write_all(b"\n")?;
-            n += 1;
+        let mut from = 0;
+        while n < verified.events {
+            let page = self.read(stream, from, PAGE)?;
+            if page.is_empty() {
+                break;
+            }
+            for e in page.iter().take_while(|e| e.version <= verified.events) {
+                let event: serde_json::Value =
+                    serde_json::from_str(&e.payload).map_err(|err| StoreError::Decode {
+                        stream: Some(stream.clone()),
+                        version: e.version,
+                        message: err.to_string(),
+                    })?;
+                let line = serde_json::json!({
+                    "stream": e.stream,
+                    "version": e.version,
+                    "schema": e.schema,
+                    "recorded_at": timestamp(&e.recorded_at),
+                    "prev_hash": e.prev_hash,
+                    "hash": e.hash,
+                    "event": event,
+                });
+                serde_json::to_writer(&mut *out, &line).map_err(std::io::Error::from)?;
+                out.write_all(b"\n")?;
+                n += 1;
+                from = e.version;
+            }
         }
+        let head = serde_json::json!({
+            "stream": stream,
+            "head": Head {
+                version: verified.events,
+                hash: verified.head,
+                seal: verified.seal,
+                voter_key: verified.voter_key,
+            },
+        });
+        serde_json::to_writer(&mut *out, &head).map_err(std::io::Error::from)?;
+        out.write_all(b"\n")?;
         Ok(n)
     }
 }

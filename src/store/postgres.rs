@@ -18,14 +18,15 @@ use postgres::{Client, Config, GenericClient, NoTls, Statement};
 use r2d2::Pool;
 
 use super::{
-    Appended, Durability, Hash, NewEvent, Store, StoreError, StoredEvent, StreamId, StreamInfo,
-    Version, now,
+    Appended, Durability, Evidence, Hash, Head, KeyFingerprint, LogKey, NewEvent, Seal, Store,
+    StoreError, StoredEvent, StreamId, StreamInfo, Version, now, plan_append, seal_head,
 };
 
 /// The schema migrations, in order (`{s}` is the schema).
-const MIGRATIONS: &[(i64, &str)] = &[(
-    1,
-    "CREATE TABLE {s}.events (
+const MIGRATIONS: &[(i64, &str)] = &[
+    (
+        1,
+        "CREATE TABLE {s}.events (
         stream      TEXT    NOT NULL,
         version     BIGINT  NOT NULL CHECK (version > 0),
         schema      INTEGER NOT NULL,
@@ -40,7 +41,14 @@ const MIGRATIONS: &[(i64, &str)] = &[(
         version BIGINT NOT NULL,
         head    BYTEA  NOT NULL
     );",
-)];
+    ),
+    // The head's seal under the writer's log key and the voter key's
+    // fingerprint; both NULL for streams written before them.
+    (
+        2,
+        "ALTER TABLE {s}.streams ADD COLUMN seal BYTEA, ADD COLUMN voter_key BYTEA;",
+    ),
+];
 
 /// One pooled session: a client and the statements it has prepared, so a
 /// statement is parsed once per connection rather than once per call (a round
@@ -109,6 +117,7 @@ const ROWS_PER_INSERT: usize = 1_000;
 pub struct PostgresStore {
     pool: Pool<Manager>,
     schema: String,
+    log_key: Option<LogKey>,
 }
 
 impl fmt::Debug for PostgresStore {
@@ -116,6 +125,7 @@ impl fmt::Debug for PostgresStore {
         f.debug_struct("PostgresStore")
             .field("schema", &self.schema)
             .field("connections", &self.pool.state().connections)
+            .field("sealed", &self.log_key.is_some())
             .finish()
     }
 }
@@ -135,6 +145,61 @@ fn hash(bytes: &[u8]) -> Result<Hash, StoreError> {
 
 fn to_i64(v: u64) -> Result<i64, StoreError> {
     i64::try_from(v).map_err(backend)
+}
+
+/// A head as read from `SELECT version, head, seal, voter_key`.
+fn head_of(stream: &StreamId, row: &postgres::Row) -> Result<Head, StoreError> {
+    let version: i64 = row.get(0);
+    let seal = row
+        .get::<_, Option<&[u8]>>(2)
+        .map(|s| hash(s).map(|h| Seal(h.0)))
+        .transpose()?;
+    let voter_key = row
+        .get::<_, Option<&[u8]>>(3)
+        .map(|f| {
+            <[u8; 8]>::try_from(f)
+                .map(KeyFingerprint)
+                .map_err(|_| backend("a stored voter key fingerprint is not 8 bytes"))
+        })
+        .transpose()?;
+    Ok(Head {
+        version: u64::try_from(version)
+            .map_err(|_| backend(format!("stream {stream}: a negative version {version}")))?,
+        hash: hash(row.get::<_, &[u8]>(1))?,
+        seal,
+        voter_key,
+    })
+}
+
+/// Connects once, directly, to say at once — naming the database, host and
+/// port — why a server cannot be used, instead of letting the pool retry
+/// until its timeout.
+fn probe(config: &Config) -> Result<(), StoreError> {
+    let database = config.get_dbname().unwrap_or("(the user's default)");
+    let hosts: Vec<String> = config
+        .get_hosts()
+        .iter()
+        .zip(config.get_ports().iter().chain(std::iter::repeat(&5432)))
+        .map(|(h, port)| match h {
+            postgres::config::Host::Tcp(name) => format!("{name}:{port}"),
+            #[cfg(unix)]
+            postgres::config::Host::Unix(path) => format!("{}", path.display()),
+        })
+        .collect();
+    let server = if hosts.is_empty() {
+        "the default server".to_owned()
+    } else {
+        hosts.join(", ")
+    };
+    match config.connect(NoTls) {
+        Ok(_) => Ok(()),
+        Err(e) if e.code() == Some(&SqlState::INVALID_CATALOG_NAME) => Err(backend(format!(
+            "database {database:?} does not exist on {server}; create it (createdb {database}) or name another in the URL"
+        ))),
+        Err(e) => Err(backend(format!(
+            "cannot use database {database:?} on {server}: {e}"
+        ))),
+    }
 }
 
 impl PostgresStore {
@@ -169,7 +234,11 @@ impl PostgresStore {
                 "{schema:?} is not a valid schema name (lower-case letters, digits, '_')"
             )));
         }
-        let config: Config = url.parse().map_err(backend)?;
+        let mut config: Config = url.parse().map_err(backend)?;
+        if config.get_connect_timeout().is_none() {
+            config.connect_timeout(std::time::Duration::from_secs(10));
+        }
+        probe(&config)?;
         let manager = Manager { config, durability };
         // A broken session is found by the query that uses it, and the pool
         // drops it then; testing each checkout would cost a round trip.
@@ -182,9 +251,17 @@ impl PostgresStore {
         let store = PostgresStore {
             pool,
             schema: schema.to_owned(),
+            log_key: None,
         };
         store.migrate()?;
         Ok(store)
+    }
+
+    /// The store, sealing every head it writes with `key` and refusing heads
+    /// whose seal does not verify.
+    pub fn with_log_key(mut self, key: LogKey) -> PostgresStore {
+        self.log_key = Some(key);
+        self
     }
 
     /// The schema.
@@ -204,21 +281,25 @@ impl PostgresStore {
         prepared: &mut HashMap<String, Statement>,
         stream: &StreamId,
         rows: &[Row<'_>],
-        moved: (i64, Hash),
+        moved: (i64, Hash, Option<Seal>, Option<KeyFingerprint>),
     ) -> Result<(), postgres::Error> {
         let name = stream.as_str();
         let head = &moved.1.0[..];
+        let seal = moved.2.as_ref().map(|s| &s.0[..]);
+        let voter_key = moved.3.as_ref().map(|f| &f.0[..]);
         let chunks = rows.len().div_ceil(ROWS_PER_INSERT);
         for (n, chunk) in rows.chunks(ROWS_PER_INSERT).enumerate() {
             let last = n + 1 == chunks;
             let sql = self.insert_sql(chunk.len(), last);
-            let mut params: Vec<&(dyn ToSql + Sync)> = Vec::with_capacity(chunk.len() * 7 + 2);
+            let mut params: Vec<&(dyn ToSql + Sync)> = Vec::with_capacity(chunk.len() * 7 + 4);
             for row in chunk {
                 params.extend_from_slice(&[&name, &row.0, &row.1, &row.2, &row.3, &row.4, &row.5]);
             }
             if last {
                 params.push(&moved.0);
                 params.push(&head);
+                params.push(&seal);
+                params.push(&voter_key);
             }
             // Batches of one and of a full chunk recur; those are prepared once.
             if chunk.len() == 1 || chunk.len() == ROWS_PER_INSERT {
@@ -258,10 +339,12 @@ impl PostgresStore {
             );
         }
         if move_head {
-            let (v, h) = (rows * 7 + 1, rows * 7 + 2);
+            let (v, h, seal, key) = (rows * 7 + 1, rows * 7 + 2, rows * 7 + 3, rows * 7 + 4);
             sql.push_str(&self.sql(&format!(
-                ") INSERT INTO {{s}}.streams (stream, version, head) VALUES ($1, ${v}, ${h})
-                 ON CONFLICT (stream) DO UPDATE SET version = excluded.version, head = excluded.head"
+                ") INSERT INTO {{s}}.streams (stream, version, head, seal, voter_key)
+                 VALUES ($1, ${v}, ${h}, ${seal}, ${key})
+                 ON CONFLICT (stream) DO UPDATE SET version = excluded.version, head = excluded.head,
+                     seal = excluded.seal, voter_key = excluded.voter_key"
             )));
         }
         sql
@@ -327,6 +410,23 @@ impl PostgresStore {
             .collect())
     }
 
+    /// The head recorded for `stream`.
+    fn read_head(
+        &self,
+        client: &mut Client,
+        prepared: &mut HashMap<String, Statement>,
+        stream: &StreamId,
+    ) -> Result<Option<Head>, StoreError> {
+        let sql =
+            self.sql("SELECT version, head, seal, voter_key FROM {s}.streams WHERE stream = $1");
+        let statement = Conn::statement(client, prepared, &sql).map_err(backend)?;
+        client
+            .query_opt(&statement, &[&stream.as_str()])
+            .map_err(backend)?
+            .map(|row| head_of(stream, &row))
+            .transpose()
+    }
+
     /// Drops the schema and everything in it (for tests and benchmarks).
     ///
     /// # Errors
@@ -340,11 +440,12 @@ impl PostgresStore {
 }
 
 impl Store for PostgresStore {
-    fn append(
+    fn append_as(
         &self,
         stream: &StreamId,
         expected: Version,
         events: Vec<NewEvent>,
+        voter_key: Option<&KeyFingerprint>,
     ) -> Result<Appended, StoreError> {
         let mut conn = self.pool.get().map_err(backend)?;
         let Conn { client, prepared } = &mut *conn;
@@ -352,26 +453,14 @@ impl Store for PostgresStore {
         // event after `expected`; a writer that read a stale head fails there.
         // A stale version is refused here, before any write, so writers that
         // lose a race do not queue behind the one that won.
-        let head_sql = self.sql("SELECT version, head FROM {s}.streams WHERE stream = $1");
-        let statement = Conn::statement(client, prepared, &head_sql).map_err(backend)?;
-        let current = client
-            .query_opt(&statement, &[&stream.as_str()])
-            .map_err(backend)?;
-        let (actual, prev) = match current {
-            Some(row) => (
-                u64::try_from(row.get::<_, i64>(0)).unwrap_or(0),
-                hash(row.get::<_, &[u8]>(1))?,
-            ),
-            None => (0, Hash::GENESIS),
-        };
-        let conflict = |actual| StoreError::Conflict {
-            stream: stream.clone(),
+        let current = self.read_head(client, prepared, stream)?;
+        let (prev, fingerprint) = plan_append(
+            stream,
             expected,
-            actual,
-        };
-        if actual != expected {
-            return Err(conflict(actual));
-        }
+            current.as_ref(),
+            self.log_key.as_ref(),
+            voter_key,
+        )?;
         let sealed = StoredEvent::seal(stream, expected, prev, now(), events);
         let head = sealed.last().map_or(prev, |e| e.hash);
         let version = expected + sealed.len() as u64;
@@ -388,7 +477,14 @@ impl Store for PostgresStore {
                 ))
             })
             .collect::<Result<_, StoreError>>()?;
-        let moved = (to_i64(version)?, head);
+        let seal = seal_head(
+            stream,
+            version,
+            &head,
+            fingerprint.as_ref(),
+            self.log_key.as_ref(),
+        );
+        let moved = (to_i64(version)?, head, seal, fingerprint);
         // One statement is atomic by itself; more need a transaction.
         let written = if rows.len() <= ROWS_PER_INSERT {
             self.insert(client, prepared, stream, &rows, moved)
@@ -401,10 +497,40 @@ impl Store for PostgresStore {
         match written {
             Ok(()) => Ok(Appended { version, head }),
             Err(e) if e.code() == Some(&SqlState::UNIQUE_VIOLATION) => {
-                Err(conflict(self.version(stream)?))
+                let now = self.read_head(client, prepared, stream)?;
+                match now.map(|h| h.version) {
+                    // Another writer appended first.
+                    Some(actual) if actual != expected => Err(StoreError::Conflict {
+                        stream: stream.clone(),
+                        expected,
+                        actual,
+                    }),
+                    // Nobody moved the head, yet an event is there: written
+                    // outside the store.
+                    Some(_) => Err(StoreError::Tampered {
+                        stream: stream.clone(),
+                        evidence: Evidence::PastHead { recorded: expected },
+                    }),
+                    None => Err(StoreError::Tampered {
+                        stream: stream.clone(),
+                        evidence: Evidence::NoHead {
+                            found: expected + 1,
+                        },
+                    }),
+                }
             }
             Err(e) => Err(backend(e)),
         }
+    }
+
+    fn head(&self, stream: &StreamId) -> Result<Option<Head>, StoreError> {
+        let mut conn = self.pool.get().map_err(backend)?;
+        let Conn { client, prepared } = &mut *conn;
+        self.read_head(client, prepared, stream)
+    }
+
+    fn log_key(&self) -> Option<&LogKey> {
+        self.log_key.as_ref()
     }
 
     fn read(

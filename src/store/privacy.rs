@@ -6,29 +6,185 @@ use std::fmt;
 use std::path::{Path, PathBuf};
 
 use hmac::{Hmac, KeyInit, Mac};
+use serde::{Deserialize, Serialize};
 use sha2::Sha256;
 use uuid::Uuid;
 
 use crate::ids::ResidentId;
 
-/// A voter key that cannot be used.
+/// A key that cannot be used.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[non_exhaustive]
 pub enum KeyError {
     /// Too few bytes.
-    #[error("a voter key needs at least {min} bytes, got {len}")]
+    #[error("a key needs at least {min} bytes, got {len}")]
     TooShort {
         /// Bytes given.
         len: usize,
         /// Bytes needed.
         min: usize,
     },
+    /// Too many bytes.
+    #[error("a key has at most {max} bytes, got {len}")]
+    TooLong {
+        /// Bytes given.
+        len: usize,
+        /// Bytes allowed.
+        max: usize,
+    },
     /// Text that is not hex.
-    #[error("not a voter key in hex: {reason}")]
+    #[error("not a key in hex: {reason}")]
     NotHex {
         /// What is wrong.
         reason: String,
     },
+    /// No text at all.
+    #[error("the key is empty")]
+    Empty,
+}
+
+/// Secret key bytes, checked: between [`MIN_KEY_LEN`] and [`MAX_KEY_LEN`].
+#[derive(Clone)]
+pub(crate) struct Secret(Vec<u8>);
+
+/// The fewest bytes a key may have.
+pub const MIN_KEY_LEN: usize = 16;
+/// The most bytes a key may have.
+pub const MAX_KEY_LEN: usize = 1024;
+/// The largest key file read: the hex of [`MAX_KEY_LEN`] bytes and some white
+/// space.
+const MAX_KEY_FILE: u64 = 2 * MAX_KEY_LEN as u64 + 64;
+
+impl Secret {
+    pub(crate) fn new(key: Vec<u8>) -> Result<Secret, KeyError> {
+        if key.len() < MIN_KEY_LEN {
+            return Err(KeyError::TooShort {
+                len: key.len(),
+                min: MIN_KEY_LEN,
+            });
+        }
+        if key.len() > MAX_KEY_LEN {
+            return Err(KeyError::TooLong {
+                len: key.len(),
+                max: MAX_KEY_LEN,
+            });
+        }
+        Ok(Secret(key))
+    }
+
+    pub(crate) fn random() -> Secret {
+        let mut key = Vec::with_capacity(32);
+        key.extend_from_slice(Uuid::new_v4().as_bytes());
+        key.extend_from_slice(Uuid::new_v4().as_bytes());
+        Secret(key)
+    }
+
+    pub(crate) fn bytes(&self) -> &[u8] {
+        &self.0
+    }
+
+    pub(crate) fn to_hex(&self) -> String {
+        self.0.iter().map(|b| format!("{b:02x}")).collect()
+    }
+
+    pub(crate) fn from_hex(text: &str) -> Result<Secret, KeyError> {
+        let text = text.trim();
+        if text.is_empty() {
+            return Err(KeyError::Empty);
+        }
+        let not_hex = |reason: String| KeyError::NotHex { reason };
+        if let Some((i, c)) = text.char_indices().find(|(_, c)| !c.is_ascii_hexdigit()) {
+            return Err(not_hex(format!(
+                "{c:?} at character {} is not a hex digit",
+                i + 1
+            )));
+        }
+        if !text.len().is_multiple_of(2) {
+            return Err(not_hex(format!("{} hex digits, an odd number", text.len())));
+        }
+        if text.len() / 2 > MAX_KEY_LEN {
+            return Err(KeyError::TooLong {
+                len: text.len() / 2,
+                max: MAX_KEY_LEN,
+            });
+        }
+        let bytes = text
+            .as_bytes()
+            .chunks(2)
+            .map(|pair| {
+                let digit = |b: u8| (b as char).to_digit(16).unwrap_or(0) as u8;
+                digit(pair[0]) * 16 + digit(pair[1])
+            })
+            .collect();
+        Secret::new(bytes)
+    }
+
+    pub(crate) fn read_file(path: &Path) -> Result<Secret, KeyFileError> {
+        use std::io::Read;
+        let io = |source| KeyFileError::Io {
+            path: path.to_owned(),
+            source,
+        };
+        let file = std::fs::File::open(path).map_err(io)?;
+        let mut text = String::new();
+        file.take(MAX_KEY_FILE + 1)
+            .read_to_string(&mut text)
+            .map_err(io)?;
+        if text.len() as u64 > MAX_KEY_FILE {
+            return Err(KeyFileError::TooLarge {
+                path: path.to_owned(),
+                max: MAX_KEY_FILE,
+            });
+        }
+        Secret::from_hex(&text).map_err(|source| KeyFileError::Key {
+            path: path.to_owned(),
+            source,
+        })
+    }
+
+    /// Writes the key as hex to a new file, readable only by its owner (on Unix)
+    /// from the start, all at once: into a temporary file beside it, which is
+    /// then linked into place only if `path` does not exist yet. A reader never
+    /// sees half a key, and of two writers racing to create the file exactly
+    /// one succeeds; the other gets [`KeyFileError::Exists`].
+    pub(crate) fn write_new_file(&self, path: &Path) -> Result<(), KeyFileError> {
+        use std::io::Write;
+        let io = |source| KeyFileError::Io {
+            path: path.to_owned(),
+            source,
+        };
+        let file_name = path.file_name().ok_or_else(|| {
+            io(std::io::Error::new(
+                std::io::ErrorKind::InvalidInput,
+                "not a file name",
+            ))
+        })?;
+        let mut temp_name = std::ffi::OsString::from(".");
+        temp_name.push(file_name);
+        temp_name.push(format!(".{}.tmp", Uuid::new_v4().simple()));
+        let temp = path.with_file_name(temp_name);
+        let written = (|| {
+            let mut options = std::fs::OpenOptions::new();
+            options.write(true).create_new(true);
+            #[cfg(unix)]
+            {
+                use std::os::unix::fs::OpenOptionsExt;
+                options.mode(0o600);
+            }
+            let mut file = options.open(&temp)?;
+            file.write_all((self.to_hex() + "\n").as_bytes())?;
+            file.sync_all()?;
+            std::fs::hard_link(&temp, path)
+        })();
+        let _ = std::fs::remove_file(&temp);
+        match written {
+            Ok(()) => Ok(()),
+            Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => Err(KeyFileError::Exists {
+                path: path.to_owned(),
+            }),
+            Err(e) => Err(io(e)),
+        }
+    }
 }
 
 /// The embedding system's secret for pseudonymising voters (HMAC-SHA-256). The
@@ -37,57 +193,168 @@ pub enum KeyError {
 /// Its `Debug` output never shows the key.
 #[derive(Clone)]
 pub struct VoterKey {
-    key: Vec<u8>,
+    key: Secret,
+}
+
+/// A short public name of a voter key: the first 8 bytes of
+/// HMAC-SHA-256(key, `medborgarbudget/voter-key-fingerprint/1`), in hex. A
+/// stream records the fingerprint of the key its ballots were pseudonymised
+/// with, so that a writer with another key — which would let a resident vote
+/// twice under two pseudonyms — is refused. It reveals nothing about the key.
+#[derive(Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(try_from = "String", into = "String")]
+pub struct KeyFingerprint(pub [u8; 8]);
+
+impl KeyFingerprint {
+    /// From 16 hex digits.
+    ///
+    /// # Errors
+    /// [`KeyError::NotHex`] for anything else.
+    pub fn from_hex(text: &str) -> Result<KeyFingerprint, KeyError> {
+        let bytes = text.as_bytes();
+        let digit = |b: u8| (b as char).to_digit(16);
+        if bytes.len() != 16 {
+            return Err(KeyError::NotHex {
+                reason: format!("a fingerprint has 16 hex digits, not {}", bytes.len()),
+            });
+        }
+        let mut out = [0_u8; 8];
+        for (i, pair) in bytes.chunks(2).enumerate() {
+            match (digit(pair[0]), digit(pair[1])) {
+                (Some(h), Some(l)) => out[i] = (h * 16 + l) as u8,
+                _ => {
+                    return Err(KeyError::NotHex {
+                        reason: format!("{text:?} is not a fingerprint in hex"),
+                    });
+                }
+            }
+        }
+        Ok(KeyFingerprint(out))
+    }
+}
+
+impl fmt::Display for KeyFingerprint {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        for b in self.0 {
+            write!(f, "{b:02x}")?;
+        }
+        Ok(())
+    }
+}
+
+impl fmt::Debug for KeyFingerprint {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "KeyFingerprint({self})")
+    }
+}
+
+impl TryFrom<String> for KeyFingerprint {
+    type Error = KeyError;
+    fn try_from(s: String) -> Result<Self, Self::Error> {
+        KeyFingerprint::from_hex(&s)
+    }
+}
+
+impl From<KeyFingerprint> for String {
+    fn from(f: KeyFingerprint) -> String {
+        f.to_string()
+    }
 }
 
 impl VoterKey {
     /// The fewest key bytes accepted.
-    pub const MIN_LEN: usize = 16;
+    pub const MIN_LEN: usize = MIN_KEY_LEN;
 
-    /// A key from secret bytes (at least 16; 32 random bytes recommended).
+    /// A key from secret bytes (16 to 1,024; 32 random bytes recommended).
     ///
     /// # Errors
-    /// [`KeyError`] for a shorter key.
+    /// [`KeyError`] for a shorter or longer key.
     pub fn new(key: Vec<u8>) -> Result<VoterKey, KeyError> {
-        if key.len() < Self::MIN_LEN {
-            return Err(KeyError::TooShort {
-                len: key.len(),
-                min: Self::MIN_LEN,
-            });
-        }
-        Ok(VoterKey { key })
+        Secret::new(key).map(|key| VoterKey { key })
     }
 
     /// A fresh random 32-byte key (from the operating system's generator).
     pub fn random() -> VoterKey {
-        let mut key = Vec::with_capacity(32);
-        key.extend_from_slice(Uuid::new_v4().as_bytes());
-        key.extend_from_slice(Uuid::new_v4().as_bytes());
-        VoterKey { key }
+        VoterKey {
+            key: Secret::random(),
+        }
     }
 
     /// The key bytes, to store them where the embedding system keeps secrets.
     pub fn as_bytes(&self) -> &[u8] {
-        &self.key
+        self.key.bytes()
+    }
+
+    /// The key's public fingerprint.
+    pub fn fingerprint(&self) -> KeyFingerprint {
+        let digest = mac(
+            self.key.bytes(),
+            &[b"medborgarbudget/voter-key-fingerprint/1"],
+        );
+        let mut out = [0_u8; 8];
+        out.copy_from_slice(&digest[..8]);
+        KeyFingerprint(out)
     }
 
     /// The pseudonym of a resident: the first 16 bytes of
     /// HMAC-SHA-256(key, domain ‖ id), shaped as a version-8 UUID.
     pub fn pseudonym(&self, resident: ResidentId) -> ResidentId {
-        // Any key length is valid for HMAC; `new` has already checked ours.
-        let Ok(mut mac) = Hmac::<Sha256>::new_from_slice(&self.key) else {
-            return resident;
-        };
-        mac.update(b"medborgarbudget/voter/1\0");
-        mac.update(resident.as_uuid().as_bytes());
-        let digest = mac.finalize().into_bytes();
+        let digest = mac(
+            self.key.bytes(),
+            &[b"medborgarbudget/voter/1\0", resident.as_uuid().as_bytes()],
+        );
         let mut bytes = [0_u8; 16];
         bytes.copy_from_slice(&digest[..16]);
         ResidentId::from_uuid(uuid::Builder::from_custom_bytes(bytes).into_uuid())
     }
+
+    /// The key as lower-case hex.
+    pub fn to_hex(&self) -> String {
+        self.key.to_hex()
+    }
+
+    /// A key from hex (surrounding white space ignored).
+    ///
+    /// # Errors
+    /// [`KeyError::Empty`], [`KeyError::NotHex`] naming the first character that
+    /// is not a hex digit, or a key of the wrong length.
+    pub fn from_hex(text: &str) -> Result<VoterKey, KeyError> {
+        Secret::from_hex(text).map(|key| VoterKey { key })
+    }
+
+    /// Reads a key file written by [`VoterKey::write_file`] (at most a few
+    /// kilobytes are read).
+    ///
+    /// # Errors
+    /// [`KeyFileError`] naming the file.
+    pub fn read_file(path: &Path) -> Result<VoterKey, KeyFileError> {
+        Secret::read_file(path).map(|key| VoterKey { key })
+    }
+
+    /// Writes the key as hex to a new file, readable only by its owner on Unix
+    /// from the moment it exists, and never half written.
+    ///
+    /// # Errors
+    /// [`KeyFileError::Exists`] if the file exists (it is left as it is),
+    /// [`KeyFileError::Io`].
+    pub fn write_file(&self, path: &Path) -> Result<(), KeyFileError> {
+        self.key.write_new_file(path)
+    }
 }
 
-/// Why a voter key file could not be read or written.
+/// HMAC-SHA-256 of the concatenated `parts` under `key`.
+pub(crate) fn mac(key: &[u8], parts: &[&[u8]]) -> [u8; 32] {
+    // HMAC takes a key of any length, so this cannot fail.
+    let Ok(mut mac) = Hmac::<Sha256>::new_from_slice(key) else {
+        return [0; 32];
+    };
+    for part in parts {
+        mac.update(part);
+    }
+    mac.finalize().into_bytes().into()
+}
+
+/// Why a key file could not be read or written.
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum KeyFileError {
@@ -109,67 +376,107 @@ pub enum KeyFileError {
         #[source]
         source: KeyError,
     },
+    /// The file is far longer than a key.
+    #[error("{path}: longer than {max} bytes, so not a key file")]
+    TooLarge {
+        /// The file.
+        path: PathBuf,
+        /// The most read.
+        max: u64,
+    },
+    /// A new key file was to be written, but the file exists.
+    #[error("{path}: exists already; a key is never overwritten")]
+    Exists {
+        /// The file.
+        path: PathBuf,
+    },
+    /// The key file is missing beside a store that holds streams written with it.
+    #[error("{path} is missing: {why}")]
+    Missing {
+        /// The file.
+        path: PathBuf,
+        /// What needs it.
+        why: String,
+    },
 }
 
-impl VoterKey {
-    /// The key as lower-case hex.
-    pub fn to_hex(&self) -> String {
-        self.key.iter().map(|b| format!("{b:02x}")).collect()
-    }
+/// The key files kept beside a store's file (an SQLite database, say): the voter
+/// key in `PATH.key` and the log key in `PATH.log-key`, both hex, both readable
+/// by their owner only. A municipal system would keep its keys in its own secret
+/// store instead; this is what the command line and the examples use.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct KeyFiles {
+    /// The voter key's file.
+    pub voter: PathBuf,
+    /// The log key's file.
+    pub log: PathBuf,
+}
 
-    /// A key from hex (surrounding white space ignored).
-    ///
-    /// # Errors
-    /// [`KeyError::NotHex`] for text that is not pairs of hex digits,
-    /// [`KeyError::TooShort`] for fewer than [`VoterKey::MIN_LEN`] bytes.
-    pub fn from_hex(text: &str) -> Result<VoterKey, KeyError> {
-        let text = text.trim();
-        let not_hex = |reason: String| KeyError::NotHex { reason };
-        if !text.len().is_multiple_of(2) {
-            return Err(not_hex(format!("{} hex digits, an odd number", text.len())));
-        }
-        let bytes = (0..text.len())
-            .step_by(2)
-            .map(|i| {
-                text.get(i..i + 2)
-                    .and_then(|pair| u8::from_str_radix(pair, 16).ok())
-                    .ok_or_else(|| not_hex(format!("not a hex digit pair at {i}")))
-            })
-            .collect::<Result<Vec<u8>, KeyError>>()?;
-        VoterKey::new(bytes)
-    }
-
-    /// Reads a key file written by [`VoterKey::write_file`].
-    ///
-    /// # Errors
-    /// [`KeyFileError`] naming the file.
-    pub fn read_file(path: &Path) -> Result<VoterKey, KeyFileError> {
-        let text = std::fs::read_to_string(path).map_err(|source| KeyFileError::Io {
-            path: path.to_owned(),
-            source,
-        })?;
-        VoterKey::from_hex(&text).map_err(|source| KeyFileError::Key {
-            path: path.to_owned(),
-            source,
-        })
-    }
-
-    /// Writes the key as hex, readable only by its owner on Unix.
-    ///
-    /// # Errors
-    /// [`KeyFileError::Io`].
-    pub fn write_file(&self, path: &Path) -> Result<(), KeyFileError> {
-        let io = |source| KeyFileError::Io {
-            path: path.to_owned(),
-            source,
+impl KeyFiles {
+    /// The key files beside `store`.
+    pub fn beside(store: &Path) -> KeyFiles {
+        let with = |suffix: &str| {
+            let mut path = store.as_os_str().to_owned();
+            path.push(suffix);
+            PathBuf::from(path)
         };
-        std::fs::write(path, self.to_hex() + "\n").map_err(io)?;
-        #[cfg(unix)]
-        {
-            use std::os::unix::fs::PermissionsExt;
-            std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o600)).map_err(io)?;
+        KeyFiles {
+            voter: with(".key"),
+            log: with(".log-key"),
         }
-        Ok(())
+    }
+
+    /// The voter key: read from its file, or, for a store that holds nothing
+    /// yet (`empty`), created. Two processes creating it at once get the same
+    /// key.
+    ///
+    /// # Errors
+    /// [`KeyFileError::Missing`] when the store holds streams but the file is
+    /// gone (its ballots are stored under pseudonyms of that key), or an
+    /// unreadable or invalid file, named.
+    pub fn voter_key(&self, empty: bool) -> Result<VoterKey, KeyFileError> {
+        read_or_create(&self.voter, empty, Secret::random)?
+            .map(|key| VoterKey { key })
+            .ok_or_else(|| KeyFileError::Missing {
+                path: self.voter.clone(),
+                why: "the ballots in the store beside it are stored under pseudonyms of that key"
+                    .into(),
+            })
+    }
+
+    /// The log key: read from its file, or, for a store that holds nothing yet
+    /// (`empty`), created. `None` for a store written before log keys existed
+    /// (no file, streams present): its streams carry no seal.
+    ///
+    /// # Errors
+    /// An unreadable or invalid file, named.
+    pub fn log_key(&self, empty: bool) -> Result<Option<super::LogKey>, KeyFileError> {
+        read_or_create(&self.log, empty, Secret::random)
+            .map(|key| key.map(super::LogKey::from_secret))
+    }
+}
+
+/// Reads the key at `path`; if there is none and `create`, creates one, and if
+/// another process created it first, reads theirs.
+fn read_or_create(
+    path: &Path,
+    create: bool,
+    fresh: fn() -> Secret,
+) -> Result<Option<Secret>, KeyFileError> {
+    match Secret::read_file(path) {
+        Ok(key) => return Ok(Some(key)),
+        Err(KeyFileError::Io { source, .. })
+            if source.kind() == std::io::ErrorKind::NotFound && create => {}
+        Err(KeyFileError::Io { source, .. }) if source.kind() == std::io::ErrorKind::NotFound => {
+            return Ok(None);
+        }
+        Err(e) => return Err(e),
+    }
+    let key = fresh();
+    match key.write_new_file(path) {
+        Ok(()) => Ok(Some(key)),
+        Err(KeyFileError::Exists { .. }) => Secret::read_file(path).map(Some),
+        Err(e) => Err(e),
     }
 }
 

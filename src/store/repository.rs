@@ -10,7 +10,8 @@ use serde::de::DeserializeOwned;
 use serde_json::{Map, Value};
 
 use super::{
-    Hash, NewEvent, PAGE, SCHEMA, Store, StoreError, StoredEvent, StreamId, Version, VoterKey,
+    Hash, KeyFingerprint, NewEvent, PAGE, SCHEMA, Store, StoreError, StoredEvent, StreamId,
+    Version, VoterKey, check_head,
 };
 use crate::ids::{CycleId, ProgrammeId};
 use crate::process::{
@@ -223,6 +224,13 @@ pub enum RepositoryError<E: std::error::Error + 'static, R: std::error::Error + 
         /// The stream.
         stream: StreamId,
     },
+    /// A repository opened to read ([`Repository::reader`]) was asked to
+    /// execute a command.
+    #[error("stream {stream}: this repository reads only; it has no voter key to write with")]
+    ReadOnly {
+        /// The stream.
+        stream: StreamId,
+    },
     /// Other writers kept appending first.
     #[error("stream {stream}: gave up after {attempts} conflicting appends")]
     Contended {
@@ -245,10 +253,19 @@ struct Loaded<A> {
 /// Loads aggregates by replaying their streams, keeps them, and executes commands:
 /// decide, append with the expected version, evolve. On a conflict it reads only
 /// the events appended since its version, applies them, and tries again. Ballots
-/// are pseudonymised with the [`VoterKey`] before anything is decided or stored.
+/// are pseudonymised with the [`VoterKey`] before anything is decided or stored,
+/// and the key's fingerprint is recorded with each stream it creates: a
+/// repository with another key cannot write to it.
+///
+/// Every load and every command first reads the stream's recorded
+/// [`Head`](super::Head), replays the events up to it and checks that they end there
+/// (and, for a store with a log key, that its seal verifies): events deleted
+/// from the end, or added past it, are reported as tampering
+/// ([`StoreError::Tampered`]).
 pub struct Repository<A: Aggregate> {
     store: Arc<dyn Store>,
-    key: VoterKey,
+    key: Option<VoterKey>,
+    fingerprint: Option<KeyFingerprint>,
     loaded: HashMap<StreamId, Loaded<A>>,
     attempts: u32,
 }
@@ -318,9 +335,23 @@ impl<A: Aggregate> Repository<A> {
     pub fn new(store: Arc<dyn Store>, key: VoterKey) -> Repository<A> {
         Repository {
             store,
-            key,
+            fingerprint: Some(key.fingerprint()),
+            key: Some(key),
             loaded: HashMap::new(),
             attempts: 10_000,
+        }
+    }
+
+    /// A repository over `store` that only loads (a report, an audit): it needs
+    /// no voter key, and refuses to execute commands
+    /// ([`RepositoryError::ReadOnly`]).
+    pub fn reader(store: Arc<dyn Store>) -> Repository<A> {
+        Repository {
+            store,
+            key: None,
+            fingerprint: None,
+            loaded: HashMap::new(),
+            attempts: 1,
         }
     }
 
@@ -356,9 +387,15 @@ impl<A: Aggregate> Repository<A> {
             stream: stream.clone(),
             source,
         })?;
-        let appended = self
-            .store
-            .append(&stream, 0, vec![NewEvent::json(&first)?])?;
+        if self.key.is_none() {
+            return Err(RepositoryError::ReadOnly { stream });
+        }
+        let appended = self.store.append_as(
+            &stream,
+            0,
+            vec![NewEvent::json(&first)?],
+            self.fingerprint.as_ref(),
+        )?;
         let loaded = self.loaded.entry(stream).insert_entry(Loaded {
             state,
             version: appended.version,
@@ -435,35 +472,46 @@ impl<A: Aggregate> Repository<A> {
         }
     }
 
-    /// Feeds the events after `after` to `apply`, page by page, and returns the
-    /// new head and version. A short read is handled in place; a long one in a
-    /// pipeline: one thread reads pages from the store, another checks the hash
-    /// chain and decodes, and the caller applies.
+    /// Feeds the events after `after` up to `until` to `apply`, page by page,
+    /// and returns the new head and version. A short read is handled in place; a
+    /// long one in a pipeline: one thread reads pages from the store, another
+    /// checks the hash chain and decodes, and the caller applies.
     fn stream_events(
         &self,
         stream: &StreamId,
-        after: Version,
-        head: Hash,
+        (after, head): (Version, Hash),
+        until: Version,
         mut apply: impl FnMut(Vec<A::Event>, Version) -> RepoResult<(), A>,
     ) -> RepoResult<(Hash, Version), A> {
         use std::sync::mpsc::sync_channel;
-        let first_page = self.store.read(stream, after, PAGE)?;
+        // A page, cut at `until`, and whether more may follow.
+        let store = &self.store;
+        let read = |from: Version| -> Result<(Vec<StoredEvent>, bool), StoreError> {
+            let mut page = store.read(stream, from, PAGE)?;
+            let full = page.len() == PAGE;
+            page.truncate(page.partition_point(|e| e.version <= until));
+            let more = full && page.last().is_some_and(|e| e.version < until);
+            Ok((page, more))
+        };
+        let (first_page, more) = read(after)?;
         let (events, first, head, version) = Self::decode_page(stream, &first_page, head, after)?;
         if !events.is_empty() {
             apply(events, first)?;
         }
-        if first_page.len() < PAGE {
+        if !more {
             return Ok((head, version));
         }
-        let store = &self.store;
         std::thread::scope(|scope| {
             let (raw_tx, raw_rx) = sync_channel::<Result<Vec<StoredEvent>, StoreError>>(2);
             let (decoded_tx, decoded_rx) = sync_channel::<Page<A::Event>>(2);
+            let read = &read;
             scope.spawn(move || {
                 let mut from = version;
                 loop {
-                    let page = store.read(stream, from, PAGE);
-                    let more = matches!(&page, Ok(p) if p.len() == PAGE);
+                    let (page, more) = match read(from) {
+                        Ok((page, more)) => (Ok(page), more),
+                        Err(e) => (Err(e), false),
+                    };
                     if let Ok(Some(last)) = page.as_ref().map(|p| p.last()) {
                         from = last.version;
                     }
@@ -498,37 +546,52 @@ impl<A: Aggregate> Repository<A> {
         })
     }
 
-    /// Brings a loaded aggregate up to date, or loads it.
+    /// Brings a loaded aggregate up to date, or loads it: reads the recorded
+    /// head, replays the events up to it, and checks that they end there.
     fn refresh(&mut self, stream: &StreamId) -> RepoResult<(), A> {
+        let recorded = self.store.head(stream)?;
+        let log_key = self.store.log_key();
         if let Some(mut loaded) = self.loaded.remove(stream) {
-            let result =
-                self.stream_events(stream, loaded.version, loaded.head, |events, first| {
-                    loaded
-                        .state
-                        .evolve(events, first)
-                        .map_err(|source| RepositoryError::Replay {
-                            stream: stream.clone(),
-                            source,
-                        })
-                });
+            let until = recorded.map_or(0, |h| h.version);
             // On failure the aggregate is dropped: the next access replays it.
-            let (head, version) = result?;
+            let (head, version) = if until > loaded.version {
+                self.stream_events(
+                    stream,
+                    (loaded.version, loaded.head),
+                    until,
+                    |events, first| {
+                        loaded.state.evolve(events, first).map_err(|source| {
+                            RepositoryError::Replay {
+                                stream: stream.clone(),
+                                source,
+                            }
+                        })
+                    },
+                )?
+            } else {
+                (loaded.head, loaded.version)
+            };
+            check_head(stream, recorded.as_ref(), version, &head, log_key)?;
             loaded.head = head;
             loaded.version = version;
             self.loaded.insert(stream.clone(), loaded);
             return Ok(());
         }
         let mut state: Option<A> = None;
-        let (head, version) = self.stream_events(stream, 0, Hash::GENESIS, |events, first| {
-            let replayed = match state.as_mut() {
-                None => A::replay(events).map(|a| state = Some(a)),
-                Some(a) => a.evolve(events, first),
-            };
-            replayed.map_err(|source| RepositoryError::Replay {
-                stream: stream.clone(),
-                source,
-            })
-        })?;
+        // Without a head, every event is read, to say how many there are.
+        let until = recorded.map_or(Version::MAX, |h| h.version);
+        let (head, version) =
+            self.stream_events(stream, (0, Hash::GENESIS), until, |events, first| {
+                let replayed = match state.as_mut() {
+                    None => A::replay(events).map(|a| state = Some(a)),
+                    Some(a) => a.evolve(events, first),
+                };
+                replayed.map_err(|source| RepositoryError::Replay {
+                    stream: stream.clone(),
+                    source,
+                })
+            })?;
+        check_head(stream, recorded.as_ref(), version, &head, log_key)?;
         let state = state.ok_or_else(|| RepositoryError::NotFound {
             stream: stream.clone(),
         })?;
@@ -566,8 +629,11 @@ impl<A: Aggregate> Repository<A> {
     /// The rule the command breaks (nothing appended), a store failure, or
     /// [`RepositoryError::Contended`] after too many conflicts.
     pub fn execute(&mut self, id: A::Id, command: A::Command) -> RepoResult<Vec<A::Event>, A> {
-        let command = A::pseudonymize(command, &self.key);
         let stream = A::stream(id);
+        let Some(key) = &self.key else {
+            return Err(RepositoryError::ReadOnly { stream });
+        };
+        let command = A::pseudonymize(command, key);
         for attempt in 0..self.attempts {
             if attempt > 0 {
                 backoff(attempt);
@@ -584,7 +650,10 @@ impl<A: Aggregate> Repository<A> {
                 .iter()
                 .map(NewEvent::json)
                 .collect::<Result<Vec<_>, _>>()?;
-            match self.store.append(&stream, loaded.version, encoded) {
+            match self
+                .store
+                .append_as(&stream, loaded.version, encoded, self.fingerprint.as_ref())
+            {
                 Ok(appended) => {
                     let first = loaded.version + 1;
                     if let Err(source) = loaded.state.evolve(events.clone(), first) {

@@ -17,14 +17,15 @@ use chrono::{DateTime, Utc};
 use rusqlite::{Connection, OptionalExtension, TransactionBehavior, params};
 
 use super::{
-    Appended, Durability, Hash, NewEvent, Store, StoreError, StoredEvent, StreamId, StreamInfo,
-    Version, now, timestamp,
+    Appended, Durability, Evidence, Hash, Head, KeyFingerprint, LogKey, NewEvent, Seal, Store,
+    StoreError, StoredEvent, StreamId, StreamInfo, Version, now, plan_append, seal_head, timestamp,
 };
 
 /// The schema migrations, in order; the database records which it has applied.
-const MIGRATIONS: &[(i64, &str)] = &[(
-    1,
-    "CREATE TABLE events (
+const MIGRATIONS: &[(i64, &str)] = &[
+    (
+        1,
+        "CREATE TABLE events (
         stream      TEXT    NOT NULL,
         version     INTEGER NOT NULL CHECK (version > 0),
         schema      INTEGER NOT NULL,
@@ -39,13 +40,22 @@ const MIGRATIONS: &[(i64, &str)] = &[(
         version INTEGER NOT NULL,
         head    BLOB    NOT NULL
     ) WITHOUT ROWID;",
-)];
+    ),
+    // The head's seal under the writer's log key and the voter key's
+    // fingerprint; both NULL for streams written before them.
+    (
+        2,
+        "ALTER TABLE streams ADD COLUMN seal BLOB;
+         ALTER TABLE streams ADD COLUMN voter_key BLOB;",
+    ),
+];
 
 /// An event store in a SQLite file.
 #[derive(Debug)]
 pub struct SqliteStore {
     conn: Mutex<Connection>,
     path: Option<PathBuf>,
+    log_key: Option<LogKey>,
 }
 
 fn backend(e: impl std::fmt::Display) -> StoreError {
@@ -61,9 +71,62 @@ fn hash(bytes: &[u8]) -> Result<Hash, StoreError> {
         .map_err(|_| backend("a stored hash is not 32 bytes"))
 }
 
+/// A `streams` row: version, head, seal, voter key fingerprint.
+type HeadRow = (i64, Vec<u8>, Option<Vec<u8>>, Option<Vec<u8>>);
+
+/// The head recorded for `stream`, if any.
+fn read_head(conn: &Connection, stream: &StreamId) -> Result<Option<Head>, StoreError> {
+    let row: Option<HeadRow> = conn
+        .prepare_cached("SELECT version, head, seal, voter_key FROM streams WHERE stream = ?1")
+        .and_then(|mut stmt| {
+            stmt.query_row([stream.as_str()], |r| {
+                Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?))
+            })
+            .optional()
+        })
+        .map_err(backend)?;
+    let Some((version, head, seal, voter_key)) = row else {
+        return Ok(None);
+    };
+    let seal = seal.map(|s| hash(&s).map(|h| Seal(h.0))).transpose()?;
+    let voter_key = voter_key
+        .map(|f| {
+            <[u8; 8]>::try_from(f.as_slice())
+                .map(KeyFingerprint)
+                .map_err(|_| backend("a stored voter key fingerprint is not 8 bytes"))
+        })
+        .transpose()?;
+    Ok(Some(Head {
+        version: u64::try_from(version)
+            .map_err(|_| backend(format!("stream {stream}: a negative version {version}")))?,
+        hash: hash(&head)?,
+        seal,
+        voter_key,
+    }))
+}
+
+/// Creates the database file readable and writable by its owner only (on
+/// Unix), before SQLite opens it, so that it is never readable by others, not
+/// even for a moment. SQLite gives its journal files the same permissions.
+fn create_private(path: &Path) -> Result<(), StoreError> {
+    let mut options = std::fs::OpenOptions::new();
+    options.write(true).create_new(true);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::OpenOptionsExt;
+        options.mode(0o600);
+    }
+    match options.open(path) {
+        Ok(_) => Ok(()),
+        Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => Ok(()),
+        Err(e) => Err(backend(format!("{}: {e}", path.display()))),
+    }
+}
+
 impl SqliteStore {
     /// Opens (or creates) the store in the file at `path`, applying pending
-    /// migrations, with [`Durability::Full`].
+    /// migrations, with [`Durability::Full`] and no log key. A new file is
+    /// created readable by its owner only.
     ///
     /// # Errors
     /// The file cannot be opened, or it was written by a newer schema.
@@ -79,6 +142,7 @@ impl SqliteStore {
         path: impl AsRef<Path>,
         durability: Durability,
     ) -> Result<SqliteStore, StoreError> {
+        create_private(path.as_ref())?;
         let conn = Connection::open(path.as_ref()).map_err(backend)?;
         SqliteStore::init(conn, Some(path.as_ref().to_path_buf()), durability)
     }
@@ -147,7 +211,15 @@ impl SqliteStore {
         Ok(SqliteStore {
             conn: Mutex::new(conn),
             path,
+            log_key: None,
         })
+    }
+
+    /// The store, sealing every head it writes with `key` and refusing heads
+    /// whose seal does not verify.
+    pub fn with_log_key(mut self, key: LogKey) -> SqliteStore {
+        self.log_key = Some(key);
+        self
     }
 
     /// The file, if any.
@@ -170,35 +242,25 @@ impl SqliteStore {
 }
 
 impl Store for SqliteStore {
-    fn append(
+    fn append_as(
         &self,
         stream: &StreamId,
         expected: Version,
         events: Vec<NewEvent>,
+        voter_key: Option<&KeyFingerprint>,
     ) -> Result<Appended, StoreError> {
         let mut conn = self.conn.lock().map_err(|_| backend("a writer panicked"))?;
         let tx = conn
             .transaction_with_behavior(TransactionBehavior::Immediate)
             .map_err(backend)?;
-        let current: Option<(i64, Vec<u8>)> = tx
-            .query_row(
-                "SELECT version, head FROM streams WHERE stream = ?1",
-                [stream.as_str()],
-                |r| Ok((r.get(0)?, r.get(1)?)),
-            )
-            .optional()
-            .map_err(backend)?;
-        let (actual, prev) = match current {
-            Some((v, head)) => (u64::try_from(v).unwrap_or(0), hash(&head)?),
-            None => (0, Hash::GENESIS),
-        };
-        if actual != expected {
-            return Err(StoreError::Conflict {
-                stream: stream.clone(),
-                expected,
-                actual,
-            });
-        }
+        let current = read_head(&tx, stream)?;
+        let (prev, fingerprint) = plan_append(
+            stream,
+            expected,
+            current.as_ref(),
+            self.log_key.as_ref(),
+            voter_key,
+        )?;
         let sealed = StoredEvent::seal(stream, expected, prev, now(), events);
         {
             let mut insert = tx
@@ -208,33 +270,67 @@ impl Store for SqliteStore {
                 )
                 .map_err(backend)?;
             for e in &sealed {
-                insert
-                    .execute(params![
-                        stream.as_str(),
-                        i64::try_from(e.version).map_err(backend)?,
-                        e.schema,
-                        e.recorded_at.timestamp_micros(),
-                        e.payload,
-                        &e.prev_hash.0[..],
-                        &e.hash.0[..],
-                    ])
-                    .map_err(backend)?;
+                let inserted = insert.execute(params![
+                    stream.as_str(),
+                    i64::try_from(e.version).map_err(backend)?,
+                    e.schema,
+                    e.recorded_at.timestamp_micros(),
+                    e.payload,
+                    &e.prev_hash.0[..],
+                    &e.hash.0[..],
+                ]);
+                match inserted {
+                    Ok(_) => {}
+                    // The head says the stream ends at `expected`, yet an event
+                    // is there: written outside the store.
+                    Err(rusqlite::Error::SqliteFailure(err, _))
+                        if err.code == rusqlite::ErrorCode::ConstraintViolation =>
+                    {
+                        return Err(StoreError::Tampered {
+                            stream: stream.clone(),
+                            evidence: match current {
+                                Some(_) => Evidence::PastHead { recorded: expected },
+                                None => Evidence::NoHead { found: e.version },
+                            },
+                        });
+                    }
+                    Err(err) => return Err(backend(err)),
+                }
             }
         }
         let head = sealed.last().map_or(prev, |e| e.hash);
         let version = expected + sealed.len() as u64;
+        let seal = seal_head(
+            stream,
+            version,
+            &head,
+            fingerprint.as_ref(),
+            self.log_key.as_ref(),
+        );
         tx.execute(
-            "INSERT INTO streams (stream, version, head) VALUES (?1, ?2, ?3)
-             ON CONFLICT (stream) DO UPDATE SET version = excluded.version, head = excluded.head",
+            "INSERT INTO streams (stream, version, head, seal, voter_key) VALUES (?1, ?2, ?3, ?4, ?5)
+             ON CONFLICT (stream) DO UPDATE SET version = excluded.version, head = excluded.head,
+                 seal = excluded.seal, voter_key = excluded.voter_key",
             params![
                 stream.as_str(),
                 i64::try_from(version).map_err(backend)?,
-                &head.0[..]
+                &head.0[..],
+                seal.as_ref().map(|s| &s.0[..]),
+                fingerprint.as_ref().map(|f| &f.0[..]),
             ],
         )
         .map_err(backend)?;
         tx.commit().map_err(backend)?;
         Ok(Appended { version, head })
+    }
+
+    fn head(&self, stream: &StreamId) -> Result<Option<Head>, StoreError> {
+        let conn = self.conn.lock().map_err(|_| backend("a writer panicked"))?;
+        read_head(&conn, stream)
+    }
+
+    fn log_key(&self) -> Option<&LogKey> {
+        self.log_key.as_ref()
     }
 
     fn read(

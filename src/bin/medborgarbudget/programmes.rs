@@ -12,7 +12,9 @@ use medborgarbudget::report::Report;
 use medborgarbudget::sim::{self, Scenario, Simulation, Sweep, SweepRow, Trust};
 use medborgarbudget::store::memory::MemoryStore;
 use medborgarbudget::store::sqlite::SqliteStore;
-use medborgarbudget::store::{Repository, Store, StoreExt, StreamId, VoterKey};
+use medborgarbudget::store::{
+    KeyFiles, LogKey, Repository, Store, StoreExt, StreamId, Verified, VoterKey,
+};
 
 use super::BadInput;
 use super::output;
@@ -89,55 +91,102 @@ fn bad(e: impl std::fmt::Display) -> BadInput {
     BadInput(e.to_string())
 }
 
-/// Opens the store and the voter key kept with it: next to an SQLite file
-/// (`PATH.key`), in `MEDBORGARBUDGET_VOTER_KEY` (hex) for PostgreSQL, fresh for
-/// memory. A key is created only for a store that holds nothing yet.
+/// Opens the store to write, with the keys kept with it: beside an SQLite file
+/// (`PATH.key` for the voter key, `PATH.log-key` for the log key that seals
+/// stream heads), in `MEDBORGARBUDGET_VOTER_KEY` and `MEDBORGARBUDGET_LOG_KEY`
+/// (hex) for PostgreSQL, fresh for memory. Keys are created only for a store
+/// that holds nothing yet, readable by their owner only; an SQLite store
+/// written before log keys existed is opened without one (its heads are
+/// compared, not sealed).
 fn open(store: &StoreArg) -> Result<(Arc<dyn Store>, VoterKey), BadInput> {
     match store {
-        StoreArg::Memory => Ok((Arc::new(MemoryStore::new()), VoterKey::random())),
+        StoreArg::Memory => Ok((
+            Arc::new(MemoryStore::new().with_log_key(LogKey::random())),
+            VoterKey::random(),
+        )),
         StoreArg::Sqlite(path) => {
-            let s: Arc<dyn Store> = Arc::new(SqliteStore::open(path).map_err(bad)?);
-            let mut key_path = path.as_os_str().to_owned();
-            key_path.push(".key");
-            let key_path = PathBuf::from(key_path);
-            let key = if key_path.exists() {
-                VoterKey::read_file(&key_path).map_err(bad)?
-            } else if s.streams().map_err(bad)?.is_empty() {
-                let key = VoterKey::random();
-                key.write_file(&key_path).map_err(bad)?;
-                key
-            } else {
-                return Err(BadInput(format!(
-                    "{} is missing: the ballots in {} are stored under pseudonyms of that key",
-                    key_path.display(),
-                    path.display()
-                )));
+            let sqlite = SqliteStore::open(path).map_err(bad)?;
+            let empty = sqlite.streams().map_err(bad)?.is_empty();
+            let files = KeyFiles::beside(path);
+            let voter = files.voter_key(empty).map_err(bad)?;
+            let sqlite = match files.log_key(empty).map_err(bad)? {
+                Some(key) => sqlite.with_log_key(key),
+                None => {
+                    output::note(format_args!(
+                        "{} was written without a log key ({} is missing): its stream heads are checked but not sealed",
+                        path.display(),
+                        files.log.display()
+                    ));
+                    sqlite
+                }
             };
-            Ok((s, key))
+            Ok((Arc::new(sqlite), voter))
         }
-        StoreArg::Postgres(url) => postgres(url),
+        StoreArg::Postgres(url) => {
+            let voter = env_key("MEDBORGARBUDGET_VOTER_KEY", "voter key", VoterKey::from_hex)?
+                .ok_or_else(|| {
+                    BadInput(
+                        "set MEDBORGARBUDGET_VOTER_KEY to the voter key (hex, 16 to 1,024 bytes) for a PostgreSQL store".into(),
+                    )
+                })?;
+            let log = env_key("MEDBORGARBUDGET_LOG_KEY", "log key", LogKey::from_hex)?
+                .ok_or_else(|| {
+                    BadInput(
+                        "set MEDBORGARBUDGET_LOG_KEY to the log key that seals stream heads (hex, 16 to 1,024 bytes; not the voter key) for a PostgreSQL store".into(),
+                    )
+                })?;
+            Ok((postgres(url, Some(log))?, voter))
+        }
+    }
+}
+
+/// Opens the store to read (`report`): no voter key is needed or asked for.
+/// The log key is used when it is there (`PATH.log-key`,
+/// `MEDBORGARBUDGET_LOG_KEY`) to check the heads' seals.
+fn open_to_read(store: &StoreArg) -> Result<Arc<dyn Store>, BadInput> {
+    match store {
+        StoreArg::Memory => Ok(Arc::new(MemoryStore::new())),
+        StoreArg::Sqlite(path) => {
+            let sqlite = SqliteStore::open(path).map_err(bad)?;
+            Ok(match KeyFiles::beside(path).log_key(false).map_err(bad)? {
+                Some(key) => Arc::new(sqlite.with_log_key(key)),
+                None => Arc::new(sqlite),
+            })
+        }
+        StoreArg::Postgres(url) => {
+            let log = env_key("MEDBORGARBUDGET_LOG_KEY", "log key", LogKey::from_hex)?;
+            postgres(url, log)
+        }
+    }
+}
+
+/// A key from an environment variable, if it is set.
+fn env_key<K, E: std::fmt::Display>(
+    var: &str,
+    what: &str,
+    parse: fn(&str) -> Result<K, E>,
+) -> Result<Option<K>, BadInput> {
+    match std::env::var(var) {
+        Ok(hex) => parse(&hex)
+            .map(Some)
+            .map_err(|e| bad(format!("{var}: not a {what}: {e}"))),
+        Err(std::env::VarError::NotPresent) => Ok(None),
+        Err(e) => Err(bad(format!("{var}: {e}"))),
     }
 }
 
 #[cfg(feature = "postgres")]
-fn postgres(url: &str) -> Result<(Arc<dyn Store>, VoterKey), BadInput> {
+fn postgres(url: &str, log: Option<LogKey>) -> Result<Arc<dyn Store>, BadInput> {
     use medborgarbudget::store::postgres::PostgresStore;
     let store = PostgresStore::connect(url, "medborgarbudget").map_err(bad)?;
-    let key = match std::env::var("MEDBORGARBUDGET_VOTER_KEY") {
-        Ok(hex) => {
-            VoterKey::from_hex(&hex).map_err(|e| bad(format!("MEDBORGARBUDGET_VOTER_KEY: {e}")))?
-        }
-        Err(_) => {
-            return Err(BadInput(
-                "set MEDBORGARBUDGET_VOTER_KEY to the voter key (hex, at least 16 bytes) for a PostgreSQL store".into(),
-            ));
-        }
-    };
-    Ok((Arc::new(store), key))
+    Ok(match log {
+        Some(key) => Arc::new(store.with_log_key(key)),
+        None => Arc::new(store),
+    })
 }
 
 #[cfg(not(feature = "postgres"))]
-fn postgres(_: &str) -> Result<(Arc<dyn Store>, VoterKey), BadInput> {
+fn postgres(_: &str, _: Option<LogKey>) -> Result<Arc<dyn Store>, BadInput> {
     Err(BadInput(
         "this build has no PostgreSQL store; build with --features postgres".into(),
     ))
@@ -344,12 +393,25 @@ pub fn report(store: &StoreArg, programme: Option<&str>, out: &Path) -> Result<(
             path.display()
         )));
     }
-    let (handle, key) = open(store)?;
+    let handle = open_to_read(store)?;
     let id = find_programme(handle.as_ref(), programme)?;
-    handle.verify(&StreamId::programme(id)).map_err(bad)?;
-    let mut repo = Repository::<Programme>::new(handle, key);
+    let stream = StreamId::programme(id);
+    let verified: Verified = handle.verify(&stream).map_err(bad)?;
+    let mut repo = Repository::<Programme>::reader(handle);
     let loaded: &Programme = repo.load(id).map_err(bad)?;
-    let report = Report::programme(loaded).map_err(bad)?;
+    let report = Report::programme(loaded)
+        .map_err(bad)?
+        .with_head(stream, verified);
     output::to_file(out, |w| w.write_all(report.to_html().as_bytes()))?;
-    output::line(format_args!("wrote {} (programme {id})", out.display()))
+    output::line(format_args!(
+        "wrote {} (programme {id}; head: event {}, {}{})",
+        out.display(),
+        verified.events,
+        verified.head,
+        if verified.sealed {
+            ", seal verified"
+        } else {
+            ", seal not checked: no log key"
+        }
+    ))
 }
