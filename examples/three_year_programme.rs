@@ -890,7 +890,17 @@ fn store_path() -> PathBuf {
         .map_or_else(|| PathBuf::from("medborgarbudget.db"), PathBuf::from)
 }
 
-fn main() -> Result<(), Box<dyn Error>> {
+fn main() -> std::process::ExitCode {
+    match run() {
+        Ok(()) => std::process::ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("error: {e}");
+            std::process::ExitCode::FAILURE
+        }
+    }
+}
+
+fn run() -> Result<(), Box<dyn Error>> {
     let path = store_path();
     // The keys live beside the store (`PATH.key`, `PATH.log-key`), created for
     // a store that holds nothing yet. In a municipal system they would live in

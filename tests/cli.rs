@@ -615,3 +615,121 @@ fn stores_that_keep_nothing_are_refused() {
     assert_eq!(left, ["small.toml"]);
     let _ = std::fs::remove_dir_all(dir);
 }
+
+#[cfg(unix)]
+#[test]
+fn the_store_and_its_keys_are_private_and_report_needs_no_voter_key() {
+    use std::os::unix::fs::PermissionsExt;
+    let dir = folder("keys");
+    let run = |args: &[&str]| {
+        let o = bin().current_dir(&dir).args(args).output().unwrap();
+        no_panic(&o);
+        o
+    };
+    let o = run(&["simulate", "--scenario", "small.toml"]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    for file in [
+        "medborgarbudget.db",
+        "medborgarbudget.db.key",
+        "medborgarbudget.db.log-key",
+    ] {
+        let mode = std::fs::metadata(dir.join(file))
+            .unwrap()
+            .permissions()
+            .mode();
+        assert_eq!(mode & 0o777, 0o600, "{file}");
+    }
+    // No temporary key files are left behind.
+    let names: Vec<String> = std::fs::read_dir(&dir)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    assert!(!names.iter().any(|n| n.ends_with(".tmp")), "{names:?}");
+
+    // The report reads the log without the voter key, and publishes its head,
+    // with the seal checked.
+    std::fs::rename(dir.join("medborgarbudget.db.key"), dir.join("kept.key")).unwrap();
+    let o = run(&["report", "--out", "report.html"]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert!(stdout(&o).contains("seal verified"), "{}", stdout(&o));
+    let html = std::fs::read_to_string(dir.join("report.html")).unwrap();
+    assert!(
+        html.contains("The record") && html.contains("Head: event"),
+        "report"
+    );
+    // Writing needs it, and names it.
+    let o = run(&["simulate", "--scenario", "small.toml"]);
+    assert_eq!(o.status.code(), Some(1));
+    assert!(
+        stderr(&o).contains("medborgarbudget.db.key is missing"),
+        "{}",
+        stderr(&o)
+    );
+    std::fs::rename(dir.join("kept.key"), dir.join("medborgarbudget.db.key")).unwrap();
+
+    // A damaged key file is named, whatever is wrong with it.
+    let key = std::fs::read_to_string(dir.join("medborgarbudget.db.key")).unwrap();
+    for (damage, says) in [
+        ("".to_owned(), "empty"),
+        (key.replace(&key[4..5], "g"), "not a hex digit"),
+        ("ab".repeat(5_000), "longer than"),
+        (key.trim()[..30].to_owned(), "at least 16 bytes"),
+    ] {
+        std::fs::write(dir.join("medborgarbudget.db.key"), &damage).unwrap();
+        let o = run(&["simulate", "--scenario", "small.toml"]);
+        assert_eq!(o.status.code(), Some(1), "{says}");
+        let err = stderr(&o);
+        assert!(
+            err.contains("medborgarbudget.db.key") && err.contains(says),
+            "{says}: {err}"
+        );
+    }
+    std::fs::write(dir.join("medborgarbudget.db.key"), &key).unwrap();
+    let o = run(&["simulate", "--scenario", "small.toml"]);
+    assert!(stdout(&o).contains("already stored"), "{}", stderr(&o));
+}
+
+#[test]
+fn deleted_events_are_reported_as_tampering() {
+    let dir = folder("tamper");
+    let run = |args: &[&str]| {
+        let o = bin().current_dir(&dir).args(args).output().unwrap();
+        no_panic(&o);
+        o
+    };
+    let o = run(&["simulate", "--scenario", "small.toml"]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    // The programme's last event (`concluded`) deleted, the head left as it was.
+    let db = rusqlite::Connection::open(dir.join("medborgarbudget.db")).unwrap();
+    let deleted = db
+        .execute(
+            "DELETE FROM events WHERE stream LIKE 'programme-%' AND version =
+                 (SELECT MAX(version) FROM events WHERE stream LIKE 'programme-%')",
+            [],
+        )
+        .unwrap();
+    assert_eq!(deleted, 1);
+    drop(db);
+    let o = run(&["report", "--out", "report.html"]);
+    assert_eq!(o.status.code(), Some(1), "{}", stdout(&o));
+    let err = stderr(&o);
+    assert!(
+        err.contains("tampered") && err.contains("events were deleted"),
+        "{err}"
+    );
+    // Moving the head back with them, without the log key: the seal tells.
+    let db = rusqlite::Connection::open(dir.join("medborgarbudget.db")).unwrap();
+    db.execute(
+        "UPDATE streams SET version = version - 1,
+             head = (SELECT hash FROM events e WHERE e.stream = streams.stream
+                     AND e.version = streams.version - 1)
+         WHERE stream LIKE 'programme-%'",
+        [],
+    )
+    .unwrap();
+    drop(db);
+    let o = run(&["report", "--out", "report.html"]);
+    assert_eq!(o.status.code(), Some(1), "{}", stdout(&o));
+    let err = stderr(&o);
+    assert!(err.contains("tampered") && err.contains("seal"), "{err}");
+}

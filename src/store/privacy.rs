@@ -392,7 +392,7 @@ pub enum KeyFileError {
     },
     /// The key file is missing beside a store that holds streams written with it.
     #[error("{path} is missing: {why}")]
-    Missing {
+    Absent {
         /// The file.
         path: PathBuf,
         /// What needs it.
@@ -431,13 +431,13 @@ impl KeyFiles {
     /// key.
     ///
     /// # Errors
-    /// [`KeyFileError::Missing`] when the store holds streams but the file is
+    /// [`KeyFileError::Absent`] when the store holds streams but the file is
     /// gone (its ballots are stored under pseudonyms of that key), or an
     /// unreadable or invalid file, named.
     pub fn voter_key(&self, empty: bool) -> Result<VoterKey, KeyFileError> {
         read_or_create(&self.voter, empty, Secret::random)?
             .map(|key| VoterKey { key })
-            .ok_or_else(|| KeyFileError::Missing {
+            .ok_or_else(|| KeyFileError::Absent {
                 path: self.voter.clone(),
                 why: "the ballots in the store beside it are stored under pseudonyms of that key"
                     .into(),
@@ -523,6 +523,7 @@ mod tests {
             Err(KeyError::TooShort { len: 2, .. })
         ));
         let path = std::env::temp_dir().join(format!("voter-key-{}", std::process::id()));
+        let _ = std::fs::remove_file(&path);
         key.write_file(&path).unwrap();
         assert_eq!(
             VoterKey::read_file(&path).unwrap().as_bytes(),
@@ -538,5 +539,100 @@ mod tests {
             VoterKey::read_file(&path),
             Err(KeyFileError::Io { .. })
         ));
+    }
+
+    fn scratch(name: &str) -> PathBuf {
+        let dir = std::env::temp_dir().join(format!("mb-keys-{name}-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).unwrap();
+        dir
+    }
+
+    #[test]
+    fn bad_key_text_says_what_is_wrong_and_where() {
+        assert_eq!(VoterKey::from_hex(" \n").unwrap_err(), KeyError::Empty);
+        let err = VoterKey::from_hex("00112233445566778899aabbccddeefg").unwrap_err();
+        assert!(err.to_string().contains("\'g\' at character 32"), "{err}");
+        assert!(matches!(
+            VoterKey::from_hex(&"ab".repeat(MAX_KEY_LEN + 1)),
+            Err(KeyError::TooLong { len: 1025, .. })
+        ));
+        assert!(VoterKey::new(vec![7; MAX_KEY_LEN]).is_ok());
+        assert!(VoterKey::new(vec![7; MAX_KEY_LEN + 1]).is_err());
+    }
+
+    #[test]
+    fn a_long_key_file_is_refused_without_reading_it_all() {
+        let dir = scratch("long");
+        let path = dir.join("k");
+        std::fs::write(&path, "a".repeat(1 << 20)).unwrap();
+        match VoterKey::read_file(&path) {
+            Err(e @ KeyFileError::TooLarge { .. }) => {
+                assert!(e.to_string().contains(&*path.to_string_lossy()), "{e}");
+            }
+            other => panic!("{other:?}"),
+        }
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn key_files_are_private_from_the_start_and_never_overwritten() {
+        use std::os::unix::fs::PermissionsExt;
+        let dir = scratch("private");
+        let path = dir.join("voter.key");
+        let key = VoterKey::random();
+        key.write_file(&path).unwrap();
+        let mode = std::fs::metadata(&path).unwrap().permissions().mode();
+        assert_eq!(mode & 0o777, 0o600);
+        assert!(matches!(
+            VoterKey::random().write_file(&path),
+            Err(KeyFileError::Exists { .. })
+        ));
+        assert_eq!(
+            VoterKey::read_file(&path).unwrap().as_bytes(),
+            key.as_bytes()
+        );
+        // Only the key is left: no temporary file.
+        assert_eq!(std::fs::read_dir(&dir).unwrap().count(), 1);
+    }
+
+    #[test]
+    fn first_runs_racing_to_create_a_key_all_get_the_same_one() {
+        let dir = scratch("race");
+        let files = KeyFiles::beside(&dir.join("store.db"));
+        let keys: Vec<Vec<u8>> = std::thread::scope(|s| {
+            let handles: Vec<_> = (0..16)
+                .map(|_| s.spawn(|| files.voter_key(true).unwrap().as_bytes().to_vec()))
+                .collect();
+            handles.into_iter().map(|h| h.join().unwrap()).collect()
+        });
+        assert!(
+            keys.windows(2).all(|w| w[0] == w[1]),
+            "every run reads the one key"
+        );
+        assert_eq!(
+            VoterKey::read_file(&files.voter).unwrap().as_bytes(),
+            keys[0].as_slice()
+        );
+        // Beside a store that holds streams, a missing key is an error naming it.
+        let other = KeyFiles::beside(&dir.join("other.db"));
+        let err = other.voter_key(false).unwrap_err();
+        assert!(matches!(err, KeyFileError::Absent { .. }));
+        assert!(err.to_string().contains("other.db.key"), "{err}");
+        assert!(other.log_key(false).unwrap().is_none());
+    }
+
+    #[test]
+    fn fingerprints_name_keys_without_revealing_them() {
+        let a = VoterKey::new(vec![1; 32]).unwrap();
+        assert_eq!(a.fingerprint(), a.fingerprint());
+        assert_ne!(
+            a.fingerprint(),
+            VoterKey::new(vec![2; 32]).unwrap().fingerprint()
+        );
+        let text = a.fingerprint().to_string();
+        assert_eq!(text.len(), 16);
+        assert_eq!(KeyFingerprint::from_hex(&text).unwrap(), a.fingerprint());
+        assert!(!a.to_hex().contains(&text));
     }
 }
