@@ -6,7 +6,7 @@ use std::sync::{Arc, RwLock};
 use super::conformance::Tamper;
 use super::{
     Appended, Hash, Head, KeyFingerprint, LogKey, NewEvent, Seal, Store, StoreError, StoredEvent,
-    StreamId, StreamInfo, Version, now, plan_append, seal_head,
+    StreamId, StreamInfo, Version, now, plan_append,
 };
 
 /// One stream: its events and its head, kept apart as the database backends
@@ -56,15 +56,8 @@ impl Store for MemoryStore {
     ) -> Result<Appended, StoreError> {
         let mut streams = self.streams.write().map_err(|_| poisoned())?;
         let log = streams.entry(stream.clone()).or_default();
-        let (prev, fingerprint) = plan_append(
-            stream,
-            expected,
-            log.head.as_ref(),
-            self.log_key.as_ref(),
-            voter_key,
-        )?;
         let found = log.events.len() as Version;
-        if found != expected {
+        if found != expected && log.head.map_or(0, |h| h.version) == expected {
             // The head says the stream ends at `expected`; the events disagree.
             let evidence = if log.head.is_none() {
                 super::Evidence::NoHead {
@@ -83,23 +76,22 @@ impl Store for MemoryStore {
                 evidence,
             });
         }
-        let head = StoredEvent::seal_into(&mut log.events, stream, expected, prev, now(), events);
-        let version = log.events.len() as Version;
-        if version > 0 {
-            log.head = Some(Head {
-                version,
-                hash: head,
-                seal: seal_head(
-                    stream,
-                    version,
-                    &head,
-                    fingerprint.as_ref(),
-                    self.log_key.as_ref(),
-                ),
-                voter_key: fingerprint,
-            });
+        let plan = plan_append(
+            stream,
+            expected,
+            log.head.as_ref(),
+            self.log_key.as_ref(),
+            voter_key,
+            (events, now()),
+        )?;
+        log.events.extend(plan.events);
+        if plan.head.version > 0 {
+            log.head = Some(plan.head);
         }
-        Ok(Appended { version, head })
+        Ok(Appended {
+            version: plan.head.version,
+            head: plan.head.hash,
+        })
     }
 
     fn read(

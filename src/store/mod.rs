@@ -158,19 +158,7 @@ impl Hash {
             version: 0,
             message: format!("{text:?} is not a SHA-256 digest in hex"),
         };
-        let bytes = text.as_bytes();
-        if bytes.len() != 64 {
-            return Err(bad());
-        }
-        let mut out = [0_u8; 32];
-        for (i, pair) in bytes.chunks(2).enumerate() {
-            let hex = |b: u8| (b as char).to_digit(16);
-            match (hex(pair[0]), hex(pair[1])) {
-                (Some(h), Some(l)) => out[i] = (h * 16 + l) as u8,
-                _ => return Err(bad()),
-            }
-        }
-        Ok(Hash(out))
+        hex_array(text).map(Hash).ok_or_else(bad)
     }
 
     /// As bytes.
@@ -205,6 +193,20 @@ impl From<Hash> for String {
     fn from(h: Hash) -> String {
         h.to_string()
     }
+}
+
+/// Exactly `2 * N` hex digits as `N` bytes.
+pub(crate) fn hex_array<const N: usize>(text: &str) -> Option<[u8; N]> {
+    let bytes = text.as_bytes();
+    if bytes.len() != 2 * N {
+        return None;
+    }
+    let mut out = [0_u8; N];
+    for (i, pair) in bytes.chunks(2).enumerate() {
+        let hex = |b: u8| (b as char).to_digit(16);
+        out[i] = (hex(pair[0])? * 16 + hex(pair[1])?) as u8;
+    }
+    Some(out)
 }
 
 /// An event to append: its JSON and the schema it is written in.
@@ -301,22 +303,8 @@ impl StoredEvent {
         recorded_at: DateTime<Utc>,
         events: Vec<NewEvent>,
     ) -> Vec<StoredEvent> {
-        let mut out = Vec::with_capacity(events.len());
-        StoredEvent::seal_into(&mut out, stream, expected, prev, recorded_at, events);
-        out
-    }
-
-    /// Like [`StoredEvent::seal`], appending to `out`; returns the new head.
-    pub fn seal_into(
-        out: &mut Vec<StoredEvent>,
-        stream: &StreamId,
-        expected: Version,
-        prev: Hash,
-        recorded_at: DateTime<Utc>,
-        events: Vec<NewEvent>,
-    ) -> Hash {
         let mut prev = prev;
-        out.reserve(events.len());
+        let mut out = Vec::with_capacity(events.len());
         for (i, e) in events.into_iter().enumerate() {
             let version = expected + i as u64 + 1;
             let hash = chain_hash(&prev, stream, version, e.schema, &recorded_at, &e.payload);
@@ -331,7 +319,7 @@ impl StoredEvent {
             });
             prev = hash;
         }
-        prev
+        out
     }
 
     /// Checks this event's link: it follows `prev` and its hash is right.
@@ -624,9 +612,22 @@ macro_rules! forward_store {
 }
 forward_store!(&T, Box<T>, Arc<T>);
 
-/// What an append may do, decided by a backend inside its transaction from the
-/// head it records (`current`): the hash the new events follow and the voter
-/// key fingerprint to record. Checks the version, the seal and the voter key.
+/// An append as a backend writes it, decided by [`plan_append`]: the events
+/// sealed into the chain and the stream's new head.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PlannedAppend {
+    /// The events, numbered, stamped and linked.
+    pub events: Vec<StoredEvent>,
+    /// The head after them: version, hash, seal (with a log key) and the voter
+    /// key fingerprint to record.
+    pub head: Head,
+}
+
+/// Decides an append inside a backend's transaction, from the head it records
+/// (`current`): checks the version, the recorded seal (with a log key; without
+/// one, that the stream is not sealed) and the voter key, then seals `events`
+/// into the chain, recorded at `recorded_at`, and computes the new head and its
+/// seal. Every backend appends through it, so they cannot drift apart.
 ///
 /// # Errors
 /// As [`Store::append_as`].
@@ -636,7 +637,8 @@ pub fn plan_append(
     current: Option<&Head>,
     log_key: Option<&LogKey>,
     voter_key: Option<&KeyFingerprint>,
-) -> Result<(Hash, Option<KeyFingerprint>), StoreError> {
+    (events, recorded_at): (Vec<NewEvent>, DateTime<Utc>),
+) -> Result<PlannedAppend, StoreError> {
     let actual = current.map_or(0, |h| h.version);
     if actual != expected {
         return Err(StoreError::Conflict {
@@ -645,36 +647,39 @@ pub fn plan_append(
             actual,
         });
     }
-    let Some(head) = current else {
-        return Ok((Hash::GENESIS, voter_key.copied()));
+    let (prev, fingerprint) = match current {
+        None => (Hash::GENESIS, voter_key.copied()),
+        Some(head) => {
+            check_seal(stream, head, log_key)?;
+            if head.seal.is_some() && log_key.is_none() {
+                return Err(StoreError::Sealed {
+                    stream: stream.clone(),
+                });
+            }
+            if let (Some(recorded), Some(given)) = (head.voter_key, voter_key)
+                && recorded != *given
+            {
+                return Err(StoreError::VoterKeyDiffers {
+                    stream: stream.clone(),
+                    recorded,
+                    given: *given,
+                });
+            }
+            (head.hash, head.voter_key.or(voter_key.copied()))
+        }
     };
-    check_seal(stream, head, log_key)?;
-    if head.seal.is_some() && log_key.is_none() {
-        return Err(StoreError::Sealed {
-            stream: stream.clone(),
-        });
-    }
-    if let (Some(recorded), Some(given)) = (head.voter_key, voter_key)
-        && recorded != *given
-    {
-        return Err(StoreError::VoterKeyDiffers {
-            stream: stream.clone(),
-            recorded,
-            given: *given,
-        });
-    }
-    Ok((head.hash, head.voter_key.or(voter_key.copied())))
-}
-
-/// The seal of a new head, if the store has a log key.
-pub fn seal_head(
-    stream: &StreamId,
-    version: Version,
-    hash: &Hash,
-    voter_key: Option<&KeyFingerprint>,
-    log_key: Option<&LogKey>,
-) -> Option<Seal> {
-    log_key.map(|k| k.seal(stream, version, hash, voter_key))
+    let events = StoredEvent::seal(stream, expected, prev, recorded_at, events);
+    let version = expected + events.len() as u64;
+    let hash = events.last().map_or(prev, |e| e.hash);
+    Ok(PlannedAppend {
+        events,
+        head: Head {
+            version,
+            hash,
+            seal: log_key.map(|k| k.seal(stream, version, &hash, fingerprint.as_ref())),
+            voter_key: fingerprint,
+        },
+    })
 }
 
 /// With a log key, checks that `head` carries a seal that verifies.

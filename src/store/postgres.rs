@@ -19,7 +19,7 @@ use r2d2::Pool;
 
 use super::{
     Appended, Durability, Evidence, Hash, Head, KeyFingerprint, LogKey, NewEvent, Seal, Store,
-    StoreError, StoredEvent, StreamId, StreamInfo, Version, now, plan_append, seal_head,
+    StoreError, StoredEvent, StreamId, StreamInfo, Version, now, plan_append,
 };
 
 /// The schema migrations, in order (`{s}` is the schema).
@@ -454,17 +454,22 @@ impl Store for PostgresStore {
         // A stale version is refused here, before any write, so writers that
         // lose a race do not queue behind the one that won.
         let current = self.read_head(client, prepared, stream)?;
-        let (prev, fingerprint) = plan_append(
+        let plan = plan_append(
             stream,
             expected,
             current.as_ref(),
             self.log_key.as_ref(),
             voter_key,
+            (events, now()),
         )?;
-        let sealed = StoredEvent::seal(stream, expected, prev, now(), events);
-        let head = sealed.last().map_or(prev, |e| e.hash);
-        let version = expected + sealed.len() as u64;
-        let rows: Vec<Row<'_>> = sealed
+        let Head {
+            version,
+            hash: head,
+            seal,
+            voter_key: fingerprint,
+        } = plan.head;
+        let rows: Vec<Row<'_>> = plan
+            .events
             .iter()
             .map(|e| {
                 Ok((
@@ -477,13 +482,6 @@ impl Store for PostgresStore {
                 ))
             })
             .collect::<Result<_, StoreError>>()?;
-        let seal = seal_head(
-            stream,
-            version,
-            &head,
-            fingerprint.as_ref(),
-            self.log_key.as_ref(),
-        );
         let moved = (to_i64(version)?, head, seal, fingerprint);
         // One statement is atomic by itself; more need a transaction.
         let written = if rows.len() <= ROWS_PER_INSERT {

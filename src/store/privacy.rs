@@ -211,25 +211,11 @@ impl KeyFingerprint {
     /// # Errors
     /// [`KeyError::NotHex`] for anything else.
     pub fn from_hex(text: &str) -> Result<KeyFingerprint, KeyError> {
-        let bytes = text.as_bytes();
-        let digit = |b: u8| (b as char).to_digit(16);
-        if bytes.len() != 16 {
-            return Err(KeyError::NotHex {
-                reason: format!("a fingerprint has 16 hex digits, not {}", bytes.len()),
-            });
-        }
-        let mut out = [0_u8; 8];
-        for (i, pair) in bytes.chunks(2).enumerate() {
-            match (digit(pair[0]), digit(pair[1])) {
-                (Some(h), Some(l)) => out[i] = (h * 16 + l) as u8,
-                _ => {
-                    return Err(KeyError::NotHex {
-                        reason: format!("{text:?} is not a fingerprint in hex"),
-                    });
-                }
-            }
-        }
-        Ok(KeyFingerprint(out))
+        super::hex_array(text)
+            .map(KeyFingerprint)
+            .ok_or_else(|| KeyError::NotHex {
+                reason: format!("{text:?} is not a fingerprint: 16 hex digits"),
+            })
     }
 }
 

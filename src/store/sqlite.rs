@@ -18,7 +18,7 @@ use rusqlite::{Connection, OptionalExtension, TransactionBehavior, params};
 
 use super::{
     Appended, Durability, Evidence, Hash, Head, KeyFingerprint, LogKey, NewEvent, Seal, Store,
-    StoreError, StoredEvent, StreamId, StreamInfo, Version, now, plan_append, seal_head, timestamp,
+    StoreError, StoredEvent, StreamId, StreamInfo, Version, now, plan_append, timestamp,
 };
 
 /// The schema migrations, in order; the database records which it has applied.
@@ -254,14 +254,14 @@ impl Store for SqliteStore {
             .transaction_with_behavior(TransactionBehavior::Immediate)
             .map_err(backend)?;
         let current = read_head(&tx, stream)?;
-        let (prev, fingerprint) = plan_append(
+        let plan = plan_append(
             stream,
             expected,
             current.as_ref(),
             self.log_key.as_ref(),
             voter_key,
+            (events, now()),
         )?;
-        let sealed = StoredEvent::seal(stream, expected, prev, now(), events);
         {
             let mut insert = tx
                 .prepare_cached(
@@ -269,7 +269,7 @@ impl Store for SqliteStore {
                      VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
                 )
                 .map_err(backend)?;
-            for e in &sealed {
+            for e in &plan.events {
                 let inserted = insert.execute(params![
                     stream.as_str(),
                     i64::try_from(e.version).map_err(backend)?,
@@ -298,15 +298,12 @@ impl Store for SqliteStore {
                 }
             }
         }
-        let head = sealed.last().map_or(prev, |e| e.hash);
-        let version = expected + sealed.len() as u64;
-        let seal = seal_head(
-            stream,
+        let Head {
             version,
-            &head,
-            fingerprint.as_ref(),
-            self.log_key.as_ref(),
-        );
+            hash: head,
+            seal,
+            voter_key: fingerprint,
+        } = plan.head;
         tx.execute(
             "INSERT INTO streams (stream, version, head, seal, voter_key) VALUES (?1, ?2, ?3, ?4, ?5)
              ON CONFLICT (stream) DO UPDATE SET version = excluded.version, head = excluded.head,
