@@ -687,6 +687,24 @@ fn the_store_and_its_keys_are_private_and_report_needs_no_voter_key() {
     std::fs::write(dir.join("medborgarbudget.db.key"), &key).unwrap();
     let o = run(&["simulate", "--scenario", "small.toml"]);
     assert!(stdout(&o).contains("already stored"), "{}", stderr(&o));
+
+    // Without the log key the sealed store is not written to, and the report
+    // says that it could not check the seal.
+    std::fs::rename(
+        dir.join("medborgarbudget.db.log-key"),
+        dir.join("kept.log-key"),
+    )
+    .unwrap();
+    let o = run(&["simulate", "--scenario", "small.toml"]);
+    assert_eq!(o.status.code(), Some(1));
+    assert!(
+        stderr(&o).contains("medborgarbudget.db.log-key is missing"),
+        "{}",
+        stderr(&o)
+    );
+    let o = run(&["report", "--out", "report.html"]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert!(stdout(&o).contains("seal not checked"), "{}", stdout(&o));
 }
 
 #[test]

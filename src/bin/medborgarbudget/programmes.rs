@@ -112,6 +112,24 @@ fn open(store: &StoreArg) -> Result<(Arc<dyn Store>, VoterKey), BadInput> {
             let sqlite = match files.log_key(empty).map_err(bad)? {
                 Some(key) => sqlite.with_log_key(key),
                 None => {
+                    let sealed = sqlite
+                        .streams()
+                        .and_then(|streams| {
+                            for info in streams {
+                                if sqlite.head(&info.stream)?.is_some_and(|h| h.seal.is_some()) {
+                                    return Ok(true);
+                                }
+                            }
+                            Ok(false)
+                        })
+                        .map_err(bad)?;
+                    if sealed {
+                        return Err(BadInput(format!(
+                            "{} is missing: the stream heads in {} are sealed with that key",
+                            files.log.display(),
+                            path.display()
+                        )));
+                    }
                     output::note(format_args!(
                         "{} was written without a log key ({} is missing): its stream heads are checked but not sealed",
                         path.display(),
