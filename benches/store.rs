@@ -171,6 +171,13 @@ fn bench(c: &mut Criterion) {
             );
             appends(c, label, &|| store.clone(), 1_000);
         }
+        // Sealed heads: the same appends with an HMAC of each new head.
+        let store: Arc<dyn Store> = Arc::new(
+            SqliteStore::open_with(dir.join("sealed.db"), Durability::Normal)
+                .unwrap_or_else(|e| panic!("{e}"))
+                .with_log_key(medborgarbudget::store::LogKey::random()),
+        );
+        appends(c, "sqlite-normal-sealed", &|| store.clone(), 1_000);
         let store = SqliteStore::open(dir.join("replay.db")).unwrap_or_else(|e| panic!("{e}"));
         replay(c, "sqlite", Arc::new(store));
         let _ = std::fs::remove_dir_all(&dir);
