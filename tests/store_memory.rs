@@ -163,3 +163,43 @@ fn a_stream_that_does_not_start_a_cycle_does_not_load() {
         .unwrap_err();
     assert!(matches!(err, RepositoryError::Replay { .. }), "{err}");
 }
+
+#[test]
+fn creating_a_stream_twice_says_it_exists_and_open_or_create_loads_it() {
+    let store: Arc<dyn Store> = Arc::new(MemoryStore::new());
+    let mut repo = Repository::<AnyCycle>::new(store.clone(), test_key());
+    let id = conformance::create_voting_cycle(&mut repo);
+    let first = conformance::voting_cycle(id).remove(0);
+    let version = store.version(&StreamId::cycle(id)).unwrap();
+    // Before: "expected version 0, but it is at N".
+    let err = repo.create(id, first.clone()).unwrap_err();
+    assert!(
+        matches!(
+            &err,
+            RepositoryError::Store(StoreError::AlreadyExists { version: v, .. }) if *v == version
+        ),
+        "{err}"
+    );
+    assert!(err.to_string().contains("already exists"), "{err}");
+    // A retried creation loads what is there, unchanged.
+    let mut again = Repository::<AnyCycle>::new(store.clone(), test_key());
+    assert!(matches!(
+        again.open_or_create(id, first.clone()).unwrap(),
+        AnyCycle::Voting(_)
+    ));
+    assert_eq!(store.version(&StreamId::cycle(id)).unwrap(), version);
+    // A new id is created.
+    let fresh = medborgarbudget::ids::CycleId::new();
+    let start = conformance::voting_cycle(fresh).remove(0);
+    again.open_or_create(fresh, start.clone()).unwrap();
+    assert_eq!(store.version(&StreamId::cycle(fresh)).unwrap(), 1);
+    // Another cycle's first event under an existing id is refused.
+    let err = again.open_or_create(id, start).unwrap_err();
+    assert!(
+        matches!(
+            err,
+            RepositoryError::Store(StoreError::AlreadyExists { .. })
+        ),
+        "{err}"
+    );
+}

@@ -222,7 +222,7 @@ fn a_writer_killed_mid_append_leaves_a_loadable_log() {
             .env("MEDBORGARBUDGET_TEST_WRITER", id.to_string())
             .env("MEDBORGARBUDGET_TEST_SCHEMA", &s.name)
             .stdout(Stdio::null())
-            .stderr(Stdio::null())
+            .stderr(Stdio::piped())
             .spawn()
             .unwrap()
     });

@@ -159,7 +159,7 @@ fn a_writer_killed_mid_append_leaves_a_loadable_log() {
             .env("MEDBORGARBUDGET_TEST_WRITER", id.to_string())
             .env("MEDBORGARBUDGET_TEST_DB", &path)
             .stdout(Stdio::null())
-            .stderr(Stdio::null())
+            .stderr(Stdio::piped())
             .spawn()
             .unwrap()
     });
@@ -185,4 +185,73 @@ fn migrations_are_recorded_once_and_newer_schemas_refused() {
     drop(c);
     let err = SqliteStore::open(&path).unwrap_err();
     assert!(err.to_string().contains("newer than this build"), "{err}");
+}
+
+#[test]
+fn eight_processes_open_one_new_file_at_once() {
+    if let (Ok(path), Ok(at)) = (
+        std::env::var("MEDBORGARBUDGET_TEST_OPEN"),
+        std::env::var("MEDBORGARBUDGET_TEST_AT"),
+    ) {
+        // A child: wait for the common start, open, append to a stream of its own.
+        let at: u128 = at.parse().unwrap();
+        let now = || {
+            std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .unwrap()
+                .as_millis()
+        };
+        while now() < at {
+            std::hint::spin_loop();
+        }
+        let store = SqliteStore::open(&path).unwrap_or_else(|e| panic!("open: {e}"));
+        let s = StreamId::new(format!("opener-{}", std::process::id())).unwrap();
+        store
+            .append(
+                &s,
+                0,
+                vec![medborgarbudget::store::NewEvent {
+                    schema: 2,
+                    payload: "{}".into(),
+                }],
+            )
+            .unwrap_or_else(|e| panic!("append: {e}"));
+        return;
+    }
+    for round in 0..3 {
+        let path = db(&format!("opened-{round}"));
+        let at = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap()
+            .as_millis()
+            + 300;
+        let children: Vec<_> = (0..8)
+            .map(|_| {
+                Command::new(std::env::current_exe().unwrap())
+                    .args([
+                        "--exact",
+                        "eight_processes_open_one_new_file_at_once",
+                        "--test-threads=1",
+                        "--nocapture",
+                    ])
+                    .env("MEDBORGARBUDGET_TEST_OPEN", &path)
+                    .env("MEDBORGARBUDGET_TEST_AT", at.to_string())
+                    .stdout(Stdio::null())
+                    .stderr(Stdio::piped())
+                    .spawn()
+                    .unwrap()
+            })
+            .collect();
+        for child in children {
+            let out = child.wait_with_output().unwrap();
+            assert!(
+                out.status.success(),
+                "round {round}: a process could not open the new file: {}",
+                String::from_utf8_lossy(&out.stderr)
+            );
+        }
+        let store = SqliteStore::open(&path).unwrap();
+        assert_eq!(store.streams().unwrap().len(), 8, "round {round}");
+        assert_eq!(store.migrations().unwrap(), [1, 2]);
+    }
 }

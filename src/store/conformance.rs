@@ -246,12 +246,10 @@ pub fn conflicts(store: &dyn Store) {
         .append(&s, 0, vec![payload(1)])
         .unwrap_or_else(|e| panic!("{e}"));
     match store.append(&s, 0, vec![payload(2)]) {
-        Err(StoreError::Conflict {
-            expected: 0,
-            actual: 1,
-            ..
-        }) => {}
-        other => panic!("expected a conflict at 0 vs 1, got {other:?}"),
+        Err(e @ StoreError::AlreadyExists { version: 1, .. }) => {
+            assert!(e.to_string().contains("already exists"), "{e}");
+        }
+        other => panic!("expected the stream to exist already, got {other:?}"),
     }
     match store.append(&s, 5, vec![payload(2)]) {
         Err(StoreError::Conflict {
@@ -766,7 +764,9 @@ pub fn write_until_killed(store: Arc<dyn Store>, id: CycleId) {
 
 /// A writer process killed with SIGKILL while appending leaves a log that
 /// verifies and loads up to its last committed append. `spawn_writer` starts a
-/// real child process running [`write_until_killed`] on the same store for `id`.
+/// real child process running [`write_until_killed`] on the same store for `id`
+/// (with its standard error piped, a child that fails early is reported with
+/// its own error).
 pub fn killed_writer_leaves_a_loadable_log(
     open: &dyn Fn() -> Arc<dyn Store>,
     spawn_writer: &dyn Fn(CycleId) -> std::process::Child,
@@ -782,7 +782,12 @@ pub fn killed_writer_leaves_a_loadable_log(
             panic!("the writer did not append in time");
         }
         if let Ok(Some(status)) = child.try_wait() {
-            panic!("the writer exited early: {status}");
+            // The child's own words, if its standard error was piped.
+            let mut said = String::new();
+            if let Some(mut err) = child.stderr.take() {
+                let _ = std::io::Read::read_to_string(&mut err, &mut said);
+            }
+            panic!("the writer exited early: {status}: {said}");
         }
         std::thread::sleep(Duration::from_millis(20));
     }

@@ -387,6 +387,15 @@ pub enum StoreError {
         /// The version it has.
         actual: Version,
     },
+    /// A writer meant to start a stream (expected version 0) that already has
+    /// events: a retried creation, or two ids that collide.
+    #[error("stream {stream} already exists, with {version} events")]
+    AlreadyExists {
+        /// The stream.
+        stream: StreamId,
+        /// Its version.
+        version: Version,
+    },
     /// The hash chain is broken: the first bad link. The log was tampered with
     /// (or the storage corrupted it).
     #[error(
@@ -523,7 +532,8 @@ pub trait Store: Send + Sync + fmt::Debug {
     /// a writer with another is refused.
     ///
     /// # Errors
-    /// [`StoreError::Conflict`] naming the expected and actual version;
+    /// [`StoreError::Conflict`] naming the expected and actual version
+    /// ([`StoreError::AlreadyExists`] when `expected` is 0);
     /// [`StoreError::VoterKeyDiffers`]; [`StoreError::Tampered`] when the
     /// recorded head's seal does not verify or an event already exists past it;
     /// [`StoreError::Sealed`] for a store without a log key writing to a sealed
@@ -640,6 +650,12 @@ pub fn plan_append(
     (events, recorded_at): (Vec<NewEvent>, DateTime<Utc>),
 ) -> Result<PlannedAppend, StoreError> {
     let actual = current.map_or(0, |h| h.version);
+    if expected == 0 && actual > 0 {
+        return Err(StoreError::AlreadyExists {
+            stream: stream.clone(),
+            version: actual,
+        });
+    }
     if actual != expected {
         return Err(StoreError::Conflict {
             stream: stream.clone(),

@@ -497,6 +497,11 @@ impl Store for PostgresStore {
             Err(e) if e.code() == Some(&SqlState::UNIQUE_VIOLATION) => {
                 let now = self.read_head(client, prepared, stream)?;
                 match now.map(|h| h.version) {
+                    // Another writer created the stream first.
+                    Some(version) if expected == 0 => Err(StoreError::AlreadyExists {
+                        stream: stream.clone(),
+                        version,
+                    }),
                     // Another writer appended first.
                     Some(actual) if actual != expected => Err(StoreError::Conflict {
                         stream: stream.clone(),

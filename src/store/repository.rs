@@ -380,7 +380,8 @@ impl<A: Aggregate> Repository<A> {
     ///
     /// # Errors
     /// A first event that does not start an aggregate, or a stream that already
-    /// exists ([`StoreError::Conflict`]).
+    /// exists ([`StoreError::AlreadyExists`]; [`Repository::open_or_create`]
+    /// loads it instead).
     pub fn create(&mut self, id: A::Id, first: A::Event) -> RepoResult<&A, A> {
         let stream = A::stream(id);
         let state = A::replay(vec![first.clone()]).map_err(|source| RepositoryError::Replay {
@@ -402,6 +403,42 @@ impl<A: Aggregate> Repository<A> {
             head: appended.head,
         });
         Ok(&loaded.into_mut().state)
+    }
+
+    /// The aggregate: loaded if its stream exists, else started with `first`.
+    /// A retried creation, or two callers creating the same stream at once,
+    /// both end with the one stream (which must start with `first`).
+    ///
+    /// # Errors
+    /// As [`Repository::create`] and [`Repository::load`];
+    /// [`StoreError::AlreadyExists`] when the stored stream starts with another
+    /// event than `first`.
+    pub fn open_or_create(&mut self, id: A::Id, first: A::Event) -> RepoResult<&A, A>
+    where
+        A::Event: PartialEq,
+    {
+        let stream = A::stream(id);
+        let created = match self.create(id, first.clone()) {
+            Ok(_) => true,
+            Err(RepositoryError::Store(StoreError::AlreadyExists { .. })) => false,
+            Err(e) => return Err(e),
+        };
+        if !created {
+            let stored = self
+                .store
+                .read(&stream, 0, 1)?
+                .first()
+                .map(decode::<A>)
+                .transpose()?;
+            if stored.as_ref() != Some(&first) {
+                return Err(StoreError::AlreadyExists {
+                    version: self.store.version(&stream)?,
+                    stream,
+                }
+                .into());
+            }
+        }
+        self.load(id)
     }
 
     /// Checks one page against the chain from (`head`, `version`) and decodes it:

@@ -74,6 +74,31 @@ fn hash(bytes: &[u8]) -> Result<Hash, StoreError> {
 /// A `streams` row: version, head, seal, voter key fingerprint.
 type HeadRow = (i64, Vec<u8>, Option<Vec<u8>>, Option<Vec<u8>>);
 
+/// How long a connection waits for another's lock.
+const BUSY: std::time::Duration = std::time::Duration::from_secs(30);
+
+/// Runs `f` again while SQLite says the database is busy or locked without
+/// having waited (as it does for some schema and journal changes), with a
+/// growing pause of up to 50 ms, for at most [`BUSY`].
+fn retry_busy<T>(mut f: impl FnMut() -> rusqlite::Result<T>) -> rusqlite::Result<T> {
+    let deadline = std::time::Instant::now() + BUSY;
+    let mut pause = std::time::Duration::from_millis(1);
+    loop {
+        match f() {
+            Err(rusqlite::Error::SqliteFailure(e, _))
+                if matches!(
+                    e.code,
+                    rusqlite::ErrorCode::DatabaseBusy | rusqlite::ErrorCode::DatabaseLocked
+                ) && std::time::Instant::now() < deadline =>
+            {
+                std::thread::sleep(pause);
+                pause = (pause * 2).min(std::time::Duration::from_millis(50));
+            }
+            other => return other,
+        }
+    }
+}
+
 /// The head recorded for `stream`, if any.
 fn read_head(conn: &Connection, stream: &StreamId) -> Result<Option<Head>, StoreError> {
     let row: Option<HeadRow> = conn
@@ -164,10 +189,11 @@ impl SqliteStore {
         path: Option<PathBuf>,
         durability: Durability,
     ) -> Result<SqliteStore, StoreError> {
-        conn.busy_timeout(std::time::Duration::from_secs(30))
-            .map_err(backend)?;
-        conn.pragma_update(None, "journal_mode", "WAL")
-            .map_err(backend)?;
+        conn.busy_timeout(BUSY).map_err(backend)?;
+        // Switching a new file to WAL takes a lock that SQLite does not wait
+        // for: when several processes open one new file at once, all but one
+        // are told "database is locked" at once. They wait here instead.
+        retry_busy(|| conn.pragma_update(None, "journal_mode", "WAL")).map_err(backend)?;
         let sync = match durability {
             Durability::Full => "FULL",
             Durability::Normal => "NORMAL",
