@@ -321,6 +321,13 @@ fn folder(name: &str) -> PathBuf {
     dir
 }
 
+/// Runs the tool in `dir`, checking that it did not panic.
+fn run_in(dir: &Path, args: &[&str]) -> Output {
+    let o = bin().current_dir(dir).args(args).output().unwrap();
+    no_panic(&o);
+    o
+}
+
 fn no_panic(o: &Output) {
     assert!(
         !stderr(o).contains("panicked") && o.status.code() != Some(101),
@@ -505,11 +512,7 @@ fn simulate_sweep_and_report_check_every_write() {
 fn sizes_past_their_limits_are_refused_naming_the_limit() {
     let dir = folder("limits");
     std::fs::write(dir.join("big.toml"), "population = 1000000000\n").unwrap();
-    let run = |args: &[&str]| {
-        let o = bin().current_dir(&dir).args(args).output().unwrap();
-        no_panic(&o);
-        o
-    };
+    let run = |args: &[&str]| run_in(&dir, args);
     let sweep = |more: &[&'static str]| -> Output {
         let mut args = vec!["sweep", "--scenario", "small.toml"];
         args.extend(more);
@@ -621,11 +624,7 @@ fn stores_that_keep_nothing_are_refused() {
 fn the_store_and_its_keys_are_private_and_report_needs_no_voter_key() {
     use std::os::unix::fs::PermissionsExt;
     let dir = folder("keys");
-    let run = |args: &[&str]| {
-        let o = bin().current_dir(&dir).args(args).output().unwrap();
-        no_panic(&o);
-        o
-    };
+    let run = |args: &[&str]| run_in(&dir, args);
     let o = run(&["simulate", "--scenario", "small.toml"]);
     assert!(o.status.success(), "{}", stderr(&o));
     for file in [
@@ -710,11 +709,7 @@ fn the_store_and_its_keys_are_private_and_report_needs_no_voter_key() {
 #[test]
 fn deleted_events_are_reported_as_tampering() {
     let dir = folder("tamper");
-    let run = |args: &[&str]| {
-        let o = bin().current_dir(&dir).args(args).output().unwrap();
-        no_panic(&o);
-        o
-    };
+    let run = |args: &[&str]| run_in(&dir, args);
     let o = run(&["simulate", "--scenario", "small.toml"]);
     assert!(o.status.success(), "{}", stderr(&o));
     // The programme's last event (`concluded`) deleted, the head left as it was.

@@ -1165,28 +1165,12 @@ fn export_parts_are_checked() {
 // Never a panic
 // ---------------------------------------------------------------------------
 
-/// Every way of reading: strict, merging repeats, and counting or leaving out
-/// rows with problems.
-fn all_options() -> Vec<ParseOptions> {
-    let mut all = Vec::new();
-    for merge in [false, true] {
-        for policy in [OnProblem::Refuse, OnProblem::Count, OnProblem::Skip] {
-            all.push(
-                ParseOptions::default()
-                    .merge_repeats(merge)
-                    .on_problem(policy),
-            );
-        }
-    }
-    all
-}
-
 /// The error's line lies within the input; what parses writes and reads back
 /// (with the same options); `check` reads as `parse_with` and lists problems in
 /// line order within the input.
 fn check(bytes: &[u8]) -> Result<(), TestCaseError> {
     let lines = line_count(bytes);
-    for options in all_options() {
+    for options in ParseOptions::ALL {
         let parsed = pabulib::parse_with(bytes, options);
         let checked = pabulib::check(bytes, options);
         prop_assert_eq!(&checked.file, &parsed);

@@ -9,26 +9,10 @@ use medborgarbudget::tally::{
     MesAdd1Comparison, MesGreedy, Phragmen, Profile, ProfileKind, Tally, TallyError, TieBreaking,
 };
 
-/// Every way of reading a file: strict first, then merging repeats, and
-/// counting or leaving out rows that break the file's promises.
-pub fn all_options() -> Vec<ParseOptions> {
-    let mut all = Vec::new();
-    for merge in [false, true] {
-        for policy in [OnProblem::Refuse, OnProblem::Count, OnProblem::Skip] {
-            all.push(
-                ParseOptions::default()
-                    .merge_repeats(merge)
-                    .on_problem(policy),
-            );
-        }
-    }
-    all
-}
-
 /// The files `data` reads as, one per way of reading that accepts it: for
 /// targets that need elections from arbitrary bytes.
 pub fn files(data: &[u8]) -> impl Iterator<Item = PbFile> + '_ {
-    all_options()
+    ParseOptions::ALL
         .into_iter()
         .filter_map(|options| pabulib::parse_with(data, options).ok())
 }
@@ -45,7 +29,7 @@ fn line_count(bytes: &[u8]) -> usize {
 
 /// The reader target. `data` is read strictly and in one more way, chosen by
 /// its length (so the fuzzer reaches every way without each input paying for
-/// six reads: `all_options()[1 + len % 5]`). For each:
+/// six reads: `ParseOptions::ALL[1 + len % 5]`). For each:
 ///
 /// * reading never panics, and an error names a line of the input;
 /// * `check` gives what `parse_with` gives, and lists at most
@@ -59,7 +43,7 @@ fn line_count(bytes: &[u8]) -> usize {
 /// # Panics
 /// When one of these does not hold.
 pub fn reader(data: &[u8]) {
-    let all = all_options();
+    let all = ParseOptions::ALL;
     for options in [all[0], all[1 + data.len() % 5]] {
         read_and_write_back(data, options);
     }

@@ -207,6 +207,33 @@ pub struct ParseOptions {
 }
 
 impl ParseOptions {
+    /// Every way of reading: strict first, then merging repeats, and counting or
+    /// leaving out rows that break the file's promises — for checking that a
+    /// file, or a reader property, holds whichever way it is read.
+    ///
+    /// ```
+    /// use medborgarbudget::pabulib::ParseOptions;
+    /// assert_eq!(ParseOptions::ALL[0], ParseOptions::default());
+    /// let distinct: std::collections::HashSet<_> = ParseOptions::ALL.into_iter().collect();
+    /// assert_eq!(distinct.len(), 6);
+    /// ```
+    pub const ALL: [ParseOptions; 6] = {
+        let mut all = [ParseOptions {
+            merge_repeats: false,
+            on_problem: OnProblem::Refuse,
+        }; 6];
+        let policies = [OnProblem::Refuse, OnProblem::Count, OnProblem::Skip];
+        let mut i = 0;
+        while i < 6 {
+            all[i] = ParseOptions {
+                merge_repeats: i >= 3,
+                on_problem: policies[i % 3],
+            };
+            i += 1;
+        }
+        all
+    };
+
     /// Sets [`merge_repeats`](ParseOptions::merge_repeats).
     #[must_use]
     pub fn merge_repeats(mut self, merge: bool) -> ParseOptions {

@@ -1389,6 +1389,19 @@ impl Votes<'_> {
         // Repeats are merged unless refused: with `merge_repeats` they are no
         // problem; without, they are one, counted merged or left out.
         let report_repeats = !self.options.merge_repeats;
+        let repeated = |inspector: &mut Inspector<'a>, no: usize, p: u32| {
+            if report_repeats {
+                inspector.row_problem(
+                    no,
+                    || ProblemKind::RepeatedProject {
+                        id: id_of(projects, p),
+                    },
+                    false,
+                )
+            } else {
+                Ok(())
+            }
+        };
         let check = !self.promises.is_empty_for_rows();
         let mut vote_buf = Vec::new();
         let mut points_buf = Vec::new();
@@ -1493,15 +1506,7 @@ impl Votes<'_> {
                 // Sorted by project, a repeat is a neighbour: merge by adding up.
                 entries.sort_unstable_by_key(|e| e.0);
                 if let Some(p) = first_adjacent_repeat(entries.iter().map(|e| e.0)) {
-                    if report_repeats {
-                        inspector.row_problem(
-                            no,
-                            || ProblemKind::RepeatedProject {
-                                id: id_of(projects, p),
-                            },
-                            false,
-                        )?;
-                    }
+                    repeated(inspector, no, p)?;
                     if let Err(p) = merge_points(&mut entries) {
                         inspector.row_problem(
                             no,
@@ -1538,15 +1543,7 @@ impl Votes<'_> {
                     first_repeat_in_order(&ballot, &mut seen)
                 };
                 if let Some(p) = repeat {
-                    if report_repeats {
-                        inspector.row_problem(
-                            no,
-                            || ProblemKind::RepeatedProject {
-                                id: id_of(projects, p),
-                            },
-                            false,
-                        )?;
-                    }
+                    repeated(inspector, no, p)?;
                     if kind == ProfileKind::Approval {
                         ballot.dedup();
                     } else {

@@ -422,6 +422,15 @@ fn load_fresh(store: &Arc<dyn Store>, id: CycleId) -> Result<AnyCycle, String> {
         .map_err(|e| e.to_string())
 }
 
+/// The store error that refuses a new ballot (voter 100) through a fresh
+/// repository on `store`; `what` names the case if it is accepted.
+fn ballot_refused(store: &Arc<dyn Store>, id: CycleId, what: &str) -> StoreError {
+    Repository::<AnyCycle>::new(store.clone(), test_key())
+        .execute(id, ballot(100))
+        .map_err(store_error)
+        .expect_err(what)
+}
+
 /// The store error inside a repository error.
 fn store_error(
     e: RepositoryError<crate::process::CycleError, crate::process::ReplayError>,
@@ -530,10 +539,7 @@ pub fn tampering_is_detected(open: &dyn Fn(Option<LogKey>) -> Arc<dyn Store>, ta
             .expect_err("load after deleting");
         assert_tampered(&err, evidence, "load after deleting");
     }
-    let err = Repository::<AnyCycle>::new(keyed.clone(), test_key())
-        .execute(id, ballot(100))
-        .map_err(store_error)
-        .expect_err("a ballot after deleting");
+    let err = ballot_refused(&keyed, id, "a ballot after deleting");
     assert_tampered(&err, evidence, "a ballot after deleting");
 
     // 3. … and the head moved back with them, keeping its old seal: only the
@@ -609,10 +615,7 @@ pub fn tampering_is_detected(open: &dyn Fn(Option<LogKey>) -> Arc<dyn Store>, ta
         },
         "a removed seal",
     );
-    let err = Repository::<AnyCycle>::new(keyed.clone(), test_key())
-        .execute(id, ballot(100))
-        .map_err(store_error)
-        .expect_err("a ballot on an unsealed head");
+    let err = ballot_refused(&keyed, id, "a ballot on an unsealed head");
     assert_tampered(
         &err,
         Evidence::NoSeal {
@@ -644,10 +647,7 @@ pub fn tampering_is_detected(open: &dyn Fn(Option<LogKey>) -> Arc<dyn Store>, ta
             "an added event",
         );
     }
-    let err = Repository::<AnyCycle>::new(keyed.clone(), test_key())
-        .execute(id, ballot(100))
-        .map_err(store_error)
-        .expect_err("a ballot after an added event");
+    let err = ballot_refused(&keyed, id, "a ballot after an added event");
     assert_tampered(&err, evidence, "a ballot after an added event");
 
     // 6. The head deleted.
@@ -680,10 +680,7 @@ pub fn tampering_is_detected(open: &dyn Fn(Option<LogKey>) -> Arc<dyn Store>, ta
     // A store without the log key does not write to a sealed stream, and a
     // writer with another voter key is refused: its pseudonyms differ.
     let (id, stream, events) = tamper_fixture(&keyed);
-    let err = Repository::<AnyCycle>::new(plain.clone(), test_key())
-        .execute(id, ballot(100))
-        .map_err(store_error)
-        .expect_err("a keyless write to a sealed stream");
+    let err = ballot_refused(&plain, id, "a keyless write to a sealed stream");
     assert!(matches!(err, StoreError::Sealed { .. }), "{err}");
     let other = VoterKey::new(b"another municipality's voter key".to_vec())
         .unwrap_or_else(|_| VoterKey::random());

@@ -10,8 +10,8 @@ use serde::de::DeserializeOwned;
 use serde_json::{Map, Value};
 
 use super::{
-    Hash, KeyFingerprint, NewEvent, PAGE, SCHEMA, Store, StoreError, StoredEvent, StreamId,
-    Version, VoterKey, check_head,
+    Hash, NewEvent, PAGE, SCHEMA, Store, StoreError, StoredEvent, StreamId, Version, VoterKey,
+    check_head,
 };
 use crate::ids::{CycleId, ProgrammeId};
 use crate::process::{
@@ -265,7 +265,6 @@ struct Loaded<A> {
 pub struct Repository<A: Aggregate> {
     store: Arc<dyn Store>,
     key: Option<VoterKey>,
-    fingerprint: Option<KeyFingerprint>,
     loaded: HashMap<StreamId, Loaded<A>>,
     attempts: u32,
 }
@@ -335,7 +334,6 @@ impl<A: Aggregate> Repository<A> {
     pub fn new(store: Arc<dyn Store>, key: VoterKey) -> Repository<A> {
         Repository {
             store,
-            fingerprint: Some(key.fingerprint()),
             key: Some(key),
             loaded: HashMap::new(),
             attempts: 10_000,
@@ -349,7 +347,6 @@ impl<A: Aggregate> Repository<A> {
         Repository {
             store,
             key: None,
-            fingerprint: None,
             loaded: HashMap::new(),
             attempts: 1,
         }
@@ -388,14 +385,14 @@ impl<A: Aggregate> Repository<A> {
             stream: stream.clone(),
             source,
         })?;
-        if self.key.is_none() {
+        let Some(key) = &self.key else {
             return Err(RepositoryError::ReadOnly { stream });
-        }
+        };
         let appended = self.store.append_as(
             &stream,
             0,
             vec![NewEvent::json(&first)?],
-            self.fingerprint.as_ref(),
+            Some(&key.fingerprint()),
         )?;
         let loaded = self.loaded.entry(stream).insert_entry(Loaded {
             state,
@@ -671,6 +668,7 @@ impl<A: Aggregate> Repository<A> {
             return Err(RepositoryError::ReadOnly { stream });
         };
         let command = A::pseudonymize(command, key);
+        let fingerprint = key.fingerprint();
         for attempt in 0..self.attempts {
             if attempt > 0 {
                 backoff(attempt);
@@ -689,7 +687,7 @@ impl<A: Aggregate> Repository<A> {
                 .collect::<Result<Vec<_>, _>>()?;
             match self
                 .store
-                .append_as(&stream, loaded.version, encoded, self.fingerprint.as_ref())
+                .append_as(&stream, loaded.version, encoded, Some(&fingerprint))
             {
                 Ok(appended) => {
                     let first = loaded.version + 1;
