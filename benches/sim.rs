@@ -44,7 +44,7 @@ fn sweeps(_: &mut Criterion) {
         .and_then(|v| v.parse().ok())
         .unwrap_or(100);
     let grid = Sweep {
-        rules: vec!["greedy".into()],
+        rules: vec![medborgarbudget::tally::Rule::Greedy],
         outreach: vec![true],
         seeds: (1..=programmes).collect(),
         ..Sweep::default()

@@ -34,7 +34,7 @@ use serde::{Deserialize, Serialize};
 use crate::area::{EligibilityVersion, Resident};
 use crate::ids::{BallotId, ProjectId, ResidentId};
 use crate::money::Money;
-use crate::tally::TieBreaking;
+use crate::tally::{Rule, TieBreaking};
 
 /// The kind of ballot.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
@@ -84,12 +84,13 @@ pub struct PointsRule {
     pub must_use_all: bool,
 }
 
-/// How the ballots are counted: a rule name (see [`crate::tally::builtin`]) and
-/// its tie-breaking.
+/// How the ballots are counted: a [`Rule`] and its tie-breaking. The rule is
+/// typed, so a name no rule has is refused when the ballot rules are written
+/// (in step 1), not when voting closes.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Counting {
-    /// The rule's name, as [`crate::tally::Tally::name`] gives it.
-    pub rule: String,
+    /// The rule, serialised by its name (`"mes-add1"`, see [`Rule`]).
+    pub rule: Rule,
     /// The tie-breaking chain.
     pub tie_breaking: TieBreaking,
 }
@@ -98,7 +99,7 @@ impl Default for Counting {
     /// Greedy by votes, ties broken by project id.
     fn default() -> Self {
         Counting {
-            rule: "greedy".to_owned(),
+            rule: Rule::Greedy,
             tie_breaking: TieBreaking::by_project_id(),
         }
     }
@@ -163,9 +164,6 @@ pub enum RulesError {
         /// The budget.
         budget: Money,
     },
-    /// The counting rule has no name.
-    #[error("ballot rules: the counting rule needs a name")]
-    EmptyRuleName,
 }
 
 /// The rules a ballot must follow. Built with [`BallotRules::builder`]; every
@@ -262,9 +260,6 @@ impl RawRules {
                 });
             }
             (_, None) => {}
-        }
-        if self.counting.rule.trim().is_empty() {
-            return Err(RulesError::EmptyRuleName);
         }
         Ok(())
     }
@@ -847,13 +842,24 @@ mod tests {
                 per_voter: 5
             }
         );
-        let empty = Counting {
-            rule: " ".into(),
-            tie_breaking: TieBreaking::by_project_id(),
-        };
-        assert_eq!(
-            e(BallotRules::builder(Approval).counting(empty)),
-            RulesError::EmptyRuleName
+    }
+
+    #[test]
+    fn a_counting_rule_with_a_typo_is_refused_when_the_rules_are_read() {
+        let rules = BallotRules::builder(BallotKind::Approval)
+            .counting(Counting {
+                rule: Rule::MesAdd1,
+                tie_breaking: TieBreaking::by_project_id(),
+            })
+            .build()
+            .unwrap();
+        let json = serde_json::to_string(&rules).unwrap();
+        assert!(json.contains("\"rule\":\"mes-add1\""), "{json}");
+        let typo = json.replace("\"mes-add1\"", "\"mes-ad1\"");
+        let err = serde_json::from_str::<BallotRules>(&typo).unwrap_err();
+        assert!(
+            err.to_string().contains("unknown rule \"mes-ad1\""),
+            "{err}"
         );
     }
 

@@ -38,6 +38,54 @@ PROJECTS\nproject_id;cost;votes;name;selected\n1;60;3;Park;1\n2;50;2;Library;0\n
 VOTES\nvoter_id;vote\n1;1,2\n2;1\n3;1,3\n4;2\n";
 
 #[test]
+fn a_rule_is_one_of_the_crate_s_rules_and_a_flag_it_ignores_is_refused() {
+    let file = scratch("rules.pb", SMALL);
+    let file = file.to_str().unwrap();
+    // A typo is bad usage, listing the rules.
+    let o = run(&["tally", file, "--rule", "mes-ad1"]);
+    assert_eq!(o.status.code(), Some(2), "{}", stderr(&o));
+    assert!(stderr(&o).contains("mes-add1-comparison"), "{}", stderr(&o));
+    let o = run(&["sweep", "--rules", "greedy,mes-ad1"]);
+    assert_eq!(o.status.code(), Some(2), "{}", stderr(&o));
+    assert!(
+        stderr(&o).contains("unknown rule \"mes-ad1\""),
+        "{}",
+        stderr(&o)
+    );
+    // Every built-in rule counts (none falls back to another).
+    for rule in [
+        "greedy-no-skip",
+        "mes",
+        "mes-greedy",
+        "phragmen-skip",
+        "max-welfare",
+    ] {
+        let o = run(&["tally", file, "--rule", rule, "--format", "json"]);
+        assert!(o.status.success(), "{rule}: {}", stderr(&o));
+        let v: serde_json::Value = serde_json::from_str(stdout(&o).trim()).unwrap();
+        assert_eq!(v["rule"], rule);
+    }
+    // --threshold only where the rule reads it.
+    let o = run(&["tally", file, "--rule", "mes", "--threshold", "2"]);
+    assert_eq!(o.status.code(), Some(1), "{}", stderr(&o));
+    assert!(stderr(&o).contains("takes no threshold"), "{}", stderr(&o));
+    let o = run(&[
+        "tally",
+        file,
+        "--rule",
+        "greedy-threshold",
+        "--threshold",
+        "2",
+        "--format",
+        "json",
+    ]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let v: serde_json::Value = serde_json::from_str(stdout(&o).trim()).unwrap();
+    // The bench (one vote) is below the threshold; greedy alone funds it.
+    assert_eq!(v["selected"], serde_json::json!(["1"]));
+}
+
+#[test]
 fn tally_prints_json_with_the_promised_keys() {
     let file = scratch("small.pb", SMALL);
     let o = run(&[

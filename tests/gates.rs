@@ -22,7 +22,7 @@ use medborgarbudget::process::{
     OutreachActivity, Step, TransitionError, VotingWindow,
 };
 use medborgarbudget::project::{Feasibility, Milestone, Progress, ProjectProposal};
-use medborgarbudget::tally::{Election, Greedy, Outcome, Tally, TallyError, TieBreaking};
+use medborgarbudget::tally::{Election, Greedy, Outcome, Rule, Tally, TallyError, TieBreaking};
 
 // ---------------------------------------------------------------------------
 // Helpers
@@ -146,7 +146,7 @@ impl Tally for Everything {
 
 fn counting(rule: &str) -> Counting {
     Counting {
-        rule: rule.into(),
+        rule: rule.parse().unwrap(),
         tie_breaking: TieBreaking::by_project_id(),
     }
 }
@@ -272,6 +272,27 @@ fn step1_missing_pieces_are_reported_in_order() {
     expect(&c, GateError::NoCriteria);
     c.set_criteria(criteria());
     assert!(c.begin_outreach(day(1)).is_ok());
+}
+
+#[test]
+fn step1_a_counting_rule_with_a_typo_is_refused_in_step_1() {
+    // Before rules were typed, "mes-ad1" passed steps 1-4 and failed only when
+    // voting closed, when the year could only be abandoned.
+    let rules = approval_counted_by("mes-add1");
+    let command = Command::SetBallotRules(rules);
+    let json = serde_json::to_string(&command).unwrap();
+    assert!(json.contains("\"mes-add1\""), "{json}");
+    let typo = json.replace("\"mes-add1\"", "\"mes-ad1\"");
+    let err = serde_json::from_str::<Command>(&typo).unwrap_err();
+    assert!(
+        err.to_string()
+            .contains("unknown rule \"mes-ad1\"; known rules: greedy"),
+        "{err}"
+    );
+    assert_eq!(serde_json::from_str::<Command>(&json).unwrap(), command);
+    // In Rust the typo does not compile, and a rule of one's own is spelled out.
+    assert!("mes-ad1".parse::<Rule>().is_err());
+    assert!(Rule::custom("mes-ad1").unwrap().is_custom());
 }
 
 #[test]
@@ -1564,8 +1585,8 @@ fn step5_a_tally_of_another_rule_is_refused() {
     assert_eq!(
         e,
         CycleError::WrongRule {
-            expected: "greedy".into(),
-            given: "other".into()
+            expected: Rule::Greedy,
+            given: Rule::custom("other").unwrap()
         }
     );
     assert_eq!(
@@ -1583,7 +1604,7 @@ fn step5_the_outcome_stays_within_the_budget() {
     assert!(d.total_cost.minor() <= d.budget.minor());
 
     // A rule that funds everything (1 200 000 SEK) is refused.
-    let c = voted_with(approval_counted_by("everything"));
+    let c = voted_with(approval_counted_by("custom:everything"));
     let (_, e) = refused(c, |c| c.close_voting(day(75), &Everything));
     assert_eq!(
         e,
@@ -1599,14 +1620,14 @@ fn step5_the_outcome_stays_within_the_budget() {
 
 #[test]
 fn step5_an_unknown_built_in_rule_needs_an_explicit_tally() {
-    let voting = voted_with(approval_counted_by("other"));
+    let voting = voted_with(approval_counted_by("custom:other"));
     let mut any = AnyCycle::from(voting);
     let before = any.clone();
     let close = Command::CloseVoting { at: day(75) };
     assert_eq!(
         any.apply(close.clone()),
         Err(CycleError::UnknownRule {
-            rule: "other".into()
+            rule: Rule::custom("other").unwrap()
         })
     );
     assert_eq!(any, before);
@@ -1614,8 +1635,8 @@ fn step5_an_unknown_built_in_rule_needs_an_explicit_tally() {
     assert_eq!(
         any.apply_with_tally(close.clone(), &Greedy),
         Err(CycleError::WrongRule {
-            expected: "other".into(),
-            given: "greedy".into()
+            expected: Rule::custom("other").unwrap(),
+            given: Rule::Greedy
         })
     );
     assert_eq!(any, before);

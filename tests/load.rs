@@ -198,7 +198,7 @@ fn a_changed_ballot_count_or_rule_does_not_load() {
         v,
         &[
             "(voting_closed)",
-            "the ballot rules name the counting rule \"greedy\", not \"mes\"",
+            "the ballot rules name the counting rule greedy, not mes",
         ],
     );
 }

@@ -11,6 +11,7 @@ use medborgarbudget::sim::{Scenario, SimError, Simulation, Sweep, Trust, sweep, 
 use medborgarbudget::store::memory::MemoryStore;
 use medborgarbudget::store::sqlite::SqliteStore;
 use medborgarbudget::store::{JournalError, Store, StoreExt, StreamId, VoterKey};
+use medborgarbudget::tally::Rule;
 
 fn small() -> Scenario {
     Scenario {
@@ -47,7 +48,10 @@ fn scenarios_read_from_toml_and_json_and_refuse_what_does_not_fit() {
     assert_eq!(Scenario::from_json(&json).unwrap(), s);
     for (bad, says) in [
         ("years = 2", "years = 2: at least 3"),
-        ("rule = \"dice\"", "rule = \"dice\": one of greedy"),
+        (
+            "rule = \"dice\"",
+            "unknown rule \"dice\"; known rules: greedy",
+        ),
         (
             "popilation = 4",
             "line 1, column 1: unknown field `popilation`",
@@ -145,7 +149,7 @@ fn sweep_sizes_have_limits() {
     // 400 rules × 300 seeds: refused before a single programme runs or the
     // points are listed.
     let grid = Sweep {
-        rules: vec!["greedy".into(); 400],
+        rules: vec![Rule::Greedy; 400],
         outreach: vec![true],
         seeds: (1..=300).collect(),
         ..Sweep::default()
@@ -162,7 +166,7 @@ fn sweep_sizes_have_limits() {
     );
     assert_eq!(started.into_inner(), 0);
     let huge = Sweep {
-        rules: vec!["greedy".into(); 1 << 16],
+        rules: vec![Rule::Greedy; 1 << 16],
         outreach: vec![true; 1 << 16],
         trust: vec![Trust::Low; 1 << 16],
         feedback: vec![0.1; 1 << 16],
@@ -184,7 +188,7 @@ fn every_ballot_kind_and_rule_runs_a_whole_programme() {
     ] {
         let mut s = small();
         s.voting.ballot = ballot;
-        s.rule = rule.into();
+        s.rule = rule.parse().unwrap();
         let run = Simulation::new(&s, 11).unwrap().run_in_memory().unwrap();
         assert_eq!(run.years.len(), 3, "{ballot:?} {rule}");
         let report = run.programme.report().unwrap();
@@ -298,7 +302,7 @@ fn sweeps_give_the_same_rows_on_one_and_two_threads() {
             population: 1_500,
             ..Scenario::default()
         },
-        rules: vec!["greedy".into(), "mes".into()],
+        rules: vec![Rule::Greedy, Rule::Mes],
         outreach: vec![true, false],
         trust: vec![Trust::Low],
         feedback: vec![],

@@ -15,7 +15,7 @@ use medborgarbudget::ballot::{
 use medborgarbudget::ids::{AreaId, BallotId, ProjectId, ResidentId};
 use medborgarbudget::process::stage::Voting;
 use medborgarbudget::process::{AnyCycle, Command, Cycle, CycleError, ProjectScore, Step};
-use medborgarbudget::tally::{Greedy, TallyError, TieBreaking};
+use medborgarbudget::tally::{Greedy, Rule, TallyError, TieBreaking};
 
 // ---------------------------------------------------------------------------
 // Helpers
@@ -879,7 +879,7 @@ fn refusing_ties() -> BallotRules {
     BallotRules::builder(BallotKind::Approval)
         .max_projects(3)
         .counting(Counting {
-            rule: "greedy".into(),
+            rule: Rule::Greedy,
             tie_breaking: TieBreaking::refuse(),
         })
         .build()

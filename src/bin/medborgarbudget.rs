@@ -47,10 +47,7 @@ use indicatif::{ProgressBar, ProgressFinish, ProgressStyle};
 use medborgarbudget::pabulib::{
     self, Checked, OnProblem, ParseOptions, PbErrorKind, PbFile, official::official_rule,
 };
-use medborgarbudget::tally::{
-    Greedy, GreedyNoSkip, GreedyThreshold, MaxWelfare, Mes, MesAdd1, MesAdd1Comparison, MesGreedy,
-    Outcome, Phragmen, Tally, TieBreak, TieBreaking,
-};
+use medborgarbudget::tally::{Outcome, Rule, Tally, TieBreak, TieBreaking};
 
 /// Participatory budgeting: simulate programmes, report on them, count real
 /// elections and check .pb files.
@@ -100,8 +97,8 @@ enum Command {
         #[arg(long, default_value_t = 1)]
         first_seed: u64,
         /// Counting rules (default: greedy,mes).
-        #[arg(long, value_delimiter = ',', default_values_t = ["greedy".to_string(), "mes".to_string()])]
-        rules: Vec<String>,
+        #[arg(long, value_delimiter = ',', default_values_t = [Rule::Greedy, Rule::Mes])]
+        rules: Vec<Rule>,
         /// With the scenario's outreach, without, or both (default: true,false).
         #[arg(long, value_delimiter = ',', default_values_t = [true, false])]
         outreach: Vec<bool>,
@@ -137,7 +134,7 @@ enum Command {
         file: PathBuf,
         /// The counting rule; `official` is the rule in the file's META with the
         /// tie-breaking its officials use.
-        #[arg(long, value_enum, default_value_t = RuleArg::Greedy)]
+        #[arg(long, value_enum, default_value_t = RuleArg::Rule(Rule::Greedy))]
         rule: RuleArg,
         /// Tie-breaking, in order (default: `id`; for `official`, the officials').
         #[arg(long, value_enum, value_delimiter = ',')]
@@ -145,8 +142,9 @@ enum Command {
         /// Output format.
         #[arg(long, value_enum, default_value_t = Format::Table)]
         format: Format,
-        /// For `greedy-threshold`: the least support a project needs (default: META
-        /// `min_project_score_threshold`).
+        /// For `greedy-threshold` and `greedy-no-skip`: the least support a
+        /// project needs (default: META `min_project_score_threshold` for
+        /// `greedy-threshold`, none for `greedy-no-skip`); other rules refuse it.
         #[arg(long)]
         threshold: Option<u64>,
         /// Count a file that breaks a promise of its own (a voter id used twice, a
@@ -168,20 +166,32 @@ enum Command {
     },
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+/// `tally --rule`: a built-in rule (the crate's table, [`Rule::BUILTIN`]) or
+/// the file's own.
+#[derive(Debug, Clone, PartialEq, Eq)]
 enum RuleArg {
-    Greedy,
-    GreedyNoSkip,
-    GreedyThreshold,
-    Mes,
-    MesAdd1,
-    MesAdd1Exhaustive,
-    MesAdd1Comparison,
-    MesGreedy,
-    Phragmen,
-    PhragmenSkip,
-    MaxWelfare,
     Official,
+    Rule(Rule),
+}
+
+/// Every choice of `--rule`: `official`, then the built-in rules.
+static RULE_ARGS: std::sync::LazyLock<Vec<RuleArg>> = std::sync::LazyLock::new(|| {
+    std::iter::once(RuleArg::Official)
+        .chain(Rule::BUILTIN.iter().cloned().map(RuleArg::Rule))
+        .collect()
+});
+
+impl ValueEnum for RuleArg {
+    fn value_variants<'a>() -> &'a [Self] {
+        &RULE_ARGS
+    }
+
+    fn to_possible_value(&self) -> Option<clap::builder::PossibleValue> {
+        match self {
+            RuleArg::Official => Some(clap::builder::PossibleValue::new("official")),
+            RuleArg::Rule(rule) => rule.builtin_name().map(clap::builder::PossibleValue::new),
+        }
+    }
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -380,10 +390,15 @@ fn tally(
             .collect();
         TieBreaking::new(steps).map_err(|e| BadInput(e.to_string()))
     };
-    let threshold_rule;
     let official;
+    let counted;
     let (rule, ties): (&dyn Tally, TieBreaking) = match rule {
         RuleArg::Official => {
+            if threshold.is_some() {
+                return Err(BadInput(
+                    "--threshold: the official rule takes its threshold from the file".into(),
+                ));
+            }
             official =
                 official_rule(&file).map_err(|e| BadInput(format!("{}: {e}", path.display())))?;
             (
@@ -391,40 +406,32 @@ fn tally(
                 chosen(official.tie_breaking.clone())?,
             )
         }
-        RuleArg::GreedyThreshold => {
-            let t = match threshold {
-                Some(t) => t,
-                None => file
-                    .meta("min_project_score_threshold")
-                    .and_then(|v| v.trim().split('.').next()?.parse().ok())
-                    .ok_or_else(|| {
-                        BadInput(format!(
-                            "{}: greedy-threshold needs --threshold or META min_project_score_threshold",
-                            path.display()
-                        ))
-                    })?,
-            };
-            threshold_rule = GreedyThreshold { threshold: t };
-            (&threshold_rule, chosen(TieBreaking::by_project_id())?)
-        }
-        other => {
-            let r: &dyn Tally = match other {
-                RuleArg::Greedy => &Greedy,
-                RuleArg::GreedyNoSkip => &GreedyNoSkip { threshold: 0 },
-                RuleArg::Mes => &Mes,
-                RuleArg::MesAdd1 => &MesAdd1 {
-                    exhaustive_stop: false,
+        RuleArg::Rule(rule) => {
+            counted = match (rule, threshold) {
+                (Rule::GreedyThreshold { .. }, threshold) => Rule::GreedyThreshold {
+                    threshold: match threshold {
+                        Some(t) => t,
+                        None => file
+                            .meta("min_project_score_threshold")
+                            .and_then(|v| v.trim().split('.').next()?.parse().ok())
+                            .ok_or_else(|| {
+                                BadInput(format!(
+                                    "{}: greedy-threshold needs --threshold or META min_project_score_threshold",
+                                    path.display()
+                                ))
+                            })?,
+                    },
                 },
-                RuleArg::MesAdd1Exhaustive => &MesAdd1 {
-                    exhaustive_stop: true,
-                },
-                RuleArg::MesAdd1Comparison => &MesAdd1Comparison,
-                RuleArg::MesGreedy => &MesGreedy,
-                RuleArg::Phragmen => &Phragmen::STOP,
-                RuleArg::PhragmenSkip => &Phragmen::SKIP,
-                _ => &MaxWelfare,
+                (Rule::GreedyNoSkip { .. }, Some(threshold)) => Rule::GreedyNoSkip { threshold },
+                (rule, Some(_)) => {
+                    return Err(BadInput(format!(
+                        "--threshold: the rule {} takes no threshold",
+                        rule.name()
+                    )));
+                }
+                (rule, None) => rule,
             };
-            (r, chosen(TieBreaking::by_project_id())?)
+            (&counted, chosen(TieBreaking::by_project_id())?)
         }
     };
     bar.set_message(format!("counting by {}", rule.name()));

@@ -263,7 +263,7 @@ pub fn replay_vote(
     by_id.sort_by(|&a, &b| file.projects[a].id.cmp(&file.projects[b].id));
     let project_id = |i: usize| ProjectId::from_u128(i as u128 + 1);
     let counting = Counting {
-        rule: tally.name().to_owned(),
+        rule: tally.rule(),
         tie_breaking: TieBreaking::new(vec![TieBreak::Explicit(
             by_id.iter().map(|&i| project_id(i).to_string()).collect(),
         )])?,

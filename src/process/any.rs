@@ -491,7 +491,8 @@ impl AnyCycle {
                 let rule = voting.rules().counting().rule.clone();
                 let tally = match tally {
                     Some(t) => t,
-                    None => crate::tally::builtin(&rule).ok_or(CycleError::UnknownRule { rule })?,
+                    None if rule.is_custom() => return Err(CycleError::UnknownRule { rule }),
+                    None => &rule,
                 };
                 self.transition(op, |c: Cycle<Voting>| c.close_voting(at, tally))?;
                 return Ok(self

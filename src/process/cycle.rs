@@ -25,7 +25,7 @@ use crate::idea::{Idea, IdeaStatus, IdeaSubmission};
 use crate::ids::{BallotId, CycleId, IdeaId, ProjectId, ResidentId};
 use crate::money::{Currency, Money};
 use crate::project::{DeliveryStatus, Feasibility, Milestone, Progress, Project, ProjectProposal};
-use crate::tally::{Candidate, Election, Profile, ProfileKind, Tally};
+use crate::tally::{Candidate, Election, Profile, ProfileKind, Rule, Tally};
 
 /// The ballots of a cycle, with an index by voter and by id (rebuilt, never
 /// stored).
@@ -1447,10 +1447,10 @@ impl Cycle<Voting> {
     fn count(&self, at: DateTime<Utc>, tally: &dyn Tally) -> Result<FundingDecision, CycleError> {
         self.check_closable(at)?;
         let counting = self.rules().counting();
-        if tally.name() != counting.rule {
+        if !counting.rule.is_counted_by(tally) {
             return Err(CycleError::WrongRule {
                 expected: counting.rule.clone(),
-                given: tally.name().to_owned(),
+                given: tally.rule(),
             });
         }
         let election = self.election()?;
@@ -1526,10 +1526,10 @@ impl Cycle<Voting> {
         self.check_closable(decision.decided_at)?;
         let counting = self.rules().counting();
         let mismatch = |field| CycleError::DecisionMismatch { field };
-        if decision.rule != counting.rule {
+        if decision.rule != counting.rule.name() {
             return Err(CycleError::WrongRule {
                 expected: counting.rule.clone(),
-                given: decision.rule.clone(),
+                given: Rule::named(&decision.rule),
             });
         }
         if decision.tie_breaking != counting.tie_breaking {
@@ -1580,8 +1580,9 @@ impl Cycle<Voting> {
         {
             return Err(mismatch("scores"));
         }
-        if let Some(tally) = crate::tally::builtin(&decision.rule).filter(|_| recount)
-            && self.count(decision.decided_at, tally)? != *decision
+        if recount
+            && !counting.rule.is_custom()
+            && self.count(decision.decided_at, &counting.rule)? != *decision
         {
             return Err(mismatch("the outcome of counting again"));
         }

@@ -11,7 +11,7 @@ use crate::followup::FollowUpError;
 use crate::ids::{BallotId, CycleId, IdeaId, ProjectId, ResidentId};
 use crate::money::{Currency, Money, MoneyError};
 use crate::project::ProgressError;
-use crate::tally::TallyError;
+use crate::tally::{Rule, TallyError};
 
 /// Why a cycle cannot leave a step: the gate of GUIDE §1 that is not met.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -372,18 +372,18 @@ pub enum CycleError {
         source: Box<CycleError>,
     },
     /// A tally whose rule is not the one fixed in step 1.
-    #[error("the ballot rules name the counting rule {expected:?}, not {given:?}")]
+    #[error("the ballot rules name the counting rule {expected}, not {given}")]
     WrongRule {
         /// The rule fixed in step 1.
-        expected: String,
+        expected: Rule,
         /// The rule given.
-        given: String,
+        given: Rule,
     },
-    /// No built-in tally with this name; use `apply_with_tally`.
-    #[error("no built-in counting rule named {rule:?}; pass the tally explicitly")]
+    /// A rule of one's own, and no tally was passed to count it.
+    #[error("the counting rule {rule} is a rule of your own: pass its tally to count")]
     UnknownRule {
         /// The rule.
-        rule: String,
+        rule: Rule,
     },
     /// The tally failed.
     #[error("counting failed: {0}")]

@@ -122,7 +122,7 @@ use crate::money::{Currency, Money, MoneyError};
 use crate::process::stage::Decided;
 use crate::process::{AnyCycle, Cycle, CycleError, Programme, Step};
 use crate::store::{StreamId, Verified};
-use crate::tally::{self, Fraction};
+use crate::tally::{Fraction, Rule, Tally};
 
 /// Why a report could not be made or written.
 #[derive(Debug, thiserror::Error)]
@@ -272,7 +272,7 @@ impl RuleResult {
 }
 
 /// The rules compared on every counted year's ballots.
-const COMPARED: [(&str, &str); 2] = [("greedy", "Greedy"), ("mes", "Equal shares")];
+static COMPARED: [(Rule, &str); 2] = [(Rule::Greedy, "Greedy"), (Rule::Mes, "Equal shares")];
 
 impl Report {
     /// The report on one cycle whose vote has been counted (implementation,
@@ -495,31 +495,28 @@ fn decided_part<S: Decided>(
 
     let rules = COMPARED
         .iter()
-        .map(|&(name, label)| {
-            let result = match tally::builtin(name) {
-                None => Err(format!("the rule {name} is not available")),
-                Some(rule) => rule
-                    .tally(&election, &decision.tie_breaking)
-                    .map_err(|e| e.to_string())
-                    .map(|outcome| {
-                        let chosen: HashSet<usize> = outcome.selected.iter().copied().collect();
-                        let with = supported
-                            .iter()
-                            .filter(|s| s.iter().any(|p| chosen.contains(p)))
-                            .count();
-                        RuleResult {
-                            funded: outcome.selected.clone(),
-                            cost: Money::new(
-                                i64::try_from(outcome.total_cost()).unwrap_or(i64::MAX),
-                                currency,
-                            ),
-                            voters_with_funded: u64::try_from(with).unwrap_or(u64::MAX),
-                            voters,
-                        }
-                    }),
-            };
+        .map(|(rule, label)| {
+            let result = rule
+                .tally(&election, &decision.tie_breaking)
+                .map_err(|e| e.to_string())
+                .map(|outcome| {
+                    let chosen: HashSet<usize> = outcome.selected.iter().copied().collect();
+                    let with = supported
+                        .iter()
+                        .filter(|s| s.iter().any(|p| chosen.contains(p)))
+                        .count();
+                    RuleResult {
+                        funded: outcome.selected.clone(),
+                        cost: Money::new(
+                            i64::try_from(outcome.total_cost()).unwrap_or(i64::MAX),
+                            currency,
+                        ),
+                        voters_with_funded: u64::try_from(with).unwrap_or(u64::MAX),
+                        voters,
+                    }
+                });
             RuleRun {
-                name,
+                name: rule.name(),
                 label,
                 result,
             }

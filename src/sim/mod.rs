@@ -1114,7 +1114,7 @@ mod tests {
     fn programme_ids_differ_by_seed_and_scenario() {
         let s = small();
         let t = Scenario {
-            rule: "mes".into(),
+            rule: crate::tally::Rule::Mes,
             ..small()
         };
         let a = Simulation::new(&s, 1).unwrap().programme_id();

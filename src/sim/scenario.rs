@@ -6,6 +6,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::ballot::BallotKind;
 use crate::process::OutreachChannel;
+use crate::tally::Rule;
 
 use super::SimError;
 
@@ -63,8 +64,8 @@ pub struct Scenario {
     /// How residents vote (step 5).
     pub voting: Voting,
     /// The counting rule, by name (`greedy`, `mes`, `phragmen`, … as
-    /// [`crate::tally::RULES`] lists them).
-    pub rule: String,
+    /// [`Rule`] lists them); a built-in rule, since the simulator counts.
+    pub rule: Rule,
     /// The chance a funded project is delivered rather than cancelled.
     pub delivery: f64,
     /// The feedback: a resident who supported a project that was delivered has
@@ -126,7 +127,7 @@ impl Default for Scenario {
             ],
             ideas: Ideas::default(),
             voting: Voting::default(),
-            rule: "greedy".into(),
+            rule: Rule::Greedy,
             delivery: 0.9,
             feedback: 0.3,
             max_propensity: 0.9,
@@ -357,11 +358,11 @@ impl Scenario {
         if let Some(p) = self.propensity {
             number("propensity", p, 0.0, 1.0)?;
         }
-        if crate::tally::builtin(&self.rule).is_none() {
+        if self.rule.is_custom() {
             return invalid(
                 "rule",
-                format!("{:?}", self.rule),
-                format!("one of {}", crate::tally::RULES.join(", ")),
+                self.rule.to_string(),
+                "a built-in rule (the simulator counts the ballots itself)",
             );
         }
         number("delivery", self.delivery, 0.0, 1.0)?;
@@ -955,7 +956,7 @@ mod tests {
                 s.budget_kronor = Scenario::MAX_KRONOR + 1
             }),
             ("min_age", |s| s.min_age = 200),
-            ("rule", |s| s.rule = "dice".into()),
+            ("rule", |s| s.rule = Rule::custom("dice").unwrap()),
             ("dimensions[1].name", |s| {
                 s.dimensions[1].name = "age".into()
             }),

@@ -7,6 +7,7 @@ use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
 
 use super::{Scenario, SimError, Simulation, Trust};
+use crate::tally::Rule;
 
 /// A grid of programmes: every combination of counting rule, outreach (the
 /// scenario's activities, or none), turnout model (trust and feedback) and
@@ -18,7 +19,7 @@ pub struct Sweep {
     /// The scenario the grid varies.
     pub base: Scenario,
     /// Counting rules.
-    pub rules: Vec<String>,
+    pub rules: Vec<Rule>,
     /// With the base scenario's outreach (`true`) or without any (`false`).
     pub outreach: Vec<bool>,
     /// Trust levels.
@@ -33,7 +34,7 @@ impl Default for Sweep {
     fn default() -> Sweep {
         Sweep {
             base: Scenario::default(),
-            rules: vec!["greedy".into(), "mes".into()],
+            rules: vec![Rule::Greedy, Rule::Mes],
             outreach: vec![true, false],
             trust: Vec::new(),
             feedback: Vec::new(),
@@ -46,7 +47,7 @@ impl Default for Sweep {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct SweepPoint {
     /// Counting rule.
-    pub rule: String,
+    pub rule: Rule,
     /// With outreach.
     pub outreach: bool,
     /// Trust.
@@ -62,7 +63,7 @@ pub struct SweepPoint {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct SweepRow {
     /// Counting rule.
-    pub rule: String,
+    pub rule: Rule,
     /// With outreach.
     pub outreach: bool,
     /// Trust.
@@ -198,34 +199,18 @@ impl Sweep {
     /// feedback, seed). There are [`Sweep::size`] of them: call
     /// [`Sweep::check`] first for a grid from outside.
     pub fn points(&self) -> Vec<SweepPoint> {
-        let or = |v: &Vec<String>, d: &String| {
-            if v.is_empty() {
-                vec![d.clone()]
+        fn or<T: Clone>(values: &[T], default: T) -> Vec<T> {
+            if values.is_empty() {
+                vec![default]
             } else {
-                v.clone()
+                values.to_vec()
             }
-        };
-        let rules = or(&self.rules, &self.base.rule);
-        let outreach = if self.outreach.is_empty() {
-            vec![true]
-        } else {
-            self.outreach.clone()
-        };
-        let trust = if self.trust.is_empty() {
-            vec![self.base.trust]
-        } else {
-            self.trust.clone()
-        };
-        let feedback = if self.feedback.is_empty() {
-            vec![self.base.feedback]
-        } else {
-            self.feedback.clone()
-        };
-        let seeds = if self.seeds.is_empty() {
-            vec![1]
-        } else {
-            self.seeds.clone()
-        };
+        }
+        let rules = or(&self.rules, self.base.rule.clone());
+        let outreach = or(&self.outreach, true);
+        let trust = or(&self.trust, self.base.trust);
+        let feedback = or(&self.feedback, self.base.feedback);
+        let seeds = or(&self.seeds, 1);
         let mut points = Vec::new();
         for rule in &rules {
             for &o in &outreach {
@@ -393,7 +378,7 @@ mod tests {
                 population: 1_500,
                 ..Scenario::default()
             },
-            rules: vec!["greedy".into()],
+            rules: vec![Rule::Greedy],
             outreach: vec![true],
             trust: Vec::new(),
             feedback: Vec::new(),

@@ -140,6 +140,12 @@ impl Tally for GreedyNoSkip {
         NO_SKIP
     }
 
+    fn rule(&self) -> super::Rule {
+        super::Rule::GreedyNoSkip {
+            threshold: self.threshold,
+        }
+    }
+
     fn tally(&self, election: &Election, ties: &TieBreaking) -> Result<Outcome, TallyError> {
         greedy(election, ties, NO_SKIP, Mode::NoSkip, self.threshold)
     }
@@ -148,6 +154,12 @@ impl Tally for GreedyNoSkip {
 impl Tally for GreedyThreshold {
     fn name(&self) -> &str {
         THRESHOLD
+    }
+
+    fn rule(&self) -> super::Rule {
+        super::Rule::GreedyThreshold {
+            threshold: self.threshold,
+        }
     }
 
     fn tally(&self, election: &Election, ties: &TieBreaking) -> Result<Outcome, TallyError> {

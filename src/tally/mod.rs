@@ -7,11 +7,14 @@
 //! with rule-specific [`OutcomeDetails`]. Amounts are integer minor units; every
 //! count is exact.
 //!
+//! Each is a [`Rule`] (the table of rules, by name, that ballot rules and the
+//! command line use) and a type of its own:
+//!
 //! | name | rule | definition |
 //! |---|---|---|
 //! | `greedy` | [`Greedy`] | by support, skip what no longer fits |
 //! | `greedy-no-skip` | [`GreedyNoSkip`] | by support, stop at the first that does not fit |
-//! | `greedy-threshold` | [`GreedyThreshold`] | greedy over projects with enough support |
+//! | `greedy-threshold:N` | [`GreedyThreshold`] | greedy over projects with enough support |
 //! | `mes` | [`Mes`] | Method of Equal Shares, no completion |
 //! | `mes-add1` | [`MesAdd1`] | equal shares, +1 unit per voter per run (pabulib `equalshares/add1`) |
 //! | `mes-add1-exhaustive` | [`MesAdd1`] `{ exhaustive_stop: true }` | … stopping at the first exhaustive outcome |
@@ -61,6 +64,7 @@ mod greedy;
 mod mes;
 mod phragmen;
 mod profile;
+mod rule;
 mod support;
 mod tie;
 mod welfare;
@@ -74,6 +78,7 @@ pub use greedy::{Greedy, GreedyNoSkip, GreedyThreshold};
 pub use mes::{Comparison, Mes, MesAdd1, MesAdd1Comparison, MesGreedy};
 pub use phragmen::{OnOverflow, Phragmen};
 pub use profile::{BallotView, Profile, ProfileBuilder, ProfileKind};
+pub use rule::{CustomRule, MAX_CUSTOM_NAME, Rule};
 pub use tie::{TieBreak, TieBreaking};
 pub use welfare::{MaxWelfare, NODE_LIMIT};
 
@@ -155,6 +160,28 @@ pub enum TallyError {
         name: String,
         /// The names the crate knows.
         known: String,
+    },
+    /// A rule's option that does not read (`greedy-threshold:many`).
+    #[error("rule {rule}: the option {option:?} is not a whole number")]
+    BadRuleOption {
+        /// The rule.
+        rule: String,
+        /// The option given.
+        option: String,
+    },
+    /// A name a rule of one's own cannot have.
+    #[error("{name:?} cannot name a rule of your own: {why}")]
+    BadCustomRule {
+        /// The name given.
+        name: String,
+        /// What is wrong.
+        why: &'static str,
+    },
+    /// A rule of one's own was asked to count without its tally.
+    #[error("the rule custom:{name} counts only with its own tally, and none was passed")]
+    UnregisteredRule {
+        /// The rule's name.
+        name: String,
     },
     /// A count overflowed 64 bits.
     #[error("a vote count overflowed 64 bits")]
@@ -485,6 +512,13 @@ pub trait Tally {
     /// (`greedy`, …).
     fn name(&self) -> &str;
 
+    /// The rule this tally counts by, as ballot rules name it: the built-in
+    /// [`Rule`] of its name, or a rule of your own ([`Rule::Custom`]) for any
+    /// other name. Tallies with options (thresholds) say them here.
+    fn rule(&self) -> Rule {
+        Rule::named(self.name())
+    }
+
     /// Counts the election.
     ///
     /// # Errors
@@ -496,6 +530,9 @@ impl<T: Tally + ?Sized> Tally for &T {
     fn name(&self) -> &str {
         (**self).name()
     }
+    fn rule(&self) -> Rule {
+        (**self).rule()
+    }
     fn tally(&self, election: &Election, ties: &TieBreaking) -> Result<Outcome, TallyError> {
         (**self).tally(election, ties)
     }
@@ -504,6 +541,9 @@ impl<T: Tally + ?Sized> Tally for &T {
 impl<T: Tally + ?Sized> Tally for Box<T> {
     fn name(&self) -> &str {
         (**self).name()
+    }
+    fn rule(&self) -> Rule {
+        (**self).rule()
     }
     fn tally(&self, election: &Election, ties: &TieBreaking) -> Result<Outcome, TallyError> {
         (**self).tally(election, ties)
@@ -514,44 +554,10 @@ impl<T: Tally + ?Sized> Tally for Arc<T> {
     fn name(&self) -> &str {
         (**self).name()
     }
+    fn rule(&self) -> Rule {
+        (**self).rule()
+    }
     fn tally(&self, election: &Election, ties: &TieBreaking) -> Result<Outcome, TallyError> {
         (**self).tally(election, ties)
     }
-}
-
-/// The names of the rules this crate ships, as [`builtin`] takes them.
-pub const RULES: &[&str] = &[
-    greedy::NAME,
-    greedy::NO_SKIP,
-    mes::MES,
-    mes::MES_ADD1,
-    mes::MES_ADD1_EXHAUSTIVE,
-    mes::MES_ADD1_COMPARISON,
-    mes::MES_GREEDY,
-    phragmen::PHRAGMEN,
-    phragmen::PHRAGMEN_SKIP,
-    welfare::MAX_WELFARE,
-];
-
-/// The rules this crate ships, by name (see [`RULES`]); used to re-check a
-/// recorded outcome when a cycle is loaded. `greedy-threshold` needs its threshold
-/// and is built as [`GreedyThreshold`].
-pub fn builtin(name: &str) -> Option<&'static dyn Tally> {
-    Some(match name {
-        greedy::NAME => &Greedy,
-        greedy::NO_SKIP => &GreedyNoSkip { threshold: 0 },
-        mes::MES => &Mes,
-        mes::MES_ADD1 => &MesAdd1 {
-            exhaustive_stop: false,
-        },
-        mes::MES_ADD1_EXHAUSTIVE => &MesAdd1 {
-            exhaustive_stop: true,
-        },
-        mes::MES_ADD1_COMPARISON => &MesAdd1Comparison,
-        mes::MES_GREEDY => &MesGreedy,
-        phragmen::PHRAGMEN => &Phragmen::STOP,
-        phragmen::PHRAGMEN_SKIP => &Phragmen::SKIP,
-        welfare::MAX_WELFARE => &MaxWelfare,
-        _ => return None,
-    })
 }

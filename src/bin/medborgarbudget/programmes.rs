@@ -15,6 +15,7 @@ use medborgarbudget::store::sqlite::SqliteStore;
 use medborgarbudget::store::{
     KeyFiles, LogKey, Repository, Store, StoreExt, StreamId, Verified, VoterKey,
 };
+use medborgarbudget::tally::Rule;
 
 use super::BadInput;
 use super::output;
@@ -315,7 +316,7 @@ pub fn sweep(
     years: Option<u32>,
     programmes: u64,
     first_seed: u64,
-    rules: &[String],
+    rules: &[Rule],
     outreach: &[bool],
     trust: &[Trust],
     threads: usize,
