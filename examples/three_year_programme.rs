@@ -1004,6 +1004,7 @@ impl Run {
         let k = (year - FIRST_YEAR) as u128;
         self.journal.apply(ProgrammeCommand::StartCycle {
             id: CycleId::from_u128(0xC0 + k),
+            year,
             at: at(year - 1, 11, 16),
         })?;
         self.logs.insert(year, YearLog::default());

@@ -197,16 +197,6 @@ impl Area {
         Ok(self)
     }
 
-    /// An unnamed area used only as a stand-in while a cycle changes stage.
-    pub(crate) fn placeholder(id: AreaId) -> Area {
-        Area {
-            id,
-            name: String::new(),
-            population: 0,
-            breakdown: Vec::new(),
-        }
-    }
-
     /// The area's id.
     pub fn id(&self) -> AreaId {
         self.id
@@ -511,6 +501,31 @@ pub enum Ineligible {
         /// The day.
         on: NaiveDate,
     },
+}
+
+impl Ineligible {
+    /// The resident the refusal names.
+    pub fn resident(&self) -> ResidentId {
+        match self {
+            Ineligible::TooYoung { resident, .. }
+            | Ineligible::NotBorn { resident, .. }
+            | Ineligible::OutsideArea { resident, .. }
+            | Ineligible::NotResidentLongEnough { resident, .. }
+            | Ineligible::MovedOut { resident, .. } => *resident,
+        }
+    }
+
+    /// The refusal naming `f(resident)` instead.
+    pub(crate) fn rename(mut self, f: &dyn Fn(ResidentId) -> ResidentId) -> Ineligible {
+        match &mut self {
+            Ineligible::TooYoung { resident, .. }
+            | Ineligible::NotBorn { resident, .. }
+            | Ineligible::OutsideArea { resident, .. }
+            | Ineligible::NotResidentLongEnough { resident, .. }
+            | Ineligible::MovedOut { resident, .. } => *resident = f(*resident),
+        }
+        self
+    }
 }
 
 /// The version of a set of [`Eligibility`] rules: the first 8 bytes of the

@@ -412,6 +412,7 @@ impl Run {
             .p
             .apply(ProgrammeCommand::StartCycle {
                 id: CycleId::from_u128(100 + u128::try_from(year).unwrap()),
+                year,
                 at: yday(year, 0),
             })
             .unwrap();

@@ -594,6 +594,7 @@ fn programme(second: bool) -> Programme {
     let mut p = Programme::new(programme_setup(3)).unwrap();
     p.apply(ProgrammeCommand::StartCycle {
         id: CycleId::from_u128(1),
+        year: YEAR,
         at: day(0),
     })
     .unwrap();
@@ -607,6 +608,7 @@ fn programme(second: bool) -> Programme {
     if second {
         p.apply(ProgrammeCommand::StartCycle {
             id: CycleId::from_u128(2),
+            year: YEAR + 1,
             at: day(400),
         })
         .unwrap();

@@ -68,6 +68,7 @@ impl Run {
     fn start(&mut self, year: i32) -> Result<(), ProgrammeError> {
         self.apply(ProgrammeCommand::StartCycle {
             id: CycleId::from_u128(100 + u128::try_from(year).unwrap()),
+            year,
             at: yday(year, 0),
         })
     }
@@ -229,8 +230,85 @@ fn fewer_than_three_years_is_refused_at_run_time() {
         );
     }
     assert!(Programme::new(programme_setup(3, false)).is_ok());
-    let p = Programme::committed(Commitment::<4>::new(), programme_setup(1, false));
+    let p = Programme::committed(Commitment::<4>::new(), programme_setup(1, false)).unwrap();
     assert_eq!(p.setup().years, 4, "the compile-time commitment wins");
+}
+
+#[test]
+fn a_carry_over_decision_is_checked_when_the_programme_is_established() {
+    // Before, a blank decision was first read when a year ended with money
+    // left: the year closed and the command still failed.
+    let mut setup = programme_setup(3, true);
+    if let Some(d) = setup.carry_over.as_mut() {
+        d.body = "  ".into();
+    }
+    let refused = ProgrammeError::CarryOverDecisionIncomplete {
+        field: "the deciding body",
+    };
+    assert_eq!(Programme::new(setup.clone()).unwrap_err(), refused);
+    assert_eq!(
+        Programme::committed(Commitment::<3>::new(), setup.clone()).unwrap_err(),
+        refused
+    );
+    let replayed = Programme::replay([ProgrammeEvent::Established(setup.clone())]).unwrap_err();
+    assert!(
+        replayed.to_string().contains("needs the deciding body"),
+        "{replayed}"
+    );
+    if let Some(d) = setup.carry_over.as_mut() {
+        d.body = "Kommunfullmäktige".into();
+        d.reference = String::new();
+    }
+    assert_eq!(
+        Programme::new(setup).unwrap_err(),
+        ProgrammeError::CarryOverDecisionIncomplete {
+            field: "the decision's reference"
+        }
+    );
+}
+
+#[test]
+fn a_retried_start_names_the_year_its_id_started_and_changes_nothing() {
+    let mut r = Run::new(3, true);
+    r.run_to_implementation(FIRST);
+    let before = r.p.clone();
+    // The same request again: the id is the first year's.
+    let first_id = r.p.cycle(FIRST).unwrap().id();
+    let again = ProgrammeCommand::StartCycle {
+        id: first_id,
+        year: FIRST + 1,
+        at: yday(FIRST + 1, 0),
+    };
+    assert_eq!(
+        r.p.apply(again.clone()).unwrap_err(),
+        ProgrammeError::DuplicateCycleId {
+            id: first_id,
+            year: FIRST + 1,
+            used_by: FIRST,
+        }
+    );
+    assert_eq!(
+        r.p.decide(&again).unwrap_err(),
+        r.p.apply(again).unwrap_err()
+    );
+    // A year out of order, with a fresh id.
+    for year in [FIRST, FIRST + 2] {
+        assert_eq!(
+            r.p.apply(ProgrammeCommand::StartCycle {
+                id: CycleId::from_u128(999),
+                year,
+                at: yday(FIRST + 1, 0),
+            })
+            .unwrap_err(),
+            ProgrammeError::YearOutOfOrder {
+                year,
+                next: FIRST + 1
+            }
+        );
+    }
+    assert_eq!(r.p, before, "a refused start changes nothing");
+    r.start(FIRST + 1).unwrap();
+    assert_eq!(r.p.cycles().len(), 2);
 }
 
 #[test]
@@ -346,6 +424,7 @@ fn conclude_needs_three_closed_cycles_and_reports_credibility() {
     assert_eq!(
         r.p.apply(ProgrammeCommand::StartCycle {
             id: CycleId::new(),
+            year: 2031,
             at: yday(2031, 0)
         })
         .unwrap_err(),

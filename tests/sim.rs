@@ -217,7 +217,7 @@ fn the_same_seed_gives_the_same_programme_in_any_store() {
     let stored = sim.run(sqlite.clone(), key()).unwrap();
     assert_eq!(memory.years, stored.years);
     assert_eq!(memory.programme, stored.programme);
-    let stream = StreamId::programme(sim.programme_id());
+    let stream = StreamId::programme(sim.programme_id().unwrap());
     let verified = sqlite.verify(&stream).unwrap();
     assert_eq!(verified.events, stored.events_written);
     // Again on the same store: every event checked, none written.
@@ -243,7 +243,7 @@ fn a_run_cut_short_continues_and_a_different_run_is_refused() {
     let full: Arc<dyn Store> = Arc::new(MemoryStore::new());
     let whole = sim.run(full.clone(), key()).unwrap();
     // A store holding only the first half of the run, as a killed run leaves it.
-    let stream = StreamId::programme(sim.programme_id());
+    let stream = StreamId::programme(sim.programme_id().unwrap());
     let events = full.read_all(&stream, 0).unwrap();
     let half: Arc<dyn Store> = Arc::new(MemoryStore::new());
     let cut = events.len() / 2;

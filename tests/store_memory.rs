@@ -5,7 +5,9 @@
 
 use std::sync::Arc;
 
-use medborgarbudget::process::AnyCycle;
+use medborgarbudget::ballot::{BallotSubmission, PaperBatch};
+use medborgarbudget::ids::BallotId;
+use medborgarbudget::process::{AnyCycle, Command, CycleError};
 use medborgarbudget::store::conformance::{self, test_key};
 use medborgarbudget::store::memory::MemoryStore;
 use medborgarbudget::store::{NewEvent, Repository, RepositoryError, Store, StoreError, StreamId};
@@ -57,9 +59,30 @@ fn a_repository_catches_up_with_other_writers_without_replaying() {
     let before = b.version(id).unwrap();
     b.execute(id, conformance::ballot(11)).unwrap();
     assert_eq!(b.version(id).unwrap(), before + 11);
-    // The same voter through the other repository is a second ballot.
-    let err = a.execute(id, conformance::ballot(11)).unwrap_err();
-    assert!(matches!(err, RepositoryError::Rejected(_)), "{err}");
+    // The same voter through the other repository is a second ballot; the
+    // refusal names the resident id the caller sent, not its pseudonym.
+    let again = BallotSubmission {
+        id: BallotId::from_u128(1_011),
+        ..conformance::submission(11)
+    };
+    let err = a.execute(id, Command::CastBallot(again.clone())).unwrap_err();
+    let sent = conformance::submission(11).voter.id();
+    assert!(
+        matches!(
+            &err,
+            RepositoryError::Rejected(CycleError::AlreadyVoted { voter, .. }) if *voter == sent
+        ),
+        "{err}"
+    );
+    assert!(err.to_string().contains(&sent.to_string()), "{err}");
+    // A paper batch refused for the same reason names it too.
+    let batch = Command::EnterPaperBallots(PaperBatch {
+        ballots: vec![again],
+        entered_by: "Valnämnden".into(),
+        entered_at: conformance::submission(11).cast_at + chrono::Duration::days(1),
+    });
+    let err = a.execute(id, batch).unwrap_err();
+    assert!(err.to_string().contains(&sent.to_string()), "{err}");
     let AnyCycle::Voting(v) = b.load(id).unwrap() else {
         panic!("voting")
     };

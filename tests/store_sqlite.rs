@@ -11,7 +11,9 @@ use std::sync::Arc;
 
 use medborgarbudget::store::conformance::{self, Tamper};
 use medborgarbudget::store::sqlite::SqliteStore;
-use medborgarbudget::store::{Durability, Hash, Seal, Store, StoredEvent, StreamId, Version};
+use medborgarbudget::store::{
+    Durability, Hash, NewEvent, Seal, Store, StoreError, StoredEvent, StreamId, Version,
+};
 
 fn db(name: &str) -> PathBuf {
     let dir = std::env::temp_dir().join(format!("medborgarbudget-sqlite-{}", std::process::id()));
@@ -185,6 +187,38 @@ fn migrations_are_recorded_once_and_newer_schemas_refused() {
     drop(c);
     let err = SqliteStore::open(&path).unwrap_err();
     assert!(err.to_string().contains("newer than this build"), "{err}");
+}
+
+#[test]
+fn a_version_no_log_can_have_is_corrupt_not_an_empty_stream() {
+    let path = db("corrupt-version");
+    let store = SqliteStore::open(&path).unwrap();
+    let s = StreamId::new("corrupt").unwrap();
+    store
+        .append(&s, 0, vec![NewEvent::json(&1).unwrap()])
+        .unwrap();
+    let c = rusqlite::Connection::open(&path).unwrap();
+    c.execute(
+        "UPDATE streams SET version = -5 WHERE stream = 'corrupt'",
+        [],
+    )
+    .unwrap();
+    drop(c);
+    // Before, the version read as 0: an empty stream, and the next append
+    // would have started it again.
+    let corrupt = |e: StoreError| {
+        assert!(
+            matches!(&e, StoreError::Corrupt { stream, version: -5, .. } if *stream == s),
+            "{e}"
+        );
+    };
+    corrupt(store.version(&s).unwrap_err());
+    corrupt(store.streams().unwrap_err());
+    corrupt(
+        store
+            .append(&s, 0, vec![NewEvent::json(&2).unwrap()])
+            .unwrap_err(),
+    );
 }
 
 #[test]

@@ -16,11 +16,10 @@ use super::stage::{
     self, Abandoned, Closed, Criteria, FollowUp, Framework, IdeaGeneration, Implementation,
     Outreach, Previous, Shortlisting, Stage, Voting,
 };
-use crate::area::Area;
 use crate::ballot::Channel;
 use crate::idea::IdeaStatus;
-use crate::ids::{AreaId, CycleId};
-use crate::money::{Currency, Money};
+use crate::ids::CycleId;
+use crate::money::Money;
 use crate::project::DeliveryStatus;
 use crate::tally::Tally;
 
@@ -301,18 +300,11 @@ impl AnyCycle {
         matches!(self, AnyCycle::Closed(_) | AnyCycle::Abandoned(_))
     }
 
-    /// A cycle that stands in for `self` while a transition owns it; never
-    /// observable from outside.
-    fn placeholder() -> AnyCycle {
-        let area = Area::placeholder(AreaId::from_u128(0));
-        AnyCycle::Criteria(Cycle::new(CycleSetup {
-            id: CycleId::from_u128(0),
-            programme: None,
-            year: 0,
-            area,
-            currency: Currency::SEK,
-            started_at: DateTime::<Utc>::MIN_UTC,
-        }))
+    /// What stands in for `self` while a transition owns it: a new cycle of the
+    /// same setup, a valid value of the type (never observable from outside:
+    /// the transition puts the cycle, moved on or not, back at once).
+    fn stand_in(&self) -> AnyCycle {
+        AnyCycle::Criteria(Cycle::new(self.setup().clone()))
     }
 
     fn typed<S: Stage>(&mut self, operation: &'static str) -> Result<&mut Cycle<S>, CycleError> {
@@ -326,7 +318,8 @@ impl AnyCycle {
         f: impl FnOnce(Cycle<S>) -> Result<Cycle<T>, TransitionError<Cycle<S>>>,
     ) -> Result<(), CycleError> {
         let step = self.step();
-        let owned = std::mem::replace(self, AnyCycle::placeholder());
+        let stand_in = self.stand_in();
+        let owned = std::mem::replace(self, stand_in);
         match S::unwrap(owned) {
             Ok(cycle) => match f(cycle) {
                 Ok(next) => {

@@ -208,8 +208,10 @@ impl Core {
                 amount: allocation.amount,
             });
         }
-        require_text("the deciding body", &allocation.decision.body)?;
-        require_text("the decision's reference", &allocation.decision.reference)
+        match allocation.decision.missing() {
+            Some(field) => Err(CycleError::EmptyText { field }),
+            None => Ok(()),
+        }
     }
 
     fn additions_total(&self) -> Result<Money, CycleError> {

@@ -458,6 +458,36 @@ pub struct TransitionError<C> {
     inner: Box<(C, CycleError)>,
 }
 
+impl CycleError {
+    /// The error naming `f(resident)` for every resident it names: a
+    /// [`crate::store::Repository`] turns the pseudonyms a refusal names back into
+    /// the ids its caller sent.
+    pub(crate) fn rename_residents(self, f: &dyn Fn(ResidentId) -> ResidentId) -> CycleError {
+        match self {
+            CycleError::Ineligible { action, source } => CycleError::Ineligible {
+                action,
+                source: source.rename(f),
+            },
+            CycleError::ResidentTwice { project, resident } => CycleError::ResidentTwice {
+                project,
+                resident: f(resident),
+            },
+            CycleError::AlreadyVoted { voter, existing } => CycleError::AlreadyVoted {
+                voter: f(voter),
+                existing,
+            },
+            CycleError::RegisterResidentTwice { resident } => CycleError::RegisterResidentTwice {
+                resident: f(resident),
+            },
+            CycleError::PaperBallot { index, source } => CycleError::PaperBallot {
+                index,
+                source: Box::new(source.rename_residents(f)),
+            },
+            other => other,
+        }
+    }
+}
+
 impl<C> TransitionError<C> {
     pub(crate) fn new(cycle: C, error: CycleError) -> Self {
         TransitionError {

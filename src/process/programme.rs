@@ -184,6 +184,30 @@ pub enum ProgrammeError {
         /// Years committed.
         committed: u8,
     },
+    /// The council decision that lets money carry over lacks a part.
+    #[error("the programme's carry-over decision needs {field}")]
+    CarryOverDecisionIncomplete {
+        /// What is missing (`"the deciding body"`, `"the decision's reference"`).
+        field: &'static str,
+    },
+    /// A cycle id the programme has already used (a retried request).
+    #[error("the cycle id {id} cannot start {year}: it is the cycle of {used_by}")]
+    DuplicateCycleId {
+        /// The id given.
+        id: CycleId,
+        /// The year the command would start.
+        year: i32,
+        /// The year whose cycle has this id.
+        used_by: i32,
+    },
+    /// A year that is not the programme's next one.
+    #[error("the cycle of {year} cannot start: the programme's next year is {next}")]
+    YearOutOfOrder {
+        /// The year given.
+        year: i32,
+        /// The year the next cycle runs.
+        next: i32,
+    },
     /// Arithmetic on money failed.
     #[error(transparent)]
     Money(#[from] crate::money::MoneyError),
@@ -213,8 +237,12 @@ pub enum ProgrammeError {
 pub enum ProgrammeCommand {
     /// Start the next year's cycle.
     StartCycle {
-        /// The new cycle's id.
+        /// The new cycle's id: never one the programme has used.
         id: CycleId,
+        /// The year it runs: the programme's next year
+        /// ([`Programme::next_year`]), so that a retried request cannot start
+        /// the year after.
+        year: i32,
         /// When.
         at: DateTime<Utc>,
     },
@@ -369,6 +397,23 @@ impl TryFrom<RawProgramme> for Programme {
     }
 }
 
+impl ProgrammeError {
+    /// The error naming `f(resident)` for every resident it names (see
+    /// [`CycleError`]'s counterpart).
+    pub(crate) fn rename_residents(
+        self,
+        f: &dyn Fn(crate::ids::ResidentId) -> crate::ids::ResidentId,
+    ) -> ProgrammeError {
+        match self {
+            ProgrammeError::Cycle { year, source } => ProgrammeError::Cycle {
+                year,
+                source: source.rename_residents(f),
+            },
+            other => other,
+        }
+    }
+}
+
 fn cycle_err(year: i32) -> impl Fn(CycleError) -> ProgrammeError {
     move |source| ProgrammeError::Cycle { year, source }
 }
@@ -378,13 +423,19 @@ fn inconsistent(what: String) -> ProgrammeError {
 }
 
 impl Programme {
-    /// Establishes a programme; `setup.years` must be at least three.
+    /// Establishes a programme; `setup.years` must be at least three, and a
+    /// carry-over decision must name its deciding body and reference (it is
+    /// checked here, not first when a year ends with money left).
     ///
     /// # Errors
-    /// [`ProgrammeError::CommitmentTooShort`].
+    /// [`ProgrammeError::CommitmentTooShort`] or
+    /// [`ProgrammeError::CarryOverDecisionIncomplete`].
     pub fn new(setup: ProgrammeSetup) -> Result<Programme, ProgrammeError> {
         if setup.years < MIN_YEARS {
             return Err(ProgrammeError::CommitmentTooShort { years: setup.years });
+        }
+        if let Some(field) = setup.carry_over.as_ref().and_then(CouncilDecision::missing) {
+            return Err(ProgrammeError::CarryOverDecisionIncomplete { field });
         }
         Ok(Programme {
             setup,
@@ -396,17 +447,18 @@ impl Programme {
 
     /// Establishes a programme with a commitment checked at compile time; the
     /// years in `setup` are replaced by the commitment's.
-    pub fn committed<const YEARS: u8>(_: Commitment<YEARS>, mut setup: ProgrammeSetup) -> Programme
+    ///
+    /// # Errors
+    /// [`ProgrammeError::CarryOverDecisionIncomplete`].
+    pub fn committed<const YEARS: u8>(
+        _: Commitment<YEARS>,
+        mut setup: ProgrammeSetup,
+    ) -> Result<Programme, ProgrammeError>
     where
         Commitment<YEARS>: AtLeastThreeYears,
     {
         setup.years = YEARS;
-        Programme {
-            setup,
-            cycles: Vec::new(),
-            carry: Vec::new(),
-            concluded: None,
-        }
+        Programme::new(setup)
     }
 
     /// The programme's id.
@@ -484,7 +536,9 @@ impl Programme {
 
     /// Applies a command and returns the events it produced (including what the
     /// programme does in consequence: lessons and carry-over passed on when a
-    /// year ends). A refused command changes nothing.
+    /// year ends). It is [`Programme::decide`] then [`Programme::evolve`], so a
+    /// refused command changes nothing: the events are decided first, and only
+    /// accepted events change the programme.
     ///
     /// # Errors
     /// The rule the command breaks.
@@ -492,7 +546,7 @@ impl Programme {
         &mut self,
         command: ProgrammeCommand,
     ) -> Result<Vec<ProgrammeEvent>, ProgrammeError> {
-        self.apply_inner(command, None)
+        self.apply_inner(&command, None)
     }
 
     /// Like [`Programme::apply`], counting votes with `tally`.
@@ -504,10 +558,24 @@ impl Programme {
         command: ProgrammeCommand,
         tally: &dyn Tally,
     ) -> Result<Vec<ProgrammeEvent>, ProgrammeError> {
-        self.apply_inner(command, Some(tally))
+        self.apply_inner(&command, Some(tally))
     }
 
     fn apply_inner(
+        &mut self,
+        command: &ProgrammeCommand,
+        tally: Option<&dyn Tally>,
+    ) -> Result<Vec<ProgrammeEvent>, ProgrammeError> {
+        let events = self.decide_inner(command, tally)?;
+        self.evolve_slice(&events, 0)?;
+        Ok(events)
+    }
+
+    /// Runs a command on this programme, changing it as it goes: a refused
+    /// command may leave it half-changed, so only [`Programme::decide_inner`]
+    /// (on a copy) and [`Programme::evolve_slice`] (on events already decided)
+    /// call it.
+    fn execute(
         &mut self,
         command: ProgrammeCommand,
         tally: Option<&dyn Tally>,
@@ -516,7 +584,7 @@ impl Programme {
             return Err(ProgrammeError::Concluded);
         }
         match command {
-            ProgrammeCommand::StartCycle { id, at } => self.start_cycle(id, at),
+            ProgrammeCommand::StartCycle { id, year, at } => self.start_cycle(id, year, at),
             ProgrammeCommand::Cycle { year, command } => {
                 if let Command::AddFunds(Allocation {
                     source: FundingSource::CarryOver { .. },
@@ -560,9 +628,20 @@ impl Programme {
     fn start_cycle(
         &mut self,
         id: CycleId,
+        year: i32,
         at: DateTime<Utc>,
     ) -> Result<Vec<ProgrammeEvent>, ProgrammeError> {
-        let year = self.next_year();
+        let next = self.next_year();
+        if year != next {
+            return Err(ProgrammeError::YearOutOfOrder { year, next });
+        }
+        if let Some(used) = self.cycles.iter().find(|c| c.id() == id) {
+            return Err(ProgrammeError::DuplicateCycleId {
+                id,
+                year,
+                used_by: used.year(),
+            });
+        }
         if let Some(previous) = self.cycles.last()
             && previous.step() < Step::Implementation
         {
@@ -802,6 +881,14 @@ impl Programme {
         events: Vec<ProgrammeEvent>,
         offset: usize,
     ) -> Result<(), ProgrammeError> {
+        self.evolve_slice(&events, offset)
+    }
+
+    fn evolve_slice(
+        &mut self,
+        events: &[ProgrammeEvent],
+        offset: usize,
+    ) -> Result<(), ProgrammeError> {
         let replay_err = |i: usize, reason: String| ProgrammeError::Replay {
             index: offset + i,
             event: events.get(i).map_or("end of stream", ProgrammeEvent::name),
@@ -817,17 +904,24 @@ impl Programme {
                     ProgrammeEvent::Cycle {
                         event: Event::CycleStarted(setup),
                         ..
-                    } => self.apply(ProgrammeCommand::StartCycle {
-                        id: setup.id,
-                        at: setup.started_at,
-                    }),
+                    } => self.execute(
+                        ProgrammeCommand::StartCycle {
+                            id: setup.id,
+                            year: setup.year,
+                            at: setup.started_at,
+                        },
+                        None,
+                    ),
                     ProgrammeEvent::Cycle {
                         year,
                         event: Event::Accepted(command),
-                    } => self.apply(ProgrammeCommand::Cycle {
-                        year: *year,
-                        command: command.clone(),
-                    }),
+                    } => self.execute(
+                        ProgrammeCommand::Cycle {
+                            year: *year,
+                            command: command.clone(),
+                        },
+                        None,
+                    ),
                     ProgrammeEvent::Cycle {
                         year,
                         event:
@@ -835,9 +929,12 @@ impl Programme {
                             | Event::BallotCast(_)
                             | Event::ParticipationCounted(_),
                     } => self.replay_cycle_event(*year, event),
-                    ProgrammeEvent::Concluded(report) => self.apply(ProgrammeCommand::Conclude {
-                        at: report.concluded_at,
-                    }),
+                    ProgrammeEvent::Concluded(report) => self.execute(
+                        ProgrammeCommand::Conclude {
+                            at: report.concluded_at,
+                        },
+                        None,
+                    ),
                 }
                 .map_err(|e| replay_err(i, e.to_string()))?;
             let recorded = events.get(i..i + produced.len());
@@ -863,6 +960,14 @@ impl Programme {
         &self,
         command: &ProgrammeCommand,
     ) -> Result<Vec<ProgrammeEvent>, ProgrammeError> {
+        self.decide_inner(command, None)
+    }
+
+    fn decide_inner(
+        &self,
+        command: &ProgrammeCommand,
+        tally: Option<&dyn Tally>,
+    ) -> Result<Vec<ProgrammeEvent>, ProgrammeError> {
         if self.concluded.is_some() {
             return Err(ProgrammeError::Concluded);
         }
@@ -887,7 +992,9 @@ impl Programme {
                         metrics: Some(_), ..
                     }),
             } => Some(*year),
-            ProgrammeCommand::Conclude { .. } => return self.clone().apply(command.clone()),
+            ProgrammeCommand::Conclude { .. } => {
+                return self.clone().execute(command.clone(), None);
+            }
             _ => None,
         };
         let mut scratch = Programme {
@@ -906,7 +1013,7 @@ impl Programme {
             carry: self.carry.clone(),
             concluded: None,
         };
-        scratch.apply(command.clone())
+        scratch.execute(command.clone(), tally)
     }
 
     fn replay_cycle_event(
@@ -932,6 +1039,9 @@ impl Programme {
         let s = &self.setup;
         if s.years < MIN_YEARS {
             return Err(ProgrammeError::CommitmentTooShort { years: s.years });
+        }
+        if let Some(field) = s.carry_over.as_ref().and_then(CouncilDecision::missing) {
+            return Err(ProgrammeError::CarryOverDecisionIncomplete { field });
         }
         for (k, c) in self.cycles.iter().enumerate() {
             let setup = c.setup();

@@ -39,6 +39,20 @@ pub struct CouncilDecision {
     pub decided_on: NaiveDate,
 }
 
+impl CouncilDecision {
+    /// The first part a decision on the record needs and lacks: `"the deciding
+    /// body"` or `"the decision's reference"` (blank text counts as missing).
+    pub fn missing(&self) -> Option<&'static str> {
+        if self.body.trim().is_empty() {
+            Some("the deciding body")
+        } else if self.reference.trim().is_empty() {
+            Some("the decision's reference")
+        } else {
+            None
+        }
+    }
+}
+
 /// Where money set aside for a cycle comes from.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case", tag = "kind")]

@@ -56,7 +56,7 @@ mod sweep;
 
 use std::sync::Arc;
 
-use chrono::{DateTime, NaiveDate, TimeZone, Utc};
+use chrono::{DateTime, NaiveDate, Utc};
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 use serde::{Deserialize, Serialize};
@@ -105,6 +105,23 @@ pub enum SimError {
         column: usize,
         /// What is wrong, naming the field.
         message: String,
+    },
+    /// A day the calendar does not have (a year outside chrono's range).
+    #[error("the simulation reached a day the calendar does not have: {year}-{month:02}-{day:02}")]
+    Date {
+        /// The year.
+        year: i32,
+        /// The month.
+        month: u32,
+        /// The day.
+        day: u32,
+    },
+    /// The scenario could not be written out to derive the programme's id.
+    #[error("the scenario cannot be serialised to derive the programme's id")]
+    Serialise {
+        /// Why.
+        #[source]
+        source: serde_json::Error,
     },
     /// A value of the scenario that is not a number, lies outside its range or
     /// contradicts another.
@@ -229,14 +246,16 @@ struct Theme {
     cost: i64,
 }
 
-fn date(y: i32, m: u32, d: u32) -> NaiveDate {
-    NaiveDate::from_ymd_opt(y, m, d).unwrap_or_default()
+fn date(year: i32, month: u32, day: u32) -> Result<NaiveDate, SimError> {
+    NaiveDate::from_ymd_opt(year, month, day).ok_or(SimError::Date { year, month, day })
 }
 
-fn at(y: i32, m: u32, d: u32) -> DateTime<Utc> {
-    Utc.with_ymd_and_hms(y, m, d, 10, 0, 0)
-        .single()
-        .unwrap_or_default()
+/// 10:00 UTC on a day of the calendar.
+fn at(year: i32, month: u32, day: u32) -> Result<DateTime<Utc>, SimError> {
+    Ok(date(year, month, day)?
+        .and_time(chrono::NaiveTime::MIN)
+        .and_utc()
+        + chrono::Duration::hours(10))
 }
 
 fn kronor(k: i64) -> Money {
@@ -287,15 +306,21 @@ impl<'s> Simulation<'s> {
     /// The programme's id: a hash of the scenario and the seed, so the same
     /// simulation finds its own programme in a store and a different one does
     /// not collide with it.
-    pub fn programme_id(&self) -> ProgrammeId {
+    ///
+    /// # Errors
+    /// [`SimError::Serialise`] if the scenario cannot be written out (it never
+    /// hashes an empty text in its place).
+    pub fn programme_id(&self) -> Result<ProgrammeId, SimError> {
+        let scenario =
+            serde_json::to_vec(self.scenario).map_err(|source| SimError::Serialise { source })?;
         let mut h = Sha256::new();
         h.update(b"medborgarbudget/sim/1\0");
-        h.update(serde_json::to_vec(self.scenario).unwrap_or_default());
+        h.update(scenario);
         h.update(self.seed.to_be_bytes());
         let digest: [u8; 32] = h.finalize().into();
         let mut first = [0u8; 16];
         first.copy_from_slice(&digest[..16]);
-        ProgrammeId::from_u128(u128::from_be_bytes(first))
+        Ok(ProgrammeId::from_u128(u128::from_be_bytes(first)))
     }
 
     /// Runs in a fresh in-memory store, with a voter key derived from the seed.
@@ -328,7 +353,8 @@ impl<'s> Simulation<'s> {
         let mut rng = ChaCha8Rng::seed_from_u64(self.seed);
         let (people, area) = self.residents(&mut rng)?;
         let themes = self.themes(&mut rng);
-        let id = self.programme_id();
+        let id = self.programme_id()?;
+        let decided_on = date(s.first_year - 1, 6, 18)?;
         let setup = ProgrammeSetup {
             id,
             area: area.clone(),
@@ -338,9 +364,9 @@ impl<'s> Simulation<'s> {
             carry_over: s.carry_over.then(|| CouncilDecision {
                 body: "Municipal council".into(),
                 reference: "Unspent money carries over to the next year".into(),
-                decided_on: date(s.first_year - 1, 6, 18),
+                decided_on,
             }),
-            established_at: at(s.first_year - 1, 6, 18),
+            established_at: at(s.first_year - 1, 6, 18)?,
         };
         let driver = Journal::open(store, key, setup).map_err(SimError::Store)?;
         let mut world = World {
@@ -369,7 +395,7 @@ impl<'s> Simulation<'s> {
             world.command(
                 last,
                 ProgrammeCommand::Conclude {
-                    at: at(last + 1, 1, 20),
+                    at: at(last + 1, 1, 20)?,
                 },
             )?;
         }
@@ -387,7 +413,7 @@ impl<'s> Simulation<'s> {
 
     fn residents(&self, rng: &mut ChaCha8Rng) -> Result<(Vec<Person>, Area), SimError> {
         let s = self.scenario;
-        let area_id = AreaId::from_u128(self.programme_id().as_uuid().as_u128() ^ 0xA);
+        let area_id = AreaId::from_u128(self.programme_id()?.as_uuid().as_u128() ^ 0xA);
         let mut counts: Vec<Vec<u32>> = s
             .dimensions
             .iter()
@@ -437,8 +463,8 @@ impl<'s> Simulation<'s> {
                 s.first_year - 1 - i32::try_from(age).unwrap_or(0),
                 rng.random_range(1..=12),
                 rng.random_range(1..=28),
-            );
-            let since = date(s.first_year - 1 - rng.random_range(1..=20), 1, 1);
+            )?;
+            let since = date(s.first_year - 1 - rng.random_range(1..=20), 1, 1)?;
             let mut resident = Resident::new(
                 ResidentId::from_u128(u128::from(n) + 1),
                 born,
@@ -562,13 +588,14 @@ impl World<'_> {
             year,
             ProgrammeCommand::StartCycle {
                 id: self.cycle_id(year),
-                at: at(year - 1, 11, 16),
+                year,
+                at: at(year - 1, 11, 16)?,
             },
         )?;
         let decision = CouncilDecision {
             body: "Municipal council".into(),
             reference: format!("Budget {year}"),
-            decided_on: date(year - 1, 11, 14),
+            decided_on: date(year - 1, 11, 14)?,
         };
         self.cycle(
             year,
@@ -616,7 +643,7 @@ impl World<'_> {
         self.cycle(
             year,
             Command::BeginOutreach {
-                at: at(year, 1, 15),
+                at: at(year, 1, 15)?,
             },
         )?;
         // The least the model asks of step 2, every year: posters, leaflets and
@@ -628,7 +655,7 @@ impl World<'_> {
                 description: "Posters, leaflets and the municipality's web site".into(),
                 languages: vec!["sv".into()],
                 people_reached: s.population,
-                held_on: date(year, 1, 16),
+                held_on: date(year, 1, 16)?,
             }),
         )?;
         let mut boost = vec![1.0f64; self.people.len()];
@@ -652,13 +679,13 @@ impl World<'_> {
                     description: o.description.clone(),
                     languages: vec!["sv".into()],
                     people_reached: reached,
-                    held_on: date(year, 1, 20 + u32::try_from(k % 8).unwrap_or(0)),
+                    held_on: date(year, 1, 20 + u32::try_from(k % 8).unwrap_or(0))?,
                 }),
             )?;
         }
         // Who takes part this year: eligible on election day, by propensity.
         let eligibility = Eligibility::residents_aged(s.min_age);
-        let vote_day = date(year, 4, 20);
+        let vote_day = date(year, 4, 20)?;
         let mut taking_part = Vec::new();
         for (i, p) in self.people.iter().enumerate() {
             let chance = (p.propensity * boost[i]).min(s.max_propensity);
@@ -673,7 +700,7 @@ impl World<'_> {
         self.cycle(
             year,
             Command::OpenIdeaGeneration {
-                at: at(year, 2, 15),
+                at: at(year, 2, 15)?,
             },
         )?;
         let mut by_theme: Vec<Vec<(IdeaId, usize)>> = vec![Vec::new(); self.themes.len()];
@@ -691,7 +718,7 @@ impl World<'_> {
                 co_authors: vec![],
                 title: self.themes[theme].title.clone(),
                 description: format!("An idea: {}", self.themes[theme].title.to_lowercase()),
-                submitted_at: at(year, 2, 16 + self.rng.random_range(0..12u32)),
+                submitted_at: at(year, 2, 16 + self.rng.random_range(0..12u32))?,
                 estimated_cost: None,
             };
             if self.try_cycle(year, Command::SubmitIdea(idea))? {
@@ -703,7 +730,7 @@ impl World<'_> {
         self.cycle(
             year,
             Command::BeginShortlisting {
-                at: at(year, 3, 10),
+                at: at(year, 3, 10)?,
             },
         )?;
         let mut ranked: Vec<usize> = (0..self.themes.len()).collect();
@@ -821,10 +848,10 @@ impl World<'_> {
             year,
             Command::OpenVoting {
                 window: VotingWindow {
-                    opens: at(year, 4, 20),
-                    closes: at(year, 5, 11),
+                    opens: at(year, 4, 20)?,
+                    closes: at(year, 5, 11)?,
                 },
-                at: at(year, 4, 19),
+                at: at(year, 4, 19)?,
             },
         )?;
         let shortlist: Vec<(ProjectId, (f64, f64), i64)> = match self.the_cycle(year) {
@@ -846,7 +873,7 @@ impl World<'_> {
                     self.cycle_id(year).as_uuid().as_u128() ^ ((n as u128 + 1) << 72),
                 ),
                 voter: self.people[i].resident.clone(),
-                cast_at: at(year, 4, 20)
+                cast_at: at(year, 4, 20)?
                     + chrono::Duration::minutes(self.rng.random_range(0..20 * 24 * 60)),
                 choices,
             };
@@ -856,7 +883,7 @@ impl World<'_> {
         self.cycle(
             year,
             Command::CloseVoting {
-                at: at(year, 5, 12),
+                at: at(year, 5, 12)?,
             },
         )?;
         // Who voted by group, counted from the population register (ballots keep
@@ -980,7 +1007,7 @@ impl World<'_> {
                     project,
                     milestone: Milestone {
                         title: "Design workshop with residents".into(),
-                        reached_on: date(year, 6, 3),
+                        reached_on: date(year, 6, 3)?,
                     },
                 },
             )?;
@@ -1002,7 +1029,7 @@ impl World<'_> {
             )?;
             if self.rng.random::<f64>() < s.delivery {
                 let delta = self.rng.random_range(-500i64..=500) * cost.minor() / 10_000;
-                let done = at(year, 10, 1 + self.rng.random_range(0..28));
+                let done = at(year, 10, 1 + self.rng.random_range(0..28))?;
                 self.cycle(
                     year,
                     Command::CompleteProject {
@@ -1019,7 +1046,7 @@ impl World<'_> {
                         project,
                         reason: "The ground turned out to be contaminated".into(),
                         spent: Money::new(cost.minor() / 10, Currency::SEK),
-                        at: at(year, 9, 30),
+                        at: at(year, 9, 30)?,
                     },
                 )?;
             }
@@ -1027,7 +1054,7 @@ impl World<'_> {
         self.cycle(
             year,
             Command::BeginFollowUp {
-                at: at(year, 11, 20),
+                at: at(year, 11, 20)?,
             },
         )?;
         let metrics = match self.the_cycle(year) {
@@ -1048,7 +1075,7 @@ impl World<'_> {
                     metrics.voters_with_funded.value() * 100.0
                 )],
                 summary: format!("Follow-up of {year}"),
-                recorded_at: at(year, 12, 10),
+                recorded_at: at(year, 12, 10)?,
                 metrics: Some(metrics),
             }),
         )?;
@@ -1078,6 +1105,23 @@ fn supports(choices: &Choices, project: ProjectId) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_day_the_calendar_lacks_is_an_error_not_1970() {
+        assert!(matches!(
+            date(2027, 2, 30),
+            Err(SimError::Date {
+                year: 2027,
+                month: 2,
+                day: 30
+            })
+        ));
+        assert!(matches!(at(i32::MAX, 1, 1), Err(SimError::Date { .. })));
+        assert_eq!(
+            at(2027, 4, 20).unwrap().to_rfc3339(),
+            "2027-04-20T10:00:00+00:00"
+        );
+    }
 
     fn small() -> Scenario {
         Scenario {
@@ -1117,9 +1161,9 @@ mod tests {
             rule: crate::tally::Rule::Mes,
             ..small()
         };
-        let a = Simulation::new(&s, 1).unwrap().programme_id();
-        assert_eq!(a, Simulation::new(&s, 1).unwrap().programme_id());
-        assert_ne!(a, Simulation::new(&s, 2).unwrap().programme_id());
-        assert_ne!(a, Simulation::new(&t, 1).unwrap().programme_id());
+        let a = Simulation::new(&s, 1).unwrap().programme_id().unwrap();
+        assert_eq!(a, Simulation::new(&s, 1).unwrap().programme_id().unwrap());
+        assert_ne!(a, Simulation::new(&s, 2).unwrap().programme_id().unwrap());
+        assert_ne!(a, Simulation::new(&t, 1).unwrap().programme_id().unwrap());
     }
 }

@@ -5,7 +5,7 @@ use std::sync::Arc;
 use crate::ids::ProgrammeId;
 use crate::process::{Programme, ProgrammeCommand, ProgrammeError, ProgrammeEvent, ProgrammeSetup};
 
-use super::{Aggregate, NewEvent, Repository, Store, StoreExt, StreamId, VoterKey, decode};
+use super::{NewEvent, Repository, Store, StoreExt, StreamId, VoterKey, decode};
 
 /// Why a journal could not open or apply a command.
 #[derive(Debug, thiserror::Error)]
@@ -215,10 +215,11 @@ impl Journal {
         // Voters are stored under their pseudonyms. The copy applies the command
         // in place (a refused command changes nothing), so no decision copies
         // the programme.
-        let events = self
-            .local
-            .apply(Programme::pseudonymize(command, &self.key))
-            .map_err(JournalError::Refused)?;
+        let (command, callers) = super::repository::pseudonymize::<Programme>(command, &self.key);
+        let events = self.local.apply(command).map_err(|error| {
+            let caller = |id| callers.get(&id).copied().unwrap_or(id);
+            JournalError::Refused(error.rename_residents(&caller))
+        })?;
         if self.matched < self.stored.len() {
             let end = self.matched + events.len();
             if self.stored.get(self.matched..end) != Some(events.as_slice()) {

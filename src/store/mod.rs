@@ -209,6 +209,20 @@ pub(crate) fn hex_array<const N: usize>(text: &str) -> Option<[u8; N]> {
     Some(out)
 }
 
+/// A version as a database stores it (`i64`), checked: a negative one is
+/// [`StoreError::Corrupt`].
+pub(crate) fn stored_version(
+    stream: &StreamId,
+    version: i64,
+    what: &'static str,
+) -> Result<Version, StoreError> {
+    u64::try_from(version).map_err(|_| StoreError::Corrupt {
+        stream: stream.clone(),
+        version,
+        what,
+    })
+}
+
 /// An event to append: its JSON and the schema it is written in.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct NewEvent {
@@ -441,6 +455,18 @@ pub enum StoreError {
         recorded: KeyFingerprint,
         /// The writer's.
         given: KeyFingerprint,
+    },
+    /// A stored number no event log can hold, such as a negative version: the
+    /// database was damaged or written by something else. Never read as an
+    /// empty stream.
+    #[error("stream {stream}: the store holds the {what} {version}, which no event log can have")]
+    Corrupt {
+        /// The stream.
+        stream: StreamId,
+        /// The number as stored.
+        version: i64,
+        /// What the number is (`"version"`, `"event version"`).
+        what: &'static str,
     },
     /// An event that does not decode.
     #[error("{}event {version}: cannot decode: {message}", stream.as_ref().map(|s| format!("stream {s}, ")).unwrap_or_default())]

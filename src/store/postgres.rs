@@ -163,8 +163,7 @@ fn head_of(stream: &StreamId, row: &postgres::Row) -> Result<Head, StoreError> {
         })
         .transpose()?;
     Ok(Head {
-        version: u64::try_from(version)
-            .map_err(|_| backend(format!("stream {stream}: a negative version {version}")))?,
+        version: super::stored_version(stream, version, "version")?,
         hash: hash(row.get::<_, &[u8]>(1))?,
         seal,
         voter_key,
@@ -564,7 +563,7 @@ impl Store for PostgresStore {
                 let micros: i64 = r.get(2);
                 Ok(StoredEvent {
                     stream: stream.clone(),
-                    version: u64::try_from(r.get::<_, i64>(0)).map_err(backend)?,
+                    version: super::stored_version(stream, r.get(0), "event version")?,
                     schema: u32::try_from(r.get::<_, i32>(1)).map_err(backend)?,
                     recorded_at: DateTime::<Utc>::from_timestamp_micros(micros)
                         .ok_or_else(|| backend("a stored time is out of range"))?,
@@ -586,10 +585,9 @@ impl Store for PostgresStore {
             .map_err(backend)?
             .iter()
             .map(|r| {
-                Ok(StreamInfo {
-                    stream: StreamId::new(r.get::<_, String>(0))?,
-                    version: u64::try_from(r.get::<_, i64>(1)).map_err(backend)?,
-                })
+                let stream = StreamId::new(r.get::<_, String>(0))?;
+                let version = super::stored_version(&stream, r.get(1), "version")?;
+                Ok(StreamInfo { stream, version })
             })
             .collect()
     }
@@ -602,6 +600,8 @@ impl Store for PostgresStore {
         let row = client
             .query_opt(&statement, &[&stream.as_str()])
             .map_err(backend)?;
-        Ok(row.map_or(0, |r| u64::try_from(r.get::<_, i64>(0)).unwrap_or(0)))
+        row.map_or(Ok(0), |r| {
+            super::stored_version(stream, r.get(0), "version")
+        })
     }
 }

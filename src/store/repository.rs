@@ -13,7 +13,7 @@ use super::{
     Hash, NewEvent, PAGE, SCHEMA, Store, StoreError, StoredEvent, StreamId, Version, VoterKey,
     check_head,
 };
-use crate::ids::{CycleId, ProgrammeId};
+use crate::ids::{CycleId, ProgrammeId, ResidentId};
 use crate::process::{
     AnyCycle, Command, CycleError, Event, Programme, ProgrammeCommand, ProgrammeError,
     ProgrammeEvent, ReplayError,
@@ -58,8 +58,22 @@ pub trait Aggregate: Sized {
     fn evolve(&mut self, events: Vec<Self::Event>, first: Version)
     -> Result<(), Self::ReplayError>;
 
-    /// The command with voters pseudonymised by `key`.
-    fn pseudonymize(command: Self::Command, key: &VoterKey) -> Self::Command;
+    /// The command with every voter's id replaced by `pseudonym(id)`.
+    fn pseudonymize(
+        command: Self::Command,
+        pseudonym: &dyn Fn(ResidentId) -> ResidentId,
+    ) -> Self::Command;
+
+    /// The refusal of a pseudonymised command, naming `caller(id)` for each
+    /// resident `id` it names: the id the caller sent, so that an error never
+    /// shows a pseudonym. The default names residents as the error does.
+    fn name_residents(
+        error: Self::Error,
+        caller: &dyn Fn(ResidentId) -> ResidentId,
+    ) -> Self::Error {
+        let _ = caller;
+        error
+    }
 
     /// Upgrades an event written in an older `schema` to the current one.
     ///
@@ -133,8 +147,12 @@ impl Aggregate for AnyCycle {
         })
     }
 
-    fn pseudonymize(command: Command, key: &VoterKey) -> Command {
-        command.pseudonymize(|id| key.pseudonym(id))
+    fn pseudonymize(command: Command, pseudonym: &dyn Fn(ResidentId) -> ResidentId) -> Command {
+        command.pseudonymize(pseudonym)
+    }
+
+    fn name_residents(error: CycleError, caller: &dyn Fn(ResidentId) -> ResidentId) -> CycleError {
+        error.rename_residents(caller)
     }
 
     fn upcast(schema: u32, event: Value) -> Result<Value, String> {
@@ -173,14 +191,24 @@ impl Aggregate for Programme {
         Programme::evolve(self, events, offset)
     }
 
-    fn pseudonymize(command: ProgrammeCommand, key: &VoterKey) -> ProgrammeCommand {
+    fn pseudonymize(
+        command: ProgrammeCommand,
+        pseudonym: &dyn Fn(ResidentId) -> ResidentId,
+    ) -> ProgrammeCommand {
         match command {
             ProgrammeCommand::Cycle { year, command } => ProgrammeCommand::Cycle {
                 year,
-                command: command.pseudonymize(|id| key.pseudonym(id)),
+                command: command.pseudonymize(pseudonym),
             },
             other => other,
         }
+    }
+
+    fn name_residents(
+        error: ProgrammeError,
+        caller: &dyn Fn(ResidentId) -> ResidentId,
+    ) -> ProgrammeError {
+        error.rename_residents(caller)
     }
 
     fn upcast(schema: u32, event: Value) -> Result<Value, String> {
@@ -667,7 +695,11 @@ impl<A: Aggregate> Repository<A> {
         let Some(key) = &self.key else {
             return Err(RepositoryError::ReadOnly { stream });
         };
-        let command = A::pseudonymize(command, key);
+        let (command, callers) = pseudonymize::<A>(command, key);
+        let rejected = |error| {
+            let caller = |id| callers.get(&id).copied().unwrap_or(id);
+            RepositoryError::Rejected(A::name_residents(error, &caller))
+        };
         let fingerprint = key.fingerprint();
         for attempt in 0..self.attempts {
             if attempt > 0 {
@@ -677,10 +709,7 @@ impl<A: Aggregate> Repository<A> {
             let Some(loaded) = self.loaded.get_mut(&stream) else {
                 return Err(RepositoryError::NotFound { stream });
             };
-            let events = loaded
-                .state
-                .decide(&command)
-                .map_err(RepositoryError::Rejected)?;
+            let events = loaded.state.decide(&command).map_err(rejected)?;
             let encoded = events
                 .iter()
                 .map(NewEvent::json)
@@ -708,4 +737,20 @@ impl<A: Aggregate> Repository<A> {
             attempts: self.attempts,
         })
     }
+}
+
+/// `command` with its voters pseudonymised by `key`, and each pseudonym's
+/// resident id as the caller sent it (kept in memory for the refusal, never
+/// stored).
+pub(crate) fn pseudonymize<A: Aggregate>(
+    command: A::Command,
+    key: &VoterKey,
+) -> (A::Command, HashMap<ResidentId, ResidentId>) {
+    let callers = std::cell::RefCell::new(HashMap::new());
+    let command = A::pseudonymize(command, &|id| {
+        let pseudonym = key.pseudonym(id);
+        callers.borrow_mut().insert(pseudonym, id);
+        pseudonym
+    });
+    (command, callers.into_inner())
 }

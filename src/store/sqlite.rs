@@ -122,8 +122,7 @@ fn read_head(conn: &Connection, stream: &StreamId) -> Result<Option<Head>, Store
         })
         .transpose()?;
     Ok(Some(Head {
-        version: u64::try_from(version)
-            .map_err(|_| backend(format!("stream {stream}: a negative version {version}")))?,
+        version: super::stored_version(stream, version, "version")?,
         hash: hash(&head)?,
         seal,
         voter_key,
@@ -405,7 +404,7 @@ impl Store for SqliteStore {
                 .ok_or_else(|| backend(format!("event {version}: time {micros} out of range")))?;
             out.push(StoredEvent {
                 stream: stream.clone(),
-                version: u64::try_from(version).map_err(backend)?,
+                version: super::stored_version(stream, version, "event version")?,
                 schema,
                 recorded_at,
                 payload,
@@ -427,10 +426,9 @@ impl Store for SqliteStore {
         let mut out = Vec::new();
         for row in rows {
             let (stream, version) = row.map_err(backend)?;
-            out.push(StreamInfo {
-                stream: StreamId::new(stream)?,
-                version: u64::try_from(version).map_err(backend)?,
-            });
+            let stream = StreamId::new(stream)?;
+            let version = super::stored_version(&stream, version, "version")?;
+            out.push(StreamInfo { stream, version });
         }
         Ok(out)
     }
@@ -445,6 +443,6 @@ impl Store for SqliteStore {
             )
             .optional()
             .map_err(backend)?;
-        Ok(v.map_or(0, |v| u64::try_from(v).unwrap_or(0)))
+        v.map_or(Ok(0), |v| super::stored_version(stream, v, "version"))
     }
 }

@@ -405,6 +405,7 @@ pub fn report_programme(first_title: Option<&str>) -> medborgarbudget::process::
         };
         p.apply(ProgrammeCommand::StartCycle {
             id: CycleId::from_u128(base),
+            year,
             at: yday(year, 0),
         })
         .unwrap();

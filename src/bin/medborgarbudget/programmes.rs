@@ -257,7 +257,10 @@ pub fn simulate(
             scenario.name, scenario.district, scenario.population, scenario.rule
         ),
     )?;
-    w(&mut out, format!("programme {}", sim.programme_id()))?;
+    w(
+        &mut out,
+        format!("programme {}", sim.programme_id().map_err(bad)?),
+    )?;
     w(
         &mut out,
         format!(
