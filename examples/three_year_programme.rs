@@ -31,6 +31,7 @@ use chrono::{DateTime, NaiveDate, TimeZone, Utc};
 use medborgarbudget::area::{Area, Eligibility, Resident};
 use medborgarbudget::ballot::{BallotKind, BallotRules, BallotSubmission, Choices, PaperBatch};
 use medborgarbudget::criteria::{Criteria, Score};
+use medborgarbudget::followup::CycleMetrics;
 use medborgarbudget::idea::{IdeaStatus, IdeaSubmission};
 use medborgarbudget::ids::{AreaId, BallotId, CycleId, IdeaId, ProgrammeId, ProjectId, ResidentId};
 use medborgarbudget::money::{Currency, Money};
@@ -715,6 +716,12 @@ impl Run {
             ],
             _ => vec!["Poängröstning gav unga projekt större genomslag".to_string()],
         };
+        // The figures to publish, computed from the cycle; the evaluation pins
+        // their digest, so a printed report can be checked against the log.
+        let figures = match self.cycle_ref(year) {
+            Some(cycle) => Some(CycleMetrics::of(cycle)?.digest()?),
+            None => None,
+        };
         self.cycle(
             year,
             Command::Close(Evaluation {
@@ -723,7 +730,7 @@ impl Run {
                     "Uppföljning av {year}: valdeltagande, vem som deltog, vad som byggdes"
                 ),
                 recorded_at: at(year, 12, 10),
-                metrics: None,
+                figures,
             }),
         )?;
         Ok(())

@@ -112,7 +112,8 @@
 //!     cycle.add_co_creator(p, resident(200))?;
 //!     cycle.complete_project(p, Money::from_major(420_000, Currency::SEK)?, day(300))?;
 //! }
-//! // 7. Uppföljning: the follow-up metrics are recorded (and checked), then closed.
+//! // 7. Uppföljning: the follow-up figures are computed from the cycle and
+//! // published; the evaluation pins their digest, and the cycle closes.
 //! let cycle = cycle.begin_follow_up(day(310))?;
 //! let metrics = cycle.metrics()?;
 //! assert_eq!((metrics.voters, metrics.delivered), (30, 2));
@@ -120,7 +121,7 @@
 //!     lessons: vec!["Hold workshops in the evening".into()],
 //!     summary: "30 ballots, two projects delivered".into(),
 //!     recorded_at: day(320),
-//!     metrics: Some(metrics),
+//!     figures: Some(metrics.digest()?),
 //! })?;
 //! assert_eq!(cycle.spent()?, Money::from_major(840_000, Currency::SEK)?);
 //!

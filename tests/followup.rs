@@ -166,9 +166,9 @@ fn expected() -> CycleMetrics {
     }
 }
 
-fn evaluation_with(metrics: Option<CycleMetrics>) -> Evaluation {
+fn evaluation_with(figures: &CycleMetrics) -> Evaluation {
     Evaluation {
-        metrics,
+        figures: Some(figures.digest().unwrap()),
         ..evaluation()
     }
 }
@@ -226,96 +226,69 @@ fn a_funded_set_that_leaves_a_cohesive_group_out_is_reported() {
 }
 
 #[test]
-fn wrong_recorded_metrics_are_refused() {
+fn published_figures_are_checked_against_the_cycle_on_request() {
+    // The evaluation pins what was published; the check recounts when asked.
+    let right = AnyCycle::from(follow_up().close(evaluation_with(&expected())).unwrap());
+    assert_eq!(CycleMetrics::published(&right).unwrap(), Some(true));
     let mut wrong = expected();
     wrong.co_creators = 5;
-    let err = follow_up().close(evaluation_with(Some(wrong))).unwrap_err();
+    let misprinted = AnyCycle::from(follow_up().close(evaluation_with(&wrong)).unwrap());
+    assert_eq!(CycleMetrics::published(&misprinted).unwrap(), Some(false));
+    let unpinned = AnyCycle::from(follow_up().close(evaluation()).unwrap());
+    assert_eq!(CycleMetrics::published(&unpinned).unwrap(), None);
     assert_eq!(
-        *err.error(),
-        CycleError::MetricsMismatch {
-            cycle: CycleId::from_u128(1),
-            field: "co_creators",
-        }
+        CycleMetrics::published(&AnyCycle::from(follow_up())).unwrap(),
+        None
     );
-    assert!(
-        err.error().to_string().contains("co_creators"),
-        "{}",
-        err.error()
-    );
-    assert_eq!(
-        err.into_cycle(),
-        follow_up(),
-        "the cycle comes back unchanged"
-    );
-
-    let mut wrong = expected();
-    wrong.proportionality = Proportionality::Exact {
-        ejr_up_to_one: false,
-        witness: Some(vec![project_id(2)]),
-    };
-    let mut any = AnyCycle::from(follow_up());
-    let err = any
-        .apply(Command::Close(evaluation_with(Some(wrong))))
-        .unwrap_err();
-    assert_eq!(
-        err,
-        CycleError::MetricsMismatch {
-            cycle: CycleId::from_u128(1),
-            field: "proportionality",
-        }
-    );
-    assert_eq!(any.step(), Step::FollowUp);
+    // Every way of computing them agrees.
+    assert_eq!(CycleMetrics::of(&right).unwrap(), expected());
 }
-
 #[test]
-fn recorded_metrics_round_trip_and_are_checked_on_replay_and_load() {
+fn figures_stored_whole_by_earlier_logs_load_as_their_digest() {
     let mut any = AnyCycle::from(follow_up());
-    let close = Command::Close(evaluation_with(Some(expected())));
-    // Deciding (on a copy) reads the ballots too.
+    let close = Command::Close(evaluation_with(&expected()));
     assert_eq!(
         any.decide(&close).unwrap(),
         [Event::Accepted(close.clone())]
     );
-    any.apply(close).unwrap();
-    assert_eq!(any.evaluation().unwrap().metrics, Some(expected()));
-    assert_eq!(CycleMetrics::of(&any).unwrap(), expected());
+    any.apply(close.clone()).unwrap();
+    let digest = expected().digest().unwrap();
+    assert_eq!(any.evaluation().unwrap().figures, Some(digest));
+    let json = serde_json::to_value(Event::Accepted(close.clone())).unwrap();
+    assert_eq!(
+        json["accepted"]["close"]["figures"],
+        serde_json::Value::String(digest.to_string()),
+        "{json}"
+    );
 
-    // History and snapshots carry them.
+    // An event as logs held it before: the figures whole, as `metrics`.
+    let mut old = json.clone();
+    let fields = old["accepted"]["close"].as_object_mut().unwrap();
+    fields.remove("figures");
+    fields.insert("metrics".into(), serde_json::to_value(expected()).unwrap());
+    let loaded: Event = serde_json::from_value(old.clone()).unwrap();
+    assert_eq!(loaded, Event::Accepted(close));
+    // Both, or an unknown field, do not load.
+    let mut both = old.clone();
+    both["accepted"]["close"]["figures"] = json["accepted"]["close"]["figures"].clone();
+    assert!(serde_json::from_value::<Event>(both).is_err());
+    let mut unknown = old;
+    unknown["accepted"]["close"]["metric"] = 1.into();
+    assert!(serde_json::from_value::<Event>(unknown).is_err());
+
+    // History and snapshots carry the digest; an evaluation without one
+    // serialises without it.
     assert_eq!(AnyCycle::replay(any.history()).unwrap(), any);
-    let json = serde_json::to_value(&any).unwrap();
-    let loaded: AnyCycle = serde_json::from_value(json.clone()).unwrap();
-    assert_eq!(loaded, any);
-    // An evaluation without metrics serialises as before.
+    let snapshot = serde_json::to_value(&any).unwrap();
+    assert_eq!(serde_json::from_value::<AnyCycle>(snapshot).unwrap(), any);
     let plain = AnyCycle::from(follow_up().close(evaluation()).unwrap());
     let plain_json = serde_json::to_string(&plain).unwrap();
-    assert!(!plain_json.contains("metrics"));
+    assert!(!plain_json.contains("figures"), "{plain_json}");
     assert_eq!(
         serde_json::from_str::<AnyCycle>(&plain_json).unwrap(),
         plain
     );
-
-    // A snapshot whose recorded metrics were changed does not load …
-    let mut tampered = json;
-    tampered["stage"]["evaluation"]["metrics"]["voters"] = 11.into();
-    let err = serde_json::from_value::<AnyCycle>(tampered)
-        .unwrap_err()
-        .to_string();
-    assert!(err.contains("follow-up metrics"), "{err}");
-    assert!(err.contains("voters"), "{err}");
-
-    // … and a history with changed metrics does not replay.
-    let mut events = any.history();
-    let last = events.len() - 1;
-    let Event::Accepted(Command::Close(e)) = &mut events[last] else {
-        panic!("the history ends with the evaluation")
-    };
-    if let Some(m) = e.metrics.as_mut() {
-        m.spent = sek(1);
-    }
-    let err = AnyCycle::replay(events).unwrap_err();
-    assert!(err.to_string().contains("spent"), "{err}");
 }
-
 #[test]
 fn metrics_are_refused_before_the_vote_is_counted() {
     for cycle in running_cycles().into_iter().take(5) {
@@ -558,7 +531,7 @@ impl Run {
             lessons: vec![format!("Lesson of {year}")],
             summary: format!("{} ballots", metrics.voters),
             recorded_at: yday(year, 320),
-            metrics: Some(metrics),
+            figures: Some(metrics.digest().unwrap()),
         }
     }
 }
@@ -568,7 +541,7 @@ fn a_programme_records_each_year_and_the_changes() {
     let mut r = Run::new(true);
     r.run_to_implementation(FIRST);
     // Year 1 still in implementation: measured, nothing recorded yet.
-    assert_eq!(r.p.follow_up(FIRST), None);
+    assert_eq!(r.p.follow_up(FIRST).unwrap(), None);
     let running = ProgrammeMetrics::of(&r.p).unwrap();
     assert_eq!(running.years.len(), 1);
     assert_eq!(running.years[0].in_progress, 2);
@@ -577,14 +550,15 @@ fn a_programme_records_each_year_and_the_changes() {
     r.finish(FIRST, [390_000, 480_000]);
     // Year 2's criteria step reads year 1's follow-up.
     r.run_to_implementation(FIRST + 1);
-    let previous = r.p.follow_up(FIRST).unwrap();
+    let previous = r.p.follow_up(FIRST).unwrap().unwrap();
     assert_eq!(previous.left_over, sek(130_000));
     assert_eq!(
         r.p.cycle(FIRST + 1).unwrap().budget().unwrap(),
         sek(1_130_000)
     );
 
-    // A wrong recorded figure is refused through the programme as well.
+    // Year 2 publishes figures that are not the cycle's: the log keeps what
+    // was published, and the check on request finds the misprint.
     let funded =
         r.p.cycle(FIRST + 1)
             .unwrap()
@@ -616,23 +590,17 @@ fn a_programme_records_each_year_and_the_changes() {
             at: yday(FIRST + 1, 310),
         },
     );
-    let right = CycleMetrics::of(r.p.cycle(FIRST + 1).unwrap()).unwrap();
-    let mut wrong = right.clone();
+    let mut wrong = CycleMetrics::of(r.p.cycle(FIRST + 1).unwrap()).unwrap();
     wrong.left_over = sek(0);
-    let err = r
-        .try_cmd(FIRST + 1, Command::Close(r.evaluation(FIRST + 1, wrong)))
-        .unwrap_err();
-    assert!(
-        matches!(
-            &err,
-            ProgrammeError::Cycle {
-                year,
-                source: CycleError::MetricsMismatch { field: "left_over", .. },
-            } if *year == FIRST + 1
-        ),
-        "{err}"
+    r.cmd(FIRST + 1, Command::Close(r.evaluation(FIRST + 1, wrong)));
+    assert_eq!(
+        CycleMetrics::published(r.p.cycle(FIRST + 1).unwrap()).unwrap(),
+        Some(false)
     );
-    r.cmd(FIRST + 1, Command::Close(r.evaluation(FIRST + 1, right)));
+    assert_eq!(
+        CycleMetrics::published(r.p.cycle(FIRST).unwrap()).unwrap(),
+        Some(true)
+    );
 
     r.run_to_implementation(FIRST + 2);
     r.finish(FIRST + 2, [350_000, 500_000]);
@@ -642,7 +610,7 @@ fn a_programme_records_each_year_and_the_changes() {
     for (k, year) in m.years.iter().enumerate() {
         let y = FIRST + i32::try_from(k).unwrap();
         assert_eq!(year.year, y);
-        assert_eq!(r.p.follow_up(y), Some(year), "recorded = recomputed");
+        assert_eq!(r.p.follow_up(y).unwrap().as_ref(), Some(year));
     }
     let budgets: Vec<_> = m.years.iter().map(|y| y.budget).collect();
     assert_eq!(budgets, [sek(1_000_000), sek(1_130_000), sek(1_230_000)]);
@@ -720,10 +688,10 @@ fn without_carry_over_what_ended_years_leave_is_left_at_the_end() {
     // Year 1 left 130 000; year 2 has not ended.
     assert_eq!(m.left_at_end, sek(130_000));
     assert_eq!(
-        r.p.follow_up(FIRST).map(|y| y.left_over),
+        r.p.follow_up(FIRST).unwrap().map(|y| y.left_over),
         Some(sek(130_000))
     );
-    assert_eq!(r.p.follow_up(FIRST + 1), None);
+    assert_eq!(r.p.follow_up(FIRST + 1).unwrap(), None);
 }
 
 /// The ten voters of `implementation()` and ten residents who did not vote.

@@ -215,7 +215,7 @@ impl Run {
                 lessons: vec![format!("Lesson of {year}")],
                 summary: "Done".into(),
                 recorded_at: yday(year, 320),
-                metrics: None,
+                figures: None,
             }),
         );
     }

@@ -199,7 +199,7 @@ fn every_ballot_kind_and_rule_runs_a_whole_programme() {
             };
             assert_eq!(c.decision().rule, rule);
             assert_eq!(c.rules().kind(), ballot);
-            assert!(run.programme.follow_up(year).is_some());
+            assert!(run.programme.follow_up(year).unwrap().is_some());
         }
     }
 }

@@ -710,7 +710,7 @@ fn command(t: &T, next_ballot: u128) -> Command {
             },
             summary: "A year of learning".into(),
             recorded_at: at(T_EVALUATED),
-            metrics: None,
+            figures: None,
         }),
         T::Abandon => Command::Abandon {
             reason: "The council withdrew the money".into(),

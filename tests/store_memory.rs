@@ -65,7 +65,9 @@ fn a_repository_catches_up_with_other_writers_without_replaying() {
         id: BallotId::from_u128(1_011),
         ..conformance::submission(11)
     };
-    let err = a.execute(id, Command::CastBallot(again.clone())).unwrap_err();
+    let err = a
+        .execute(id, Command::CastBallot(again.clone()))
+        .unwrap_err();
     let sent = conformance::submission(11).voter.id();
     assert!(
         matches!(

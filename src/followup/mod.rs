@@ -5,19 +5,18 @@
 //!
 //! Every measure is exact: counts are integers, money is [`Money`], ratios are
 //! reduced [`Fraction`]s (use [`Fraction::value`] for a float to print or plot).
-//! That makes metrics `Eq`, so a cycle's recorded follow-up can be checked
-//! against a recount when the cycle is loaded.
+//! That makes metrics `Eq`, and the same cycle always gives the same figures.
 //!
-//! ## Recorded with the evaluation
+//! ## Computed, not stored
 //!
-//! The follow-up step computes the metrics of its cycle
-//! ([`Cycle::metrics`] or [`CycleMetrics::of`])
-//! and records them in the [`Evaluation`](crate::process::Evaluation) that
-//! closes the cycle. The cycle recomputes them when it closes — and so again
-//! whenever it is replayed or loaded — and refuses metrics that differ
-//! ([`CycleError::MetricsMismatch`]).
-//! The next year's criteria step reads them through
-//! [`Programme::follow_up`].
+//! The figures of a cycle are computed from it whenever they are needed
+//! ([`Cycle::metrics`] or [`CycleMetrics::of`]); the next year's criteria step
+//! reads them through [`Programme::follow_up`]. The
+//! [`Evaluation`](crate::process::Evaluation) that closes a cycle records what
+//! people decided (lessons, a summary) and, optionally, the digest of the
+//! figures as published ([`CycleMetrics::digest`]), which
+//! [`CycleMetrics::published`] checks on request. Loading a cycle never
+//! recounts them.
 //!
 //! ## The measures
 //!
@@ -63,8 +62,8 @@ use crate::ids::{CycleId, ProgrammeId, ProjectId, ResidentId};
 use crate::money::{Money, MoneyError};
 use crate::process::stage::Decided;
 use crate::process::{
-    Allocation, AnyCycle, Cycle, CycleError, CycleSetup, FundingDecision, FundingSource,
-    OutreachActivity, Participation, Programme, Step,
+    Allocation, AnyCycle, Cycle, CycleError, CycleSetup, FiguresDigest, FundingDecision,
+    FundingSource, OutreachActivity, Participation, Programme, Step,
 };
 use crate::project::{DeliveryStatus, Project};
 use crate::tally::Fraction;
@@ -240,6 +239,14 @@ pub struct ProgrammeMetrics {
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[non_exhaustive]
 pub enum FollowUpError {
+    /// The figures could not be written as JSON to take their digest.
+    #[error("cycle {cycle}: the follow-up figures cannot be written as JSON: {message}")]
+    Serialise {
+        /// The cycle.
+        cycle: CycleId,
+        /// Why.
+        message: String,
+    },
     /// The cycle's vote has not been counted: it is in a step before
     /// implementation, or was abandoned before the vote was counted.
     #[error(
@@ -622,51 +629,58 @@ impl CycleMetrics {
         .metrics()
     }
 
-    /// The name of the first field in which `self` and `other` differ, if any.
-    pub(crate) fn first_difference(&self, other: &CycleMetrics) -> Option<&'static str> {
-        macro_rules! compare {
-            ($($field:ident),* $(,)?) => {
-                $(
-                    if self.$field != other.$field {
-                        return Some(stringify!($field));
-                    }
-                )*
-            };
+    /// The digest of these figures as published: what an
+    /// [`Evaluation::figures`](crate::process::Evaluation::figures) records.
+    ///
+    /// # Errors
+    /// [`FollowUpError::Serialise`] if the figures cannot be written as JSON.
+    pub fn digest(&self) -> Result<FiguresDigest, FollowUpError> {
+        let json = serde_json::to_value(self).map_err(|e| FollowUpError::Serialise {
+            cycle: self.cycle,
+            message: e.to_string(),
+        })?;
+        Ok(FiguresDigest::of_json(&json))
+    }
+
+    /// Whether the figures published when `cycle` closed are its own: `None`
+    /// when it has not closed or its evaluation pinned no figures, otherwise
+    /// whether the recorded digest is the digest of the figures computed now.
+    /// This recounts (with the exact EJR check), so it runs when asked, never
+    /// when a cycle is loaded.
+    ///
+    /// # Errors
+    /// As [`CycleMetrics::of`].
+    pub fn published(cycle: &AnyCycle) -> Result<Option<bool>, FollowUpError> {
+        let Some(recorded) = cycle.evaluation().and_then(|e| e.figures) else {
+            return Ok(None);
+        };
+        Ok(Some(CycleMetrics::of(cycle)?.digest()? == recorded))
+    }
+}
+
+impl Programme {
+    /// The follow-up figures of the cycle of `year` once it has closed: what
+    /// the next year's criteria step reads, beside the lessons
+    /// ([`Programme::lessons_for`]), to set its budget, outreach and criteria.
+    /// `Ok(None)` for a year without a cycle or one not closed. They are
+    /// computed from the cycle (as [`CycleMetrics::of`]), never read from a
+    /// stored copy; [`ProgrammeMetrics::of`] gives every year's.
+    ///
+    /// # Errors
+    /// As [`CycleMetrics::of`].
+    pub fn follow_up(&self, year: i32) -> Result<Option<CycleMetrics>, FollowUpError> {
+        match self.cycle(year) {
+            Some(cycle) if cycle.step() == Step::Closed => CycleMetrics::of(cycle).map(Some),
+            _ => Ok(None),
         }
-        compare!(
-            cycle,
-            year,
-            population,
-            voters,
-            turnout,
-            groups,
-            outreach_reached,
-            outreach_activities,
-            ideas,
-            projects_on_ballot,
-            funded,
-            voters_with_funded,
-            satisfaction_by_count,
-            satisfaction_by_cost,
-            proportionality,
-            budget,
-            carried_in,
-            spent,
-            left_over,
-            delivered,
-            cancelled,
-            in_progress,
-            co_creators,
-        );
-        None
     }
 }
 
 /// Follow-up metrics of a cycle whose vote was counted.
 impl<S: Decided> Cycle<S> {
     /// The cycle's follow-up metrics as of now, the same as
-    /// [`CycleMetrics::of`]. In step 7 these are what the
-    /// [`Evaluation`](crate::process::Evaluation) records.
+    /// [`CycleMetrics::of`]. In step 7 these are the figures to publish (an
+    /// [`Evaluation`](crate::process::Evaluation) may pin their digest).
     ///
     /// # Errors
     /// An inconsistency or an overflow, naming the cycle.
@@ -948,10 +962,10 @@ mod tests {
                 co_creators: -3,
             }
         );
-        assert_eq!(earlier.first_difference(&earlier.clone()), None);
-        assert_eq!(earlier.first_difference(&later), Some("cycle"));
+        assert_eq!(earlier.digest().unwrap(), earlier.clone().digest().unwrap());
+        assert_ne!(earlier.digest().unwrap(), later.digest().unwrap());
         let mut other = earlier.clone();
         other.co_creators += 1;
-        assert_eq!(earlier.first_difference(&other), Some("co_creators"));
+        assert_ne!(earlier.digest().unwrap(), other.digest().unwrap());
     }
 }

@@ -30,10 +30,6 @@ use crate::tally::Tally;
 /// the rules live in one place. Serialised as a snapshot; deserialising replays
 /// the snapshot's history through the same rules, so a corrupted snapshot does not
 /// load.
-// The evaluation that closes a cycle carries its follow-up metrics inline (the
-// agreed form of `Evaluation::metrics`), which makes this variant much larger
-// than the others; it occurs once per cycle.
-#[allow(clippy::large_enum_variant)]
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum AnyCycle {
     /// Step 1.
@@ -589,14 +585,8 @@ impl AnyCycle {
             ) => Ok(vec![Event::ParticipationCounted(
                 self.core().count_participation(r)?,
             )]),
-            // Counting and checking recorded follow-up metrics read the ballots.
-            (_, Command::CloseVoting { .. })
-            | (
-                _,
-                Command::Close(Evaluation {
-                    metrics: Some(_), ..
-                }),
-            ) => self.clone().apply(command.clone()),
+            // Counting reads the ballots.
+            (_, Command::CloseVoting { .. }) => self.clone().apply(command.clone()),
             _ => self.without_ballots().apply(command.clone()),
         }
     }
@@ -1001,7 +991,6 @@ struct RawCycle<S> {
 
 #[derive(Deserialize)]
 #[serde(rename_all = "snake_case", tag = "step")]
-#[allow(clippy::large_enum_variant)] // As `AnyCycle`.
 enum RawAny {
     Criteria(RawCycle<Criteria>),
     Outreach(RawCycle<Outreach>),

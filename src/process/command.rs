@@ -22,10 +22,6 @@ use crate::project::{Feasibility, Milestone, Progress, ProjectProposal};
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 #[non_exhaustive]
-// The evaluation that closes a cycle carries its follow-up metrics inline (the
-// agreed form of `Evaluation::metrics`), which makes this variant much larger
-// than the others; it occurs once per cycle.
-#[allow(clippy::large_enum_variant)]
 pub enum Command {
     /// Step 1: set the council's base allocation.
     SetBudget(Allocation),
@@ -278,7 +274,6 @@ impl Command {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 #[non_exhaustive]
-#[allow(clippy::large_enum_variant)] // As `Command`.
 pub enum Event {
     /// The cycle started in step 1.
     CycleStarted(CycleSetup),

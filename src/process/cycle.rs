@@ -1831,14 +1831,9 @@ impl Cycle<Implementation> {
 impl Cycle<FollowUp> {
     /// Gate of step 7: an evaluation with at least one lesson. The cycle closes.
     ///
-    /// Follow-up metrics recorded in the evaluation must be those of the cycle:
-    /// they are computed again ([`Cycle::metrics`]) and compared, here and on
-    /// every replay.
-    ///
     /// # Errors
-    /// No lesson, an empty lesson, a time before follow-up began, or recorded
-    /// metrics that differ from the cycle's ([`CycleError::MetricsMismatch`]);
-    /// the cycle comes back unchanged.
+    /// No lesson, an empty lesson, or a time before follow-up began; the cycle
+    /// comes back unchanged.
     pub fn close(mut self, evaluation: Evaluation) -> Result<Cycle<Closed>, TransitionError<Self>> {
         let check = || -> Result<(), CycleError> {
             self.core
@@ -1851,15 +1846,6 @@ impl Cycle<FollowUp> {
             }
             for l in &evaluation.lessons {
                 require_text("a lesson", l)?;
-            }
-            if let Some(recorded) = &evaluation.metrics {
-                let counted = self.metrics()?;
-                if let Some(field) = recorded.first_difference(&counted) {
-                    return Err(CycleError::MetricsMismatch {
-                        cycle: self.id(),
-                        field,
-                    });
-                }
             }
             Ok(())
         };

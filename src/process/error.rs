@@ -7,8 +7,7 @@ use chrono::{DateTime, Utc};
 use super::Step;
 use crate::area::{EligibilityVersion, Ineligible};
 use crate::ballot::{BallotError, RulesError};
-use crate::followup::FollowUpError;
-use crate::ids::{BallotId, CycleId, IdeaId, ProjectId, ResidentId};
+use crate::ids::{BallotId, IdeaId, ProjectId, ResidentId};
 use crate::money::{Currency, Money, MoneyError};
 use crate::project::ProgressError;
 use crate::tally::{Rule, TallyError};
@@ -394,20 +393,6 @@ pub enum CycleError {
         /// What does not match.
         field: &'static str,
     },
-    /// Follow-up metrics recorded in the evaluation that differ from the
-    /// cycle's own.
-    #[error(
-        "the follow-up metrics recorded for cycle {cycle} do not match the cycle: {field} differs from a recount"
-    )]
-    MetricsMismatch {
-        /// The cycle.
-        cycle: CycleId,
-        /// The first field that differs.
-        field: &'static str,
-    },
-    /// The follow-up metrics of the cycle could not be computed.
-    #[error(transparent)]
-    FollowUp(#[from] FollowUpError),
     /// A recorded ballot whose eligibility verdict was given under other rules
     /// than the cycle's.
     #[error(

@@ -41,9 +41,9 @@ pub use programme::{
     ProgrammeCommand, ProgrammeError, ProgrammeEvent, ProgrammeSetup, YearReport,
 };
 pub use records::{
-    Allocation, CouncilDecision, CycleSetup, Evaluation, FundingDecision, FundingSource,
-    GroupCount, Lesson, MIN_CELL, OutreachActivity, OutreachChannel, Participation, ProjectScore,
-    VoterRegister, VotingWindow,
+    Allocation, CouncilDecision, CycleSetup, Evaluation, FiguresDigest, FundingDecision,
+    FundingSource, GroupCount, Lesson, MIN_CELL, OutreachActivity, OutreachChannel, Participation,
+    ProjectScore, VoterRegister, VotingWindow,
 };
 pub use stage::{
     Abandoned, Closed, Criteria, FollowUp, Framework, IdeaGeneration, Implementation, Outreach,

@@ -16,10 +16,9 @@ use serde::{Deserialize, Serialize};
 
 use super::command::{Command, Event};
 use super::error::CycleError;
-use super::records::{Allocation, CouncilDecision, CycleSetup, Evaluation, FundingSource, Lesson};
+use super::records::{Allocation, CouncilDecision, CycleSetup, FundingSource, Lesson};
 use super::{AnyCycle, Cycle, Step};
 use crate::area::Area;
-use crate::followup::CycleMetrics;
 use crate::ids::{CycleId, ProgrammeId};
 use crate::money::{Currency, Money};
 use crate::project::DeliveryStatus;
@@ -233,7 +232,6 @@ pub enum ProgrammeError {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 #[non_exhaustive]
-#[allow(clippy::large_enum_variant)] // As `Command`.
 pub enum ProgrammeCommand {
     /// Start the next year's cycle.
     StartCycle {
@@ -264,7 +262,6 @@ pub enum ProgrammeCommand {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 #[non_exhaustive]
-#[allow(clippy::large_enum_variant)] // As `Command`.
 pub enum ProgrammeEvent {
     /// The programme was established.
     Established(ProgrammeSetup),
@@ -518,20 +515,6 @@ impl Programme {
                 })
             })
             .collect()
-    }
-
-    /// The follow-up metrics recorded when the cycle of `year` closed, if it
-    /// closed with them: what the next year's criteria step reads, beside the
-    /// lessons ([`Programme::lessons_for`]), to set its budget, outreach and
-    /// criteria. `None` for a year without a cycle, one not closed, or one
-    /// closed without metrics. Compute metrics of any counted year with
-    /// [`CycleMetrics::of`], and of the whole programme with
-    /// [`ProgrammeMetrics::of`](crate::followup::ProgrammeMetrics::of).
-    ///
-    /// The recorded metrics were checked against the cycle when it closed and
-    /// are checked again whenever the programme is replayed or loaded.
-    pub fn follow_up(&self, year: i32) -> Option<&CycleMetrics> {
-        self.cycle(year)?.evaluation()?.metrics.as_ref()
     }
 
     /// Applies a command and returns the events it produced (including what the
@@ -985,12 +968,7 @@ impl Programme {
             }
             ProgrammeCommand::Cycle {
                 year,
-                command:
-                    Command::CloseVoting { .. }
-                    | Command::CountParticipation(_)
-                    | Command::Close(Evaluation {
-                        metrics: Some(_), ..
-                    }),
+                command: Command::CloseVoting { .. } | Command::CountParticipation(_),
             } => Some(*year),
             ProgrammeCommand::Conclude { .. } => {
                 return self.clone().execute(command.clone(), None);

@@ -5,7 +5,6 @@ use chrono::{DateTime, NaiveDate, Utc};
 use serde::{Deserialize, Serialize};
 
 use crate::area::Area;
-use crate::followup::CycleMetrics;
 use crate::ids::{CycleId, ProgrammeId, ProjectId};
 use crate::money::{Currency, Money};
 use crate::tally::TieBreaking;
@@ -159,8 +158,14 @@ pub struct FundingDecision {
     pub decided_at: DateTime<Utc>,
 }
 
-/// The evaluation that closes a cycle (step 7).
+/// The evaluation that closes a cycle (step 7): what the people running it
+/// decided to record. The follow-up figures are not part of it: they are
+/// computed from the cycle whenever they are needed
+/// ([`CycleMetrics::of`](crate::followup::CycleMetrics::of)), so a log never
+/// holds a second copy of them that could disagree. What the municipality
+/// published may be pinned by its digest.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(try_from = "RawEvaluation")]
 pub struct Evaluation {
     /// What was learnt, for next year's criteria step (at least one).
     pub lessons: Vec<String>,
@@ -168,13 +173,121 @@ pub struct Evaluation {
     pub summary: String,
     /// When it was recorded.
     pub recorded_at: DateTime<Utc>,
-    /// The follow-up metrics of the cycle, as computed by
-    /// [`Cycle::metrics`](super::Cycle::metrics) in step 7. When present, closing
-    /// the cycle (and every replay or load of it) recomputes them and refuses
-    /// metrics that differ; the next year reads them through
-    /// [`Programme::follow_up`](super::Programme::follow_up).
+    /// The digest of the follow-up figures as published
+    /// ([`CycleMetrics::digest`](crate::followup::CycleMetrics::digest)), if
+    /// they were: anyone can check the published figures against the cycle
+    /// ([`CycleMetrics::published`](crate::followup::CycleMetrics::published))
+    /// without the log keeping the figures themselves.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub metrics: Option<CycleMetrics>,
+    pub figures: Option<FiguresDigest>,
+}
+
+/// An [`Evaluation`] as stored. Logs written before the figures were computed
+/// on demand hold them whole, as `metrics`; they load as their digest.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawEvaluation {
+    lessons: Vec<String>,
+    summary: String,
+    recorded_at: DateTime<Utc>,
+    #[serde(default)]
+    figures: Option<FiguresDigest>,
+    #[serde(default)]
+    metrics: Option<serde_json::Value>,
+}
+
+impl TryFrom<RawEvaluation> for Evaluation {
+    type Error = String;
+
+    fn try_from(raw: RawEvaluation) -> Result<Evaluation, String> {
+        let figures = match (raw.figures, raw.metrics) {
+            (Some(_), Some(_)) => {
+                return Err("an evaluation holds figures or metrics, not both".into());
+            }
+            (Some(d), None) => Some(d),
+            (None, Some(metrics)) => Some(FiguresDigest::of_json(&metrics)),
+            (None, None) => None,
+        };
+        Ok(Evaluation {
+            lessons: raw.lessons,
+            summary: raw.summary,
+            recorded_at: raw.recorded_at,
+            figures,
+        })
+    }
+}
+
+/// A SHA-256 digest of published follow-up figures, over their JSON with keys
+/// in order (serialised as 64 hex digits).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct FiguresDigest(pub [u8; 32]);
+
+impl FiguresDigest {
+    /// The digest of figures as JSON: SHA-256 over a domain tag and the JSON
+    /// text with every object's keys sorted, so the same figures give the same
+    /// digest however they were written.
+    pub fn of_json(figures: &serde_json::Value) -> FiguresDigest {
+        use sha2::{Digest, Sha256};
+        fn canonical(v: &serde_json::Value) -> serde_json::Value {
+            match v {
+                serde_json::Value::Object(map) => {
+                    let mut keys: Vec<&String> = map.keys().collect();
+                    keys.sort();
+                    serde_json::Value::Object(
+                        keys.into_iter()
+                            .map(|k| (k.clone(), canonical(&map[k])))
+                            .collect(),
+                    )
+                }
+                serde_json::Value::Array(items) => {
+                    serde_json::Value::Array(items.iter().map(canonical).collect())
+                }
+                other => other.clone(),
+            }
+        }
+        let mut h = Sha256::new();
+        h.update(b"medborgarbudget/figures/1\0");
+        h.update(canonical(figures).to_string().as_bytes());
+        FiguresDigest(h.finalize().into())
+    }
+}
+
+impl std::fmt::Display for FiguresDigest {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        self.0.iter().try_for_each(|b| write!(f, "{b:02x}"))
+    }
+}
+
+impl Serialize for FiguresDigest {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.collect_str(self)
+    }
+}
+
+impl<'de> Deserialize<'de> for FiguresDigest {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<FiguresDigest, D::Error> {
+        let text = String::deserialize(d)?;
+        let bytes = text.as_bytes();
+        let mut out = [0_u8; 32];
+        if bytes.len() != 64 {
+            return Err(serde::de::Error::custom(format!(
+                "a figures digest has 64 hex digits, not {}",
+                bytes.len()
+            )));
+        }
+        for (i, pair) in bytes.chunks(2).enumerate() {
+            let hex = |b: u8| (b as char).to_digit(16);
+            match (hex(pair[0]), hex(pair[1])) {
+                (Some(hi), Some(lo)) => out[i] = (hi * 16 + lo) as u8,
+                _ => {
+                    return Err(serde::de::Error::custom(format!(
+                        "a figures digest has hex digits only: {text:?}"
+                    )));
+                }
+            }
+        }
+        Ok(FiguresDigest(out))
+    }
 }
 
 /// A lesson from a closed year, available to later years' criteria step.

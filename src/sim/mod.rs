@@ -1076,7 +1076,7 @@ impl World<'_> {
                 )],
                 summary: format!("Follow-up of {year}"),
                 recorded_at: at(year, 12, 10)?,
-                metrics: Some(metrics),
+                figures: Some(metrics.digest()?),
             }),
         )?;
         // Feedback: seeing a project one supported delivered builds trust.

@@ -366,7 +366,7 @@ pub fn replay_equals_live(store: Arc<dyn Store>) -> CycleId {
             lessons: vec!["Keep the log".into()],
             summary: "Done".into(),
             recorded_at: day(404),
-            metrics: None,
+            figures: None,
         }),
     );
     let live_state = live.load(id).unwrap_or_else(|e| panic!("{e}")).clone();

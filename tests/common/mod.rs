@@ -178,7 +178,7 @@ pub fn evaluation() -> Evaluation {
         lessons: vec!["Hold workshops in the evening".into()],
         summary: "Turnout 12 %".into(),
         recorded_at: day(320),
-        metrics: None,
+        figures: None,
     }
 }
 
@@ -619,7 +619,7 @@ pub fn report_programme(first_title: Option<&str>) -> medborgarbudget::process::
                 ],
                 summary: format!("{voters} ballots counted; every funded project followed up"),
                 recorded_at: yday(year, 320),
-                metrics: None,
+                figures: None,
             }),
         );
     }
