@@ -157,6 +157,64 @@
 //!   programme.
 //! * [`money`], [`area`], [`criteria`], [`idea`], [`project`], [`ids`]: the domain
 //!   values, each checked when built and when deserialised.
+//! * [`store`]: event logs with a hash chain, pseudonymous ballots, the
+//!   [`Repository`](store::Repository) that decides, appends and evolves.
+//!
+//! ## Features
+//!
+//! | feature | default | what it adds | dependencies it brings |
+//! |---|---|---|---|
+//! | `sqlite` | yes | `store::sqlite`, the embedded event store | rusqlite (bundled SQLite) |
+//! | `postgres` | no | `store::postgres` | postgres, r2d2 |
+//! | `sim` | no | `sim`: simulated programmes and sweeps | rand, rand_chacha, rayon, toml |
+//! | `report` | no | `report`: the self-contained HTML report | — |
+//! | `conformance` | no | `store::conformance`, the suite a store backend must pass (test code) | — |
+//! | `cli` | no | the `medborgarbudget` binary; implies `sim`, `report`, `sqlite` | clap, indicatif |
+//!
+//! ## A programme in a store
+//!
+//! A municipal system keeps each programme as an event log and drives it through
+//! a [`Repository`](store::Repository), which pseudonymises voters with the
+//! municipality's [`VoterKey`](store::VoterKey), decides each command against the
+//! rules, appends its events and only then applies them:
+//!
+//! ```
+//! use std::sync::Arc;
+//! use chrono::{TimeZone, Utc};
+//! use medborgarbudget::prelude::*;
+//! use medborgarbudget::process::ProgrammeEvent;
+//! use medborgarbudget::store::{memory::MemoryStore, Repository, Store, VoterKey};
+//!
+//! # fn main() -> Result<(), Box<dyn std::error::Error>> {
+//! // The voter key lives beside the store (or in the system's secret store);
+//! // created once, read on every later start.
+//! let dir = std::env::temp_dir().join(format!("mb-doc-{}", std::process::id()));
+//! std::fs::create_dir_all(&dir)?;
+//! let key = VoterKey::load_or_create(&dir.join("voter.key"))?;
+//!
+//! let store: Arc<dyn Store> = Arc::new(MemoryStore::new());
+//! let mut programmes = Repository::<Programme>::new(store, key);
+//! let id = ProgrammeId::new();
+//! let established = Utc.with_ymd_and_hms(2026, 6, 1, 9, 0, 0).unwrap();
+//! programmes.create(id, ProgrammeEvent::Established(ProgrammeSetup {
+//!     id,
+//!     area: Area::new(AreaId::new(), "Hjällbo", 7_600)?,
+//!     currency: Currency::SEK,
+//!     first_year: 2027,
+//!     years: 3,
+//!     carry_over: None,
+//!     established_at: established,
+//! }))?;
+//! programmes.execute(id, ProgrammeCommand::StartCycle {
+//!     id: CycleId::new(),
+//!     year: 2027,
+//!     at: established + chrono::Duration::days(30),
+//! })?;
+//! assert_eq!(programmes.load(id)?.cycles().len(), 1);
+//! # std::fs::remove_dir_all(&dir)?;
+//! # Ok(())
+//! # }
+//! ```
 
 #![forbid(unsafe_code)]
 #![warn(missing_docs, missing_debug_implementations, rust_2018_idioms)]
@@ -174,7 +232,9 @@ pub mod money;
 pub mod pabulib;
 pub mod process;
 pub mod project;
+#[cfg(feature = "report")]
 pub mod report;
+#[cfg(feature = "sim")]
 pub mod sim;
 pub mod store;
 pub mod tally;

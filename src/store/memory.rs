@@ -3,10 +3,9 @@
 use std::collections::BTreeMap;
 use std::sync::{Arc, RwLock};
 
-use super::conformance::Tamper;
 use super::{
-    Appended, Hash, Head, KeyFingerprint, LogKey, NewEvent, Seal, Store, StoreError, StoredEvent,
-    StreamId, StreamInfo, Version, now, plan_append,
+    Appended, Head, KeyFingerprint, LogKey, NewEvent, Store, StoreError, StoredEvent, StreamId,
+    StreamInfo, Version, now, plan_append,
 };
 
 /// One stream: its events and its head, kept apart as the database backends
@@ -137,36 +136,44 @@ impl Store for MemoryStore {
     }
 }
 
-impl Tamper for MemoryStore {
-    fn put_event(&self, event: &StoredEvent) {
-        let Ok(mut streams) = self.streams.write() else {
-            return;
-        };
-        let events = &mut streams.entry(event.stream.clone()).or_default().events;
-        match events.binary_search_by_key(&event.version, |e| e.version) {
-            Ok(i) => events[i] = event.clone(),
-            Err(i) => events.insert(i, event.clone()),
-        }
-    }
+/// The in-memory store, tampered with as the conformance suite asks.
+#[cfg(feature = "conformance")]
+mod tamper {
+    use super::super::conformance::Tamper;
+    use super::super::{Hash, Head, Seal, StoredEvent, StreamId, Version};
+    use super::MemoryStore;
 
-    fn delete_events_after(&self, stream: &StreamId, version: Version) {
-        if let Ok(mut streams) = self.streams.write()
-            && let Some(log) = streams.get_mut(stream)
-        {
-            log.events.retain(|e| e.version <= version);
+    impl Tamper for MemoryStore {
+        fn put_event(&self, event: &StoredEvent) {
+            let Ok(mut streams) = self.streams.write() else {
+                return;
+            };
+            let events = &mut streams.entry(event.stream.clone()).or_default().events;
+            match events.binary_search_by_key(&event.version, |e| e.version) {
+                Ok(i) => events[i] = event.clone(),
+                Err(i) => events.insert(i, event.clone()),
+            }
         }
-    }
 
-    fn put_head(&self, stream: &StreamId, head: Option<(Version, Hash, Option<Seal>)>) {
-        let Ok(mut streams) = self.streams.write() else {
-            return;
-        };
-        let log = streams.entry(stream.clone()).or_default();
-        log.head = head.map(|(version, hash, seal)| Head {
-            version,
-            hash,
-            seal,
-            voter_key: log.head.and_then(|h| h.voter_key),
-        });
+        fn delete_events_after(&self, stream: &StreamId, version: Version) {
+            if let Ok(mut streams) = self.streams.write()
+                && let Some(log) = streams.get_mut(stream)
+            {
+                log.events.retain(|e| e.version <= version);
+            }
+        }
+
+        fn put_head(&self, stream: &StreamId, head: Option<(Version, Hash, Option<Seal>)>) {
+            let Ok(mut streams) = self.streams.write() else {
+                return;
+            };
+            let log = streams.entry(stream.clone()).or_default();
+            log.head = head.map(|(version, hash, seal)| Head {
+                version,
+                hash,
+                seal,
+                voter_key: log.head.and_then(|h| h.voter_key),
+            });
+        }
     }
 }

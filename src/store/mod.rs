@@ -41,6 +41,7 @@ use sha2::{Digest, Sha256};
 
 use crate::ids::{CycleId, ProgrammeId};
 
+#[cfg(feature = "conformance")]
 pub mod conformance;
 mod journal;
 pub mod memory;
@@ -532,7 +533,8 @@ pub struct StreamInfo {
 }
 
 /// An event log. Object-safe and synchronous; `&T`, `Box<T>` and `Arc<T>` of a
-/// store are stores. Every backend passes [`conformance`].
+/// store are stores. Every backend passes the conformance suite
+/// (`store::conformance`, with the `conformance` feature).
 pub trait Store: Send + Sync + fmt::Debug {
     /// Appends `events` to `stream` if it is at version `expected` (0: a new
     /// stream), sealing them into the hash chain, all in one transaction, with

@@ -326,6 +326,22 @@ impl VoterKey {
     pub fn write_file(&self, path: &Path) -> Result<(), KeyFileError> {
         self.key.write_new_file(path)
     }
+
+    /// The key in `path`, or, if there is no such file, a new random key
+    /// written there first (readable only by its owner on Unix). Two processes
+    /// doing this at once get the same key. Keep the file: ballots stored under
+    /// its pseudonyms need it, and a store refuses a writer with another key.
+    ///
+    /// # Errors
+    /// An unreadable or invalid file, or one that cannot be created, named.
+    pub fn load_or_create(path: &Path) -> Result<VoterKey, KeyFileError> {
+        read_or_create(path, true, Secret::random)?
+            .map(|key| VoterKey { key })
+            .ok_or_else(|| KeyFileError::Absent {
+                path: path.to_owned(),
+                why: "it could not be created".into(),
+            })
+    }
 }
 
 /// HMAC-SHA-256 of the concatenated `parts` under `key`.
@@ -475,6 +491,21 @@ impl fmt::Debug for VoterKey {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn load_or_create_creates_once_then_reads() {
+        let dir = std::env::temp_dir().join(format!("mb-voter-key-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let path = dir.join("voter.key");
+        let _ = std::fs::remove_file(&path);
+        let first = VoterKey::load_or_create(&path).unwrap();
+        let again = VoterKey::load_or_create(&path).unwrap();
+        let r = ResidentId::from_u128(7);
+        assert_eq!(first.pseudonym(r), again.pseudonym(r));
+        std::fs::write(&path, "not hex").unwrap();
+        assert!(VoterKey::load_or_create(&path).is_err());
+        let _ = std::fs::remove_dir_all(&dir);
+    }
 
     #[test]
     fn pseudonyms_are_stable_keyed_and_opaque() {

@@ -2,11 +2,9 @@
 //! ballot names the broken rule and leaves the cycle unchanged.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
-mod common;
-
 use std::fmt::Debug;
 
-use common::*;
+use crate::common::*;
 use medborgarbudget::area::{Ineligible, Resident};
 use medborgarbudget::ballot::{
     BallotError, BallotKind, BallotRules, BallotSubmission, Channel, Choices, Counting, PaperBatch,

@@ -216,7 +216,7 @@ fn a_writer_killed_mid_append_leaves_a_loadable_log() {
         Command::new(std::env::current_exe().unwrap())
             .args([
                 "--exact",
-                "a_writer_killed_mid_append_leaves_a_loadable_log",
+                "store_postgres::a_writer_killed_mid_append_leaves_a_loadable_log",
                 "--test-threads=1",
             ])
             .env("MEDBORGARBUDGET_TEST_WRITER", id.to_string())

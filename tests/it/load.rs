@@ -2,9 +2,7 @@
 //! snapshots and broken event streams do not load, and say why.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
-mod common;
-
-use common::*;
+use crate::common::*;
 use medborgarbudget::ballot::BallotSubmission;
 use medborgarbudget::ids::{CycleId, ProgrammeId, ResidentId};
 use medborgarbudget::money::Currency;

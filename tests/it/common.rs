@@ -5,15 +5,17 @@ use chrono::{DateTime, Duration, NaiveDate, TimeZone, Utc};
 use medborgarbudget::area::{Area, Eligibility, Resident};
 use medborgarbudget::ballot::{BallotKind, BallotRules, BallotSubmission, Choices};
 use medborgarbudget::criteria::{Criteria as CriteriaSet, Score};
+use medborgarbudget::followup::CycleMetrics;
 use medborgarbudget::idea::IdeaSubmission;
-use medborgarbudget::ids::{AreaId, BallotId, CycleId, IdeaId, ProjectId, ResidentId};
+use medborgarbudget::ids::{AreaId, BallotId, CycleId, IdeaId, ProgrammeId, ProjectId, ResidentId};
 use medborgarbudget::money::{Currency, Money};
 use medborgarbudget::process::stage::{
     Closed, Criteria, FollowUp, IdeaGeneration, Implementation, Outreach, Shortlisting, Voting,
 };
 use medborgarbudget::process::{
-    Allocation, CouncilDecision, Cycle, CycleSetup, Evaluation, FundingSource, OutreachActivity,
-    OutreachChannel, VotingWindow,
+    Allocation, Command, CouncilDecision, Cycle, CycleSetup, Evaluation, FundingSource,
+    OutreachActivity, OutreachChannel, Programme, ProgrammeCommand, ProgrammeError, ProgrammeEvent,
+    ProgrammeSetup, VotingWindow,
 };
 use medborgarbudget::project::{Feasibility, ProjectProposal};
 use medborgarbudget::tally::Greedy;
@@ -624,4 +626,226 @@ pub fn report_programme(first_title: Option<&str>) -> medborgarbudget::process::
         );
     }
     p
+}
+
+// ---------------------------------------------------------------------------
+// The three-year programme shared by the programme and follow-up tests.
+// ---------------------------------------------------------------------------
+
+/// The first year of the shared three-year programme ([`Run`]).
+pub const FIRST: i32 = 2027;
+
+/// The shared programme's setup: `years` committed, carry-over if asked.
+pub fn programme_setup(years: u8, carry_over: bool) -> ProgrammeSetup {
+    ProgrammeSetup {
+        id: ProgrammeId::from_u128(7),
+        area: area(),
+        currency: Currency::SEK,
+        first_year: FIRST,
+        years,
+        carry_over: carry_over.then(|| CouncilDecision {
+            body: "Kommunfullmäktige".into(),
+            reference: "KF § 88/2026".into(),
+            decided_on: date(2026, 6, 18),
+        }),
+        established_at: day(-200),
+    }
+}
+
+/// Day `n` of year `year` (day 0 = 15 January).
+pub fn yday(year: i32, n: i64) -> DateTime<Utc> {
+    day(n) + Duration::days(365 * i64::from(year - 2026))
+}
+
+/// One three-year programme driven command by command, keeping its events;
+/// every command is decided first and must give what applying it gives.
+pub struct Run {
+    pub p: Programme,
+    pub events: Vec<ProgrammeEvent>,
+}
+
+impl Run {
+    pub fn new(years: u8, carry_over: bool) -> Run {
+        let setup = programme_setup(years, carry_over);
+        Run {
+            p: Programme::new(setup.clone()).unwrap(),
+            events: vec![ProgrammeEvent::Established(setup)],
+        }
+    }
+
+    pub fn apply(&mut self, c: ProgrammeCommand) -> Result<(), ProgrammeError> {
+        let decided = self.p.decide(&c);
+        let events = self.p.apply(c)?;
+        assert_eq!(decided.as_ref(), Ok(&events), "decide and apply agree");
+        self.events.extend(events);
+        Ok(())
+    }
+
+    pub fn try_cmd(&mut self, year: i32, command: Command) -> Result<(), ProgrammeError> {
+        self.apply(ProgrammeCommand::Cycle { year, command })
+    }
+
+    pub fn cmd(&mut self, year: i32, command: Command) {
+        self.try_cmd(year, command)
+            .unwrap_or_else(|e| panic!("{year}: {e}"));
+    }
+
+    pub fn start(&mut self, year: i32) -> Result<(), ProgrammeError> {
+        self.apply(ProgrammeCommand::StartCycle {
+            id: CycleId::from_u128(100 + u128::try_from(year).unwrap()),
+            year,
+            at: yday(year, 0),
+        })
+    }
+
+    /// Steps 1–5 of `year` with budget 1 000 000: projects of 400 000 and
+    /// 500 000 funded (900 000), a 300 000 one not.
+    pub fn run_to_implementation(&mut self, year: i32) {
+        self.start(year).unwrap();
+        let base = 1000 * u128::try_from(year - FIRST).unwrap();
+        self.cmd(year, Command::SetBudget(allocation(1_000_000)));
+        self.cmd(
+            year,
+            Command::SetEligibility(Eligibility::residents_aged(12)),
+        );
+        self.cmd(year, Command::SetBallotRules(approval_rules()));
+        self.cmd(
+            year,
+            Command::SetCriteria {
+                criteria: criteria(),
+            },
+        );
+        self.cmd(year, Command::BeginOutreach { at: yday(year, 1) });
+        self.cmd(
+            year,
+            Command::RecordOutreach(medborgarbudget::process::OutreachActivity {
+                held_on: yday(year, 3).date_naive(),
+                ..activity()
+            }),
+        );
+        self.cmd(year, Command::OpenIdeaGeneration { at: yday(year, 10) });
+        for n in 1..=3 {
+            self.cmd(
+                year,
+                Command::SubmitIdea(medborgarbudget::idea::IdeaSubmission {
+                    submitted_at: yday(year, 12),
+                    ..idea(base + n, resident(n))
+                }),
+            );
+        }
+        self.cmd(year, Command::BeginShortlisting { at: yday(year, 40) });
+        for n in 1..=3 {
+            let project = project_id(base + n);
+            self.cmd(
+                year,
+                Command::ReviewIdea {
+                    idea: idea_id(base + n),
+                },
+            );
+            self.cmd(
+                year,
+                Command::ProposeProject(proposal(base + n, vec![idea_id(base + n)])),
+            );
+            self.cmd(
+                year,
+                Command::EstimateCost {
+                    project,
+                    cost: project_cost(n),
+                },
+            );
+            self.cmd(
+                year,
+                Command::AssessFeasibility {
+                    project,
+                    feasibility: Feasibility::Feasible,
+                },
+            );
+            for c in ["meeting-places", "movement"] {
+                self.cmd(
+                    year,
+                    Command::ScoreProject {
+                        project,
+                        criterion: c.into(),
+                        score: medborgarbudget::criteria::Score::new(6).unwrap(),
+                    },
+                );
+            }
+        }
+        self.cmd(
+            year,
+            Command::OpenVoting {
+                window: VotingWindow {
+                    opens: yday(year, 60),
+                    closes: yday(year, 74),
+                },
+                at: yday(year, 60),
+            },
+        );
+        for v in 1..=10u128 {
+            let mut choice = vec![project_id(base + 1)];
+            if v <= 6 {
+                choice.push(project_id(base + 2));
+            }
+            let mut b = ballot(base + v, resident(100 + v), Choices::Approval(choice));
+            b.id = BallotId::from_u128(base + v);
+            b.cast_at = yday(year, 61);
+            self.cmd(year, Command::CastBallot(b));
+        }
+        self.cmd(year, Command::CloseVoting { at: yday(year, 75) });
+    }
+
+    /// Steps 6–7 of `year`: projects 1 and 2 completed at `costs`, any other
+    /// funded project at its estimate; closed with the digest of the figures
+    /// computed in step 7.
+    pub fn finish(&mut self, year: i32, costs: [i64; 2]) {
+        let base = 1000 * u128::try_from(year - FIRST).unwrap();
+        let funded = self
+            .p
+            .cycle(year)
+            .unwrap()
+            .decision()
+            .unwrap()
+            .funded
+            .clone();
+        for project in funded {
+            let n = project.as_uuid().as_u128() - base;
+            let cost = match n {
+                1 | 2 => costs[usize::try_from(n - 1).unwrap()],
+                _ => project_cost(n).minor() / 100,
+            };
+            self.cmd(
+                year,
+                Command::AddCoCreator {
+                    project,
+                    resident: resident(900),
+                },
+            );
+            self.cmd(
+                year,
+                Command::CompleteProject {
+                    project,
+                    final_cost: sek(cost),
+                    at: yday(year, 300),
+                },
+            );
+        }
+        self.cmd(
+            year,
+            Command::BeginFollowUp {
+                at: yday(year, 310),
+            },
+        );
+        let metrics = CycleMetrics::of(self.p.cycle(year).unwrap()).unwrap();
+        self.cmd(year, Command::Close(self.evaluation(year, &metrics)));
+    }
+
+    /// The evaluation of `year`, publishing `metrics`.
+    pub fn evaluation(&self, year: i32, metrics: &CycleMetrics) -> Evaluation {
+        Evaluation {
+            lessons: vec![format!("Lesson of {year}")],
+            summary: format!("{} ballots", metrics.voters),
+            recorded_at: yday(year, 320),
+            figures: Some(metrics.digest().unwrap()),
+        }
+    }
 }

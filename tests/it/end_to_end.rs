@@ -1,9 +1,7 @@
 //! A whole cycle through the typed API and through `AnyCycle`, with the same
 //! result, and loading what was saved.
 
-mod common;
-
-use common::*;
+use crate::common::*;
 use medborgarbudget::process::{AnyCycle, Command, Event, Step};
 
 #[test]

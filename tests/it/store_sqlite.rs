@@ -155,7 +155,7 @@ fn a_writer_killed_mid_append_leaves_a_loadable_log() {
         Command::new(std::env::current_exe().unwrap())
             .args([
                 "--exact",
-                "a_writer_killed_mid_append_leaves_a_loadable_log",
+                "store_sqlite::a_writer_killed_mid_append_leaves_a_loadable_log",
                 "--test-threads=1",
             ])
             .env("MEDBORGARBUDGET_TEST_WRITER", id.to_string())
@@ -264,7 +264,7 @@ fn eight_processes_open_one_new_file_at_once() {
                 Command::new(std::env::current_exe().unwrap())
                     .args([
                         "--exact",
-                        "eight_processes_open_one_new_file_at_once",
+                        "store_sqlite::eight_processes_open_one_new_file_at_once",
                         "--test-threads=1",
                         "--nocapture",
                     ])

@@ -3,11 +3,9 @@
 //! fixed lets the cycle pass.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
-mod common;
-
 use std::fmt::Debug;
 
-use common::*;
+use crate::common::*;
 use medborgarbudget::area::{Eligibility, Ineligible, Resident};
 use medborgarbudget::ballot::{BallotKind, BallotRules, Choices, Counting, RulesError};
 use medborgarbudget::criteria::Score;

@@ -12,13 +12,11 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
-mod common;
-
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::atomic::{AtomicUsize, Ordering};
 
+use crate::common::*;
 use chrono::{DateTime, Utc};
-use common::*;
 use medborgarbudget::area::Eligibility;
 use medborgarbudget::ballot::{BallotSubmission, Choices, PaperBatch};
 use medborgarbudget::criteria::Score;
@@ -729,7 +727,7 @@ impl StateMachineTest for CycleTest {
         SEQUENCES.fetch_add(1, Ordering::Relaxed);
         let setup = medborgarbudget::process::CycleSetup {
             started_at: at(0),
-            ..common::setup()
+            ..crate::common::setup()
         };
         Sut {
             model: Model::default(),
