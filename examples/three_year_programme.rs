@@ -242,12 +242,28 @@ struct Run {
     register: Register,
     rng: Rng,
     logs: BTreeMap<i32, YearLog>,
+    /// `MEDBORGARBUDGET_EXAMPLE_STOP_AFTER`: end abruptly once this run has
+    /// written this many events, as a machine that stops would (the resume
+    /// test's deterministic stop point).
+    stop_after: Option<u64>,
 }
 
 impl Run {
+    fn apply(
+        &mut self,
+        command: ProgrammeCommand,
+    ) -> Result<Vec<medborgarbudget::process::ProgrammeEvent>, JournalError> {
+        let events = self.journal.apply(command)?;
+        if self.stop_after.is_some_and(|n| self.journal.written() >= n) {
+            // No clean-up, no output flushed beyond what was written: only
+            // the store's committed events survive.
+            std::process::exit(3);
+        }
+        Ok(events)
+    }
+
     fn cycle(&mut self, year: i32, command: Command) -> Result<(), JournalError> {
-        self.journal
-            .apply(ProgrammeCommand::Cycle { year, command })
+        self.apply(ProgrammeCommand::Cycle { year, command })
             .map(drop)
     }
 
@@ -523,7 +539,7 @@ impl Run {
                 entered_at: at(year, 5, 10),
                 ballots: ballots.clone(),
             };
-            match self.journal.apply(ProgrammeCommand::Cycle {
+            match self.apply(ProgrammeCommand::Cycle {
                 year,
                 command: Command::EnterPaperBallots(batch),
             }) {
@@ -968,6 +984,12 @@ fn run() -> Result<(), Box<dyn Error>> {
         register,
         rng,
         logs: BTreeMap::new(),
+        stop_after: match std::env::var("MEDBORGARBUDGET_EXAMPLE_STOP_AFTER") {
+            Ok(n) => Some(n.parse().map_err(|_| {
+                format!("MEDBORGARBUDGET_EXAMPLE_STOP_AFTER={n:?}: not a number of events")
+            })?),
+            Err(_) => None,
+        },
     };
     let years = [FIRST_YEAR, FIRST_YEAR + 1, FIRST_YEAR + 2];
     for (k, &year) in years.iter().enumerate() {
@@ -983,7 +1005,7 @@ fn run() -> Result<(), Box<dyn Error>> {
     let last = FIRST_YEAR + 2;
     run.build_and_follow_up(last)?;
     run.print_year(last);
-    run.journal.apply(ProgrammeCommand::Conclude {
+    run.apply(ProgrammeCommand::Conclude {
         at: at(last + 1, 1, 20),
     })?;
     let report = run
@@ -1009,7 +1031,7 @@ impl Run {
     /// Step 1 only: the cycle starts and the council fixes the framework.
     fn start_year(&mut self, year: i32) -> Result<(), Box<dyn Error>> {
         let k = (year - FIRST_YEAR) as u128;
-        self.journal.apply(ProgrammeCommand::StartCycle {
+        self.apply(ProgrammeCommand::StartCycle {
             id: CycleId::from_u128(0xC0 + k),
             year,
             at: at(year - 1, 11, 16),
