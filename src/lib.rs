@@ -239,6 +239,32 @@ pub mod sim;
 pub mod store;
 pub mod tally;
 
+/// An error's message followed by each of its causes, `a: b: c`. The crate's
+/// errors keep their causes as sources (a replayed event's error holds the rule
+/// it breaks; a store's holds the database's own error) rather than repeating
+/// them in their message; this is their whole story, for a log line or a
+/// command-line tool.
+///
+/// ```
+/// use medborgarbudget::process::{Programme, ProgrammeEvent};
+///
+/// let err = Programme::replay(Vec::<ProgrammeEvent>::new()).unwrap_err();
+/// assert_eq!(
+///     medborgarbudget::error_chain(&err),
+///     "programme event 0 (end of stream) does not replay: a programme's stream has exactly one established event, its first"
+/// );
+/// ```
+pub fn error_chain(error: &dyn std::error::Error) -> String {
+    let mut text = error.to_string();
+    let mut cause = error.source();
+    while let Some(c) = cause {
+        text.push_str(": ");
+        text.push_str(&c.to_string());
+        cause = c.source();
+    }
+    text
+}
+
 /// The types most programs need, in one import.
 pub mod prelude {
     pub use crate::area::{Area, Eligibility, Resident};

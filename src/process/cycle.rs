@@ -383,11 +383,8 @@ impl Cycle<Criteria> {
     /// without a body or reference.
     pub fn set_budget(&mut self, allocation: Allocation) -> Result<(), CycleError> {
         self.core.check_allocation(&allocation)?;
-        if allocation.source != FundingSource::Council {
-            return Err(CycleError::NotInThisStep {
-                operation: "a carry-over as the base allocation",
-                step: Step::Criteria,
-            });
+        if let FundingSource::CarryOver { from_year } = allocation.source {
+            return Err(CycleError::CarryOverAsBase { from_year });
         }
         self.core.budget_with(Some(&allocation))?;
         self.stage.base = Some(allocation);
@@ -1177,11 +1174,10 @@ impl Cycle<Shortlisting> {
             |cs: &[i64]| Money::new(cs.iter().fold(0_i64, |a, c| a.saturating_add(*c)), currency);
         let cheapest = sum(costs.get(..rules.min_projects() as usize).unwrap_or(&costs));
         if cheapest.minor() > limit.minor() {
-            return Err(GateError::BallotsImpossible {
-                reason: format!(
-                    "the {} cheapest projects cost {cheapest}, over the ballot's cost limit {limit}",
-                    rules.min_projects()
-                ),
+            return Err(GateError::CheapestBallotOverLimit {
+                min_projects: rules.min_projects(),
+                cheapest,
+                limit,
             });
         }
         if let Some(bp) = rules.min_budget_share() {
@@ -1191,10 +1187,10 @@ impl Cycle<Shortlisting> {
                 .min(rules.max_projects().map_or(usize::MAX, |m| m as usize));
             let largest = sum(&costs[costs.len() - most..]);
             if required.minor() > limit.minor() || required.minor() > largest.minor() {
-                return Err(GateError::BallotsImpossible {
-                    reason: format!(
-                        "a ballot must use at least {required}, but the cost limit is {limit} and the largest allowed choice costs {largest}"
-                    ),
+                return Err(GateError::BudgetShareUnreachable {
+                    required,
+                    limit,
+                    largest,
                 });
             }
         }

@@ -57,11 +57,31 @@ pub enum GateError {
         /// The end of the step.
         at: DateTime<Utc>,
     },
-    /// Step 4: the ballot rules cannot be followed with this shortlist.
-    #[error("no ballot could follow the rules: {reason}")]
-    BallotsImpossible {
-        /// Why.
-        reason: String,
+    /// Step 4: even the cheapest ballot the rules allow (the `min_projects`
+    /// cheapest projects) costs more than a ballot may.
+    #[error(
+        "no ballot could follow the rules: the {min_projects} cheapest projects cost {cheapest}, over the ballot's cost limit {limit}"
+    )]
+    CheapestBallotOverLimit {
+        /// The fewest projects a ballot must choose.
+        min_projects: u32,
+        /// What the cheapest such choice costs.
+        cheapest: Money,
+        /// The most a ballot may cost.
+        limit: Money,
+    },
+    /// Step 4: a ballot must spend a share of the budget that no allowed
+    /// choice reaches.
+    #[error(
+        "no ballot could follow the rules: a ballot must use at least {required}, but the cost limit is {limit} and the largest allowed choice costs {largest}"
+    )]
+    BudgetShareUnreachable {
+        /// The least a ballot must spend.
+        required: Money,
+        /// The most a ballot may cost.
+        limit: Money,
+        /// The dearest choice the rules allow.
+        largest: Money,
     },
     /// Step 4: ideas without an answer (merged, rejected or shortlisted).
     #[error("{} ideas have no decision yet, first {}", ideas.len(), ideas.first().map(ToString::to_string).unwrap_or_default())]
@@ -153,6 +173,15 @@ pub enum CycleError {
         operation: &'static str,
         /// The cycle's step.
         step: Step,
+    },
+    /// Money carried over from an earlier year offered as the council's base
+    /// allocation: carry-over is added to a budget, it never is one.
+    #[error(
+        "money carried over from {from_year} cannot be the base allocation; the council's own allocation is, and carry-over is added to it"
+    )]
+    CarryOverAsBase {
+        /// The year the money was left unspent.
+        from_year: i32,
     },
     /// A gate that is not met.
     #[error("cannot leave step {step}: {source}")]

@@ -216,16 +216,24 @@ pub enum ProgrammeError {
         /// What does not hold.
         what: String,
     },
-    /// An event stream that does not rebuild the programme.
-    #[error("programme event {index} ({event}): {reason}")]
+    /// An event stream that does not rebuild the programme: the event, and
+    /// (as its source) the rule it breaks.
+    #[error("programme event {index} ({event}) does not replay")]
     Replay {
         /// Position in the stream.
         index: usize,
         /// The event's kind.
         event: &'static str,
-        /// What went wrong.
-        reason: String,
+        /// Why.
+        #[source]
+        source: Box<ProgrammeError>,
     },
+    /// A stream that does not start with `established`, or has it again.
+    #[error("a programme's stream has exactly one established event, its first")]
+    EstablishedNotFirst,
+    /// Recorded events that are not the ones the rules produce at this point.
+    #[error("the recorded events differ from what the rules produce here")]
+    RecordedDiffer,
 }
 
 /// A request to a programme.
@@ -837,14 +845,14 @@ impl Programme {
                 Programme::new(setup).map_err(|e| ProgrammeError::Replay {
                     index: 0,
                     event: "established",
-                    reason: e.to_string(),
+                    source: Box::new(e),
                 })?
             }
             other => {
                 return Err(ProgrammeError::Replay {
                     index: 0,
                     event: other.as_ref().map_or("end of stream", ProgrammeEvent::name),
-                    reason: "a programme's stream starts with established".into(),
+                    source: Box::new(ProgrammeError::EstablishedNotFirst),
                 });
             }
         };
@@ -872,17 +880,17 @@ impl Programme {
         events: &[ProgrammeEvent],
         offset: usize,
     ) -> Result<(), ProgrammeError> {
-        let replay_err = |i: usize, reason: String| ProgrammeError::Replay {
+        let replay_err = |i: usize, source: ProgrammeError| ProgrammeError::Replay {
             index: offset + i,
             event: events.get(i).map_or("end of stream", ProgrammeEvent::name),
-            reason,
+            source: Box::new(source),
         };
         let mut i = 0;
         while let Some(event) = events.get(i) {
             let produced =
                 match event {
                     ProgrammeEvent::Established(_) => {
-                        return Err(replay_err(i, "established appears twice".into()));
+                        return Err(replay_err(i, ProgrammeError::EstablishedNotFirst));
                     }
                     ProgrammeEvent::Cycle {
                         event: Event::CycleStarted(setup),
@@ -919,13 +927,10 @@ impl Programme {
                         None,
                     ),
                 }
-                .map_err(|e| replay_err(i, e.to_string()))?;
+                .map_err(|e| replay_err(i, e))?;
             let recorded = events.get(i..i + produced.len());
             if recorded != Some(produced.as_slice()) {
-                return Err(replay_err(
-                    i,
-                    "the recorded events differ from what the rules produce here".into(),
-                ));
+                return Err(replay_err(i, ProgrammeError::RecordedDiffer));
             }
             i += produced.len().max(1);
         }

@@ -113,9 +113,9 @@ impl Journal {
     ) -> Result<Journal, JournalError> {
         let id = setup.id;
         let stream = StreamId::programme(id);
-        let store_err = |e: &dyn std::fmt::Display| JournalError::Store {
+        let store_err = |e: &dyn std::error::Error| JournalError::Store {
             stream: stream.clone(),
-            message: e.to_string(),
+            message: crate::error_chain(e),
         };
         let local = Programme::new(setup).map_err(JournalError::Refused)?;
         let established = ProgrammeEvent::Established(local.setup().clone());
@@ -190,7 +190,7 @@ impl Journal {
             .map(|p| p.report().cloned())
             .map_err(|e| JournalError::Store {
                 stream,
-                message: e.to_string(),
+                message: crate::error_chain(&e),
             })
     }
 
@@ -248,7 +248,7 @@ impl Journal {
                 self.broken = true;
                 return Err(JournalError::Store {
                     stream,
-                    message: e.to_string(),
+                    message: crate::error_chain(&e),
                 });
             }
             self.written += events.len();

@@ -28,6 +28,7 @@ fn poisoned() -> StoreError {
     StoreError::Backend {
         backend: "memory",
         message: "a writer panicked while holding the lock".to_owned(),
+        source: None,
     }
 }
 

@@ -501,13 +501,17 @@ pub enum StoreError {
         /// The name.
         name: String,
     },
-    /// The backend failed.
+    /// The backend failed: what it was doing, and the backend's own error as
+    /// the source when there is one (a rusqlite or postgres error, kept whole).
     #[error("{backend}: {message}")]
     Backend {
         /// Which backend.
         backend: &'static str,
-        /// Its message.
+        /// What failed.
         message: String,
+        /// The backend's own error.
+        #[source]
+        source: Option<Box<dyn std::error::Error + Send + Sync>>,
     },
     /// Writing an export failed.
     #[error("writing the export: {0}")]

@@ -130,17 +130,36 @@ impl fmt::Debug for PostgresStore {
     }
 }
 
-fn backend(e: impl fmt::Display) -> StoreError {
+/// The database failed: its own error kept as the source.
+fn backend<E: std::error::Error + Send + Sync + 'static>(e: E) -> StoreError {
+    backend_with("the database failed", e)
+}
+
+/// The database failed doing `what`: its own error kept as the source.
+fn backend_with<E: std::error::Error + Send + Sync + 'static>(
+    what: impl Into<String>,
+    e: E,
+) -> StoreError {
     StoreError::Backend {
         backend: "postgres",
-        message: e.to_string(),
+        message: what.into(),
+        source: Some(Box::new(e)),
+    }
+}
+
+/// Something the database holds or does that is wrong, in words.
+fn fault(message: impl Into<String>) -> StoreError {
+    StoreError::Backend {
+        backend: "postgres",
+        message: message.into(),
+        source: None,
     }
 }
 
 fn hash(bytes: &[u8]) -> Result<Hash, StoreError> {
     <[u8; 32]>::try_from(bytes)
         .map(Hash)
-        .map_err(|_| backend("a stored hash is not 32 bytes"))
+        .map_err(|_| fault("a stored hash is not 32 bytes"))
 }
 
 fn to_i64(v: u64) -> Result<i64, StoreError> {
@@ -159,7 +178,7 @@ fn head_of(stream: &StreamId, row: &postgres::Row) -> Result<Head, StoreError> {
         .map(|f| {
             <[u8; 8]>::try_from(f)
                 .map(KeyFingerprint)
-                .map_err(|_| backend("a stored voter key fingerprint is not 8 bytes"))
+                .map_err(|_| fault("a stored voter key fingerprint is not 8 bytes"))
         })
         .transpose()?;
     Ok(Head {
@@ -192,12 +211,13 @@ fn probe(config: &Config) -> Result<(), StoreError> {
     };
     match config.connect(NoTls) {
         Ok(_) => Ok(()),
-        Err(e) if e.code() == Some(&SqlState::INVALID_CATALOG_NAME) => Err(backend(format!(
+        Err(e) if e.code() == Some(&SqlState::INVALID_CATALOG_NAME) => Err(fault(format!(
             "database {database:?} does not exist on {server}; create it (createdb {database}) or name another in the URL"
         ))),
-        Err(e) => Err(backend(format!(
-            "cannot use database {database:?} on {server}: {e}"
-        ))),
+        Err(e) => Err(backend_with(
+            format!("cannot use database {database:?} on {server}"),
+            e,
+        )),
     }
 }
 
@@ -229,7 +249,7 @@ impl PostgresStore {
                 .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_')
             && !schema.as_bytes()[0].is_ascii_digit();
         if !valid {
-            return Err(backend(format!(
+            return Err(fault(format!(
                 "{schema:?} is not a valid schema name (lower-case letters, digits, '_')"
             )));
         }
@@ -375,7 +395,7 @@ impl PostgresStore {
             .get(0);
         let newest = MIGRATIONS.last().map_or(0, |m| m.0);
         if applied > newest {
-            return Err(backend(format!(
+            return Err(fault(format!(
                 "schema {} is at migration {applied}, newer than this build knows ({newest})",
                 self.schema
             )));
@@ -566,7 +586,7 @@ impl Store for PostgresStore {
                     version: super::stored_version(stream, r.get(0), "event version")?,
                     schema: u32::try_from(r.get::<_, i32>(1)).map_err(backend)?,
                     recorded_at: DateTime::<Utc>::from_timestamp_micros(micros)
-                        .ok_or_else(|| backend("a stored time is out of range"))?,
+                        .ok_or_else(|| fault("a stored time is out of range"))?,
                     payload: r.get(3),
                     prev_hash: hash(r.get::<_, &[u8]>(4))?,
                     hash: hash(r.get::<_, &[u8]>(5))?,

@@ -519,6 +519,7 @@ impl<A: Aggregate> Repository<A> {
                     Err(StoreError::Backend {
                         backend: "repository",
                         message: "a decoding thread panicked".into(),
+                        source: None,
                     })
                 });
                 (mine, theirs)

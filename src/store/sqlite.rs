@@ -58,17 +58,36 @@ pub struct SqliteStore {
     log_key: Option<LogKey>,
 }
 
-fn backend(e: impl std::fmt::Display) -> StoreError {
+/// The database failed: its own error kept as the source.
+fn backend<E: std::error::Error + Send + Sync + 'static>(e: E) -> StoreError {
+    backend_with("the database failed", e)
+}
+
+/// The database failed doing `what`: its own error kept as the source.
+fn backend_with<E: std::error::Error + Send + Sync + 'static>(
+    what: impl Into<String>,
+    e: E,
+) -> StoreError {
     StoreError::Backend {
         backend: "sqlite",
-        message: e.to_string(),
+        message: what.into(),
+        source: Some(Box::new(e)),
+    }
+}
+
+/// Something the database holds or does that is wrong, in words.
+fn fault(message: impl Into<String>) -> StoreError {
+    StoreError::Backend {
+        backend: "sqlite",
+        message: message.into(),
+        source: None,
     }
 }
 
 fn hash(bytes: &[u8]) -> Result<Hash, StoreError> {
     <[u8; 32]>::try_from(bytes)
         .map(Hash)
-        .map_err(|_| backend("a stored hash is not 32 bytes"))
+        .map_err(|_| fault("a stored hash is not 32 bytes"))
 }
 
 /// A `streams` row: version, head, seal, voter key fingerprint.
@@ -118,7 +137,7 @@ fn read_head(conn: &Connection, stream: &StreamId) -> Result<Option<Head>, Store
         .map(|f| {
             <[u8; 8]>::try_from(f.as_slice())
                 .map(KeyFingerprint)
-                .map_err(|_| backend("a stored voter key fingerprint is not 8 bytes"))
+                .map_err(|_| fault("a stored voter key fingerprint is not 8 bytes"))
         })
         .transpose()?;
     Ok(Some(Head {
@@ -143,7 +162,7 @@ fn create_private(path: &Path) -> Result<(), StoreError> {
     match options.open(path) {
         Ok(_) => Ok(()),
         Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => Ok(()),
-        Err(e) => Err(backend(format!("{}: {e}", path.display()))),
+        Err(e) => Err(backend_with(format!("creating {}", path.display()), e)),
     }
 }
 
@@ -220,7 +239,7 @@ impl SqliteStore {
             .map_err(backend)?;
         let newest = MIGRATIONS.last().map_or(0, |m| m.0);
         if applied > newest {
-            return Err(backend(format!(
+            return Err(fault(format!(
                 "the database schema is at migration {applied}, newer than this build knows ({newest})"
             )));
         }
@@ -257,7 +276,7 @@ impl SqliteStore {
     /// # Errors
     /// A backend failure.
     pub fn migrations(&self) -> Result<Vec<i64>, StoreError> {
-        let conn = self.conn.lock().map_err(|_| backend("a writer panicked"))?;
+        let conn = self.conn.lock().map_err(|_| fault("a writer panicked"))?;
         let mut stmt = conn
             .prepare("SELECT version FROM schema_migrations ORDER BY version")
             .map_err(backend)?;
@@ -274,7 +293,7 @@ impl Store for SqliteStore {
         events: Vec<NewEvent>,
         voter_key: Option<&KeyFingerprint>,
     ) -> Result<Appended, StoreError> {
-        let mut conn = self.conn.lock().map_err(|_| backend("a writer panicked"))?;
+        let mut conn = self.conn.lock().map_err(|_| fault("a writer panicked"))?;
         let tx = conn
             .transaction_with_behavior(TransactionBehavior::Immediate)
             .map_err(backend)?;
@@ -347,7 +366,7 @@ impl Store for SqliteStore {
     }
 
     fn head(&self, stream: &StreamId) -> Result<Option<Head>, StoreError> {
-        let conn = self.conn.lock().map_err(|_| backend("a writer panicked"))?;
+        let conn = self.conn.lock().map_err(|_| fault("a writer panicked"))?;
         read_head(&conn, stream)
     }
 
@@ -361,7 +380,7 @@ impl Store for SqliteStore {
         after: Version,
         limit: usize,
     ) -> Result<Vec<StoredEvent>, StoreError> {
-        let conn = self.conn.lock().map_err(|_| backend("a writer panicked"))?;
+        let conn = self.conn.lock().map_err(|_| fault("a writer panicked"))?;
         let mut stmt = conn
             .prepare_cached(
                 "SELECT version, schema, recorded_at, payload, prev_hash, hash FROM events
@@ -401,7 +420,7 @@ impl Store for SqliteStore {
         for row in rows {
             let (version, schema, micros, payload, prev, this) = row.map_err(backend)?;
             let recorded_at = DateTime::<Utc>::from_timestamp_micros(micros)
-                .ok_or_else(|| backend(format!("event {version}: time {micros} out of range")))?;
+                .ok_or_else(|| fault(format!("event {version}: time {micros} out of range")))?;
             out.push(StoredEvent {
                 stream: stream.clone(),
                 version: super::stored_version(stream, version, "event version")?,
@@ -416,7 +435,7 @@ impl Store for SqliteStore {
     }
 
     fn streams(&self) -> Result<Vec<StreamInfo>, StoreError> {
-        let conn = self.conn.lock().map_err(|_| backend("a writer panicked"))?;
+        let conn = self.conn.lock().map_err(|_| fault("a writer panicked"))?;
         let mut stmt = conn
             .prepare_cached("SELECT stream, version FROM streams ORDER BY stream")
             .map_err(backend)?;
@@ -434,7 +453,7 @@ impl Store for SqliteStore {
     }
 
     fn version(&self, stream: &StreamId) -> Result<Version, StoreError> {
-        let conn = self.conn.lock().map_err(|_| backend("a writer panicked"))?;
+        let conn = self.conn.lock().map_err(|_| fault("a writer panicked"))?;
         let v: Option<i64> = conn
             .query_row(
                 "SELECT version FROM streams WHERE stream = ?1",

@@ -40,8 +40,13 @@ fn a_carry_over_decision_is_checked_when_the_programme_is_established() {
         refused
     );
     let replayed = Programme::replay([ProgrammeEvent::Established(setup.clone())]).unwrap_err();
+    // The replay error names the event; its source, the rule.
     assert!(
-        replayed.to_string().contains("needs the deciding body"),
+        matches!(&replayed, ProgrammeError::Replay { index: 0, event: "established", source } if **source == refused),
+        "{replayed}"
+    );
+    assert!(
+        medborgarbudget::error_chain(&replayed).ends_with("needs the deciding body"),
         "{replayed}"
     );
     if let Some(d) = setup.carry_over.as_mut() {

@@ -190,6 +190,25 @@ fn migrations_are_recorded_once_and_newer_schemas_refused() {
 }
 
 #[test]
+fn a_backend_error_keeps_the_database_s_own_error_as_its_source() {
+    let path = db("read-only-dir")
+        .with_file_name("no-such-dir")
+        .join("x.db");
+    let err = SqliteStore::open(&path).unwrap_err();
+    let StoreError::Backend {
+        source, message, ..
+    } = &err
+    else {
+        panic!("{err:?}")
+    };
+    assert!(source.is_some(), "{err:?}");
+    assert!(message.contains("no-such-dir"), "{message}");
+    let chain = medborgarbudget::error_chain(&err);
+    assert!(chain.starts_with("sqlite: creating"), "{chain}");
+    assert!(chain.len() > err.to_string().len(), "{chain}");
+}
+
+#[test]
 fn a_version_no_log_can_have_is_corrupt_not_an_empty_stream() {
     let path = db("corrupt-version");
     let store = SqliteStore::open(&path).unwrap();

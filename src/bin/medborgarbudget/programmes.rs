@@ -88,8 +88,10 @@ impl std::fmt::Display for StoreArg {
     }
 }
 
-fn bad(e: impl std::fmt::Display) -> BadInput {
-    BadInput(e.to_string())
+/// Bad input, saying what went wrong and every cause under it
+/// (`programme event 7 (accepted) does not replay: cycle of 2027: …`).
+fn bad(e: impl std::error::Error) -> BadInput {
+    BadInput(medborgarbudget::error_chain(&e))
 }
 
 /// Opens the store to write, with the keys kept with it: beside an SQLite file
@@ -188,9 +190,9 @@ fn env_key<K, E: std::fmt::Display>(
     match std::env::var(var) {
         Ok(hex) => parse(&hex)
             .map(Some)
-            .map_err(|e| bad(format!("{var}: not a {what}: {e}"))),
+            .map_err(|e| BadInput(format!("{var}: not a {what}: {e}"))),
         Err(std::env::VarError::NotPresent) => Ok(None),
-        Err(e) => Err(bad(format!("{var}: {e}"))),
+        Err(e) => Err(BadInput(format!("{var}: {e}"))),
     }
 }
 
@@ -214,7 +216,7 @@ fn postgres(_: &str, _: Option<LogKey>) -> Result<Arc<dyn Store>, BadInput> {
 fn scenario(path: Option<&Path>, years: Option<u32>) -> Result<Scenario, BadInput> {
     let in_file = |e: sim::SimError| match (path, &e) {
         (Some(p), sim::SimError::Invalid { .. } | sim::SimError::Limit { .. }) => {
-            bad(format!("{}: {e}", p.display()))
+            BadInput(format!("{}: {}", p.display(), bad(e).0))
         }
         _ => bad(e),
     };
@@ -377,7 +379,8 @@ fn write_rows(rows: &[SweepRow], format: SweepFormat, out: &mut dyn Write) -> st
 /// in the store.
 fn find_programme(store: &dyn Store, id: Option<&str>) -> Result<ProgrammeId, BadInput> {
     if let Some(id) = id {
-        let uuid = uuid::Uuid::parse_str(id).map_err(|e| bad(format!("--programme {id}: {e}")))?;
+        let uuid =
+            uuid::Uuid::parse_str(id).map_err(|e| BadInput(format!("--programme {id}: {e}")))?;
         return Ok(ProgrammeId::from_uuid(uuid));
     }
     let mut newest: Option<(chrono::DateTime<chrono::Utc>, ProgrammeId)> = None;
