@@ -9,7 +9,7 @@ use chrono::{DateTime, Duration, NaiveDate, TimeZone, Utc};
 use criterion::{BatchSize, Criterion, Throughput, criterion_group, criterion_main};
 use medborgarbudget::area::{Area, Eligibility, Resident};
 use medborgarbudget::ballot::{BallotKind, BallotRules, BallotSubmission, Choices};
-use medborgarbudget::criteria::{Criteria, Score};
+use medborgarbudget::criteria::{CriteriaSet, Score};
 use medborgarbudget::idea::IdeaSubmission;
 use medborgarbudget::ids::{AreaId, BallotId, CycleId, IdeaId, ProjectId, ResidentId};
 use medborgarbudget::money::{Currency, Money};
@@ -73,7 +73,7 @@ fn voting() -> Cycle<Voting> {
                 .build()?,
         );
         c.set_criteria(
-            Criteria::builder()
+            CriteriaSet::builder()
                 .social_sustainability("s", "s", 1)
                 .public_health("h", "h", 1)
                 .build()?,

@@ -30,7 +30,7 @@ use std::sync::Arc;
 use chrono::{DateTime, NaiveDate, TimeZone, Utc};
 use medborgarbudget::area::{Area, Eligibility, Resident};
 use medborgarbudget::ballot::{BallotKind, BallotRules, BallotSubmission, Choices, PaperBatch};
-use medborgarbudget::criteria::{Criteria, Score};
+use medborgarbudget::criteria::{CriteriaSet, Score};
 use medborgarbudget::followup::CycleMetrics;
 use medborgarbudget::idea::{IdeaStatus, IdeaSubmission};
 use medborgarbudget::ids::{AreaId, BallotId, CycleId, IdeaId, ProgrammeId, ProjectId, ResidentId};
@@ -1064,7 +1064,7 @@ impl Run {
                 .build()?,
         };
         self.cycle(year, Command::SetBallotRules(rules))?;
-        let criteria = Criteria::builder()
+        let criteria = CriteriaSet::builder()
             .social_sustainability(
                 "motesplatser",
                 "Skapar mötesplatser och tillit mellan grannar",

@@ -3,13 +3,13 @@
 //! The model requires criteria grounded in **social sustainability and public
 //! health**. The builder makes that a type rule: [`CriteriaBuilder::build`] exists
 //! only once at least one criterion of each category has been added. Criteria read
-//! from a file or a store go through [`Criteria::new`], which checks the same rule at
+//! from a file or a store go through [`CriteriaSet::new`], which checks the same rule at
 //! run time.
 //!
 //! ```
-//! use medborgarbudget::criteria::{Category, Criteria, Score};
+//! use medborgarbudget::criteria::{Category, CriteriaSet, Score};
 //!
-//! let criteria = Criteria::builder()
+//! let criteria = CriteriaSet::builder()
 //!     .social_sustainability("meeting-places", "Creates places where neighbours meet", 3)
 //!     .public_health("movement", "Invites people to move and play", 2)
 //!     .other("upkeep", "Low running costs", 1)
@@ -24,8 +24,8 @@
 //! Without a public-health criterion, `build` does not exist:
 //!
 //! ```compile_fail
-//! use medborgarbudget::criteria::Criteria;
-//! let criteria = Criteria::builder()
+//! use medborgarbudget::criteria::CriteriaSet;
+//! let criteria = CriteriaSet::builder()
 //!     .social_sustainability("meeting-places", "Creates places where neighbours meet", 3)
 //!     .build();
 //! ```
@@ -106,7 +106,7 @@ pub struct Criterion {
 
 impl Criterion {
     /// A criterion; `weight` is relative to the other criteria (a whole number ≥ 1).
-    /// Validity is checked when the criteria are assembled by [`Criteria::new`].
+    /// Validity is checked when the criteria are assembled by [`CriteriaSet::new`].
     pub fn new(
         name: impl Into<String>,
         description: impl Into<String>,
@@ -121,7 +121,7 @@ impl Criterion {
         }
     }
 
-    /// The criterion's name, unique within its [`Criteria`].
+    /// The criterion's name, unique within its [`CriteriaSet`].
     pub fn name(&self) -> &str {
         &self.name
     }
@@ -186,11 +186,11 @@ impl From<Score> for u8 {
 /// one social-sustainability and one public-health criterion.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(try_from = "Vec<Criterion>", into = "Vec<Criterion>")]
-pub struct Criteria {
+pub struct CriteriaSet {
     list: Vec<Criterion>,
 }
 
-impl Criteria {
+impl CriteriaSet {
     /// Starts a builder that only offers `build` once both required categories are
     /// present.
     pub fn builder() -> CriteriaBuilder<Missing, Missing> {
@@ -204,7 +204,7 @@ impl Criteria {
     ///
     /// # Errors
     /// The first broken rule.
-    pub fn new(list: Vec<Criterion>) -> Result<Criteria, CriteriaError> {
+    pub fn new(list: Vec<Criterion>) -> Result<CriteriaSet, CriteriaError> {
         for (index, c) in list.iter().enumerate() {
             if c.name.trim().is_empty() {
                 return Err(CriteriaError::EmptyName { index });
@@ -225,7 +225,7 @@ impl Criteria {
                 return Err(CriteriaError::MissingCategory { missing: required });
             }
         }
-        Ok(Criteria { list })
+        Ok(CriteriaSet { list })
     }
 
     /// The criteria in the order given.
@@ -254,7 +254,7 @@ impl Criteria {
     }
 }
 
-impl<'a> IntoIterator for &'a Criteria {
+impl<'a> IntoIterator for &'a CriteriaSet {
     type Item = &'a Criterion;
     type IntoIter = std::slice::Iter<'a, Criterion>;
     fn into_iter(self) -> Self::IntoIter {
@@ -262,15 +262,15 @@ impl<'a> IntoIterator for &'a Criteria {
     }
 }
 
-impl TryFrom<Vec<Criterion>> for Criteria {
+impl TryFrom<Vec<Criterion>> for CriteriaSet {
     type Error = CriteriaError;
     fn try_from(list: Vec<Criterion>) -> Result<Self, Self::Error> {
-        Criteria::new(list)
+        CriteriaSet::new(list)
     }
 }
 
-impl From<Criteria> for Vec<Criterion> {
-    fn from(c: Criteria) -> Self {
+impl From<CriteriaSet> for Vec<Criterion> {
+    fn from(c: CriteriaSet) -> Self {
         c.list
     }
 }
@@ -283,7 +283,7 @@ pub enum Missing {}
 #[derive(Debug, Clone, Copy)]
 pub enum Present {}
 
-/// Builds [`Criteria`]; `SS` and `PH` record at the type level whether a
+/// Builds [`CriteriaSet`]; `SS` and `PH` record at the type level whether a
 /// social-sustainability and a public-health criterion have been added.
 #[derive(Debug, Clone)]
 pub struct CriteriaBuilder<SS, PH> {
@@ -347,8 +347,8 @@ impl CriteriaBuilder<Present, Present> {
     ///
     /// # Errors
     /// An empty or repeated name, or a weight of zero.
-    pub fn build(self) -> Result<Criteria, CriteriaError> {
-        Criteria::new(self.list)
+    pub fn build(self) -> Result<CriteriaSet, CriteriaError> {
+        CriteriaSet::new(self.list)
     }
 }
 
@@ -358,7 +358,7 @@ mod tests {
 
     #[test]
     fn builder_and_runtime_share_rules() {
-        let ok = Criteria::builder()
+        let ok = CriteriaSet::builder()
             .public_health("a", "", 1)
             .social_sustainability("b", "", 2)
             .build()
@@ -369,23 +369,23 @@ mod tests {
         );
         assert!(!ok.is_empty());
 
-        let dup = Criteria::builder()
+        let dup = CriteriaSet::builder()
             .public_health("a", "", 1)
             .social_sustainability("a", "", 2)
             .build();
         assert_eq!(dup, Err(CriteriaError::Duplicate { name: "a".into() }));
-        let zero = Criteria::builder()
+        let zero = CriteriaSet::builder()
             .public_health("a", "", 0)
             .social_sustainability("b", "", 2)
             .build();
         assert!(matches!(zero, Err(CriteriaError::ZeroWeight { .. })));
-        let empty = Criteria::builder()
+        let empty = CriteriaSet::builder()
             .public_health(" ", "", 1)
             .social_sustainability("b", "", 2)
             .build();
         assert_eq!(empty, Err(CriteriaError::EmptyName { index: 0 }));
 
-        let no_health = Criteria::new(vec![Criterion::new(
+        let no_health = CriteriaSet::new(vec![Criterion::new(
             "b",
             "",
             Category::SocialSustainability,
@@ -397,7 +397,7 @@ mod tests {
                 missing: Category::PublicHealth
             })
         );
-        let no_social = Criteria::new(vec![Criterion::new("b", "", Category::PublicHealth, 1)]);
+        let no_social = CriteriaSet::new(vec![Criterion::new("b", "", Category::PublicHealth, 1)]);
         assert_eq!(
             no_social,
             Err(CriteriaError::MissingCategory {
@@ -408,15 +408,15 @@ mod tests {
 
     #[test]
     fn deserialised_criteria_are_checked() {
-        let ok = Criteria::builder()
+        let ok = CriteriaSet::builder()
             .public_health("a", "x", 1)
             .social_sustainability("b", "y", 2)
             .build()
             .unwrap();
         let json = serde_json::to_string(&ok).unwrap();
-        assert_eq!(serde_json::from_str::<Criteria>(&json).unwrap(), ok);
+        assert_eq!(serde_json::from_str::<CriteriaSet>(&json).unwrap(), ok);
         let broken = json.replace("public_health", "other");
-        let err = serde_json::from_str::<Criteria>(&broken).unwrap_err();
+        let err = serde_json::from_str::<CriteriaSet>(&broken).unwrap_err();
         assert!(err.to_string().contains("public-health"), "{err}");
     }
 

@@ -39,7 +39,7 @@
 //! cycle.set_eligibility(Eligibility::residents_aged(12));
 //! cycle.set_ballot_rules(BallotRules::builder(BallotKind::Approval).max_projects(3).build()?);
 //! cycle.set_criteria(
-//!     Criteria::builder()
+//!     CriteriaSet::builder()
 //!         .social_sustainability("meeting-places", "Brings neighbours together", 2)
 //!         .public_health("movement", "Invites people to move", 1)
 //!         .build()?,
@@ -271,7 +271,7 @@ pub mod prelude {
     pub use crate::ballot::{
         Ballot, BallotKind, BallotRules, BallotSubmission, Choices, PaperBatch, SecondBallot,
     };
-    pub use crate::criteria::{Category, Criteria, Score};
+    pub use crate::criteria::{Category, CriteriaSet, Score};
     pub use crate::idea::{Idea, IdeaStatus, IdeaSubmission};
     pub use crate::ids::{AreaId, BallotId, CycleId, IdeaId, ProgrammeId, ProjectId, ResidentId};
     pub use crate::money::{Currency, Money};

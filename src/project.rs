@@ -7,7 +7,7 @@ use chrono::{DateTime, NaiveDate, Utc};
 use serde::{Deserialize, Serialize};
 
 use crate::area::Resident;
-use crate::criteria::{Criteria, Score};
+use crate::criteria::{CriteriaSet, Score};
 use crate::ids::{IdeaId, ProjectId, ResidentId};
 use crate::money::Money;
 
@@ -241,7 +241,7 @@ impl Project {
 
     /// The weighted score Σ weight × score over the criteria, if every criterion
     /// is scored.
-    pub fn weighted_score(&self, criteria: &Criteria) -> Option<u64> {
+    pub fn weighted_score(&self, criteria: &CriteriaSet) -> Option<u64> {
         criteria
             .iter()
             .map(|c| {

@@ -22,7 +22,7 @@ use chrono::{DateTime, Duration, NaiveDate, TimeZone, Utc};
 use super::{PbError, PbFile, VoteType};
 use crate::area::{Area, Eligibility, ResidencyRequirement, Resident};
 use crate::ballot::{BallotKind, BallotRules, BallotSubmission, Choices, Counting};
-use crate::criteria::{Criteria, Score};
+use crate::criteria::{CriteriaSet, Score};
 use crate::idea::IdeaSubmission;
 use crate::ids::{AreaId, BallotId, CycleId, IdeaId, ProjectId, ResidentId};
 use crate::money::{Currency, Money, MoneyError};
@@ -234,7 +234,7 @@ pub fn replay_vote(
         )
     };
 
-    // 1. Criteria, from the file.
+    // 1. CriteriaSet, from the file.
     let mut c = Cycle::new(CycleSetup {
         id: CycleId::from_u128(1),
         programme: None,
@@ -287,7 +287,7 @@ pub fn replay_vote(
     };
     c.set_ballot_rules(rules.counting(counting).build()?);
     c.set_criteria(
-        Criteria::builder()
+        CriteriaSet::builder()
             .social_sustainability("social", "Social sustainability", 1)
             .public_health("health", "Public health", 1)
             .build()?,

@@ -11,7 +11,7 @@ use super::records::{
 };
 use crate::area::{Eligibility, Resident};
 use crate::ballot::{Ballot, BallotRules, BallotSubmission, PaperBatch};
-use crate::criteria::{Criteria, Score};
+use crate::criteria::{CriteriaSet, Score};
 use crate::idea::IdeaSubmission;
 use crate::ids::{IdeaId, ProjectId};
 use crate::money::Money;
@@ -34,7 +34,7 @@ pub enum Command {
     /// Step 1: fix the criteria.
     SetCriteria {
         /// The criteria.
-        criteria: Criteria,
+        criteria: CriteriaSet,
     },
     /// Step 1: receive lessons from earlier years.
     ReceiveLessons {

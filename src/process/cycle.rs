@@ -20,7 +20,7 @@ use crate::ballot::{
     Ballot, BallotKind, BallotRules, BallotSubmission, Channel, Choices, EligibilityCheck,
     PaperBatch, SecondBallot,
 };
-use crate::criteria::{Criteria as CriteriaSet, Score};
+use crate::criteria::{CriteriaSet, Score};
 use crate::idea::{Idea, IdeaStatus, IdeaSubmission};
 use crate::ids::{BallotId, CycleId, IdeaId, ProjectId, ResidentId};
 use crate::money::{Currency, Money};

@@ -11,7 +11,7 @@ use super::records::{Allocation, Evaluation, FundingDecision, VotingWindow};
 use super::{AnyCycle, Cycle, Step};
 use crate::area::Eligibility;
 use crate::ballot::BallotRules;
-use crate::criteria::Criteria as CriteriaSet;
+use crate::criteria::CriteriaSet;
 
 pub(crate) mod sealed {
     use super::super::{AnyCycle, Cycle};

@@ -43,7 +43,7 @@
 //! #     })?;
 //! #     c.set_eligibility(Eligibility::residents_aged(12));
 //! #     c.set_ballot_rules(BallotRules::builder(BallotKind::Approval).max_projects(3).build()?);
-//! #     c.set_criteria(Criteria::builder()
+//! #     c.set_criteria(CriteriaSet::builder()
 //! #         .social_sustainability("meet", "Brings neighbours together", 2)
 //! #         .public_health("move", "Invites people to move", 1).build()?);
 //! #     let mut c = c.begin_outreach(day(1))?;

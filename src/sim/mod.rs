@@ -67,7 +67,7 @@ pub use sweep::{Sweep, SweepPoint, SweepRow, sweep, write_csv};
 
 use crate::area::{Area, Eligibility, Resident};
 use crate::ballot::{BallotKind, BallotRules, BallotSubmission, Choices, Counting};
-use crate::criteria::{Criteria, Score};
+use crate::criteria::{CriteriaSet, Score};
 use crate::followup::{CycleMetrics, FollowUpError, ProgrammeMetrics};
 use crate::idea::IdeaSubmission;
 use crate::ids::{AreaId, BallotId, CycleId, IdeaId, ProgrammeId, ProjectId, ResidentId};
@@ -625,7 +625,7 @@ impl World<'_> {
             reason: e.to_string(),
         })?;
         self.cycle(year, Command::SetBallotRules(rules))?;
-        let criteria = Criteria::builder()
+        let criteria = CriteriaSet::builder()
             .social_sustainability("meeting-places", "Brings neighbours together", 3)
             .social_sustainability("young-people", "Gives young people something to do", 2)
             .public_health("movement", "Invites people to move and be outdoors", 2)

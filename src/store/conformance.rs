@@ -20,7 +20,7 @@ use super::{
 };
 use crate::area::{Area, Eligibility, Resident};
 use crate::ballot::{BallotKind, BallotRules, BallotSubmission, Choices};
-use crate::criteria::{Criteria, Score};
+use crate::criteria::{CriteriaSet, Score};
 use crate::idea::IdeaSubmission;
 use crate::ids::{AreaId, BallotId, CycleId, IdeaId, ProjectId, ResidentId};
 use crate::money::{Currency, Money};
@@ -80,7 +80,7 @@ pub fn voting_cycle(id: CycleId) -> Vec<Event> {
                 .build()?,
         );
         c.set_criteria(
-            Criteria::builder()
+            CriteriaSet::builder()
                 .social_sustainability("s", "s", 1)
                 .public_health("h", "h", 1)
                 .build()?,

@@ -4,7 +4,7 @@
 use chrono::{DateTime, Duration, NaiveDate, TimeZone, Utc};
 use medborgarbudget::area::{Area, Eligibility, Resident};
 use medborgarbudget::ballot::{BallotKind, BallotRules, BallotSubmission, Choices};
-use medborgarbudget::criteria::{Criteria as CriteriaSet, Score};
+use medborgarbudget::criteria::{CriteriaSet, Score};
 use medborgarbudget::followup::CycleMetrics;
 use medborgarbudget::idea::IdeaSubmission;
 use medborgarbudget::ids::{AreaId, BallotId, CycleId, IdeaId, ProgrammeId, ProjectId, ResidentId};

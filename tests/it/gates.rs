@@ -13,7 +13,7 @@ use medborgarbudget::idea::{IdeaStatus, IdeaSubmission};
 use medborgarbudget::ids::{ProjectId, ResidentId};
 use medborgarbudget::money::{Currency, Money};
 use medborgarbudget::process::stage::{
-    Active, Criteria as CriteriaStage, Implementation, Previous, Shortlisting, Voting,
+    Active, Criteria, Implementation, Previous, Shortlisting, Voting,
 };
 use medborgarbudget::process::{
     Allocation, AnyCycle, Command, Cycle, CycleError, Evaluation, FundingSource, GateError,
@@ -185,7 +185,7 @@ enum Piece {
 }
 
 /// Step 1 with every piece of the framework set except `missing`.
-fn framework_without(missing: Piece) -> Cycle<CriteriaStage> {
+fn framework_without(missing: Piece) -> Cycle<Criteria> {
     let mut c = Cycle::new(setup());
     if missing != Piece::Budget {
         c.set_budget(allocation(1_000_000)).unwrap();
@@ -257,7 +257,7 @@ fn step1_without_criteria_outreach_cannot_begin() {
 #[test]
 fn step1_missing_pieces_are_reported_in_order() {
     let mut c = Cycle::new(setup());
-    let expect = |c: &Cycle<CriteriaStage>, source| {
+    let expect = |c: &Cycle<Criteria>, source| {
         let (_, e) = refused(c.clone(), |c| c.begin_outreach(day(1)));
         assert_eq!(e, gate(Step::Criteria, source));
     };
