@@ -55,6 +55,7 @@ fn voting() -> Cycle<Voting> {
         area,
         currency: Currency::SEK,
         started_at: t(0),
+        rules_version: medborgarbudget::process::RulesVersion::CURRENT,
     });
     let run = || -> Result<Cycle<Voting>, Box<dyn std::error::Error>> {
         c.set_budget(Allocation {

@@ -26,6 +26,7 @@
 //!     area: area.clone(),
 //!     currency: Currency::SEK,
 //!     started_at: t0,
+//!     rules_version: RulesVersion::CURRENT,
 //! });
 //! cycle.set_budget(Allocation {
 //!     amount: Money::from_major(1_000_000, Currency::SEK)?,
@@ -281,7 +282,7 @@ pub mod prelude {
     pub use crate::process::{
         Allocation, AnyCycle, Command, Commitment, CouncilDecision, Cycle, CycleError, CycleSetup,
         Evaluation, Event, FundingSource, OutreachActivity, OutreachChannel, Programme,
-        ProgrammeCommand, ProgrammeSetup, Step, VotingWindow,
+        ProgrammeCommand, ProgrammeSetup, RulesVersion, Step, VotingWindow,
     };
     pub use crate::project::{Feasibility, Milestone, Progress, ProjectProposal};
     pub use crate::tally::{Greedy, Tally};

@@ -245,6 +245,7 @@ pub fn replay_vote(
         area,
         currency,
         started_at: day(0),
+        rules_version: crate::process::RulesVersion::CURRENT,
     });
     c.set_budget(Allocation {
         amount: money(file.budget)?,

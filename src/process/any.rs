@@ -11,7 +11,7 @@ use super::Step;
 use super::command::{Command, Event};
 use super::cycle::{Core, Cycle};
 use super::error::{CycleError, ReplayError, TransitionError};
-use super::records::{CycleSetup, Evaluation, FundingDecision, VotingWindow};
+use super::records::{CycleSetup, Evaluation, FundingDecision, RulesVersion, VotingWindow};
 use super::stage::{
     self, Abandoned, Closed, Criteria, FollowUp, Framework, IdeaGeneration, Implementation,
     Outreach, Previous, Shortlisting, Stage, Voting,
@@ -675,6 +675,12 @@ impl AnyCycle {
         let mut events = events.into_iter();
         let mut cycle = match events.next() {
             None => return Err(ReplayError::Empty),
+            Some(Event::CycleStarted(setup)) if !setup.rules_version.is_known() => {
+                return Err(ReplayError::RulesTooNew {
+                    version: setup.rules_version,
+                    known: RulesVersion::CURRENT,
+                });
+            }
             Some(Event::CycleStarted(setup)) => AnyCycle::Criteria(Cycle::new(setup)),
             Some(other) => {
                 return Err(ReplayError::Start {

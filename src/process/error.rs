@@ -4,7 +4,7 @@ use std::fmt;
 
 use chrono::{DateTime, Utc};
 
-use super::Step;
+use super::{RulesVersion, Step};
 use crate::area::{EligibilityVersion, Ineligible};
 use crate::ballot::{BallotError, RulesError};
 use crate::ids::{BallotId, IdeaId, ProjectId, ResidentId};
@@ -565,6 +565,17 @@ pub enum ReplayError {
         index: usize,
         /// The event's kind.
         event: &'static str,
+    },
+    /// A cycle written under rules this build does not know (a newer build
+    /// wrote it).
+    #[error(
+        "the cycle was written under process rules version {version}; this build knows versions 1 to {known}"
+    )]
+    RulesTooNew {
+        /// The version the log records.
+        version: RulesVersion,
+        /// The newest this build knows.
+        known: RulesVersion,
     },
     /// An event breaks a rule of the process.
     #[error("event {index} ({event}) breaks a rule: {source}")]

@@ -43,7 +43,7 @@ pub use programme::{
 pub use records::{
     Allocation, CouncilDecision, CycleSetup, Evaluation, FiguresDigest, FundingDecision,
     FundingSource, GroupCount, Lesson, MIN_CELL, OutreachActivity, OutreachChannel, Participation,
-    ProjectScore, VoterRegister, VotingWindow,
+    ProjectScore, RulesVersion, VoterRegister, VotingWindow,
 };
 pub use stage::{
     Abandoned, Closed, Criteria, FollowUp, Framework, IdeaGeneration, Implementation, Outreach,

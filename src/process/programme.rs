@@ -16,7 +16,9 @@ use serde::{Deserialize, Serialize};
 
 use super::command::{Command, Event};
 use super::error::CycleError;
-use super::records::{Allocation, CouncilDecision, CycleSetup, FundingSource, Lesson};
+use super::records::{
+    Allocation, CouncilDecision, CycleSetup, FundingSource, Lesson, RulesVersion,
+};
 use super::{AnyCycle, Cycle, Step};
 use crate::area::Area;
 use crate::ids::{CycleId, ProgrammeId};
@@ -227,6 +229,17 @@ pub enum ProgrammeError {
         /// Why.
         #[source]
         source: Box<ProgrammeError>,
+    },
+    /// A year written under process rules this build does not know.
+    #[error(
+        "the cycle of {year} was written under process rules version {version}; this build knows versions 1 to {}",
+        RulesVersion::CURRENT
+    )]
+    RulesTooNew {
+        /// The year.
+        year: i32,
+        /// The version its log records.
+        version: RulesVersion,
     },
     /// A stream that does not start with `established`, or has it again.
     #[error("a programme's stream has exactly one established event, its first")]
@@ -575,7 +588,9 @@ impl Programme {
             return Err(ProgrammeError::Concluded);
         }
         match command {
-            ProgrammeCommand::StartCycle { id, year, at } => self.start_cycle(id, year, at),
+            ProgrammeCommand::StartCycle { id, year, at } => {
+                self.start_cycle(id, year, at, RulesVersion::CURRENT)
+            }
             ProgrammeCommand::Cycle { year, command } => {
                 if let Command::AddFunds(Allocation {
                     source: FundingSource::CarryOver { .. },
@@ -621,7 +636,14 @@ impl Programme {
         id: CycleId,
         year: i32,
         at: DateTime<Utc>,
+        rules_version: RulesVersion,
     ) -> Result<Vec<ProgrammeEvent>, ProgrammeError> {
+        if !rules_version.is_known() {
+            return Err(ProgrammeError::RulesTooNew {
+                year,
+                version: rules_version,
+            });
+        }
         let next = self.next_year();
         if year != next {
             return Err(ProgrammeError::YearOutOfOrder { year, next });
@@ -649,6 +671,7 @@ impl Programme {
             area: self.setup.area.clone(),
             currency: self.setup.currency,
             started_at: at,
+            rules_version,
         };
         let mut cycle = AnyCycle::Criteria(Cycle::new(setup.clone()));
         let mut events = vec![Event::CycleStarted(setup)];
@@ -895,14 +918,16 @@ impl Programme {
                     ProgrammeEvent::Cycle {
                         event: Event::CycleStarted(setup),
                         ..
-                    } => self.execute(
-                        ProgrammeCommand::StartCycle {
-                            id: setup.id,
-                            year: setup.year,
-                            at: setup.started_at,
-                        },
-                        None,
+                    } if self.concluded.is_none() => self.start_cycle(
+                        setup.id,
+                        setup.year,
+                        setup.started_at,
+                        setup.rules_version,
                     ),
+                    ProgrammeEvent::Cycle {
+                        event: Event::CycleStarted(_),
+                        ..
+                    } => Err(ProgrammeError::Concluded),
                     ProgrammeEvent::Cycle {
                         year,
                         event: Event::Accepted(command),

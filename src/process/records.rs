@@ -25,6 +25,45 @@ pub struct CycleSetup {
     pub currency: Currency,
     /// When step 1 began.
     pub started_at: DateTime<Utc>,
+    /// The version of the process rules the cycle runs under, for its whole
+    /// life: a log is replayed under the rules it was written with. New cycles
+    /// take [`RulesVersion::CURRENT`]; logs written before versions were
+    /// recorded read as [`RulesVersion::FIRST`].
+    #[serde(default = "RulesVersion::first")]
+    pub rules_version: RulesVersion,
+}
+
+/// A version of the process rules (the gates and checks of the seven steps and
+/// of the programme). A change to a rule that could refuse what an earlier
+/// version accepted, or accept what it refused, comes with a new version; the
+/// rules keep the earlier behaviour for cycles of earlier versions, so stored
+/// logs replay as they were written (DESIGN.md, "Changing a rule").
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(transparent)]
+pub struct RulesVersion(pub u32);
+
+impl RulesVersion {
+    /// The first version: the rules of every log written before versions were
+    /// recorded.
+    pub const FIRST: RulesVersion = RulesVersion(1);
+    /// The rules this build applies to new cycles.
+    pub const CURRENT: RulesVersion = RulesVersion(1);
+
+    fn first() -> RulesVersion {
+        RulesVersion::FIRST
+    }
+
+    /// Whether this build knows these rules (versions from
+    /// [`RulesVersion::FIRST`] to [`RulesVersion::CURRENT`]).
+    pub fn is_known(self) -> bool {
+        (RulesVersion::FIRST..=RulesVersion::CURRENT).contains(&self)
+    }
+}
+
+impl std::fmt::Display for RulesVersion {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}", self.0)
+    }
 }
 
 /// A council decision that sets money aside (beslut i fullmäktige eller nämnd).

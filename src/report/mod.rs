@@ -33,7 +33,7 @@
 //! #     let area = Area::new(AreaId::new(), "Hjällbo", 7_600)?;
 //! #     let mut c = Cycle::new(CycleSetup {
 //! #         id: CycleId::new(), programme: None, year: 2026, area: area.clone(),
-//! #         currency: Currency::SEK, started_at: t0,
+//! #         currency: Currency::SEK, started_at: t0, rules_version: RulesVersion::CURRENT,
 //! #     });
 //! #     c.set_budget(Allocation {
 //! #         amount: Money::from_major(1_000_000, Currency::SEK)?,

@@ -63,6 +63,7 @@ pub fn voting_cycle(id: CycleId) -> Vec<Event> {
             area,
             currency: Currency::SEK,
             started_at: day(0),
+            rules_version: crate::process::RulesVersion::CURRENT,
         });
         c.set_budget(Allocation {
             amount: Money::from_major(1_000_000, Currency::SEK)?,

@@ -116,6 +116,7 @@ pub fn setup() -> CycleSetup {
         area: area(),
         currency: Currency::SEK,
         started_at: day(0),
+        rules_version: medborgarbudget::process::RulesVersion::CURRENT,
     }
 }
 

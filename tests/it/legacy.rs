@@ -10,7 +10,7 @@ use std::sync::Arc;
 
 use medborgarbudget::followup::CycleMetrics;
 use medborgarbudget::ids::ProgrammeId;
-use medborgarbudget::process::{Programme, Step};
+use medborgarbudget::process::{Programme, RulesVersion, Step};
 use medborgarbudget::report::Report;
 use medborgarbudget::store::sqlite::SqliteStore;
 use medborgarbudget::store::{KeyFiles, Repository, Store, StoreExt, StreamId};
@@ -57,6 +57,8 @@ fn a_log_written_before_the_reshape_verifies_loads_and_reports() {
     assert_eq!(programme.cycles().len(), 3);
     for cycle in programme.cycles() {
         assert_eq!(cycle.step(), Step::Closed);
+        // Written before versions were recorded: the first rules.
+        assert_eq!(cycle.setup().rules_version, RulesVersion::FIRST);
         assert_eq!(cycle.framework().unwrap().rules.counting().rule, Rule::Mes);
         // The figures stored whole load as their digest, which is the digest
         // of the figures this build computes from the same cycle.

@@ -7,7 +7,7 @@ use crate::common::*;
 use medborgarbudget::ids::CycleId;
 use medborgarbudget::process::{
     AnyCycle, Command, Commitment, Event, FundingSource, Programme, ProgrammeCommand,
-    ProgrammeError, ProgrammeEvent, Step,
+    ProgrammeError, ProgrammeEvent, RulesVersion, Step,
 };
 
 #[test]
@@ -59,6 +59,50 @@ fn a_carry_over_decision_is_checked_when_the_programme_is_established() {
             field: "the decision's reference"
         }
     );
+}
+
+#[test]
+fn a_cycle_is_replayed_under_the_rules_it_was_written_with() {
+    let mut r = Run::new(3, false);
+    r.run_to_implementation(FIRST);
+    let json = serde_json::to_value(&r.events).unwrap();
+    let started = &json[1]["cycle"]["event"]["cycle_started"];
+    assert_eq!(started["rules_version"], 1, "{started}");
+    assert_eq!(Programme::replay(r.events.clone()).unwrap(), r.p);
+
+    // A log without a version reads as the first rules.
+    let mut old = json.clone();
+    old[1]["cycle"]["event"]["cycle_started"]
+        .as_object_mut()
+        .unwrap()
+        .remove("rules_version");
+    let events: Vec<ProgrammeEvent> = serde_json::from_value(old).unwrap();
+    assert_eq!(Programme::replay(events).unwrap(), r.p);
+
+    // Rules this build does not know are refused, naming them.
+    let mut newer = json;
+    newer[1]["cycle"]["event"]["cycle_started"]["rules_version"] = 99.into();
+    let events: Vec<ProgrammeEvent> = serde_json::from_value(newer).unwrap();
+    let err = Programme::replay(events.clone()).unwrap_err();
+    assert!(
+        matches!(&err, ProgrammeError::Replay { index: 1, source, .. }
+            if matches!(**source, ProgrammeError::RulesTooNew { year: FIRST, version: RulesVersion(99) })),
+        "{err:?}"
+    );
+    let cycle_events: Vec<Event> = events
+        .into_iter()
+        .filter_map(|e| match e {
+            ProgrammeEvent::Cycle { event, .. } => Some(event),
+            _ => None,
+        })
+        .collect();
+    assert!(matches!(
+        AnyCycle::replay(cycle_events),
+        Err(medborgarbudget::process::ReplayError::RulesTooNew {
+            version: RulesVersion(99),
+            known: RulesVersion::CURRENT
+        })
+    ));
 }
 
 #[test]

@@ -727,6 +727,7 @@ impl StateMachineTest for CycleTest {
         SEQUENCES.fetch_add(1, Ordering::Relaxed);
         let setup = medborgarbudget::process::CycleSetup {
             started_at: at(0),
+            rules_version: medborgarbudget::process::RulesVersion::CURRENT,
             ..crate::common::setup()
         };
         Sut {
