@@ -27,6 +27,7 @@ mod error;
 mod programme;
 mod records;
 pub mod stage;
+mod steps;
 
 use std::fmt;
 

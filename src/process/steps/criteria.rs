@@ -1,0 +1,143 @@
+//! Step 1, criteria: the council fixes the framework — budget, eligibility,
+//! ballot rules and criteria — and the gate into outreach.
+
+use chrono::{DateTime, Utc};
+
+use crate::area::Eligibility;
+use crate::ballot::BallotRules;
+use crate::criteria::CriteriaSet;
+use crate::money::Money;
+use crate::process::Step;
+use crate::process::cycle::{BallotBox, Core, Cycle, refuse, require_text};
+use crate::process::error::{CycleError, GateError, TransitionError};
+use crate::process::records::{Allocation, CycleSetup, FundingSource, Lesson};
+use crate::process::stage::{Criteria, Framework, Outreach};
+
+/// Step 1: the council fixes the framework.
+impl Cycle<Criteria> {
+    /// Starts a cycle in step 1.
+    pub fn new(setup: CycleSetup) -> Cycle<Criteria> {
+        let started = setup.started_at;
+        Cycle {
+            core: Core {
+                setup,
+                timeline: vec![(Step::Criteria, started)],
+                lessons: Vec::new(),
+                additions: Vec::new(),
+                outreach: Vec::new(),
+                ideas: Vec::new(),
+                projects: Vec::new(),
+                ballots: BallotBox::default(),
+                participation: None,
+            },
+            stage: Criteria::default(),
+        }
+    }
+
+    /// Sets (or replaces) the council's base allocation. Before outreach starts
+    /// the budget may still change; afterwards it can only grow.
+    ///
+    /// # Errors
+    /// An amount that is not positive or in another currency, or a decision
+    /// without a body or reference.
+    pub fn set_budget(&mut self, allocation: Allocation) -> Result<(), CycleError> {
+        self.core.check_allocation(&allocation)?;
+        if let FundingSource::CarryOver { from_year } = allocation.source {
+            return Err(CycleError::CarryOverAsBase { from_year });
+        }
+        self.core.budget_with(Some(&allocation))?;
+        self.stage.base = Some(allocation);
+        Ok(())
+    }
+
+    /// Fixes who may take part.
+    pub fn set_eligibility(&mut self, eligibility: Eligibility) {
+        self.stage.eligibility = Some(eligibility);
+    }
+
+    /// Fixes the ballot and counting rules.
+    pub fn set_ballot_rules(&mut self, rules: BallotRules) {
+        self.stage.rules = Some(rules);
+    }
+
+    /// Fixes the criteria.
+    pub fn set_criteria(&mut self, criteria: CriteriaSet) {
+        self.stage.criteria = Some(criteria);
+    }
+
+    /// Receives lessons from earlier years' follow-up.
+    ///
+    /// # Errors
+    /// An empty lesson.
+    pub fn receive_lessons(&mut self, lessons: Vec<Lesson>) -> Result<(), CycleError> {
+        for l in &lessons {
+            require_text("a lesson", &l.text)?;
+        }
+        self.core.lessons.extend(lessons);
+        Ok(())
+    }
+
+    /// The base allocation, if set.
+    pub fn base_allocation(&self) -> Option<&Allocation> {
+        self.stage.base.as_ref()
+    }
+
+    /// The budget so far: the base allocation plus additions.
+    ///
+    /// # Errors
+    /// An overflow adding the amounts.
+    pub fn budget(&self) -> Result<Money, CycleError> {
+        self.core.budget_with(self.stage.base.as_ref())
+    }
+
+    pub(crate) fn framework_ready(&self) -> Result<Framework, GateError> {
+        let base = self.stage.base.clone().ok_or(GateError::NoBudget)?;
+        let eligibility = self.stage.eligibility.ok_or(GateError::NoEligibility)?;
+        let rules = self.stage.rules.clone().ok_or(GateError::NoBallotRules)?;
+        let criteria = self.stage.criteria.clone().ok_or(GateError::NoCriteria)?;
+        let budget = self
+            .core
+            .budget_with(Some(&base))
+            .map_err(|_| GateError::NoBudget)?;
+        rules
+            .check_budget(budget)
+            .map_err(GateError::RulesDoNotFitBudget)?;
+        Ok(Framework {
+            base,
+            eligibility,
+            rules,
+            criteria,
+        })
+    }
+
+    /// Gate of step 1: budget (with its council decision), eligibility, ballot
+    /// rules that fit the budget, and criteria (which by type include social
+    /// sustainability and public health). Then outreach begins.
+    ///
+    /// # Errors
+    /// The first missing piece; the cycle comes back unchanged.
+    pub fn begin_outreach(
+        mut self,
+        at: DateTime<Utc>,
+    ) -> Result<Cycle<Outreach>, TransitionError<Self>> {
+        if let Err(e) = self.core.check_time("begin outreach", at) {
+            return Err(refuse(self, e));
+        }
+        match self.framework_ready() {
+            Ok(framework) => {
+                self.core.enter(Step::Outreach, at);
+                Ok(Cycle {
+                    core: self.core,
+                    stage: Outreach { framework },
+                })
+            }
+            Err(source) => Err(refuse(
+                self,
+                CycleError::Gate {
+                    step: Step::Criteria,
+                    source,
+                },
+            )),
+        }
+    }
+}

@@ -1,0 +1,198 @@
+//! Step 6, implementation co-created with residents: milestones, progress,
+//! completion and cancellation, and the gate into follow-up.
+
+use chrono::{DateTime, Utc};
+
+use crate::area::Resident;
+use crate::ids::ProjectId;
+use crate::money::Money;
+use crate::process::Step;
+use crate::process::cycle::{Cycle, refuse, require_text};
+use crate::process::error::{CycleError, GateError, TransitionError};
+use crate::process::stage::{FollowUp, Implementation};
+use crate::project::{DeliveryStatus, Milestone, Progress, Project};
+
+/// Step 6: implementation, co-created with residents.
+impl Cycle<Implementation> {
+    pub(crate) fn funded_project(
+        &mut self,
+        project: ProjectId,
+    ) -> Result<&mut Project, CycleError> {
+        let i = self.core.project_index(project)?;
+        let p = &mut self.core.projects[i];
+        match p.delivery() {
+            None => Err(CycleError::NotFunded { project }),
+            Some(d) if d.is_finished() => Err(CycleError::AlreadyFinished { project }),
+            Some(_) => Ok(p),
+        }
+    }
+
+    pub(crate) fn delivery(
+        &mut self,
+        project: ProjectId,
+    ) -> Result<&mut crate::project::Delivery, CycleError> {
+        self.funded_project(project)?
+            .delivery_mut()
+            .ok_or(CycleError::NotFunded { project })
+    }
+
+    /// Records a milestone of a funded project.
+    ///
+    /// # Errors
+    /// An unknown, unfunded or finished project, or an empty title.
+    pub fn record_milestone(
+        &mut self,
+        project: ProjectId,
+        milestone: Milestone,
+    ) -> Result<(), CycleError> {
+        require_text("the milestone's title", &milestone.title)?;
+        self.delivery(project)?.milestones.push(milestone);
+        Ok(())
+    }
+
+    /// Records the progress of a funded project.
+    ///
+    /// # Errors
+    /// An unknown, unfunded or finished project.
+    pub fn record_progress(
+        &mut self,
+        project: ProjectId,
+        progress: Progress,
+    ) -> Result<(), CycleError> {
+        self.delivery(project)?.progress = progress;
+        Ok(())
+    }
+
+    /// Records a resident who co-creates a funded project.
+    ///
+    /// # Errors
+    /// An unknown, unfunded or finished project, or a resident already recorded.
+    pub fn add_co_creator(
+        &mut self,
+        project: ProjectId,
+        resident: Resident,
+    ) -> Result<(), CycleError> {
+        let d = self.delivery(project)?;
+        if d.co_creators.iter().any(|r| r.id() == resident.id()) {
+            return Err(CycleError::ResidentTwice {
+                project,
+                resident: resident.id(),
+            });
+        }
+        d.co_creators.push(resident);
+        Ok(())
+    }
+
+    /// Completes a funded project at its final cost; it must have been
+    /// co-created by at least one resident during implementation.
+    ///
+    /// # Errors
+    /// An unknown, unfunded or finished project, no co-creator, a negative cost or
+    /// one in another currency, or a time before implementation began.
+    pub fn complete_project(
+        &mut self,
+        project: ProjectId,
+        final_cost: Money,
+        at: DateTime<Utc>,
+    ) -> Result<(), CycleError> {
+        self.core.check_time("complete a project", at)?;
+        self.core.check_currency("the final cost", final_cost)?;
+        if final_cost.is_negative() {
+            return Err(CycleError::Negative {
+                what: "a final cost",
+                amount: final_cost,
+            });
+        }
+        let d = self.delivery(project)?;
+        if d.co_creators.is_empty() {
+            return Err(CycleError::NoCoCreators { project });
+        }
+        d.progress = Progress::new(100)?;
+        d.status = DeliveryStatus::Completed { at, final_cost };
+        Ok(())
+    }
+
+    /// Cancels a funded project with a reason and the money already spent.
+    ///
+    /// # Errors
+    /// An unknown, unfunded or finished project, an empty reason, a negative amount
+    /// or one in another currency, or a time before implementation began.
+    pub fn cancel_project(
+        &mut self,
+        project: ProjectId,
+        reason: String,
+        spent: Money,
+        at: DateTime<Utc>,
+    ) -> Result<(), CycleError> {
+        require_text("the reason for cancelling", &reason)?;
+        self.core.check_time("cancel a project", at)?;
+        self.core.check_currency("the amount spent", spent)?;
+        if spent.is_negative() {
+            return Err(CycleError::Negative {
+                what: "an amount spent",
+                amount: spent,
+            });
+        }
+        self.delivery(project)?.status = DeliveryStatus::Cancelled { at, reason, spent };
+        Ok(())
+    }
+
+    /// Gate of step 6: every funded project is completed or cancelled. Then the
+    /// cycle is followed up.
+    ///
+    /// # Errors
+    /// Unfinished projects; the cycle comes back unchanged.
+    pub fn begin_follow_up(
+        mut self,
+        at: DateTime<Utc>,
+    ) -> Result<Cycle<FollowUp>, TransitionError<Self>> {
+        if let Err(e) = self.core.check_time("begin follow-up", at) {
+            return Err(refuse(self, e));
+        }
+        let unfinished: Vec<ProjectId> = self
+            .core
+            .projects
+            .iter()
+            .filter(|p| p.delivery().is_some_and(|d| !d.is_finished()))
+            .map(Project::id)
+            .collect();
+        let gate = |source| CycleError::Gate {
+            step: Step::Implementation,
+            source,
+        };
+        if !unfinished.is_empty() {
+            let e = gate(GateError::Unfinished {
+                projects: unfinished,
+            });
+            return Err(refuse(self, e));
+        }
+        let last_finished = self
+            .core
+            .projects
+            .iter()
+            .filter_map(|p| match p.delivery().map(|d| &d.status) {
+                Some(
+                    DeliveryStatus::Completed { at, .. } | DeliveryStatus::Cancelled { at, .. },
+                ) => Some(*at),
+                _ => None,
+            })
+            .max();
+        if let Some(finished) = last_finished.filter(|f| *f > at) {
+            let e = gate(GateError::RecordedAfterEnd {
+                record: "a project's completion or cancellation",
+                dated: finished.to_rfc3339(),
+                at,
+            });
+            return Err(refuse(self, e));
+        }
+        self.core.enter(Step::FollowUp, at);
+        Ok(Cycle {
+            core: self.core,
+            stage: FollowUp {
+                framework: self.stage.framework,
+                window: self.stage.window,
+                decision: self.stage.decision,
+            },
+        })
+    }
+}

@@ -1,0 +1,79 @@
+//! Step 2, outreach: activities that reach residents, and the gate into idea
+//! generation.
+
+use chrono::{DateTime, Utc};
+
+use crate::process::Step;
+use crate::process::cycle::{Cycle, refuse, require_text};
+use crate::process::error::{CycleError, GateError, TransitionError};
+use crate::process::records::OutreachActivity;
+use crate::process::stage::{IdeaGeneration, Outreach};
+
+/// Step 2: outreach.
+impl Cycle<Outreach> {
+    /// Records an outreach activity.
+    ///
+    /// # Errors
+    /// No language, an empty description, or a date before outreach began.
+    pub fn record_outreach(&mut self, activity: OutreachActivity) -> Result<(), CycleError> {
+        require_text("the activity's description", &activity.description)?;
+        if activity.languages.iter().all(|l| l.trim().is_empty()) {
+            return Err(CycleError::EmptyText {
+                field: "the activity's languages",
+            });
+        }
+        if activity.held_on < self.core.began().date_naive() {
+            return Err(CycleError::BeforeStep {
+                operation: "record outreach",
+                at: activity
+                    .held_on
+                    .and_hms_opt(0, 0, 0)
+                    .map_or(self.core.began(), |t| t.and_utc()),
+                step: Step::Outreach,
+                began: self.core.began(),
+            });
+        }
+        self.core.outreach.push(activity);
+        Ok(())
+    }
+
+    /// Gate of step 2: at least one outreach activity. Then ideas are collected.
+    ///
+    /// # Errors
+    /// No outreach recorded; the cycle comes back unchanged.
+    pub fn open_idea_generation(
+        mut self,
+        at: DateTime<Utc>,
+    ) -> Result<Cycle<IdeaGeneration>, TransitionError<Self>> {
+        if let Err(e) = self.core.check_time("open idea generation", at) {
+            return Err(refuse(self, e));
+        }
+        let gate = |source| CycleError::Gate {
+            step: Step::Outreach,
+            source,
+        };
+        if self.core.outreach.is_empty() {
+            return Err(refuse(self, gate(GateError::NoOutreach)));
+        }
+        if let Some(late) = self
+            .core
+            .outreach
+            .iter()
+            .find(|a| a.held_on > at.date_naive())
+        {
+            let e = gate(GateError::RecordedAfterEnd {
+                record: "an outreach activity",
+                dated: late.held_on.to_string(),
+                at,
+            });
+            return Err(refuse(self, e));
+        }
+        self.core.enter(Step::IdeaGeneration, at);
+        Ok(Cycle {
+            core: self.core,
+            stage: IdeaGeneration {
+                framework: self.stage.framework,
+            },
+        })
+    }
+}

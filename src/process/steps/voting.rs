@@ -1,0 +1,434 @@
+//! Step 5, voting: digital ballots and paper batches, the count, and the gate
+//! into implementation.
+
+use std::collections::{HashMap, HashSet};
+
+use chrono::{DateTime, Utc};
+
+use crate::area::Resident;
+use crate::ballot::{
+    Ballot, BallotSubmission, Channel, EligibilityCheck, PaperBatch, SecondBallot,
+};
+use crate::ids::{BallotId, ProjectId, ResidentId};
+use crate::money::Money;
+use crate::process::Step;
+use crate::process::cycle::{Cycle, refuse, require_text};
+use crate::process::error::{CycleError, GateError, TransitionError};
+use crate::process::records::{FundingDecision, ProjectScore, VotingWindow};
+use crate::process::stage::{Implementation, Voting};
+use crate::project::Project;
+use crate::tally::{Rule, Tally};
+
+/// Step 5: voting.
+impl Cycle<Voting> {
+    /// The voting window.
+    pub fn window(&self) -> &VotingWindow {
+        &self.stage.window
+    }
+
+    /// The ballot a submission is counted as on `channel`: the voter's id, the
+    /// choices, the time and the verdict under the cycle's eligibility rules —
+    /// not the voter's record.
+    pub fn ballot_record(&self, ballot: &BallotSubmission, channel: Channel) -> Ballot {
+        Ballot {
+            id: ballot.id,
+            voter: ballot.voter.id(),
+            cast_at: ballot.cast_at,
+            choices: ballot.choices.clone(),
+            channel,
+            eligibility: EligibilityCheck {
+                rules: self.eligibility().version(),
+            },
+        }
+    }
+
+    /// Checks one ballot; with `record`, the voter's record is checked against
+    /// the eligibility rules, without, the ballot's recorded verdict must name
+    /// the cycle's rules. `pending` holds voters of the same paper batch already
+    /// checked. Returns where the ballot goes (the slot it replaces, if any).
+    pub(crate) fn check_ballot(
+        &self,
+        ballot: &Ballot,
+        record: Option<&Resident>,
+        pending: &HashMap<ResidentId, BallotId>,
+        pending_ids: &HashSet<BallotId>,
+    ) -> Result<Option<usize>, CycleError> {
+        let id = ballot.id;
+        if self.core.ballots.ids.contains(&id) || pending_ids.contains(&id) {
+            return Err(CycleError::DuplicateId {
+                kind: "ballot",
+                id: id.to_string(),
+            });
+        }
+        let window = self.stage.window;
+        if !window.contains(ballot.cast_at) {
+            return Err(CycleError::OutsideWindow {
+                ballot: id,
+                cast_at: ballot.cast_at,
+                opens: window.opens,
+                closes: window.closes,
+            });
+        }
+        match record {
+            Some(resident) => self.check_eligible("voting", resident, ballot.cast_at)?,
+            None => {
+                let current = self.eligibility().version();
+                if ballot.eligibility.rules != current {
+                    return Err(CycleError::EligibilityRulesDiffer {
+                        ballot: id,
+                        recorded: ballot.eligibility.rules,
+                        current,
+                    });
+                }
+            }
+        }
+        if let Channel::Paper {
+            entered_by,
+            entered_at,
+        } = &ballot.channel
+        {
+            require_text("the official entering paper ballots", entered_by)?;
+            self.core.check_time("enter paper ballots", *entered_at)?;
+            if ballot.cast_at > *entered_at {
+                return Err(CycleError::EnteredBeforeCast {
+                    ballot: id,
+                    cast_at: ballot.cast_at,
+                    entered_at: *entered_at,
+                });
+            }
+        }
+        let budget = self.budget()?;
+        let cost_of = |p: ProjectId| {
+            self.core
+                .shortlist()
+                .find(|x| x.id() == p)
+                .and_then(Project::cost)
+        };
+        self.rules()
+            .check(&ballot.choices, cost_of, budget)
+            .map_err(|source| CycleError::Ballot { ballot: id, source })?;
+        let voter = ballot.voter;
+        let existing = self
+            .core
+            .ballots
+            .position_of(voter)
+            .map(|i| (i, self.core.ballots.ballots[i].id()));
+        let earlier = pending.get(&voter).copied().or(existing.map(|(_, b)| b));
+        match (earlier, self.rules().second_ballot()) {
+            (Some(existing), SecondBallot::Refuse) => {
+                Err(CycleError::AlreadyVoted { voter, existing })
+            }
+            _ => Ok(existing.map(|(i, _)| i)),
+        }
+    }
+
+    /// Checks a digital ballot without casting it: what [`Cycle::cast_ballot`]
+    /// would refuse. Front ends can check a ballot before submitting it.
+    ///
+    /// # Errors
+    /// The error `cast_ballot` would return.
+    pub fn check_cast(&self, ballot: &BallotSubmission) -> Result<(), CycleError> {
+        let record = self.ballot_record(ballot, Channel::Digital);
+        self.check_ballot(
+            &record,
+            Some(&ballot.voter),
+            &HashMap::new(),
+            &HashSet::new(),
+        )
+        .map(drop)
+    }
+
+    /// Counts a digital ballot from an eligible resident, cast within the window
+    /// and following the rules. A second ballot is refused or replaces the first,
+    /// as the rules say. The cycle keeps the ballot as a [`Ballot`]: the voter's
+    /// record is checked, not kept.
+    ///
+    /// # Errors
+    /// An ineligible voter, a ballot outside the window, a broken ballot rule, a
+    /// reused ballot id, or a refused second ballot. Nothing changes.
+    pub fn cast_ballot(&mut self, ballot: BallotSubmission) -> Result<(), CycleError> {
+        let record = self.ballot_record(&ballot, Channel::Digital);
+        let slot = self.check_ballot(
+            &record,
+            Some(&ballot.voter),
+            &HashMap::new(),
+            &HashSet::new(),
+        )?;
+        self.core.ballots.put(record, slot);
+        Ok(())
+    }
+
+    /// Counts a ballot as recorded in a log ([`Event::BallotCast`](crate::process::Event)):
+    /// every rule `cast_ballot` and `enter_paper_ballots` check, except that the
+    /// voter's eligibility is the recorded verdict, which must name the cycle's
+    /// eligibility rules.
+    ///
+    /// # Errors
+    /// What `cast_ballot` refuses, or [`CycleError::EligibilityRulesDiffer`].
+    pub fn record_ballot(&mut self, ballot: Ballot) -> Result<(), CycleError> {
+        let slot = self.check_ballot(&ballot, None, &HashMap::new(), &HashSet::new())?;
+        self.core.ballots.put(ballot, slot);
+        Ok(())
+    }
+
+    /// Checks a batch of paper ballots without entering it: the ballots it
+    /// would count (see [`Cycle::ballot_record`]).
+    ///
+    /// # Errors
+    /// The error [`Cycle::enter_paper_ballots`] would return.
+    pub fn check_paper(&self, batch: &PaperBatch) -> Result<Vec<Ballot>, CycleError> {
+        require_text("the official entering paper ballots", &batch.entered_by)?;
+        if batch.ballots.is_empty() {
+            return Err(CycleError::EmptyText {
+                field: "the batch of paper ballots",
+            });
+        }
+        self.core
+            .check_time("enter paper ballots", batch.entered_at)?;
+        let channel = Channel::Paper {
+            entered_by: batch.entered_by.clone(),
+            entered_at: batch.entered_at,
+        };
+        let mut pending = HashMap::new();
+        let mut pending_ids = HashSet::new();
+        let mut records = Vec::with_capacity(batch.ballots.len());
+        for (index, ballot) in batch.ballots.iter().enumerate() {
+            let in_batch = |e| CycleError::PaperBallot {
+                index,
+                source: Box::new(e),
+            };
+            let record = self.ballot_record(ballot, channel.clone());
+            self.check_ballot(&record, Some(&ballot.voter), &pending, &pending_ids)
+                .map_err(in_batch)?;
+            pending.insert(record.voter, record.id);
+            pending_ids.insert(record.id);
+            records.push(record);
+        }
+        Ok(records)
+    }
+
+    /// Enters a batch of paper ballots; they stay marked as paper. All or nothing:
+    /// one refused ballot refuses the batch, naming its position.
+    ///
+    /// # Errors
+    /// An empty batch or official, an entry time before voting began, or the first
+    /// refused ballot.
+    pub fn enter_paper_ballots(&mut self, batch: PaperBatch) -> Result<(), CycleError> {
+        for record in self.check_paper(&batch)? {
+            // A voter twice in one batch (rules: replace) lands in the slot the
+            // first one took.
+            let slot = self.core.ballots.position_of(record.voter);
+            self.core.ballots.put(record, slot);
+        }
+        Ok(())
+    }
+
+    pub(crate) fn count(
+        &self,
+        at: DateTime<Utc>,
+        tally: &dyn Tally,
+    ) -> Result<FundingDecision, CycleError> {
+        self.check_closable(at)?;
+        let counting = self.rules().counting();
+        if !counting.rule.is_counted_by(tally) {
+            return Err(CycleError::WrongRule {
+                expected: counting.rule.clone(),
+                given: tally.rule(),
+            });
+        }
+        let election = self.election()?;
+        let outcome = tally.tally(&election, &counting.tie_breaking)?;
+        let shortlist: Vec<ProjectId> = self.core.shortlist().map(Project::id).collect();
+        let funded = outcome
+            .selected
+            .iter()
+            .map(|&i| {
+                shortlist
+                    .get(i)
+                    .copied()
+                    .ok_or(CycleError::DecisionMismatch {
+                        field: "a selected project index",
+                    })
+            })
+            .collect::<Result<Vec<_>, _>>()?;
+        let total_cost = Money::sum(
+            self.currency(),
+            funded
+                .iter()
+                .filter_map(|&p| self.project(p).and_then(Project::cost)),
+        )?;
+        Ok(FundingDecision {
+            rule: outcome.rule,
+            tie_breaking: outcome.tie_breaking,
+            funded,
+            total_cost,
+            budget: self.budget()?,
+            scores: shortlist
+                .iter()
+                .zip(outcome.scores)
+                .map(|(&project, score)| ProjectScore { project, score })
+                .collect(),
+            ballots_counted: self.ballots().len() as u64,
+            decided_at: at,
+        })
+    }
+
+    pub(crate) fn check_closable(&self, at: DateTime<Utc>) -> Result<(), CycleError> {
+        self.core.check_time("close voting", at)?;
+        let gate = |source| CycleError::Gate {
+            step: Step::Voting,
+            source,
+        };
+        let closes = self.stage.window.closes;
+        if at < closes {
+            return Err(gate(GateError::WindowOpen { closes, at }));
+        }
+        let last_entry = self
+            .ballots()
+            .iter()
+            .filter_map(|b| match &b.channel {
+                Channel::Paper { entered_at, .. } => Some(*entered_at),
+                Channel::Digital => None,
+            })
+            .max();
+        if let Some(entered) = last_entry.filter(|e| *e > at) {
+            return Err(gate(GateError::RecordedAfterEnd {
+                record: "a batch of paper ballots",
+                dated: entered.to_rfc3339(),
+                at,
+            }));
+        }
+        Ok(())
+    }
+
+    /// Checks a recorded decision against the cycle: the rule fixed in step 1,
+    /// funded projects on the shortlist (each once), costs and budget that add up
+    /// and fit, the number of ballots; and, for a built-in rule, that counting
+    /// again gives the same decision.
+    pub(crate) fn check_decision(
+        &self,
+        decision: &FundingDecision,
+        recount: bool,
+    ) -> Result<(), CycleError> {
+        self.check_closable(decision.decided_at)?;
+        let counting = self.rules().counting();
+        let mismatch = |field| CycleError::DecisionMismatch { field };
+        if decision.rule != counting.rule.name() {
+            return Err(CycleError::WrongRule {
+                expected: counting.rule.clone(),
+                given: Rule::named(&decision.rule),
+            });
+        }
+        if decision.tie_breaking != counting.tie_breaking {
+            return Err(mismatch("tie_breaking"));
+        }
+        let mut costs = Vec::with_capacity(decision.funded.len());
+        for (k, &p) in decision.funded.iter().enumerate() {
+            if decision.funded[..k].contains(&p) {
+                return Err(mismatch("funded (a project appears twice)"));
+            }
+            let project = self
+                .core
+                .shortlist()
+                .find(|x| x.id() == p)
+                .ok_or(mismatch("funded (a project not on the shortlist)"))?;
+            costs.push(
+                project
+                    .cost()
+                    .ok_or(mismatch("funded (a project without cost)"))?,
+            );
+        }
+        if Money::sum(self.currency(), costs)? != decision.total_cost {
+            return Err(mismatch("total_cost"));
+        }
+        let budget = self.budget()?;
+        if decision.budget != budget {
+            return Err(mismatch("budget"));
+        }
+        if decision.total_cost.minor() > budget.minor() {
+            return Err(CycleError::Gate {
+                step: Step::Voting,
+                source: GateError::OutcomeOverBudget {
+                    total_cost: decision.total_cost,
+                    budget,
+                },
+            });
+        }
+        if decision.ballots_counted != self.ballots().len() as u64 {
+            return Err(mismatch("ballots_counted"));
+        }
+        let shortlist: Vec<ProjectId> = self.core.shortlist().map(Project::id).collect();
+        if decision.scores.len() != shortlist.len()
+            || decision
+                .scores
+                .iter()
+                .zip(&shortlist)
+                .any(|(s, p)| s.project != *p)
+        {
+            return Err(mismatch("scores"));
+        }
+        if recount
+            && !counting.rule.is_custom()
+            && self.count(decision.decided_at, &counting.rule)? != *decision
+        {
+            return Err(mismatch("the outcome of counting again"));
+        }
+        Ok(())
+    }
+
+    pub(crate) fn into_implementation(
+        mut self,
+        decision: FundingDecision,
+    ) -> Cycle<Implementation> {
+        self.core.enter(Step::Implementation, decision.decided_at);
+        for p in &mut self.core.projects {
+            if decision.funded.contains(&p.id()) {
+                p.fund();
+            }
+        }
+        Cycle {
+            core: self.core,
+            stage: Implementation {
+                framework: self.stage.framework,
+                window: self.stage.window,
+                decision,
+            },
+        }
+    }
+
+    /// Gate of step 5: the window has closed, the ballots are counted by the rule
+    /// fixed in step 1, and the outcome fits the budget. Funded projects move to
+    /// implementation.
+    ///
+    /// # Errors
+    /// A window still open, a tally of another rule, or a failed count (such as a
+    /// tie the rules refuse to break); the cycle comes back unchanged.
+    pub fn close_voting(
+        self,
+        at: DateTime<Utc>,
+        tally: &dyn Tally,
+    ) -> Result<Cycle<Implementation>, TransitionError<Self>> {
+        match self
+            .count(at, tally)
+            .and_then(|d| self.check_decision(&d, false).map(|()| d))
+        {
+            Ok(decision) => Ok(self.into_implementation(decision)),
+            Err(e) => Err(refuse(self, e)),
+        }
+    }
+
+    /// Closes voting with a decision recorded earlier (replaying a log): the same
+    /// checks as [`Cycle::close_voting`], and for built-in rules a recount.
+    ///
+    /// # Errors
+    /// A decision that does not match the cycle; the cycle comes back unchanged.
+    pub fn close_with_decision(
+        self,
+        decision: FundingDecision,
+    ) -> Result<Cycle<Implementation>, TransitionError<Self>> {
+        match self.check_decision(&decision, true) {
+            Ok(()) => Ok(self.into_implementation(decision)),
+            Err(e) => Err(refuse(self, e)),
+        }
+    }
+}
