@@ -225,6 +225,13 @@ impl Command {
         }
     }
 
+    /// Whether the command can end its cycle's year (closing or abandoning
+    /// it), which has consequences beyond the cycle: lessons and carry-over pass
+    /// on to later years.
+    pub fn may_end_the_year(&self) -> bool {
+        matches!(self, Command::Close(_) | Command::Abandon { .. })
+    }
+
     /// The command's name, for messages.
     pub fn name(&self) -> &'static str {
         match self {

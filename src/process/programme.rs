@@ -550,7 +550,7 @@ impl Programme {
         &mut self,
         command: ProgrammeCommand,
     ) -> Result<Vec<ProgrammeEvent>, ProgrammeError> {
-        self.apply_inner(&command, None)
+        self.apply_inner(command, None)
     }
 
     /// Like [`Programme::apply`], counting votes with `tally`.
@@ -562,21 +562,32 @@ impl Programme {
         command: ProgrammeCommand,
         tally: &dyn Tally,
     ) -> Result<Vec<ProgrammeEvent>, ProgrammeError> {
-        self.apply_inner(&command, Some(tally))
+        self.apply_inner(command, Some(tally))
     }
 
     fn apply_inner(
         &mut self,
-        command: &ProgrammeCommand,
+        command: ProgrammeCommand,
         tally: Option<&dyn Tally>,
     ) -> Result<Vec<ProgrammeEvent>, ProgrammeError> {
-        let events = self.decide_inner(command, tally)?;
+        if let ProgrammeCommand::Cycle { command: c, .. } = &command
+            && !c.may_end_the_year()
+        {
+            // A command to one cycle that cannot end its year has no
+            // consequence beyond that cycle, whose own `apply` changes nothing
+            // when it refuses (its typed methods check before they change
+            // anything). Running it in place gives what deciding on a copy and
+            // evolving would, without copying the programme per command.
+            return self.execute(command, tally);
+        }
+        let events = self.decide_inner(&command, tally)?;
         self.evolve_slice(&events, 0)?;
         Ok(events)
     }
 
-    /// Runs a command on this programme, changing it as it goes: a refused
-    /// command may leave it half-changed, so only [`Programme::decide_inner`]
+    /// Runs a command on this programme, changing it as it goes. For a command
+    /// that ends a year, starts one or concludes, a refusal may leave it
+    /// half-changed, so those only run through [`Programme::decide_inner`]
     /// (on a copy) and [`Programme::evolve_slice`] (on events already decided)
     /// call it.
     fn execute(

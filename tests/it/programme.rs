@@ -4,6 +4,7 @@
 #![allow(clippy::unwrap_used, clippy::panic)]
 
 use crate::common::*;
+use medborgarbudget::followup::CycleMetrics;
 use medborgarbudget::ids::CycleId;
 use medborgarbudget::process::{
     AnyCycle, Command, Commitment, Event, FundingSource, Programme, ProgrammeCommand,
@@ -103,6 +104,55 @@ fn a_cycle_is_replayed_under_the_rules_it_was_written_with() {
             known: RulesVersion::CURRENT
         })
     ));
+}
+
+#[test]
+fn a_refused_command_changes_nothing_on_either_path() {
+    // Commands to one cycle that cannot end its year run in place; the others
+    // are decided on a copy and evolved. Either way a refusal leaves the
+    // programme as it was.
+    let mut r = Run::new(3, true);
+    r.run_to_implementation(FIRST);
+    let before = r.p.clone();
+    let refused = [
+        ProgrammeCommand::Cycle {
+            year: FIRST,
+            command: Command::BeginOutreach {
+                at: yday(FIRST, 100),
+            },
+        },
+        ProgrammeCommand::Cycle {
+            year: FIRST,
+            command: Command::CompleteProject {
+                project: medborgarbudget::ids::ProjectId::from_u128(999_999),
+                final_cost: sek(1),
+                at: yday(FIRST, 300),
+            },
+        },
+        ProgrammeCommand::Cycle {
+            year: FIRST,
+            command: Command::Close(
+                r.evaluation(FIRST, &CycleMetrics::of(r.p.cycle(FIRST).unwrap()).unwrap()),
+            ),
+        },
+        ProgrammeCommand::Cycle {
+            year: FIRST,
+            command: Command::Abandon {
+                reason: " ".into(),
+                at: yday(FIRST, 200),
+            },
+        },
+        ProgrammeCommand::Conclude {
+            at: yday(FIRST, 400),
+        },
+    ];
+    for command in refused {
+        let name = format!("{command:?}");
+        let decided = r.p.decide(&command);
+        assert!(r.p.apply(command).is_err(), "{name}");
+        assert!(decided.is_err(), "{name}");
+        assert_eq!(r.p, before, "{name}");
+    }
 }
 
 #[test]
