@@ -540,9 +540,14 @@ impl Programme {
 
     /// Applies a command and returns the events it produced (including what the
     /// programme does in consequence: lessons and carry-over passed on when a
-    /// year ends). It is [`Programme::decide`] then [`Programme::evolve`], so a
-    /// refused command changes nothing: the events are decided first, and only
-    /// accepted events change the programme.
+    /// year ends). A refused command changes nothing. A command that can reach
+    /// beyond one cycle — starting a year, closing or abandoning one (lessons
+    /// and carry-over pass on), concluding — is [`Programme::decide`] then
+    /// [`Programme::evolve`]: decided on a copy, and only its accepted events
+    /// change the programme. A command to one cycle that cannot end its year is
+    /// applied to that cycle in place, whose own `apply` refuses before it
+    /// changes anything; it gives the same events without copying the
+    /// programme per command.
     ///
     /// # Errors
     /// The rule the command breaks.
