@@ -301,26 +301,9 @@ fn points_overflowing_32_bits_are_named_as_such() {
     assert!(o.status.success(), "{}", stderr(&o));
 }
 
-fn data_file(name: &str) -> Option<PathBuf> {
-    let dir = std::env::var_os("MEDBORGARBUDGET_PABULIB")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared/pabulib"));
-    let path = dir.join("files").join(name);
-    if path.is_file() {
-        return Some(path);
-    }
-    assert!(
-        std::env::var_os("CI").is_none(),
-        "CI is set but {} is missing",
-        path.display()
-    );
-    println!("skipped: {} not found", path.display());
-    None
-}
-
 #[test]
 fn official_rule_on_wieliczka_reports_the_official_result() {
-    let Some(path) = data_file("Poland_Wieliczka_2023_Green_Budget.pb") else {
+    let Some(path) = crate::common::pabulib_file("Poland_Wieliczka_2023_Green_Budget.pb") else {
         return;
     };
     let o = run(&[

@@ -850,3 +850,42 @@ impl Run {
         }
     }
 }
+
+// ---------------------------------------------------------------------------
+// The real elections: one lookup for every test that reads them.
+// ---------------------------------------------------------------------------
+
+/// The pabulib data folder (with `files/` and `expected.jsonl`):
+/// `MEDBORGARBUDGET_PABULIB` if set, else `../shared/pabulib` beside the crate.
+/// `None` with a printed notice when it is missing; with `CI` set, a missing
+/// folder fails the test instead.
+pub fn pabulib_dir() -> Option<std::path::PathBuf> {
+    let dir = std::env::var_os("MEDBORGARBUDGET_PABULIB").map_or_else(
+        || std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared/pabulib"),
+        std::path::PathBuf::from,
+    );
+    if dir.join("files").is_dir() {
+        return Some(dir);
+    }
+    assert!(
+        std::env::var_os("CI").is_none(),
+        "CI is set but the pabulib data is missing at {}",
+        dir.display()
+    );
+    println!(
+        "skipped: no pabulib data at {} (set MEDBORGARBUDGET_PABULIB)",
+        dir.display()
+    );
+    None
+}
+
+/// One file of the pabulib data, as [`pabulib_dir`] finds it.
+pub fn pabulib_file(name: &str) -> Option<std::path::PathBuf> {
+    let path = pabulib_dir()?.join("files").join(name);
+    assert!(
+        path.is_file(),
+        "{} is missing from the data",
+        path.display()
+    );
+    Some(path)
+}

@@ -8,32 +8,12 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
-use std::path::PathBuf;
 use std::sync::Mutex;
 
 use medborgarbudget::pabulib::{self, OnProblem, ParseOptions, PbFile, official::official_rule};
 use medborgarbudget::tally::{
     Fraction, Greedy, Mes, MesAdd1, MesAdd1Comparison, Phragmen, Tally, TieBreak, TieBreaking,
 };
-
-fn data_dir() -> Option<PathBuf> {
-    let dir = std::env::var_os("MEDBORGARBUDGET_PABULIB")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../shared/pabulib"));
-    if dir.join("expected.jsonl").is_file() {
-        return Some(dir);
-    }
-    assert!(
-        std::env::var_os("CI").is_none(),
-        "CI is set but the pabulib data is missing at {}",
-        dir.display()
-    );
-    println!(
-        "skipped: no pabulib data at {} (set MEDBORGARBUDGET_PABULIB)",
-        dir.display()
-    );
-    None
-}
 
 /// Runs `f` over `items` on all cores.
 fn parallel<T: Sync, R: Send>(items: &[T], f: impl Fn(&T) -> R + Sync) -> Vec<R> {
@@ -87,7 +67,9 @@ fn sorted_labels(file: &PbFile, selected: &[usize]) -> Vec<String> {
 
 #[test]
 fn reference_outcomes_are_reproduced_exactly() {
-    let Some(dir) = data_dir() else { return };
+    let Some(dir) = crate::common::pabulib_dir() else {
+        return;
+    };
     let expected = std::fs::read_to_string(dir.join("expected.jsonl")).unwrap();
     let lines: Vec<serde_json::Value> = expected
         .lines()
@@ -161,7 +143,9 @@ fn equal_shares_ties() -> TieBreaking {
 
 #[test]
 fn wieliczka_green_budget_outcomes() {
-    let Some(dir) = data_dir() else { return };
+    let Some(dir) = crate::common::pabulib_dir() else {
+        return;
+    };
     let file = read(&dir, "Poland_Wieliczka_2023_Green_Budget.pb");
     let e = file.election().unwrap();
     assert_eq!(e.profile().num_voters(), 6_586);
@@ -216,7 +200,9 @@ fn wieliczka_green_budget_outcomes() {
 
 #[test]
 fn assen_official_result() {
-    let Some(dir) = data_dir() else { return };
+    let Some(dir) = crate::common::pabulib_dir() else {
+        return;
+    };
     let file = read(&dir, "Netherlands_Assen_2024.pb");
     assert_eq!(file.rule(), Some("equalshares/add1"));
     let official = official_rule(&file).unwrap();
@@ -263,7 +249,9 @@ const KNOWN_OFFICIAL_DISAGREEMENTS: &[(&str, &str)] = &[
 
 #[test]
 fn official_results_are_reproduced() {
-    let Some(dir) = data_dir() else { return };
+    let Some(dir) = crate::common::pabulib_dir() else {
+        return;
+    };
     let mut names: Vec<String> = std::fs::read_dir(dir.join("files"))
         .unwrap()
         .filter_map(|e| e.ok()?.file_name().into_string().ok())

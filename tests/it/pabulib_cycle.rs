@@ -3,26 +3,8 @@
 
 #![allow(clippy::unwrap_used, clippy::panic)]
 
-use std::path::PathBuf;
-
 use medborgarbudget::pabulib::{self, cycle};
 use medborgarbudget::tally::{Greedy, Mes, Phragmen, Tally, TieBreaking};
-
-fn data_dir() -> Option<PathBuf> {
-    let dir = std::env::var_os("MEDBORGARBUDGET_PABULIB")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../shared/pabulib"));
-    if dir.join("files").is_dir() {
-        return Some(dir);
-    }
-    assert!(
-        std::env::var_os("CI").is_none(),
-        "CI is set but {} is missing",
-        dir.display()
-    );
-    println!("skipped: no pabulib data at {}", dir.display());
-    None
-}
 
 const FILES: &[&str] = &[
     "Poland_Wieliczka_2023_Green_Budget.pb",
@@ -33,7 +15,9 @@ const FILES: &[&str] = &[
 
 #[test]
 fn replayed_votes_match_direct_counts_and_export_round_trips() {
-    let Some(dir) = data_dir() else { return };
+    let Some(dir) = crate::common::pabulib_dir() else {
+        return;
+    };
     let rules: [&dyn Tally; 3] = [&Greedy, &Mes, &Phragmen::STOP];
     for name in FILES {
         let file = pabulib::read_file(dir.join("files").join(name)).unwrap();

@@ -197,24 +197,6 @@ fn is_known(name: &str) -> bool {
     KNOWN_DEFECTS.iter().any(|d| d.0 == name)
 }
 
-fn data_dir() -> Option<PathBuf> {
-    let dir = std::env::var_os("MEDBORGARBUDGET_PABULIB").map_or_else(
-        || Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared/pabulib"),
-        PathBuf::from,
-    );
-    if dir.join("files").is_dir() {
-        Some(dir)
-    } else if std::env::var_os("CI").is_some() {
-        panic!("pabulib data not found at {} (CI is set)", dir.display());
-    } else {
-        eprintln!(
-            "skipping: pabulib data not found at {} (set MEDBORGARBUDGET_PABULIB)",
-            dir.display()
-        );
-        None
-    }
-}
-
 /// The `.pb` files, sorted by name.
 fn files(dir: &Path) -> Vec<PathBuf> {
     let mut files: Vec<PathBuf> = std::fs::read_dir(dir.join("files"))
@@ -270,7 +252,9 @@ fn assert_round_trip(name: &str, file: &PbFile, options: ParseOptions) {
 
 #[test]
 fn check_finds_exactly_the_known_defects() {
-    let Some(dir) = data_dir() else { return };
+    let Some(dir) = crate::common::pabulib_dir() else {
+        return;
+    };
     let paths = files(&dir);
     assert!(!paths.is_empty(), "no .pb files in {}", dir.display());
     let found = over_files(&paths, |_, bytes| {
@@ -330,7 +314,9 @@ fn check_finds_exactly_the_known_defects() {
 
 #[test]
 fn every_file_parses_strictly_except_the_known_defects() {
-    let Some(dir) = data_dir() else { return };
+    let Some(dir) = crate::common::pabulib_dir() else {
+        return;
+    };
     let paths = files(&dir);
     let results = over_files(&paths, |_, bytes| pabulib::parse(bytes).err());
     let mut unexpected = Vec::new();
@@ -355,7 +341,9 @@ fn every_file_parses_strictly_except_the_known_defects() {
 
 #[test]
 fn every_file_parses_counted_as_written_and_round_trips() {
-    let Some(dir) = data_dir() else { return };
+    let Some(dir) = crate::common::pabulib_dir() else {
+        return;
+    };
     let paths = files(&dir);
     let written = ParseOptions::default()
         .merge_repeats(true)

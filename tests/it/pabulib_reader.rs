@@ -3,8 +3,6 @@
 //! input, random or a damaged real file, makes the reader panic.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
-use std::path::{Path, PathBuf};
-
 use medborgarbudget::pabulib::{
     self, OnProblem, PROBLEMS_LISTED, ParseOptions, PbError, PbErrorKind, PbFile, PbProject,
     ProblemKind, Section, VoteType,
@@ -1340,26 +1338,11 @@ const SMALL_FILES: [&str; 20] = [
     "Poland_Poznan_2025_9_-_Stare_Miasto__small.pb",
 ];
 
-fn data_dir() -> Option<PathBuf> {
-    let dir = std::env::var_os("MEDBORGARBUDGET_PABULIB").map_or_else(
-        || Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared/pabulib"),
-        PathBuf::from,
-    );
-    if dir.join("files").is_dir() {
-        Some(dir)
-    } else if std::env::var_os("CI").is_some() {
-        panic!("pabulib data not found at {} (CI is set)", dir.display());
-    } else {
-        eprintln!("skipping: pabulib data not found at {}", dir.display());
-        None
-    }
-}
-
 /// The small files' bytes, read once.
 fn small_files() -> &'static [Vec<u8>] {
     static FILES: std::sync::OnceLock<Vec<Vec<u8>>> = std::sync::OnceLock::new();
     FILES.get_or_init(|| {
-        let Some(dir) = data_dir() else {
+        let Some(dir) = crate::common::pabulib_dir() else {
             return Vec::new();
         };
         SMALL_FILES
