@@ -217,7 +217,7 @@ impl Journal {
         // the programme.
         let (command, callers) = super::repository::pseudonymize::<Programme>(command, &self.key);
         let events = self.local.apply(command).map_err(|error| {
-            let caller = |id| callers.get(&id).copied().unwrap_or(id);
+            let caller = |id| callers.sent(id);
             JournalError::Refused(error.rename_residents(&caller))
         })?;
         if self.matched < self.stored.len() {

@@ -698,7 +698,7 @@ impl<A: Aggregate> Repository<A> {
         };
         let (command, callers) = pseudonymize::<A>(command, key);
         let rejected = |error| {
-            let caller = |id| callers.get(&id).copied().unwrap_or(id);
+            let caller = |id| callers.sent(id);
             RepositoryError::Rejected(A::name_residents(error, &caller))
         };
         let fingerprint = key.fingerprint();
@@ -740,18 +740,31 @@ impl<A: Aggregate> Repository<A> {
     }
 }
 
-/// `command` with its voters pseudonymised by `key`, and each pseudonym's
-/// resident id as the caller sent it (kept in memory for the refusal, never
-/// stored).
+/// The resident ids a command was sent with, by pseudonym: kept in memory for
+/// the refusal, never stored. A list, not a map: it is read only when the
+/// command is refused, so building it must cost no more than a push per voter.
+pub(crate) struct Callers(Vec<(ResidentId, ResidentId)>);
+
+impl Callers {
+    /// The id the caller sent for `pseudonym` (`pseudonym` itself if none).
+    pub(crate) fn sent(&self, pseudonym: ResidentId) -> ResidentId {
+        self.0
+            .iter()
+            .find(|(p, _)| *p == pseudonym)
+            .map_or(pseudonym, |(_, id)| *id)
+    }
+}
+
+/// `command` with its voters pseudonymised by `key`, and what the caller sent.
 pub(crate) fn pseudonymize<A: Aggregate>(
     command: A::Command,
     key: &VoterKey,
-) -> (A::Command, HashMap<ResidentId, ResidentId>) {
-    let callers = std::cell::RefCell::new(HashMap::new());
+) -> (A::Command, Callers) {
+    let callers = std::cell::RefCell::new(Vec::new());
     let command = A::pseudonymize(command, &|id| {
         let pseudonym = key.pseudonym(id);
-        callers.borrow_mut().insert(pseudonym, id);
+        callers.borrow_mut().push((pseudonym, id));
         pseudonym
     });
-    (command, callers.into_inner())
+    (command, Callers(callers.into_inner()))
 }
