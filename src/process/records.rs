@@ -306,26 +306,11 @@ impl Serialize for FiguresDigest {
 impl<'de> Deserialize<'de> for FiguresDigest {
     fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<FiguresDigest, D::Error> {
         let text = String::deserialize(d)?;
-        let bytes = text.as_bytes();
-        let mut out = [0_u8; 32];
-        if bytes.len() != 64 {
-            return Err(serde::de::Error::custom(format!(
-                "a figures digest has 64 hex digits, not {}",
-                bytes.len()
-            )));
-        }
-        for (i, pair) in bytes.chunks(2).enumerate() {
-            let hex = |b: u8| (b as char).to_digit(16);
-            match (hex(pair[0]), hex(pair[1])) {
-                (Some(hi), Some(lo)) => out[i] = (hi * 16 + lo) as u8,
-                _ => {
-                    return Err(serde::de::Error::custom(format!(
-                        "a figures digest has hex digits only: {text:?}"
-                    )));
-                }
-            }
-        }
-        Ok(FiguresDigest(out))
+        crate::store::hex_array::<32>(&text)
+            .map(FiguresDigest)
+            .ok_or_else(|| {
+                serde::de::Error::custom(format!("a figures digest is 64 hex digits, not {text:?}"))
+            })
     }
 }
 

@@ -265,6 +265,10 @@ fn figures_stored_whole_by_earlier_logs_load_as_their_digest() {
     let mut both = old.clone();
     both["accepted"]["close"]["figures"] = json["accepted"]["close"]["figures"].clone();
     assert!(serde_json::from_value::<Event>(both).is_err());
+    let mut short = json.clone();
+    short["accepted"]["close"]["figures"] = "abc".into();
+    let err = serde_json::from_value::<Event>(short).unwrap_err();
+    assert!(err.to_string().contains("64 hex digits"), "{err}");
     let mut unknown = old;
     unknown["accepted"]["close"]["metric"] = 1.into();
     assert!(serde_json::from_value::<Event>(unknown).is_err());
