@@ -15,8 +15,8 @@ use medborgarbudget::ids::{AreaId, BallotId, CycleId, IdeaId, ProjectId, Residen
 use medborgarbudget::money::{Currency, Money};
 use medborgarbudget::process::stage::Voting;
 use medborgarbudget::process::{
-    Allocation, AnyCycle, CouncilDecision, Cycle, CycleSetup, FundingSource, OutreachActivity,
-    OutreachChannel, VotingWindow,
+    Allocation, AnyCycle, Command, CouncilDecision, Cycle, CycleSetup, Event, FundingSource,
+    OutreachActivity, OutreachChannel, Snapshot, Step, VotingWindow,
 };
 use medborgarbudget::project::{Feasibility, ProjectProposal};
 use medborgarbudget::tally::Greedy;
@@ -45,20 +45,11 @@ fn sek(kronor: i64) -> Money {
     Money::new(kronor * 100, Currency::SEK)
 }
 
-/// A cycle in step 5 with 20 projects on the ballot and no ballots yet.
-fn voting() -> Cycle<Voting> {
-    let area = Area::new(AreaId::from_u128(1), "Bench", 50_000).unwrap_or_else(|e| panic!("{e}"));
-    let mut c = Cycle::new(CycleSetup {
-        id: CycleId::from_u128(1),
-        programme: None,
-        year: 2026,
-        area,
-        currency: Currency::SEK,
-        started_at: t(0),
-        rules_version: medborgarbudget::process::RulesVersion::CURRENT,
-    });
-    let run = || -> Result<Cycle<Voting>, Box<dyn std::error::Error>> {
-        c.set_budget(Allocation {
+/// The commands that bring a cycle to step 5 with 20 projects on the ballot
+/// and no ballots yet.
+fn to_voting() -> Result<Vec<Command>, Box<dyn std::error::Error>> {
+    let mut c = vec![
+        Command::SetBudget(Allocation {
             amount: sek(5_000_000),
             decision: CouncilDecision {
                 body: "KF".into(),
@@ -66,64 +57,105 @@ fn voting() -> Cycle<Voting> {
                 decided_on: t(0).date_naive(),
             },
             source: FundingSource::Council,
-        })?;
-        c.set_eligibility(Eligibility::residents_aged(12));
-        c.set_ballot_rules(
+        }),
+        Command::SetEligibility(Eligibility::residents_aged(12)),
+        Command::SetBallotRules(
             BallotRules::builder(BallotKind::Approval)
                 .max_projects(5)
                 .build()?,
-        );
-        c.set_criteria(
-            CriteriaSet::builder()
+        ),
+        Command::SetCriteria {
+            criteria: CriteriaSet::builder()
                 .social_sustainability("s", "s", 1)
                 .public_health("h", "h", 1)
                 .build()?,
-        );
-        let mut c = c.begin_outreach(t(1))?;
-        c.record_outreach(OutreachActivity {
+        },
+        Command::BeginOutreach { at: t(1) },
+        Command::RecordOutreach(OutreachActivity {
             channel: OutreachChannel::Meeting,
             description: "Meeting".into(),
             languages: vec!["sv".into()],
             people_reached: 100,
             held_on: t(2).date_naive(),
-        })?;
-        let mut c = c.open_idea_generation(t(3))?;
-        for n in 0..PROJECTS {
-            c.submit_idea(IdeaSubmission {
-                id: IdeaId::from_u128(n),
-                author: resident(n),
-                co_authors: vec![],
-                title: format!("Idea {n}"),
-                description: "An idea".into(),
-                submitted_at: t(4),
-                estimated_cost: None,
-            })?;
-        }
-        let mut c = c.begin_shortlisting(t(10))?;
-        for n in 0..PROJECTS {
-            c.review_idea(IdeaId::from_u128(n))?;
-            let id = ProjectId::from_u128(n);
-            c.propose_project(ProjectProposal {
-                id,
+        }),
+        Command::OpenIdeaGeneration { at: t(3) },
+    ];
+    c.extend((0..PROJECTS).map(|n| {
+        Command::SubmitIdea(IdeaSubmission {
+            id: IdeaId::from_u128(n),
+            author: resident(n),
+            co_authors: vec![],
+            title: format!("Idea {n}"),
+            description: "An idea".into(),
+            submitted_at: t(4),
+            estimated_cost: None,
+        })
+    }));
+    c.push(Command::BeginShortlisting { at: t(10) });
+    for n in 0..PROJECTS {
+        let project = ProjectId::from_u128(n);
+        c.extend([
+            Command::ReviewIdea {
+                idea: IdeaId::from_u128(n),
+            },
+            Command::ProposeProject(ProjectProposal {
+                id: project,
                 title: format!("Project {n}"),
                 description: "A project".into(),
                 ideas: vec![IdeaId::from_u128(n)],
                 worked_on_by: vec![resident(1_000_000 + n)],
-            })?;
-            c.estimate_cost(id, sek(100_000 + 37_000 * i64::try_from(n)?))?;
-            c.assess_feasibility(id, Feasibility::Feasible)?;
-            c.score_project(id, "s".into(), Score::new(5)?)?;
-            c.score_project(id, "h".into(), Score::new(5)?)?;
-        }
-        Ok(c.open_voting(
-            VotingWindow {
-                opens: t(20),
-                closes: t(30),
+            }),
+            Command::EstimateCost {
+                project,
+                cost: sek(100_000 + 37_000 * i64::try_from(n)?),
             },
-            t(20),
-        )?)
+            Command::AssessFeasibility {
+                project,
+                feasibility: Feasibility::Feasible,
+            },
+        ]);
+        for criterion in ["s", "h"] {
+            c.push(Command::ScoreProject {
+                project,
+                criterion: criterion.into(),
+                score: Score::new(5)?,
+            });
+        }
+    }
+    c.push(Command::OpenVoting {
+        window: VotingWindow {
+            opens: t(20),
+            closes: t(30),
+        },
+        at: t(20),
+    });
+    Ok(c)
+}
+
+/// Runs `commands` on a new cycle: the cycle and its event log.
+fn run(commands: impl IntoIterator<Item = Command>) -> (AnyCycle, Vec<Event>) {
+    let area = Area::new(AreaId::from_u128(1), "Bench", 50_000).unwrap_or_else(|e| panic!("{e}"));
+    let setup = CycleSetup {
+        id: CycleId::from_u128(1),
+        programme: None,
+        year: 2026,
+        area,
+        currency: Currency::SEK,
+        started_at: t(0),
+        rules_version: medborgarbudget::process::RulesVersion::CURRENT,
     };
-    run().unwrap_or_else(|e| panic!("{e}"))
+    let mut cycle = AnyCycle::from(Cycle::new(setup.clone()));
+    let mut events = vec![Event::CycleStarted(setup)];
+    for command in commands {
+        events.extend(cycle.apply(command).unwrap_or_else(|e| panic!("{e}")));
+    }
+    (cycle, events)
+}
+
+/// A cycle in step 5 with 20 projects on the ballot and no ballots yet.
+fn voting() -> Cycle<Voting> {
+    let commands = to_voting().unwrap_or_else(|e| panic!("{e}"));
+    Cycle::try_from(run(commands).0).unwrap_or_else(|e| panic!("{e}"))
 }
 
 fn ballots() -> Vec<BallotSubmission> {
@@ -178,13 +210,14 @@ fn bench(c: &mut Criterion) {
             BatchSize::LargeInput,
         );
     });
-    let closed = AnyCycle::from(
-        voted
-            .clone()
-            .close_voting(t(31), &Greedy)
-            .unwrap_or_else(|e| panic!("{e}")),
-    );
-    let history = closed.history();
+    // The whole year's log: to voting, 10 000 ballots, the count.
+    let commands = to_voting()
+        .unwrap_or_else(|e| panic!("{e}"))
+        .into_iter()
+        .chain(ballots().into_iter().map(Command::CastBallot))
+        .chain([Command::CloseVoting { at: t(31) }]);
+    let (closed, history) = run(commands);
+    assert_eq!(closed.step(), Step::Implementation);
     g.bench_function("replay 10k-ballot cycle", |b| {
         b.iter_batched(
             || history.clone(),
@@ -192,15 +225,19 @@ fn bench(c: &mut Criterion) {
             BatchSize::LargeInput,
         );
     });
-    let json = serde_json::to_vec(&closed).unwrap_or_default();
+    let json = serde_json::to_vec(&Snapshot::new(history).unwrap_or_else(|e| panic!("{e}")))
+        .unwrap_or_default();
     g.throughput(Throughput::Bytes(json.len() as u64));
-    g.bench_function("load checked 10k-ballot snapshot (JSON)", |b| {
-        b.iter(|| {
-            let c: AnyCycle =
-                serde_json::from_slice(black_box(&json)).unwrap_or_else(|e| panic!("{e}"));
-            c
-        });
-    });
+    g.bench_function(
+        "load 10k-ballot snapshot (JSON, head checked, replayed)",
+        |b| {
+            b.iter(|| {
+                let snapshot: Snapshot<Event> =
+                    serde_json::from_slice(black_box(&json)).unwrap_or_else(|e| panic!("{e}"));
+                AnyCycle::from_snapshot(snapshot).unwrap_or_else(|e| panic!("{e}"))
+            });
+        },
+    );
     g.finish();
 }
 

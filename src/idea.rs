@@ -35,7 +35,7 @@ pub struct IdeaSubmission {
 }
 
 /// Where an idea stands.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "snake_case", tag = "status")]
 pub enum IdeaStatus {
     /// Submitted, not yet taken up.
@@ -75,7 +75,7 @@ impl IdeaStatus {
 }
 
 /// An idea with its status.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct Idea {
     #[serde(flatten)]
     submission: IdeaSubmission,

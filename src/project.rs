@@ -41,7 +41,7 @@ pub enum Feasibility {
 }
 
 /// Whether a project is on the ballot.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "snake_case", tag = "state")]
 pub enum ShortlistStatus {
     /// On the shortlist.
@@ -129,7 +129,7 @@ pub enum DeliveryStatus {
 }
 
 /// The implementation record of a funded project (step 6).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct Delivery {
     /// Milestones reached.
     pub milestones: Vec<Milestone>,
@@ -168,17 +168,17 @@ impl Delivery {
 }
 
 /// A project: a proposal, its assessment in step 4, and its delivery if funded.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct Project {
     proposal: ProjectProposal,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     cost: Option<Money>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     feasibility: Option<Feasibility>,
-    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    #[serde(skip_serializing_if = "BTreeMap::is_empty")]
     scores: BTreeMap<String, Score>,
     shortlist: ShortlistStatus,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     delivery: Option<Delivery>,
 }
 

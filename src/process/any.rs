@@ -1,35 +1,32 @@
 //! `AnyCycle`: a cycle whose stage is known at run time — for storage, serde,
 //! commands from a user interface, and replay.
 
-use std::collections::HashSet;
 use std::fmt;
 
 use chrono::{DateTime, Utc};
-use serde::{Deserialize, Deserializer, Serialize};
+use serde::Serialize;
 
 use super::Step;
 use super::command::{Command, Event};
 use super::cycle::{Core, Cycle};
 use super::error::{CycleError, ReplayError, TransitionError};
-use super::records::{CycleSetup, Evaluation, FundingDecision, RulesVersion, VotingWindow};
+use super::records::{CycleSetup, Evaluation, FundingDecision, RulesVersion};
 use super::stage::{
-    self, Abandoned, Closed, Criteria, FollowUp, Framework, IdeaGeneration, Implementation,
-    Outreach, Previous, Shortlisting, Stage, Voting,
+    Abandoned, Closed, Criteria, FollowUp, Framework, IdeaGeneration, Implementation, Outreach,
+    Previous, Shortlisting, Stage, Voting,
 };
 use crate::ballot::Channel;
-use crate::idea::IdeaStatus;
 use crate::ids::CycleId;
 use crate::money::Money;
-use crate::project::DeliveryStatus;
 use crate::tally::Tally;
 
 /// A cycle in any stage, known at run time.
 ///
 /// Convert with `From<Cycle<S>>` and `TryFrom<AnyCycle> for Cycle<S>`; drive it
 /// with [`AnyCycle::apply`], which calls the typed methods of the current stage so
-/// the rules live in one place. Serialised as a snapshot; deserialising replays
-/// the snapshot's history through the same rules, so a corrupted snapshot does not
-/// load.
+/// the rules live in one place. Its state serialises as a read model
+/// (`{"step": …, "core": …, "stage": …}`); it is stored as its events and loaded
+/// by [`AnyCycle::replay`] or [`AnyCycle::from_snapshot`](crate::process::Snapshot).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum AnyCycle {
     /// Step 1.
@@ -115,57 +112,34 @@ impl<S: Stage> TryFrom<AnyCycle> for Cycle<S> {
     }
 }
 
-/// What a stage holds, seen without its type: used to write a cycle's history.
+/// What a stage holds, seen without its type (for the accessors below).
+#[derive(Default)]
 struct View<'a> {
-    core: &'a Core,
-    /// The last running step reached (for an abandoned cycle, the step it was
-    /// abandoned in; `Closed` for a closed one).
-    reached: Step,
     draft: Option<&'a Criteria>,
     framework: Option<&'a Framework>,
-    window: Option<&'a VotingWindow>,
     decision: Option<&'a FundingDecision>,
     evaluation: Option<&'a Evaluation>,
-    abandoned: Option<(&'a str, DateTime<Utc>)>,
 }
 
 impl<'a> View<'a> {
-    fn new(core: &'a Core, reached: Step) -> View<'a> {
-        View {
-            core,
-            reached,
-            draft: None,
-            framework: None,
-            window: None,
-            decision: None,
-            evaluation: None,
-            abandoned: None,
-        }
-    }
-
-    fn of_previous(mut self, previous: &'a Previous) -> View<'a> {
-        self.reached = previous.step();
+    fn of_previous(previous: &'a Previous) -> View<'a> {
+        let mut v = View::default();
         match previous {
-            Previous::Criteria(s) => self.draft = Some(s),
-            Previous::Outreach(s) => self.framework = Some(&s.framework),
-            Previous::IdeaGeneration(s) => self.framework = Some(&s.framework),
-            Previous::Shortlisting(s) => self.framework = Some(&s.framework),
-            Previous::Voting(s) => {
-                self.framework = Some(&s.framework);
-                self.window = Some(&s.window);
-            }
+            Previous::Criteria(s) => v.draft = Some(s),
+            Previous::Outreach(s) => v.framework = Some(&s.framework),
+            Previous::IdeaGeneration(s) => v.framework = Some(&s.framework),
+            Previous::Shortlisting(s) => v.framework = Some(&s.framework),
+            Previous::Voting(s) => v.framework = Some(&s.framework),
             Previous::Implementation(s) => {
-                self.framework = Some(&s.framework);
-                self.window = Some(&s.window);
-                self.decision = Some(&s.decision);
+                v.framework = Some(&s.framework);
+                v.decision = Some(&s.decision);
             }
             Previous::FollowUp(s) => {
-                self.framework = Some(&s.framework);
-                self.window = Some(&s.window);
-                self.decision = Some(&s.decision);
+                v.framework = Some(&s.framework);
+                v.decision = Some(&s.decision);
             }
         }
-        self
+        v
     }
 }
 
@@ -200,37 +174,27 @@ impl AnyCycle {
     }
 
     fn view(&self) -> View<'_> {
-        let core = self.core();
-        let mut v = View::new(core, self.step());
+        let mut v = View::default();
         match self {
             AnyCycle::Criteria(c) => v.draft = Some(&c.stage),
             AnyCycle::Outreach(c) => v.framework = Some(&c.stage.framework),
             AnyCycle::IdeaGeneration(c) => v.framework = Some(&c.stage.framework),
             AnyCycle::Shortlisting(c) => v.framework = Some(&c.stage.framework),
-            AnyCycle::Voting(c) => {
-                v.framework = Some(&c.stage.framework);
-                v.window = Some(&c.stage.window);
-            }
+            AnyCycle::Voting(c) => v.framework = Some(&c.stage.framework),
             AnyCycle::Implementation(c) => {
                 v.framework = Some(&c.stage.framework);
-                v.window = Some(&c.stage.window);
                 v.decision = Some(&c.stage.decision);
             }
             AnyCycle::FollowUp(c) => {
                 v.framework = Some(&c.stage.framework);
-                v.window = Some(&c.stage.window);
                 v.decision = Some(&c.stage.decision);
             }
             AnyCycle::Closed(c) => {
                 v.framework = Some(&c.stage.framework);
-                v.window = Some(&c.stage.window);
                 v.decision = Some(&c.stage.decision);
                 v.evaluation = Some(&c.stage.evaluation);
             }
-            AnyCycle::Abandoned(c) => {
-                v = v.of_previous(&c.stage.from);
-                v.abandoned = Some((&c.stage.reason, c.stage.at));
-            }
+            AnyCycle::Abandoned(c) => v = View::of_previous(&c.stage.from),
         }
         v
     }
@@ -704,339 +668,5 @@ impl AnyCycle {
                 })?;
         }
         Ok(cycle)
-    }
-
-    /// A canonical event history that rebuilds this cycle: the framework, then
-    /// each step's records in order. Replaying it gives an equal cycle; it is how
-    /// snapshots are checked on load and can seed an event store.
-    pub fn history(&self) -> Vec<Event> {
-        let v = self.view();
-        let core = v.core;
-        let began = |step: Step| {
-            core.timeline
-                .iter()
-                .find(|(s, _)| *s == step)
-                .map_or(core.setup.started_at, |(_, at)| *at)
-        };
-        let mut out = vec![Event::CycleStarted(core.setup.clone())];
-        let mut push = |c: Command| out.push(Event::Accepted(c));
-
-        // Step 1.
-        let (base, eligibility, rules, criteria) = match (v.framework, v.draft) {
-            (Some(f), _) => (
-                Some(&f.base),
-                Some(&f.eligibility),
-                Some(&f.rules),
-                Some(&f.criteria),
-            ),
-            (None, Some(d)) => (
-                d.base.as_ref(),
-                d.eligibility.as_ref(),
-                d.rules.as_ref(),
-                d.criteria.as_ref(),
-            ),
-            (None, None) => (None, None, None, None),
-        };
-        if let Some(b) = base {
-            push(Command::SetBudget(b.clone()));
-        }
-        for a in &core.additions {
-            push(Command::AddFunds(a.clone()));
-        }
-        if let Some(e) = eligibility {
-            push(Command::SetEligibility(*e));
-        }
-        if let Some(r) = rules {
-            push(Command::SetBallotRules(r.clone()));
-        }
-        if let Some(c) = criteria {
-            push(Command::SetCriteria {
-                criteria: c.clone(),
-            });
-        }
-        if !core.lessons.is_empty() {
-            push(Command::ReceiveLessons {
-                lessons: core.lessons.clone(),
-            });
-        }
-        // Step 2.
-        if v.reached > Step::Criteria {
-            push(Command::BeginOutreach {
-                at: began(Step::Outreach),
-            });
-            for a in &core.outreach {
-                push(Command::RecordOutreach(a.clone()));
-            }
-        }
-        // Step 3.
-        if v.reached > Step::Outreach {
-            push(Command::OpenIdeaGeneration {
-                at: began(Step::IdeaGeneration),
-            });
-            for i in &core.ideas {
-                push(Command::SubmitIdea(i.submission().clone()));
-            }
-        }
-        let rejected_in = |status: &IdeaStatus, step: Step| matches!(status, IdeaStatus::Rejected { step: s, .. } if *s == step);
-        for i in &core.ideas {
-            if let IdeaStatus::Rejected { reason, .. } = i.status()
-                && rejected_in(i.status(), Step::IdeaGeneration)
-            {
-                push(Command::RejectIdea {
-                    idea: i.id(),
-                    reason: reason.clone(),
-                });
-            }
-        }
-        // Step 4.
-        if v.reached > Step::IdeaGeneration {
-            push(Command::BeginShortlisting {
-                at: began(Step::Shortlisting),
-            });
-            for i in &core.ideas {
-                let untouched = *i.status() == IdeaStatus::Submitted;
-                if !untouched && !rejected_in(i.status(), Step::IdeaGeneration) {
-                    push(Command::ReviewIdea { idea: i.id() });
-                }
-            }
-            // Merges, children before parents: an idea merged into one that was
-            // itself merged later.
-            let mut pending: Vec<_> = core
-                .ideas
-                .iter()
-                .filter_map(|i| match i.status() {
-                    IdeaStatus::Merged { into } => Some((i.id(), *into)),
-                    _ => None,
-                })
-                .collect();
-            while !pending.is_empty() {
-                let targets: HashSet<_> = pending.iter().map(|(_, into)| *into).collect();
-                let (ready, rest): (Vec<_>, Vec<_>) = pending
-                    .iter()
-                    .partition(|(idea, _)| !targets.contains(idea));
-                // A cycle of merges cannot be built by the rules; write it as is
-                // and let replay reject it.
-                let ready = if ready.is_empty() {
-                    rest.clone()
-                } else {
-                    ready
-                };
-                for (idea, into) in &ready {
-                    push(Command::MergeIdea {
-                        idea: *idea,
-                        into: *into,
-                    });
-                }
-                pending.retain(|m| !ready.contains(m));
-            }
-            for i in &core.ideas {
-                if let IdeaStatus::Rejected { reason, .. } = i.status()
-                    && rejected_in(i.status(), Step::Shortlisting)
-                {
-                    push(Command::RejectIdea {
-                        idea: i.id(),
-                        reason: reason.clone(),
-                    });
-                }
-            }
-            for p in &core.projects {
-                push(Command::ProposeProject(p.proposal().clone()));
-                let project = p.id();
-                if let Some(cost) = p.cost() {
-                    push(Command::EstimateCost { project, cost });
-                }
-                if let Some(f) = p.feasibility() {
-                    push(Command::AssessFeasibility {
-                        project,
-                        feasibility: f.clone(),
-                    });
-                }
-                for (criterion, score) in p.scores() {
-                    push(Command::ScoreProject {
-                        project,
-                        criterion: criterion.clone(),
-                        score: *score,
-                    });
-                }
-                if let crate::project::ShortlistStatus::Withdrawn { reason } = p.shortlist_status()
-                {
-                    push(Command::WithdrawProject {
-                        project,
-                        reason: reason.clone(),
-                    });
-                }
-            }
-        }
-        // Step 5.
-        if let (true, Some(window)) = (v.reached > Step::Shortlisting, v.window) {
-            push(Command::OpenVoting {
-                window: *window,
-                at: began(Step::Voting),
-            });
-            out.extend(
-                core.ballots
-                    .as_slice()
-                    .iter()
-                    .cloned()
-                    .map(Event::BallotCast),
-            );
-        }
-        // Step 6.
-        if let Some(decision) = v.decision {
-            out.push(Event::VotingClosed(decision.clone()));
-            if let Some(p) = &core.participation {
-                out.push(Event::ParticipationCounted(p.clone()));
-            }
-            let mut push = |c: Command| out.push(Event::Accepted(c));
-            for p in &core.projects {
-                let Some(d) = p.delivery() else { continue };
-                let project = p.id();
-                for m in &d.milestones {
-                    push(Command::RecordMilestone {
-                        project,
-                        milestone: m.clone(),
-                    });
-                }
-                for r in &d.co_creators {
-                    push(Command::AddCoCreator {
-                        project,
-                        resident: r.clone(),
-                    });
-                }
-                let completed = matches!(d.status, DeliveryStatus::Completed { .. });
-                if !completed && d.progress.percent() > 0 {
-                    push(Command::RecordProgress {
-                        project,
-                        progress: d.progress,
-                    });
-                }
-                match &d.status {
-                    DeliveryStatus::InProgress => {}
-                    DeliveryStatus::Completed { at, final_cost } => {
-                        push(Command::CompleteProject {
-                            project,
-                            final_cost: *final_cost,
-                            at: *at,
-                        })
-                    }
-                    DeliveryStatus::Cancelled { at, reason, spent } => {
-                        push(Command::CancelProject {
-                            project,
-                            reason: reason.clone(),
-                            spent: *spent,
-                            at: *at,
-                        });
-                    }
-                }
-            }
-        }
-        let mut push = |c: Command| out.push(Event::Accepted(c));
-        // Step 7.
-        if v.reached > Step::Implementation {
-            push(Command::BeginFollowUp {
-                at: began(Step::FollowUp),
-            });
-        }
-        if let Some(e) = v.evaluation {
-            push(Command::Close(e.clone()));
-        }
-        if let Some((reason, at)) = v.abandoned {
-            push(Command::Abandon {
-                reason: reason.to_owned(),
-                at,
-            });
-        }
-        out
-    }
-
-    /// Checks a cycle read from a snapshot: its history must replay through the
-    /// rules and rebuild exactly this cycle.
-    fn validated(self) -> Result<AnyCycle, SnapshotError> {
-        let rebuilt = AnyCycle::replay(self.history()).map_err(SnapshotError::Replay)?;
-        let (a, b) = (rebuilt.core(), self.core());
-        let part = if a.timeline != b.timeline {
-            Some("timeline")
-        } else if a.ideas != b.ideas {
-            Some("ideas")
-        } else if a.projects != b.projects {
-            Some("projects")
-        } else if a.ballots != b.ballots {
-            Some("ballots")
-        } else if rebuilt != self {
-            Some("stage")
-        } else {
-            None
-        };
-        match part {
-            Some(part) => Err(SnapshotError::Inconsistent { part }),
-            None => Ok(rebuilt),
-        }
-    }
-}
-
-/// Why a stored cycle does not load.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[non_exhaustive]
-pub enum SnapshotError {
-    /// The snapshot's history breaks a rule.
-    #[error("stored cycle breaks the rules of the process: {0}")]
-    Replay(ReplayError),
-    /// The snapshot holds values its own history does not produce.
-    #[error("stored cycle is inconsistent: its {part} do not match what its history rebuilds")]
-    Inconsistent {
-        /// The part that differs.
-        part: &'static str,
-    },
-}
-
-#[derive(Deserialize)]
-struct RawCycle<S> {
-    core: Core,
-    stage: S,
-}
-
-#[derive(Deserialize)]
-#[serde(rename_all = "snake_case", tag = "step")]
-enum RawAny {
-    Criteria(RawCycle<Criteria>),
-    Outreach(RawCycle<Outreach>),
-    IdeaGeneration(RawCycle<IdeaGeneration>),
-    Shortlisting(RawCycle<Shortlisting>),
-    Voting(RawCycle<Voting>),
-    Implementation(RawCycle<Implementation>),
-    FollowUp(RawCycle<FollowUp>),
-    Closed(RawCycle<Closed>),
-    Abandoned(RawCycle<stage::Abandoned>),
-}
-
-fn unchecked<S: Stage>(raw: RawCycle<S>) -> AnyCycle {
-    S::wrap(Cycle {
-        core: raw.core,
-        stage: raw.stage,
-    })
-}
-
-impl<'de> Deserialize<'de> for AnyCycle {
-    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        let unchecked = match RawAny::deserialize(d)? {
-            RawAny::Criteria(r) => unchecked(r),
-            RawAny::Outreach(r) => unchecked(r),
-            RawAny::IdeaGeneration(r) => unchecked(r),
-            RawAny::Shortlisting(r) => unchecked(r),
-            RawAny::Voting(r) => unchecked(r),
-            RawAny::Implementation(r) => unchecked(r),
-            RawAny::FollowUp(r) => unchecked(r),
-            RawAny::Closed(r) => unchecked(r),
-            RawAny::Abandoned(r) => unchecked(r),
-        };
-        unchecked.validated().map_err(serde::de::Error::custom)
-    }
-}
-
-impl<'de, S: Stage> Deserialize<'de> for Cycle<S> {
-    /// Deserialises (and checks) a cycle that must be in stage `S`.
-    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        let any = AnyCycle::deserialize(d)?;
-        Cycle::try_from(any).map_err(serde::de::Error::custom)
     }
 }

@@ -3,7 +3,7 @@
 use std::collections::{HashMap, HashSet};
 
 use chrono::{DateTime, Utc};
-use serde::{Deserialize, Serialize};
+use serde::Serialize;
 
 use super::Step;
 use super::error::{CycleError, TransitionError};
@@ -43,17 +43,6 @@ impl Serialize for BallotBox {
     }
 }
 
-impl<'de> Deserialize<'de> for BallotBox {
-    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        // Only used for snapshots, which are re-validated by replaying them; the
-        // indexes are rebuilt there.
-        Ok(BallotBox {
-            ballots: Vec::deserialize(d)?,
-            ..BallotBox::default()
-        })
-    }
-}
-
 impl BallotBox {
     pub(crate) fn as_slice(&self) -> &[Ballot] {
         &self.ballots
@@ -82,7 +71,7 @@ impl BallotBox {
 }
 
 /// Everything a cycle gathers, whatever its stage.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub(crate) struct Core {
     pub(crate) setup: CycleSetup,
     /// When each step began, in order; the first entry is step 1.
@@ -95,7 +84,7 @@ pub(crate) struct Core {
     pub(crate) projects: Vec<Project>,
     pub(crate) ballots: BallotBox,
     /// Who took part by group, once counted (steps 6–7).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub(crate) participation: Option<Participation>,
 }
 
@@ -112,8 +101,9 @@ pub struct Cycle<S> {
 }
 
 impl<S: Stage> Serialize for Cycle<S> {
-    /// A snapshot: `{"step": …, "core": …, "stage": …}`, the same form as
-    /// [`AnyCycle`](super::AnyCycle).
+    /// The state as a read model: `{"step": …, "core": …, "stage": …}`, the same
+    /// form as [`AnyCycle`](super::AnyCycle). It does not load back: a cycle is
+    /// stored as its events ([`Snapshot`](super::Snapshot)).
     fn serialize<Ser: serde::Serializer>(&self, s: Ser) -> Result<Ser::Ok, Ser::Error> {
         #[derive(Serialize)]
         struct Tagged<'a, S> {

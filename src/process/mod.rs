@@ -8,6 +8,8 @@
 //!   and user interfaces. [`AnyCycle::apply`] runs a [`Command`] through the typed
 //!   methods and returns the [`Event`]s it produced; [`AnyCycle::replay`] rebuilds a
 //!   cycle from its events through the same rules.
+//! * A [`Snapshot`] is a cycle's or programme's event log with a hash chain over
+//!   it; loading one replays it. The state serialises only as a read model.
 //! * [`Programme`] holds one district's annual cycles and enforces the three-year
 //!   minimum, their order, carry-over and the passing on of lessons.
 //!
@@ -26,6 +28,7 @@ mod cycle;
 mod error;
 mod programme;
 mod records;
+mod snapshot;
 pub mod stage;
 mod steps;
 
@@ -33,7 +36,7 @@ use std::fmt;
 
 use serde::{Deserialize, Serialize};
 
-pub use any::{AnyCycle, SnapshotError, WrongStage};
+pub use any::{AnyCycle, WrongStage};
 pub use command::{Command, Event};
 pub use cycle::Cycle;
 pub use error::{CycleError, GateError, ReplayError, TransitionError};
@@ -46,6 +49,7 @@ pub use records::{
     FundingSource, GroupCount, Lesson, MIN_CELL, OutreachActivity, OutreachChannel, Participation,
     ProjectScore, RulesVersion, VoterRegister, VotingWindow,
 };
+pub use snapshot::{Snapshot, SnapshotError};
 pub use stage::{
     Abandoned, Closed, Criteria, FollowUp, Framework, IdeaGeneration, Implementation, Outreach,
     Shortlisting, Stage, Voting,

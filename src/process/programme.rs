@@ -212,12 +212,6 @@ pub enum ProgrammeError {
     /// Arithmetic on money failed.
     #[error(transparent)]
     Money(#[from] crate::money::MoneyError),
-    /// A stored programme that is not consistent.
-    #[error("stored programme is inconsistent: {what}")]
-    Inconsistent {
-        /// What does not hold.
-        what: String,
-    },
     /// An event stream that does not rebuild the programme: the event, and
     /// (as its source) the rule it breaks.
     #[error("programme event {index} ({event}) does not replay")]
@@ -382,37 +376,17 @@ pub struct CredibilityReport {
 }
 
 /// One district's programme of annual cycles.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(try_from = "RawProgramme")]
+///
+/// Serialised as a read model (for display and reports); a programme is stored
+/// as its events and loaded by [`Programme::replay`] or
+/// [`Programme::from_snapshot`].
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct Programme {
     setup: ProgrammeSetup,
     cycles: Vec<AnyCycle>,
     carry: Vec<CarryOver>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     concluded: Option<CredibilityReport>,
-}
-
-#[derive(Deserialize)]
-struct RawProgramme {
-    setup: ProgrammeSetup,
-    cycles: Vec<AnyCycle>,
-    carry: Vec<CarryOver>,
-    #[serde(default)]
-    concluded: Option<CredibilityReport>,
-}
-
-impl TryFrom<RawProgramme> for Programme {
-    type Error = ProgrammeError;
-    fn try_from(raw: RawProgramme) -> Result<Self, Self::Error> {
-        let p = Programme {
-            setup: raw.setup,
-            cycles: raw.cycles,
-            carry: raw.carry,
-            concluded: raw.concluded,
-        };
-        p.validate()?;
-        Ok(p)
-    }
 }
 
 impl ProgrammeError {
@@ -434,10 +408,6 @@ impl ProgrammeError {
 
 fn cycle_err(year: i32) -> impl Fn(CycleError) -> ProgrammeError {
     move |source| ProgrammeError::Cycle { year, source }
-}
-
-fn inconsistent(what: String) -> ProgrammeError {
-    ProgrammeError::Inconsistent { what }
 }
 
 impl Programme {
@@ -1053,116 +1023,6 @@ impl Programme {
             .apply_event(inner.clone())
             .map_err(cycle_err(year))?;
         Ok(vec![event.clone()])
-    }
-
-    /// Checks a programme read from storage: the commitment, the order of the
-    /// years and when each started, every cycle in this programme's area and
-    /// currency, carry-over that adds up, lessons that come from earlier closed
-    /// years, and the report.
-    fn validate(&self) -> Result<(), ProgrammeError> {
-        let s = &self.setup;
-        if s.years < MIN_YEARS {
-            return Err(ProgrammeError::CommitmentTooShort { years: s.years });
-        }
-        if let Some(field) = s.carry_over.as_ref().and_then(CouncilDecision::missing) {
-            return Err(ProgrammeError::CarryOverDecisionIncomplete { field });
-        }
-        for (k, c) in self.cycles.iter().enumerate() {
-            let setup = c.setup();
-            let expected_year = s.first_year + i32::try_from(k).unwrap_or(i32::MAX);
-            if setup.year != expected_year
-                || setup.programme != Some(s.id)
-                || setup.area != s.area
-                || setup.currency != s.currency
-            {
-                return Err(inconsistent(format!(
-                    "cycle {k} is not the programme's cycle of {expected_year} (year, programme, area or currency differ)"
-                )));
-            }
-            if self.cycles[..k].iter().any(|o| o.id() == c.id()) {
-                return Err(inconsistent(format!("cycle id {} appears twice", c.id())));
-            }
-            if let Some(previous) = k.checked_sub(1).and_then(|j| self.cycles.get(j)) {
-                let advanced = previous
-                    .core()
-                    .timeline
-                    .iter()
-                    .find(|(step, _)| *step >= Step::Implementation)
-                    .map(|(_, at)| *at);
-                if advanced.is_none_or(|t| t > setup.started_at) {
-                    return Err(inconsistent(format!(
-                        "the cycle of {} started before the cycle of {} reached implementation",
-                        setup.year,
-                        previous.year()
-                    )));
-                }
-            }
-            let available = self.lessons_for(setup.year);
-            if let Some(l) = c.core().lessons.iter().find(|l| !available.contains(l)) {
-                return Err(inconsistent(format!(
-                    "the cycle of {} holds a lesson of {} that no earlier closed year recorded",
-                    setup.year, l.year
-                )));
-            }
-            let credited: Vec<(i32, Money)> = c
-                .core()
-                .additions
-                .iter()
-                .filter_map(|a| match a.source {
-                    FundingSource::CarryOver { from_year } => Some((from_year, a.amount)),
-                    FundingSource::Council => None,
-                })
-                .collect();
-            let recorded: Vec<(i32, Money)> = self
-                .carry
-                .iter()
-                .filter(|co| co.credited_to == Some(setup.year))
-                .map(|co| (co.from_year, co.amount))
-                .collect();
-            if credited != recorded {
-                return Err(inconsistent(format!(
-                    "carry-over credited to {} does not match the programme's record",
-                    setup.year
-                )));
-            }
-        }
-        for c in &self.cycles {
-            let owed = match (c.has_ended(), &s.carry_over) {
-                (true, Some(_)) => {
-                    Some(unspent(c).map_err(cycle_err(c.year()))?).filter(Money::is_positive)
-                }
-                _ => None,
-            };
-            let entries: Vec<Money> = self
-                .carry
-                .iter()
-                .filter(|co| co.from_year == c.year())
-                .map(|co| co.amount)
-                .collect();
-            if entries != owed.into_iter().collect::<Vec<_>>() {
-                return Err(inconsistent(format!(
-                    "carry-over from {} does not equal the money it left unspent",
-                    c.year()
-                )));
-            }
-        }
-        if self
-            .carry
-            .iter()
-            .any(|co| self.cycle(co.from_year).is_none())
-        {
-            return Err(inconsistent(
-                "carry-over from a year without a cycle".into(),
-            ));
-        }
-        if let Some(report) = &self.concluded
-            && self.credibility(report.concluded_at)? != *report
-        {
-            return Err(inconsistent(
-                "the credibility report does not match the cycles".into(),
-            ));
-        }
-        Ok(())
     }
 }
 

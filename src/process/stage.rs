@@ -5,7 +5,7 @@
 //! its runtime [`Step`] (`Stage::STEP`), like atsamd-hal's pin modes know their
 //! `DynPin` variant. The trait is sealed: no other stage can exist.
 
-use serde::{Deserialize, Serialize};
+use serde::Serialize;
 
 use super::records::{Allocation, Evaluation, FundingDecision, VotingWindow};
 use super::{AnyCycle, Cycle, Step};
@@ -57,7 +57,7 @@ pub trait Decided: Framed {
 }
 
 /// What the council fixed in step 1 and what no later step may change.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct Framework {
     /// The council's allocation (more may be added until voting opens, never
     /// removed).
@@ -97,7 +97,7 @@ macro_rules! stage {
 
 /// Step 1, Kriterier: the council fixes budget, eligibility, ballot rules and
 /// criteria.
-#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize)]
 pub struct Criteria {
     pub(crate) base: Option<Allocation>,
     pub(crate) eligibility: Option<Eligibility>,
@@ -107,14 +107,14 @@ pub struct Criteria {
 stage!(Criteria, Criteria);
 
 /// Step 2, Marknadsföring: reaching as many residents as possible.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct Outreach {
     pub(crate) framework: Framework,
 }
 stage!(Outreach, Outreach);
 
 /// Step 3, Idégenerering: residents submit ideas.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct IdeaGeneration {
     pub(crate) framework: Framework,
 }
@@ -122,14 +122,14 @@ stage!(IdeaGeneration, IdeaGeneration);
 
 /// Step 4, Bearbetning och urval: ideas are worked into a shortlist with
 /// residents.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct Shortlisting {
     pub(crate) framework: Framework,
 }
 stage!(Shortlisting, Shortlisting);
 
 /// Step 5, Röstning: residents vote.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct Voting {
     pub(crate) framework: Framework,
     pub(crate) window: VotingWindow,
@@ -137,7 +137,7 @@ pub struct Voting {
 stage!(Voting, Voting);
 
 /// Step 6, Genomförande: funded projects are built with residents.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct Implementation {
     pub(crate) framework: Framework,
     pub(crate) window: VotingWindow,
@@ -146,7 +146,7 @@ pub struct Implementation {
 stage!(Implementation, Implementation);
 
 /// Step 7, Uppföljning: the cycle is evaluated.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct FollowUp {
     pub(crate) framework: Framework,
     pub(crate) window: VotingWindow,
@@ -155,7 +155,7 @@ pub struct FollowUp {
 stage!(FollowUp, FollowUp);
 
 /// The cycle is closed: evaluated and done.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct Closed {
     pub(crate) framework: Framework,
     pub(crate) window: VotingWindow,
@@ -165,7 +165,7 @@ pub struct Closed {
 stage!(Closed, Closed);
 
 /// The cycle was abandoned, with a reason, from the stage it was in.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct Abandoned {
     pub(crate) from: Box<Previous>,
     pub(crate) reason: String,
@@ -213,7 +213,7 @@ impl Abandoned {
 }
 
 /// The stage data of an abandoned cycle, as it was when abandoned.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "snake_case", tag = "step")]
 pub enum Previous {
     /// Abandoned in step 1.

@@ -54,9 +54,9 @@ pub fn test_key() -> VoterKey {
 /// The events that bring a fresh cycle `id` to step 5 with five projects on the
 /// shortlist and a voting window of a year.
 pub fn voting_cycle(id: CycleId) -> Vec<Event> {
-    let build = || -> Result<AnyCycle, Box<dyn std::error::Error>> {
+    let build = || -> Result<Vec<Event>, Box<dyn std::error::Error>> {
         let area = Area::new(AreaId::from_u128(1), "Conformance", 5_000_000)?;
-        let mut c = Cycle::new(CycleSetup {
+        let setup = CycleSetup {
             id,
             programme: None,
             year: 2026,
@@ -64,39 +64,41 @@ pub fn voting_cycle(id: CycleId) -> Vec<Event> {
             currency: Currency::SEK,
             started_at: day(0),
             rules_version: crate::process::RulesVersion::CURRENT,
-        });
-        c.set_budget(Allocation {
-            amount: Money::from_major(1_000_000, Currency::SEK)?,
-            decision: CouncilDecision {
-                body: "KF".into(),
-                reference: "§ 1".into(),
-                decided_on: day(0).date_naive(),
+        };
+        let mut commands = vec![
+            Command::SetBudget(Allocation {
+                amount: Money::from_major(1_000_000, Currency::SEK)?,
+                decision: CouncilDecision {
+                    body: "KF".into(),
+                    reference: "§ 1".into(),
+                    decided_on: day(0).date_naive(),
+                },
+                source: FundingSource::Council,
+            }),
+            Command::SetEligibility(Eligibility::residents_aged(12)),
+            Command::SetBallotRules(
+                BallotRules::builder(BallotKind::Approval)
+                    .max_projects(3)
+                    .build()?,
+            ),
+            Command::SetCriteria {
+                criteria: CriteriaSet::builder()
+                    .social_sustainability("s", "s", 1)
+                    .public_health("h", "h", 1)
+                    .build()?,
             },
-            source: FundingSource::Council,
-        })?;
-        c.set_eligibility(Eligibility::residents_aged(12));
-        c.set_ballot_rules(
-            BallotRules::builder(BallotKind::Approval)
-                .max_projects(3)
-                .build()?,
-        );
-        c.set_criteria(
-            CriteriaSet::builder()
-                .social_sustainability("s", "s", 1)
-                .public_health("h", "h", 1)
-                .build()?,
-        );
-        let mut c = c.begin_outreach(day(1))?;
-        c.record_outreach(OutreachActivity {
-            channel: OutreachChannel::Meeting,
-            description: "Meeting".into(),
-            languages: vec!["sv".into()],
-            people_reached: 10,
-            held_on: day(1).date_naive(),
-        })?;
-        let mut c = c.open_idea_generation(day(2))?;
-        for n in 0..PROJECTS {
-            c.submit_idea(IdeaSubmission {
+            Command::BeginOutreach { at: day(1) },
+            Command::RecordOutreach(OutreachActivity {
+                channel: OutreachChannel::Meeting,
+                description: "Meeting".into(),
+                languages: vec!["sv".into()],
+                people_reached: 10,
+                held_on: day(1).date_naive(),
+            }),
+            Command::OpenIdeaGeneration { at: day(2) },
+        ];
+        commands.extend((0..PROJECTS).map(|n| {
+            Command::SubmitIdea(IdeaSubmission {
                 id: IdeaId::from_u128(n),
                 author: resident(1_000_000_000 + n),
                 co_authors: vec![],
@@ -104,36 +106,52 @@ pub fn voting_cycle(id: CycleId) -> Vec<Event> {
                 description: "An idea".into(),
                 submitted_at: day(2),
                 estimated_cost: None,
-            })?;
-        }
-        let mut c = c.begin_shortlisting(day(3))?;
+            })
+        }));
+        commands.push(Command::BeginShortlisting { at: day(3) });
         for n in 0..PROJECTS {
-            c.review_idea(IdeaId::from_u128(n))?;
-            let p = ProjectId::from_u128(n);
-            c.propose_project(ProjectProposal {
-                id: p,
-                title: format!("Project {n}"),
-                description: "A project".into(),
-                ideas: vec![IdeaId::from_u128(n)],
-                worked_on_by: vec![resident(2_000_000_000 + n)],
-            })?;
-            c.estimate_cost(
-                p,
-                Money::from_major(150_000 + 10_000 * i64::try_from(n)?, Currency::SEK)?,
-            )?;
-            c.assess_feasibility(p, Feasibility::Feasible)?;
-            c.score_project(p, "s".into(), Score::new(5)?)?;
-            c.score_project(p, "h".into(), Score::new(5)?)?;
+            let project = ProjectId::from_u128(n);
+            let cost = Money::from_major(150_000 + 10_000 * i64::try_from(n)?, Currency::SEK)?;
+            commands.extend([
+                Command::ReviewIdea {
+                    idea: IdeaId::from_u128(n),
+                },
+                Command::ProposeProject(ProjectProposal {
+                    id: project,
+                    title: format!("Project {n}"),
+                    description: "A project".into(),
+                    ideas: vec![IdeaId::from_u128(n)],
+                    worked_on_by: vec![resident(2_000_000_000 + n)],
+                }),
+                Command::EstimateCost { project, cost },
+                Command::AssessFeasibility {
+                    project,
+                    feasibility: Feasibility::Feasible,
+                },
+            ]);
+            for criterion in ["s", "h"] {
+                commands.push(Command::ScoreProject {
+                    project,
+                    criterion: criterion.into(),
+                    score: Score::new(5)?,
+                });
+            }
         }
-        Ok(AnyCycle::from(c.open_voting(
-            VotingWindow {
+        commands.push(Command::OpenVoting {
+            window: VotingWindow {
                 opens: day(4),
                 closes: day(400),
             },
-            day(4),
-        )?))
+            at: day(4),
+        });
+        let mut cycle = AnyCycle::from(Cycle::new(setup.clone()));
+        let mut events = vec![Event::CycleStarted(setup)];
+        for command in commands {
+            events.extend(cycle.apply(command)?);
+        }
+        Ok(events)
     };
-    build().map(|c| c.history()).unwrap_or_default()
+    build().unwrap_or_default()
 }
 
 /// The ballot of voter `n` for one or two of the fixture's projects.

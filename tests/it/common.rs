@@ -1,4 +1,4 @@
-//! Shared fixtures: a small valid cycle brought to each stage.
+//! Shared fixtures: one small valid year, as commands, brought to each stage.
 #![allow(dead_code, clippy::unwrap_used)]
 
 use chrono::{DateTime, Duration, NaiveDate, TimeZone, Utc};
@@ -10,12 +10,13 @@ use medborgarbudget::idea::IdeaSubmission;
 use medborgarbudget::ids::{AreaId, BallotId, CycleId, IdeaId, ProgrammeId, ProjectId, ResidentId};
 use medborgarbudget::money::{Currency, Money};
 use medborgarbudget::process::stage::{
-    Closed, Criteria, FollowUp, IdeaGeneration, Implementation, Outreach, Shortlisting, Voting,
+    Closed, Criteria, FollowUp, IdeaGeneration, Implementation, Outreach, Shortlisting, Stage,
+    Voting,
 };
 use medborgarbudget::process::{
-    Allocation, Command, CouncilDecision, Cycle, CycleSetup, Evaluation, FundingSource,
-    OutreachActivity, OutreachChannel, Programme, ProgrammeCommand, ProgrammeError, ProgrammeEvent,
-    ProgrammeSetup, VotingWindow,
+    Allocation, AnyCycle, Command, CouncilDecision, Cycle, CycleSetup, Evaluation, Event,
+    FundingSource, OutreachActivity, OutreachChannel, Programme, ProgrammeCommand, ProgrammeError,
+    ProgrammeEvent, ProgrammeSetup, Step, VotingWindow,
 };
 use medborgarbudget::project::{Feasibility, ProjectProposal};
 use medborgarbudget::tally::Greedy;
@@ -185,44 +186,166 @@ pub fn evaluation() -> Evaluation {
     }
 }
 
-/// Step 1 with budget 1 000 000 SEK, eligibility 12+, approval ballots (≤ 3
-/// projects), criteria.
-pub fn criteria_cycle() -> Cycle<Criteria> {
-    criteria_cycle_with(approval_rules())
-}
-
-pub fn criteria_cycle_with(rules: BallotRules) -> Cycle<Criteria> {
-    let mut c = Cycle::new(setup());
-    c.set_budget(allocation(1_000_000)).unwrap();
-    c.set_eligibility(Eligibility::residents_aged(12));
-    c.set_ballot_rules(rules);
-    c.set_criteria(criteria());
+/// The fixture year as commands, in order:
+/// 1. budget 1 000 000 SEK, eligibility 12+, `rules`, the criteria;
+/// 2. one outreach activity;
+/// 3. ideas 1, 2, 3 from residents 1, 2, 3;
+/// 4. projects 1, 2, 3 from ideas 1, 2, 3, costing 400 000, 500 000 and
+///    300 000 SEK, all feasible and scored;
+/// 5. ten ballots: project 1 gets 10 votes, 2 gets 6, 3 gets 3 (greedy funds 1
+///    and 2; 3 no longer fits), then voting closes;
+/// 6. resident 900 co-creates projects 1 and 2, completed at 390 000 and
+///    480 000 SEK;
+/// 7. follow-up, and the cycle closes with [`evaluation`].
+pub fn year_commands(rules: BallotRules) -> Vec<Command> {
+    let mut c = vec![
+        Command::SetBudget(allocation(1_000_000)),
+        Command::SetEligibility(Eligibility::residents_aged(12)),
+        Command::SetBallotRules(rules),
+        Command::SetCriteria {
+            criteria: criteria(),
+        },
+        Command::BeginOutreach { at: day(1) },
+        Command::RecordOutreach(activity()),
+        Command::OpenIdeaGeneration { at: day(10) },
+    ];
+    c.extend((1..=3).map(|n| Command::SubmitIdea(idea(n, resident(n)))));
+    c.push(Command::BeginShortlisting { at: day(40) });
+    for n in 1..=3 {
+        let project = project_id(n);
+        c.extend([
+            Command::ReviewIdea { idea: idea_id(n) },
+            Command::ProposeProject(proposal(n, vec![idea_id(n)])),
+            Command::EstimateCost {
+                project,
+                cost: project_cost(n),
+            },
+            Command::AssessFeasibility {
+                project,
+                feasibility: Feasibility::Feasible,
+            },
+            Command::ScoreProject {
+                project,
+                criterion: "meeting-places".into(),
+                score: Score::new(7).unwrap(),
+            },
+            Command::ScoreProject {
+                project,
+                criterion: "movement".into(),
+                score: Score::new(5).unwrap(),
+            },
+        ]);
+    }
+    c.push(Command::OpenVoting {
+        window: window(),
+        at: day(60),
+    });
+    for v in 1..=10u128 {
+        let mut choice = vec![project_id(1)];
+        if v <= 6 {
+            choice.push(project_id(2));
+        }
+        if v <= 3 {
+            choice.push(project_id(3));
+        }
+        c.push(Command::CastBallot(ballot(
+            v,
+            resident(100 + v),
+            Choices::Approval(choice),
+        )));
+    }
+    c.push(Command::CloseVoting { at: day(75) });
+    for (n, cost) in [(1, 390_000), (2, 480_000)] {
+        c.extend([
+            Command::AddCoCreator {
+                project: project_id(n),
+                resident: resident(900),
+            },
+            Command::CompleteProject {
+                project: project_id(n),
+                final_cost: sek(cost),
+                at: day(300),
+            },
+        ]);
+    }
+    c.push(Command::BeginFollowUp { at: day(310) });
+    c.push(Command::Close(evaluation()));
     c
 }
 
+/// The fixture cycle run by [`year_commands`] to the end of `step` (up to the
+/// command that would leave it), and the events it recorded: its log.
+pub fn logged_with(step: Step, rules: BallotRules) -> (AnyCycle, Vec<Event>) {
+    let mut cycle = AnyCycle::from(Cycle::new(setup()));
+    let mut events = vec![Event::CycleStarted(setup())];
+    for command in year_commands(rules) {
+        if enters(&command).is_some_and(|next| next > step) {
+            break;
+        }
+        events.extend(cycle.apply(command).unwrap());
+    }
+    assert_eq!(cycle.step(), step, "the fixture reaches {step}");
+    (cycle, events)
+}
+
+/// The step a transition enters.
+fn enters(command: &Command) -> Option<Step> {
+    Some(match command {
+        Command::BeginOutreach { .. } => Step::Outreach,
+        Command::OpenIdeaGeneration { .. } => Step::IdeaGeneration,
+        Command::BeginShortlisting { .. } => Step::Shortlisting,
+        Command::OpenVoting { .. } => Step::Voting,
+        Command::CloseVoting { .. } => Step::Implementation,
+        Command::BeginFollowUp { .. } => Step::FollowUp,
+        Command::Close(_) => Step::Closed,
+        Command::Abandon { .. } => Step::Abandoned,
+        _ => return None,
+    })
+}
+
+/// [`logged_with`] approval ballots of at most three projects.
+pub fn logged(step: Step) -> (AnyCycle, Vec<Event>) {
+    logged_with(step, approval_rules())
+}
+
+/// The fixture cycle at the end of step `S`, typed.
+pub fn at<S: Stage>() -> Cycle<S> {
+    typed(logged(S::STEP).0)
+}
+
+fn typed<S: Stage>(cycle: AnyCycle) -> Cycle<S> {
+    Cycle::try_from(cycle).unwrap()
+}
+
+/// Step 1 of the fixture year.
+pub fn criteria_cycle() -> Cycle<Criteria> {
+    at()
+}
+
+/// Step 1 of the fixture year with other ballot rules.
+pub fn criteria_cycle_with(rules: BallotRules) -> Cycle<Criteria> {
+    typed(logged_with(Step::Criteria, rules).0)
+}
+
+/// Step 2 of the fixture year as it begins, before any activity.
 pub fn outreach_cycle() -> Cycle<Outreach> {
     criteria_cycle().begin_outreach(day(1)).unwrap()
 }
 
 /// Step 3 with ideas 1, 2, 3 from residents 1, 2, 3.
 pub fn idea_cycle() -> Cycle<IdeaGeneration> {
-    idea_cycle_with(approval_rules())
+    at()
 }
 
+/// Step 3 of the fixture year with other ballot rules.
 pub fn idea_cycle_with(rules: BallotRules) -> Cycle<IdeaGeneration> {
-    let mut c = criteria_cycle_with(rules).begin_outreach(day(1)).unwrap();
-    c.record_outreach(activity()).unwrap();
-    let mut c = c.open_idea_generation(day(10)).unwrap();
-    for n in 1..=3 {
-        c.submit_idea(idea(n, resident(n))).unwrap();
-    }
-    c
+    typed(logged_with(Step::IdeaGeneration, rules).0)
 }
 
 /// Step 4, ready to open voting: projects 1, 2, 3 from ideas 1, 2, 3, costing
 /// 400 000, 500 000 and 300 000 SEK, all feasible and scored.
 pub fn shortlisting_cycle() -> Cycle<Shortlisting> {
-    shortlisting_cycle_with(approval_rules())
+    at()
 }
 
 pub fn project_cost(n: u128) -> Money {
@@ -233,26 +356,12 @@ pub fn project_cost(n: u128) -> Money {
     }
 }
 
+/// Step 4 of the fixture year with other ballot rules.
 pub fn shortlisting_cycle_with(rules: BallotRules) -> Cycle<Shortlisting> {
-    let mut c = idea_cycle_with(rules).begin_shortlisting(day(40)).unwrap();
-    for n in 1..=3 {
-        c.review_idea(idea_id(n)).unwrap();
-        c.propose_project(proposal(n, vec![idea_id(n)])).unwrap();
-        c.estimate_cost(project_id(n), project_cost(n)).unwrap();
-        c.assess_feasibility(project_id(n), Feasibility::Feasible)
-            .unwrap();
-        c.score_project(
-            project_id(n),
-            "meeting-places".into(),
-            Score::new(7).unwrap(),
-        )
-        .unwrap();
-        c.score_project(project_id(n), "movement".into(), Score::new(5).unwrap())
-            .unwrap();
-    }
-    c
+    typed(logged_with(Step::Shortlisting, rules).0)
 }
 
+/// Step 5 with no ballot yet.
 pub fn voting_cycle() -> Cycle<Voting> {
     shortlisting_cycle().open_voting(window(), day(60)).unwrap()
 }
@@ -260,21 +369,10 @@ pub fn voting_cycle() -> Cycle<Voting> {
 /// Voting with 10 ballots: project 1 gets 10 votes, 2 gets 6, 3 gets 3. Greedy
 /// funds 1 (400 000) and 2 (500 000); 3 no longer fits.
 pub fn voted_cycle() -> Cycle<Voting> {
-    let mut c = voting_cycle();
-    for v in 1..=10u128 {
-        let mut choice = vec![project_id(1)];
-        if v <= 6 {
-            choice.push(project_id(2));
-        }
-        if v <= 3 {
-            choice.push(project_id(3));
-        }
-        c.cast_ballot(ballot(v, resident(100 + v), Choices::Approval(choice)))
-            .unwrap();
-    }
-    c
+    at()
 }
 
+/// Step 6, counted by greedy, nothing delivered yet.
 pub fn implementation_cycle() -> Cycle<Implementation> {
     voted_cycle().close_voting(day(75), &Greedy).unwrap()
 }
@@ -282,22 +380,16 @@ pub fn implementation_cycle() -> Cycle<Implementation> {
 /// Implementation with both funded projects completed (co-created by resident
 /// 900), at 390 000 and 480 000 SEK.
 pub fn follow_up_cycle() -> Cycle<FollowUp> {
-    let mut c = implementation_cycle();
-    for (n, cost) in [(1, 390_000), (2, 480_000)] {
-        c.add_co_creator(project_id(n), resident(900)).unwrap();
-        c.complete_project(project_id(n), sek(cost), day(300))
-            .unwrap();
-    }
-    c.begin_follow_up(day(310)).unwrap()
+    at()
 }
 
+/// The fixture year, closed.
 pub fn closed_cycle() -> Cycle<Closed> {
-    follow_up_cycle().close(evaluation()).unwrap()
+    at()
 }
 
 /// A cycle in each running step, in order.
-pub fn running_cycles() -> Vec<medborgarbudget::process::AnyCycle> {
-    use medborgarbudget::process::AnyCycle;
+pub fn running_cycles() -> Vec<AnyCycle> {
     vec![
         AnyCycle::from(criteria_cycle()),
         AnyCycle::from(outreach_cycle()),

@@ -8,7 +8,7 @@ use medborgarbudget::followup::CycleMetrics;
 use medborgarbudget::ids::CycleId;
 use medborgarbudget::process::{
     AnyCycle, Command, Commitment, Event, FundingSource, Programme, ProgrammeCommand,
-    ProgrammeError, ProgrammeEvent, RulesVersion, Step,
+    ProgrammeError, ProgrammeEvent, RulesVersion, Snapshot, Step,
 };
 
 #[test]
@@ -399,37 +399,74 @@ fn programme_events_replay_to_the_same_programme() {
 #[test]
 fn stored_programmes_are_checked_when_loaded() {
     let mut r = three_closed_years(true);
-    r.p.conclude(yday(FIRST + 3, 0)).unwrap();
-    let json = serde_json::to_value(&r.p).unwrap();
-    let back: Programme = serde_json::from_value(json.clone()).unwrap();
+    r.apply(ProgrammeCommand::Conclude {
+        at: yday(FIRST + 3, 0),
+    })
+    .unwrap();
+    let json = serde_json::to_value(Snapshot::new(r.events.clone()).unwrap()).unwrap();
+    let back = Programme::from_snapshot(serde_json::from_value(json.clone()).unwrap()).unwrap();
     assert_eq!(back, r.p);
 
-    let mut short = json.clone();
-    short["setup"]["years"] = 2.into();
-    let err = serde_json::from_value::<Programme>(short)
-        .unwrap_err()
-        .to_string();
+    // Each edit re-sealed (version and head recomputed), so that only the
+    // rules can refuse it.
+    let refused = |edit: &dyn Fn(&mut Vec<serde_json::Value>)| -> String {
+        let mut events: Vec<serde_json::Value> =
+            serde_json::from_value(json["events"].clone()).unwrap();
+        edit(&mut events);
+        let events: Vec<ProgrammeEvent> =
+            serde_json::from_value(serde_json::Value::Array(events)).unwrap();
+        let err = Programme::from_snapshot(Snapshot::new(events).unwrap()).unwrap_err();
+        medborgarbudget::error_chain(&err)
+    };
+    let position = |pred: &dyn Fn(&ProgrammeEvent) -> bool| r.events.iter().position(pred).unwrap();
+
+    let err = refused(&|e| e[0]["established"]["years"] = 2.into());
     assert!(err.contains("at least 3 years"), "{err}");
 
-    let mut carry = json.clone();
-    carry["carry"][0]["amount"]["minor"] = 1.into();
-    let err = serde_json::from_value::<Programme>(carry)
-        .unwrap_err()
-        .to_string();
-    assert!(err.contains("carry-over"), "{err}");
+    let carry = position(&|e| {
+        matches!(
+            e,
+            ProgrammeEvent::Cycle {
+                event: Event::Accepted(Command::AddFunds(_)),
+                ..
+            }
+        )
+    });
+    let err = refused(&|e| {
+        e[carry]["cycle"]["event"]["accepted"]["add_funds"]["amount"]["minor"] = 1.into();
+    });
+    // Starting a year credits the carry-over: the group of events starting it
+    // produces is refused, from its first.
+    let start = (0..carry)
+        .rev()
+        .find(|&i| {
+            matches!(
+                r.events[i],
+                ProgrammeEvent::Cycle {
+                    event: Event::CycleStarted(_),
+                    ..
+                }
+            )
+        })
+        .unwrap();
+    assert!(
+        err.contains(&format!("programme event {start} (cycle_started)")) && err.contains("differ"),
+        "{err}"
+    );
 
-    let mut report = json.clone();
-    report["concluded"]["credible"] = false.into();
-    let err = serde_json::from_value::<Programme>(report)
-        .unwrap_err()
-        .to_string();
-    assert!(err.contains("credibility report"), "{err}");
+    let last = r.events.len() - 1;
+    let err = refused(&|e| e[last]["concluded"]["credible"] = false.into());
+    assert!(
+        err.contains(&format!("programme event {last} (concluded)")),
+        "{err}"
+    );
 
-    let mut order = json;
-    let cycles = order["cycles"].as_array_mut().unwrap();
-    cycles.swap(0, 1);
-    let err = serde_json::from_value::<Programme>(order)
-        .unwrap_err()
-        .to_string();
-    assert!(err.contains("not the programme's cycle"), "{err}");
+    let second = position(
+        &|e| matches!(e, ProgrammeEvent::Cycle { year, event: Event::CycleStarted(_) } if *year == FIRST + 1),
+    );
+    let err = refused(&|e| {
+        e[second]["cycle"]["year"] = (FIRST + 2).into();
+        e[second]["cycle"]["event"]["cycle_started"]["year"] = (FIRST + 2).into();
+    });
+    assert!(err.contains("the programme's next year is 2028"), "{err}");
 }
