@@ -148,6 +148,20 @@ fn events_of_schema_one_still_load() {
         panic!("voting")
     };
     assert_eq!(v.ballots().len(), 1);
+    // Its snapshot holds every event in today's form and loads to the same cycle.
+    let snapshot = fresh.snapshot(id).unwrap();
+    assert_eq!(
+        snapshot.version(),
+        store.version(&StreamId::cycle(id)).unwrap()
+    );
+    let json = serde_json::to_string(&snapshot).unwrap();
+    assert!(!json.contains(r#""event":"accepted""#), "{json}");
+    let copy = AnyCycle::from_snapshot(serde_json::from_str(&json).unwrap()).unwrap();
+    assert_eq!(&copy, fresh.load(id).unwrap());
+    assert!(matches!(
+        fresh.snapshot(medborgarbudget::ids::CycleId::new()),
+        Err(RepositoryError::NotFound { .. })
+    ));
     // An event from a newer build is refused with a clear error.
     let s = StreamId::cycle(id);
     let version = store.version(&s).unwrap();
