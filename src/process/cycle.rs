@@ -6,7 +6,7 @@ use chrono::{DateTime, Utc};
 use serde::Serialize;
 
 use super::Step;
-use super::error::{CycleError, TransitionError};
+use super::error::{CycleError, GateError, TransitionError};
 use super::records::{
     Allocation, CycleSetup, FundingDecision, Lesson, OutreachActivity, Participation,
     VoterRegister, VotingWindow,
@@ -122,6 +122,43 @@ impl<S: Stage> Serialize for Cycle<S> {
 
 pub(super) fn refuse<S: Stage>(cycle: Cycle<S>, error: CycleError) -> TransitionError<Cycle<S>> {
     TransitionError::new(cycle, error)
+}
+
+/// A condition of step `S`'s gate that is not met.
+pub(super) fn gate<S: Stage>(source: GateError) -> CycleError {
+    CycleError::Gate {
+        step: S::STEP,
+        source,
+    }
+}
+
+impl<S: Stage> Cycle<S> {
+    /// The one way out of a step, used by every transition: `operation` at `at`
+    /// may not be before the current step began; then `gate` reads the cycle as
+    /// it is (its refusals tagged with [`gate`]); only if both pass does the
+    /// cycle enter `T`'s step at `at`, with the stage `next` builds from this
+    /// stage and what the gate found (`next` may also update the core, such as
+    /// marking funded projects). A refusal gives the cycle back unchanged.
+    pub(super) fn advance<T: Stage, G>(
+        self,
+        operation: &'static str,
+        at: DateTime<Utc>,
+        gate: impl FnOnce(&Self) -> Result<G, CycleError>,
+        next: impl FnOnce(&mut Core, S, G) -> T,
+    ) -> Result<Cycle<T>, TransitionError<Self>> {
+        let found = match self
+            .core
+            .check_time(operation, at)
+            .and_then(|()| gate(&self))
+        {
+            Ok(found) => found,
+            Err(e) => return Err(refuse(self, e)),
+        };
+        let Cycle { mut core, stage } = self;
+        core.enter(T::STEP, at);
+        let stage = next(&mut core, stage, found);
+        Ok(Cycle { core, stage })
+    }
 }
 
 pub(super) fn require_text(field: &'static str, text: &str) -> Result<(), CycleError> {

@@ -8,7 +8,7 @@ use crate::ballot::BallotRules;
 use crate::criteria::CriteriaSet;
 use crate::money::Money;
 use crate::process::Step;
-use crate::process::cycle::{BallotBox, Core, Cycle, refuse, require_text};
+use crate::process::cycle::{BallotBox, Core, Cycle, gate, require_text};
 use crate::process::error::{CycleError, GateError, TransitionError};
 use crate::process::records::{Allocation, CycleSetup, FundingSource, Lesson};
 use crate::process::stage::{Criteria, Framework, Outreach};
@@ -117,27 +117,14 @@ impl Cycle<Criteria> {
     /// # Errors
     /// The first missing piece; the cycle comes back unchanged.
     pub fn begin_outreach(
-        mut self,
+        self,
         at: DateTime<Utc>,
     ) -> Result<Cycle<Outreach>, TransitionError<Self>> {
-        if let Err(e) = self.core.check_time("begin outreach", at) {
-            return Err(refuse(self, e));
-        }
-        match self.framework_ready() {
-            Ok(framework) => {
-                self.core.enter(Step::Outreach, at);
-                Ok(Cycle {
-                    core: self.core,
-                    stage: Outreach { framework },
-                })
-            }
-            Err(source) => Err(refuse(
-                self,
-                CycleError::Gate {
-                    step: Step::Criteria,
-                    source,
-                },
-            )),
-        }
+        self.advance(
+            "begin outreach",
+            at,
+            |c| c.framework_ready().map_err(gate::<Criteria>),
+            |_, _, framework| Outreach { framework },
+        )
     }
 }

@@ -2,7 +2,7 @@
 
 use chrono::{DateTime, Utc};
 
-use crate::process::cycle::{Cycle, refuse, require_text};
+use crate::process::cycle::{Cycle, require_text};
 use crate::process::error::TransitionError;
 use crate::process::records::Evaluation;
 use crate::process::stage::{Active, Closed};
@@ -28,24 +28,20 @@ where
     /// An empty reason or a time before the current step began; the cycle comes
     /// back unchanged.
     pub fn abandon(
-        mut self,
+        self,
         reason: String,
         at: DateTime<Utc>,
     ) -> Result<Cycle<Abandoned>, TransitionError<Self>> {
-        if let Err(e) = require_text("the reason for abandoning", &reason)
-            .and_then(|()| self.core.check_time("abandon", at))
-        {
-            return Err(refuse(self, e));
-        }
-        self.core.enter(Step::Abandoned, at);
-        Ok(Cycle {
-            core: self.core,
-            stage: Abandoned {
-                from: Box::new(self.stage.into()),
+        self.advance(
+            "abandon",
+            at,
+            |_| require_text("the reason for abandoning", &reason).map(|()| reason),
+            |_, s, reason| Abandoned {
+                from: Box::new(s.into()),
                 reason,
                 at,
             },
-        })
+        )
     }
 }
 

@@ -1,8 +1,7 @@
 //! Step 7, follow-up: the evaluation that closes the cycle.
 
-use crate::process::Step;
-use crate::process::cycle::{Cycle, refuse, require_text};
-use crate::process::error::{CycleError, GateError, TransitionError};
+use crate::process::cycle::{Cycle, gate, require_text};
+use crate::process::error::{GateError, TransitionError};
 use crate::process::records::Evaluation;
 use crate::process::stage::{Closed, FollowUp};
 
@@ -13,33 +12,27 @@ impl Cycle<FollowUp> {
     /// # Errors
     /// No lesson, an empty lesson, or a time before follow-up began; the cycle
     /// comes back unchanged.
-    pub fn close(mut self, evaluation: Evaluation) -> Result<Cycle<Closed>, TransitionError<Self>> {
-        let check = || -> Result<(), CycleError> {
-            self.core
-                .check_time("close the cycle", evaluation.recorded_at)?;
-            if evaluation.lessons.is_empty() {
-                return Err(CycleError::Gate {
-                    step: Step::FollowUp,
-                    source: GateError::NoLessons,
-                });
-            }
-            for l in &evaluation.lessons {
-                require_text("a lesson", l)?;
-            }
-            Ok(())
-        };
-        if let Err(e) = check() {
-            return Err(refuse(self, e));
-        }
-        self.core.enter(Step::Closed, evaluation.recorded_at);
-        Ok(Cycle {
-            core: self.core,
-            stage: Closed {
-                framework: self.stage.framework,
-                window: self.stage.window,
-                decision: self.stage.decision,
+    pub fn close(self, evaluation: Evaluation) -> Result<Cycle<Closed>, TransitionError<Self>> {
+        let at = evaluation.recorded_at;
+        self.advance(
+            "close the cycle",
+            at,
+            |_| {
+                if evaluation.lessons.is_empty() {
+                    return Err(gate::<FollowUp>(GateError::NoLessons));
+                }
+                evaluation
+                    .lessons
+                    .iter()
+                    .try_for_each(|l| require_text("a lesson", l))?;
+                Ok(evaluation)
+            },
+            |_, s, evaluation| Closed {
+                framework: s.framework,
+                window: s.window,
+                decision: s.decision,
                 evaluation,
             },
-        })
+        )
     }
 }

@@ -7,7 +7,7 @@ use crate::area::Resident;
 use crate::idea::{Idea, IdeaSubmission};
 use crate::ids::{IdeaId, ResidentId};
 use crate::process::Step;
-use crate::process::cycle::{Cycle, refuse, reject_idea, require_text};
+use crate::process::cycle::{Cycle, gate, reject_idea, require_text};
 use crate::process::error::{CycleError, GateError, TransitionError};
 use crate::process::stage::{IdeaGeneration, Shortlisting};
 
@@ -63,38 +63,29 @@ impl Cycle<IdeaGeneration> {
     /// # Errors
     /// No admissible idea; the cycle comes back unchanged.
     pub fn begin_shortlisting(
-        mut self,
+        self,
         at: DateTime<Utc>,
     ) -> Result<Cycle<Shortlisting>, TransitionError<Self>> {
-        if let Err(e) = self.core.check_time("begin shortlisting", at) {
-            return Err(refuse(self, e));
-        }
-        let gate = |source| CycleError::Gate {
-            step: Step::IdeaGeneration,
-            source,
-        };
-        if let Some(late) = self
-            .core
-            .ideas
-            .iter()
-            .find(|i| i.submission().submitted_at > at)
-        {
-            let e = gate(GateError::IdeaAfterEnd {
-                idea: late.id(),
-                submitted_at: late.submission().submitted_at,
-                at,
-            });
-            return Err(refuse(self, e));
-        }
-        if !self.core.ideas.iter().any(Idea::is_admissible) {
-            return Err(refuse(self, gate(GateError::NoAdmissibleIdea)));
-        }
-        self.core.enter(Step::Shortlisting, at);
-        Ok(Cycle {
-            core: self.core,
-            stage: Shortlisting {
-                framework: self.stage.framework,
+        self.advance(
+            "begin shortlisting",
+            at,
+            |c| {
+                let ideas = &c.core.ideas;
+                if let Some(late) = ideas.iter().find(|i| i.submission().submitted_at > at) {
+                    return Err(gate::<IdeaGeneration>(GateError::IdeaAfterEnd {
+                        idea: late.id(),
+                        submitted_at: late.submission().submitted_at,
+                        at,
+                    }));
+                }
+                if !ideas.iter().any(Idea::is_admissible) {
+                    return Err(gate::<IdeaGeneration>(GateError::NoAdmissibleIdea));
+                }
+                Ok(())
             },
-        })
+            |_, s, ()| Shortlisting {
+                framework: s.framework,
+            },
+        )
     }
 }

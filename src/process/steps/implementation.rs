@@ -6,8 +6,7 @@ use chrono::{DateTime, Utc};
 use crate::area::Resident;
 use crate::ids::ProjectId;
 use crate::money::Money;
-use crate::process::Step;
-use crate::process::cycle::{Cycle, refuse, require_text};
+use crate::process::cycle::{Cycle, gate, require_text};
 use crate::process::error::{CycleError, GateError, TransitionError};
 use crate::process::stage::{FollowUp, Implementation};
 use crate::project::{DeliveryStatus, Milestone, Progress, Project};
@@ -143,32 +142,35 @@ impl Cycle<Implementation> {
     /// # Errors
     /// Unfinished projects; the cycle comes back unchanged.
     pub fn begin_follow_up(
-        mut self,
+        self,
         at: DateTime<Utc>,
     ) -> Result<Cycle<FollowUp>, TransitionError<Self>> {
-        if let Err(e) = self.core.check_time("begin follow-up", at) {
-            return Err(refuse(self, e));
-        }
-        let unfinished: Vec<ProjectId> = self
-            .core
-            .projects
+        self.advance(
+            "begin follow-up",
+            at,
+            |c| c.delivered_by(at),
+            |_, s, ()| FollowUp {
+                framework: s.framework,
+                window: s.window,
+                decision: s.decision,
+            },
+        )
+    }
+
+    /// Gate of step 6: every funded project finished, none after `at`.
+    fn delivered_by(&self, at: DateTime<Utc>) -> Result<(), CycleError> {
+        let projects = &self.core.projects;
+        let unfinished: Vec<ProjectId> = projects
             .iter()
             .filter(|p| p.delivery().is_some_and(|d| !d.is_finished()))
             .map(Project::id)
             .collect();
-        let gate = |source| CycleError::Gate {
-            step: Step::Implementation,
-            source,
-        };
         if !unfinished.is_empty() {
-            let e = gate(GateError::Unfinished {
+            return Err(gate::<Implementation>(GateError::Unfinished {
                 projects: unfinished,
-            });
-            return Err(refuse(self, e));
+            }));
         }
-        let last_finished = self
-            .core
-            .projects
+        let last_finished = projects
             .iter()
             .filter_map(|p| match p.delivery().map(|d| &d.status) {
                 Some(
@@ -177,22 +179,13 @@ impl Cycle<Implementation> {
                 _ => None,
             })
             .max();
-        if let Some(finished) = last_finished.filter(|f| *f > at) {
-            let e = gate(GateError::RecordedAfterEnd {
+        match last_finished.filter(|f| *f > at) {
+            Some(finished) => Err(gate::<Implementation>(GateError::RecordedAfterEnd {
                 record: "a project's completion or cancellation",
                 dated: finished.to_rfc3339(),
                 at,
-            });
-            return Err(refuse(self, e));
+            })),
+            None => Ok(()),
         }
-        self.core.enter(Step::FollowUp, at);
-        Ok(Cycle {
-            core: self.core,
-            stage: FollowUp {
-                framework: self.stage.framework,
-                window: self.stage.window,
-                decision: self.stage.decision,
-            },
-        })
     }
 }

@@ -4,7 +4,7 @@
 use chrono::{DateTime, Utc};
 
 use crate::process::Step;
-use crate::process::cycle::{Cycle, refuse, require_text};
+use crate::process::cycle::{Cycle, gate, require_text};
 use crate::process::error::{CycleError, GateError, TransitionError};
 use crate::process::records::OutreachActivity;
 use crate::process::stage::{IdeaGeneration, Outreach};
@@ -42,38 +42,29 @@ impl Cycle<Outreach> {
     /// # Errors
     /// No outreach recorded; the cycle comes back unchanged.
     pub fn open_idea_generation(
-        mut self,
+        self,
         at: DateTime<Utc>,
     ) -> Result<Cycle<IdeaGeneration>, TransitionError<Self>> {
-        if let Err(e) = self.core.check_time("open idea generation", at) {
-            return Err(refuse(self, e));
-        }
-        let gate = |source| CycleError::Gate {
-            step: Step::Outreach,
-            source,
-        };
-        if self.core.outreach.is_empty() {
-            return Err(refuse(self, gate(GateError::NoOutreach)));
-        }
-        if let Some(late) = self
-            .core
-            .outreach
-            .iter()
-            .find(|a| a.held_on > at.date_naive())
-        {
-            let e = gate(GateError::RecordedAfterEnd {
-                record: "an outreach activity",
-                dated: late.held_on.to_string(),
-                at,
-            });
-            return Err(refuse(self, e));
-        }
-        self.core.enter(Step::IdeaGeneration, at);
-        Ok(Cycle {
-            core: self.core,
-            stage: IdeaGeneration {
-                framework: self.stage.framework,
+        self.advance(
+            "open idea generation",
+            at,
+            |c| {
+                let outreach = &c.core.outreach;
+                if outreach.is_empty() {
+                    return Err(gate::<Outreach>(GateError::NoOutreach));
+                }
+                match outreach.iter().find(|a| a.held_on > at.date_naive()) {
+                    Some(late) => Err(gate::<Outreach>(GateError::RecordedAfterEnd {
+                        record: "an outreach activity",
+                        dated: late.held_on.to_string(),
+                        at,
+                    })),
+                    None => Ok(()),
+                }
             },
-        })
+            |_, s, ()| IdeaGeneration {
+                framework: s.framework,
+            },
+        )
     }
 }

@@ -10,7 +10,7 @@ use crate::idea::{Idea, IdeaStatus};
 use crate::ids::{IdeaId, ProjectId};
 use crate::money::Money;
 use crate::process::Step;
-use crate::process::cycle::{Cycle, refuse, reject_idea, require_text};
+use crate::process::cycle::{Cycle, gate, reject_idea, require_text};
 use crate::process::error::{CycleError, GateError, TransitionError};
 use crate::process::records::VotingWindow;
 use crate::process::stage::{Shortlisting, Voting};
@@ -319,35 +319,27 @@ impl Cycle<Shortlisting> {
     /// # Errors
     /// The first unmet condition; the cycle comes back unchanged.
     pub fn open_voting(
-        mut self,
+        self,
         window: VotingWindow,
         at: DateTime<Utc>,
     ) -> Result<Cycle<Voting>, TransitionError<Self>> {
-        if let Err(e) = self.core.check_time("open voting", at) {
-            return Err(refuse(self, e));
-        }
-        if window.opens < at || window.closes <= window.opens {
-            let e = CycleError::InvalidWindow {
-                opens: window.opens,
-                closes: window.closes,
-                at,
-            };
-            return Err(refuse(self, e));
-        }
-        if let Err(source) = self.shortlist_ready() {
-            let e = CycleError::Gate {
-                step: Step::Shortlisting,
-                source,
-            };
-            return Err(refuse(self, e));
-        }
-        self.core.enter(Step::Voting, at);
-        Ok(Cycle {
-            core: self.core,
-            stage: Voting {
-                framework: self.stage.framework,
+        self.advance(
+            "open voting",
+            at,
+            |c| {
+                if window.opens < at || window.closes <= window.opens {
+                    return Err(CycleError::InvalidWindow {
+                        opens: window.opens,
+                        closes: window.closes,
+                        at,
+                    });
+                }
+                c.shortlist_ready().map_err(gate::<Shortlisting>)
+            },
+            |_, s, ()| Voting {
+                framework: s.framework,
                 window,
             },
-        })
+        )
     }
 }

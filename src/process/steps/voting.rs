@@ -12,7 +12,7 @@ use crate::ballot::{
 use crate::ids::{BallotId, ProjectId, ResidentId};
 use crate::money::Money;
 use crate::process::Step;
-use crate::process::cycle::{Cycle, refuse, require_text};
+use crate::process::cycle::{Cycle, require_text};
 use crate::process::error::{CycleError, GateError, TransitionError};
 use crate::process::records::{FundingDecision, ProjectScore, VotingWindow};
 use crate::process::stage::{Implementation, Voting};
@@ -376,24 +376,25 @@ impl Cycle<Voting> {
         Ok(())
     }
 
-    pub(crate) fn into_implementation(
-        mut self,
-        decision: FundingDecision,
-    ) -> Cycle<Implementation> {
-        self.core.enter(Step::Implementation, decision.decided_at);
-        for p in &mut self.core.projects {
-            if decision.funded.contains(&p.id()) {
-                p.fund();
+    /// Implementation with `decision`, which `decide` finds: the funded projects
+    /// move to delivery.
+    fn into_implementation(
+        self,
+        at: DateTime<Utc>,
+        decide: impl FnOnce(&Self) -> Result<FundingDecision, CycleError>,
+    ) -> Result<Cycle<Implementation>, TransitionError<Self>> {
+        self.advance("close voting", at, decide, |core, s, decision| {
+            for p in &mut core.projects {
+                if decision.funded.contains(&p.id()) {
+                    p.fund();
+                }
             }
-        }
-        Cycle {
-            core: self.core,
-            stage: Implementation {
-                framework: self.stage.framework,
-                window: self.stage.window,
+            Implementation {
+                framework: s.framework,
+                window: s.window,
                 decision,
-            },
-        }
+            }
+        })
     }
 
     /// Gate of step 5: the window has closed, the ballots are counted by the rule
@@ -408,13 +409,11 @@ impl Cycle<Voting> {
         at: DateTime<Utc>,
         tally: &dyn Tally,
     ) -> Result<Cycle<Implementation>, TransitionError<Self>> {
-        match self
-            .count(at, tally)
-            .and_then(|d| self.check_decision(&d, false).map(|()| d))
-        {
-            Ok(decision) => Ok(self.into_implementation(decision)),
-            Err(e) => Err(refuse(self, e)),
-        }
+        self.into_implementation(at, |c| {
+            let decision = c.count(at, tally)?;
+            c.check_decision(&decision, false)?;
+            Ok(decision)
+        })
     }
 
     /// Closes voting with a decision recorded earlier (replaying a log): the same
@@ -426,9 +425,9 @@ impl Cycle<Voting> {
         self,
         decision: FundingDecision,
     ) -> Result<Cycle<Implementation>, TransitionError<Self>> {
-        match self.check_decision(&decision, true) {
-            Ok(()) => Ok(self.into_implementation(decision)),
-            Err(e) => Err(refuse(self, e)),
-        }
+        self.into_implementation(decision.decided_at, |c| {
+            c.check_decision(&decision, true)?;
+            Ok(decision)
+        })
     }
 }
