@@ -49,19 +49,36 @@ pub enum AnyCycle {
     Abandoned(Cycle<Abandoned>),
 }
 
+/// `$body` with `$c` bound to the typed cycle in `$any`, whatever its stage: the
+/// one list of the nine stages that `AnyCycle`'s methods share. With
+/// `ended $e => $ended`, the closed and abandoned cycles take that arm instead.
+macro_rules! each_stage {
+    ($any:expr, $c:ident => $body:expr) => {
+        each_stage!($any, $c => $body, ended $c => $body)
+    };
+    ($any:expr, $c:ident => $body:expr, ended $e:ident => $ended:expr) => {
+        match $any {
+            AnyCycle::Criteria($c) => $body,
+            AnyCycle::Outreach($c) => $body,
+            AnyCycle::IdeaGeneration($c) => $body,
+            AnyCycle::Shortlisting($c) => $body,
+            AnyCycle::Voting($c) => $body,
+            AnyCycle::Implementation($c) => $body,
+            AnyCycle::FollowUp($c) => $body,
+            AnyCycle::Closed($e) => $ended,
+            AnyCycle::Abandoned($e) => $ended,
+        }
+    };
+}
+
+/// The step of a typed cycle.
+fn step_of<S: Stage>(_: &Cycle<S>) -> Step {
+    S::STEP
+}
+
 impl Serialize for AnyCycle {
     fn serialize<Ser: serde::Serializer>(&self, s: Ser) -> Result<Ser::Ok, Ser::Error> {
-        match self {
-            AnyCycle::Criteria(c) => c.serialize(s),
-            AnyCycle::Outreach(c) => c.serialize(s),
-            AnyCycle::IdeaGeneration(c) => c.serialize(s),
-            AnyCycle::Shortlisting(c) => c.serialize(s),
-            AnyCycle::Voting(c) => c.serialize(s),
-            AnyCycle::Implementation(c) => c.serialize(s),
-            AnyCycle::FollowUp(c) => c.serialize(s),
-            AnyCycle::Closed(c) => c.serialize(s),
-            AnyCycle::Abandoned(c) => c.serialize(s),
-        }
+        each_stage!(self, c => c.serialize(s))
     }
 }
 
@@ -146,31 +163,11 @@ impl<'a> View<'a> {
 impl AnyCycle {
     /// The current step.
     pub fn step(&self) -> Step {
-        match self {
-            AnyCycle::Criteria(_) => Step::Criteria,
-            AnyCycle::Outreach(_) => Step::Outreach,
-            AnyCycle::IdeaGeneration(_) => Step::IdeaGeneration,
-            AnyCycle::Shortlisting(_) => Step::Shortlisting,
-            AnyCycle::Voting(_) => Step::Voting,
-            AnyCycle::Implementation(_) => Step::Implementation,
-            AnyCycle::FollowUp(_) => Step::FollowUp,
-            AnyCycle::Closed(_) => Step::Closed,
-            AnyCycle::Abandoned(_) => Step::Abandoned,
-        }
+        each_stage!(self, c => step_of(c))
     }
 
     pub(crate) fn core(&self) -> &Core {
-        match self {
-            AnyCycle::Criteria(c) => &c.core,
-            AnyCycle::Outreach(c) => &c.core,
-            AnyCycle::IdeaGeneration(c) => &c.core,
-            AnyCycle::Shortlisting(c) => &c.core,
-            AnyCycle::Voting(c) => &c.core,
-            AnyCycle::Implementation(c) => &c.core,
-            AnyCycle::FollowUp(c) => &c.core,
-            AnyCycle::Closed(c) => &c.core,
-            AnyCycle::Abandoned(c) => &c.core,
-        }
+        each_stage!(self, c => &c.core)
     }
 
     fn view(&self) -> View<'_> {
@@ -300,26 +297,22 @@ impl AnyCycle {
     }
 
     fn abandon(&mut self, reason: String, at: DateTime<Utc>) -> Result<(), CycleError> {
-        const OP: &str = "abandon";
-        match self.step() {
-            Step::Criteria => self.transition(OP, |c: Cycle<Criteria>| c.abandon(reason, at)),
-            Step::Outreach => self.transition(OP, |c: Cycle<Outreach>| c.abandon(reason, at)),
-            Step::IdeaGeneration => {
-                self.transition(OP, |c: Cycle<IdeaGeneration>| c.abandon(reason, at))
+        let owned = std::mem::replace(self, self.stand_in());
+        let (back, result) = each_stage!(owned,
+            c => match c.abandon(reason, at) {
+                Ok(next) => (AnyCycle::from(next), Ok(())),
+                Err(refused) => {
+                    let (c, error) = refused.into_parts();
+                    (AnyCycle::from(c), Err(error))
+                }
+            },
+            ended e => {
+                let step = step_of(&e);
+                (AnyCycle::from(e), Err(CycleError::NotInThisStep { operation: "abandon", step }))
             }
-            Step::Shortlisting => {
-                self.transition(OP, |c: Cycle<Shortlisting>| c.abandon(reason, at))
-            }
-            Step::Voting => self.transition(OP, |c: Cycle<Voting>| c.abandon(reason, at)),
-            Step::Implementation => {
-                self.transition(OP, |c: Cycle<Implementation>| c.abandon(reason, at))
-            }
-            Step::FollowUp => self.transition(OP, |c: Cycle<FollowUp>| c.abandon(reason, at)),
-            step @ (Step::Closed | Step::Abandoned) => Err(CycleError::NotInThisStep {
-                operation: OP,
-                step,
-            }),
-        }
+        );
+        *self = back;
+        result
     }
 
     /// Runs a command through the typed method of the current stage. Returns the
@@ -580,17 +573,7 @@ impl AnyCycle {
                 stage: c.stage.clone(),
             })
         }
-        match self {
-            AnyCycle::Criteria(c) => light(c),
-            AnyCycle::Outreach(c) => light(c),
-            AnyCycle::IdeaGeneration(c) => light(c),
-            AnyCycle::Shortlisting(c) => light(c),
-            AnyCycle::Voting(c) => light(c),
-            AnyCycle::Implementation(c) => light(c),
-            AnyCycle::FollowUp(c) => light(c),
-            AnyCycle::Closed(c) => light(c),
-            AnyCycle::Abandoned(c) => light(c),
-        }
+        each_stage!(self, c => light(c))
     }
 
     /// Applies one recorded event (after the first) through the same rules.

@@ -11,7 +11,19 @@ use crate::process::Step;
 use crate::process::cycle::{BallotBox, Core, Cycle, gate, require_text};
 use crate::process::error::{CycleError, GateError, TransitionError};
 use crate::process::records::{Allocation, CycleSetup, FundingSource, Lesson};
-use crate::process::stage::{Criteria, Framework, Outreach};
+use crate::process::stage::{Framework, Outreach, stage};
+use serde::Serialize;
+
+/// Step 1, Kriterier: the council fixes budget, eligibility, ballot rules and
+/// criteria.
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize)]
+pub struct Criteria {
+    pub(crate) base: Option<Allocation>,
+    pub(crate) eligibility: Option<Eligibility>,
+    pub(crate) rules: Option<BallotRules>,
+    pub(crate) criteria: Option<CriteriaSet>,
+}
+stage!(Criteria, Criteria);
 
 /// Step 1: the council fixes the framework.
 impl Cycle<Criteria> {

@@ -2,8 +2,18 @@
 
 use crate::process::cycle::{Cycle, gate, require_text};
 use crate::process::error::{GateError, TransitionError};
-use crate::process::records::Evaluation;
-use crate::process::stage::{Closed, FollowUp};
+use crate::process::records::{Evaluation, FundingDecision, VotingWindow};
+use crate::process::stage::{Closed, Framework, stage};
+use serde::Serialize;
+
+/// Step 7, Uppföljning: the cycle is evaluated.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct FollowUp {
+    pub(crate) framework: Framework,
+    pub(crate) window: VotingWindow,
+    pub(crate) decision: FundingDecision,
+}
+stage!(FollowUp, FollowUp);
 
 /// Step 7: follow-up.
 impl Cycle<FollowUp> {

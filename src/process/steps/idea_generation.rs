@@ -9,7 +9,15 @@ use crate::ids::{IdeaId, ResidentId};
 use crate::process::Step;
 use crate::process::cycle::{Cycle, gate, reject_idea, require_text};
 use crate::process::error::{CycleError, GateError, TransitionError};
-use crate::process::stage::{IdeaGeneration, Shortlisting};
+use crate::process::stage::{Framework, Shortlisting, stage};
+use serde::Serialize;
+
+/// Step 3, Idégenerering: residents submit ideas.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct IdeaGeneration {
+    pub(crate) framework: Framework,
+}
+stage!(IdeaGeneration, IdeaGeneration);
 
 /// Step 3: idea generation.
 impl Cycle<IdeaGeneration> {

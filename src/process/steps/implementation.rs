@@ -8,8 +8,19 @@ use crate::ids::ProjectId;
 use crate::money::Money;
 use crate::process::cycle::{Cycle, gate, require_text};
 use crate::process::error::{CycleError, GateError, TransitionError};
-use crate::process::stage::{FollowUp, Implementation};
+use crate::process::records::{FundingDecision, VotingWindow};
+use crate::process::stage::{FollowUp, Framework, stage};
 use crate::project::{DeliveryStatus, Milestone, Progress, Project};
+use serde::Serialize;
+
+/// Step 6, Genomförande: funded projects are built with residents.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Implementation {
+    pub(crate) framework: Framework,
+    pub(crate) window: VotingWindow,
+    pub(crate) decision: FundingDecision,
+}
+stage!(Implementation, Implementation);
 
 /// Step 6: implementation, co-created with residents.
 impl Cycle<Implementation> {

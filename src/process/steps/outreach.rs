@@ -7,7 +7,15 @@ use crate::process::Step;
 use crate::process::cycle::{Cycle, gate, require_text};
 use crate::process::error::{CycleError, GateError, TransitionError};
 use crate::process::records::OutreachActivity;
-use crate::process::stage::{IdeaGeneration, Outreach};
+use crate::process::stage::{Framework, IdeaGeneration, stage};
+use serde::Serialize;
+
+/// Step 2, Marknadsföring: reaching as many residents as possible.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Outreach {
+    pub(crate) framework: Framework,
+}
+stage!(Outreach, Outreach);
 
 /// Step 2: outreach.
 impl Cycle<Outreach> {

@@ -13,8 +13,17 @@ use crate::process::Step;
 use crate::process::cycle::{Cycle, gate, reject_idea, require_text};
 use crate::process::error::{CycleError, GateError, TransitionError};
 use crate::process::records::VotingWindow;
-use crate::process::stage::{Shortlisting, Voting};
+use crate::process::stage::{Framework, Voting, stage};
 use crate::project::{Feasibility, Project, ProjectProposal};
+use serde::Serialize;
+
+/// Step 4, Bearbetning och urval: ideas are worked into a shortlist with
+/// residents.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Shortlisting {
+    pub(crate) framework: Framework,
+}
+stage!(Shortlisting, Shortlisting);
 
 /// Step 4: working the ideas into a shortlist with residents.
 impl Cycle<Shortlisting> {

@@ -15,9 +15,18 @@ use crate::process::Step;
 use crate::process::cycle::{Cycle, require_text};
 use crate::process::error::{CycleError, GateError, TransitionError};
 use crate::process::records::{FundingDecision, ProjectScore, VotingWindow};
-use crate::process::stage::{Implementation, Voting};
+use crate::process::stage::{Framework, Implementation, stage};
 use crate::project::Project;
 use crate::tally::{Rule, Tally};
+use serde::Serialize;
+
+/// Step 5, Röstning: residents vote.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Voting {
+    pub(crate) framework: Framework,
+    pub(crate) window: VotingWindow,
+}
+stage!(Voting, Voting);
 
 /// Step 5: voting.
 impl Cycle<Voting> {
