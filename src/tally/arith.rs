@@ -41,6 +41,11 @@ pub(crate) trait Num: Clone + Debug {
 
     fn from_u64(v: u64) -> Self;
     fn from_ratio(num: u64, den: u64) -> Self;
+    /// The money each voter starts a run with, `num / den` (a plain number
+    /// except where a run is traced as the money changes).
+    fn per_voter(num: u64, den: u64) -> Self {
+        Self::from_ratio(num, den)
+    }
     fn zero() -> Self;
     fn add(&self, other: &Self) -> Self;
     fn sub(&self, other: &Self) -> Self;
@@ -59,6 +64,38 @@ pub(crate) trait Num: Clone + Debug {
     /// `a < b` where the answer does not decide an outcome (both answers near the
     /// boundary give the same result).
     fn less(a: &Self, b: &Self) -> bool;
+
+    /// Whether the numbers trace how long a run's decisions hold as the money
+    /// per voter rises (see `super::affine`): the rules then also
+    /// [`watch`](Num::watch) the comparisons their result rests on.
+    const TRACED: bool = false;
+
+    /// `a < b` for an order that only steers the work (a heap, a sort, an
+    /// intermediate estimate), never the result: traced numbers do not record it.
+    fn quiet_less(a: &Self, b: &Self) -> bool {
+        Self::less(a, b)
+    }
+
+    /// `a < b` for a classification where, at a tie, either answer gives the
+    /// same value (a voter paying all they have or exactly their share): traced
+    /// numbers break a tie by which side `a` moves to, so that the branch holds
+    /// as the money rises; nothing is recorded.
+    fn settle_less(a: &Self, b: &Self) -> bool {
+        Self::less(a, b)
+    }
+
+    /// Notes that the result rests on how `a` compares with `b`, a tie counting
+    /// as a side of its own (traced numbers record where that could change;
+    /// others do nothing).
+    fn watch(a: &Self, b: &Self) {
+        let _ = (a, b);
+    }
+
+    /// Notes that the result rests on `a` staying on the side of `b` that
+    /// [`settle_less`](Num::settle_less) put it on.
+    fn watch_settled(a: &Self, b: &Self) {
+        let _ = (a, b);
+    }
 }
 
 impl Num for f64 {
@@ -277,9 +314,9 @@ impl<N: Num> PartialOrd for Entry<N> {
 }
 impl<N: Num> Ord for Entry<N> {
     fn cmp(&self, other: &Self) -> Ordering {
-        if N::less(&self.bound, &other.bound) {
+        if N::quiet_less(&self.bound, &other.bound) {
             Ordering::Less
-        } else if N::less(&other.bound, &self.bound) {
+        } else if N::quiet_less(&other.bound, &self.bound) {
             Ordering::Greater
         } else {
             (self.rank, self.class).cmp(&(other.rank, other.class))
@@ -477,6 +514,15 @@ impl<N: Num> Queue<N> {
             back.push(Reverse(next));
         }
         self.heap.extend(back);
+        if N::TRACED {
+            // The heap's order told the winner from the rest; the result rests on
+            // each remaining value (or lower bound) staying on its side of the
+            // winner's.
+            steps.charge(self.heap.len() as u64 * N::STEP)?;
+            for Reverse(other) in &self.heap {
+                N::watch(&other.bound, &winner.bound);
+            }
+        }
         // The winner leaves; its next twin, if any, stands for the class, with the
         // winner's value as its lower bound.
         if let Some(class) = self.classes.get_mut(winner.class as usize) {

@@ -4,6 +4,7 @@ use std::cmp::Ordering;
 
 use num_rational::BigRational;
 
+use super::affine::{Affine, Horizon};
 use super::arith::{Eval, Halt, Num, Queue, Steps, Undecided};
 use super::support::Supporters;
 use super::{
@@ -114,6 +115,45 @@ impl<'e> Shares<'e> {
         })
     }
 
+    /// One run with `per_voter` whole units per voter, and the next whole
+    /// budget above it at which the outcome can differ (`None`: none), from a
+    /// run in numbers affine in the money per voter (see [`super::affine`]):
+    /// every budget in between gives this run's outcome. Floats first; where
+    /// they meet a near-tie, exact rationals.
+    pub(crate) fn run_traced(&self, per_voter: u64) -> Result<(MesRun, Option<u64>), TallyError> {
+        let halted = |halt| match halt {
+            Halt::OutOfSteps => out_of_steps(self.rule, &self.steps),
+            // Exact comparisons always decide.
+            Halt::Undecided => TallyError::Overflow,
+        };
+        let horizon = Horizon::start();
+        let (selected, exact, horizon) = match self.run_with::<Affine<f64>>(per_voter, 1) {
+            Ok(selected) => (selected?, false, horizon.next()),
+            Err(Halt::Undecided) => {
+                let horizon = Horizon::start();
+                let selected = self
+                    .run_with::<Affine<BigRational>>(per_voter, 1)
+                    .map_err(halted)??;
+                (selected, true, horizon.next())
+            }
+            Err(halt) => return Err(halted(halt)),
+        };
+        let total_cost = selected
+            .iter()
+            .filter_map(|&p| self.election.candidates().get(p))
+            .map(|c| u128::from(c.cost))
+            .sum();
+        let next = horizon.map(|t| per_voter.saturating_add(t));
+        Ok((
+            MesRun {
+                selected,
+                total_cost,
+                exact,
+            },
+            next,
+        ))
+    }
+
     fn utility(&self, p: usize, u: u64) -> u64 {
         if self.cost_utility {
             self.election
@@ -143,6 +183,53 @@ impl<'e> Shares<'e> {
     /// utility and ρ is read off in one scan ([`Shares::rho_sorted`]), so the
     /// work is `O(k log k)` for `k` supporters at worst.
     fn rho<N: Num>(&self, p: usize, budgets: &[N]) -> Result<Option<Rho<N>>, Halt> {
+        let found = self.rho_search(p, budgets)?;
+        match found {
+            Some(found) if N::TRACED => self.rho_settled(p, budgets, found).map(Some),
+            other => Ok(other),
+        }
+    }
+
+    /// For traced numbers: ρ as the formula of the supporters who pay all they
+    /// have just above the current money (so that it holds as the money
+    /// rises), and a watch on each supporter staying on its side.
+    fn rho_settled<N: Num>(&self, p: usize, budgets: &[N], found: Rho<N>) -> Result<Rho<N>, Halt> {
+        let cost = self.election.candidates().get(p).map_or(0, |c| c.cost);
+        if cost == 0 {
+            return Ok(found);
+        }
+        let mut poor_money = N::zero();
+        let mut rich_utility = N::zero();
+        let mut k = 0;
+        for (g, u) in self.supporters.of(p) {
+            let w = self.supporters.weights[g];
+            let u = N::from_u64(self.utility(p, u));
+            if N::settle_less(&budgets[g], &found.rho.mul(&u)) {
+                poor_money = poor_money.add(&budgets[g].mul_u64(w));
+            } else {
+                rich_utility = rich_utility.add(&u.mul_u64(w));
+            }
+            k += 1;
+        }
+        self.steps.charge(2 * k * N::STEP)?;
+        if !rich_utility.is_positive() {
+            // Everyone pays all they have: their money equals the cost exactly,
+            // which the next unit may change.
+            N::watch(&N::per_voter(0, 1), &N::zero());
+            return Ok(found);
+        }
+        let rho = N::from_u64(cost).sub(&poor_money).div(&rich_utility);
+        for (g, u) in self.supporters.of(p) {
+            N::watch_settled(&budgets[g], &rho.mul(&N::from_u64(self.utility(p, u))));
+        }
+        Ok(Rho {
+            rho,
+            certain: found.certain,
+        })
+    }
+
+    /// ρ as [`Shares::rho`] describes, without the watch.
+    fn rho_search<N: Num>(&self, p: usize, budgets: &[N]) -> Result<Option<Rho<N>>, Halt> {
         let cost = self.election.candidates().get(p).map_or(0, |c| c.cost);
         let cost_n = N::from_u64(cost);
         let mut money = N::zero();
@@ -175,7 +262,7 @@ impl<'e> Shares<'e> {
             let mut count = 0;
             for (g, u) in self.supporters.of(p) {
                 let u = N::from_u64(self.utility(p, u));
-                if N::less(&budgets[g], &rho.mul(&u)) {
+                if N::quiet_less(&budgets[g], &rho.mul(&u)) {
                     let w = self.supporters.weights[g];
                     poor_money = poor_money.add(&budgets[g].mul_u64(w));
                     poor_utility = poor_utility.add(&u.mul_u64(w));
@@ -200,7 +287,7 @@ impl<'e> Shares<'e> {
                 };
             }
             let next = cost_n.sub(&poor_money).div(&rest);
-            if N::less(&rho, &next) {
+            if N::quiet_less(&rho, &next) {
                 rho = next;
             }
         }
@@ -233,9 +320,9 @@ impl<'e> Shares<'e> {
         self.steps
             .charge(n.saturating_mul(u64::from(n.max(2).ilog2()) + 1) * N::STEP)?;
         voters.sort_by(|a, b| {
-            if N::less(&a.0, &b.0) {
+            if N::quiet_less(&a.0, &b.0) {
                 Ordering::Less
-            } else if N::less(&b.0, &a.0) {
+            } else if N::quiet_less(&b.0, &a.0) {
                 Ordering::Greater
             } else {
                 Ordering::Equal
@@ -248,7 +335,7 @@ impl<'e> Shares<'e> {
             let rest = utility.sub(&poor_utility);
             if rest.is_positive() {
                 let rho = cost.sub(&poor_money).div(&rest);
-                if !N::less(&threshold, &rho) {
+                if !N::quiet_less(&threshold, &rho) {
                     return Ok(rho);
                 }
             }
@@ -269,7 +356,7 @@ impl<'e> Shares<'e> {
     /// the run stopped (a near-tie the floats leave to exact arithmetic, the
     /// step limit, or — as `Ok(Err(_))` — a tie the chain refuses).
     fn run_with<N: Num>(&self, num: u64, den: u64) -> Result<Result<Vec<usize>, TallyError>, Halt> {
-        let per_voter = N::from_ratio(num, den);
+        let per_voter = N::per_voter(num, den);
         let mut budgets = vec![per_voter; self.supporters.num_groups()];
         let mut queue = Queue::<N>::ordered(self.twins.clone(), self.ranks.clone(), Vec::new());
         let mut selected = Vec::new();
@@ -464,16 +551,36 @@ pub(crate) struct Add1 {
     pub(crate) exact: bool,
 }
 
-/// Equal shares with add1.
+/// Equal shares with add1: the outcome of stepping the money per voter one unit
+/// at a time from ⌊budget / n⌋, without stepping. Each run is traced
+/// ([`Shares::run_traced`]) and gives the next whole budget at which the outcome
+/// can change; every budget skipped gives the same outcome as the run before
+/// it, so the stopping test (overspent, complete, exhaustive) — a function of
+/// the outcome — cannot trigger in between. Kept: the last budget whose
+/// outcome is within the budget, which after an overspent run is the unit just
+/// below it.
 ///
-/// Termination: every run either ends the loop or raises the money per voter by
-/// one unit. Once a voter's money is at least `C`, the total cost of all
-/// projects, every supporter can pay for any project on their own whatever
-/// they have paid before (at most `C` in all), so every supported project is
-/// funded and the loop ends (`complete`). So there are at most
-/// `C − ⌊budget / n⌋ + 1` runs — finite, but with costs in minor units that can
-/// be very many; an election's step limit bounds them in practice.
+/// Termination: once a voter's money is at least `C`, the total cost of all
+/// projects, every supporter can pay for any project on their own whatever they
+/// have paid before (at most `C` in all), so every supported project is funded
+/// and the loop ends (`complete`); each run moves the budget up by at least one
+/// unit. In practice the runs are as many as the distinct outcomes met, not
+/// `C − ⌊budget / n⌋`.
 pub(crate) fn add1(shares: &Shares<'_>, exhaustive_stop: bool) -> Result<Add1, TallyError> {
+    add1_by(shares, exhaustive_stop, true)
+}
+
+/// add1 by the definition, one run per unit: the oracle the jumping version is
+/// tested against.
+#[cfg(test)]
+pub(crate) fn add1_stepping(
+    shares: &Shares<'_>,
+    exhaustive_stop: bool,
+) -> Result<Add1, TallyError> {
+    add1_by(shares, exhaustive_stop, false)
+}
+
+fn add1_by(shares: &Shares<'_>, exhaustive_stop: bool, jump: bool) -> Result<Add1, TallyError> {
     let e = shares.election;
     let budget = u128::from(e.budget());
     let n = e.profile().num_voters().max(1);
@@ -484,10 +591,18 @@ pub(crate) fn add1(shares: &Shares<'_>, exhaustive_stop: bool) -> Result<Add1, T
     let mut kept: Option<(MesRun, u64)> = None;
     let mut funded = vec![false; e.candidates().len()];
     loop {
-        let run = shares.run(per_voter, 1)?;
+        let (run, next) = if jump {
+            shares.run_traced(per_voter)?
+        } else {
+            (shares.run(per_voter, 1)?, None)
+        };
         runs = runs.saturating_add(1);
         exact |= run.exact;
         if run.total_cost > budget {
+            // The kept outcome held up to the unit below this one.
+            if let Some(k) = kept.as_mut() {
+                k.1 = per_voter - 1;
+            }
             break;
         }
         let left = budget - run.total_cost;
@@ -507,7 +622,12 @@ pub(crate) fn add1(shares: &Shares<'_>, exhaustive_stop: bool) -> Result<Add1, T
         if complete || (exhaustive_stop && exhaustive) {
             break;
         }
-        per_voter = per_voter.checked_add(1).ok_or(TallyError::Overflow)?;
+        per_voter = match next {
+            Some(next) => next,
+            // Stepping, or no decision left that could change (not reached
+            // when jumping: such a run is complete).
+            None => per_voter.checked_add(1).ok_or(TallyError::Overflow)?,
+        };
     }
     let (run, per_voter) = match kept {
         Some(k) => k,
@@ -688,7 +808,13 @@ mod tests {
             .unwrap();
         assert_eq!(o.selected, vec![0]);
         assert_eq!(o.details.per_voter_budget, Some(Fraction::new(8, 1)));
-        assert_eq!(o.details.add1_runs, Some(5));
+        // Stepping runs with 5, 6, 7, 8, 9 each; jumping only where the outcome
+        // can change (9, where voter 1 can pay B), and where a float horizon
+        // stops short of it.
+        let ties = TieBreaking::by_project_id();
+        let shares = Shares::new(&e, &ties, MES_ADD1).unwrap();
+        assert_eq!(add1_stepping(&shares, false).unwrap().runs, 5);
+        assert!(o.details.add1_runs.is_some_and(|runs| runs < 5));
         // Exhaustive stop: with 5 each, B (6) does not fit in the 4 left: stop.
         let x = MesAdd1 {
             exhaustive_stop: true,
@@ -698,14 +824,132 @@ mod tests {
         assert_eq!(x.details.add1_runs, Some(1));
     }
 
+    /// The work stepping may do per shared election in the test below (about a
+    /// second); `MEDBORGARBUDGET_ADD1_STEPS` raises it for a thorough run.
+    fn stepping_limit() -> u64 {
+        std::env::var("MEDBORGARBUDGET_ADD1_STEPS")
+            .ok()
+            .and_then(|v| v.parse().ok())
+            .unwrap_or(3_000_000)
+    }
+
+    /// add1 by jumping against stepping on every shared election where
+    /// stepping ends within its step limit: the same projects in the same order
+    /// and the same final money per voter, for both stops.
     #[test]
-    fn add1_ends_and_a_step_limit_bounds_it() {
-        // One voter with 10, a project of 10¹²: add1 would raise the voter's money
-        // unit by unit to 10¹² (finite, but never in practice).
+    fn add1_jumps_to_what_stepping_gives_on_the_shared_elections() {
+        let dir = std::env::var_os("MEDBORGARBUDGET_PABULIB").map_or_else(
+            || std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared/pabulib"),
+            std::path::PathBuf::from,
+        );
+        let Ok(entries) = std::fs::read_dir(dir.join("files")) else {
+            assert!(
+                std::env::var_os("CI").is_none(),
+                "CI is set but {} is missing",
+                dir.display()
+            );
+            println!("skipped: no pabulib data at {}", dir.display());
+            return;
+        };
+        let mut files: Vec<_> = entries
+            .filter_map(|e| e.ok().map(|e| e.path()))
+            .filter(|p| p.extension().is_some_and(|x| x == "pb"))
+            .collect();
+        files.sort();
+        let checked = std::sync::atomic::AtomicUsize::new(0);
+        let skipped = std::sync::atomic::AtomicUsize::new(0);
+        let (jumping_runs, stepping_runs) = (
+            std::sync::atomic::AtomicU64::new(0),
+            std::sync::atomic::AtomicU64::new(0),
+        );
+        let check = |path: &std::path::PathBuf| {
+            let Ok(file) = crate::pabulib::read_file(path) else {
+                return;
+            };
+            let Ok(election) = file.election() else {
+                return;
+            };
+            let ties = TieBreaking::by_project_id();
+            let limited = election.clone().with_step_limit(stepping_limit());
+            for stop in [false, true] {
+                let slow =
+                    Shares::new(&limited, &ties, MES_ADD1).and_then(|s| add1_stepping(&s, stop));
+                let slow = match slow {
+                    Err(TallyError::StepLimit { .. }) => {
+                        skipped.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                        continue;
+                    }
+                    other => other,
+                };
+                let fast = Shares::new(&election, &ties, MES_ADD1).and_then(|s| add1(&s, stop));
+                match (&fast, &slow) {
+                    (Ok(f), Ok(s)) => {
+                        assert_eq!(
+                            (&f.run.selected, f.per_voter),
+                            (&s.run.selected, s.per_voter),
+                            "{} (exhaustive stop: {stop})",
+                            path.display()
+                        );
+                        jumping_runs
+                            .fetch_add(u64::from(f.runs), std::sync::atomic::Ordering::Relaxed);
+                        stepping_runs
+                            .fetch_add(u64::from(s.runs), std::sync::atomic::Ordering::Relaxed);
+                    }
+                    (Err(a), Err(b)) => {
+                        assert_eq!(a.to_string(), b.to_string(), "{}", path.display())
+                    }
+                    _ => panic!(
+                        "{}: jumping {:?}, stepping {:?}",
+                        path.display(),
+                        fast.map(|f| f.per_voter),
+                        slow.map(|s| s.per_voter)
+                    ),
+                }
+                checked.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+            }
+        };
+        let next = std::sync::atomic::AtomicUsize::new(0);
+        std::thread::scope(|scope| {
+            for _ in 0..2 {
+                scope.spawn(|| {
+                    while let Some(path) =
+                        files.get(next.fetch_add(1, std::sync::atomic::Ordering::Relaxed))
+                    {
+                        check(path);
+                    }
+                });
+            }
+        });
+        println!(
+            "add1: {} (election, stop) pairs agree; {} skipped at the step limit; {} runs jumping, {} stepping",
+            checked.into_inner(),
+            skipped.into_inner(),
+            jumping_runs.into_inner(),
+            stepping_runs.into_inner()
+        );
+    }
+
+    #[test]
+    fn add1_jumps_where_stepping_would_take_forever() {
+        // One voter with 10, a project of 10¹²: stepping would raise the voter's
+        // money unit by unit to 10¹² (finite, but never in practice); jumping
+        // goes straight there, where the project becomes affordable and the
+        // outcome overspends.
         let e = approval(&[1_000_000_000_000, 5], 10, &[&[0], &[1]]);
         let limited = e.clone().with_step_limit(100_000);
+        let o = MesAdd1::default()
+            .tally(&limited, &TieBreaking::by_project_id())
+            .unwrap();
+        assert_eq!(o.selected, vec![1]);
+        assert!(o.details.add1_runs.is_some_and(|runs| runs < 10));
+        assert_eq!(
+            o.details.per_voter_budget,
+            Some(Fraction::new(999_999_999_999, 1))
+        );
+        let ties = TieBreaking::by_project_id();
+        let shares = Shares::new(&limited, &ties, MES_ADD1).unwrap();
         assert!(matches!(
-            MesAdd1::default().tally(&limited, &TieBreaking::by_project_id()),
+            add1_stepping(&shares, false),
             Err(TallyError::StepLimit { limit: 100_000, .. })
         ));
         // The bound in the docs: at most C − ⌊B/n⌋ + 1 runs, here 9 + 6 − 5 + 1.
@@ -902,6 +1146,36 @@ mod tests {
                 (Ok(run), Some(expected)) => prop_assert_eq!(run.selected, expected),
                 (Err(TallyError::Tie { .. }), None) => {}
                 (got, expected) => prop_assert!(false, "got {:?}, expected {:?}", got.map(|r| r.selected), expected),
+            }
+        }
+
+        /// add1 by jumping gives what stepping one unit at a time gives: the same
+        /// projects in the same order, the same final money per voter, or the
+        /// same error, with both stops, on elections with awkward budgets and
+        /// costs in the hundreds (many units between changes).
+        #[test]
+        fn add1_jumps_to_what_stepping_gives(
+            e in awkward_election(),
+            scale in prop::sample::select(vec![1u64, 7, 100]),
+            extra in 0u64..50,
+            chain in prop::sample::select(vec!["id", "min-cost", "refuse"]),
+        ) {
+            let candidates: Vec<Candidate> = e
+                .candidates()
+                .iter()
+                .map(|c| Candidate::new(c.label.clone(), c.cost * scale))
+                .collect();
+            let e = Election::new(e.budget() * scale + extra, candidates, e.profile().clone()).unwrap();
+            let ties: TieBreaking = chain.parse().unwrap();
+            let shares = Shares::new(&e, &ties, MES_ADD1).unwrap();
+            for stop in [false, true] {
+                let fast = add1(&shares, stop).map(|a| (a.run.selected, a.per_voter));
+                let slow = add1_stepping(&shares, stop).map(|a| (a.run.selected, a.per_voter));
+                match (&fast, &slow) {
+                    (Ok(f), Ok(s)) => prop_assert_eq!(f, s),
+                    (Err(TallyError::Tie { .. }), Err(TallyError::Tie { .. })) => {}
+                    _ => prop_assert!(false, "stop {}: jumping {:?}, stepping {:?}", stop, fast, slow),
+                }
             }
         }
 

@@ -59,6 +59,7 @@
 //! # Ok::<(), medborgarbudget::tally::TallyError>(())
 //! ```
 
+mod affine;
 mod arith;
 mod greedy;
 mod mes;
