@@ -28,7 +28,6 @@
 use std::cell::Cell;
 use std::cmp::Ordering;
 
-use num_bigint::BigInt;
 use num_integer::Integer;
 use num_rational::BigRational;
 use num_traits::{Signed, ToPrimitive, Zero};
@@ -71,21 +70,9 @@ pub(crate) struct Affine<T> {
     s: T,
 }
 
-/// The scalar arithmetic under [`Affine`].
-pub(crate) trait Scalar: Clone + std::fmt::Debug + PartialEq {
-    /// Whether comparisons are exact.
-    const EXACT: bool;
-    /// Steps per operation (see [`Num::STEP`]).
-    const STEP: u64;
-    fn from_u64(v: u64) -> Self;
-    fn from_ratio(num: u64, den: u64) -> Self;
-    fn zero() -> Self;
-    fn add(&self, o: &Self) -> Self;
-    fn sub(&self, o: &Self) -> Self;
-    fn mul(&self, o: &Self) -> Self;
-    fn div(&self, o: &Self) -> Self;
-    fn mul_u64(&self, k: u64) -> Self;
-    fn is_zero(&self) -> bool;
+/// The scalar arithmetic under [`Affine`]: a [`Num`] with comparisons of
+/// affine quantities that record where they could change.
+pub(crate) trait Scalar: Num + PartialEq {
     /// The decision at `t = 0` between `a1 + s1·t` and `a2 + s2·t` (equal when
     /// equal now), recording where it could change.
     fn decide_now(a1: &Self, s1: &Self, a2: &Self, s2: &Self) -> Result<Ordering, Undecided>;
@@ -100,43 +87,13 @@ pub(crate) trait Scalar: Clone + std::fmt::Debug + PartialEq {
     fn less_now(a: &Self, b: &Self) -> bool;
     /// Records where `(a1 − a2) + (s1 − s2)·t` could cross zero ahead, a tie now
     /// being settled by the slope.
-    fn watch_settled(a1: &Self, s1: &Self, a2: &Self, s2: &Self);
+    fn settle_line(a1: &Self, s1: &Self, a2: &Self, s2: &Self);
     /// Records where the sign of `(a1 − a2) + (s1 − s2)·t` (zero counting as a
     /// sign of its own) could first differ from its sign at `t = 0`.
-    fn watch(a1: &Self, s1: &Self, a2: &Self, s2: &Self);
+    fn watch_line(a1: &Self, s1: &Self, a2: &Self, s2: &Self);
 }
 
 impl Scalar for f64 {
-    const EXACT: bool = false;
-    const STEP: u64 = 2;
-    fn from_u64(v: u64) -> Self {
-        v as f64
-    }
-    fn from_ratio(num: u64, den: u64) -> Self {
-        num as f64 / den as f64
-    }
-    fn zero() -> Self {
-        0.0
-    }
-    fn add(&self, o: &Self) -> Self {
-        self + o
-    }
-    fn sub(&self, o: &Self) -> Self {
-        self - o
-    }
-    fn mul(&self, o: &Self) -> Self {
-        self * o
-    }
-    fn div(&self, o: &Self) -> Self {
-        self / o
-    }
-    fn mul_u64(&self, k: u64) -> Self {
-        self * k as f64
-    }
-    fn is_zero(&self) -> bool {
-        *self == 0.0
-    }
-
     fn decide_now(a1: &f64, s1: &f64, a2: &f64, s2: &f64) -> Result<Ordering, Undecided> {
         let (da, ds) = (a1 - a2, s1 - s2);
         let close = da.abs().partial_cmp(&(TOLERANCE * a1.abs().max(a2.abs())));
@@ -192,7 +149,7 @@ impl Scalar for f64 {
         a < b
     }
 
-    fn watch_settled(a1: &f64, s1: &f64, a2: &f64, s2: &f64) {
+    fn settle_line(a1: &f64, s1: &f64, a2: &f64, s2: &f64) {
         let (da, ds) = (a1 - a2, s1 - s2);
         let err_a = TOLERANCE * a1.abs().max(a2.abs());
         let err_s = TOLERANCE * s1.abs().max(s2.abs());
@@ -204,7 +161,7 @@ impl Scalar for f64 {
         }
     }
 
-    fn watch(a1: &f64, s1: &f64, a2: &f64, s2: &f64) {
+    fn watch_line(a1: &f64, s1: &f64, a2: &f64, s2: &f64) {
         let (da, ds) = (a1 - a2, s1 - s2);
         let err_a = TOLERANCE * a1.abs().max(a2.abs());
         let err_s = TOLERANCE * s1.abs().max(s2.abs());
@@ -239,39 +196,6 @@ fn float_side(da: f64, ds: f64, err_a: f64, err_s: f64) -> Ordering {
 }
 
 impl Scalar for BigRational {
-    const EXACT: bool = true;
-    const STEP: u64 = 32;
-    fn from_u64(v: u64) -> Self {
-        BigRational::from_integer(BigInt::from(v))
-    }
-    fn from_ratio(num: u64, den: u64) -> Self {
-        BigRational::new(BigInt::from(num), BigInt::from(den.max(1)))
-    }
-    fn zero() -> Self {
-        <BigRational as Zero>::zero()
-    }
-    fn add(&self, o: &Self) -> Self {
-        self + o
-    }
-    fn sub(&self, o: &Self) -> Self {
-        self - o
-    }
-    fn mul(&self, o: &Self) -> Self {
-        self * o
-    }
-    fn div(&self, o: &Self) -> Self {
-        if Zero::is_zero(o) {
-            return self.clone();
-        }
-        self / o
-    }
-    fn mul_u64(&self, k: u64) -> Self {
-        self * BigInt::from(k)
-    }
-    fn is_zero(&self) -> bool {
-        Zero::is_zero(self)
-    }
-
     fn decide_now(
         a1: &BigRational,
         s1: &BigRational,
@@ -317,14 +241,14 @@ impl Scalar for BigRational {
         a < b
     }
 
-    fn watch_settled(a1: &BigRational, s1: &BigRational, a2: &BigRational, s2: &BigRational) {
+    fn settle_line(a1: &BigRational, s1: &BigRational, a2: &BigRational, s2: &BigRational) {
         let now = a1.cmp(a2);
         if now != Ordering::Equal {
             exact_cross(a1, s1, a2, s2, now);
         }
     }
 
-    fn watch(a1: &BigRational, s1: &BigRational, a2: &BigRational, s2: &BigRational) {
+    fn watch_line(a1: &BigRational, s1: &BigRational, a2: &BigRational, s2: &BigRational) {
         let now = a1.cmp(a2);
         if now != Ordering::Equal {
             exact_cross(a1, s1, a2, s2, now);
@@ -383,7 +307,8 @@ impl<T: Scalar> Affine<T> {
 
 impl<T: Scalar> Num for Affine<T> {
     const EXACT: bool = T::EXACT;
-    const STEP: u64 = T::STEP;
+    // Two numbers an operation.
+    const STEP: u64 = 2 * T::STEP;
 
     fn from_u64(v: u64) -> Self {
         Affine::constant(T::from_u64(v))
@@ -413,7 +338,7 @@ impl<T: Scalar> Num for Affine<T> {
         // Equal shares multiplies only by utilities and weights; a product of
         // two quantities that both move is not affine, and holds for this unit
         // only.
-        if !self.s.is_zero() && !o.s.is_zero() {
+        if self.s != T::zero() && o.s != T::zero() {
             record(1);
         }
         Affine {
@@ -422,7 +347,7 @@ impl<T: Scalar> Num for Affine<T> {
         }
     }
     fn div(&self, o: &Self) -> Self {
-        if !o.s.is_zero() {
+        if o.s != T::zero() {
             record(1);
         }
         Affine {
@@ -464,17 +389,18 @@ impl<T: Scalar> Num for Affine<T> {
     }
 
     fn watch(a: &Self, b: &Self) {
-        T::watch(&a.a, &a.s, &b.a, &b.s);
+        T::watch_line(&a.a, &a.s, &b.a, &b.s);
     }
 
     fn watch_settled(a: &Self, b: &Self) {
-        T::watch_settled(&a.a, &a.s, &b.a, &b.s);
+        T::settle_line(&a.a, &a.s, &b.a, &b.s);
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use num_bigint::BigInt;
 
     fn exact(a: i64, s: i64) -> Affine<BigRational> {
         Affine {

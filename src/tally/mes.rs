@@ -103,14 +103,9 @@ impl<'e> Shares<'e> {
             ),
             Err(halt) => return Err(halted(halt)),
         };
-        let total_cost = selected
-            .iter()
-            .filter_map(|&p| self.election.candidates().get(p))
-            .map(|c| u128::from(c.cost))
-            .sum();
         Ok(MesRun {
+            total_cost: self.total_cost(&selected),
             selected,
-            total_cost,
             exact,
         })
     }
@@ -138,20 +133,24 @@ impl<'e> Shares<'e> {
             }
             Err(halt) => return Err(halted(halt)),
         };
-        let total_cost = selected
-            .iter()
-            .filter_map(|&p| self.election.candidates().get(p))
-            .map(|c| u128::from(c.cost))
-            .sum();
         let next = horizon.map(|t| per_voter.saturating_add(t));
         Ok((
             MesRun {
+                total_cost: self.total_cost(&selected),
                 selected,
-                total_cost,
                 exact,
             },
             next,
         ))
+    }
+
+    /// The cost of `selected` (a `u128`: no sum of `u64` costs overflows it).
+    fn total_cost(&self, selected: &[usize]) -> u128 {
+        selected
+            .iter()
+            .filter_map(|&p| self.election.candidates().get(p))
+            .map(|c| u128::from(c.cost))
+            .sum()
     }
 
     fn utility(&self, p: usize, u: u64) -> u64 {
