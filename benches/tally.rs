@@ -1,6 +1,7 @@
 //! Speed of the rules on real elections: Łódź 2022 (approval, ~90k voters × 160
 //! projects), Wrocław 2015 (choose-1, ~132k voters), Kraków 2024 (ranked, ~65k
-//! voters) and add1 on Wieliczka 2023 (6,586 voters × 64 projects).
+//! voters), add1 on Wieliczka 2023 (6,586 voters × 64 projects) and on four
+//! Budapest district elections (money in forints).
 //!
 //! The `adversarial` group runs the inputs that used to hang or take tens of
 //! seconds (issue 9): the 13-voter cumulative election on which plain equal
@@ -70,6 +71,26 @@ fn bench(c: &mut Criterion) {
         });
         g.finish();
     }
+    // add1 where money per voter is in forints (50,000–400,000 units): the
+    // hard cases for stepping. Budapest 2025 VIII is left out: a structural
+    // exact tie sends each of its runs to exact rationals (see DESIGN.md).
+    let mut g = c.benchmark_group("budapest_add1");
+    g.sample_size(10);
+    for file in [
+        "Hungary_Budapest_2022_VIII_Jozsefvaros.pb",
+        "Hungary_Budapest_2023_VIII_Jozsefvaros.pb",
+        "Hungary_Budapest_2024_VIII_Jozsefvaros.pb",
+        "Hungary_Budapest_2025_XI_Ujbuda.pb",
+    ] {
+        let Some(e) = election(file) else {
+            eprintln!("skipping {file}: not found");
+            continue;
+        };
+        g.bench_function(file.trim_end_matches(".pb"), |b| {
+            b.iter(|| MesAdd1::default().tally(black_box(&e), &ties))
+        });
+    }
+    g.finish();
 }
 
 /// `n` projects with `costs(i)`, approved by the given voters.
