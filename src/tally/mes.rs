@@ -589,10 +589,25 @@ fn add1_by(shares: &Shares<'_>, exhaustive_stop: bool, jump: bool) -> Result<Add
     let mut exact = false;
     let mut kept: Option<(MesRun, u64)> = None;
     let mut funded = vec![false; e.candidates().len()];
+    // Where traced runs keep finding that the next unit may differ (a voter's
+    // money crosses some price every unit), a plain run is cheaper: after `k`
+    // such runs in a row, the next 2^(k−2) units (at most 64) are stepped
+    // plainly before tracing again.
+    let (mut streak, mut plain_left) = (0_u32, 0_u64);
     loop {
-        let (run, next) = if jump {
-            shares.run_traced(per_voter)?
+        let (run, next) = if jump && plain_left == 0 {
+            let (run, next) = shares.run_traced(per_voter)?;
+            if next == per_voter.checked_add(1) {
+                streak += 1;
+                if streak >= 2 {
+                    plain_left = 1 << (streak - 2).min(6);
+                }
+            } else {
+                streak = 0;
+            }
+            (run, next)
         } else {
+            plain_left = plain_left.saturating_sub(1);
             (shares.run(per_voter, 1)?, None)
         };
         runs = runs.saturating_add(1);
