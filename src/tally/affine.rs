@@ -150,28 +150,26 @@ impl Scalar for f64 {
     }
 
     fn settle_line(a1: &f64, s1: &f64, a2: &f64, s2: &f64) {
-        let (da, ds) = (a1 - a2, s1 - s2);
-        let err_a = TOLERANCE * a1.abs().max(a2.abs());
-        let err_s = TOLERANCE * s1.abs().max(s2.abs());
-        if da.abs() > err_a {
-            float_side(da, ds, err_a, err_s);
-        } else if ds.abs() <= err_s && (da != 0.0 || ds != 0.0) {
-            // Equal in value and slope up to rounding: which side cannot be told.
-            record(1);
-        }
+        float_line(a1, s1, a2, s2, true);
     }
 
     fn watch_line(a1: &f64, s1: &f64, a2: &f64, s2: &f64) {
-        let (da, ds) = (a1 - a2, s1 - s2);
-        let err_a = TOLERANCE * a1.abs().max(a2.abs());
-        let err_s = TOLERANCE * s1.abs().max(s2.abs());
-        if da.abs() > err_a {
-            float_side(da, ds, err_a, err_s);
-        } else if da != 0.0 || ds != 0.0 {
-            // Equal now up to rounding and not the same function: the sign may
-            // change at once.
-            record(1);
-        }
+        float_line(a1, s1, a2, s2, false);
+    }
+}
+
+/// Records where float `a1 + s1·t` and `a2 + s2·t` could change sides: a root
+/// ahead when they differ now; when they are equal now up to rounding, the
+/// next unit, unless `settled` and the slopes clearly differ (the side was
+/// taken by the slope) or they are the same function.
+fn float_line(a1: &f64, s1: &f64, a2: &f64, s2: &f64, settled: bool) {
+    let (da, ds) = (a1 - a2, s1 - s2);
+    let err_a = TOLERANCE * a1.abs().max(a2.abs());
+    let err_s = TOLERANCE * s1.abs().max(s2.abs());
+    if da.abs() > err_a {
+        float_side(da, ds, err_a, err_s);
+    } else if (da != 0.0 || ds != 0.0) && !(settled && ds.abs() > err_s) {
+        record(1);
     }
 }
 

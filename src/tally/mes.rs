@@ -90,11 +90,7 @@ impl<'e> Shares<'e> {
     /// One run with `num / den` minor units per voter: floats first, exact
     /// rationals if the floats meet a near-tie.
     pub(crate) fn run(&self, num: u64, den: u64) -> Result<MesRun, TallyError> {
-        let halted = |halt| match halt {
-            Halt::OutOfSteps => out_of_steps(self.rule, &self.steps),
-            // Exact comparisons always decide.
-            Halt::Undecided => TallyError::Overflow,
-        };
+        let halted = |halt| self.halted(halt);
         let (selected, exact) = match self.run_with::<f64>(num, den) {
             Ok(selected) => (selected?, false),
             Err(Halt::Undecided) => (
@@ -116,11 +112,7 @@ impl<'e> Shares<'e> {
     /// every budget in between gives this run's outcome. Floats first; where
     /// they meet a near-tie, exact rationals.
     pub(crate) fn run_traced(&self, per_voter: u64) -> Result<(MesRun, Option<u64>), TallyError> {
-        let halted = |halt| match halt {
-            Halt::OutOfSteps => out_of_steps(self.rule, &self.steps),
-            // Exact comparisons always decide.
-            Halt::Undecided => TallyError::Overflow,
-        };
+        let halted = |halt| self.halted(halt);
         let horizon = Horizon::start();
         let (selected, exact, horizon) = match self.run_with::<Affine<f64>>(per_voter, 1) {
             Ok(selected) => (selected?, false, horizon.next()),
@@ -151,6 +143,15 @@ impl<'e> Shares<'e> {
             .filter_map(|&p| self.election.candidates().get(p))
             .map(|c| u128::from(c.cost))
             .sum()
+    }
+
+    /// The tally error for a run that halted.
+    fn halted(&self, halt: Halt) -> TallyError {
+        match halt {
+            Halt::OutOfSteps => out_of_steps(self.rule, &self.steps),
+            // Exact comparisons always decide.
+            Halt::Undecided => TallyError::Overflow,
+        }
     }
 
     fn utility(&self, p: usize, u: u64) -> u64 {
@@ -934,9 +935,11 @@ mod tests {
                 });
             }
         });
+        let checked = checked.into_inner();
+        assert!(checked > 0, "no shared election was checked");
         println!(
             "add1: {} (election, stop) pairs agree; {} skipped at the step limit; {} runs jumping, {} stepping",
-            checked.into_inner(),
+            checked,
             skipped.into_inner(),
             jumping_runs.into_inner(),
             stepping_runs.into_inner()
