@@ -599,7 +599,7 @@ fn add1_by(shares: &Shares<'_>, exhaustive_stop: bool, jump: bool) -> Result<Add
         let (run, next) = if jump && plain_left == 0 {
             let (run, next) = shares.run_traced(per_voter)?;
             if next == per_voter.checked_add(1) {
-                streak += 1;
+                streak = streak.saturating_add(1);
                 if streak >= 2 {
                     plain_left = 1 << (streak - 2).min(6);
                 }
