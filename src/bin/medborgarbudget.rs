@@ -5,7 +5,7 @@
 //! medborgarbudget simulate [--scenario FILE] [--years N] [--seed S] [--store memory|sqlite:PATH|postgres:URL]
 //! medborgarbudget sweep [--programmes K] [--rules R,…] [--outreach true,false] [--trust low,…] [--threads N] [--format csv|json] [--out FILE]
 //! medborgarbudget report [--store …] [--programme ID] --out FILE.html
-//! medborgarbudget tally FILE.pb [--rule RULE] [--tie-break T[,T…]] [--format table|json|csv] [--lenient count|skip]
+//! medborgarbudget tally FILE.pb… [--rule RULE] [--tie-break T[,T…]] [--format table|json|csv] [--lenient count|skip] [--explain]
 //! medborgarbudget check FILE.pb…
 //! ```
 //!
@@ -47,7 +47,9 @@ use indicatif::{ProgressBar, ProgressFinish, ProgressStyle};
 use medborgarbudget::pabulib::{
     self, Checked, OnProblem, ParseOptions, PbErrorKind, PbFile, official::official_rule,
 };
-use medborgarbudget::tally::{Outcome, Rule, Tally, TieBreak, TieBreaking};
+use medborgarbudget::tally::{
+    Explanation, Measure, Outcome, Rule, Tally, TallyError, TieBreak, TieBreaking, explain,
+};
 
 /// Participatory budgeting: simulate programmes, report on them, count real
 /// elections and check .pb files.
@@ -128,10 +130,14 @@ enum Command {
         #[arg(long)]
         out: PathBuf,
     },
-    /// Count a .pb election by a rule and print the funded projects.
+    /// Count .pb elections by a rule and print the funded projects, one table,
+    /// JSON object (a line each) or block of CSV rows per file.
     Tally {
-        /// The election, in pabulib's .pb format.
-        file: PathBuf,
+        /// The elections, in pabulib's .pb format. A file that cannot be
+        /// counted is reported on standard error and the others are still
+        /// counted (exit code 1 at the end).
+        #[arg(required = true)]
+        files: Vec<PathBuf>,
         /// The counting rule; `official` is the rule in the file's META with the
         /// tie-breaking its officials use.
         #[arg(long, value_enum, default_value_t = RuleArg::Rule(Rule::Greedy))]
@@ -156,6 +162,13 @@ enum Command {
         /// not change the count. The number of problems goes to standard error.
         #[arg(long, value_enum)]
         lenient: Option<LenientArg>,
+        /// Explain why each project won or lost: the largest cost at which it
+        /// would have been (or still would be) funded, and the fewest added
+        /// voters supporting it alone that would have funded it. A table lists
+        /// every project; JSON adds the measures to `projects`; CSV gains
+        /// their columns. Counts the election again many times.
+        #[arg(long)]
+        explain: bool,
     },
     /// Check .pb files: print `file:line: problem` for every broken promise (at
     /// most 20 per file) and for a file that does not read.
@@ -277,13 +290,24 @@ fn main() -> ExitCode {
             out,
         } => programmes::report(&store, programme.as_deref(), &out),
         Command::Tally {
-            file,
+            files,
             rule,
             tie_break,
             format,
             threshold,
             lenient,
-        } => tally(&file, rule, &tie_break, format, threshold, lenient),
+            explain,
+        } => tally_files(
+            &files,
+            &TallyArgs {
+                rule,
+                tie_break,
+                format,
+                threshold,
+                lenient,
+                explain,
+            },
+        ),
         Command::Check { files } => check(&files),
     };
     output::exit(result)
@@ -361,24 +385,75 @@ fn spinner(message: String) -> ProgressBar {
     bar
 }
 
-fn tally(
-    path: &Path,
+/// `tally`'s options, the same for every file.
+struct TallyArgs {
     rule: RuleArg,
-    tie_break: &[TieArg],
+    tie_break: Vec<TieArg>,
     format: Format,
     threshold: Option<u64>,
     lenient: Option<LenientArg>,
-) -> Result<(), BadInput> {
+    explain: bool,
+}
+
+/// One file counted: the file, its outcome and, with `--explain`, why.
+struct Counted {
+    file: PbFile,
+    outcome: Outcome,
+    why: Option<Explanation>,
+}
+
+fn tally_files(files: &[PathBuf], args: &TallyArgs) -> Result<(), BadInput> {
+    let out = io::stdout();
+    let mut failed = 0_usize;
+    for (k, path) in files.iter().enumerate() {
+        let counted = match count(path, args) {
+            Ok(counted) => counted,
+            Err(BadInput(message)) if files.len() > 1 => {
+                output::note(format_args!("{message}"));
+                failed += 1;
+                continue;
+            }
+            Err(e) => return Err(e),
+        };
+        let mut out = out.lock();
+        let written = match args.format {
+            Format::Table => {
+                if k > 0 {
+                    writeln!(out).map_err(output::stdout_failed)?;
+                }
+                table(&mut out, path, &counted)
+            }
+            Format::Json => json(&mut out, path, &counted),
+            Format::Csv => csv(
+                &mut out,
+                (files.len() > 1).then_some(path),
+                k == 0,
+                &counted,
+            ),
+        };
+        written.map_err(output::stdout_failed)?;
+    }
+    if failed > 0 {
+        return Err(BadInput(format!(
+            "{failed} of {} files could not be counted",
+            files.len()
+        )));
+    }
+    Ok(())
+}
+
+fn count(path: &Path, args: &TallyArgs) -> Result<Counted, BadInput> {
     let bar = spinner(format!("reading {}", path.display()));
-    let file = bar.suspend(|| read(path, lenient))?;
+    let file = bar.suspend(|| read(path, args.lenient))?;
     let election = file
         .election()
         .map_err(|e| BadInput(format!("{}: {e}", path.display())))?;
     let chosen = |default: TieBreaking| -> Result<TieBreaking, BadInput> {
-        if tie_break.is_empty() {
+        if args.tie_break.is_empty() {
             return Ok(default);
         }
-        let steps = tie_break
+        let steps = args
+            .tie_break
             .iter()
             .map(|t| match t {
                 TieArg::Id => TieBreak::ProjectId,
@@ -390,9 +465,10 @@ fn tally(
             .collect();
         TieBreaking::new(steps).map_err(|e| BadInput(e.to_string()))
     };
+    let threshold = args.threshold;
     let official;
     let counted;
-    let (rule, ties): (&dyn Tally, TieBreaking) = match rule {
+    let (rule, ties): (&(dyn Tally + Sync), TieBreaking) = match &args.rule {
         RuleArg::Official => {
             if threshold.is_some() {
                 return Err(BadInput(
@@ -407,7 +483,7 @@ fn tally(
             )
         }
         RuleArg::Rule(rule) => {
-            counted = match (rule, threshold) {
+            counted = match (rule.clone(), threshold) {
                 (Rule::GreedyThreshold { .. }, threshold) => Rule::GreedyThreshold {
                     threshold: match threshold {
                         Some(t) => t,
@@ -434,19 +510,21 @@ fn tally(
             (&counted, chosen(TieBreaking::by_project_id())?)
         }
     };
-    bar.set_message(format!("counting by {}", rule.name()));
-    let outcome = rule
-        .tally(&election, &ties)
-        .map_err(|e| BadInput(format!("{}: {e}", path.display())))?;
-    bar.finish_and_clear();
-    let out = io::stdout();
-    let mut out = out.lock();
-    let written = match format {
-        Format::Table => table(&mut out, path, &file, &outcome),
-        Format::Json => json(&mut out, &file, &outcome),
-        Format::Csv => csv(&mut out, &file, &outcome),
+    bar.set_message(format!("{}: counting by {}", path.display(), rule.name()));
+    let failed = |e: TallyError| BadInput(format!("{}: {e}", path.display()));
+    let outcome = rule.tally(&election, &ties).map_err(failed)?;
+    let why = if args.explain {
+        bar.set_message(format!(
+            "{}: explaining {} projects",
+            path.display(),
+            file.projects.len()
+        ));
+        Some(explain(rule, &election, &ties, &outcome).map_err(failed)?)
+    } else {
+        None
     };
-    written.map_err(output::stdout_failed)
+    bar.finish_and_clear();
+    Ok(Counted { file, outcome, why })
 }
 
 /// An amount in the file's units: `units / scale` with its decimals.
@@ -471,7 +549,28 @@ fn name_of(file: &PbFile, p: usize) -> &str {
     file.project_field(p, "name").unwrap_or("")
 }
 
-fn table(out: &mut impl Write, path: &Path, file: &PbFile, o: &Outcome) -> io::Result<()> {
+/// Whether the outcome funds exactly the projects the file's `selected`
+/// column marks (`None`: the file has no such column).
+fn matches_official(c: &Counted) -> Option<bool> {
+    let mut official = c.file.selected()?;
+    let mut ours = c.outcome.selected.clone();
+    official.sort_unstable();
+    ours.sort_unstable();
+    Some(official == ours)
+}
+
+/// A measure for a person: an amount or a count, `~` before a threshold.
+fn measure_text(m: Measure, shown: impl Fn(u64) -> String) -> String {
+    match m {
+        Measure::Exact(v) => shown(v),
+        Measure::Threshold(v) => format!("~{}", shown(v)),
+        Measure::Never => "never".into(),
+        _ => "?".into(),
+    }
+}
+
+fn table(out: &mut impl Write, path: &Path, c: &Counted) -> io::Result<()> {
+    let (file, o) = (&c.file, &c.outcome);
     let currency = file.meta("currency").unwrap_or("");
     writeln!(
         out,
@@ -538,16 +637,110 @@ fn table(out: &mut impl Write, path: &Path, file: &PbFile, o: &Outcome) -> io::R
     if d.exact_arithmetic {
         writeln!(out, "a near-tie was decided with exact rational arithmetic")?;
     }
+    if let Some(matches) = matches_official(c) {
+        writeln!(
+            out,
+            "the official result (column selected): {}",
+            if matches { "the same" } else { "different" }
+        )?;
+    }
+    if let Some(why) = &c.why {
+        explain_table(out, c, why)?;
+    }
     Ok(())
 }
 
-fn json(out: &mut impl Write, file: &PbFile, o: &Outcome) -> io::Result<()> {
+fn explain_table(out: &mut impl Write, c: &Counted, why: &Explanation) -> io::Result<()> {
+    let file = &c.file;
+    writeln!(out)?;
+    writeln!(
+        out,
+        "why each project won or lost ({} counterfactual counts):",
+        why.counts
+    )?;
+    writeln!(
+        out,
+        "  max cost: the largest cost at which it would have been (funded: still would be) funded"
+    )?;
+    writeln!(
+        out,
+        "  voters: the fewest added voters supporting it alone that would have funded it"
+    )?;
+    writeln!(
+        out,
+        "  ~: a threshold, for a rule that is not monotone in that change (see the docs of `explain`)"
+    )?;
+    writeln!(
+        out,
+        "{:<16} {:>14} {:>10} {:>6} {:>14} {:>10}  name",
+        "project", "cost", "support", "funded", "max cost", "voters"
+    )?;
+    for x in &why.projects {
+        let project = &file.projects[x.project];
+        writeln!(
+            out,
+            "{:<16} {:>14} {:>10} {:>6} {:>14} {:>10}  {}",
+            project.id,
+            amount(file, x.cost),
+            x.support,
+            if x.selected { "yes" } else { "no" },
+            measure_text(x.max_cost, |v| amount(file, v)),
+            x.extra_voters
+                .map_or_else(String::new, |m| measure_text(m, |v| v.to_string())),
+            name_of(file, x.project)
+        )?;
+    }
+    Ok(())
+}
+
+fn measure_json(m: Measure, value: impl Fn(u64) -> serde_json::Value) -> serde_json::Value {
+    match m {
+        Measure::Exact(v) => serde_json::json!({"kind": "exact", "value": value(v)}),
+        Measure::Threshold(v) => serde_json::json!({"kind": "threshold", "value": value(v)}),
+        _ => serde_json::json!({"kind": "never"}),
+    }
+}
+
+fn json(out: &mut impl Write, path: &Path, c: &Counted) -> io::Result<()> {
+    let (file, o) = (&c.file, &c.outcome);
     let selected: Vec<&str> = o
         .selected
         .iter()
         .map(|&p| file.projects[p].id.as_str())
         .collect();
+    let official = file.selected();
+    let chosen: std::collections::HashSet<usize> = o.selected.iter().copied().collect();
+    let projects: Vec<serde_json::Value> = (0..file.projects.len())
+        .map(|p| {
+            let mut v = serde_json::json!({
+                "id": file.projects[p].id,
+                "name": name_of(file, p),
+                "cost": amount_json(file, file.projects[p].cost),
+                "support": o.scores.get(p).copied().unwrap_or(0),
+                "selected": chosen.contains(&p),
+            });
+            if let Some(map) = v.as_object_mut() {
+                if let Some(official) = &official {
+                    map.insert("official_selected".into(), official.contains(&p).into());
+                }
+                if let Some(x) = c.why.as_ref().and_then(|w| w.projects.get(p)) {
+                    map.insert(
+                        "max_cost".into(),
+                        measure_json(x.max_cost, |v| amount_json(file, v)),
+                    );
+                    if let Some(margin) = x.cost_margin() {
+                        map.insert("cost_margin".into(), amount_json(file, margin));
+                    }
+                    if let Some(m) = x.extra_voters {
+                        map.insert("extra_voters".into(), measure_json(m, Into::into));
+                    }
+                }
+            }
+            v
+        })
+        .collect();
     let mut value = serde_json::json!({
+        "file": path.display().to_string(),
         "rule": o.rule,
         "tie_break": o.tie_breaking.to_string(),
         "selected": selected,
@@ -557,6 +750,7 @@ fn json(out: &mut impl Write, file: &PbFile, o: &Outcome) -> io::Result<()> {
         "num_voters": file.num_voters(),
         "num_projects": file.projects.len(),
         "exact_arithmetic": o.details.exact_arithmetic,
+        "projects": projects,
     });
     if let Some(map) = value.as_object_mut() {
         if let Some(b) = o.details.per_voter_budget {
@@ -575,30 +769,80 @@ fn json(out: &mut impl Write, file: &PbFile, o: &Outcome) -> io::Result<()> {
                 }),
             );
         }
+        if let Some(m) = matches_official(c) {
+            map.insert("matches_official".into(), m.into());
+        }
+        if let Some(why) = &c.why {
+            map.insert("counterfactual_counts".into(), why.counts.into());
+        }
     }
     serde_json::to_writer(&mut *out, &value)?;
     writeln!(out)
 }
 
-fn csv(out: &mut impl Write, file: &PbFile, o: &Outcome) -> io::Result<()> {
-    writeln!(out, "rank,project_id,cost,support,name")?;
+/// CSV: one row per funded project (with `--explain`, per project); with
+/// several files, each row starts with its file.
+fn csv(out: &mut impl Write, path: Option<&Path>, header: bool, c: &Counted) -> io::Result<()> {
+    let (file, o) = (&c.file, &c.outcome);
     let quote = |s: &str| {
-        if s.contains([',', '"', '\n']) {
+        if s.contains([',', '"', '\n', '\r']) {
             format!("\"{}\"", s.replace('"', "\"\""))
         } else {
             s.to_owned()
         }
     };
-    for (rank, &p) in o.selected.iter().enumerate() {
-        let project = &file.projects[p];
+    let lead = path.map_or_else(String::new, |p| {
+        format!("{},", quote(&p.display().to_string()))
+    });
+    if header {
+        let file_column = if path.is_some() { "file," } else { "" };
+        let measures = if c.why.is_some() {
+            ",selected,max_cost,max_cost_exact,extra_voters,extra_voters_exact"
+        } else {
+            ""
+        };
         writeln!(
             out,
-            "{},{},{},{},{}",
-            rank + 1,
+            "{file_column}rank,project_id,cost,support,name{measures}"
+        )?;
+    }
+    let Some(why) = &c.why else {
+        for (rank, &p) in o.selected.iter().enumerate() {
+            let project = &file.projects[p];
+            writeln!(
+                out,
+                "{lead}{},{},{},{},{}",
+                rank + 1,
+                quote(&project.id),
+                amount(file, project.cost),
+                o.scores.get(p).copied().unwrap_or(0),
+                quote(name_of(file, p))
+            )?;
+        }
+        return Ok(());
+    };
+    let cells = |m: Option<Measure>, shown: &dyn Fn(u64) -> String| match m {
+        Some(Measure::Exact(v)) => format!("{},true", shown(v)),
+        Some(Measure::Threshold(v)) => format!("{},false", shown(v)),
+        _ => ",".to_owned(),
+    };
+    for x in &why.projects {
+        let project = &file.projects[x.project];
+        let rank = o
+            .selected
+            .iter()
+            .position(|&p| p == x.project)
+            .map_or_else(String::new, |r| (r + 1).to_string());
+        writeln!(
+            out,
+            "{lead}{rank},{},{},{},{},{},{},{}",
             quote(&project.id),
             amount(file, project.cost),
-            o.scores.get(p).copied().unwrap_or(0),
-            quote(name_of(file, p))
+            x.support,
+            quote(name_of(file, x.project)),
+            x.selected,
+            cells(Some(x.max_cost), &|v| amount(file, v)),
+            cells(x.extra_voters, &|v| v.to_string()),
         )?;
     }
     Ok(())

@@ -61,6 +61,7 @@
 
 mod affine;
 mod arith;
+mod explain;
 mod greedy;
 mod mes;
 mod phragmen;
@@ -75,6 +76,10 @@ use std::sync::Arc;
 
 use serde::{Deserialize, Serialize};
 
+pub use explain::{
+    Explanation, MAX_EXTRA_VOTERS, MAX_THREADS, Measure, ProjectExplanation, Round, SCAN_VOTERS,
+    Trace, explain,
+};
 pub use greedy::{Greedy, GreedyNoSkip, GreedyThreshold};
 pub use mes::{Comparison, Mes, MesAdd1, MesAdd1Comparison, MesGreedy};
 pub use phragmen::{OnOverflow, Phragmen};
@@ -223,7 +228,9 @@ impl Candidate {
 pub struct Election {
     budget: u64,
     candidates: Vec<Candidate>,
-    profile: Profile,
+    /// Shared, so that the counterfactual elections [`explain`] counts (one
+    /// cost changed) do not copy the ballots.
+    profile: Arc<Profile>,
     step_limit: Option<u64>,
 }
 
@@ -253,7 +260,7 @@ impl Election {
         Ok(Election {
             budget,
             candidates,
-            profile,
+            profile: Arc::new(profile),
             step_limit: None,
         })
     }

@@ -149,6 +149,25 @@ impl Profile {
         Ok(support)
     }
 
+    /// This profile with `count` more voters whose ballot names only
+    /// `project`: an approval of it, the most points any ballot gives any
+    /// project (at least 1), or a ranking of it alone (which scores the
+    /// ranking length in Borda points). The counterfactual voters
+    /// [`explain`](super::explain) adds.
+    pub(crate) fn with_voters_for(&self, project: u32, count: u64) -> Result<Profile, TallyError> {
+        let mut p = self.clone();
+        let end = u32::try_from(p.projects.len() + 1).map_err(|_| TallyError::Overflow)?;
+        p.projects.push(project);
+        if p.kind == ProfileKind::Points {
+            p.points
+                .push(self.points.iter().copied().max().unwrap_or(1).max(1));
+        }
+        p.offsets.push(end);
+        p.counts.push(count);
+        p.voters = p.voters.checked_add(count).ok_or(TallyError::Overflow)?;
+        Ok(p)
+    }
+
     /// Approximate heap memory in bytes.
     pub fn heap_bytes(&self) -> usize {
         self.offsets.capacity() * 4

@@ -1,0 +1,959 @@
+//! Why a project won or lost: an outcome's [`Trace`], round by round, and for
+//! every project how far it was from the other side ([`explain`]).
+//!
+//! See [`explain`] for the measures and how they are found.
+
+use std::collections::HashSet;
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering as AtomicOrdering};
+use std::sync::{Arc, Mutex};
+
+use serde::Serialize;
+
+use super::mes::{MES, MES_ADD1, MES_ADD1_COMPARISON, MES_ADD1_EXHAUSTIVE, MES_GREEDY};
+use super::phragmen::{PHRAGMEN, PHRAGMEN_SKIP};
+use super::support::Supporters;
+use super::{Election, Mes, Outcome, ProfileKind, Rule, Tally, TallyError, TieBreaking, greedy};
+
+/// Below this many added voters, a threshold for a rule that is not monotone in
+/// added voters is checked one number at a time, which makes it exact.
+pub const SCAN_VOTERS: u64 = 32;
+
+/// The most added voters a search tries before it answers [`Measure::Never`].
+pub const MAX_EXTRA_VOTERS: u64 = 1 << 40;
+
+/// Most threads [`explain`] uses (fewer on a machine with fewer cores).
+pub const MAX_THREADS: usize = 8;
+
+/// One round of a count, as [`Outcome::trace`] replays it. Amounts are minor
+/// units; ρ, prices, money left and loads are shown as floats (the decisions
+/// themselves were exact).
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+#[non_exhaustive]
+pub enum Round {
+    /// Greedy (or a greedy completion) looked at a project, in order of
+    /// support: funded if it still fitted, otherwise skipped for lack of money
+    /// (or, for `greedy-no-skip`, the count stopped here).
+    ByVotes {
+        /// The project (index in the election).
+        project: usize,
+        /// Its support.
+        support: u64,
+        /// Whether it was funded.
+        funded: bool,
+        /// Money left after this round.
+        money_left: u64,
+    },
+    /// Equal shares bought a project: it had the smallest ρ among those its
+    /// supporters could still afford.
+    EqualShares {
+        /// The project.
+        project: usize,
+        /// ρ: the price per unit of utility (approval ballots: per supporter,
+        /// relative to the cost, as cost utilities have it; points: per point).
+        rho: f64,
+        /// What each supporter paid who could pay in full (the others paid all
+        /// they had).
+        price: f64,
+        /// Each supporting ballot (distinct ballot index of the profile) and
+        /// the money each of its voters had left after paying.
+        money_left: Vec<(usize, f64)>,
+    },
+    /// Sequential Phragmén bought a project: the earliest time its supporters
+    /// together had earned its cost.
+    Phragmen {
+        /// The project.
+        project: usize,
+        /// The load (time) at which it was bought; each supporter's load is
+        /// this afterwards.
+        load: f64,
+    },
+}
+
+/// How a count went, round by round ([`Outcome::trace`]).
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[non_exhaustive]
+pub struct Trace {
+    /// The rule.
+    pub rule: String,
+    /// Equal shares: the money each voter started with in the run kept.
+    pub per_voter_budget: Option<f64>,
+    /// The rounds, in order.
+    pub rounds: Vec<Round>,
+    /// Where a greedy completion (`mes-greedy`) begins in `rounds`.
+    pub completion_from: Option<usize>,
+}
+
+impl Outcome {
+    /// How this outcome came about, round by round: for greedy rules every
+    /// project looked at in order of support, funded or skipped for lack of
+    /// money; for equal shares the ρ of each project bought and each
+    /// supporter's money left; for Phragmén the load of each. The comparison
+    /// rule traces the outcome it took. Maximum welfare chooses a whole set at
+    /// once, and a rule of your own is unknown here: their traces have no
+    /// rounds.
+    ///
+    /// The trace is replayed from the outcome and the election it was counted
+    /// from (pass the same election), so counting stays as fast as before for
+    /// those who never ask.
+    ///
+    /// ```
+    /// use medborgarbudget::tally::{Candidate, Election, Mes, Profile, ProfileKind, Round, Tally, TieBreaking};
+    ///
+    /// let mut profile = Profile::builder(ProfileKind::Approval, 2);
+    /// profile.push_approval(&[0], 3)?;
+    /// profile.push_approval(&[0, 1], 1)?;
+    /// let election = Election::new(100, vec![Candidate::new("a", 60), Candidate::new("b", 30)], profile.build())?;
+    /// let outcome = Mes.tally(&election, &TieBreaking::by_project_id())?;
+    /// let trace = outcome.trace(&election)?;
+    /// // four voters with 25 each: a costs 15 a supporter
+    /// let Round::EqualShares { project, price, .. } = &trace.rounds[0] else { unreachable!() };
+    /// assert_eq!((*project, *price), (0, 15.0));
+    /// # Ok::<(), medborgarbudget::tally::TallyError>(())
+    /// ```
+    ///
+    /// # Errors
+    /// A count of the election fails (only for `mes-greedy`, which counts equal
+    /// shares again to find where its completion begins).
+    pub fn trace(&self, election: &Election) -> Result<Trace, TallyError> {
+        let per_voter = self.details.per_voter_budget.map(|f| f.value());
+        let mut trace = Trace {
+            rule: self.rule.clone(),
+            per_voter_budget: None,
+            rounds: Vec::new(),
+            completion_from: None,
+        };
+        let shares = |trace: &mut Trace, selected: &[usize]| -> Result<(), TallyError> {
+            let budget = per_voter.unwrap_or_else(|| {
+                election.budget() as f64 / election.profile().num_voters().max(1) as f64
+            });
+            trace.per_voter_budget = Some(budget);
+            trace.rounds = equal_shares_rounds(election, budget, selected)?;
+            Ok(())
+        };
+        let support = &self.scores;
+        match self.rule.as_str() {
+            greedy::NAME | greedy::THRESHOLD | greedy::NO_SKIP => {
+                trace.rounds = by_votes_rounds(
+                    election,
+                    &self.tie_breaking,
+                    support,
+                    &self.selected,
+                    self.details.threshold.unwrap_or(0),
+                    self.rule == greedy::NO_SKIP,
+                );
+            }
+            MES | MES_ADD1 | MES_ADD1_EXHAUSTIVE => shares(&mut trace, &self.selected)?,
+            MES_ADD1_COMPARISON => {
+                if self.details.comparison.is_some_and(|c| c.greedy_taken) {
+                    trace.rounds = by_votes_rounds(
+                        election,
+                        &self.tie_breaking,
+                        support,
+                        &self.selected,
+                        0,
+                        false,
+                    );
+                } else {
+                    shares(&mut trace, &self.selected)?;
+                }
+            }
+            MES_GREEDY => {
+                let first = Mes.tally(election, &self.tie_breaking)?.selected.len();
+                let (mes, rest) = self.selected.split_at(first.min(self.selected.len()));
+                shares(&mut trace, mes)?;
+                trace.completion_from = Some(trace.rounds.len());
+                let left = election
+                    .budget()
+                    .saturating_sub(mes.iter().map(|&p| cost(election, p)).sum());
+                trace.rounds.extend(completion_rounds(
+                    election,
+                    &self.tie_breaking,
+                    support,
+                    mes,
+                    rest,
+                    left,
+                ));
+            }
+            PHRAGMEN | PHRAGMEN_SKIP => trace.rounds = phragmen_rounds(election, &self.selected),
+            _ => {}
+        }
+        Ok(trace)
+    }
+}
+
+fn cost(election: &Election, p: usize) -> u64 {
+    election.candidates().get(p).map_or(0, |c| c.cost)
+}
+
+/// Greedy's order: by support, then the chain, then index.
+fn by_votes_order(
+    election: &Election,
+    ties: &TieBreaking,
+    support: &[u64],
+    mut projects: Vec<usize>,
+) -> Vec<usize> {
+    let ranks = ties.ranks(election, support);
+    projects.sort_by_key(|&p| {
+        (
+            std::cmp::Reverse(support.get(p).copied().unwrap_or(0)),
+            ranks.get(p).copied().unwrap_or(u32::MAX),
+            p,
+        )
+    });
+    projects
+}
+
+fn by_votes_rounds(
+    election: &Election,
+    ties: &TieBreaking,
+    support: &[u64],
+    selected: &[usize],
+    threshold: u64,
+    no_skip: bool,
+) -> Vec<Round> {
+    let funded: HashSet<usize> = selected.iter().copied().collect();
+    let considered = (0..election.candidates().len())
+        .filter(|&p| support.get(p).is_some_and(|&s| s >= threshold))
+        .filter(|&p| !no_skip || cost(election, p) <= election.budget())
+        .collect();
+    let mut left = election.budget();
+    let mut rounds = Vec::new();
+    for p in by_votes_order(election, ties, support, considered) {
+        let funded = funded.contains(&p);
+        if funded {
+            left = left.saturating_sub(cost(election, p));
+        }
+        rounds.push(Round::ByVotes {
+            project: p,
+            support: support.get(p).copied().unwrap_or(0),
+            funded,
+            money_left: left,
+        });
+        if no_skip && !funded {
+            break;
+        }
+    }
+    rounds
+}
+
+/// The greedy completion of `mes-greedy`: every project with support that
+/// equal shares left out, by support.
+fn completion_rounds(
+    election: &Election,
+    ties: &TieBreaking,
+    support: &[u64],
+    first: &[usize],
+    added: &[usize],
+    mut left: u64,
+) -> Vec<Round> {
+    let first: HashSet<usize> = first.iter().copied().collect();
+    let added: HashSet<usize> = added.iter().copied().collect();
+    let rest = (0..election.candidates().len())
+        .filter(|p| !first.contains(p) && support.get(*p).is_some_and(|&s| s > 0))
+        .collect();
+    by_votes_order(election, ties, support, rest)
+        .into_iter()
+        .map(|p| {
+            let funded = added.contains(&p);
+            if funded {
+                left = left.saturating_sub(cost(election, p));
+            }
+            Round::ByVotes {
+                project: p,
+                support: support.get(p).copied().unwrap_or(0),
+                funded,
+                money_left: left,
+            }
+        })
+        .collect()
+}
+
+/// Equal shares replayed in floats: each voter starts with `per_voter`; each
+/// project bought is paid at its ρ.
+fn equal_shares_rounds(
+    election: &Election,
+    per_voter: f64,
+    selected: &[usize],
+) -> Result<Vec<Round>, TallyError> {
+    let supporters = Supporters::new(election)?;
+    let cost_utility = election.profile().kind() == ProfileKind::Approval;
+    let mut money = vec![per_voter; supporters.num_groups()];
+    let mut rounds = Vec::with_capacity(selected.len());
+    for &p in selected {
+        let c = cost(election, p) as f64;
+        // Supporters by the ρ at which they run out: money / utility.
+        let mut by_limit: Vec<(usize, f64, f64)> = supporters
+            .of(p)
+            .map(|(g, u)| {
+                let u = if cost_utility { c } else { u as f64 };
+                (g, u, supporters.weights.get(g).copied().unwrap_or(0) as f64)
+            })
+            .collect();
+        by_limit.sort_by(|a, b| (money[a.0] / a.1).total_cmp(&(money[b.0] / b.1)));
+        let mut utility: f64 = by_limit.iter().map(|&(_, u, w)| u * w).sum();
+        let mut to_pay = c;
+        let mut rho = 0.0;
+        for &(g, u, w) in &by_limit {
+            let limit = money[g] / u;
+            if limit * utility >= to_pay {
+                break;
+            }
+            to_pay -= money[g] * w;
+            utility -= u * w;
+            rho = limit;
+        }
+        if utility > 0.0 {
+            rho = rho.max(to_pay / utility);
+        }
+        let mut left = Vec::with_capacity(by_limit.len());
+        for &(g, u, _) in &by_limit {
+            money[g] = (money[g] - (rho * u).min(money[g])).max(0.0);
+            left.push((g, money[g]));
+        }
+        left.sort_by_key(|&(g, _)| g);
+        let unit = if cost_utility { c } else { 1.0 };
+        rounds.push(Round::EqualShares {
+            project: p,
+            rho,
+            price: rho * unit,
+            money_left: left,
+        });
+    }
+    Ok(rounds)
+}
+
+/// Phragmén replayed in floats: loads start at 0; buying a project sets its
+/// supporters' loads to the time it is bought.
+fn phragmen_rounds(election: &Election, selected: &[usize]) -> Vec<Round> {
+    let Ok(supporters) = Supporters::new(election) else {
+        return Vec::new();
+    };
+    let mut load = vec![0.0_f64; supporters.num_groups()];
+    selected
+        .iter()
+        .map(|&p| {
+            let (mut sum, mut voters) = (cost(election, p) as f64, 0.0);
+            for (g, _) in supporters.of(p) {
+                let w = supporters.weights.get(g).copied().unwrap_or(0) as f64;
+                sum += load[g] * w;
+                voters += w;
+            }
+            let t = if voters > 0.0 {
+                sum / voters
+            } else {
+                f64::INFINITY
+            };
+            for (g, _) in supporters.of(p) {
+                load[g] = t;
+            }
+            Round::Phragmen {
+                project: p,
+                load: t,
+            }
+        })
+        .collect()
+}
+
+/// A measure of how far a project was from the other side.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(tag = "kind", content = "value", rename_all = "snake_case")]
+#[non_exhaustive]
+pub enum Measure {
+    /// The exact value.
+    Exact(u64),
+    /// A value at which the outcome flips — the project is funded on one side
+    /// of it and not on the other — for a rule that is not monotone in the
+    /// change (see [`explain`]): a value further out may flip it
+    /// back.
+    Threshold(u64),
+    /// No change of this kind would have funded the project.
+    Never,
+}
+
+impl Measure {
+    /// The value, if there is one.
+    pub fn value(self) -> Option<u64> {
+        match self {
+            Measure::Exact(v) | Measure::Threshold(v) => Some(v),
+            Measure::Never => None,
+        }
+    }
+}
+
+/// Why one project won or lost ([`explain`]).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[non_exhaustive]
+pub struct ProjectExplanation {
+    /// The project (index in the election).
+    pub project: usize,
+    /// Whether it was funded.
+    pub selected: bool,
+    /// Its cost.
+    pub cost: u64,
+    /// Its support (approvals, points or Borda points).
+    pub support: u64,
+    /// Not funded: the largest cost at which it would have been funded
+    /// ([`Measure::Never`]: not even free). Funded: the largest cost at which it
+    /// still would have been (at most the budget).
+    pub max_cost: Measure,
+    /// Not funded: the fewest added voters supporting only it that would have
+    /// funded it. `None` for a funded project.
+    pub extra_voters: Option<Measure>,
+}
+
+impl ProjectExplanation {
+    /// Funded: how much its cost could have risen before it lost.
+    pub fn cost_margin(&self) -> Option<u64> {
+        if self.selected {
+            self.max_cost.value().map(|m| m.saturating_sub(self.cost))
+        } else {
+            None
+        }
+    }
+}
+
+/// Why every project won or lost ([`explain`]).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[non_exhaustive]
+pub struct Explanation {
+    /// The rule.
+    pub rule: String,
+    /// One per project, in the election's order.
+    pub projects: Vec<ProjectExplanation>,
+    /// Counterfactual counts made.
+    pub counts: u64,
+}
+
+/// Which changes `rule` is monotone in: (cost, added voters).
+fn monotone(rule: &Rule) -> (bool, bool) {
+    match rule {
+        Rule::Greedy
+        | Rule::GreedyNoSkip { .. }
+        | Rule::GreedyThreshold { .. }
+        | Rule::Phragmen
+        | Rule::PhragmenSkip => (true, true),
+        Rule::Mes => (true, false),
+        _ => (false, false),
+    }
+}
+
+/// Explains `outcome`, the outcome `tally` gave for `election` with `ties`:
+/// for every project, how far it was from the other side. Projects are
+/// explained in parallel (at most [`MAX_THREADS`] threads, no more than the
+/// machine's cores).
+///
+/// The measures follow Boehmer, Faliszewski, Janeczko, Peters, Pierczyński,
+/// Schierreich, Skowron and Szufa, *Evaluation of Project Performance in
+/// Participatory Budgeting* (IJCAI 2024, arXiv 2312.14723): a project that lost
+/// is the weaker the larger a change it needed to win. Two changes are
+/// measured, each with everything else as it was:
+///
+/// * **its cost** ("cost reduction"): the largest cost at which the project
+///   would have been funded; for a funded project, the largest cost at which it
+///   still would have been, so `max_cost − cost` is how much its cost could
+///   have risen;
+/// * **more voters** ("add singletons"): the fewest additional voters, each
+///   supporting this project alone, that would have funded it. A new voter's
+///   ballot approves it, gives it the most points any ballot gives, or ranks it
+///   alone.
+///
+/// Each measure is found by counting counterfactual elections with the same
+/// rule and tie-breaking, exactly as the rule counts (integers and exact
+/// rationals): a search over the cost or the number of voters. A counterfactual
+/// count that ends in a tie the chain does not break counts as not funding the
+/// project. Where the rule is *monotone* in the change — lowering a project's
+/// cost or adding its voters never makes it lose — the search finds the
+/// boundary and the boundary is the answer ([`Measure::Exact`]):
+///
+/// | rule | cost | voters |
+/// |---|---|---|
+/// | greedy (all three) | exact | exact |
+/// | `mes` | exact | scanned when small, else a threshold |
+/// | `phragmen`, `phragmen-skip` | exact | exact |
+/// | add1, `mes-greedy`, `max-welfare`, rules of your own | threshold | threshold |
+///
+/// Why: a sequential rule (greedy, equal shares, Phragmén) counts the same as
+/// before until it picks the project; a cheaper project (or one with more
+/// supporters, each new one with no other project) has a smaller ρ, an
+/// earlier load or a higher place by votes in every round, fits where it
+/// fitted before, and wins any tie it won before (the chain's `min-cost` and
+/// `max-votes` only favour it more), so it is picked no later. Added voters
+/// change what every voter has under equal shares (`budget / n`), so there a
+/// project's chances need not grow with them; and add1, a completion or a
+/// knapsack may reorder everything when one cost changes. No efficient exact
+/// method is known for those: the search then reports a [`Measure::Threshold`] —
+/// a value at which the outcome flips (funded on one side, not on the other),
+/// found by doubling and bisection — and for added voters it checks every
+/// number below a threshold of at most [`SCAN_VOTERS`], which makes the answer
+/// exact again.
+///
+/// ```
+/// use medborgarbudget::tally::{explain, Candidate, Election, Greedy, Measure, Profile, ProfileKind, Tally, TieBreaking};
+///
+/// let mut profile = Profile::builder(ProfileKind::Approval, 3);
+/// profile.push_approval(&[0], 5)?;
+/// profile.push_approval(&[1], 4)?;
+/// profile.push_approval(&[2], 3)?;
+/// let candidates = vec![Candidate::new("a", 60), Candidate::new("b", 50), Candidate::new("c", 30)];
+/// let election = Election::new(100, candidates, profile.build())?;
+/// let ties = TieBreaking::by_project_id();
+/// let outcome = Greedy.tally(&election, &ties)?; // a and c
+/// let why = explain(&Greedy, &election, &ties, &outcome)?;
+/// // b would have fitted at 40, after a; or with two more voters, before a
+/// assert_eq!(why.projects[1].max_cost, Measure::Exact(40));
+/// assert_eq!(why.projects[1].extra_voters, Some(Measure::Exact(2)));
+/// // a could have cost the whole budget
+/// assert_eq!(why.projects[0].cost_margin(), Some(40));
+/// # Ok::<(), medborgarbudget::tally::TallyError>(())
+/// ```
+///
+/// # Errors
+/// A counterfactual count fails other than by a tie (the step limit, an
+/// overflow).
+pub fn explain<T: Tally + Sync + ?Sized>(
+    tally: &T,
+    election: &Election,
+    ties: &TieBreaking,
+    outcome: &Outcome,
+) -> Result<Explanation, TallyError> {
+    let selected: HashSet<usize> = outcome.selected.iter().copied().collect();
+    let (cost_monotone, voters_monotone) = monotone(&tally.rule());
+    let search = Search {
+        tally,
+        election,
+        ties,
+        counts: AtomicU64::new(0),
+    };
+    let n = election.candidates().len();
+    let threads = std::thread::available_parallelism()
+        .map_or(1, usize::from)
+        .clamp(1, MAX_THREADS)
+        .min(n.max(1));
+    let next = AtomicUsize::new(0);
+    let results: Mutex<Vec<Option<Result<ProjectExplanation, TallyError>>>> =
+        Mutex::new(vec![None; n]);
+    std::thread::scope(|scope| {
+        for _ in 0..threads {
+            scope.spawn(|| {
+                loop {
+                    let p = next.fetch_add(1, AtomicOrdering::Relaxed);
+                    if p >= n {
+                        break;
+                    }
+                    let is_selected = selected.contains(&p);
+                    let one = search.project(
+                        p,
+                        is_selected,
+                        outcome.scores.get(p).copied().unwrap_or(0),
+                        cost_monotone,
+                        voters_monotone,
+                    );
+                    let failed = one.is_err();
+                    if let Ok(mut all) = results.lock() {
+                        all[p] = Some(one);
+                    }
+                    if failed {
+                        // The others stop at their next project.
+                        next.store(n, AtomicOrdering::Relaxed);
+                    }
+                }
+            });
+        }
+    });
+    let results = results.into_inner().unwrap_or_default();
+    let mut projects = Vec::with_capacity(n);
+    for r in results {
+        match r {
+            Some(Ok(e)) => projects.push(e),
+            Some(Err(e)) => return Err(e),
+            None => {}
+        }
+    }
+    if projects.len() != n {
+        // Only after a failure, which was returned above.
+        return Err(TallyError::Overflow);
+    }
+    Ok(Explanation {
+        rule: tally.name().to_owned(),
+        projects,
+        counts: search.counts.into_inner(),
+    })
+}
+
+struct Search<'a, T: ?Sized> {
+    tally: &'a T,
+    election: &'a Election,
+    ties: &'a TieBreaking,
+    counts: AtomicU64,
+}
+
+impl<T: Tally + ?Sized> Search<'_, T> {
+    /// Whether `p` is funded in `election` (an unbroken tie: not funded).
+    fn funded(&self, election: &Election, p: usize) -> Result<bool, TallyError> {
+        self.counts.fetch_add(1, AtomicOrdering::Relaxed);
+        match self.tally.tally(election, self.ties) {
+            Ok(o) => Ok(o.selected.contains(&p)),
+            Err(TallyError::Tie { .. }) => Ok(false),
+            Err(e) => Err(e),
+        }
+    }
+
+    fn at_cost(&self, p: usize, c: u64) -> Result<bool, TallyError> {
+        if c > self.election.budget() {
+            return Ok(false);
+        }
+        let mut e = self.election.clone();
+        if let Some(candidate) = e.candidates.get_mut(p) {
+            candidate.cost = c;
+        }
+        self.funded(&e, p)
+    }
+
+    fn with_voters(&self, p: usize, k: u64) -> Result<bool, TallyError> {
+        let mut e = self.election.clone();
+        let index = u32::try_from(p).map_err(|_| TallyError::Overflow)?;
+        e.profile = Arc::new(e.profile.with_voters_for(index, k)?);
+        self.funded(&e, p)
+    }
+
+    fn project(
+        &self,
+        p: usize,
+        selected: bool,
+        support: u64,
+        cost_monotone: bool,
+        voters_monotone: bool,
+    ) -> Result<ProjectExplanation, TallyError> {
+        let c = cost(self.election, p);
+        let exactness = |v: u64, monotone: bool| {
+            if monotone {
+                Measure::Exact(v)
+            } else {
+                Measure::Threshold(v)
+            }
+        };
+        let max_cost = if selected {
+            // Funded at `c`; never above the budget.
+            let top = self.boundary(c, self.election.budget().saturating_add(1), |x| {
+                self.at_cost(p, x)
+            })?;
+            exactness(top, cost_monotone)
+        } else if c == 0 || !self.at_cost(p, 0)? {
+            Measure::Never
+        } else {
+            exactness(self.boundary(0, c, |x| self.at_cost(p, x))?, cost_monotone)
+        };
+        let extra_voters = if selected {
+            None
+        } else {
+            Some(self.fewest_voters(p, voters_monotone)?)
+        };
+        Ok(ProjectExplanation {
+            project: p,
+            selected,
+            cost: c,
+            support,
+            max_cost,
+            extra_voters,
+        })
+    }
+
+    /// With `yes(lo)` true and `yes(hi)` false (not evaluated), the `x` in
+    /// `lo..hi` with `yes(x)` and not `yes(x + 1)` that bisection finds.
+    fn boundary(
+        &self,
+        mut lo: u64,
+        mut hi: u64,
+        yes: impl Fn(u64) -> Result<bool, TallyError>,
+    ) -> Result<u64, TallyError> {
+        while hi - lo > 1 {
+            let mid = lo + (hi - lo) / 2;
+            if yes(mid)? {
+                lo = mid;
+            } else {
+                hi = mid;
+            }
+        }
+        Ok(lo)
+    }
+
+    fn fewest_voters(&self, p: usize, monotone: bool) -> Result<Measure, TallyError> {
+        if cost(self.election, p) > self.election.budget() {
+            return Ok(Measure::Never);
+        }
+        // Doubling until it is funded, then bisection between the last
+        // number that did not fund it and the first that did.
+        let mut low = 0;
+        let mut k = 1;
+        while !self.with_voters(p, k)? {
+            if k >= MAX_EXTRA_VOTERS {
+                return Ok(Measure::Never);
+            }
+            low = k;
+            k *= 2;
+        }
+        let flip = self.boundary(low, k, |x| Ok(x == low || !self.with_voters(p, x)?))? + 1;
+        if monotone {
+            return Ok(Measure::Exact(flip));
+        }
+        if flip <= SCAN_VOTERS {
+            for x in 1..flip {
+                if self.with_voters(p, x)? {
+                    return Ok(Measure::Exact(x));
+                }
+            }
+            return Ok(Measure::Exact(flip));
+        }
+        Ok(Measure::Threshold(flip))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::tally::{Candidate, Greedy, Phragmen, Profile};
+    use proptest::prelude::*;
+
+    fn election(kind: ProfileKind, costs: &[u64], budget: u64, ballots: &[Vec<u32>]) -> Election {
+        let candidates = costs
+            .iter()
+            .enumerate()
+            .map(|(i, &c)| Candidate::new(format!("p{i}"), c))
+            .collect::<Vec<_>>();
+        let mut b = Profile::builder(kind, candidates.len());
+        for ballot in ballots {
+            match kind {
+                ProfileKind::Points => {
+                    let entries: Vec<(u32, u32)> = ballot.iter().map(|&p| (p, p % 3 + 1)).collect();
+                    b.push_points(&entries, 1).unwrap();
+                }
+                _ => b.push_approval(ballot, 1).unwrap(),
+            }
+        }
+        Election::new(budget, candidates, b.build()).unwrap()
+    }
+
+    fn brute_funded(rule: &Rule, e: &Election, p: usize) -> bool {
+        match rule.tally(e, &TieBreaking::by_project_id()) {
+            Ok(o) => o.selected.contains(&p),
+            Err(TallyError::Tie { .. }) => false,
+            Err(err) => panic!("{err}"),
+        }
+    }
+
+    /// Every measure against a scan of every cost and every number of voters
+    /// up to a bound: exact answers equal the scan's, thresholds flip.
+    fn check_against_brute_force(rule: &Rule, e: &Election) {
+        let ties = TieBreaking::by_project_id();
+        let outcome = rule.tally(e, &ties).unwrap();
+        let why = explain(rule, e, &ties, &outcome).unwrap();
+        assert_eq!(why.projects.len(), e.candidates().len());
+        for x in &why.projects {
+            let p = x.project;
+            assert_eq!(x.selected, outcome.selected.contains(&p));
+            let at = |c: u64| {
+                let mut e = e.clone();
+                e.candidates[p].cost = c;
+                brute_funded(rule, &e, p)
+            };
+            match x.max_cost {
+                Measure::Exact(m) => {
+                    let best = (0..=e.budget()).rev().find(|&c| at(c));
+                    assert_eq!(Some(m), best, "{rule} project {p}: max cost");
+                }
+                Measure::Threshold(m) => {
+                    assert!(at(m), "{rule} project {p}: funded at {m}");
+                    assert!(!at(m + 1), "{rule} project {p}: not funded at {}", m + 1);
+                }
+                Measure::Never => {
+                    assert!(!x.selected);
+                    assert!(!at(0), "{rule} project {p}: not even free");
+                }
+            }
+            if x.selected {
+                assert_eq!(x.extra_voters, None);
+                continue;
+            }
+            let with = |k: u64| {
+                let mut e = e.clone();
+                e.profile = Arc::new(e.profile.with_voters_for(p as u32, k).unwrap());
+                brute_funded(rule, &e, p)
+            };
+            match x.extra_voters.unwrap() {
+                Measure::Exact(k) => {
+                    let fewest = (1..=k).find(|&k| with(k));
+                    assert_eq!(fewest, Some(k), "{rule} project {p}: fewest voters");
+                }
+                Measure::Threshold(k) => {
+                    assert!(k > SCAN_VOTERS);
+                    assert!(with(k) && !with(k - 1), "{rule} project {p}: flips at {k}");
+                }
+                Measure::Never => assert!(e.candidates()[p].cost > e.budget() || !with(1 << 20)),
+            }
+        }
+    }
+
+    fn small_election() -> impl Strategy<Value = (Vec<u64>, u64, Vec<Vec<u32>>)> {
+        (2_usize..=5).prop_flat_map(|m| {
+            (
+                proptest::collection::vec(1_u64..=30, m),
+                10_u64..=60,
+                proptest::collection::vec(
+                    proptest::collection::btree_set(0..m as u32, 1..=m)
+                        .prop_map(|s| s.into_iter().collect::<Vec<_>>()),
+                    1..=8,
+                ),
+            )
+        })
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(300))]
+
+        #[test]
+        fn measures_agree_with_scanning_every_cost_and_voter_count(
+            (costs, budget, ballots) in small_election(),
+        ) {
+            let e = election(ProfileKind::Approval, &costs, budget, &ballots);
+            for rule in [
+                Rule::Greedy,
+                Rule::GreedyNoSkip { threshold: 0 },
+                Rule::GreedyThreshold { threshold: 2 },
+                Rule::Mes,
+                Rule::MesGreedy,
+                Rule::MesAdd1,
+                Rule::MesAdd1Comparison,
+                Rule::Phragmen,
+                Rule::PhragmenSkip,
+                Rule::MaxWelfare,
+            ] {
+                check_against_brute_force(&rule, &e);
+            }
+        }
+
+        #[test]
+        fn measures_agree_with_scanning_on_points_ballots(
+            (costs, budget, ballots) in small_election(),
+        ) {
+            let e = election(ProfileKind::Points, &costs, budget, &ballots);
+            for rule in [Rule::Greedy, Rule::Mes, Rule::MesAdd1, Rule::Phragmen] {
+                check_against_brute_force(&rule, &e);
+            }
+        }
+    }
+
+    #[test]
+    fn a_project_nobody_supports_is_never_funded_by_equal_shares_at_any_cost() {
+        let e = election(ProfileKind::Approval, &[10, 10], 20, &[vec![0]]);
+        let ties = TieBreaking::by_project_id();
+        let o = Mes.tally(&e, &ties).unwrap();
+        let why = explain(&Mes, &e, &ties, &o).unwrap();
+        assert!(why.projects[0].selected);
+        assert!(!why.projects[1].selected);
+        // With one voter approving it alone, it has 10 of the 20.
+        assert_eq!(why.projects[1].extra_voters, Some(Measure::Exact(1)));
+        assert!(why.counts > 0);
+    }
+
+    #[test]
+    fn a_project_dearer_than_the_budget_never_wins_by_votes() {
+        let e = election(ProfileKind::Approval, &[50, 10], 20, &[vec![0], vec![0]]);
+        let ties = TieBreaking::by_project_id();
+        let o = Greedy.tally(&e, &ties).unwrap();
+        let why = explain(&Greedy, &e, &ties, &o).unwrap();
+        assert_eq!(why.projects[0].max_cost, Measure::Exact(20));
+        assert_eq!(why.projects[0].extra_voters, Some(Measure::Never));
+        // p1 (no votes) is funded after p0 is skipped: it could cost 20.
+        assert_eq!(why.projects[1].cost_margin(), Some(10));
+    }
+
+    #[test]
+    fn traces_replay_each_rule() {
+        // Four voters with 25 each (budget 100). A (60) by 1–3; B (40) by 3–4.
+        let e = election(
+            ProfileKind::Approval,
+            &[60, 40, 30],
+            100,
+            &[vec![0], vec![0], vec![0, 1], vec![1, 2]],
+        );
+        let ties = TieBreaking::by_project_id();
+        let t = Mes.tally(&e, &ties).unwrap().trace(&e).unwrap();
+        assert_eq!(t.per_voter_budget, Some(25.0));
+        let [
+            Round::EqualShares {
+                project: 0,
+                price,
+                money_left,
+                ..
+            },
+        ] = t.rounds.as_slice()
+        else {
+            panic!("{t:?}")
+        };
+        assert_eq!(*price, 20.0);
+        // Voters 1 and 2 cast the same ballot: one entry for both.
+        assert_eq!(money_left.len(), 2);
+        assert!(money_left.iter().all(|&(_, m)| m == 5.0));
+
+        let t = Rule::MesGreedy.tally(&e, &ties).unwrap().trace(&e).unwrap();
+        assert_eq!(t.completion_from, Some(1));
+        assert!(matches!(
+            t.rounds[1..],
+            [
+                Round::ByVotes {
+                    project: 1,
+                    funded: true,
+                    money_left: 0,
+                    ..
+                },
+                Round::ByVotes {
+                    project: 2,
+                    funded: false,
+                    ..
+                }
+            ]
+        ));
+
+        let t = Greedy.tally(&e, &ties).unwrap().trace(&e).unwrap();
+        assert!(matches!(
+            t.rounds[..],
+            [
+                Round::ByVotes {
+                    project: 0,
+                    support: 3,
+                    funded: true,
+                    money_left: 40
+                },
+                Round::ByVotes {
+                    project: 1,
+                    support: 2,
+                    funded: true,
+                    money_left: 0
+                },
+                Round::ByVotes {
+                    project: 2,
+                    support: 1,
+                    funded: false,
+                    money_left: 0
+                },
+            ]
+        ));
+
+        let t = Phragmen::STOP.tally(&e, &ties).unwrap().trace(&e).unwrap();
+        // A: 60 / 3 = 20; B: (40 + 20) / 2 = 30.
+        assert!(matches!(
+            t.rounds[..2],
+            [
+                Round::Phragmen {
+                    project: 0,
+                    load: 20.0
+                },
+                Round::Phragmen {
+                    project: 1,
+                    load: 30.0
+                }
+            ]
+        ));
+    }
+}
