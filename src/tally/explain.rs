@@ -4,8 +4,8 @@
 //! See [`explain`] for the measures and how they are found.
 
 use std::collections::HashSet;
+use std::sync::Mutex;
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering as AtomicOrdering};
-use std::sync::{Arc, Mutex};
 
 use serde::Serialize;
 
@@ -68,6 +68,14 @@ pub enum Round {
         /// this afterwards.
         load: f64,
     },
+    /// Sequential Phragmén (`phragmen`) stopped: this project came next and
+    /// its purchase would have broken the budget.
+    Overflow {
+        /// The project.
+        project: usize,
+        /// The load (time) at which it came next.
+        load: f64,
+    },
 }
 
 /// How a count went, round by round ([`Outcome::trace`]).
@@ -116,6 +124,15 @@ impl Outcome {
     /// A count of the election fails (only for `mes-greedy`, which counts equal
     /// shares again to find where its completion begins).
     pub fn trace(&self, election: &Election) -> Result<Trace, TallyError> {
+        self.trace_with(election, None)
+    }
+
+    /// [`Outcome::trace`], with the election's supporters if already at hand.
+    fn trace_with(
+        &self,
+        election: &Election,
+        supporters: Option<&Supporters>,
+    ) -> Result<Trace, TallyError> {
         let per_voter = self.details.per_voter_budget.map(|f| f.value());
         let mut trace = Trace {
             rule: self.rule.clone(),
@@ -128,7 +145,12 @@ impl Outcome {
                 election.budget() as f64 / election.profile().num_voters().max(1) as f64
             });
             trace.per_voter_budget = Some(budget);
-            trace.rounds = equal_shares_rounds(election, budget, selected)?;
+            trace.rounds = equal_shares_rounds(
+                election,
+                given_or_new(supporters, election)?,
+                budget,
+                selected,
+            );
             Ok(())
         };
         let support = &self.scores;
@@ -175,11 +197,27 @@ impl Outcome {
                     left,
                 ));
             }
-            PHRAGMEN | PHRAGMEN_SKIP => trace.rounds = phragmen_rounds(election, &self.selected),
+            PHRAGMEN | PHRAGMEN_SKIP => {
+                let ranks = self.tie_breaking.ranks(election, &self.scores);
+                trace.rounds = phragmen_rounds(
+                    election,
+                    given_or_new(supporters, election)?,
+                    &self.selected,
+                    (self.rule == PHRAGMEN).then_some(ranks.as_slice()),
+                );
+            }
             _ => {}
         }
         Ok(trace)
     }
+}
+
+/// `given`, or the election's own.
+fn given_or_new<'a>(
+    given: Option<&'a Supporters>,
+    election: &'a Election,
+) -> Result<&'a Supporters, TallyError> {
+    given.map_or_else(|| election.supporters(), Ok)
 }
 
 fn cost(election: &Election, p: usize) -> u64 {
@@ -273,10 +311,10 @@ fn completion_rounds(
 /// project bought is paid at its ρ.
 fn equal_shares_rounds(
     election: &Election,
+    supporters: &Supporters,
     per_voter: f64,
     selected: &[usize],
-) -> Result<Vec<Round>, TallyError> {
-    let supporters = Supporters::new(election)?;
+) -> Vec<Round> {
     let cost_utility = election.profile().kind() == ProfileKind::Approval;
     let mut money = vec![per_voter; supporters.num_groups()];
     let mut rounds = Vec::with_capacity(selected.len());
@@ -320,30 +358,33 @@ fn equal_shares_rounds(
             money_left: left,
         });
     }
-    Ok(rounds)
+    rounds
 }
 
 /// Phragmén replayed in floats: loads start at 0; buying a project sets its
-/// supporters' loads to the time it is bought.
-fn phragmen_rounds(election: &Election, selected: &[usize]) -> Vec<Round> {
-    let Ok(supporters) = Supporters::new(election) else {
-        return Vec::new();
-    };
+/// supporters' loads to the time it is bought. With `stop`, the project at
+/// which the count stopped ends the rounds: the earliest of the rest (by the
+/// chain's `ranks` on equal times).
+fn phragmen_rounds(
+    election: &Election,
+    supporters: &Supporters,
+    selected: &[usize],
+    stop: Option<&[u32]>,
+) -> Vec<Round> {
     let mut load = vec![0.0_f64; supporters.num_groups()];
-    selected
+    let time = |load: &[f64], p: usize| {
+        let (mut sum, mut voters) = (cost(election, p) as f64, 0.0);
+        for (g, _) in supporters.of(p) {
+            let w = supporters.weights.get(g).copied().unwrap_or(0) as f64;
+            sum += load.get(g).copied().unwrap_or(0.0) * w;
+            voters += w;
+        }
+        (voters > 0.0).then(|| sum / voters)
+    };
+    let mut rounds: Vec<Round> = selected
         .iter()
         .map(|&p| {
-            let (mut sum, mut voters) = (cost(election, p) as f64, 0.0);
-            for (g, _) in supporters.of(p) {
-                let w = supporters.weights.get(g).copied().unwrap_or(0) as f64;
-                sum += load[g] * w;
-                voters += w;
-            }
-            let t = if voters > 0.0 {
-                sum / voters
-            } else {
-                f64::INFINITY
-            };
+            let t = time(&load, p).unwrap_or(f64::INFINITY);
             for (g, _) in supporters.of(p) {
                 load[g] = t;
             }
@@ -352,7 +393,27 @@ fn phragmen_rounds(election: &Election, selected: &[usize]) -> Vec<Round> {
                 load: t,
             }
         })
-        .collect()
+        .collect();
+    if let Some(ranks) = stop {
+        let bought: HashSet<usize> = selected.iter().copied().collect();
+        let next = (0..election.candidates().len())
+            .filter(|p| !bought.contains(p))
+            .filter_map(|p| {
+                Some((
+                    time(&load, p)?,
+                    ranks.get(p).copied().unwrap_or(u32::MAX),
+                    p,
+                ))
+            })
+            .min_by(|a, b| a.0.total_cmp(&b.0).then(a.1.cmp(&b.1)));
+        if let Some((t, _, p)) = next {
+            rounds.push(Round::Overflow {
+                project: p,
+                load: t,
+            });
+        }
+    }
+    rounds
 }
 
 /// A measure of how far a project was from the other side.
@@ -517,12 +578,27 @@ pub fn explain<T: Tally + Sync + ?Sized>(
     ties: &TieBreaking,
     outcome: &Outcome,
 ) -> Result<Explanation, TallyError> {
-    let selected: HashSet<usize> = outcome.selected.iter().copied().collect();
     let (cost_monotone, voters_monotone) = monotone(&tally.rule());
+    let traced = matches!(
+        outcome.rule.as_str(),
+        MES | MES_ADD1 | MES_ADD1_EXHAUSTIVE | MES_ADD1_COMPARISON | PHRAGMEN | PHRAGMEN_SKIP
+    );
+    let supporters = if traced {
+        Some(election.supporters()?)
+    } else {
+        None
+    };
+    let trace = outcome.trace_with(election, supporters)?;
     let search = Search {
         tally,
         election,
         ties,
+        supporters,
+        trace,
+        selected: outcome.selected.iter().copied().collect(),
+        scores: &outcome.scores,
+        cost_monotone,
+        voters_monotone,
         counts: AtomicU64::new(0),
     };
     let n = election.candidates().len();
@@ -541,14 +617,7 @@ pub fn explain<T: Tally + Sync + ?Sized>(
                     if p >= n {
                         break;
                     }
-                    let is_selected = selected.contains(&p);
-                    let one = search.project(
-                        p,
-                        is_selected,
-                        outcome.scores.get(p).copied().unwrap_or(0),
-                        cost_monotone,
-                        voters_monotone,
-                    );
+                    let one = search.project(p);
                     let failed = one.is_err();
                     if let Ok(mut all) = results.lock() {
                         all[p] = Some(one);
@@ -581,51 +650,312 @@ pub fn explain<T: Tally + Sync + ?Sized>(
     })
 }
 
+/// Where a search starts: estimates read off a trace, which the search then
+/// checks by counting (a wrong estimate costs counts, never correctness).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+struct Hint {
+    /// The largest cost at which the project would be funded.
+    cost: Option<u64>,
+    /// The fewest added voters that would fund it.
+    voters: Option<u64>,
+}
+
+/// The estimates for project `p`, not funded in the count `trace` replays,
+/// from the rounds of that count: in each round, the cost (and the voters)
+/// with which `p` would have beaten the project bought.
+fn hint(
+    election: &Election,
+    supporters: Option<&Supporters>,
+    trace: &Trace,
+    p: usize,
+    support: u64,
+) -> Hint {
+    if trace.completion_from.is_some() {
+        return Hint::default();
+    }
+    match trace.rounds.first() {
+        Some(Round::ByVotes { .. }) => by_votes_hint(election, trace, p, support),
+        Some(Round::EqualShares { .. }) | None if trace.per_voter_budget.is_some() => {
+            supporters.map_or_else(Hint::default, |s| equal_shares_hint(election, s, trace, p))
+        }
+        Some(Round::Phragmen { .. }) => {
+            supporters.map_or_else(Hint::default, |s| phragmen_hint(election, s, trace, p))
+        }
+        _ => Hint::default(),
+    }
+}
+
+/// Greedy: at its place in the order the project gets the money left before
+/// it; with more votes it moves up to the last place at which its cost still
+/// fits.
+fn by_votes_hint(election: &Election, trace: &Trace, p: usize, support: u64) -> Hint {
+    let c = cost(election, p);
+    let mut before = election.budget();
+    let mut hint = Hint::default();
+    let mut pass = None;
+    for round in &trace.rounds {
+        let Round::ByVotes {
+            project,
+            support: s,
+            money_left,
+            ..
+        } = *round
+        else {
+            return Hint::default();
+        };
+        if project == p {
+            hint.cost = Some(before);
+            break;
+        }
+        if before >= c {
+            pass = Some(s);
+        }
+        before = money_left;
+    }
+    hint.voters = pass.map(|s| s.saturating_add(1).saturating_sub(support).max(1));
+    hint
+}
+
+/// Money of `p`'s supporters per voter and their weights, as
+/// `(money, weight, utility)`.
+type Purse = Vec<(f64, f64, f64)>;
+
+/// Equal shares: in each round, the largest cost whose ρ would have been no
+/// more than the ρ of the project bought (`Σ min(money, ρ·utility) ≥ cost`),
+/// and the added voters (each with the money every voter started with) that
+/// would have made up the difference.
+fn equal_shares_hint(
+    election: &Election,
+    supporters: &Supporters,
+    trace: &Trace,
+    p: usize,
+) -> Hint {
+    let Some(start) = trace.per_voter_budget else {
+        return Hint::default();
+    };
+    let cost_utility = election.profile().kind() == ProfileKind::Approval;
+    let c = cost(election, p) as f64;
+    let top_points = if cost_utility {
+        c
+    } else {
+        supporters.max_utility() as f64
+    };
+    let mut groups: Vec<usize> = Vec::new();
+    let mut purse: Purse = Vec::new();
+    let mut place = std::collections::HashMap::new();
+    for (g, u) in supporters.of(p) {
+        place.insert(g, purse.len());
+        groups.push(g);
+        purse.push((
+            start,
+            supporters.weights.get(g).copied().unwrap_or(0) as f64,
+            u as f64,
+        ));
+    }
+    // What `p`'s supporters, their money scaled by `scale`, would pay at `rho`.
+    let pays = |purse: &Purse, rho: f64, scale: f64| -> f64 {
+        purse
+            .iter()
+            .map(|&(m, w, u)| w * (scale * m).min(rho * if cost_utility { c } else { u }))
+            .sum()
+    };
+    // Added voters, each with `scale · start`, to make up `c` at `rho`.
+    let needed = |purse: &Purse, rho: f64, scale: f64| -> f64 {
+        let newcomer = (scale * start).min(rho * top_points);
+        if newcomer > 0.0 {
+            ((c - pays(purse, rho, scale)) / newcomer).ceil().max(1.0)
+        } else {
+            f64::INFINITY
+        }
+    };
+    let (mut best_cost, mut fewest) = (0.0_f64, f64::INFINITY);
+    let mut best_round: Option<(Purse, f64)> = None;
+    let mut consider = |purse: &Purse, rho: f64| {
+        let afford = if cost_utility {
+            largest_cost_approval(purse, rho)
+        } else {
+            pays(purse, rho, 1.0)
+        };
+        best_cost = best_cost.max(afford);
+        let k = needed(purse, rho, 1.0);
+        if k < fewest {
+            fewest = k;
+            best_round = Some((purse.clone(), rho));
+        }
+    };
+    for round in &trace.rounds {
+        let Round::EqualShares {
+            rho, money_left, ..
+        } = round
+        else {
+            return Hint::default();
+        };
+        consider(&purse, *rho);
+        for &(g, m) in money_left {
+            if let Some(&i) = place.get(&g) {
+                purse[i].0 = m;
+            }
+        }
+    }
+    consider(&purse, f64::INFINITY);
+    // Added voters dilute everyone's money (`budget / n` becomes
+    // `budget / (n + k)`): a few fixed-point steps at the round that needed
+    // the fewest.
+    if let Some((purse, rho)) = best_round {
+        let n = election.profile().num_voters().max(1) as f64;
+        for _ in 0..8 {
+            let k = needed(&purse, rho, n / (n + fewest));
+            if !k.is_finite() || k == fewest {
+                break;
+            }
+            fewest = k;
+        }
+    }
+    Hint {
+        cost: Some(best_cost.floor().clamp(0.0, election.budget() as f64) as u64),
+        voters: fewest.is_finite().then_some(fewest as u64),
+    }
+}
+
+/// Approval ballots (cost utilities): the largest cost `c` with
+/// `Σ weight·min(money, ρ·c) ≥ c`. With `x = ρ·c` the price per supporter,
+/// `F(x) = Σ weight·min(money, x)` is concave and piecewise linear, and the
+/// answer is `F(x*)` at the `x*` where `F(x) = x / ρ`.
+fn largest_cost_approval(purse: &Purse, rho: f64) -> f64 {
+    let all: f64 = purse.iter().map(|&(m, w, _)| w * m).sum();
+    if !rho.is_finite() {
+        return all;
+    }
+    if rho <= 0.0 {
+        return 0.0;
+    }
+    let q = 1.0 / rho;
+    let mut by_money: Vec<(f64, f64)> = purse.iter().map(|&(m, w, _)| (m, w)).collect();
+    by_money.sort_by(|a, b| a.0.total_cmp(&b.0));
+    let (mut capped, mut weight) = (0.0, by_money.iter().map(|&(_, w)| w).sum::<f64>());
+    for &(m, w) in &by_money {
+        if capped + weight * m < q * m {
+            return if q > weight {
+                q * capped / (q - weight)
+            } else {
+                all
+            };
+        }
+        capped += w * m;
+        weight -= w;
+    }
+    all
+}
+
+/// Phragmén: in each round, the largest cost whose time would have been no
+/// later than the load of the project bought, and the added voters (with no
+/// load) that would have made it so.
+fn phragmen_hint(election: &Election, supporters: &Supporters, trace: &Trace, p: usize) -> Hint {
+    let c = cost(election, p) as f64;
+    let mut load = vec![0.0_f64; supporters.num_groups()];
+    let mut left = election.budget() as f64;
+    let (mut best_cost, mut fewest) = (0.0_f64, f64::INFINITY);
+    let mut consider = |load: &[f64], t: f64, left: f64| {
+        let (mut carried, mut voters) = (0.0, 0.0);
+        for (g, _) in supporters.of(p) {
+            let w = supporters.weights.get(g).copied().unwrap_or(0) as f64;
+            carried += w * load.get(g).copied().unwrap_or(0.0);
+            voters += w;
+        }
+        let afford = if t.is_finite() {
+            t * voters - carried
+        } else {
+            left
+        };
+        best_cost = best_cost.max(afford.min(left));
+        if c <= left && t > 0.0 {
+            fewest = fewest.min(((c + carried) / t - voters).ceil().max(1.0));
+        }
+    };
+    let mut stopped = false;
+    for round in &trace.rounds {
+        let (project, t) = match *round {
+            Round::Phragmen { project, load: t } => (project, t),
+            Round::Overflow { project, load: t } => {
+                // Whatever comes before the project that stopped the count
+                // is bought, if it fits.
+                let t = if project == p { f64::INFINITY } else { t };
+                consider(&load, t, left);
+                stopped = true;
+                continue;
+            }
+            _ => return Hint::default(),
+        };
+        consider(&load, t, left);
+        for (g, _) in supporters.of(project) {
+            if let Some(l) = load.get_mut(g) {
+                *l = t;
+            }
+        }
+        left -= cost(election, project) as f64;
+    }
+    if !stopped {
+        consider(&load, f64::INFINITY, left);
+    }
+    Hint {
+        cost: Some(best_cost.floor().clamp(0.0, election.budget() as f64) as u64),
+        voters: fewest.is_finite().then_some(fewest as u64),
+    }
+}
+
 struct Search<'a, T: ?Sized> {
     tally: &'a T,
     election: &'a Election,
     ties: &'a TieBreaking,
+    supporters: Option<&'a Supporters>,
+    /// The trace of the outcome explained.
+    trace: Trace,
+    selected: HashSet<usize>,
+    scores: &'a [u64],
+    cost_monotone: bool,
+    voters_monotone: bool,
     counts: AtomicU64,
 }
 
 impl<T: Tally + ?Sized> Search<'_, T> {
-    /// Whether `p` is funded in `election` (an unbroken tie: not funded).
-    fn funded(&self, election: &Election, p: usize) -> Result<bool, TallyError> {
+    /// Whether `p` is funded in `election` (an unbroken tie: not funded), and
+    /// the outcome.
+    fn count(&self, election: &Election, p: usize) -> Result<(bool, Option<Outcome>), TallyError> {
         self.counts.fetch_add(1, AtomicOrdering::Relaxed);
         match self.tally.tally(election, self.ties) {
-            Ok(o) => Ok(o.selected.contains(&p)),
-            Err(TallyError::Tie { .. }) => Ok(false),
+            Ok(o) => Ok((o.selected.contains(&p), Some(o))),
+            Err(TallyError::Tie { .. }) => Ok((false, None)),
             Err(e) => Err(e),
         }
+    }
+
+    fn costing(&self, p: usize, c: u64) -> Election {
+        let mut e = self.election.clone();
+        if let Some(candidate) = e.candidates.get_mut(p) {
+            candidate.cost = c;
+        }
+        e
     }
 
     fn at_cost(&self, p: usize, c: u64) -> Result<bool, TallyError> {
         if c > self.election.budget() {
             return Ok(false);
         }
-        let mut e = self.election.clone();
-        if let Some(candidate) = e.candidates.get_mut(p) {
-            candidate.cost = c;
-        }
-        self.funded(&e, p)
+        Ok(self.count(&self.costing(p, c), p)?.0)
     }
 
     fn with_voters(&self, p: usize, k: u64) -> Result<bool, TallyError> {
-        let mut e = self.election.clone();
         let index = u32::try_from(p).map_err(|_| TallyError::Overflow)?;
-        e.profile = Arc::new(e.profile.with_voters_for(index, k)?);
-        self.funded(&e, p)
+        let e = self
+            .election
+            .with_profile(self.election.profile.with_voters_for(index, k)?);
+        Ok(self.count(&e, p)?.0)
     }
 
-    fn project(
-        &self,
-        p: usize,
-        selected: bool,
-        support: u64,
-        cost_monotone: bool,
-        voters_monotone: bool,
-    ) -> Result<ProjectExplanation, TallyError> {
+    fn project(&self, p: usize) -> Result<ProjectExplanation, TallyError> {
         let c = cost(self.election, p);
+        let selected = self.selected.contains(&p);
+        let support = self.scores.get(p).copied().unwrap_or(0);
         let exactness = |v: u64, monotone: bool| {
             if monotone {
                 Measure::Exact(v)
@@ -634,20 +964,50 @@ impl<T: Tally + ?Sized> Search<'_, T> {
             }
         };
         let max_cost = if selected {
-            // Funded at `c`; never above the budget.
-            let top = self.boundary(c, self.election.budget().saturating_add(1), |x| {
+            // The count without it (priced out of reach) says where it would
+            // have stopped winning.
+            let budget = self.election.budget();
+            let hint = match self.count(&self.costing(p, budget.saturating_add(1)), p)? {
+                (_, Some(without)) if !self.trace.rounds.is_empty() => {
+                    let trace = without.trace_with(&self.costing(p, c), self.supporters)?;
+                    hint(self.election, self.supporters, &trace, p, support).cost
+                }
+                _ => None,
+            };
+            let top = self.boundary(c, Some(budget.saturating_add(1)), hint, |x| {
                 self.at_cost(p, x)
             })?;
-            exactness(top, cost_monotone)
-        } else if c == 0 || !self.at_cost(p, 0)? {
+            exactness(top.unwrap_or(c), self.cost_monotone)
+        } else if c == 0 {
             Measure::Never
         } else {
-            exactness(self.boundary(0, c, |x| self.at_cost(p, x))?, cost_monotone)
+            // A hint that funds it shows it wins at some cost; otherwise the
+            // answer lies below the hint, if it wins even free.
+            let (mut lo, mut hi) = (None, c);
+            let mut start = None;
+            if let Some(h) = hint(self.election, self.supporters, &self.trace, p, support).cost {
+                if h < c && self.at_cost(p, h)? {
+                    (lo, start) = (Some(h), Some(h));
+                } else if h < c {
+                    hi = h;
+                    start = h.checked_sub(1);
+                }
+            }
+            if lo.is_none() && self.at_cost(p, 0)? {
+                lo = Some(0);
+            }
+            match lo {
+                None => Measure::Never,
+                Some(lo) => {
+                    let top = self.boundary(lo, Some(hi), start, |x| self.at_cost(p, x))?;
+                    exactness(top.unwrap_or(lo), self.cost_monotone)
+                }
+            }
         };
         let extra_voters = if selected {
             None
         } else {
-            Some(self.fewest_voters(p, voters_monotone)?)
+            Some(self.fewest_voters(p, support)?)
         };
         Ok(ProjectExplanation {
             project: p,
@@ -659,14 +1019,61 @@ impl<T: Tally + ?Sized> Search<'_, T> {
         })
     }
 
-    /// With `yes(lo)` true and `yes(hi)` false (not evaluated), the `x` in
-    /// `lo..hi` with `yes(x)` and not `yes(x + 1)` that bisection finds.
+    /// With `yes(lo)` true and `yes(hi)` false (not evaluated; `None`: not
+    /// known below [`MAX_EXTRA_VOTERS`]), an `x ≥ lo` with `yes(x)` and not
+    /// `yes(x + 1)`: galloping out from `hint` (or up from `lo`, when `hi` is
+    /// not known or `hint` is `lo`) until both sides are found, then
+    /// bisection. `None` if `yes` holds up to the cap.
     fn boundary(
         &self,
         mut lo: u64,
-        mut hi: u64,
+        mut hi: Option<u64>,
+        hint: Option<u64>,
         yes: impl Fn(u64) -> Result<bool, TallyError>,
-    ) -> Result<u64, TallyError> {
+    ) -> Result<Option<u64>, TallyError> {
+        let below = |x: u64, hi: Option<u64>| hi.is_none_or(|h| x < h);
+        let mut gallop_up = hi.is_none() || hint == Some(lo);
+        if let Some(h) = hint.filter(|&h| h > lo && below(h, hi)) {
+            if yes(h)? {
+                lo = h;
+                gallop_up = true;
+            } else {
+                hi = Some(h);
+                // Gallop down from the hint.
+                let mut step = 1;
+                while let Some(x) = h.checked_sub(step).filter(|&x| x > lo) {
+                    if yes(x)? {
+                        lo = x;
+                        break;
+                    }
+                    hi = Some(x);
+                    step *= 2;
+                }
+            }
+        }
+        if gallop_up {
+            // Gallop up until `yes` fails.
+            let (from, mut step) = (lo, 1_u64);
+            loop {
+                let x = from.saturating_add(step);
+                if !below(x, hi) {
+                    break;
+                }
+                if x > MAX_EXTRA_VOTERS && hi.is_none() {
+                    return Ok(None);
+                }
+                if yes(x)? {
+                    lo = x;
+                    step = step.saturating_mul(2);
+                } else {
+                    hi = Some(x);
+                    break;
+                }
+            }
+        }
+        let Some(mut hi) = hi else {
+            return Ok(None);
+        };
         while hi - lo > 1 {
             let mid = lo + (hi - lo) / 2;
             if yes(mid)? {
@@ -675,26 +1082,23 @@ impl<T: Tally + ?Sized> Search<'_, T> {
                 hi = mid;
             }
         }
-        Ok(lo)
+        Ok(Some(lo))
     }
 
-    fn fewest_voters(&self, p: usize, monotone: bool) -> Result<Measure, TallyError> {
+    fn fewest_voters(&self, p: usize, support: u64) -> Result<Measure, TallyError> {
         if cost(self.election, p) > self.election.budget() {
             return Ok(Measure::Never);
         }
-        // Doubling until it is funded, then bisection between the last
-        // number that did not fund it and the first that did.
-        let mut low = 0;
-        let mut k = 1;
-        while !self.with_voters(p, k)? {
-            if k >= MAX_EXTRA_VOTERS {
-                return Ok(Measure::Never);
-            }
-            low = k;
-            k *= 2;
-        }
-        let flip = self.boundary(low, k, |x| Ok(x == low || !self.with_voters(p, x)?))? + 1;
-        if monotone {
+        // The last number of added voters that does not fund it; 0 does not.
+        let hint = hint(self.election, self.supporters, &self.trace, p, support)
+            .voters
+            .map(|k| k.saturating_sub(1));
+        let not_funded = |k: u64| Ok(k == 0 || !self.with_voters(p, k)?);
+        let Some(last) = self.boundary(0, None, hint, not_funded)? else {
+            return Ok(Measure::Never);
+        };
+        let flip = last + 1;
+        if self.voters_monotone {
             return Ok(Measure::Exact(flip));
         }
         if flip <= SCAN_VOTERS {
@@ -776,8 +1180,8 @@ mod tests {
                 continue;
             }
             let with = |k: u64| {
-                let mut e = e.clone();
-                e.profile = Arc::new(e.profile.with_voters_for(p as u32, k).unwrap());
+                let e = e.clone();
+                let e = e.with_profile(e.profile.with_voters_for(p as u32, k).unwrap());
                 brute_funded(rule, &e, p)
             };
             match x.extra_voters.unwrap() {

@@ -55,7 +55,7 @@ fn greedy(
     mode: Mode,
     threshold: u64,
 ) -> Result<Outcome, TallyError> {
-    let support = election.profile().support()?;
+    let support = election.support()?.to_vec();
     let candidates = election.candidates();
     let ranks = ties.ranks(election, &support);
     // By support, then by the chain: one sort, `O(p log p)`.

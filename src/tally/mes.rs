@@ -33,7 +33,7 @@ pub(crate) struct MesRun {
 /// The context every run of equal shares on one election shares.
 pub(crate) struct Shares<'e> {
     election: &'e Election,
-    supporters: Supporters,
+    supporters: &'e Supporters,
     support: Vec<u64>,
     /// Approval ballots: utilities are costs (supporters split a project's cost
     /// equally). Points and rankings: the points are the utilities.
@@ -61,8 +61,8 @@ impl<'e> Shares<'e> {
         ties: &'e TieBreaking,
         rule: &'static str,
     ) -> Result<Shares<'e>, TallyError> {
-        let supporters = Supporters::new(election)?;
-        let support = election.profile().support()?;
+        let supporters = election.supporters()?;
+        let support = election.support()?.to_vec();
         let cost_utility = election.profile().kind() == ProfileKind::Approval;
         let candidates = election.candidates();
         let twins = supporters.twins(
@@ -84,7 +84,7 @@ impl<'e> Shares<'e> {
     }
 
     pub(crate) fn supporters(&self) -> &Supporters {
-        &self.supporters
+        self.supporters
     }
 
     /// One run with `num / den` minor units per voter: floats first, exact

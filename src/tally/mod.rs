@@ -224,15 +224,36 @@ impl Candidate {
 }
 
 /// What a tally reads: the budget, the candidates and the ballots.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone)]
 pub struct Election {
     budget: u64,
     candidates: Vec<Candidate>,
     /// Shared, so that the counterfactual elections [`explain`] counts (one
     /// cost changed) do not copy the ballots.
     profile: Arc<Profile>,
+    /// What the rules compute from the ballots alone, computed once and
+    /// shared by every copy with the same ballots.
+    derived: Arc<Derived>,
     step_limit: Option<u64>,
 }
+
+/// Facts of a profile, computed when first needed.
+#[derive(Debug, Default)]
+struct Derived {
+    support: std::sync::OnceLock<Result<Vec<u64>, TallyError>>,
+    supporters: std::sync::OnceLock<Result<support::Supporters, TallyError>>,
+}
+
+impl PartialEq for Election {
+    fn eq(&self, other: &Election) -> bool {
+        self.budget == other.budget
+            && self.candidates == other.candidates
+            && self.profile == other.profile
+            && self.step_limit == other.step_limit
+    }
+}
+
+impl Eq for Election {}
 
 impl Election {
     /// An election; the profile must be built for exactly these candidates.
@@ -261,6 +282,7 @@ impl Election {
             budget,
             candidates,
             profile: Arc::new(profile),
+            derived: Arc::default(),
             step_limit: None,
         })
     }
@@ -315,6 +337,35 @@ impl Election {
     /// The ballots.
     pub fn profile(&self) -> &Profile {
         &self.profile
+    }
+
+    /// Each candidate's support ([`Profile::support`]), computed once.
+    fn support(&self) -> Result<&[u64], TallyError> {
+        match self.derived.support.get_or_init(|| self.profile.support()) {
+            Ok(s) => Ok(s),
+            Err(e) => Err(e.clone()),
+        }
+    }
+
+    /// Who supports what, computed once.
+    fn supporters(&self) -> Result<&support::Supporters, TallyError> {
+        match self
+            .derived
+            .supporters
+            .get_or_init(|| support::Supporters::new(self))
+        {
+            Ok(s) => Ok(s),
+            Err(e) => Err(e.clone()),
+        }
+    }
+
+    /// This election with other ballots (and nothing derived from the old).
+    fn with_profile(&self, profile: Profile) -> Election {
+        Election {
+            profile: Arc::new(profile),
+            derived: Arc::default(),
+            ..self.clone()
+        }
     }
 }
 
@@ -486,7 +537,7 @@ impl Outcome {
             selected,
             total_cost,
             budget: election.budget,
-            scores: election.profile.support()?,
+            scores: election.support()?.to_vec(),
             details: OutcomeDetails::default(),
         })
     }

@@ -59,7 +59,7 @@ impl Phragmen {
     fn run<N: Num>(
         &self,
         e: &Election,
-        count: &Count,
+        count: &Count<'_>,
     ) -> Result<Result<Vec<usize>, TallyError>, Halt> {
         let candidates = e.candidates();
         let sup = &count.supporters;
@@ -120,8 +120,8 @@ impl Phragmen {
 }
 
 /// What every run of Phragmén on one election shares.
-struct Count {
-    supporters: Supporters,
+struct Count<'e> {
+    supporters: &'e Supporters,
     ranks: Vec<u32>,
     /// Projects with the same supporters: their loads differ by their costs
     /// only, so the cheapest goes first whatever the loads are.
@@ -157,13 +157,13 @@ impl Tally for Phragmen {
     }
 
     fn tally(&self, election: &Election, ties: &TieBreaking) -> Result<Outcome, TallyError> {
-        let supporters = Supporters::new(election)?;
-        let support = election.profile().support()?;
+        let supporters = election.supporters()?;
+        let support = election.support()?;
         let candidates = election.candidates();
         let count = Count {
             classes: supporters.twins(candidates.len(), |_| 0, false),
             costs: candidates.iter().map(|c| c.cost).collect(),
-            ranks: ties.ranks(election, &support),
+            ranks: ties.ranks(election, support),
             supporters,
             steps: Steps::new(election.step_limit()),
             ties: ties.clone(),
@@ -197,7 +197,7 @@ impl Tally for Phragmen {
             // Within the budget, a `u64`.
             total_cost: u64::try_from(total_cost).unwrap_or(u64::MAX),
             budget: election.budget(),
-            scores: support,
+            scores: support.to_vec(),
             details: OutcomeDetails {
                 exact_arithmetic: exact,
                 ..OutcomeDetails::default()

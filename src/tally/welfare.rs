@@ -235,7 +235,7 @@ impl Tally for MaxWelfare {
     }
 
     fn tally(&self, election: &Election, ties: &TieBreaking) -> Result<Outcome, TallyError> {
-        let support = election.profile().support()?;
+        let support = election.support()?.to_vec();
         let budget = election.budget();
         let candidates = election.candidates();
         // Each project's place in the chain's order, index order among projects
