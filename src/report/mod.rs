@@ -122,7 +122,7 @@ use crate::money::{Currency, Money, MoneyError};
 use crate::process::stage::Decided;
 use crate::process::{AnyCycle, Cycle, CycleError, Programme, Step};
 use crate::store::{StreamId, Verified};
-use crate::tally::{Fraction, Rule, Tally};
+use crate::tally::{Fraction, Measure, Rule, Tally, explain};
 
 /// Why a report could not be made or written.
 #[derive(Debug, thiserror::Error)]
@@ -246,6 +246,53 @@ struct ProjectRow {
     cost: Money,
     score: u64,
     funded: bool,
+    /// Not funded: what it would have needed under the cycle's rule (`None`
+    /// for a rule of one's own, or past [`EXPLAIN_STEP_LIMIT`]).
+    needed: Option<Needed>,
+}
+
+/// What a project not funded would have needed ([`crate::tally::explain`]).
+#[derive(Debug, Clone, Copy)]
+struct Needed {
+    /// The largest cost at which it would have been funded.
+    max_cost: Measure,
+    /// The fewest added voters supporting it alone that would have funded it.
+    extra_voters: Measure,
+}
+
+/// The work each count made to explain a year may take
+/// ([`Election::with_step_limit`](crate::tally::Election::with_step_limit)):
+/// a report on a very large year leaves the explanations out rather than run
+/// for long.
+pub const EXPLAIN_STEP_LIMIT: u64 = 50_000_000;
+
+/// For each candidate of `election` not funded by `decision`, what it would
+/// have needed under the decision's rule; empty where that cannot be worked
+/// out (a rule of one's own, the step limit).
+fn what_it_needed(
+    election: &crate::tally::Election,
+    decision: &crate::process::FundingDecision,
+) -> Vec<Option<Needed>> {
+    let n = election.candidates().len();
+    let Ok(rule) = decision.rule.parse::<Rule>() else {
+        return vec![None; n];
+    };
+    let election = election.clone().with_step_limit(EXPLAIN_STEP_LIMIT);
+    let explained = rule
+        .tally(&election, &decision.tie_breaking)
+        .and_then(|outcome| explain(&rule, &election, &decision.tie_breaking, &outcome));
+    let Ok(why) = explained else {
+        return vec![None; n];
+    };
+    why.projects
+        .iter()
+        .map(|x| {
+            Some(Needed {
+                max_cost: x.max_cost,
+                extra_voters: x.extra_voters?,
+            })
+        })
+        .collect()
 }
 
 #[derive(Debug, Clone)]
@@ -452,6 +499,7 @@ fn decided_part<S: Decided>(
     let mut ids = Vec::with_capacity(election.candidates().len());
     let mut projects = Vec::with_capacity(election.candidates().len());
     let support = election.profile().support().unwrap_or_default();
+    let needed = what_it_needed(&election, decision);
     for (i, candidate) in election.candidates().iter().enumerate() {
         let project = cycle
             .projects()
@@ -471,6 +519,7 @@ fn decided_part<S: Decided>(
             )),
             score,
             funded: id.is_some_and(|id| funded.contains(&id)),
+            needed: needed.get(i).copied().flatten(),
         });
         ids.push(id);
     }

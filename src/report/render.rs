@@ -6,11 +6,11 @@ use super::svg::{
     self, Anchor, BLUE, DASHES, GREEN, GREY, INK, Key, ORANGE, PALETTE, PURPLE, SKY, Svg, WIDTH,
     escape, int, money, money_change, percent, points_change, signed, text_width, truncate,
 };
-use super::{ProgrammePart, Report, RuleRun, YearPart};
+use super::{Needed, ProgrammePart, Report, RuleRun, YearPart};
 use crate::followup::{CycleMetrics, Proportionality, YearChange};
-use crate::money::Money;
+use crate::money::{Currency, Money};
 use crate::process::Step;
-use crate::tally::Fraction;
+use crate::tally::{Fraction, Measure};
 
 const STYLE: &str = r#"
 :root { color-scheme: light; }
@@ -653,6 +653,7 @@ fn year(out: &mut String, y: &YearPart, in_programme: bool) {
         y.score_unit
     );
     rules_table(out, y);
+    needed_list(out, y);
 
     if !m.groups.is_empty() {
         out.push_str("<h3>Who voted</h3>\n<table>\n<thead><tr><th>Group</th><th>Population</th><th>Voters</th><th>Turnout</th><th>Representation</th></tr></thead>\n<tbody>\n");
@@ -1029,6 +1030,73 @@ fn rules_chart(y: &YearPart) -> String {
         }
     }
     s.finish()
+}
+
+/// In plain words, for each project not funded, what it would have needed.
+fn needed_list(out: &mut String, y: &YearPart) {
+    let mut order: Vec<usize> = (0..y.projects.len())
+        .filter(|&i| !y.projects[i].funded && y.projects[i].needed.is_some())
+        .collect();
+    if order.is_empty() {
+        return;
+    }
+    order.sort_by(|&a, &b| y.projects[b].score.cmp(&y.projects[a].score));
+    let _ = writeln!(
+        out,
+        "<h3>What the projects not funded would have needed</h3>\n<p>Counted again by the same rule \
+         ({}), with everything else as it was.</p>\n<ul class=\"needed\">",
+        escape(&y.rule)
+    );
+    for i in order {
+        let p = &y.projects[i];
+        let Some(needed) = p.needed else { continue };
+        let _ = writeln!(
+            out,
+            "<li><strong>{}</strong> ({}, {} {}): {}</li>",
+            escape(&p.title),
+            escape(&money(p.cost)),
+            escape(&int(i128::from(p.score))),
+            escape(y.score_unit),
+            escape(&needed_words(needed, y.currency))
+        );
+    }
+    out.push_str("</ul>\n");
+}
+
+/// One sentence: the cost at which, or the voters with whom, a project would
+/// have been funded.
+fn needed_words(needed: Needed, currency: Currency) -> String {
+    let amount = |v: u64| money(Money::new(i64::try_from(v).unwrap_or(i64::MAX), currency));
+    let cost = match needed.max_cost {
+        Measure::Exact(v) => Some(format!("had it cost {} or less", amount(v))),
+        Measure::Threshold(v) => Some(format!("had it cost about {}", amount(v))),
+        _ => None,
+    };
+    let voters = match needed.extra_voters {
+        Measure::Exact(1) => Some("had one more resident voted for it".to_owned()),
+        Measure::Exact(k) => Some(format!(
+            "had {} more residents voted for it",
+            int(i128::from(k))
+        )),
+        Measure::Threshold(k) => Some(format!(
+            "had about {} more residents voted for it",
+            int(i128::from(k))
+        )),
+        _ => None,
+    };
+    match (cost, voters) {
+        (Some(c), Some(v)) => format!("It would have been funded {c}, or {v}."),
+        (Some(c), None) => {
+            format!("It would have been funded {c}; more votes alone would not have been enough.")
+        }
+        (None, Some(v)) => {
+            format!("It would have been funded {v}; a lower cost alone would not have been enough.")
+        }
+        (None, None) => {
+            "No lower cost and no number of extra votes would have funded it under this rule."
+                .to_owned()
+        }
+    }
 }
 
 fn rules_table(out: &mut String, y: &YearPart) {

@@ -777,3 +777,110 @@ fn deleted_events_are_reported_as_tampering() {
     let err = stderr(&o);
     assert!(err.contains("tampered") && err.contains("seal"), "{err}");
 }
+
+#[test]
+fn tally_explains_why_each_project_won_or_lost() {
+    let file = scratch("explain.pb", SMALL);
+    let path = file.to_str().unwrap();
+    // Greedy funds Park (60) and Bench (40). The Library (50, two votes) would
+    // have fitted at 40, after the Park; or with two more voters (one would
+    // tie the Park, and ties go by id), before it.
+    let o = run(&["tally", path, "--explain"]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let table = stdout(&o);
+    assert!(table.contains("why each project won or lost"), "{table}");
+    assert!(
+        table.contains("the official result (column selected): the same"),
+        "{table}"
+    );
+    let library = table
+        .lines()
+        .find(|l| l.ends_with("Library"))
+        .unwrap_or_default();
+    let cells: Vec<&str> = library.split_whitespace().collect();
+    assert_eq!(
+        cells,
+        ["2", "50", "2", "no", "40", "2", "Library"],
+        "{table}"
+    );
+
+    let o = run(&["tally", path, "--explain", "--format", "json"]);
+    let v: serde_json::Value = serde_json::from_str(stdout(&o).trim()).unwrap();
+    assert_eq!(v["matches_official"], true);
+    let projects = v["projects"].as_array().unwrap();
+    assert_eq!(projects.len(), 3);
+    assert_eq!(projects[0]["id"], "1");
+    assert_eq!(projects[0]["selected"], true);
+    assert_eq!(projects[0]["official_selected"], true);
+    assert_eq!(projects[0]["cost_margin"], 40);
+    assert_eq!(
+        projects[1]["max_cost"],
+        serde_json::json!({"kind": "exact", "value": 40})
+    );
+    assert_eq!(
+        projects[1]["extra_voters"],
+        serde_json::json!({"kind": "exact", "value": 2})
+    );
+    assert_eq!(projects[2]["cost_margin"], 0);
+    assert!(v["counterfactual_counts"].as_u64().unwrap() > 0);
+
+    // Without --explain the projects are listed without measures.
+    let o = run(&["tally", path, "--format", "json"]);
+    let v: serde_json::Value = serde_json::from_str(stdout(&o).trim()).unwrap();
+    assert_eq!(v["projects"][1]["selected"], false);
+    assert!(v["projects"][1].get("max_cost").is_none());
+
+    let o = run(&["tally", path, "--explain", "--format", "csv"]);
+    assert_eq!(
+        stdout(&o),
+        "rank,project_id,cost,support,name,selected,max_cost,max_cost_exact,extra_voters,extra_voters_exact\n\
+         1,1,60,3,Park,true,100,true,,\n\
+         ,2,50,2,Library,false,40,true,2,true\n\
+         2,3,40,1,Bench,true,40,true,,\n"
+    );
+
+    // The official outcome differs from equal shares' here.
+    let o = run(&["tally", path, "--rule", "mes", "--format", "json"]);
+    let v: serde_json::Value = serde_json::from_str(stdout(&o).trim()).unwrap();
+    assert_eq!(v["matches_official"], false);
+}
+
+#[test]
+fn tally_counts_several_files_and_names_the_ones_it_cannot() {
+    let a = scratch("several-a.pb", SMALL);
+    let b = scratch("several-b.pb", &SMALL.replace("budget;100", "budget;60"));
+    let (a, b) = (a.to_str().unwrap(), b.to_str().unwrap());
+    let o = run(&["tally", a, b, "--format", "json"]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let lines: Vec<serde_json::Value> = stdout(&o)
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    assert_eq!(lines.len(), 2);
+    assert_eq!(lines[0]["file"], a);
+    assert_eq!(lines[1]["file"], b);
+    assert_eq!(lines[1]["selected"], serde_json::json!(["1"]));
+
+    // CSV: one header, each row with its file.
+    let o = run(&["tally", a, b, "--format", "csv"]);
+    let text = stdout(&o);
+    let rows: Vec<&str> = text.lines().collect();
+    assert_eq!(rows[0], "file,rank,project_id,cost,support,name");
+    assert_eq!(rows.len(), 1 + 2 + 1, "{text}");
+    assert!(rows[3].starts_with(&format!("{b},1,1,60")), "{text}");
+
+    // A file that cannot be counted is named; the others still are; exit 1.
+    let o = run(&["tally", a, "/nonexistent/file.pb", b, "--format", "json"]);
+    assert_eq!(o.status.code(), Some(1));
+    assert_eq!(stdout(&o).lines().count(), 2);
+    assert!(
+        stderr(&o).contains("/nonexistent/file.pb"),
+        "{}",
+        stderr(&o)
+    );
+    assert!(
+        stderr(&o).contains("1 of 3 files could not be counted"),
+        "{}",
+        stderr(&o)
+    );
+}

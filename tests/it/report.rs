@@ -323,3 +323,27 @@ fn docs_screenshot() {
     std::fs::copy(&png, docs.join("report.png")).unwrap();
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+#[test]
+fn each_year_says_what_the_projects_not_funded_would_have_needed() {
+    let (_, html) = programme_html();
+    assert_eq!(
+        html.matches("<h3>What the projects not funded would have needed</h3>")
+            .count(),
+        3,
+        "one list a year"
+    );
+    let start = html.find("<ul class=\"needed\">").unwrap();
+    let list = &html[start..start + html[start..].find("</ul>").unwrap()];
+    let items: Vec<&str> = list.split("<li>").skip(1).collect();
+    assert!(!items.is_empty());
+    for item in &items {
+        assert!(
+            item.contains("It would have been funded") || item.contains("No lower cost"),
+            "{item}"
+        );
+    }
+    // Greedy is monotone: the figures are exact, never "about".
+    assert!(!list.contains("about"), "{list}");
+    assert!(list.contains("SEK or less"), "{list}");
+}
