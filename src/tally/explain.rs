@@ -712,7 +712,13 @@ fn by_votes_hint(election: &Election, trace: &Trace, p: usize, support: u64) -> 
         }
         before = money_left;
     }
-    hint.voters = pass.map(|s| s.saturating_add(1).saturating_sub(support).max(1));
+    let each = election.profile().newcomer_support();
+    hint.voters = pass.map(|s| {
+        s.saturating_add(1)
+            .saturating_sub(support)
+            .div_ceil(each)
+            .max(1)
+    });
     hint
 }
 
@@ -738,7 +744,7 @@ fn equal_shares_hint(
     let top_points = if cost_utility {
         c
     } else {
-        supporters.max_utility() as f64
+        election.profile().newcomer_support() as f64
     };
     let mut groups: Vec<usize> = Vec::new();
     let mut purse: Purse = Vec::new();

@@ -149,6 +149,17 @@ impl Profile {
         Ok(support)
     }
 
+    /// The support one voter whose ballot names only one project gives it
+    /// ([`Profile::with_voters_for`]): 1 for an approval, the most points any
+    /// ballot gives (at least 1), the ranking length in Borda points.
+    pub(crate) fn newcomer_support(&self) -> u64 {
+        match self.kind {
+            ProfileKind::Approval => 1,
+            ProfileKind::Points => u64::from(self.points.iter().copied().max().unwrap_or(1).max(1)),
+            ProfileKind::Ranking => u64::from(self.ranking_length.max(1)),
+        }
+    }
+
     /// This profile with `count` more voters whose ballot names only
     /// `project`: an approval of it, the most points any ballot gives any
     /// project (at least 1), or a ranking of it alone (which scores the
@@ -160,7 +171,7 @@ impl Profile {
         p.projects.push(project);
         if p.kind == ProfileKind::Points {
             p.points
-                .push(self.points.iter().copied().max().unwrap_or(1).max(1));
+                .push(u32::try_from(self.newcomer_support()).unwrap_or(u32::MAX));
         }
         p.offsets.push(end);
         p.counts.push(count);

@@ -131,11 +131,6 @@ impl Supporters {
         classes
     }
 
-    /// The largest utility any ballot gives any project (at least 1).
-    pub(crate) fn max_utility(&self) -> u64 {
-        self.utilities.iter().copied().max().unwrap_or(1).max(1)
-    }
-
     /// Number of distinct ballots.
     pub(crate) fn num_groups(&self) -> usize {
         self.weights.len()
