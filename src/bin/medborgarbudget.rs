@@ -48,7 +48,8 @@ use medborgarbudget::pabulib::{
     self, Checked, OnProblem, ParseOptions, PbErrorKind, PbFile, official::official_rule,
 };
 use medborgarbudget::tally::{
-    Explanation, Measure, Outcome, Rule, Tally, TallyError, TieBreak, TieBreaking, explain,
+    Explanation, Measure, Outcome, Rule, Satisfaction, Tally, TallyError, TieBreak, TieBreaking,
+    explain,
 };
 
 /// Participatory budgeting: simulate programmes, report on them, count real
@@ -399,6 +400,7 @@ struct TallyArgs {
 struct Counted {
     file: PbFile,
     outcome: Outcome,
+    satisfaction: Satisfaction,
     why: Option<Explanation>,
 }
 
@@ -523,8 +525,14 @@ fn count(path: &Path, args: &TallyArgs) -> Result<Counted, BadInput> {
     } else {
         None
     };
+    let satisfaction = Satisfaction::of(&election, &outcome.selected).map_err(failed)?;
     bar.finish_and_clear();
-    Ok(Counted { file, outcome, why })
+    Ok(Counted {
+        file,
+        outcome,
+        satisfaction,
+        why,
+    })
 }
 
 /// An amount in the file's units: `units / scale` with its decimals.
@@ -637,6 +645,32 @@ fn table(out: &mut impl Write, path: &Path, c: &Counted) -> io::Result<()> {
     if d.exact_arithmetic {
         writeln!(out, "a near-tie was decided with exact rational arithmetic")?;
     }
+    let s = &c.satisfaction;
+    writeln!(
+        out,
+        "voters with nothing funded: {} ({:.1} %); funded projects a voter supports: {:.2} on average, costing {} {currency}",
+        s.nothing_funded,
+        100.0 * s.exclusion_ratio().value(),
+        s.mean_cardinality().value(),
+        amount(file, s.mean_cost().value().round() as u64),
+    )?;
+    // Up to 9 one by one, then the rest together.
+    let mut histogram: Vec<String> = s
+        .histogram
+        .iter()
+        .take(10)
+        .enumerate()
+        .map(|(k, v)| format!("{k}: {v}"))
+        .collect();
+    if s.histogram.len() > 10 {
+        let rest: u64 = s.histogram[10..].iter().sum();
+        histogram.push(format!("10+: {rest}"));
+    }
+    writeln!(
+        out,
+        "voters by funded projects they support: {}",
+        histogram.join(" · ")
+    )?;
     if let Some(matches) = matches_official(c) {
         writeln!(
             out,
@@ -772,6 +806,17 @@ fn json(out: &mut impl Write, path: &Path, c: &Counted) -> io::Result<()> {
         if let Some(m) = matches_official(c) {
             map.insert("matches_official".into(), m.into());
         }
+        let s = &c.satisfaction;
+        map.insert(
+            "satisfaction".into(),
+            serde_json::json!({
+                "mean_cost": s.mean_cost().to_string(),
+                "mean_cardinality": s.mean_cardinality().to_string(),
+                "nothing_funded": s.nothing_funded,
+                "exclusion_ratio": s.exclusion_ratio().to_string(),
+                "histogram": s.histogram,
+            }),
+        );
         if let Some(why) = &c.why {
             map.insert("counterfactual_counts".into(), why.counts.into());
         }

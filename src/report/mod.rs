@@ -122,7 +122,7 @@ use crate::money::{Currency, Money, MoneyError};
 use crate::process::stage::Decided;
 use crate::process::{AnyCycle, Cycle, CycleError, Programme, Step};
 use crate::store::{StreamId, Verified};
-use crate::tally::{Fraction, Measure, Rule, Tally, explain};
+use crate::tally::{Fraction, Measure, Rule, Satisfaction, Tally, explain};
 
 /// Why a report could not be made or written.
 #[derive(Debug, thiserror::Error)]
@@ -310,6 +310,8 @@ struct RuleResult {
     /// Voters with at least one funded project they supported.
     voters_with_funded: u64,
     voters: u64,
+    /// Satisfaction: voters by the number of their projects funded, and so on.
+    satisfaction: Option<Satisfaction>,
 }
 
 impl RuleResult {
@@ -562,6 +564,7 @@ fn decided_part<S: Decided>(
                         ),
                         voters_with_funded: u64::try_from(with).unwrap_or(u64::MAX),
                         voters,
+                        satisfaction: Satisfaction::of(&election, &outcome.selected).ok(),
                     }
                 });
             RuleRun {

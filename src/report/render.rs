@@ -653,6 +653,7 @@ fn year(out: &mut String, y: &YearPart, in_programme: bool) {
         y.score_unit
     );
     rules_table(out, y);
+    satisfaction_table(out, y);
     needed_list(out, y);
 
     if !m.groups.is_empty() {
@@ -1030,6 +1031,56 @@ fn rules_chart(y: &YearPart) -> String {
         }
     }
     s.finish()
+}
+
+/// Voters by how many of the projects they voted for each rule funds, with
+/// the averages researchers compare rules by.
+fn satisfaction_table(out: &mut String, y: &YearPart) {
+    const SHOWN: usize = 4;
+    let rows: Vec<(&str, &crate::tally::Satisfaction)> = y
+        .rules
+        .iter()
+        .filter_map(|run| Some((run.label, run.result.as_ref().ok()?.satisfaction.as_ref()?)))
+        .collect();
+    if rows.is_empty() {
+        return;
+    }
+    out.push_str(
+        "<table>\n<caption>Voters by how many of the projects they voted for are funded</caption>\n\
+         <thead><tr><th>Rule</th>",
+    );
+    for k in 0..SHOWN {
+        let _ = write!(out, "<th>{k}</th>");
+    }
+    let _ = write!(
+        out,
+        "<th>{SHOWN} or more</th><th>On average</th><th>Their cost, on average</th></tr></thead>\n<tbody>\n"
+    );
+    for (label, s) in rows {
+        let _ = write!(out, "<tr><th scope=\"row\">{}</th>", escape(label));
+        for k in 0..SHOWN {
+            let v = s.histogram.get(k).copied().unwrap_or(0);
+            let _ = write!(
+                out,
+                "<td class=\"num\">{}</td>",
+                escape(&int(i128::from(v)))
+            );
+        }
+        let more: u64 = s.histogram.iter().skip(SHOWN).sum();
+        let mean_cost = s.mean_cost().value().round();
+        let _ = writeln!(
+            out,
+            "<td class=\"num\">{}</td><td class=\"num\">{:.2}</td><td class=\"num\">{}</td></tr>",
+            escape(&int(i128::from(more))),
+            s.mean_cardinality().value(),
+            escape(&money(Money::new(mean_cost as i64, y.currency)))
+        );
+    }
+    out.push_str(
+        "</tbody>\n</table>\n<p class=\"note\">Satisfaction as in Faliszewski et al., <i>Participatory \
+         Budgeting: Data, Tools, and Analysis</i> (IJCAI 2023): how many of a voter's projects are \
+         funded, and what they cost.</p>\n",
+    );
 }
 
 /// In plain words, for each project not funded, what it would have needed.

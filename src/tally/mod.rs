@@ -67,6 +67,7 @@ mod mes;
 mod phragmen;
 mod profile;
 mod rule;
+mod satisfaction;
 mod support;
 mod tie;
 mod welfare;
@@ -85,6 +86,7 @@ pub use mes::{Comparison, Mes, MesAdd1, MesAdd1Comparison, MesGreedy};
 pub use phragmen::{OnOverflow, Phragmen};
 pub use profile::{BallotView, Profile, ProfileBuilder, ProfileKind};
 pub use rule::{CustomRule, MAX_CUSTOM_NAME, Rule};
+pub use satisfaction::Satisfaction;
 pub use tie::{TieBreak, TieBreaking};
 pub use welfare::{MaxWelfare, NODE_LIMIT};
 

@@ -790,6 +790,10 @@ fn tally_explains_why_each_project_won_or_lost() {
     let table = stdout(&o);
     assert!(table.contains("why each project won or lost"), "{table}");
     assert!(
+        table.contains("voters by funded projects they support: 0: 1 · 1: 2 · 2: 1"),
+        "{table}"
+    );
+    assert!(
         table.contains("the official result (column selected): the same"),
         "{table}"
     );
@@ -822,6 +826,18 @@ fn tally_explains_why_each_project_won_or_lost() {
         serde_json::json!({"kind": "exact", "value": 2})
     );
     assert_eq!(projects[2]["cost_margin"], 0);
+    // Voters' satisfaction: {1,2} and {1} have one funded project, {1,3} two,
+    // {2} none.
+    assert_eq!(
+        v["satisfaction"],
+        serde_json::json!({
+            "histogram": [1, 2, 1],
+            "nothing_funded": 1,
+            "exclusion_ratio": "1/4",
+            "mean_cardinality": "1",
+            "mean_cost": "55",
+        })
+    );
     assert!(v["counterfactual_counts"].as_u64().unwrap() > 0);
 
     // Without --explain the projects are listed without measures.

@@ -343,6 +343,14 @@ fn each_year_says_what_the_projects_not_funded_would_have_needed() {
             "{item}"
         );
     }
+    assert_eq!(
+        html.matches(
+            "<caption>Voters by how many of the projects they voted for are funded</caption>"
+        )
+        .count(),
+        3,
+        "a satisfaction table a year"
+    );
     // Greedy is monotone: the figures are exact, never "about".
     assert!(!list.contains("about"), "{list}");
     assert!(list.contains("SEK or less"), "{list}");
