@@ -5,7 +5,7 @@
 //! medborgarbudget simulate [--scenario FILE] [--years N] [--seed S] [--store memory|sqlite:PATH|postgres:URL]
 //! medborgarbudget sweep [--programmes K] [--rules R,…] [--outreach true,false] [--trust low,…] [--threads N] [--format csv|json] [--out FILE]
 //! medborgarbudget report [--store …] [--programme ID] --out FILE.html
-//! medborgarbudget tally FILE.pb… [--rule RULE] [--tie-break T[,T…]] [--format table|json|csv] [--lenient count|skip] [--explain]
+//! medborgarbudget tally FILE.pb… [--rule RULE] [--utility cost|cardinality] [--tie-break T[,T…]] [--format table|json|csv] [--lenient count|skip] [--explain]
 //! medborgarbudget check FILE.pb…
 //! ```
 //!
@@ -48,8 +48,8 @@ use medborgarbudget::pabulib::{
     self, Checked, OnProblem, ParseOptions, PbErrorKind, PbFile, official::official_rule,
 };
 use medborgarbudget::tally::{
-    Explanation, Measure, Outcome, Rule, Satisfaction, Tally, TallyError, TieBreak, TieBreaking,
-    explain,
+    EqualShares, Explanation, Measure, Outcome, Rule, Satisfaction, Tally, TallyError, TieBreak,
+    TieBreaking, Utility, explain,
 };
 
 /// Participatory budgeting: simulate programmes, report on them, count real
@@ -154,6 +154,13 @@ enum Command {
         /// `greedy-threshold`, none for `greedy-no-skip`); other rules refuse it.
         #[arg(long)]
         threshold: Option<u64>,
+        /// For equal-shares rules (`mes`, `mes-add1`, …): what a funded project
+        /// is worth to each supporter — `cost` (the default: supporters of an
+        /// approved project split its cost equally; points ballots keep their
+        /// points) or `cardinality` (1 per supported project). Other rules
+        /// refuse it.
+        #[arg(long, value_enum)]
+        utility: Option<UtilityArg>,
         /// Count a file that breaks a promise of its own (a voter id used twice, a
         /// vote longer than META max_length, …: what `check` lists), which is
         /// otherwise refused. `count`: every row counted as written (a project
@@ -206,6 +213,12 @@ impl ValueEnum for RuleArg {
             RuleArg::Rule(rule) => rule.builtin_name().map(clap::builder::PossibleValue::new),
         }
     }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+enum UtilityArg {
+    Cost,
+    Cardinality,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -296,6 +309,7 @@ fn main() -> ExitCode {
             tie_break,
             format,
             threshold,
+            utility,
             lenient,
             explain,
         } => tally_files(
@@ -305,6 +319,7 @@ fn main() -> ExitCode {
                 tie_break,
                 format,
                 threshold,
+                utility,
                 lenient,
                 explain,
             },
@@ -392,6 +407,7 @@ struct TallyArgs {
     tie_break: Vec<TieArg>,
     format: Format,
     threshold: Option<u64>,
+    utility: Option<UtilityArg>,
     lenient: Option<LenientArg>,
     explain: bool,
 }
@@ -469,12 +485,17 @@ fn count(path: &Path, args: &TallyArgs) -> Result<Counted, BadInput> {
     };
     let threshold = args.threshold;
     let official;
-    let counted;
+    let mut counted;
     let (rule, ties): (&(dyn Tally + Sync), TieBreaking) = match &args.rule {
         RuleArg::Official => {
             if threshold.is_some() {
                 return Err(BadInput(
                     "--threshold: the official rule takes its threshold from the file".into(),
+                ));
+            }
+            if args.utility.is_some() {
+                return Err(BadInput(
+                    "--utility: the official rule counts as the officials did".into(),
                 ));
             }
             official =
@@ -509,6 +530,21 @@ fn count(path: &Path, args: &TallyArgs) -> Result<Counted, BadInput> {
                 }
                 (rule, None) => rule,
             };
+            if let Some(utility) = args.utility {
+                let shares = counted.equal_shares().ok_or_else(|| {
+                    BadInput(format!(
+                        "--utility: the rule {} is not an equal-shares rule and takes no utility",
+                        counted.name()
+                    ))
+                })?;
+                counted = Rule::from_equal_shares(EqualShares {
+                    utility: match utility {
+                        UtilityArg::Cost => Utility::Cost,
+                        UtilityArg::Cardinality => Utility::Cardinality,
+                    },
+                    ..shares
+                });
+            }
             (&counted, chosen(TieBreaking::by_project_id())?)
         }
     };

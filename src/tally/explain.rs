@@ -12,7 +12,10 @@ use serde::Serialize;
 use super::mes::{MES, MES_ADD1, MES_ADD1_COMPARISON, MES_ADD1_EXHAUSTIVE, MES_GREEDY};
 use super::phragmen::{PHRAGMEN, PHRAGMEN_SKIP};
 use super::support::Supporters;
-use super::{Election, Mes, Outcome, ProfileKind, Rule, Tally, TallyError, TieBreaking, greedy};
+use super::{
+    Completion, Election, EqualShares, Outcome, ProfileKind, Rule, Tally, TallyError, TieBreaking,
+    Utility, greedy,
+};
 
 /// Below this many added voters, a threshold for a rule that is not monotone in
 /// added voters is checked one number at a time, which makes it exact.
@@ -140,21 +143,26 @@ impl Outcome {
             rounds: Vec::new(),
             completion_from: None,
         };
+        let (base, utility) = base_and_utility(&self.rule);
         let shares = |trace: &mut Trace, selected: &[usize]| -> Result<(), TallyError> {
             let budget = per_voter.unwrap_or_else(|| {
                 election.budget() as f64 / election.profile().num_voters().max(1) as f64
             });
             trace.per_voter_budget = Some(budget);
+            let all = given_or_new(supporters, election)?;
+            let (unit, cost_utility) = utilities(election, utility);
+            let unit = unit.then(|| all.unit());
             trace.rounds = equal_shares_rounds(
                 election,
-                given_or_new(supporters, election)?,
+                unit.as_ref().unwrap_or(all),
+                cost_utility,
                 budget,
                 selected,
             );
             Ok(())
         };
         let support = &self.scores;
-        match self.rule.as_str() {
+        match base {
             greedy::NAME | greedy::THRESHOLD | greedy::NO_SKIP => {
                 trace.rounds = by_votes_rounds(
                     election,
@@ -181,7 +189,11 @@ impl Outcome {
                 }
             }
             MES_GREEDY => {
-                let first = Mes.tally(election, &self.tie_breaking)?.selected.len();
+                let mes = EqualShares {
+                    completion: Completion::None,
+                    utility,
+                };
+                let first = mes.tally(election, &self.tie_breaking)?.selected.len();
                 let (mes, rest) = self.selected.split_at(first.min(self.selected.len()));
                 shares(&mut trace, mes)?;
                 trace.completion_from = Some(trace.rounds.len());
@@ -218,6 +230,24 @@ fn given_or_new<'a>(
     election: &'a Election,
 ) -> Result<&'a Supporters, TallyError> {
     given.map_or_else(|| election.supporters(), Ok)
+}
+
+/// A rule's name without its utility, and the utility (`mes:cardinality`).
+fn base_and_utility(rule: &str) -> (&str, Utility) {
+    match rule.split_once(':') {
+        Some((base, utility)) => (base, utility.parse().unwrap_or_default()),
+        None => (rule, Utility::Cost),
+    }
+}
+
+/// Under `utility`: whether every supporter's utility is 1 where the ballots
+/// carry points, and whether utilities are costs.
+fn utilities(election: &Election, utility: Utility) -> (bool, bool) {
+    let approval = election.profile().kind() == ProfileKind::Approval;
+    (
+        utility == Utility::Cardinality && !approval,
+        approval && utility == Utility::Cost,
+    )
 }
 
 fn cost(election: &Election, p: usize) -> u64 {
@@ -312,10 +342,10 @@ fn completion_rounds(
 fn equal_shares_rounds(
     election: &Election,
     supporters: &Supporters,
+    cost_utility: bool,
     per_voter: f64,
     selected: &[usize],
 ) -> Vec<Round> {
-    let cost_utility = election.profile().kind() == ProfileKind::Approval;
     let mut money = vec![per_voter; supporters.num_groups()];
     let mut rounds = Vec::with_capacity(selected.len());
     for &p in selected {
@@ -494,7 +524,11 @@ fn monotone(rule: &Rule) -> (bool, bool) {
         | Rule::GreedyThreshold { .. }
         | Rule::Phragmen
         | Rule::PhragmenSkip => (true, true),
-        Rule::Mes => (true, false),
+        Rule::Mes
+        | Rule::EqualShares(EqualShares {
+            completion: Completion::None,
+            ..
+        }) => (true, false),
         _ => (false, false),
     }
 }
@@ -580,7 +614,7 @@ pub fn explain<T: Tally + Sync + ?Sized>(
 ) -> Result<Explanation, TallyError> {
     let (cost_monotone, voters_monotone) = monotone(&tally.rule());
     let traced = matches!(
-        outcome.rule.as_str(),
+        base_and_utility(&outcome.rule).0,
         MES | MES_ADD1 | MES_ADD1_EXHAUSTIVE | MES_ADD1_COMPARISON | PHRAGMEN | PHRAGMEN_SKIP
     );
     let supporters = if traced {
@@ -739,10 +773,12 @@ fn equal_shares_hint(
     let Some(start) = trace.per_voter_budget else {
         return Hint::default();
     };
-    let cost_utility = election.profile().kind() == ProfileKind::Approval;
+    let (unit, cost_utility) = utilities(election, base_and_utility(&trace.rule).1);
     let c = cost(election, p) as f64;
     let top_points = if cost_utility {
         c
+    } else if unit {
+        1.0
     } else {
         election.profile().newcomer_support() as f64
     };
@@ -755,7 +791,7 @@ fn equal_shares_hint(
         purse.push((
             start,
             supporters.weights.get(g).copied().unwrap_or(0) as f64,
-            u as f64,
+            if unit { 1.0 } else { u as f64 },
         ));
     }
     // What `p`'s supporters, their money scaled by `scale`, would pay at `rho`.
@@ -1122,7 +1158,7 @@ impl<T: Tally + ?Sized> Search<'_, T> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::tally::{Candidate, Greedy, Phragmen, Profile};
+    use crate::tally::{Candidate, Greedy, Mes, Phragmen, Profile};
     use proptest::prelude::*;
 
     fn election(kind: ProfileKind, costs: &[u64], budget: u64, ballots: &[Vec<u32>]) -> Election {
@@ -1237,6 +1273,10 @@ mod tests {
                 Rule::Phragmen,
                 Rule::PhragmenSkip,
                 Rule::MaxWelfare,
+                Rule::from_equal_shares(EqualShares {
+                    completion: Completion::None,
+                    utility: Utility::Cardinality,
+                }),
             ] {
                 check_against_brute_force(&rule, &e);
             }
@@ -1247,7 +1287,11 @@ mod tests {
             (costs, budget, ballots) in small_election(),
         ) {
             let e = election(ProfileKind::Points, &costs, budget, &ballots);
-            for rule in [Rule::Greedy, Rule::Mes, Rule::MesAdd1, Rule::Phragmen] {
+            let cardinality = Rule::from_equal_shares(EqualShares {
+                completion: Completion::None,
+                utility: Utility::Cardinality,
+            });
+            for rule in [Rule::Greedy, Rule::Mes, Rule::MesAdd1, Rule::Phragmen, cardinality] {
                 check_against_brute_force(&rule, &e);
             }
         }

@@ -1,6 +1,9 @@
 //! The Method of Equal Shares and its completions.
 
+use std::borrow::Cow;
 use std::cmp::Ordering;
+use std::fmt;
+use std::str::FromStr;
 
 use num_rational::BigRational;
 
@@ -33,7 +36,7 @@ pub(crate) struct MesRun {
 /// The context every run of equal shares on one election shares.
 pub(crate) struct Shares<'e> {
     election: &'e Election,
-    supporters: &'e Supporters,
+    supporters: Cow<'e, Supporters>,
     support: Vec<u64>,
     /// Approval ballots: utilities are costs (supporters split a project's cost
     /// equally). Points and rankings: the points are the utilities.
@@ -56,14 +59,30 @@ pub(crate) fn out_of_steps(rule: &str, steps: &Steps) -> TallyError {
 }
 
 impl<'e> Shares<'e> {
+    #[cfg(test)]
     pub(crate) fn new(
         election: &'e Election,
         ties: &'e TieBreaking,
         rule: &'static str,
     ) -> Result<Shares<'e>, TallyError> {
-        let supporters = election.supporters()?;
+        Shares::with_utility(election, ties, rule, Utility::Cost)
+    }
+
+    pub(crate) fn with_utility(
+        election: &'e Election,
+        ties: &'e TieBreaking,
+        rule: &'static str,
+        utility: Utility,
+    ) -> Result<Shares<'e>, TallyError> {
+        let kind = election.profile().kind();
+        let supporters = match (utility, kind) {
+            (Utility::Cardinality, ProfileKind::Points | ProfileKind::Ranking) => {
+                Cow::Owned(election.supporters()?.unit())
+            }
+            _ => Cow::Borrowed(election.supporters()?),
+        };
         let support = election.support()?.to_vec();
-        let cost_utility = election.profile().kind() == ProfileKind::Approval;
+        let cost_utility = kind == ProfileKind::Approval && utility == Utility::Cost;
         let candidates = election.candidates();
         let twins = supporters.twins(
             candidates.len(),
@@ -84,7 +103,7 @@ impl<'e> Shares<'e> {
     }
 
     pub(crate) fn supporters(&self) -> &Supporters {
-        self.supporters
+        &self.supporters
     }
 
     /// One run with `num / den` minor units per voter: floats first, exact
@@ -486,11 +505,23 @@ impl Tally for Mes {
     }
 
     fn tally(&self, election: &Election, ties: &TieBreaking) -> Result<Outcome, TallyError> {
-        let shares = Shares::new(election, ties, MES)?;
+        self.count(election, ties, Utility::Cost)
+    }
+}
+
+impl Mes {
+    fn count(
+        self,
+        election: &Election,
+        ties: &TieBreaking,
+        utility: Utility,
+    ) -> Result<Outcome, TallyError> {
+        let rule = named(MES, utility);
+        let shares = Shares::with_utility(election, ties, rule, utility)?;
         let n = election.profile().num_voters().max(1);
         let run = shares.run(election.budget(), n)?;
         Ok(shares.outcome(
-            MES,
+            rule,
             run.selected,
             OutcomeDetails {
                 per_voter_budget: Some(Fraction::new(u128::from(election.budget()), u128::from(n))),
@@ -512,13 +543,25 @@ impl Tally for MesGreedy {
     }
 
     fn tally(&self, election: &Election, ties: &TieBreaking) -> Result<Outcome, TallyError> {
-        let shares = Shares::new(election, ties, MES_GREEDY)?;
+        self.count(election, ties, Utility::Cost)
+    }
+}
+
+impl MesGreedy {
+    fn count(
+        self,
+        election: &Election,
+        ties: &TieBreaking,
+        utility: Utility,
+    ) -> Result<Outcome, TallyError> {
+        let rule = named(MES_GREEDY, utility);
+        let shares = Shares::with_utility(election, ties, rule, utility)?;
         let n = election.profile().num_voters().max(1);
         let run = shares.run(election.budget(), n)?;
         let mut selected = run.selected;
         shares.greedy_fill(&mut selected);
         Ok(shares.outcome(
-            MES_GREEDY,
+            rule,
             selected,
             OutcomeDetails {
                 per_voter_budget: Some(Fraction::new(u128::from(election.budget()), u128::from(n))),
@@ -666,12 +709,26 @@ impl Tally for MesAdd1 {
     }
 
     fn tally(&self, election: &Election, ties: &TieBreaking) -> Result<Outcome, TallyError> {
-        let rule = if self.exhaustive_stop {
-            MES_ADD1_EXHAUSTIVE
-        } else {
-            MES_ADD1
-        };
-        let shares = Shares::new(election, ties, rule)?;
+        self.count(election, ties, Utility::Cost)
+    }
+}
+
+impl MesAdd1 {
+    fn count(
+        self,
+        election: &Election,
+        ties: &TieBreaking,
+        utility: Utility,
+    ) -> Result<Outcome, TallyError> {
+        let rule = named(
+            if self.exhaustive_stop {
+                MES_ADD1_EXHAUSTIVE
+            } else {
+                MES_ADD1
+            },
+            utility,
+        );
+        let shares = Shares::with_utility(election, ties, rule, utility)?;
         let done = add1(&shares, self.exhaustive_stop)?;
         Ok(shares.outcome(
             rule,
@@ -710,7 +767,19 @@ impl Tally for MesAdd1Comparison {
     }
 
     fn tally(&self, election: &Election, ties: &TieBreaking) -> Result<Outcome, TallyError> {
-        let shares = Shares::new(election, ties, MES_ADD1_COMPARISON)?;
+        self.count(election, ties, Utility::Cost)
+    }
+}
+
+impl MesAdd1Comparison {
+    fn count(
+        self,
+        election: &Election,
+        ties: &TieBreaking,
+        utility: Utility,
+    ) -> Result<Outcome, TallyError> {
+        let rule = named(MES_ADD1_COMPARISON, utility);
+        let shares = Shares::with_utility(election, ties, rule, utility)?;
         let done = add1(&shares, false)?;
         let greedy = super::Greedy.tally(election, ties)?;
         let sup = shares.supporters();
@@ -743,7 +812,7 @@ impl Tally for MesAdd1Comparison {
             done.run.selected
         };
         Ok(shares.outcome(
-            MES_ADD1_COMPARISON,
+            rule,
             selected,
             OutcomeDetails {
                 per_voter_budget: Some(Fraction::new(u128::from(done.per_voter), 1)),
@@ -753,6 +822,171 @@ impl Tally for MesAdd1Comparison {
                 ..OutcomeDetails::default()
             },
         ))
+    }
+}
+
+/// What a project gives each of its supporters under equal shares: the
+/// measure the method equalises. Approval ballots carry no utilities of their
+/// own; points and rankings do.
+///
+/// * `Cost` (the default; equalshares.net's choice for approval ballots): an
+///   approved project is worth its cost to each supporter, so supporters split
+///   its cost equally. Points and Borda points are kept as they are.
+/// * `Cardinality`: every supported project is worth 1 to each supporter,
+///   whatever its cost and whatever points it was given (Peters, Pierczyński
+///   & Skowron, *Proportional Participatory Budgeting with Additive Utilities*,
+///   NeurIPS 2021; pabutools' `Cardinality_Sat`).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum Utility {
+    /// Cost utilities (approval), the ballot's points otherwise.
+    #[default]
+    Cost,
+    /// One per supported project.
+    Cardinality,
+}
+
+impl fmt::Display for Utility {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            Utility::Cost => "cost",
+            Utility::Cardinality => "cardinality",
+        })
+    }
+}
+
+impl FromStr for Utility {
+    type Err = TallyError;
+
+    fn from_str(text: &str) -> Result<Utility, TallyError> {
+        match text {
+            "cost" => Ok(Utility::Cost),
+            "cardinality" => Ok(Utility::Cardinality),
+            _ => Err(TallyError::UnknownUtility {
+                rule: "mes".to_owned(),
+                utility: text.to_owned(),
+            }),
+        }
+    }
+}
+
+/// How an equal-shares rule completes its outcome.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum Completion {
+    /// None: [`Mes`].
+    #[default]
+    None,
+    /// Raise the money per voter: [`MesAdd1`].
+    Add1,
+    /// … stopping at the first exhaustive outcome.
+    Add1Exhaustive,
+    /// add1, then greedy if more voters prefer it: [`MesAdd1Comparison`].
+    Add1Comparison,
+    /// Greedy completion: [`MesGreedy`].
+    Greedy,
+}
+
+/// Any equal-shares rule with any [`Utility`]: `mes:cardinality`,
+/// `mes-add1:cardinality`, … With cost utilities it counts exactly as
+/// [`Mes`], [`MesAdd1`], [`MesAdd1Comparison`] or [`MesGreedy`].
+///
+/// ```
+/// use medborgarbudget::tally::{Candidate, Completion, Election, EqualShares, Profile, ProfileKind, Tally, TieBreaking, Utility};
+///
+/// // Two voters with 50 each. Voter 1 wants a (80) or b (20); voter 2 wants b.
+/// let mut profile = Profile::builder(ProfileKind::Approval, 2);
+/// profile.push_approval(&[0, 1], 1)?;
+/// profile.push_approval(&[1], 1)?;
+/// let election = Election::new(100, vec![Candidate::new("a", 80), Candidate::new("b", 20)], profile.build())?;
+/// let ties = TieBreaking::by_project_id();
+/// let by = |utility| EqualShares { completion: Completion::None, utility };
+/// // By cost, b's 20 split two ways (ρ = 1/2 of its cost each) beats nothing
+/// // else; by cardinality too: b costs 10 a supporter, a cannot be afforded.
+/// let cardinality = by(Utility::Cardinality).tally(&election, &ties)?;
+/// assert_eq!(cardinality.rule, "mes:cardinality");
+/// assert_eq!(cardinality.selected, [1]);
+/// # Ok::<(), medborgarbudget::tally::TallyError>(())
+/// ```
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash)]
+pub struct EqualShares {
+    /// The completion.
+    pub completion: Completion,
+    /// The utilities.
+    pub utility: Utility,
+}
+
+impl Tally for EqualShares {
+    fn name(&self) -> &str {
+        self.name_static()
+    }
+
+    fn rule(&self) -> super::Rule {
+        super::Rule::from_equal_shares(*self)
+    }
+
+    fn tally(&self, election: &Election, ties: &TieBreaking) -> Result<Outcome, TallyError> {
+        let u = self.utility;
+        match self.completion {
+            Completion::None => Mes.count(election, ties, u),
+            Completion::Add1 => MesAdd1 {
+                exhaustive_stop: false,
+            }
+            .count(election, ties, u),
+            Completion::Add1Exhaustive => MesAdd1 {
+                exhaustive_stop: true,
+            }
+            .count(election, ties, u),
+            Completion::Add1Comparison => MesAdd1Comparison.count(election, ties, u),
+            Completion::Greedy => MesGreedy.count(election, ties, u),
+        }
+    }
+}
+
+impl EqualShares {
+    /// The rule's name: `mes-add1`, `mes-add1:cardinality`, …
+    pub fn name_static(&self) -> &'static str {
+        named(self.base(), self.utility)
+    }
+
+    /// The rule's name without its utility (`mes-add1`).
+    pub fn base(&self) -> &'static str {
+        match self.completion {
+            Completion::None => MES,
+            Completion::Add1 => MES_ADD1,
+            Completion::Add1Exhaustive => MES_ADD1_EXHAUSTIVE,
+            Completion::Add1Comparison => MES_ADD1_COMPARISON,
+            Completion::Greedy => MES_GREEDY,
+        }
+    }
+
+    /// The equal-shares rule named `base` (`mes`, `mes-add1`, …), if it is one.
+    pub fn named(base: &str, utility: Utility) -> Option<EqualShares> {
+        let completion = match base {
+            MES => Completion::None,
+            MES_ADD1 => Completion::Add1,
+            MES_ADD1_EXHAUSTIVE => Completion::Add1Exhaustive,
+            MES_ADD1_COMPARISON => Completion::Add1Comparison,
+            MES_GREEDY => Completion::Greedy,
+            _ => return None,
+        };
+        Some(EqualShares {
+            completion,
+            utility,
+        })
+    }
+}
+
+/// The name an equal-shares rule `base` has with `utility`: the base for cost
+/// utilities, `base:cardinality` otherwise.
+fn named(base: &'static str, utility: Utility) -> &'static str {
+    match (utility, base) {
+        (Utility::Cost, _) => base,
+        (Utility::Cardinality, MES_ADD1) => "mes-add1:cardinality",
+        (Utility::Cardinality, MES_ADD1_EXHAUSTIVE) => "mes-add1-exhaustive:cardinality",
+        (Utility::Cardinality, MES_ADD1_COMPARISON) => "mes-add1-comparison:cardinality",
+        (Utility::Cardinality, MES_GREEDY) => "mes-greedy:cardinality",
+        (Utility::Cardinality, _) => "mes:cardinality",
     }
 }
 
@@ -1008,9 +1242,21 @@ mod tests {
     /// smallest ρ funded, ties by `rank` (lower first) or a tie when the ranks
     /// are equal too. `None` for such a tie.
     fn reference(e: &Election, per_voter: BigRational, rank: &[u32]) -> Option<Vec<usize>> {
+        reference_by(e, per_voter, rank, Utility::Cost)
+    }
+
+    /// [`reference`] with `utility`: by cardinality, every supported project
+    /// is worth 1 to its supporters.
+    fn reference_by(
+        e: &Election,
+        per_voter: BigRational,
+        rank: &[u32],
+        utility: Utility,
+    ) -> Option<Vec<usize>> {
         use num_traits::Zero as _;
         let zero = || BigRational::from_u64(0);
-        let cost_utility = e.profile().kind() == ProfileKind::Approval;
+        let cardinality = utility == Utility::Cardinality;
+        let cost_utility = e.profile().kind() == ProfileKind::Approval && !cardinality;
         let ballots: Vec<_> = e.profile().iter().collect();
         let mut budgets = vec![per_voter; ballots.len()];
         let mut funded = vec![false; e.candidates().len()];
@@ -1021,10 +1267,13 @@ mod tests {
                 .enumerate()
                 .filter_map(|(g, b)| {
                     let k = b.projects.iter().position(|&q| q as usize == p)?;
+                    let points = b.points.get(k).map_or(1, |&v| u64::from(v));
                     let u = if cost_utility {
                         e.candidates()[p].cost.max(1)
+                    } else if cardinality {
+                        u64::from(points > 0)
                     } else {
-                        b.points.get(k).map_or(1, |&v| u64::from(v))
+                        points
                     };
                     (u > 0).then(|| (g, BigRational::from_u64(u), b.count))
                 })
@@ -1150,6 +1399,19 @@ mod tests {
             let n = e.profile().num_voters();
             let exact = shares.run_with::<BigRational>(e.budget(), n).unwrap().unwrap();
             prop_assert_eq!(shares.run(e.budget(), n).unwrap().selected, exact);
+        }
+
+        /// With cardinality utilities too, approval and points ballots.
+        #[test]
+        fn cardinality_outcomes_equal_the_plain_definition(e in awkward_election(), per_voter in 1u64..25, chain in prop::sample::select(vec!["id", "min-cost", "refuse"])) {
+            let ties: TieBreaking = chain.parse().unwrap();
+            let shares = Shares::with_utility(&e, &ties, "mes:cardinality", Utility::Cardinality).unwrap();
+            let expected = reference_by(&e, BigRational::from_u64(per_voter), &shares.ranks, Utility::Cardinality);
+            match (shares.run(per_voter, 1), expected) {
+                (Ok(run), Some(expected)) => prop_assert_eq!(run.selected, expected),
+                (Err(TallyError::Tie { .. }), None) => {}
+                (got, expected) => prop_assert!(false, "got {:?}, expected {:?}", got.map(|r| r.selected), expected),
+            }
         }
 
         /// The queue, the twins and the fixed point give what pricing every

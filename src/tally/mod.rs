@@ -20,6 +20,7 @@
 //! | `mes-add1-exhaustive` | [`MesAdd1`] `{ exhaustive_stop: true }` | … stopping at the first exhaustive outcome |
 //! | `mes-add1-comparison` | [`MesAdd1Comparison`] | add1, then greedy if more voters prefer it |
 //! | `mes-greedy` | [`MesGreedy`] | equal shares, then greedy completion |
+//! | `mes:cardinality`, `mes-add1:cardinality`, … | [`EqualShares`] | any of the above with cardinality [`Utility`] |
 //! | `phragmen` | [`Phragmen::STOP`] | sequential Phragmén, stop at the first that breaks the budget |
 //! | `phragmen-skip` | [`Phragmen::SKIP`] | sequential Phragmén, skip it |
 //! | `max-welfare` | [`MaxWelfare`] | exact knapsack: most total support |
@@ -82,7 +83,9 @@ pub use explain::{
     Trace, explain,
 };
 pub use greedy::{Greedy, GreedyNoSkip, GreedyThreshold};
-pub use mes::{Comparison, Mes, MesAdd1, MesAdd1Comparison, MesGreedy};
+pub use mes::{
+    Comparison, Completion, EqualShares, Mes, MesAdd1, MesAdd1Comparison, MesGreedy, Utility,
+};
 pub use phragmen::{OnOverflow, Phragmen};
 pub use profile::{BallotView, Profile, ProfileBuilder, ProfileKind};
 pub use rule::{CustomRule, MAX_CUSTOM_NAME, Rule};
@@ -176,6 +179,14 @@ pub enum TallyError {
         rule: String,
         /// The option given.
         option: String,
+    },
+    /// An equal-shares rule with a utility it does not know (`mes:votes`).
+    #[error("rule {rule}: unknown utility {utility:?}; utilities: cost, cardinality")]
+    UnknownUtility {
+        /// The rule.
+        rule: String,
+        /// The utility given.
+        utility: String,
     },
     /// A name a rule of one's own cannot have.
     #[error("{name:?} cannot name a rule of your own: {why}")]

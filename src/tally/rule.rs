@@ -6,8 +6,9 @@ use std::str::FromStr;
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
 use super::{
-    Election, Greedy, GreedyNoSkip, GreedyThreshold, MaxWelfare, Mes, MesAdd1, MesAdd1Comparison,
-    MesGreedy, Outcome, Phragmen, Tally, TallyError, TieBreaking,
+    Completion, Election, EqualShares, Greedy, GreedyNoSkip, GreedyThreshold, MaxWelfare, Mes,
+    MesAdd1, MesAdd1Comparison, MesGreedy, Outcome, Phragmen, Tally, TallyError, TieBreaking,
+    Utility,
 };
 
 /// The prefix that marks a rule of your own in a rule's text form.
@@ -35,6 +36,7 @@ pub const MAX_CUSTOM_NAME: usize = 64;
 /// | `mes-add1-exhaustive` | [`MesAdd1`] `{ exhaustive_stop: true }` |
 /// | `mes-add1-comparison` | [`MesAdd1Comparison`] |
 /// | `mes-greedy` | [`MesGreedy`] |
+/// | `mes:cardinality`, `mes-add1:cardinality`, … | [`EqualShares`] with cardinality [`Utility`] (`:cost` is the plain name) |
 /// | `phragmen` | [`Phragmen::STOP`] |
 /// | `phragmen-skip` | [`Phragmen::SKIP`] |
 /// | `max-welfare` | [`MaxWelfare`] |
@@ -86,6 +88,9 @@ pub enum Rule {
     PhragmenSkip,
     /// Exact knapsack: most total support.
     MaxWelfare,
+    /// An equal-shares rule with other than cost utilities (with cost
+    /// utilities, the rules above): [`Rule::from_equal_shares`] builds it.
+    EqualShares(EqualShares),
     /// A rule of your own: counting needs a [`Tally`] with this name, passed
     /// when voting closes.
     Custom(CustomRule),
@@ -118,6 +123,27 @@ impl Rule {
         Rule::PhragmenSkip,
         Rule::MaxWelfare,
     ];
+
+    /// The rule an [`EqualShares`] counts by: `Mes`, `MesAdd1`, … for cost
+    /// utilities, [`Rule::EqualShares`] otherwise.
+    pub fn from_equal_shares(rule: EqualShares) -> Rule {
+        match (rule.utility, rule.completion) {
+            (Utility::Cost, Completion::None) => Rule::Mes,
+            (Utility::Cost, Completion::Add1) => Rule::MesAdd1,
+            (Utility::Cost, Completion::Add1Exhaustive) => Rule::MesAdd1Exhaustive,
+            (Utility::Cost, Completion::Add1Comparison) => Rule::MesAdd1Comparison,
+            (Utility::Cost, Completion::Greedy) => Rule::MesGreedy,
+            _ => Rule::EqualShares(rule),
+        }
+    }
+
+    /// The equal-shares form of this rule, if it is one.
+    pub fn equal_shares(&self) -> Option<EqualShares> {
+        match self {
+            Rule::EqualShares(rule) => Some(*rule),
+            rule => EqualShares::named(rule.builtin_name()?, Utility::Cost),
+        }
+    }
 
     /// A rule of your own, by name.
     ///
@@ -171,6 +197,7 @@ impl Rule {
             Rule::Phragmen => "phragmen",
             Rule::PhragmenSkip => "phragmen-skip",
             Rule::MaxWelfare => "max-welfare",
+            Rule::EqualShares(rule) => return Some(rule.name_static()),
             Rule::Custom(_) => return None,
         })
     }
@@ -199,6 +226,12 @@ impl Rule {
     /// The rule a tally named `name` counts by: the built-in rule of that name
     /// (without options), or a rule of your own.
     pub(crate) fn named(name: &str) -> Rule {
+        if let Some((base, utility)) = name.split_once(':')
+            && let Ok(utility) = utility.parse()
+            && let Some(rule) = EqualShares::named(base, utility)
+        {
+            return Rule::from_equal_shares(rule);
+        }
         Rule::BUILTIN
             .iter()
             .find(|r| r.name() == name)
@@ -242,6 +275,15 @@ impl FromStr for Rule {
                 option: option.to_owned(),
             })
         };
+        if let (Some(option), Some(_)) = (option, EqualShares::named(name, Utility::Cost)) {
+            let utility = option.parse().map_err(|_| TallyError::UnknownUtility {
+                rule: name.to_owned(),
+                utility: option.to_owned(),
+            })?;
+            return EqualShares::named(name, utility)
+                .map(Rule::from_equal_shares)
+                .ok_or_else(unknown);
+        }
         let rule = match name {
             "greedy-no-skip" if option.is_some() => Rule::GreedyNoSkip {
                 threshold: threshold()?,
@@ -313,6 +355,7 @@ impl Tally for Rule {
             Rule::Phragmen => Phragmen::STOP.tally(election, ties),
             Rule::PhragmenSkip => Phragmen::SKIP.tally(election, ties),
             Rule::MaxWelfare => MaxWelfare.tally(election, ties),
+            Rule::EqualShares(rule) => rule.tally(election, ties),
             Rule::Custom(c) => Err(TallyError::UnregisteredRule {
                 name: c.name().to_owned(),
             }),
@@ -330,6 +373,18 @@ mod tests {
         all.push(Rule::GreedyNoSkip { threshold: 7 });
         all.push(Rule::GreedyThreshold { threshold: 250 });
         all.push(Rule::custom("lottery").unwrap());
+        for completion in [
+            Completion::None,
+            Completion::Add1,
+            Completion::Add1Exhaustive,
+            Completion::Add1Comparison,
+            Completion::Greedy,
+        ] {
+            all.push(Rule::from_equal_shares(EqualShares {
+                completion,
+                utility: Utility::Cardinality,
+            }));
+        }
         for rule in all {
             let text = rule.to_string();
             assert_eq!(text.parse::<Rule>().unwrap(), rule, "{text}");
@@ -376,8 +431,14 @@ mod tests {
             "greedy-threshold:many".parse::<Rule>(),
             Err(TallyError::BadRuleOption { .. })
         ));
+        let err = "mes:3".parse::<Rule>().unwrap_err();
+        assert!(
+            matches!(&err, TallyError::UnknownUtility { rule, utility } if rule == "mes" && utility == "3"),
+            "{err:?}"
+        );
+        assert!(err.to_string().contains("cost, cardinality"), "{err}");
         assert!(matches!(
-            "mes:3".parse::<Rule>(),
+            "phragmen:cardinality".parse::<Rule>(),
             Err(TallyError::UnknownRule { .. })
         ));
     }

@@ -131,6 +131,15 @@ impl Supporters {
         classes
     }
 
+    /// The same supporters, each giving utility 1 (cardinality utilities).
+    pub(crate) fn unit(&self) -> Supporters {
+        let mut unit = self.clone();
+        for u in &mut unit.utilities {
+            *u = u64::from(*u > 0);
+        }
+        unit
+    }
+
     /// Number of distinct ballots.
     pub(crate) fn num_groups(&self) -> usize {
         self.weights.len()

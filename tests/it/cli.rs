@@ -900,3 +900,47 @@ fn tally_counts_several_files_and_names_the_ones_it_cannot() {
         stderr(&o)
     );
 }
+
+#[test]
+fn equal_shares_takes_a_utility_and_other_rules_refuse_one() {
+    let file = scratch("utility.pb", SMALL);
+    let path = file.to_str().unwrap();
+    for (utility, name) in [
+        ("cost", "mes-add1"),
+        ("cardinality", "mes-add1:cardinality"),
+    ] {
+        let o = run(&[
+            "tally",
+            path,
+            "--rule",
+            "mes-add1",
+            "--utility",
+            utility,
+            "--format",
+            "json",
+        ]);
+        assert!(o.status.success(), "{}", stderr(&o));
+        let v: serde_json::Value = serde_json::from_str(stdout(&o).trim()).unwrap();
+        assert_eq!(v["rule"], name);
+    }
+    let o = run(&[
+        "tally",
+        path,
+        "--rule",
+        "phragmen",
+        "--utility",
+        "cardinality",
+    ]);
+    assert_eq!(o.status.code(), Some(1));
+    assert!(
+        stderr(&o).contains("--utility: the rule phragmen is not an equal-shares rule"),
+        "{}",
+        stderr(&o)
+    );
+    let o = run(&["tally", path, "--rule", "official", "--utility", "cost"]);
+    assert_eq!(o.status.code(), Some(1));
+    // Sweeps name the rule with its utility.
+    let o = run(&["sweep", "--rules", "mes:votes"]);
+    assert_eq!(o.status.code(), Some(2));
+    assert!(stderr(&o).contains("unknown utility"), "{}", stderr(&o));
+}
