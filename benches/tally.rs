@@ -1,6 +1,6 @@
 //! Speed of the rules on real elections: Łódź 2022 (approval, ~90k voters × 160
 //! projects), Wrocław 2015 (choose-1, ~132k voters), Kraków 2024 (ranked, ~65k
-//! voters), add1 on Wieliczka 2023 (6,586 voters × 64 projects) and on four
+//! voters), add1 and maximin support on Wieliczka 2023 (6,586 voters × 64 projects), add1 on four
 //! Budapest district elections (money in forints).
 //!
 //! The `adversarial` group runs the inputs that used to hang or take tens of
@@ -20,8 +20,8 @@ use std::time::Duration;
 use criterion::{Criterion, criterion_group, criterion_main};
 use medborgarbudget::pabulib;
 use medborgarbudget::tally::{
-    Candidate, Election, Greedy, MaxWelfare, Mes, MesAdd1, MesAdd1Comparison, MesGreedy, Phragmen,
-    Profile, ProfileKind, Tally, TieBreaking,
+    Candidate, Election, Greedy, MaxWelfare, MaximinSupport, Mes, MesAdd1, MesAdd1Comparison,
+    MesGreedy, Phragmen, Profile, ProfileKind, Tally, TieBreaking,
 };
 
 fn election(name: &str) -> Option<Election> {
@@ -68,6 +68,9 @@ fn bench(c: &mut Criterion) {
         });
         g.bench_function("mes-add1-comparison", |b| {
             b.iter(|| MesAdd1Comparison.tally(black_box(&e), &official))
+        });
+        g.bench_function("maximin-support", |b| {
+            b.iter(|| MaximinSupport.tally(black_box(&e), &ties))
         });
         g.finish();
     }

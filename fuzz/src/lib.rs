@@ -5,8 +5,9 @@
 
 use medborgarbudget::pabulib::{self, OnProblem, PROBLEMS_LISTED, ParseOptions, PbError, PbFile};
 use medborgarbudget::tally::{
-    Candidate, Election, Greedy, GreedyNoSkip, GreedyThreshold, MaxWelfare, Mes, MesAdd1,
-    MesAdd1Comparison, MesGreedy, Phragmen, Profile, ProfileKind, Tally, TallyError, TieBreaking,
+    Candidate, Election, Greedy, GreedyNoSkip, GreedyThreshold, MaxWelfare, MaximinSupport, Mes,
+    MesAdd1, MesAdd1Comparison, MesGreedy, Phragmen, Profile, ProfileKind, Tally, TallyError,
+    TieBreaking,
 };
 
 /// The files `data` reads as, one per way of reading that accepts it: for
@@ -226,7 +227,7 @@ pub fn rules(data: &[u8]) {
 
 /// Every rule on `election`, each outcome checked.
 fn tally_all(election: &Election, ties: &TieBreaking) {
-    let rules: [&dyn Tally; 11] = [
+    let rules: [&dyn Tally; 12] = [
         &Greedy,
         &GreedyNoSkip { threshold: 0 },
         &GreedyThreshold { threshold: 2 },
@@ -242,6 +243,7 @@ fn tally_all(election: &Election, ties: &TieBreaking) {
         &Phragmen::STOP,
         &Phragmen::SKIP,
         &MaxWelfare,
+        &MaximinSupport,
     ];
     for rule in rules {
         match rule.tally(election, ties) {

@@ -566,7 +566,7 @@ fn monotone(rule: &Rule) -> (bool, bool) {
 /// | greedy (all three) | exact | exact |
 /// | `mes` | exact | scanned when small, else a threshold |
 /// | `phragmen`, `phragmen-skip` | exact | exact |
-/// | add1, `mes-greedy`, `max-welfare`, rules of your own | threshold | threshold |
+/// | add1, `mes-greedy`, `max-welfare`, `maximin-support`, rules of your own | threshold | threshold |
 ///
 /// Why: a sequential rule (greedy, equal shares, Phragmén) counts the same as
 /// before until it picks the project; a cheaper project (or one with more
@@ -1273,6 +1273,7 @@ mod tests {
                 Rule::Phragmen,
                 Rule::PhragmenSkip,
                 Rule::MaxWelfare,
+                Rule::MaximinSupport,
                 Rule::from_equal_shares(EqualShares {
                     completion: Completion::None,
                     utility: Utility::Cardinality,

@@ -24,6 +24,7 @@
 //! | `phragmen` | [`Phragmen::STOP`] | sequential Phragmén, stop at the first that breaks the budget |
 //! | `phragmen-skip` | [`Phragmen::SKIP`] | sequential Phragmén, skip it |
 //! | `max-welfare` | [`MaxWelfare`] | exact knapsack: most total support |
+//! | `maximin-support` | [`MaximinSupport`] | the maximin support method, supports weighed against costs |
 //!
 //! Support is approvals for approval ballots, points for cumulative and scoring
 //! ballots, and Borda points for rankings (first of three gets 3), so `greedy` on
@@ -64,6 +65,7 @@ mod affine;
 mod arith;
 mod explain;
 mod greedy;
+mod maximin;
 mod mes;
 mod phragmen;
 mod profile;
@@ -83,6 +85,7 @@ pub use explain::{
     Trace, explain,
 };
 pub use greedy::{Greedy, GreedyNoSkip, GreedyThreshold};
+pub use maximin::MaximinSupport;
 pub use mes::{
     Comparison, Completion, EqualShares, Mes, MesAdd1, MesAdd1Comparison, MesGreedy, Utility,
 };

@@ -6,9 +6,9 @@ use std::str::FromStr;
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
 use super::{
-    Completion, Election, EqualShares, Greedy, GreedyNoSkip, GreedyThreshold, MaxWelfare, Mes,
-    MesAdd1, MesAdd1Comparison, MesGreedy, Outcome, Phragmen, Tally, TallyError, TieBreaking,
-    Utility,
+    Completion, Election, EqualShares, Greedy, GreedyNoSkip, GreedyThreshold, MaxWelfare,
+    MaximinSupport, Mes, MesAdd1, MesAdd1Comparison, MesGreedy, Outcome, Phragmen, Tally,
+    TallyError, TieBreaking, Utility,
 };
 
 /// The prefix that marks a rule of your own in a rule's text form.
@@ -40,6 +40,7 @@ pub const MAX_CUSTOM_NAME: usize = 64;
 /// | `phragmen` | [`Phragmen::STOP`] |
 /// | `phragmen-skip` | [`Phragmen::SKIP`] |
 /// | `max-welfare` | [`MaxWelfare`] |
+/// | `maximin-support` | [`MaximinSupport`] |
 /// | `custom:NAME` | a rule of your own, counted by the [`Tally`] you pass |
 ///
 /// Any other text is refused, naming the known rules, so a typo such as
@@ -88,6 +89,8 @@ pub enum Rule {
     PhragmenSkip,
     /// Exact knapsack: most total support.
     MaxWelfare,
+    /// The maximin support method.
+    MaximinSupport,
     /// An equal-shares rule with other than cost utilities (with cost
     /// utilities, the rules above): [`Rule::from_equal_shares`] builds it.
     EqualShares(EqualShares),
@@ -122,6 +125,7 @@ impl Rule {
         Rule::Phragmen,
         Rule::PhragmenSkip,
         Rule::MaxWelfare,
+        Rule::MaximinSupport,
     ];
 
     /// The rule an [`EqualShares`] counts by: `Mes`, `MesAdd1`, … for cost
@@ -197,6 +201,7 @@ impl Rule {
             Rule::Phragmen => "phragmen",
             Rule::PhragmenSkip => "phragmen-skip",
             Rule::MaxWelfare => "max-welfare",
+            Rule::MaximinSupport => "maximin-support",
             Rule::EqualShares(rule) => return Some(rule.name_static()),
             Rule::Custom(_) => return None,
         })
@@ -355,6 +360,7 @@ impl Tally for Rule {
             Rule::Phragmen => Phragmen::STOP.tally(election, ties),
             Rule::PhragmenSkip => Phragmen::SKIP.tally(election, ties),
             Rule::MaxWelfare => MaxWelfare.tally(election, ties),
+            Rule::MaximinSupport => MaximinSupport.tally(election, ties),
             Rule::EqualShares(rule) => rule.tally(election, ties),
             Rule::Custom(c) => Err(TallyError::UnregisteredRule {
                 name: c.name().to_owned(),

@@ -6,8 +6,8 @@
 #![allow(clippy::unwrap_used, clippy::panic)]
 
 use medborgarbudget::tally::{
-    Candidate, Election, Greedy, GreedyNoSkip, MaxWelfare, Mes, MesAdd1, MesAdd1Comparison,
-    MesGreedy, Phragmen, Profile, ProfileKind, Tally, TieBreaking,
+    Candidate, Election, Greedy, GreedyNoSkip, MaxWelfare, MaximinSupport, Mes, MesAdd1,
+    MesAdd1Comparison, MesGreedy, Phragmen, Profile, ProfileKind, Tally, TieBreaking,
 };
 use proptest::prelude::*;
 
@@ -67,6 +67,7 @@ fn rules() -> Vec<Box<dyn Tally>> {
         Box::new(Phragmen::STOP),
         Box::new(Phragmen::SKIP),
         Box::new(MaxWelfare),
+        Box::new(MaximinSupport),
     ]
 }
 
