@@ -417,7 +417,9 @@ impl PbFile {
     }
 
     /// The election the tallies read: candidates labelled by project id with their
-    /// scaled costs, the scaled budget and the profile.
+    /// scaled costs, the scaled budget and the profile, with
+    /// [`scale`](PbFile::scale) units to a whole currency unit
+    /// ([`Election::with_unit`]: add1 adds whole units, as pabulib does).
     ///
     /// # Errors
     /// As [`Election::new`]; a file read by [`parse`] always succeeds.
@@ -427,7 +429,7 @@ impl PbFile {
             .iter()
             .map(|p| Candidate::new(p.id.clone(), p.cost))
             .collect();
-        Election::new(self.budget, candidates, self.profile.clone())
+        Ok(Election::new(self.budget, candidates, self.profile.clone())?.with_unit(self.scale))
     }
 
     /// META `rule`: how the official outcome was computed (`greedy`,

@@ -8,7 +8,7 @@ use serde::Serialize;
 use super::Step;
 use super::error::{CycleError, GateError, TransitionError};
 use super::records::{
-    Allocation, CycleSetup, FundingDecision, Lesson, OutreachActivity, Participation,
+    Allocation, CycleSetup, FundingDecision, Lesson, OutreachActivity, Participation, RulesVersion,
     VoterRegister, VotingWindow,
 };
 use super::stage::{AcceptsFunds, Decided, FollowUp, Framed, Framework, Implementation, Stage};
@@ -432,7 +432,10 @@ impl<S: Framed> Cycle<S> {
     }
 
     /// The election as a tally sees it: projects on the shortlist in order,
-    /// labelled by id, and the ballots.
+    /// labelled by id, and the ballots; amounts in minor units, with the
+    /// currency's minor units per major as the unit add1 steps
+    /// ([`Election::with_unit`]) from [`RulesVersion`] 2 on (version 1 stepped
+    /// one minor unit).
     ///
     /// # Errors
     /// A cost or budget that is not a positive amount, or a ballot the profile
@@ -490,11 +493,15 @@ impl<S: Framed> Cycle<S> {
                 }
             }
         }
-        Ok(Election::new(
-            to_units(self.budget()?)?,
-            candidates,
-            profile.build(),
-        )?)
+        let election = Election::new(to_units(self.budget()?)?, candidates, profile.build())?;
+        // Rules version 2: add1 steps whole currency units, as the `.pb`
+        // export counts; version 1 stepped minor units.
+        Ok(if self.setup().rules_version >= RulesVersion(2) {
+            let unit = u64::try_from(self.currency().minor_per_major()).unwrap_or(1);
+            election.with_unit(unit)
+        } else {
+            election
+        })
     }
 
     pub(crate) fn check_eligible(

@@ -47,7 +47,12 @@ impl RulesVersion {
     /// recorded.
     pub const FIRST: RulesVersion = RulesVersion(1);
     /// The rules this build applies to new cycles.
-    pub const CURRENT: RulesVersion = RulesVersion(1);
+    ///
+    /// * 1: the first rules.
+    /// * 2: equal shares with add1 raises each voter's money by one whole
+    ///   currency unit per run, not one minor unit, so that a cycle counts as
+    ///   its `.pb` export does ([`Cycle::election`](crate::process::Cycle::election)).
+    pub const CURRENT: RulesVersion = RulesVersion(2);
 
     fn first() -> RulesVersion {
         RulesVersion::FIRST

@@ -628,7 +628,10 @@ fn add1_by(shares: &Shares<'_>, exhaustive_stop: bool, jump: bool) -> Result<Add
     let budget = u128::from(e.budget());
     let n = e.profile().num_voters().max(1);
     let supported = shares.support.iter().filter(|s| **s > 0).count();
-    let mut per_voter = e.budget() / n;
+    // One whole currency unit, and ⌊budget / n⌋ of them to start.
+    let unit = e.unit().max(1);
+    let start = e.budget() / n / unit * unit;
+    let mut per_voter = start;
     let mut runs = 0_u32;
     let mut exact = false;
     let mut kept: Option<(MesRun, u64)> = None;
@@ -641,7 +644,12 @@ fn add1_by(shares: &Shares<'_>, exhaustive_stop: bool, jump: bool) -> Result<Add
     loop {
         let (run, next) = if jump && plain_left == 0 {
             let (run, next) = shares.run_traced(per_voter)?;
-            if next == per_voter.checked_add(1) {
+            // The first whole unit at or past the next budget that can differ.
+            let next = next.map(|next| {
+                let units = (next - per_voter).div_ceil(unit);
+                per_voter.saturating_add(units.saturating_mul(unit))
+            });
+            if next == per_voter.checked_add(unit) {
                 streak = streak.saturating_add(1);
                 if streak >= 2 {
                     plain_left = 1 << (streak - 2).min(6);
@@ -659,7 +667,7 @@ fn add1_by(shares: &Shares<'_>, exhaustive_stop: bool, jump: bool) -> Result<Add
         if run.total_cost > budget {
             // The kept outcome held up to the unit below this one.
             if let Some(k) = kept.as_mut() {
-                k.1 = per_voter - 1;
+                k.1 = per_voter - unit;
             }
             break;
         }
@@ -684,12 +692,12 @@ fn add1_by(shares: &Shares<'_>, exhaustive_stop: bool, jump: bool) -> Result<Add
             Some(next) => next,
             // Stepping, or no decision left that could change (not reached
             // when jumping: such a run is complete).
-            None => per_voter.checked_add(1).ok_or(TallyError::Overflow)?,
+            None => per_voter.checked_add(unit).ok_or(TallyError::Overflow)?,
         };
     }
     let (run, per_voter) = match kept {
         Some(k) => k,
-        None => (shares.run(e.budget() / n, 1)?, e.budget() / n),
+        None => (shares.run(start, 1)?, start),
     };
     Ok(Add1 {
         run,

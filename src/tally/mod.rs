@@ -251,6 +251,8 @@ pub struct Election {
     /// shared by every copy with the same ballots.
     derived: Arc<Derived>,
     step_limit: Option<u64>,
+    /// The election's units in one whole currency unit ([`Election::with_unit`]).
+    unit: u64,
 }
 
 /// Facts of a profile, computed when first needed.
@@ -266,6 +268,7 @@ impl PartialEq for Election {
             && self.candidates == other.candidates
             && self.profile == other.profile
             && self.step_limit == other.step_limit
+            && self.unit == other.unit
     }
 }
 
@@ -300,6 +303,7 @@ impl Election {
             profile: Arc::new(profile),
             derived: Arc::default(),
             step_limit: None,
+            unit: 1,
         })
     }
 
@@ -338,6 +342,45 @@ impl Election {
     /// The step limit, if any.
     pub fn step_limit(&self) -> Option<u64> {
         self.step_limit
+    }
+
+    /// The election with amounts in units of which `unit` make one whole
+    /// currency unit (1, the default: amounts are whole currency units; 100:
+    /// they are öre, grosz or cents). Only add1 reads it: each of its runs
+    /// raises every voter's money by one whole currency unit, starting from
+    /// `⌊budget / n⌋` whole units, as pabulib's `equalshares/add1` does. A `.pb`
+    /// file's election takes the file's scale
+    /// ([`PbFile::election`](crate::pabulib::PbFile::election)); a cycle's,
+    /// under [`RulesVersion`](crate::process::RulesVersion) 2 and later, its
+    /// currency's minor units per major — so a cycle and its `.pb` export count
+    /// alike. A unit of 0 is taken as 1.
+    ///
+    /// ```
+    /// use medborgarbudget::tally::{Candidate, Election, MesAdd1, Profile, ProfileKind, Tally, TieBreaking};
+    ///
+    /// // In öre: 2 voters, a budget of 10.00 (1 000 öre), a (6.00) by both and b
+    /// // (6.00) by the first.
+    /// let mut profile = Profile::builder(ProfileKind::Approval, 2);
+    /// profile.push_approval(&[0, 1], 1)?;
+    /// profile.push_approval(&[0], 1)?;
+    /// let ore = Election::new(1_000, vec![Candidate::new("a", 600), Candidate::new("b", 600)], profile.build())?;
+    /// let ties = TieBreaking::by_project_id();
+    /// let by_ore = MesAdd1::default().tally(&ore, &ties)?;
+    /// let by_krona = MesAdd1::default().tally(&ore.clone().with_unit(100), &ties)?;
+    /// // The last money per voter within budget: 8.99 stepping öre, 8.00 kronor.
+    /// assert_eq!(by_ore.details.per_voter_budget.map(|f| f.numerator), Some(899));
+    /// assert_eq!(by_krona.details.per_voter_budget.map(|f| f.numerator), Some(800));
+    /// # Ok::<(), medborgarbudget::tally::TallyError>(())
+    /// ```
+    #[must_use]
+    pub fn with_unit(mut self, unit: u64) -> Election {
+        self.unit = unit.max(1);
+        self
+    }
+
+    /// The election's units in one whole currency unit ([`Election::with_unit`]).
+    pub fn unit(&self) -> u64 {
+        self.unit
     }
 
     /// The budget in minor units.

@@ -4,7 +4,7 @@
 #![allow(clippy::unwrap_used, clippy::panic)]
 
 use medborgarbudget::pabulib::{self, cycle};
-use medborgarbudget::tally::{Greedy, Mes, Phragmen, Tally, TieBreaking};
+use medborgarbudget::tally::{Greedy, Mes, MesAdd1, Phragmen, Tally, TieBreaking};
 
 const FILES: &[&str] = &[
     "Poland_Wieliczka_2023_Green_Budget.pb",
@@ -85,4 +85,39 @@ fn replayed_votes_match_direct_counts_and_export_round_trips() {
             assert_eq!(funded, cycle.decision().funded.len(), "{name}");
         }
     }
+}
+
+/// add1 in a cycle steps whole currency units (rules version 2), as the file
+/// and the cycle's `.pb` export count: the same projects, and the same money
+/// per voter in the end (the cycle's in minor units). Stepping minor units
+/// instead (an election with unit 1) stops elsewhere.
+#[test]
+fn add1_counts_a_cycle_as_its_file_and_its_export() {
+    let Some(dir) = crate::common::pabulib_dir() else {
+        return;
+    };
+    let file = pabulib::read_file(dir.join("files/Poland_Wieliczka_2023_Green_Budget.pb")).unwrap();
+    let rule = MesAdd1::default();
+    let ties = TieBreaking::by_project_id();
+    let direct = rule.tally(&file.election().unwrap(), &ties).unwrap();
+    let cycle = cycle::replay_vote(&file, &rule).unwrap();
+    let ours = cycle.election().unwrap();
+    assert_eq!(ours.unit(), 100, "grosz per złoty");
+    let counted = rule.tally(&ours, &ties).unwrap();
+    assert_eq!(counted.selected, direct.selected);
+    let per_voter = |o: &medborgarbudget::tally::Outcome| o.details.per_voter_budget.unwrap();
+    assert_eq!(
+        per_voter(&counted).numerator,
+        per_voter(&direct).numerator * 100
+    );
+    assert_eq!(cycle.decision().funded.len(), direct.selected.len());
+
+    let mut text = Vec::new();
+    pabulib::write(&cycle::export(&cycle).unwrap(), &mut text).unwrap();
+    let back = pabulib::parse(&text).unwrap().election().unwrap();
+    assert_eq!(rule.tally(&back, &ties).unwrap().selected, direct.selected);
+
+    // One grosz at a time ends at another money per voter.
+    let by_grosz = rule.tally(&ours.clone().with_unit(1), &ties).unwrap();
+    assert_ne!(per_voter(&by_grosz), per_voter(&counted));
 }

@@ -68,17 +68,29 @@ fn a_cycle_is_replayed_under_the_rules_it_was_written_with() {
     r.run_to_implementation(FIRST);
     let json = serde_json::to_value(&r.events).unwrap();
     let started = &json[1]["cycle"]["event"]["cycle_started"];
-    assert_eq!(started["rules_version"], 1, "{started}");
+    assert_eq!(
+        started["rules_version"],
+        RulesVersion::CURRENT.0,
+        "{started}"
+    );
     assert_eq!(Programme::replay(r.events.clone()).unwrap(), r.p);
 
-    // A log without a version reads as the first rules.
+    // A log without a version reads as the first rules, and replays.
     let mut old = json.clone();
     old[1]["cycle"]["event"]["cycle_started"]
         .as_object_mut()
         .unwrap()
         .remove("rules_version");
     let events: Vec<ProgrammeEvent> = serde_json::from_value(old).unwrap();
-    assert_eq!(Programme::replay(events).unwrap(), r.p);
+    let replayed = serde_json::to_string(&Programme::replay(events).unwrap()).unwrap();
+    let current = format!("\"rules_version\":{}", RulesVersion::CURRENT);
+    assert!(replayed.contains("\"rules_version\":1"));
+    assert_eq!(
+        replayed,
+        serde_json::to_string(&r.p)
+            .unwrap()
+            .replace(&current, "\"rules_version\":1")
+    );
 
     // Rules this build does not know are refused, naming them.
     let mut newer = json;
@@ -469,4 +481,23 @@ fn stored_programmes_are_checked_when_loaded() {
         e[second]["cycle"]["event"]["cycle_started"]["year"] = (FIRST + 2).into();
     });
     assert!(err.contains("the programme's next year is 2028"), "{err}");
+}
+
+#[test]
+fn add1_steps_minor_units_under_the_first_rules_and_whole_units_after() {
+    for (version, unit) in [(RulesVersion::FIRST, 1), (RulesVersion::CURRENT, 100)] {
+        let mut setup = setup();
+        setup.rules_version = version;
+        let mut cycle = AnyCycle::from(medborgarbudget::process::Cycle::new(setup));
+        for command in year_commands(approval_rules()) {
+            if matches!(command, Command::BeginFollowUp { .. }) {
+                break;
+            }
+            cycle.apply(command).unwrap();
+        }
+        let AnyCycle::Implementation(cycle) = cycle else {
+            panic!("the fixture reaches implementation")
+        };
+        assert_eq!(cycle.election().unwrap().unit(), unit, "rules {version}");
+    }
 }
