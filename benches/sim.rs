@@ -1,5 +1,6 @@
 //! Simulation speed: one three-year programme for a district of 10,000
-//! residents (target ≤ 200 ms), and a sweep of many such programmes on one and
+//! residents (target ≤ 200 ms; counted by greedy, by equal shares and by
+//! equal shares with add1, whose target is within 2× of plain), and a sweep of many such programmes on one and
 //! on two threads (target: 1,000 programmes ≤ 60 s on 2 cores).
 //!
 //! `SWEEP_PROGRAMMES` sets the size of the sweep (default 100; the note's
@@ -9,6 +10,7 @@ use std::time::Instant;
 
 use criterion::{Criterion, criterion_group, criterion_main};
 use medborgarbudget::sim::{Scenario, Simulation, Sweep, sweep};
+use medborgarbudget::tally::Rule;
 
 fn programme(c: &mut Criterion) {
     let scenario = Scenario::default();
@@ -26,6 +28,23 @@ fn programme(c: &mut Criterion) {
             });
         },
     );
+    // The same programme counted by equal shares, plain and with add1 (issue
+    // 11's target: add1 within 2× of plain).
+    for rule in [Rule::Mes, Rule::MesAdd1] {
+        let scenario = Scenario {
+            rule: rule.clone(),
+            ..Scenario::default()
+        };
+        group.bench_function(format!("three-year programme by {rule}"), |b| {
+            let mut seed = 0;
+            b.iter(|| {
+                seed += 1;
+                Simulation::new(&scenario, seed)
+                    .and_then(|s| s.run_in_memory())
+                    .map(|run| run.years.len())
+            });
+        });
+    }
     group.finish();
     let run = Simulation::new(&scenario, 1).and_then(|s| s.run_in_memory());
     if let Ok(run) = run {
@@ -44,7 +63,7 @@ fn sweeps(_: &mut Criterion) {
         .and_then(|v| v.parse().ok())
         .unwrap_or(100);
     let grid = Sweep {
-        rules: vec![medborgarbudget::tally::Rule::Greedy],
+        rules: vec![Rule::Greedy],
         outreach: vec![true],
         seeds: (1..=programmes).collect(),
         ..Sweep::default()
