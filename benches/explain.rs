@@ -14,20 +14,13 @@
 //! `MEDBORGARBUDGET_PABULIB` or `../shared/pabulib`.
 
 use std::hint::black_box;
-use std::path::PathBuf;
 use std::time::Duration;
 
-use criterion::{Criterion, criterion_group, criterion_main};
-use medborgarbudget::pabulib;
-use medborgarbudget::tally::{Election, Greedy, Mes, Phragmen, Tally, TieBreaking, explain};
+mod common;
 
-fn election(name: &str) -> Option<Election> {
-    let dir = std::env::var_os("MEDBORGARBUDGET_PABULIB")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../shared/pabulib"));
-    let file = pabulib::read_file(dir.join("files").join(name)).ok()?;
-    file.election().ok()
-}
+use common::election;
+use criterion::{Criterion, criterion_group, criterion_main};
+use medborgarbudget::tally::{Greedy, Mes, Phragmen, Tally, TieBreaking, explain};
 
 fn bench(c: &mut Criterion) {
     let ties = TieBreaking::by_project_id();

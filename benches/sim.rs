@@ -16,17 +16,10 @@ fn programme(c: &mut Criterion) {
     let scenario = Scenario::default();
     let mut group = c.benchmark_group("simulate");
     group.sample_size(20);
-    group.bench_function(
+    simulate(
+        &mut group,
         "three-year programme, 10,000 residents, memory store",
-        |b| {
-            let mut seed = 0;
-            b.iter(|| {
-                seed += 1;
-                Simulation::new(&scenario, seed)
-                    .and_then(|s| s.run_in_memory())
-                    .map(|run| run.years.len())
-            });
-        },
+        &scenario,
     );
     // The same programme counted by equal shares, plain and with add1 (issue
     // 11's target: add1 within 2× of plain).
@@ -35,15 +28,11 @@ fn programme(c: &mut Criterion) {
             rule: rule.clone(),
             ..Scenario::default()
         };
-        group.bench_function(format!("three-year programme by {rule}"), |b| {
-            let mut seed = 0;
-            b.iter(|| {
-                seed += 1;
-                Simulation::new(&scenario, seed)
-                    .and_then(|s| s.run_in_memory())
-                    .map(|run| run.years.len())
-            });
-        });
+        simulate(
+            &mut group,
+            &format!("three-year programme by {rule}"),
+            &scenario,
+        );
     }
     group.finish();
     let run = Simulation::new(&scenario, 1).and_then(|s| s.run_in_memory());
@@ -55,6 +44,23 @@ fn programme(c: &mut Criterion) {
             run.events_written
         );
     }
+}
+
+/// Benches one programme of `scenario` a sample, a new seed each.
+fn simulate(
+    group: &mut criterion::BenchmarkGroup<'_, criterion::measurement::WallTime>,
+    name: &str,
+    scenario: &Scenario,
+) {
+    group.bench_function(name, |b| {
+        let mut seed = 0;
+        b.iter(|| {
+            seed += 1;
+            Simulation::new(scenario, seed)
+                .and_then(|s| s.run_in_memory())
+                .map(|run| run.years.len())
+        });
+    });
 }
 
 fn sweeps(_: &mut Criterion) {

@@ -139,44 +139,8 @@ enum Command {
         /// counted (exit code 1 at the end).
         #[arg(required = true)]
         files: Vec<PathBuf>,
-        /// The counting rule; `official` is the rule in the file's META with the
-        /// tie-breaking its officials use.
-        #[arg(long, value_enum, default_value_t = RuleArg::Rule(Rule::Greedy))]
-        rule: RuleArg,
-        /// Tie-breaking, in order (default: `id`; for `official`, the officials').
-        #[arg(long, value_enum, value_delimiter = ',')]
-        tie_break: Vec<TieArg>,
-        /// Output format.
-        #[arg(long, value_enum, default_value_t = Format::Table)]
-        format: Format,
-        /// For `greedy-threshold` and `greedy-no-skip`: the least support a
-        /// project needs (default: META `min_project_score_threshold` for
-        /// `greedy-threshold`, none for `greedy-no-skip`); other rules refuse it.
-        #[arg(long)]
-        threshold: Option<u64>,
-        /// For equal-shares rules (`mes`, `mes-add1`, …): what a funded project
-        /// is worth to each supporter — `cost` (the default: supporters of an
-        /// approved project split its cost equally; points ballots keep their
-        /// points) or `cardinality` (1 per supported project). Other rules
-        /// refuse it.
-        #[arg(long, value_enum)]
-        utility: Option<UtilityArg>,
-        /// Count a file that breaks a promise of its own (a voter id used twice, a
-        /// vote longer than META max_length, …: what `check` lists), which is
-        /// otherwise refused. `count`: every row counted as written (a project
-        /// named twice in one vote counts once, its points added up); `skip`: every
-        /// row with a problem left out (of rows sharing a voter id, all but the
-        /// first). Problems not about a vote (META num_votes, a project's cost) do
-        /// not change the count. The number of problems goes to standard error.
-        #[arg(long, value_enum)]
-        lenient: Option<LenientArg>,
-        /// Explain why each project won or lost: the largest cost at which it
-        /// would have been (or still would be) funded, and the fewest added
-        /// voters supporting it alone that would have funded it. A table lists
-        /// every project; JSON adds the measures to `projects`; CSV gains
-        /// their columns. Counts the election again many times.
-        #[arg(long)]
-        explain: bool,
+        #[command(flatten)]
+        args: TallyArgs,
     },
     /// Check .pb files: print `file:line: problem` for every broken promise (at
     /// most 20 per file) and for a file that does not read.
@@ -303,27 +267,7 @@ fn main() -> ExitCode {
             programme,
             out,
         } => programmes::report(&store, programme.as_deref(), &out),
-        Command::Tally {
-            files,
-            rule,
-            tie_break,
-            format,
-            threshold,
-            utility,
-            lenient,
-            explain,
-        } => tally_files(
-            &files,
-            &TallyArgs {
-                rule,
-                tie_break,
-                format,
-                threshold,
-                utility,
-                lenient,
-                explain,
-            },
-        ),
+        Command::Tally { files, args } => tally_files(&files, &args),
         Command::Check { files } => check(&files),
     };
     output::exit(result)
@@ -402,13 +346,45 @@ fn spinner(message: String) -> ProgressBar {
 }
 
 /// `tally`'s options, the same for every file.
+#[derive(Debug, clap::Args)]
 struct TallyArgs {
+    /// The counting rule; `official` is the rule in the file's META with the
+    /// tie-breaking its officials use.
+    #[arg(long, value_enum, default_value_t = RuleArg::Rule(Rule::Greedy))]
     rule: RuleArg,
+    /// Tie-breaking, in order (default: `id`; for `official`, the officials').
+    #[arg(long, value_enum, value_delimiter = ',')]
     tie_break: Vec<TieArg>,
+    /// Output format.
+    #[arg(long, value_enum, default_value_t = Format::Table)]
     format: Format,
+    /// For `greedy-threshold` and `greedy-no-skip`: the least support a
+    /// project needs (default: META `min_project_score_threshold` for
+    /// `greedy-threshold`, none for `greedy-no-skip`); other rules refuse it.
+    #[arg(long)]
     threshold: Option<u64>,
+    /// For equal-shares rules (`mes`, `mes-add1`, …): what a funded project
+    /// is worth to each supporter — `cost` (the default: supporters of an
+    /// approved project split its cost equally; points ballots keep their
+    /// points) or `cardinality` (1 per supported project). Other rules
+    /// refuse it.
+    #[arg(long, value_enum)]
     utility: Option<UtilityArg>,
+    /// Count a file that breaks a promise of its own (a voter id used twice, a
+    /// vote longer than META max_length, …: what `check` lists), which is
+    /// otherwise refused. `count`: every row counted as written (a project
+    /// named twice in one vote counts once, its points added up); `skip`: every
+    /// row with a problem left out (of rows sharing a voter id, all but the
+    /// first). Problems not about a vote (META num_votes, a project's cost) do
+    /// not change the count. The number of problems goes to standard error.
+    #[arg(long, value_enum)]
     lenient: Option<LenientArg>,
+    /// Explain why each project won or lost: the largest cost at which it
+    /// would have been (or still would be) funded, and the fewest added
+    /// voters supporting it alone that would have funded it. A table lists
+    /// every project; JSON adds the measures to `projects`; CSV gains
+    /// their columns. Counts the election again many times.
+    #[arg(long)]
     explain: bool,
 }
 

@@ -1262,23 +1262,14 @@ mod tests {
             (costs, budget, ballots) in small_election(),
         ) {
             let e = election(ProfileKind::Approval, &costs, budget, &ballots);
-            for rule in [
-                Rule::Greedy,
-                Rule::GreedyNoSkip { threshold: 0 },
+            let extra = [
                 Rule::GreedyThreshold { threshold: 2 },
-                Rule::Mes,
-                Rule::MesGreedy,
-                Rule::MesAdd1,
-                Rule::MesAdd1Comparison,
-                Rule::Phragmen,
-                Rule::PhragmenSkip,
-                Rule::MaxWelfare,
-                Rule::MaximinSupport,
                 Rule::from_equal_shares(EqualShares {
                     completion: Completion::None,
                     utility: Utility::Cardinality,
                 }),
-            ] {
+            ];
+            for rule in Rule::BUILTIN.iter().cloned().chain(extra) {
                 check_against_brute_force(&rule, &e);
             }
         }

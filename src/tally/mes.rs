@@ -505,31 +505,34 @@ impl Tally for Mes {
     }
 
     fn tally(&self, election: &Election, ties: &TieBreaking) -> Result<Outcome, TallyError> {
-        self.count(election, ties, Utility::Cost)
+        one_run(election, ties, MES, Utility::Cost, false)
     }
 }
 
-impl Mes {
-    fn count(
-        self,
-        election: &Election,
-        ties: &TieBreaking,
-        utility: Utility,
-    ) -> Result<Outcome, TallyError> {
-        let rule = named(MES, utility);
-        let shares = Shares::with_utility(election, ties, rule, utility)?;
-        let n = election.profile().num_voters().max(1);
-        let run = shares.run(election.budget(), n)?;
-        Ok(shares.outcome(
-            rule,
-            run.selected,
-            OutcomeDetails {
-                per_voter_budget: Some(Fraction::new(u128::from(election.budget()), u128::from(n))),
-                exact_arithmetic: run.exact,
-                ..OutcomeDetails::default()
-            },
-        ))
+/// Equal shares at `budget / n` per voter, completed greedily or not.
+fn one_run(
+    election: &Election,
+    ties: &TieBreaking,
+    rule: &'static str,
+    utility: Utility,
+    greedy: bool,
+) -> Result<Outcome, TallyError> {
+    let shares = Shares::with_utility(election, ties, rule, utility)?;
+    let n = election.profile().num_voters().max(1);
+    let run = shares.run(election.budget(), n)?;
+    let mut selected = run.selected;
+    if greedy {
+        shares.greedy_fill(&mut selected);
     }
+    Ok(shares.outcome(
+        rule,
+        selected,
+        OutcomeDetails {
+            per_voter_budget: Some(Fraction::new(u128::from(election.budget()), u128::from(n))),
+            exact_arithmetic: run.exact,
+            ..OutcomeDetails::default()
+        },
+    ))
 }
 
 /// Equal shares, then utilitarian completion: projects not funded are added by
@@ -543,32 +546,7 @@ impl Tally for MesGreedy {
     }
 
     fn tally(&self, election: &Election, ties: &TieBreaking) -> Result<Outcome, TallyError> {
-        self.count(election, ties, Utility::Cost)
-    }
-}
-
-impl MesGreedy {
-    fn count(
-        self,
-        election: &Election,
-        ties: &TieBreaking,
-        utility: Utility,
-    ) -> Result<Outcome, TallyError> {
-        let rule = named(MES_GREEDY, utility);
-        let shares = Shares::with_utility(election, ties, rule, utility)?;
-        let n = election.profile().num_voters().max(1);
-        let run = shares.run(election.budget(), n)?;
-        let mut selected = run.selected;
-        shares.greedy_fill(&mut selected);
-        Ok(shares.outcome(
-            rule,
-            selected,
-            OutcomeDetails {
-                per_voter_budget: Some(Fraction::new(u128::from(election.budget()), u128::from(n))),
-                exact_arithmetic: run.exact,
-                ..OutcomeDetails::default()
-            },
-        ))
+        one_run(election, ties, MES_GREEDY, Utility::Cost, true)
     }
 }
 
@@ -936,7 +914,7 @@ impl Tally for EqualShares {
     fn tally(&self, election: &Election, ties: &TieBreaking) -> Result<Outcome, TallyError> {
         let u = self.utility;
         match self.completion {
-            Completion::None => Mes.count(election, ties, u),
+            Completion::None => one_run(election, ties, self.name_static(), u, false),
             Completion::Add1 => MesAdd1 {
                 exhaustive_stop: false,
             }
@@ -946,7 +924,7 @@ impl Tally for EqualShares {
             }
             .count(election, ties, u),
             Completion::Add1Comparison => MesAdd1Comparison.count(election, ties, u),
-            Completion::Greedy => MesGreedy.count(election, ties, u),
+            Completion::Greedy => one_run(election, ties, self.name_static(), u, true),
         }
     }
 }
