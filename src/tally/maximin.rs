@@ -196,10 +196,12 @@ fn wide_mul(a: u128, b: u128) -> (u128, u128) {
     (high, low)
 }
 
-/// A flow network over the distinct ballots and the funded projects, reused
-/// from one support value to the next.
+/// Maximum flows over the distinct ballots and a set of projects. Node
+/// numbers follow the order of the set and of each project's backers, never
+/// a hash, so the same count takes the same steps every time.
 struct Flow {
-    groups: usize,
+    /// Each distinct ballot's node in the current network (0: none).
+    node: Vec<usize>,
     steps: Steps,
 }
 
@@ -213,7 +215,10 @@ struct Edge {
 
 impl Flow {
     fn new(groups: usize, steps: Steps) -> Flow {
-        Flow { groups, steps }
+        Flow {
+            node: vec![0; groups],
+            steps,
+        }
     }
 
     /// The support value of `set`, exactly (see [`MaximinSupport`]). `Err(())`
@@ -292,15 +297,16 @@ impl Flow {
     ) -> Result<Result<Option<Vec<usize>>, TallyError>, ()> {
         // Nodes: source, the groups that back something in the set, the
         // set's projects, sink.
-        let mut group_node = std::collections::HashMap::new();
+        let mut order: Vec<usize> = Vec::new();
         for &p in set {
             for &g in &backers[p] {
-                let next = group_node.len() + 1;
-                group_node.entry(g).or_insert(next);
+                if self.node[g] == 0 {
+                    order.push(g);
+                    self.node[g] = order.len();
+                }
             }
         }
-        let groups = group_node.len();
-        let first_project = groups + 1;
+        let first_project = order.len() + 1;
         let sink = first_project + set.len();
         let mut graph: Vec<Vec<Edge>> = vec![Vec::new(); sink + 1];
         let add = |graph: &mut Vec<Vec<Edge>>, from: usize, to: usize, cap: u128| {
@@ -312,28 +318,15 @@ impl Flow {
                 rev: rt,
             });
         };
-        let overflow = || Ok(Err(TallyError::Overflow));
-        for (&g, &node) in &group_node {
-            let Some(cap) = u128::from(weights[g]).checked_mul(b) else {
-                return overflow();
-            };
-            add(&mut graph, 0, node, cap);
+        let built = self.network(
+            &mut graph, &order, set, candidates, backers, weights, a, b, add,
+        );
+        for &g in &order {
+            self.node[g] = 0;
         }
-        let mut demand: u128 = 0;
-        for (k, &p) in set.iter().enumerate() {
-            for &g in &backers[p] {
-                add(&mut graph, group_node[&g], first_project + k, u128::MAX);
-            }
-            let Some(cap) = u128::from(candidates[p].cost).checked_mul(a) else {
-                return overflow();
-            };
-            let Some(total) = demand.checked_add(cap) else {
-                return overflow();
-            };
-            demand = total;
-            add(&mut graph, first_project + k, sink, cap);
-        }
-        let _ = self.groups;
+        let Some(demand) = built else {
+            return Ok(Err(TallyError::Overflow));
+        };
         // Dinic's algorithm.
         let mut total: u128 = 0;
         loop {
@@ -363,6 +356,43 @@ impl Flow {
             .map(|(_, &p)| p)
             .collect();
         Ok(Ok(Some(cut)))
+    }
+
+    /// Adds the network's edges; the demand `a · cost(set)`, or `None` on
+    /// overflow.
+    #[allow(clippy::too_many_arguments)]
+    fn network(
+        &self,
+        graph: &mut Vec<Vec<Edge>>,
+        order: &[usize],
+        set: &[usize],
+        candidates: &[super::Candidate],
+        backers: &[Vec<usize>],
+        weights: &[u64],
+        a: u128,
+        b: u128,
+        add: impl Fn(&mut Vec<Vec<Edge>>, usize, usize, u128),
+    ) -> Option<u128> {
+        let first_project = order.len() + 1;
+        let sink = first_project + set.len();
+        for &g in order {
+            add(
+                graph,
+                0,
+                self.node[g],
+                u128::from(weights[g]).checked_mul(b)?,
+            );
+        }
+        let mut demand: u128 = 0;
+        for (k, &p) in set.iter().enumerate() {
+            for &g in &backers[p] {
+                add(graph, self.node[g], first_project + k, u128::MAX);
+            }
+            let cap = u128::from(candidates[p].cost).checked_mul(a)?;
+            demand = demand.checked_add(cap)?;
+            add(graph, first_project + k, sink, cap);
+        }
+        Some(demand)
     }
 
     /// Breadth-first levels from the source over edges with capacity left.
@@ -562,6 +592,43 @@ mod tests {
         assert!(wide_mul(u128::MAX, u128::MAX) > wide_mul(u128::MAX, u128::MAX - 1));
         assert_eq!(wide_mul(3, 4), (0, 12));
         assert_eq!(wide_mul(1 << 64, 1 << 64), (1, 0));
+    }
+
+    /// The same count with the same limit gives the same result every time:
+    /// the flow networks are numbered in the set's order, not by a hash (the
+    /// fuzz target found a count that ended within its limit once and past it
+    /// the next time).
+    #[test]
+    fn the_same_limit_gives_the_same_result() {
+        let ballots: Vec<(Vec<u32>, u64)> = (0..24_u32)
+            .map(|v| {
+                (
+                    vec![v % 5, (v * 3 + 1) % 5, (v * 7 + 2) % 5],
+                    1 + u64::from(v % 3),
+                )
+            })
+            .map(|(mut b, c)| {
+                b.sort_unstable();
+                b.dedup();
+                (b, c)
+            })
+            .collect();
+        let e = election(&[300, 200, 250, 400, 150], 1_000, &ballots, false);
+        let ties = TieBreaking::by_project_id();
+        let mut results = std::collections::HashSet::new();
+        for limit in (0..4_000).step_by(13) {
+            let limited = e.clone().with_step_limit(limit);
+            let first = MaximinSupport.tally(&limited, &ties);
+            for _ in 0..3 {
+                assert_eq!(
+                    MaximinSupport.tally(&limited, &ties),
+                    first,
+                    "limit {limit}"
+                );
+            }
+            results.insert(first.is_ok());
+        }
+        assert_eq!(results.len(), 2, "some limits stop the count, some do not");
     }
 
     #[test]
