@@ -238,6 +238,8 @@ struct YearPart {
     rules: Vec<RuleRun>,
     /// The evaluation of a closed cycle: summary and lessons.
     evaluation: Option<(String, Vec<String>)>,
+    /// Whether what the projects not funded would have needed was worked out.
+    explained: Explained,
 }
 
 #[derive(Debug, Clone)]
@@ -266,25 +268,55 @@ struct Needed {
 /// for long.
 pub const EXPLAIN_STEP_LIMIT: u64 = 50_000_000;
 
+/// Whether a year's "what it would have needed" list could be worked out.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Explained {
+    /// Yes (the list shows the projects not funded).
+    Yes,
+    /// Not for this rule in a report: add1, completions, knapsacks, maximin
+    /// support and rules of one's own recount too slowly (an add1 recount at a
+    /// measure's boundary meets exact ties; a simulated year takes ~10 s).
+    NotForRule,
+    /// A recount passed [`EXPLAIN_STEP_LIMIT`] or failed.
+    TooCostly,
+}
+
 /// For each candidate of `election` not funded by `decision`, what it would
-/// have needed under the decision's rule; empty where that cannot be worked
-/// out (a rule of one's own, the step limit).
+/// have needed under the decision's rule, where the report works it out: for
+/// the rules whose measures are exact and quick (greedy, equal shares without
+/// completion, Phragmén), each recount within [`EXPLAIN_STEP_LIMIT`].
 fn what_it_needed(
     election: &crate::tally::Election,
     decision: &crate::process::FundingDecision,
-) -> Vec<Option<Needed>> {
+) -> (Vec<Option<Needed>>, Explained) {
     let n = election.candidates().len();
+    let none = |why| (vec![None; n], why);
     let Ok(rule) = decision.rule.parse::<Rule>() else {
-        return vec![None; n];
+        return none(Explained::NotForRule);
     };
+    let quick = matches!(
+        rule,
+        Rule::Greedy
+            | Rule::GreedyNoSkip { .. }
+            | Rule::GreedyThreshold { .. }
+            | Rule::Mes
+            | Rule::Phragmen
+            | Rule::PhragmenSkip
+    ) || rule
+        .equal_shares()
+        .is_some_and(|e| e.completion == crate::tally::Completion::None);
+    if !quick {
+        return none(Explained::NotForRule);
+    }
     let election = election.clone().with_step_limit(EXPLAIN_STEP_LIMIT);
     let explained = rule
         .tally(&election, &decision.tie_breaking)
         .and_then(|outcome| explain(&rule, &election, &decision.tie_breaking, &outcome));
     let Ok(why) = explained else {
-        return vec![None; n];
+        return none(Explained::TooCostly);
     };
-    why.projects
+    let needed = why
+        .projects
         .iter()
         .map(|x| {
             Some(Needed {
@@ -292,7 +324,8 @@ fn what_it_needed(
                 extra_voters: x.extra_voters?,
             })
         })
-        .collect()
+        .collect();
+    (needed, Explained::Yes)
 }
 
 #[derive(Debug, Clone)]
@@ -501,7 +534,7 @@ fn decided_part<S: Decided>(
     let mut ids = Vec::with_capacity(election.candidates().len());
     let mut projects = Vec::with_capacity(election.candidates().len());
     let support = election.profile().support().unwrap_or_default();
-    let needed = what_it_needed(&election, decision);
+    let (needed, explained) = what_it_needed(&election, decision);
     for (i, candidate) in election.candidates().iter().enumerate() {
         let project = cycle
             .projects()
@@ -598,6 +631,7 @@ fn decided_part<S: Decided>(
         projects,
         rules,
         evaluation: None,
+        explained,
         metrics,
     })
 }

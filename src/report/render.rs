@@ -6,7 +6,7 @@ use super::svg::{
     self, Anchor, BLUE, DASHES, GREEN, GREY, INK, Key, ORANGE, PALETTE, PURPLE, SKY, Svg, WIDTH,
     escape, int, money, money_change, percent, points_change, signed, text_width, truncate,
 };
-use super::{Needed, ProgrammePart, Report, RuleRun, YearPart};
+use super::{Explained, Needed, ProgrammePart, Report, RuleRun, YearPart};
 use crate::followup::{CycleMetrics, Proportionality, YearChange};
 use crate::money::{Currency, Money};
 use crate::process::Step;
@@ -1085,6 +1085,27 @@ fn satisfaction_table(out: &mut String, y: &YearPart) {
 
 /// In plain words, for each project not funded, what it would have needed.
 fn needed_list(out: &mut String, y: &YearPart) {
+    if y.projects.iter().all(|p| p.funded) {
+        return;
+    }
+    let why_not = match y.explained {
+        Explained::Yes => None,
+        Explained::NotForRule => Some(format!(
+            "The report does not work out what the projects not funded would have needed \
+             under {}: recounting by it many times takes too long. \
+             <code>medborgarbudget tally --explain</code> does, on the year's votes as a .pb file.",
+            escape(&y.rule)
+        )),
+        Explained::TooCostly => Some(
+            "What the projects not funded would have needed is left out: recounting this \
+             year took more work than the report allows."
+                .to_owned(),
+        ),
+    };
+    if let Some(text) = why_not {
+        let _ = writeln!(out, "<p class=\"note\">{text}</p>");
+        return;
+    }
     let mut order: Vec<usize> = (0..y.projects.len())
         .filter(|&i| !y.projects[i].funded && y.projects[i].needed.is_some())
         .collect();

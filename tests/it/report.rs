@@ -355,3 +355,27 @@ fn each_year_says_what_the_projects_not_funded_would_have_needed() {
     assert!(!list.contains("about"), "{list}");
     assert!(list.contains("SEK or less"), "{list}");
 }
+
+/// A year counted by add1 says the report does not work out what the projects
+/// not funded would have needed (recounting add1 many times is slow), instead
+/// of taking seconds a year; greedy years list it.
+#[test]
+fn a_year_counted_by_add1_says_why_it_has_no_needed_list() {
+    use medborgarbudget::sim::{Scenario, Simulation};
+    let scenario = Scenario {
+        rule: medborgarbudget::tally::Rule::MesAdd1,
+        ..Scenario::default()
+    };
+    let run = Simulation::new(&scenario, 1)
+        .unwrap()
+        .run_in_memory()
+        .unwrap();
+    let html = Report::programme(&run.programme).unwrap().to_html();
+    assert!(!html.contains("<h3>What the projects not funded would have needed</h3>"));
+    assert_eq!(
+        html.matches("The report does not work out what the projects not funded would have needed under mes-add1")
+            .count(),
+        3,
+        "one note a year"
+    );
+}
