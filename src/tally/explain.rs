@@ -261,14 +261,7 @@ fn by_votes_order(
     support: &[u64],
     mut projects: Vec<usize>,
 ) -> Vec<usize> {
-    let ranks = ties.ranks(election, support);
-    projects.sort_by_key(|&p| {
-        (
-            std::cmp::Reverse(support.get(p).copied().unwrap_or(0)),
-            ranks.get(p).copied().unwrap_or(u32::MAX),
-            p,
-        )
-    });
+    greedy::by_support(&mut projects, support, &ties.ranks(election, support));
     projects
 }
 
@@ -530,6 +523,16 @@ fn monotone(rule: &Rule) -> (bool, bool) {
             ..
         }) => (true, false),
         _ => (false, false),
+    }
+}
+
+impl Rule {
+    /// Whether [`explain`] finds this rule's cost measure exactly with few
+    /// recounts: lowering a project's cost never makes it lose (greedy,
+    /// equal shares without completion, Phragmén). For other rules the
+    /// measures are thresholds, and add1's recounts are slow.
+    pub fn explains_exactly(&self) -> bool {
+        monotone(self).0
     }
 }
 
@@ -1300,6 +1303,32 @@ mod tests {
         // With one voter approving it alone, it has 10 of the 20.
         assert_eq!(why.projects[1].extra_voters, Some(Measure::Exact(1)));
         assert!(why.counts > 0);
+    }
+
+    /// A rule that funds nothing: every search gives up at its cap, after a
+    /// bounded number of counts (doubling up to [`MAX_EXTRA_VOTERS`]).
+    #[test]
+    fn searches_end_at_their_cap_when_nothing_wins() {
+        struct Nothing;
+        impl Tally for Nothing {
+            fn name(&self) -> &str {
+                "nothing"
+            }
+            fn tally(&self, e: &Election, ties: &TieBreaking) -> Result<Outcome, TallyError> {
+                Outcome::new("nothing", ties.clone(), Vec::new(), e)
+            }
+        }
+        let e = election(ProfileKind::Approval, &[10, 20], 50, &[vec![0], vec![1]]);
+        let ties = TieBreaking::by_project_id();
+        let o = Nothing.tally(&e, &ties).unwrap();
+        let why = explain(&Nothing, &e, &ties, &o).unwrap();
+        for x in &why.projects {
+            assert_eq!(x.max_cost, Measure::Never);
+            assert_eq!(x.extra_voters, Some(Measure::Never));
+        }
+        // Per project: one count free, 41 doublings to 2^40 and one past it.
+        let bound = 2 * (1 + MAX_EXTRA_VOTERS.ilog2() as u64 + 2);
+        assert!(why.counts <= bound, "{} counts", why.counts);
     }
 
     #[test]

@@ -42,6 +42,18 @@ pub struct GreedyThreshold {
     pub threshold: u64,
 }
 
+/// Sorts `projects` in greedy's order: most support first, then by the
+/// tie-breaking chain's `ranks`, then by index.
+pub(super) fn by_support(projects: &mut [usize], support: &[u64], ranks: &[u32]) {
+    projects.sort_by_key(|&p| {
+        (
+            std::cmp::Reverse(support.get(p).copied().unwrap_or(0)),
+            ranks.get(p).copied().unwrap_or(u32::MAX),
+            p,
+        )
+    });
+}
+
 #[derive(Clone, Copy, PartialEq, Eq)]
 enum Mode {
     Skip,
@@ -71,7 +83,7 @@ fn greedy(
         .filter(|&p| support.get(p).is_some_and(|s| *s >= threshold))
         .filter(|&p| mode == Mode::Skip || candidates.get(p).is_some_and(|c| c.cost <= budget))
         .collect();
-    order.sort_by(|&a, &b| order_of(a, b).then(a.cmp(&b)));
+    by_support(&mut order, &support, &ranks);
 
     let mut remaining = election.budget();
     let mut selected = Vec::new();

@@ -457,12 +457,7 @@ impl<'e> Shares<'e> {
         }
         let mut left = u128::from(e.budget()).saturating_sub(spent);
         let mut rest: Vec<usize> = (0..candidates.len()).filter(|&p| !taken[p]).collect();
-        rest.sort_by(|&a, &b| {
-            self.support[b]
-                .cmp(&self.support[a])
-                .then(self.ranks[a].cmp(&self.ranks[b]))
-                .then(a.cmp(&b))
-        });
+        super::greedy::by_support(&mut rest, &self.support, &self.ranks);
         for p in rest {
             let cost = candidates.get(p).map_or(u128::MAX, |c| u128::from(c.cost));
             if self.support[p] > 0 && cost <= left {
