@@ -115,7 +115,7 @@ mod svg;
 use std::collections::HashSet;
 use std::io;
 
-use crate::ballot::{BallotKind, Choices};
+use crate::ballot::BallotKind;
 use crate::followup::{CycleMetrics, FollowUpError, ProgrammeMetrics};
 use crate::ids::{CycleId, ProgrammeId, ProjectId};
 use crate::money::{Currency, Money, MoneyError};
@@ -294,18 +294,7 @@ fn what_it_needed(
     let Ok(rule) = decision.rule.parse::<Rule>() else {
         return none(Explained::NotForRule);
     };
-    let quick = matches!(
-        rule,
-        Rule::Greedy
-            | Rule::GreedyNoSkip { .. }
-            | Rule::GreedyThreshold { .. }
-            | Rule::Mes
-            | Rule::Phragmen
-            | Rule::PhragmenSkip
-    ) || rule
-        .equal_shares()
-        .is_some_and(|e| e.completion == crate::tally::Completion::None);
-    if !quick {
+    if !rule.explains_exactly() {
         return none(Explained::NotForRule);
     }
     let election = election.clone().with_step_limit(EXPLAIN_STEP_LIMIT);
@@ -340,16 +329,22 @@ struct RuleResult {
     /// Indices into the year's projects, in the order the rule chose them.
     funded: Vec<usize>,
     cost: Money,
-    /// Voters with at least one funded project they supported.
-    voters_with_funded: u64,
-    voters: u64,
-    /// Satisfaction: voters by the number of their projects funded, and so on.
-    satisfaction: Option<Satisfaction>,
+    /// Satisfaction: voters with a funded project they supported, voters by
+    /// the number of their projects funded, and so on.
+    satisfaction: Satisfaction,
 }
 
 impl RuleResult {
+    /// Voters with at least one funded project they supported.
+    fn voters_with_funded(&self) -> u64 {
+        self.satisfaction.voters - self.satisfaction.nothing_funded
+    }
+
     fn share(&self) -> Fraction {
-        Fraction::new(u128::from(self.voters_with_funded), u128::from(self.voters))
+        Fraction::new(
+            u128::from(self.voters_with_funded()),
+            u128::from(self.satisfaction.voters),
+        )
     }
 }
 
@@ -531,7 +526,6 @@ fn decided_part<S: Decided>(
     let funded: HashSet<ProjectId> = decision.funded.iter().copied().collect();
 
     // The shortlist in the election's order, with titles and scores.
-    let mut ids = Vec::with_capacity(election.candidates().len());
     let mut projects = Vec::with_capacity(election.candidates().len());
     let support = election.profile().support().unwrap_or_default();
     let (needed, explained) = what_it_needed(&election, decision);
@@ -556,50 +550,25 @@ fn decided_part<S: Decided>(
             funded: id.is_some_and(|id| funded.contains(&id)),
             needed: needed.get(i).copied().flatten(),
         });
-        ids.push(id);
     }
-
-    // Each voter's supported projects, as indices into the shortlist.
-    let index_of = |p: &ProjectId| ids.iter().position(|id| id.as_ref() == Some(p));
-    let supported: Vec<Vec<usize>> = cycle
-        .ballots()
-        .iter()
-        .map(|b| match b.choices() {
-            Choices::Approval(ps) | Choices::Ranking(ps) => {
-                ps.iter().filter_map(index_of).collect()
-            }
-            Choices::Points(ps) => ps
-                .iter()
-                .filter(|(_, points)| *points > 0)
-                .filter_map(|(p, _)| index_of(p))
-                .collect(),
-        })
-        .collect();
-    let voters = u64::try_from(supported.len()).unwrap_or(u64::MAX);
 
     let rules = COMPARED
         .iter()
         .map(|(rule, label)| {
             let result = rule
                 .tally(&election, &decision.tie_breaking)
-                .map_err(|e| e.to_string())
-                .map(|outcome| {
-                    let chosen: HashSet<usize> = outcome.selected.iter().copied().collect();
-                    let with = supported
-                        .iter()
-                        .filter(|s| s.iter().any(|p| chosen.contains(p)))
-                        .count();
-                    RuleResult {
-                        funded: outcome.selected.clone(),
+                .and_then(|outcome| {
+                    let satisfaction = Satisfaction::of(&election, &outcome.selected)?;
+                    Ok(RuleResult {
                         cost: Money::new(
                             i64::try_from(outcome.total_cost()).unwrap_or(i64::MAX),
                             currency,
                         ),
-                        voters_with_funded: u64::try_from(with).unwrap_or(u64::MAX),
-                        voters,
-                        satisfaction: Satisfaction::of(&election, &outcome.selected).ok(),
-                    }
-                });
+                        funded: outcome.selected,
+                        satisfaction,
+                    })
+                })
+                .map_err(|e| e.to_string());
             RuleRun {
                 name: rule.name(),
                 label,

@@ -998,8 +998,8 @@ fn rules_chart(y: &YearPart) -> String {
                 let tip = format!(
                     "{}: {} of {} voters",
                     run.label,
-                    int(i128::from(r.voters_with_funded)),
-                    int(i128::from(r.voters))
+                    int(i128::from(r.voters_with_funded())),
+                    int(i128::from(r.satisfaction.voters))
                 );
                 s.rect(b0, yy + 6.0, w, 18.0, colour, Some(&tip));
                 s.text(
@@ -1008,8 +1008,8 @@ fn rules_chart(y: &YearPart) -> String {
                     &format!(
                         "{} ({} of {})",
                         percent(sh),
-                        int(i128::from(r.voters_with_funded)),
-                        int(i128::from(r.voters))
+                        int(i128::from(r.voters_with_funded())),
+                        int(i128::from(r.satisfaction.voters))
                     ),
                     Anchor::Start,
                     "val",
@@ -1040,7 +1040,7 @@ fn satisfaction_table(out: &mut String, y: &YearPart) {
     let rows: Vec<(&str, &crate::tally::Satisfaction)> = y
         .rules
         .iter()
-        .filter_map(|run| Some((run.label, run.result.as_ref().ok()?.satisfaction.as_ref()?)))
+        .filter_map(|run| Some((run.label, &run.result.as_ref().ok()?.satisfaction)))
         .collect();
     if rows.is_empty() {
         return;
