@@ -311,6 +311,9 @@ impl<T: Scalar> Num for Affine<T> {
     fn from_u64(v: u64) -> Self {
         Affine::constant(T::from_u64(v))
     }
+    fn from_u128(v: u128) -> Self {
+        Affine::constant(T::from_u128(v))
+    }
     fn from_ratio(num: u64, den: u64) -> Self {
         Affine::constant(T::from_ratio(num, den))
     }
@@ -377,6 +380,11 @@ impl<T: Scalar> Num for Affine<T> {
     }
 
     const TRACED: bool = true;
+
+    /// At `t = 0` (the run's horizon covers where it could change).
+    fn surely_at_least(a: &Self, b: &Self, scale: &Self) -> bool {
+        T::surely_at_least(&a.a, &b.a, &scale.a)
+    }
 
     fn quiet_less(a: &Self, b: &Self) -> bool {
         T::less_now(&a.a, &b.a)

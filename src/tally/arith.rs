@@ -40,6 +40,7 @@ pub(crate) trait Num: Clone + Debug {
     const STEP: u64;
 
     fn from_u64(v: u64) -> Self;
+    fn from_u128(v: u128) -> Self;
     fn from_ratio(num: u64, den: u64) -> Self;
     /// The money each voter starts a run with, `num / den` (a plain number
     /// except where a run is traced as the money changes).
@@ -84,6 +85,11 @@ pub(crate) trait Num: Clone + Debug {
         Self::less(a, b)
     }
 
+    /// Whether `a ≥ b` beyond doubt, where `scale` bounds the magnitudes whose
+    /// rounding `a` and `b` carry (the money a voter started with): exact
+    /// numbers compare; floats need a margin of the tolerance times `scale`.
+    fn surely_at_least(a: &Self, b: &Self, scale: &Self) -> bool;
+
     /// Notes that the result rests on how `a` compares with `b`, a tie counting
     /// as a side of its own (traced numbers record where that could change;
     /// others do nothing).
@@ -103,6 +109,9 @@ impl Num for f64 {
     const STEP: u64 = 1;
 
     fn from_u64(v: u64) -> Self {
+        v as f64
+    }
+    fn from_u128(v: u128) -> Self {
         v as f64
     }
     fn from_ratio(num: u64, den: u64) -> Self {
@@ -142,6 +151,10 @@ impl Num for f64 {
         a.min(*b)
     }
 
+    fn surely_at_least(a: &Self, b: &Self, scale: &Self) -> bool {
+        a - b > TOLERANCE * scale.abs().max(a.abs()).max(b.abs())
+    }
+
     fn less(a: &Self, b: &Self) -> bool {
         a < b
     }
@@ -152,6 +165,9 @@ impl Num for BigRational {
     const STEP: u64 = 16;
 
     fn from_u64(v: u64) -> Self {
+        BigRational::from_integer(BigInt::from(v))
+    }
+    fn from_u128(v: u128) -> Self {
         BigRational::from_integer(BigInt::from(v))
     }
     fn from_ratio(num: u64, den: u64) -> Self {
@@ -189,6 +205,10 @@ impl Num for BigRational {
 
     fn min_value(a: &Self, b: &Self) -> Self {
         if a <= b { a.clone() } else { b.clone() }
+    }
+
+    fn surely_at_least(a: &Self, b: &Self, _scale: &Self) -> bool {
+        a >= b
     }
 
     fn less(a: &Self, b: &Self) -> bool {
@@ -254,6 +274,60 @@ impl Steps {
     pub(crate) fn limit(&self) -> u64 {
         self.limit
     }
+}
+
+/// A value the float run knows exactly, as a ratio of integers: an
+/// equal-shares price that no supporter's money caps is the project's cost over
+/// its supporters' total utility, whatever they have paid before. Two such
+/// prices that the floats cannot tell apart (with cost utilities every
+/// uncapped price is `1 / supporters`, so projects with as many supporters tie
+/// exactly) are then ordered here instead of by a run in exact rationals.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct Ratio {
+    num: u128,
+    den: u128,
+}
+
+impl Ratio {
+    /// `num / den`, in lowest terms; `None` for a zero denominator.
+    pub(crate) fn new(num: u128, den: u128) -> Option<Ratio> {
+        if den == 0 {
+            return None;
+        }
+        let g = num_integer::gcd(num, den).max(1);
+        Some(Ratio {
+            num: num / g,
+            den: den / g,
+        })
+    }
+
+    /// `self · k`; `None` past 128 bits.
+    pub(crate) fn times(self, k: u64) -> Option<Ratio> {
+        Ratio::new(self.num.checked_mul(u128::from(k))?, self.den)
+    }
+
+    /// Numerator and denominator, in lowest terms.
+    #[cfg(test)]
+    pub(crate) fn parts(self) -> (u128, u128) {
+        (self.num, self.den)
+    }
+
+    /// The exact order of two ratios (products in 256 bits).
+    pub(crate) fn order(self, other: Ratio) -> Ordering {
+        wide_mul(self.num, other.den).cmp(&wide_mul(other.num, self.den))
+    }
+}
+
+/// `a · b` as (high, low) 128-bit halves.
+fn wide_mul(a: u128, b: u128) -> (u128, u128) {
+    const HALF: u32 = 64;
+    let mask = u128::from(u64::MAX);
+    let (a1, a0) = (a >> HALF, a & mask);
+    let (b1, b0) = (b >> HALF, b & mask);
+    let (mid, mid_carry) = (a0 * b1).overflowing_add(a1 * b0);
+    let (low, low_carry) = (a0 * b0).overflowing_add(mid << HALF);
+    let high = a1 * b1 + (mid >> HALF) + (u128::from(mid_carry) << HALF) + u128::from(low_carry);
+    (high, low)
 }
 
 /// What evaluating a project in a round gave.
@@ -457,7 +531,21 @@ impl<N: Num> Queue<N> {
     pub(crate) fn round(
         &mut self,
         steps: &Steps,
+        evaluate: impl FnMut(usize) -> Result<Eval<N>, Halt>,
+    ) -> Result<Option<Won<N>>, Halt> {
+        self.round_known(steps, evaluate, |_| Ok(None))
+    }
+
+    /// A [`Queue::round`] where, for floats, `exact(p)` gives project `p`'s
+    /// value this round exactly when the evaluator knows it: two values the
+    /// floats cannot tell apart are then ordered exactly (and an exact tie goes
+    /// by the chain, as in exact arithmetic) instead of sending the run to
+    /// exact arithmetic. Asked only at such near-ties.
+    pub(crate) fn round_known(
+        &mut self,
+        steps: &Steps,
         mut evaluate: impl FnMut(usize) -> Result<Eval<N>, Halt>,
+        mut exact: impl FnMut(usize) -> Result<Option<Ratio>, Halt>,
     ) -> Result<Option<Won<N>>, Halt> {
         self.round += 1;
         let winner = loop {
@@ -483,6 +571,7 @@ impl<N: Num> Queue<N> {
         }
         // Projects whose bound does not rule them out.
         let mut back = Vec::new();
+        let mut winner_exact: Option<Option<Ratio>> = None;
         while let Some(Reverse(next)) = self.heap.peek() {
             let contender = if N::EXACT {
                 next.rank == winner.rank
@@ -500,9 +589,28 @@ impl<N: Num> Queue<N> {
             let Some(next) = self.refresh(next, &mut evaluate)? else {
                 continue;
             };
-            let order = N::decide(&next.bound, &winner.bound);
-            if !N::EXACT && (order != Ok(Ordering::Greater) || next.uncertain) {
-                return Err(Halt::Undecided);
+            let mut order = N::decide(&next.bound, &winner.bound);
+            if order.is_err() && !next.uncertain {
+                // Too close for floats: exactly, where the evaluator knows both.
+                if winner_exact.is_none() {
+                    winner_exact = Some(exact(project)?);
+                }
+                if let (Some(Some(b)), Some(a)) = (winner_exact, exact(self.member(next.class))?) {
+                    order = Ok(a.order(b));
+                }
+            }
+            if !N::EXACT {
+                let stands = match order {
+                    Ok(Ordering::Greater) => true,
+                    // An exact tie the heap put behind the winner by rank (a
+                    // lower rank, or a tie's float order, is left to exact
+                    // arithmetic).
+                    Ok(Ordering::Equal) => next.rank >= winner.rank,
+                    _ => false,
+                };
+                if !stands || next.uncertain {
+                    return Err(Halt::Undecided);
+                }
             }
             if order == Ok(Ordering::Equal)
                 && next.rank == winner.rank
@@ -549,6 +657,85 @@ impl<N: Num> Queue<N> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn ratios_order_exactly_past_128_bits() {
+        let big = u128::MAX - 6;
+        let cases = [
+            (1, 20, 1, 20),
+            (1, 20, 2, 40),
+            (1, 3, 333_333, 1_000_000),
+            (big, big - 1, big - 1, big - 2),
+            (big, 3, big - 1, 3),
+            (u128::MAX, u128::MAX, 1, 1),
+            (7, u128::MAX, 6, u128::MAX - 1),
+        ];
+        for (a, b, c, d) in cases {
+            let (x, y) = (Ratio::new(a, b).unwrap(), Ratio::new(c, d).unwrap());
+            let exact =
+                (BigInt::from(a) * BigInt::from(d)).cmp(&(BigInt::from(c) * BigInt::from(b)));
+            assert_eq!(x.order(y), exact, "{a}/{b} vs {c}/{d}");
+            assert_eq!(y.order(x), exact.reverse());
+        }
+        // The 256-bit product against big integers.
+        for (a, b) in [
+            (u128::MAX, u128::MAX),
+            (u128::MAX, 2),
+            (1 << 64, 1 << 64),
+            (3, 5),
+        ] {
+            let (high, low) = wide_mul(a, b);
+            let wide: BigInt = (BigInt::from(high) << 128_u32) + BigInt::from(low);
+            assert_eq!(wide, BigInt::from(a) * BigInt::from(b));
+        }
+        assert_eq!(Ratio::new(1, 0), None);
+        assert_eq!(Ratio::new(2, 4).map(Ratio::parts), Some((1, 2)));
+        assert_eq!(Ratio::new(u128::MAX, 1).and_then(|r| r.times(2)), None);
+    }
+
+    #[test]
+    fn exactly_known_values_decide_what_floats_cannot() {
+        // Three prices of 1/20 the floats cannot tell apart, known exactly:
+        // the chain decides, as it would in exact arithmetic; without the
+        // exact values, the float run gives up.
+        let tie = Ratio::new(1, 20);
+        let values = [0.05, 0.05, 0.05];
+        let steps = Steps::new(None);
+        let value = |p: usize| Ok(Eval::Value(values[p]));
+        let mut queue = Queue::<f64>::new(singles(3), vec![2, 0, 1]);
+        let mut order = Vec::new();
+        while let Ok(Some(won)) = queue.round_known(&steps, value, |_| Ok(tie)) {
+            assert!(won.tied.is_empty());
+            order.push(won.project);
+        }
+        assert_eq!(order, [1, 2, 0]);
+        let mut queue = Queue::<f64>::new(singles(3), vec![2, 0, 1]);
+        assert_eq!(queue.round(&steps, value), Err(Halt::Undecided));
+        // Exactly equal with the same rank: a tie the chain leaves.
+        let mut queue = Queue::<f64>::new(singles(2), vec![0, 0]);
+        let won = queue.round_known(&steps, value, |_| Ok(tie));
+        assert_eq!(won.map(|w| w.map(|w| w.tied)), Ok(Some(vec![1])));
+        // A near tie whose exact order is against the float's: left to
+        // exact arithmetic.
+        let mut queue = Queue::<f64>::new(singles(2), vec![0, 1]);
+        let near = [0.05, 0.05 * (1.0 + 1e-12)];
+        let round = queue.round_known(
+            &steps,
+            |p| Ok(Eval::Value(near[p])),
+            |p| {
+                Ok(if p == 0 {
+                    Ratio::new(1_000_000_001, 20_000_000_000)
+                } else {
+                    tie
+                })
+            },
+        );
+        assert_eq!(round, Err(Halt::Undecided));
+        // One of the two known only as a float: exact arithmetic decides.
+        let mut queue = Queue::<f64>::new(singles(2), vec![0, 1]);
+        let round = queue.round_known(&steps, value, |p| Ok(if p == 0 { tie } else { None }));
+        assert_eq!(round, Err(Halt::Undecided));
+    }
 
     #[test]
     fn float_refuses_near_ties_and_exact_decides_them() {

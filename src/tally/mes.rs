@@ -8,16 +8,74 @@ use std::str::FromStr;
 use num_rational::BigRational;
 
 use super::affine::{Affine, Horizon};
-use super::arith::{Eval, Halt, Num, Queue, Steps, Undecided};
+use super::arith::{Eval, Halt, Num, Queue, Ratio, Steps, Undecided};
 use super::support::Supporters;
 use super::{
     Election, Fraction, Outcome, OutcomeDetails, ProfileKind, Tally, TallyError, TieBreaking,
 };
 
-/// A project's ρ, and whether the float run is sure the project is affordable.
+/// A project's ρ, whether the float run is sure the project is affordable,
+/// and ρ exactly where the float run knows it (no supporter's money caps it).
 struct Rho<N> {
     rho: N,
     certain: bool,
+    exact: Option<Ratio>,
+}
+
+/// The money every voter starts a run with: `num / den` exactly, and as a
+/// number of the run's arithmetic.
+struct Start<N> {
+    num: u64,
+    den: u64,
+    value: N,
+}
+
+impl<N: Num> Start<N> {
+    fn new(num: u64, den: u64) -> Start<N> {
+        Start {
+            num,
+            den,
+            value: N::per_voter(num, den),
+        }
+    }
+}
+
+/// What the float run knows exactly of a voter's money during a run.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Held {
+    /// The starting money: nothing paid yet.
+    Start,
+    /// Nothing: paid all they had, beyond doubt.
+    Nothing,
+    /// Some amount known only up to rounding.
+    Unknown,
+}
+
+/// One pass over a project's supporters at a price.
+struct Pass<N> {
+    /// Their money.
+    money: N,
+    /// The money of those who cannot pay their share at the price.
+    poor_money: N,
+    /// Their utility.
+    poor_utility: N,
+    /// How many of them.
+    poor: usize,
+    /// Supporting ballots visited.
+    supporters: u64,
+    /// For floats, where every side was told beyond doubt and every voter who
+    /// pays all they have holds a known amount: the exact sums (`None`
+    /// otherwise, and always for exact numbers).
+    known: Option<Known>,
+}
+
+/// The exact sums of a [`Pass`] that the float run can vouch for.
+#[derive(Debug, Clone, Copy, Default)]
+struct Known {
+    /// `Σ utility · voters` over those who pay all they have.
+    poor_units: u128,
+    /// Voters among them who still hold the starting money.
+    poor_start: u128,
 }
 
 /// Passes of the fixed-point search for ρ before it sorts the supporters
@@ -46,6 +104,9 @@ pub(crate) struct Shares<'e> {
     ranks: Vec<u32>,
     /// Projects that always have the same ρ.
     twins: Vec<Vec<usize>>,
+    /// Each project's supporters' total utility, `Σ utility · voters` (less
+    /// than 2¹²⁸: utilities and the number of voters are `u64`s).
+    utility_totals: Vec<u128>,
     steps: Steps,
     rule: &'static str,
 }
@@ -89,9 +150,20 @@ impl<'e> Shares<'e> {
             |p| candidates.get(p).map_or(0, |c| c.cost),
             !cost_utility,
         );
+        let cost = |p: usize| candidates.get(p).map_or(0, |c| c.cost);
+        let utility_totals: Vec<u128> = (0..candidates.len())
+            .map(|p| {
+                supporters.of(p).fold(0_u128, |sum, (g, u)| {
+                    let u = if cost_utility { cost(p).max(1) } else { u };
+                    let w = supporters.weights.get(g).copied().unwrap_or(0);
+                    sum.saturating_add(u128::from(u) * u128::from(w))
+                })
+            })
+            .collect();
         Ok(Shares {
             election,
             ranks: ties.ranks(election, &support),
+            utility_totals,
             supporters,
             support,
             cost_utility,
@@ -201,8 +273,14 @@ impl<'e> Shares<'e> {
     /// [`FIXED_POINT_PASSES`] passes the supporters are sorted by money per
     /// utility and ρ is read off in one scan ([`Shares::rho_sorted`]), so the
     /// work is `O(k log k)` for `k` supporters at worst.
-    fn rho<N: Num>(&self, p: usize, budgets: &[N]) -> Result<Option<Rho<N>>, Halt> {
-        let found = self.rho_search(p, budgets)?;
+    fn rho<N: Num>(
+        &self,
+        p: usize,
+        budgets: &[N],
+        held: &[Held],
+        start: &Start<N>,
+    ) -> Result<Option<Rho<N>>, Halt> {
+        let found = self.rho_search(p, budgets, held, start, false)?;
         match found {
             Some(found) if N::TRACED => self.rho_settled(p, budgets, found).map(Some),
             other => Ok(other),
@@ -244,73 +322,224 @@ impl<'e> Shares<'e> {
         Ok(Rho {
             rho,
             certain: found.certain,
+            exact: found.exact,
         })
     }
 
-    /// ρ as [`Shares::rho`] describes, without the watch.
-    fn rho_search<N: Num>(&self, p: usize, budgets: &[N]) -> Result<Option<Rho<N>>, Halt> {
+    /// ρ as [`Shares::rho`] describes, without the watch. `held[g]`: what the
+    /// float run knows exactly of the money of ballot `g`'s voters.
+    ///
+    /// The first pass sums the supporters' money and, at once, finds who cannot
+    /// pay the uncapped price (cost over the supporters' total utility, fixed
+    /// per project); where everyone can, that is ρ, found in one pass.
+    ///
+    /// Where the last pass told every supporter's side beyond doubt (clearly
+    /// in floats, or exactly for voters whose money is known exactly) and those
+    /// who pay all they have hold a known amount, ρ is a ratio of integers and
+    /// the float run knows it exactly ([`Rho::exact`]): ρ is the one price at
+    /// which the supporters' payments cover the cost, and the pass shows this
+    /// price covers it.
+    fn rho_search<N: Num>(
+        &self,
+        p: usize,
+        budgets: &[N],
+        held: &[Held],
+        start: &Start<N>,
+        vouch: bool,
+    ) -> Result<Option<Rho<N>>, Halt> {
         let cost = self.election.candidates().get(p).map_or(0, |c| c.cost);
         let cost_n = N::from_u64(cost);
-        let mut money = N::zero();
-        let mut utility = N::zero();
-        let mut supporters = 0_u64;
-        for (g, u) in self.supporters.of(p) {
-            let w = self.supporters.weights[g];
-            money = money.add(&budgets[g].mul_u64(w));
-            utility = utility.add(&N::from_u64(self.utility(p, u)).mul_u64(w));
-            supporters += 1;
-        }
-        self.steps.charge(supporters.max(1) * N::STEP)?;
-        if supporters == 0 {
+        let total = self.utility_totals.get(p).copied().unwrap_or(0);
+        let utility = N::from_u128(total);
+        let mut rho = cost_n.div(&utility);
+        let vouch = vouch && !N::EXACT;
+        let mut exact = if vouch {
+            Ratio::new(u128::from(cost), total)
+        } else {
+            None
+        };
+        let classify = |rho: &N, exact| {
+            if vouch {
+                self.classify::<N, true>(p, budgets, held, start, rho, exact)
+            } else {
+                self.classify::<N, false>(p, budgets, held, start, rho, exact)
+            }
+        };
+        let first = classify(&rho, exact);
+        self.steps.charge(first.supporters.max(1) * N::STEP)?;
+        if first.supporters == 0 {
             return Ok(None);
         }
-        let certain = match N::decide(&money, &cost_n) {
+        let certain = match N::decide(&first.money, &cost_n) {
             Ok(Ordering::Less) => return Ok(None),
             Ok(_) => true,
             Err(Undecided) => false,
         };
-        let found = |rho| Ok(Some(Rho { rho, certain }));
+        let found = |rho, exact| {
+            Ok(Some(Rho {
+                rho,
+                certain,
+                exact,
+            }))
+        };
         if cost == 0 {
-            return found(N::zero());
+            return found(N::zero(), None);
         }
-        let mut rho = cost_n.div(&utility);
-        let mut poor = 0_usize;
-        for _ in 0..FIXED_POINT_PASSES {
-            let mut poor_money = N::zero();
-            let mut poor_utility = N::zero();
-            let mut count = 0;
-            for (g, u) in self.supporters.of(p) {
-                let u = N::from_u64(self.utility(p, u));
-                if N::quiet_less(&budgets[g], &rho.mul(&u)) {
-                    let w = self.supporters.weights[g];
-                    poor_money = poor_money.add(&budgets[g].mul_u64(w));
-                    poor_utility = poor_utility.add(&u.mul_u64(w));
-                    count += 1;
-                }
+        let mut pass = first;
+        let mut poor = 0;
+        for k in 0..FIXED_POINT_PASSES {
+            if k > 0 {
+                pass = classify(&rho, exact);
+                self.steps.charge(pass.supporters * N::STEP)?;
             }
-            self.steps.charge(supporters * N::STEP)?;
-            if count == poor {
-                return found(rho);
+            if pass.poor == poor {
+                let exact = pass.known.and_then(|k| self.price(p, start, k));
+                return found(rho, exact.filter(|_| certain));
             }
-            poor = count;
-            let rest = utility.sub(&poor_utility);
+            poor = pass.poor;
+            let rest = utility.sub(&pass.poor_utility);
             if !rest.is_positive() {
                 // Everyone pays everything: affordable only at equality, which the
                 // check above left to exact arithmetic (where this cannot happen:
                 // ρ is a weighted mean of the voters' money per utility, so not
                 // all of them can be below it).
                 return if N::EXACT {
-                    found(rho)
+                    found(rho, None)
                 } else {
                     Err(Halt::Undecided)
                 };
             }
-            let next = cost_n.sub(&poor_money).div(&rest);
+            let next = cost_n.sub(&pass.poor_money).div(&rest);
             if N::quiet_less(&rho, &next) {
                 rho = next;
+                exact = pass.known.and_then(|k| self.price(p, start, k));
+            } else {
+                exact = None;
             }
         }
-        found(self.rho_sorted(p, budgets, &cost_n, &utility)?)
+        found(self.rho_sorted(p, budgets, &cost_n, &utility)?, None)
+    }
+
+    /// One pass over `p`'s supporters at price `rho` (exactly `exact`, where
+    /// known): their money, and who cannot pay `rho · utility`; with `VOUCH`,
+    /// also the exact sums where every side is known beyond doubt.
+    fn classify<N: Num, const VOUCH: bool>(
+        &self,
+        p: usize,
+        budgets: &[N],
+        held: &[Held],
+        start: &Start<N>,
+        rho: &N,
+        exact: Option<Ratio>,
+    ) -> Pass<N> {
+        let cost_n = self
+            .cost_utility
+            .then(|| N::from_u64(self.election.candidates().get(p).map_or(0, |c| c.cost)));
+        // With cost utilities every supporter pays the same share.
+        let share = cost_n.as_ref().map(|c| rho.mul(c));
+        let mut pass = Pass {
+            money: N::zero(),
+            poor_money: N::zero(),
+            poor_utility: N::zero(),
+            poor: 0,
+            supporters: 0,
+            known: VOUCH.then_some(Known::default()),
+        };
+        for (g, u_raw) in self.supporters.of(p) {
+            let w = self.supporters.weights[g];
+            let b = &budgets[g];
+            let money = b.mul_u64(w);
+            let u = match &cost_n {
+                Some(c) => c.clone(),
+                None => N::from_u64(u_raw),
+            };
+            let due = match &share {
+                Some(s) => s.clone(),
+                None => rho.mul(&u),
+            };
+            let mut below = N::quiet_less(b, &due);
+            if VOUCH && let Some(known) = pass.known {
+                pass.known = self.vouch(
+                    p,
+                    (g, u_raw, w),
+                    (b, &due),
+                    &mut below,
+                    held,
+                    start,
+                    exact,
+                    known,
+                );
+            }
+            if below {
+                pass.poor_money = pass.poor_money.add(&money);
+                pass.poor_utility = pass.poor_utility.add(&u.mul_u64(w));
+                pass.poor += 1;
+            }
+            pass.money = pass.money.add(&money);
+            pass.supporters += 1;
+        }
+        pass
+    }
+
+    /// For [`Shares::classify`]: tells the side of a voter (ballot `g`,
+    /// utility `u`, `w` voters, money `b` against `due`) beyond doubt, setting
+    /// `below` where only exact numbers can tell, and adds them to the exact
+    /// sums; `None` where the side or the money is not known exactly.
+    #[allow(clippy::too_many_arguments)]
+    fn vouch<N: Num>(
+        &self,
+        p: usize,
+        (g, u, w): (usize, u64, u64),
+        (b, due): (&N, &N),
+        below: &mut bool,
+        held: &[Held],
+        start: &Start<N>,
+        exact: Option<Ratio>,
+        mut known: Known,
+    ) -> Option<Known> {
+        let state = held.get(g).copied().unwrap_or(Held::Unknown);
+        let (low, high) = if *below { (b, due) } else { (due, b) };
+        if !N::surely_at_least(high, low, &start.value) {
+            // Too close for floats: decided exactly where the voter's money is
+            // known exactly.
+            *below = match state {
+                Held::Nothing => true,
+                Held::Start => !self.start_covers(p, u, start, exact?)?,
+                Held::Unknown => return None,
+            };
+        }
+        if *below {
+            let units = u128::from(self.utility(p, u)) * u128::from(w);
+            known.poor_units = known.poor_units.checked_add(units)?;
+            match state {
+                Held::Nothing => {}
+                Held::Start => known.poor_start = known.poor_start.checked_add(u128::from(w))?,
+                Held::Unknown => return None,
+            }
+        }
+        Some(known)
+    }
+
+    /// Whether a voter holding exactly `start` and giving `p` utility `u`
+    /// (raw: the ballot's) can pay `rho · u`, in integers (`None`: too large).
+    fn start_covers<N>(&self, p: usize, u: u64, start: &Start<N>, rho: Ratio) -> Option<bool> {
+        let due = rho.times(self.utility(p, u))?;
+        let held = Ratio::new(u128::from(start.num), u128::from(start.den))?;
+        Some(held.order(due) != Ordering::Less)
+    }
+
+    /// ρ exactly, from a pass whose every side is known: `(cost − start ·
+    /// voters paying all of `start`) / (total utility − utility of those paying
+    /// all they have)`; `None` where it does not fit 128 bits.
+    fn price<N>(&self, p: usize, start: &Start<N>, known: Known) -> Option<Ratio> {
+        let cost = u128::from(self.election.candidates().get(p).map_or(0, |c| c.cost));
+        let total = self.utility_totals.get(p).copied()?;
+        let den = u128::from(start.den);
+        let num = cost
+            .checked_mul(den)?
+            .checked_sub(u128::from(start.num).checked_mul(known.poor_start)?)?;
+        let rest = total.checked_sub(known.poor_units)?.checked_mul(den)?;
+        Ratio::new(num, rest)
     }
 
     /// ρ by sorting the supporters by money per utility, the point where each
@@ -375,21 +604,33 @@ impl<'e> Shares<'e> {
     /// the run stopped (a near-tie the floats leave to exact arithmetic, the
     /// step limit, or — as `Ok(Err(_))` — a tie the chain refuses).
     fn run_with<N: Num>(&self, num: u64, den: u64) -> Result<Result<Vec<usize>, TallyError>, Halt> {
-        let per_voter = N::per_voter(num, den);
-        let mut budgets = vec![per_voter; self.supporters.num_groups()];
+        let start = Start::<N>::new(num, den);
+        let mut budgets = vec![start.value.clone(); self.supporters.num_groups()];
+        let mut held = vec![Held::Start; self.supporters.num_groups()];
         let mut queue = Queue::<N>::ordered(self.twins.clone(), self.ranks.clone(), Vec::new());
         let mut selected = Vec::new();
         // At most one round per project: each round's winner leaves the queue.
-        while let Some(won) = queue.round(&self.steps, |c| {
-            Ok(match self.rho::<N>(c, &budgets)? {
-                Some(Rho { rho, certain: true }) => Eval::Value(rho),
-                Some(Rho {
-                    rho,
-                    certain: false,
-                }) => Eval::Uncertain(rho),
-                None => Eval::Drop,
-            })
-        })? {
+        while let Some(won) = queue.round_known(
+            &self.steps,
+            |c| {
+                Ok(match self.rho::<N>(c, &budgets, &held, &start)? {
+                    Some(Rho {
+                        rho, certain: true, ..
+                    }) => Eval::Value(rho),
+                    Some(Rho {
+                        rho,
+                        certain: false,
+                        ..
+                    }) => Eval::Uncertain(rho),
+                    None => Eval::Drop,
+                })
+            },
+            // At a near-tie: ρ exactly, where the float run can vouch for it.
+            |c| {
+                let found = self.rho_search::<N>(c, &budgets, &held, &start, true)?;
+                Ok(found.and_then(|r| r.exact))
+            },
+        )? {
             if !won.tied.is_empty() {
                 return Ok(Err(self.tie(won.project, &won.tied)));
             }
@@ -397,6 +638,19 @@ impl<'e> Shares<'e> {
             let mut paid = 0_u64;
             for (g, u) in self.supporters.of(winner) {
                 let due = won.value.mul(&N::from_u64(self.utility(winner, u)));
+                // Known to pay all they have only where clearly short of their
+                // share (or holding nothing already).
+                if let Some(h) = held.get_mut(g)
+                    && *h != Held::Nothing
+                {
+                    *h = if N::surely_at_least(&due, &budgets[g], &start.value)
+                        && !N::surely_at_least(&budgets[g], &due, &start.value)
+                    {
+                        Held::Nothing
+                    } else {
+                        Held::Unknown
+                    };
+                }
                 let pay = N::min_value(&budgets[g], &due);
                 budgets[g] = budgets[g].sub(&pay);
                 paid += 1;
@@ -1440,7 +1694,8 @@ mod tests {
         }
 
         /// The fixed-point search for ρ and the sorted scan agree exactly, and
-        /// in floats up to rounding.
+        /// in floats up to rounding; where the float search claims to know ρ
+        /// exactly, it is exactly right.
         #[test]
         fn both_ways_to_price_a_project_agree(e in awkward_election(), paid in prop::collection::vec(0u64..20, 10), per_voter in 5u64..40) {
             let ties = TieBreaking::by_project_id();
@@ -1450,16 +1705,30 @@ mod tests {
                 .collect();
             let floats: Vec<f64> = budgets.iter().map(|b| num_traits::ToPrimitive::to_f64(b).unwrap()).collect();
             for p in 0..e.candidates().len() {
-                let Some(Rho { rho, .. }) = shares.rho::<BigRational>(p, &budgets).unwrap() else { continue };
+                let start = Start::new(per_voter, 1);
+                let scale = BigRational::from_u64(per_voter);
+                let Some(Rho { rho, .. }) = shares.rho::<BigRational>(p, &budgets, &[], &start).unwrap() else { continue };
                 let cost = BigRational::from_u64(e.candidates()[p].cost);
                 if e.candidates()[p].cost == 0 { continue; }
                 let utility = shares.supporters.of(p).fold(BigRational::from_u64(0), |a, (g, u)| {
                     a + BigRational::from_u64(shares.utility(p, u) * shares.supporters.weights[g])
                 });
                 prop_assert_eq!(&shares.rho_sorted(p, &budgets, &cost, &utility).unwrap(), &rho);
-                if let Ok(Some(Rho { rho: f, .. })) = shares.rho::<f64>(p, &floats) {
+                // What a run would know: who still holds the starting money,
+                // who holds nothing.
+                let held: Vec<Held> = budgets.iter().map(|b| match b {
+                    b if *b == scale => Held::Start,
+                    b if num_traits::Zero::is_zero(b) => Held::Nothing,
+                    _ => Held::Unknown,
+                }).collect();
+                if let Ok(Some(Rho { rho: f, exact: known, .. })) = shares.rho_search::<f64>(p, &floats, &held, &Start::new(per_voter, 1), true) {
                     let exact = num_traits::ToPrimitive::to_f64(&rho).unwrap();
                     prop_assert!((f - exact).abs() <= 1e-9 * exact.max(1.0), "{} vs {}", f, exact);
+                    // Where the float run claims to know ρ exactly, it does.
+                    if let Some(known) = known {
+                        let (num, den) = known.parts();
+                        prop_assert_eq!(&BigRational::new(num.into(), den.into()), &rho);
+                    }
                 }
             }
         }
@@ -1498,14 +1767,19 @@ mod tests {
         let e = Election::new(10_000, candidates, b.build()).unwrap();
         let shares = Shares::new(&e, &ties, MES).unwrap();
         let budgets: Vec<BigRational> = (1..=u64::from(k)).map(BigRational::from_u64).collect();
-        let Some(Rho { rho, .. }) = shares.rho::<BigRational>(0, &budgets).unwrap() else {
+        let start = Start::new(u64::from(k), 1);
+        let Some(Rho { rho, .. }) = shares.rho::<BigRational>(0, &budgets, &[], &start).unwrap()
+        else {
             panic!("affordable");
         };
         assert_eq!(rho, BigRational::from_u64(99));
         let passes = (FIXED_POINT_PASSES as u64 + 1) * u64::from(k);
         assert!(shares.steps.used() > passes, "the sorted scan ran");
         let floats: Vec<f64> = (1..=k).map(f64::from).collect();
-        let Some(Rho { rho, .. }) = shares.rho::<f64>(0, &floats).unwrap() else {
+        let Some(Rho { rho, .. }) = shares
+            .rho::<f64>(0, &floats, &[], &Start::new(u64::from(k), 1))
+            .unwrap()
+        else {
             panic!("affordable");
         };
         assert!((rho - 99.0).abs() < 1e-9);
