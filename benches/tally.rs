@@ -1,6 +1,6 @@
 //! Speed of the rules on real elections: Łódź 2022 (approval, ~90k voters × 160
 //! projects), Wrocław 2015 (choose-1, ~132k voters), Kraków 2024 (ranked, ~65k
-//! voters), add1 and maximin support on Wieliczka 2023 (6,586 voters × 64 projects), add1 on four
+//! voters), add1 and maximin support on Wieliczka 2023 (6,586 voters × 64 projects), add1 on the five
 //! Budapest district elections (money in forints).
 //!
 //! The `adversarial` group runs the inputs that used to hang or take tens of
@@ -69,14 +69,14 @@ fn bench(c: &mut Criterion) {
         g.finish();
     }
     // add1 where money per voter is in forints (50,000–400,000 units): the
-    // hard cases for stepping. Budapest 2025 VIII is left out: a structural
-    // exact tie sends each of its runs to exact rationals (see DESIGN.md).
+    // hard cases for stepping.
     let mut g = c.benchmark_group("budapest_add1");
     g.sample_size(10);
     for file in [
         "Hungary_Budapest_2022_VIII_Jozsefvaros.pb",
         "Hungary_Budapest_2023_VIII_Jozsefvaros.pb",
         "Hungary_Budapest_2024_VIII_Jozsefvaros.pb",
+        "Hungary_Budapest_2025_VIII_Jozsefvaros.pb",
         "Hungary_Budapest_2025_XI_Ujbuda.pb",
     ] {
         let Some(e) = election(file) else {

@@ -85,9 +85,6 @@ pub(crate) trait Scalar: Num + PartialEq {
     fn order_quiet(a1: &Self, s1: &Self, a2: &Self, s2: &Self) -> Ordering;
     /// `a < b` at `t = 0`, recording nothing.
     fn less_now(a: &Self, b: &Self) -> bool;
-    /// Records where `(a1 − a2) + (s1 − s2)·t` could cross zero ahead, a tie now
-    /// being settled by the slope.
-    fn settle_line(a1: &Self, s1: &Self, a2: &Self, s2: &Self);
     /// Records where the sign of `(a1 − a2) + (s1 − s2)·t` (zero counting as a
     /// sign of its own) could first differ from its sign at `t = 0`.
     fn watch_line(a1: &Self, s1: &Self, a2: &Self, s2: &Self);
@@ -149,27 +146,17 @@ impl Scalar for f64 {
         a < b
     }
 
-    fn settle_line(a1: &f64, s1: &f64, a2: &f64, s2: &f64) {
-        float_line(a1, s1, a2, s2, true);
-    }
-
+    /// A root ahead when they differ now; when they are equal now up to
+    /// rounding, the next unit, unless they are the same function.
     fn watch_line(a1: &f64, s1: &f64, a2: &f64, s2: &f64) {
-        float_line(a1, s1, a2, s2, false);
-    }
-}
-
-/// Records where float `a1 + s1·t` and `a2 + s2·t` could change sides: a root
-/// ahead when they differ now; when they are equal now up to rounding, the
-/// next unit, unless `settled` and the slopes clearly differ (the side was
-/// taken by the slope) or they are the same function.
-fn float_line(a1: &f64, s1: &f64, a2: &f64, s2: &f64, settled: bool) {
-    let (da, ds) = (a1 - a2, s1 - s2);
-    let err_a = TOLERANCE * a1.abs().max(a2.abs());
-    let err_s = TOLERANCE * s1.abs().max(s2.abs());
-    if da.abs() > err_a {
-        float_side(da, ds, err_a, err_s);
-    } else if (da != 0.0 || ds != 0.0) && !(settled && ds.abs() > err_s) {
-        record(1);
+        let (da, ds) = (a1 - a2, s1 - s2);
+        let err_a = TOLERANCE * a1.abs().max(a2.abs());
+        let err_s = TOLERANCE * s1.abs().max(s2.abs());
+        if da.abs() > err_a {
+            float_side(da, ds, err_a, err_s);
+        } else if da != 0.0 || ds != 0.0 {
+            record(1);
+        }
     }
 }
 
@@ -237,13 +224,6 @@ impl Scalar for BigRational {
 
     fn less_now(a: &BigRational, b: &BigRational) -> bool {
         a < b
-    }
-
-    fn settle_line(a1: &BigRational, s1: &BigRational, a2: &BigRational, s2: &BigRational) {
-        let now = a1.cmp(a2);
-        if now != Ordering::Equal {
-            exact_cross(a1, s1, a2, s2, now);
-        }
     }
 
     fn watch_line(a1: &BigRational, s1: &BigRational, a2: &BigRational, s2: &BigRational) {
@@ -397,10 +377,6 @@ impl<T: Scalar> Num for Affine<T> {
     fn watch(a: &Self, b: &Self) {
         T::watch_line(&a.a, &a.s, &b.a, &b.s);
     }
-
-    fn watch_settled(a: &Self, b: &Self) {
-        T::settle_line(&a.a, &a.s, &b.a, &b.s);
-    }
 }
 
 #[cfg(test)]
@@ -461,7 +437,7 @@ mod tests {
         let h = Horizon::start();
         assert!(Affine::settle_less(&f(5.0, 0.0), &f(5.0, 1.0)));
         assert!(!Affine::settle_less(&f(5.0, 1.0), &f(5.0, 0.0)));
-        Affine::watch_settled(&f(5.0, 0.0), &f(5.0, 1.0));
+        assert_eq!(Affine::min_value(&f(5.0, 0.0), &f(5.0, 1.0)), f(5.0, 0.0));
         assert_eq!(h.next(), None);
         let h = Horizon::start();
         Affine::watch(&f(5.0, 0.0), &f(5.0, 1.0));

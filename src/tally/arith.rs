@@ -96,12 +96,6 @@ pub(crate) trait Num: Clone + Debug {
     fn watch(a: &Self, b: &Self) {
         let _ = (a, b);
     }
-
-    /// Notes that the result rests on `a` staying on the side of `b` that
-    /// [`settle_less`](Num::settle_less) put it on.
-    fn watch_settled(a: &Self, b: &Self) {
-        let _ = (a, b);
-    }
 }
 
 impl Num for f64 {

@@ -288,8 +288,19 @@ impl<'e> Shares<'e> {
     }
 
     /// For traced numbers: ρ as the formula of the supporters who pay all they
-    /// have just above the current money (so that it holds as the money
-    /// rises), and a watch on each supporter staying on its side.
+    /// have just above the current money, `ρ_C = (cost − money of C) / (utility
+    /// of the others)` for that set `C`.
+    ///
+    /// No supporter is watched here. For *any* set `C`, `ρ_C` is a lower bound
+    /// of ρ: each supporter pays `min(money, ρ·u)`, at most their money and at
+    /// most `ρ·u`, so at `ρ_C` the payments reach at most the cost, and ρ, where
+    /// they reach it, is no lower. So as the money rises past a point where
+    /// some supporter changes sides, the formula stays a lower bound of the
+    /// project's ρ, which is all the queue needs of a project that does not win
+    /// (its value is watched against the winner's). For the winner, the
+    /// formula must stay ρ itself: each of its supporters staying on the same
+    /// side is exactly what the payments watch (`min(money, ρ·u)` records where
+    /// the two cross), so it is watched there, once.
     fn rho_settled<N: Num>(&self, p: usize, budgets: &[N], found: Rho<N>) -> Result<Rho<N>, Halt> {
         let cost = self.election.candidates().get(p).map_or(0, |c| c.cost);
         if cost == 0 {
@@ -308,7 +319,7 @@ impl<'e> Shares<'e> {
             }
             k += 1;
         }
-        self.steps.charge(2 * k * N::STEP)?;
+        self.steps.charge(k * N::STEP)?;
         if !rich_utility.is_positive() {
             // Everyone pays all they have: their money equals the cost exactly,
             // which the next unit may change.
@@ -316,9 +327,6 @@ impl<'e> Shares<'e> {
             return Ok(found);
         }
         let rho = N::from_u64(cost).sub(&poor_money).div(&rich_utility);
-        for (g, u) in self.supporters.of(p) {
-            N::watch_settled(&budgets[g], &rho.mul(&N::from_u64(self.utility(p, u))));
-        }
         Ok(Rho {
             rho,
             certain: found.certain,
@@ -445,6 +453,27 @@ impl<'e> Shares<'e> {
             supporters: 0,
             known: VOUCH.then_some(Known::default()),
         };
+        if let (false, Some(share), Some(cost)) = (VOUCH, &share, &cost_n) {
+            // The common case, lean: everyone's share is the same, and the
+            // utility of those who cannot pay it is the cost per voter.
+            let mut poor_voters = 0_u64;
+            for &g in self.supporters.groups_of(p) {
+                let g = g as usize;
+                let (Some(b), Some(&w)) = (budgets.get(g), self.supporters.weights.get(g)) else {
+                    continue;
+                };
+                let money = b.mul_u64(w);
+                if N::quiet_less(b, share) {
+                    pass.poor_money = pass.poor_money.add(&money);
+                    poor_voters += w;
+                    pass.poor += 1;
+                }
+                pass.money = pass.money.add(&money);
+                pass.supporters += 1;
+            }
+            pass.poor_utility = cost.mul_u64(poor_voters);
+            return pass;
+        }
         for (g, u_raw) in self.supporters.of(p) {
             let w = self.supporters.weights[g];
             let b = &budgets[g];

@@ -4,12 +4,15 @@ use super::{Election, ProfileKind, TallyError};
 
 /// For each project, the distinct ballots that support it and the utility each
 /// gives (1 for an approval, the points, or the Borda points of a ranking), plus
-/// how many voters cast each distinct ballot.
+/// how many voters cast each distinct ballot. A ballot that gives a project no
+/// utility (0 points) is not among its supporters.
 #[derive(Debug, Clone)]
 pub(crate) struct Supporters {
     offsets: Vec<usize>,
     groups: Vec<u32>,
-    utilities: Vec<u64>,
+    /// Each entry's utility; empty when every utility is 1 (approvals), which
+    /// saves the memory of one number per approval.
+    utilities: Vec<u32>,
     /// Voters per distinct ballot.
     pub(crate) weights: Vec<u64>,
 }
@@ -18,10 +21,21 @@ impl Supporters {
     pub(crate) fn new(election: &Election) -> Result<Supporters, TallyError> {
         let profile = election.profile();
         let n = profile.num_projects();
+        let length = profile.ranking_length();
+        let kind = profile.kind();
+        let utility = |ballot: &super::profile::BallotView<'_>, k: usize| -> u32 {
+            match kind {
+                ProfileKind::Approval => 1,
+                ProfileKind::Points => ballot.points.get(k).copied().unwrap_or(0),
+                ProfileKind::Ranking => length.saturating_sub(u32::try_from(k).unwrap_or(u32::MAX)),
+            }
+        };
         let mut counts = vec![0_usize; n + 1];
         for ballot in profile.iter() {
-            for &p in ballot.projects {
-                if let Some(c) = counts.get_mut(p as usize + 1) {
+            for (k, &p) in ballot.projects.iter().enumerate() {
+                if let Some(c) = counts.get_mut(p as usize + 1)
+                    && utility(&ballot, k) > 0
+                {
                     *c += 1;
                 }
             }
@@ -32,20 +46,20 @@ impl Supporters {
         let total = counts[n];
         let mut next = counts.clone();
         let mut groups = vec![0_u32; total];
-        let mut utilities = vec![0_u64; total];
+        let mut utilities = if kind == ProfileKind::Approval {
+            Vec::new()
+        } else {
+            vec![0_u32; total]
+        };
         let mut weights = Vec::with_capacity(profile.num_distinct());
-        let length = profile.ranking_length();
         for (g, ballot) in profile.iter().enumerate() {
             weights.push(ballot.count);
             let group = u32::try_from(g).map_err(|_| TallyError::Overflow)?;
             for (k, &p) in ballot.projects.iter().enumerate() {
-                let utility = match profile.kind() {
-                    ProfileKind::Approval => 1,
-                    ProfileKind::Points => ballot.points.get(k).map_or(0, |&v| u64::from(v)),
-                    ProfileKind::Ranking => {
-                        u64::from(length.saturating_sub(u32::try_from(k).unwrap_or(u32::MAX)))
-                    }
-                };
+                let u = utility(&ballot, k);
+                if u == 0 {
+                    continue;
+                }
                 let slot = next
                     .get_mut(p as usize)
                     .ok_or(TallyError::ProjectOutOfRange {
@@ -53,7 +67,9 @@ impl Supporters {
                         projects: n,
                     })?;
                 groups[*slot] = group;
-                utilities[*slot] = utility;
+                if let Some(entry) = utilities.get_mut(*slot) {
+                    *entry = u;
+                }
                 *slot += 1;
             }
         }
@@ -71,11 +87,19 @@ impl Supporters {
             (Some(&a), Some(&b)) => a..b,
             _ => 0..0,
         };
-        self.groups[range.clone()]
+        let utilities = self.utilities.get(range.clone()).unwrap_or(&[]);
+        self.groups[range]
             .iter()
-            .zip(&self.utilities[range])
-            .filter(|(_, u)| **u > 0)
-            .map(|(&g, &u)| (g as usize, u))
+            .enumerate()
+            .map(move |(i, &g)| (g as usize, utilities.get(i).map_or(1, |&u| u64::from(u))))
+    }
+
+    /// The distinct ballots supporting project `p`.
+    pub(crate) fn groups_of(&self, p: usize) -> &[u32] {
+        match (self.offsets.get(p), self.offsets.get(p + 1)) {
+            (Some(&a), Some(&b)) => self.groups.get(a..b).unwrap_or(&[]),
+            _ => &[],
+        }
     }
 
     /// The projects in classes of twins: same `cost(p)` and the same
@@ -133,11 +157,12 @@ impl Supporters {
 
     /// The same supporters, each giving utility 1 (cardinality utilities).
     pub(crate) fn unit(&self) -> Supporters {
-        let mut unit = self.clone();
-        for u in &mut unit.utilities {
-            *u = u64::from(*u > 0);
+        Supporters {
+            offsets: self.offsets.clone(),
+            groups: self.groups.clone(),
+            utilities: Vec::new(),
+            weights: self.weights.clone(),
         }
-        unit
     }
 
     /// Number of distinct ballots.
