@@ -59,6 +59,29 @@ impl Horizon {
     }
 }
 
+/// Begins recording one round of a traced run, setting aside the record of
+/// the rounds before it (to give to [`end_round`]).
+pub(crate) fn begin_round() -> u64 {
+    NEXT.with(|n| n.replace(u64::MAX))
+}
+
+/// Ends a round begun by [`begin_round`]: the round's own horizon (`u64::MAX`:
+/// none), which also joins the run's.
+pub(crate) fn end_round(before: u64) -> u64 {
+    NEXT.with(|n| {
+        let here = n.get();
+        n.set(before.min(here));
+        here
+    })
+}
+
+/// Records a horizon a run carries over from rounds it did not count again.
+pub(crate) fn carry(t: u64) {
+    if t != u64::MAX {
+        record(t);
+    }
+}
+
 fn record(t: u64) {
     NEXT.with(|n| n.set(n.get().min(t.max(1))));
 }
@@ -299,6 +322,12 @@ impl<T: Scalar> Num for Affine<T> {
     }
     fn per_voter(num: u64, den: u64) -> Self {
         Affine::budget(num, den)
+    }
+    fn shifted(&self, t: u64) -> Self {
+        Affine {
+            a: self.a.add(&self.s.mul_u64(t)),
+            s: self.s.clone(),
+        }
     }
     fn zero() -> Self {
         Affine::constant(T::zero())

@@ -48,6 +48,12 @@ pub(crate) trait Num: Clone + Debug {
         Self::from_ratio(num, den)
     }
     fn zero() -> Self;
+    /// For a quantity traced in the money per voter `b₀ + t`: the same
+    /// quantity traced from `b₀ + t` on (plain numbers: itself).
+    fn shifted(&self, t: u64) -> Self {
+        let _ = t;
+        self.clone()
+    }
     fn add(&self, other: &Self) -> Self;
     fn sub(&self, other: &Self) -> Self;
     fn mul(&self, other: &Self) -> Self;

@@ -78,6 +78,54 @@ struct Known {
     poor_start: u128,
 }
 
+/// What a traced run leaves for the next: enough to start a run at a larger
+/// money per voter from the first round whose decisions could differ there,
+/// with the rounds before it as they were.
+pub(crate) struct Trail<N> {
+    /// The money per voter the run started with (whole units).
+    base: u64,
+    selected: Vec<usize>,
+    /// Per round, each paying ballot: its money after paying, and what the
+    /// float run knows of it exactly.
+    paid: Vec<Vec<(usize, N, Held)>>,
+    /// Per round, and one more for the round that found nothing left: the
+    /// first whole `t ≥ 1` past `base` at which a decision of the round could
+    /// differ (`u64::MAX`: none).
+    horizons: Vec<u64>,
+}
+
+impl<N: Num> Trail<N> {
+    /// The start of a run at `per_voter`: the rounds whose decisions all hold
+    /// there, moved to start from it; `None` when no round does (or
+    /// `per_voter` is not past the base).
+    fn resume(mut self, per_voter: u64) -> Option<Trail<N>> {
+        let t = per_voter.checked_sub(self.base).filter(|&t| t > 0)?;
+        let kept = self.horizons.iter().take_while(|&&h| h > t).count();
+        let kept = kept.min(self.selected.len());
+        if kept == 0 {
+            return None;
+        }
+        self.selected.truncate(kept);
+        self.paid.truncate(kept);
+        self.horizons.truncate(kept);
+        for round in &mut self.paid {
+            for (_, money, _) in round.iter_mut() {
+                *money = money.shifted(t);
+            }
+        }
+        for h in &mut self.horizons {
+            *h = h.saturating_sub(t);
+        }
+        self.base = per_voter;
+        Some(self)
+    }
+}
+
+/// A traced run: its outcome, the next whole money per voter at which the
+/// outcome can differ, and the trail for the next traced run (`None` when the
+/// run was exact).
+type Traced = (MesRun, Option<u64>, Option<Trail<Affine<f64>>>);
+
 /// Passes of the fixed-point search for ρ before it sorts the supporters
 /// instead (see [`Shares::rho`]).
 const FIXED_POINT_PASSES: usize = 6;
@@ -182,10 +230,11 @@ impl<'e> Shares<'e> {
     /// rationals if the floats meet a near-tie.
     pub(crate) fn run(&self, num: u64, den: u64) -> Result<MesRun, TallyError> {
         let halted = |halt| self.halted(halt);
-        let (selected, exact) = match self.run_with::<f64>(num, den) {
+        let (selected, exact) = match self.run_with::<f64>(num, den, None, &mut None) {
             Ok(selected) => (selected?, false),
             Err(Halt::Undecided) => (
-                self.run_with::<BigRational>(num, den).map_err(halted)??,
+                self.run_with::<BigRational>(num, den, None, &mut None)
+                    .map_err(halted)??,
                 true,
             ),
             Err(halt) => return Err(halted(halt)),
@@ -202,15 +251,27 @@ impl<'e> Shares<'e> {
     /// run in numbers affine in the money per voter (see [`super::affine`]):
     /// every budget in between gives this run's outcome. Floats first; where
     /// they meet a near-tie, exact rationals.
-    pub(crate) fn run_traced(&self, per_voter: u64) -> Result<(MesRun, Option<u64>), TallyError> {
+    pub(crate) fn run_traced(
+        &self,
+        per_voter: u64,
+        from: Option<Trail<Affine<f64>>>,
+    ) -> Result<Traced, TallyError> {
         let halted = |halt| self.halted(halt);
         let horizon = Horizon::start();
-        let (selected, exact, horizon) = match self.run_with::<Affine<f64>>(per_voter, 1) {
+        let mut trail = None;
+        let floats = self.run_with::<Affine<f64>>(
+            per_voter,
+            1,
+            from.map(Ok).or(Some(Err(per_voter))),
+            &mut trail,
+        );
+        let (selected, exact, horizon) = match floats {
             Ok(selected) => (selected?, false, horizon.next()),
             Err(Halt::Undecided) => {
+                trail = None;
                 let horizon = Horizon::start();
                 let selected = self
-                    .run_with::<Affine<BigRational>>(per_voter, 1)
+                    .run_with::<Affine<BigRational>>(per_voter, 1, None, &mut None)
                     .map_err(halted)??;
                 (selected, true, horizon.next())
             }
@@ -224,6 +285,7 @@ impl<'e> Shares<'e> {
                 exact,
             },
             next,
+            trail,
         ))
     }
 
@@ -632,39 +694,97 @@ impl<'e> Shares<'e> {
     /// The run proper, in arithmetic `N`: the projects chosen in order, or why
     /// the run stopped (a near-tie the floats leave to exact arithmetic, the
     /// step limit, or — as `Ok(Err(_))` — a tie the chain refuses).
-    fn run_with<N: Num>(&self, num: u64, den: u64) -> Result<Result<Vec<usize>, TallyError>, Halt> {
+    ///
+    /// `from`: for traced numbers, `Ok` to start from the rounds a trail kept
+    /// (its base is then the money per voter), `Err(base)` to start afresh and
+    /// leave a trail in `trail`; `None` for neither.
+    fn run_with<N: Num>(
+        &self,
+        num: u64,
+        den: u64,
+        from: Option<Result<Trail<N>, u64>>,
+        trail: &mut Option<Trail<N>>,
+    ) -> Result<Result<Vec<usize>, TallyError>, Halt> {
         let start = Start::<N>::new(num, den);
-        let mut budgets = vec![start.value.clone(); self.supporters.num_groups()];
-        let mut held = vec![Held::Start; self.supporters.num_groups()];
-        let mut queue = Queue::<N>::ordered(self.twins.clone(), self.ranks.clone(), Vec::new());
-        let mut selected = Vec::new();
+        let groups = self.supporters.num_groups();
+        let mut budgets = vec![start.value.clone(); groups];
+        let mut held = vec![Held::Start; groups];
+        let keep = N::TRACED && from.is_some();
+        let mut kept = match from {
+            Some(Ok(kept)) => kept,
+            Some(Err(base)) => Trail {
+                base,
+                selected: Vec::new(),
+                paid: Vec::new(),
+                horizons: Vec::new(),
+            },
+            None => Trail {
+                base: 0,
+                selected: Vec::new(),
+                paid: Vec::new(),
+                horizons: Vec::new(),
+            },
+        };
+        // The rounds kept: their payments, and their horizons still ahead.
+        for round in &kept.paid {
+            for (g, money, known) in round {
+                if let (Some(b), Some(h)) = (budgets.get_mut(*g), held.get_mut(*g)) {
+                    *b = money.clone();
+                    *h = *known;
+                }
+            }
+        }
+        if let Some(&h) = kept.horizons.iter().min() {
+            super::affine::carry(h);
+        }
+        let taken: std::collections::HashSet<usize> = kept.selected.iter().copied().collect();
+        let classes: Vec<Vec<usize>> = self
+            .twins
+            .iter()
+            .map(|c| c.iter().copied().filter(|p| !taken.contains(p)).collect())
+            .collect();
+        let mut queue = Queue::<N>::ordered(classes, self.ranks.clone(), Vec::new());
+        let mut selected = std::mem::take(&mut kept.selected);
         // At most one round per project: each round's winner leaves the queue.
-        while let Some(won) = queue.round_known(
-            &self.steps,
-            |c| {
-                Ok(match self.rho::<N>(c, &budgets, &held, &start)? {
-                    Some(Rho {
-                        rho, certain: true, ..
-                    }) => Eval::Value(rho),
-                    Some(Rho {
-                        rho,
-                        certain: false,
-                        ..
-                    }) => Eval::Uncertain(rho),
-                    None => Eval::Drop,
-                })
-            },
-            // At a near-tie: ρ exactly, where the float run can vouch for it.
-            |c| {
-                let found = self.rho_search::<N>(c, &budgets, &held, &start, true)?;
-                Ok(found.and_then(|r| r.exact))
-            },
-        )? {
+        loop {
+            let before = if keep {
+                super::affine::begin_round()
+            } else {
+                0
+            };
+            let won = queue.round_known(
+                &self.steps,
+                |c| {
+                    Ok(match self.rho::<N>(c, &budgets, &held, &start)? {
+                        Some(Rho {
+                            rho, certain: true, ..
+                        }) => Eval::Value(rho),
+                        Some(Rho {
+                            rho,
+                            certain: false,
+                            ..
+                        }) => Eval::Uncertain(rho),
+                        None => Eval::Drop,
+                    })
+                },
+                // At a near-tie: ρ exactly, where the float run can vouch for it.
+                |c| {
+                    let found = self.rho_search::<N>(c, &budgets, &held, &start, true)?;
+                    Ok(found.and_then(|r| r.exact))
+                },
+            )?;
+            let Some(won) = won else {
+                if keep {
+                    kept.horizons.push(super::affine::end_round(before));
+                }
+                break;
+            };
             if !won.tied.is_empty() {
                 return Ok(Err(self.tie(won.project, &won.tied)));
             }
             let winner = won.project;
             let mut paid = 0_u64;
+            let mut log = Vec::new();
             for (g, u) in self.supporters.of(winner) {
                 let due = won.value.mul(&N::from_u64(self.utility(winner, u)));
                 // Known to pay all they have only where clearly short of their
@@ -682,10 +802,21 @@ impl<'e> Shares<'e> {
                 }
                 let pay = N::min_value(&budgets[g], &due);
                 budgets[g] = budgets[g].sub(&pay);
+                if keep {
+                    log.push((g, budgets[g].clone(), held[g]));
+                }
                 paid += 1;
             }
             self.steps.charge(paid * N::STEP)?;
             selected.push(winner);
+            if keep {
+                kept.paid.push(log);
+                kept.horizons.push(super::affine::end_round(before));
+            }
+        }
+        if keep {
+            kept.selected = selected.clone();
+            *trail = Some(kept);
         }
         Ok(Ok(selected))
     }
@@ -897,9 +1028,13 @@ fn add1_by(shares: &Shares<'_>, exhaustive_stop: bool, jump: bool) -> Result<Add
     // such runs in a row, the next 2^(k−2) units (at most 64) are stepped
     // plainly before tracing again.
     let (mut streak, mut plain_left) = (0_u32, 0_u64);
+    // The last traced run's trail: the next starts from the rounds it keeps.
+    let mut trail: Option<Trail<Affine<f64>>> = None;
     loop {
         let (run, next) = if jump && plain_left == 0 {
-            let (run, next) = shares.run_traced(per_voter)?;
+            let from = trail.take().and_then(|t| t.resume(per_voter));
+            let (run, next, left) = shares.run_traced(per_voter, from)?;
+            trail = left;
             // The first whole unit at or past the next budget that can differ.
             let next = next.map(|next| {
                 let units = (next - per_voter).div_ceil(unit);
@@ -1656,12 +1791,12 @@ mod tests {
         fn float_decisions_equal_exact_ones(e in small_election(), per_voter in 1u64..40) {
             let ties = TieBreaking::by_project_id();
             let shares = Shares::new(&e, &ties, MES).unwrap();
-            let exact = shares.run_with::<BigRational>(per_voter, 1).unwrap().unwrap();
-            if let Ok(float) = shares.run_with::<f64>(per_voter, 1) {
+            let exact = shares.run_with::<BigRational>(per_voter, 1, None, &mut None).unwrap().unwrap();
+            if let Ok(float) = shares.run_with::<f64>(per_voter, 1, None, &mut None) {
                 prop_assert_eq!(float.unwrap(), exact);
             }
             let n = e.profile().num_voters();
-            let exact = shares.run_with::<BigRational>(e.budget(), n).unwrap().unwrap();
+            let exact = shares.run_with::<BigRational>(e.budget(), n, None, &mut None).unwrap().unwrap();
             prop_assert_eq!(shares.run(e.budget(), n).unwrap().selected, exact);
         }
 
