@@ -149,6 +149,28 @@ enum Command {
         #[arg(required = true)]
         files: Vec<PathBuf>,
     },
+    /// Write a synthetic approval election as a .pb file, the same for the
+    /// same seed on every machine: popular projects over a floor every project
+    /// gets, costs spread on a log scale, a fifth of their total as the budget
+    /// (the model: `medborgarbudget::sim::Synthetic`). For measuring counts
+    /// past every real election.
+    Generate {
+        /// Voters (1 to 100,000,000).
+        #[arg(long, default_value_t = 1_000_000)]
+        voters: u64,
+        /// Projects (1 to 100,000).
+        #[arg(long, default_value_t = 500)]
+        projects: u32,
+        /// Mean approvals per voter (1 to 100, at most half the projects).
+        #[arg(long, default_value_t = 5)]
+        approvals: u32,
+        /// The seed.
+        #[arg(long, default_value_t = 1)]
+        seed: u64,
+        /// The file to write.
+        #[arg(long)]
+        out: PathBuf,
+    },
 }
 
 /// `tally --rule`: a built-in rule (the crate's table, [`Rule::BUILTIN`]) or
@@ -269,8 +291,38 @@ fn main() -> ExitCode {
         } => programmes::report(&store, programme.as_deref(), &out),
         Command::Tally { files, args } => tally_files(&files, &args),
         Command::Check { files } => check(&files),
+        Command::Generate {
+            voters,
+            projects,
+            approvals,
+            seed,
+            out,
+        } => generate(
+            medborgarbudget::sim::Synthetic {
+                voters,
+                projects,
+                approvals,
+            },
+            seed,
+            &out,
+        ),
     };
     output::exit(result)
+}
+
+/// `generate`: the synthetic election into `out` (checked before the file is
+/// created).
+fn generate(
+    synthetic: medborgarbudget::sim::Synthetic,
+    seed: u64,
+    out: &Path,
+) -> Result<(), BadInput> {
+    synthetic.check().map_err(|e| BadInput(e.to_string()))?;
+    let file =
+        std::fs::File::create(out).map_err(|e| BadInput(format!("{}: {e}", out.display())))?;
+    synthetic
+        .write(seed, file)
+        .map_err(|e| BadInput(format!("{}: {e}", out.display())))
 }
 
 /// Problems `check` and a refusing `tally` print per file.

@@ -372,8 +372,8 @@ pub struct PbFile {
     /// The ballots, identical ones merged: an approval profile for `approval` and
     /// `choose-1`, points for `cumulative` and `scoring` (entries with zero points
     /// dropped), rankings for `ordinal` (scoring `max_length` positions when META
-    /// gives one).
-    pub profile: Profile,
+    /// gives one). Shared: [`PbFile::election`] uses it without a copy.
+    pub profile: std::sync::Arc<Profile>,
     /// `10^d`, where `d` is the largest number of decimals (ignoring trailing
     /// zeros) among the budget and the costs: `400000.0` needs none, `827838.5`
     /// one.
@@ -429,7 +429,12 @@ impl PbFile {
             .iter()
             .map(|p| Candidate::new(p.id.clone(), p.cost))
             .collect();
-        Ok(Election::new(self.budget, candidates, self.profile.clone())?.with_unit(self.scale))
+        Ok(Election::new(
+            self.budget,
+            candidates,
+            std::sync::Arc::clone(&self.profile),
+        )?
+        .with_unit(self.scale))
     }
 
     /// META `rule`: how the official outcome was computed (`greedy`,

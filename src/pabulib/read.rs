@@ -110,6 +110,11 @@ fn read<'a>(
     if let Some(length) = info.max_length {
         builder.ranking_length(length);
     }
+    // Room for what the rest of the input can hold (a row takes at least four
+    // bytes, an entry two), so the arrays do not grow by copying; pages not
+    // written are never touched.
+    let left = lines.rest.len();
+    builder.reserve(left / 4, left / 2);
     let mut votes = Votes {
         columns: &columns,
         projects: &projects,
@@ -127,7 +132,7 @@ fn read<'a>(
         projects,
         vote_columns,
         vote_type: info.vote_type,
-        profile: builder.build(),
+        profile: std::sync::Arc::new(builder.build()),
         scale,
         budget,
     })
@@ -260,7 +265,7 @@ pub(super) fn from_parts(
         projects,
         vote_columns,
         vote_type,
-        profile,
+        profile: std::sync::Arc::new(profile),
         scale,
         budget,
     })

@@ -53,6 +53,7 @@
 
 mod scenario;
 mod sweep;
+mod synthetic;
 
 use std::sync::Arc;
 
@@ -64,6 +65,7 @@ use sha2::{Digest, Sha256};
 
 pub use scenario::{Dimension, Group, Ideas, Outreach, Scenario, Trust, Voting};
 pub use sweep::{Sweep, SweepPoint, SweepRow, sweep, write_csv};
+pub use synthetic::{MAX_APPROVALS, MAX_PROJECTS, MAX_VOTERS, Synthetic};
 
 use crate::area::{Area, Eligibility, Resident};
 use crate::ballot::{BallotKind, BallotRules, BallotSubmission, Choices, Counting};
@@ -164,6 +166,15 @@ pub enum SimError {
     /// The follow-up could not be measured.
     #[error(transparent)]
     FollowUp(#[from] FollowUpError),
+    /// Output could not be written.
+    #[error("writing {what}: {source}")]
+    Write {
+        /// What was being written.
+        what: String,
+        /// Why.
+        #[source]
+        source: std::io::Error,
+    },
 }
 
 /// One year of a simulated (or stored) programme, as `simulate` prints it.

@@ -90,7 +90,7 @@ pub use mes::{
     Comparison, Completion, EqualShares, Mes, MesAdd1, MesAdd1Comparison, MesGreedy, Utility,
 };
 pub use phragmen::{OnOverflow, Phragmen};
-pub use profile::{BallotView, Profile, ProfileBuilder, ProfileKind};
+pub use profile::{BallotView, MERGE_LIMIT, Profile, ProfileBuilder, ProfileKind};
 pub use rule::{CustomRule, MAX_CUSTOM_NAME, Rule};
 pub use satisfaction::Satisfaction;
 pub use tie::{TieBreak, TieBreaking};
@@ -276,14 +276,17 @@ impl Eq for Election {}
 
 impl Election {
     /// An election; the profile must be built for exactly these candidates.
+    /// A shared profile (`Arc<Profile>`, as [`crate::pabulib::PbFile`] holds
+    /// its ballots) is used without a copy.
     ///
     /// # Errors
     /// [`TallyError::ProfileMismatch`] or [`TallyError::DuplicateLabel`].
     pub fn new(
         budget: u64,
         candidates: Vec<Candidate>,
-        profile: Profile,
+        profile: impl Into<Arc<Profile>>,
     ) -> Result<Election, TallyError> {
+        let profile = profile.into();
         if profile.num_projects() != candidates.len() {
             return Err(TallyError::ProfileMismatch {
                 profile: profile.num_projects(),
@@ -300,7 +303,7 @@ impl Election {
         Ok(Election {
             budget,
             candidates,
-            profile: Arc::new(profile),
+            profile,
             derived: Arc::default(),
             step_limit: None,
             unit: 1,

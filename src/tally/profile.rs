@@ -30,7 +30,8 @@ pub struct BallotView<'p> {
     pub count: u64,
 }
 
-/// Ballots in flat arrays: identical ballots are stored once with a count.
+/// Ballots in flat arrays: identical ballots are stored once with a count
+/// (past [`MERGE_LIMIT`] distinct ballots, only where merging pays).
 ///
 /// Entries of distinct ballot `b` are `projects[offsets[b]..offsets[b + 1]]`; for a
 /// points profile `points` runs alongside. A hundred thousand voters with five
@@ -79,7 +80,8 @@ impl Profile {
         self.voters
     }
 
-    /// Number of distinct ballots.
+    /// Number of ballots stored: the distinct ballots, counted once each (see
+    /// [`MERGE_LIMIT`] for very large elections).
     pub fn num_distinct(&self) -> usize {
         self.counts.len()
     }
@@ -218,7 +220,23 @@ pub struct ProfileBuilder {
     keys: HashKeys,
     /// Whether packed keys are hashed with the strong hash (after a long probe).
     strong: bool,
+    /// Ballots pushed (each call, whatever its count).
+    pushed: u64,
+    /// Past [`MERGE_LIMIT`] distinct ballots, most of them seen once: new
+    /// ballots are stored as they come, without the table (dropped).
+    appending: bool,
+    /// Past [`MERGE_LIMIT`] distinct ballots, where at least one ballot in
+    /// three repeated an earlier one: merging goes on without a limit.
+    merging: bool,
 }
+
+/// Distinct ballots the builder merges before it looks at whether merging
+/// pays. Where fewer than one ballot in three so far repeated an earlier one (a
+/// very large election of varied ballots, such as ten million voters choosing
+/// five of 500 projects), it stops: the table would cost more memory and time (a cache miss per
+/// ballot) than the repeats it finds save. Merging changes no count: a ballot
+/// stored twice counts as its voters either way.
+pub const MERGE_LIMIT: usize = 1 << 20;
 
 /// A probe longer than this makes the builder hash packed keys with the strong
 /// hash: with at most three quarters of the table full and a good hash, a probe
@@ -301,6 +319,9 @@ impl ProfileBuilder {
             mark: 0,
             keys: HashKeys::new(3),
             strong: false,
+            pushed: 0,
+            appending: false,
+            merging: false,
         }
     }
 
@@ -308,6 +329,20 @@ impl ProfileBuilder {
     /// file's `max_length`). By default, the length of the longest ranking.
     pub fn ranking_length(&mut self, length: u32) -> &mut Self {
         self.fixed_ranking_length = Some(length);
+        self
+    }
+
+    /// Makes room for about `ballots` more distinct ballots with `entries`
+    /// entries in all, so that building a large profile does not copy its
+    /// arrays as they grow. A hint: more may still be pushed.
+    pub fn reserve(&mut self, ballots: usize, entries: usize) -> &mut Self {
+        let p = &mut self.profile;
+        p.offsets.reserve(ballots);
+        p.counts.reserve(ballots);
+        p.projects.reserve(entries);
+        if p.kind == ProfileKind::Points {
+            p.points.reserve(entries);
+        }
         self
     }
 
@@ -444,9 +479,23 @@ impl ProfileBuilder {
             .voters
             .checked_add(count)
             .ok_or(EntryError::Overflow)?;
+        self.pushed += 1;
+        let distinct = self.profile.counts.len();
+        if !self.merging && !self.appending && distinct >= MERGE_LIMIT {
+            // Merging pays where at least one ballot in three so far repeated
+            // one seen before.
+            let repeats = (self.pushed - 1).saturating_sub(distinct as u64);
+            if repeats >= distinct as u64 / 2 {
+                self.merging = true;
+            } else {
+                self.stop_merging();
+            }
+        }
+        if self.appending {
+            return self.append(projects, points, count, voters);
+        }
         let key = self.packed_key(projects, points);
         let tag = self.tag(key, projects, points);
-        let distinct = self.profile.counts.len();
         // At most three quarters full.
         if (distinct + 1) * 4 > self.table.len() * 3 {
             self.grow()?;
@@ -465,14 +514,9 @@ impl ProfileBuilder {
                 break;
             };
             if slot.ballot == 0 {
-                // A new distinct ballot.
-                let end = u32::try_from(self.profile.projects.len() + projects.len())
-                    .map_err(|_| EntryError::Overflow)?;
+                // A new distinct ballot; its count lives in the slot.
                 let ballot = u32::try_from(distinct + 1).map_err(|_| EntryError::Overflow)?;
-                self.profile.projects.extend_from_slice(projects);
-                self.profile.points.extend_from_slice(points);
-                self.profile.offsets.push(end);
-                self.profile.counts.push(0);
+                self.append(projects, points, 0, voters)?;
                 if let Some(s) = self.table.get_mut(i) {
                     *s = Slot {
                         key,
@@ -481,7 +525,6 @@ impl ProfileBuilder {
                         count,
                     };
                 }
-                self.profile.voters = voters;
                 return Ok(());
             }
             if slot.tag == tag
@@ -499,6 +542,46 @@ impl ProfileBuilder {
         }
         // The table always has empty slots; this is not reached.
         Err(EntryError::Overflow)
+    }
+
+    /// Stores a new distinct ballot with `stored` as its count in the profile
+    /// (0 while the table keeps it) and `voters` in all.
+    fn append(
+        &mut self,
+        projects: &[u32],
+        points: &[u32],
+        stored: u64,
+        voters: u64,
+    ) -> Result<(), EntryError> {
+        let end = u32::try_from(self.profile.projects.len() + projects.len())
+            .map_err(|_| EntryError::Overflow)?;
+        u32::try_from(self.profile.counts.len() + 1).map_err(|_| EntryError::Overflow)?;
+        self.profile.projects.extend_from_slice(projects);
+        self.profile.points.extend_from_slice(points);
+        self.profile.offsets.push(end);
+        self.profile.counts.push(stored);
+        self.profile.voters = voters;
+        Ok(())
+    }
+
+    /// Stops merging: the counts the table holds go to the profile, and the
+    /// table is dropped.
+    fn stop_merging(&mut self) {
+        self.flush_counts();
+        self.table = Vec::new();
+        self.appending = true;
+    }
+
+    /// Copies the counts kept in table slots into the profile.
+    fn flush_counts(&mut self) {
+        for slot in &self.table {
+            if let Some(c) = (slot.ballot as usize)
+                .checked_sub(1)
+                .and_then(|b| self.profile.counts.get_mut(b))
+            {
+                *c = slot.count;
+            }
+        }
     }
 
     /// The ballot packed into 64 bits: a leading 1, then each project index in
@@ -629,14 +712,7 @@ impl ProfileBuilder {
         if let Some(length) = self.fixed_ranking_length {
             self.profile.ranking_length = length;
         }
-        for slot in &self.table {
-            if let Some(c) = (slot.ballot as usize)
-                .checked_sub(1)
-                .and_then(|b| self.profile.counts.get_mut(b))
-            {
-                *c = slot.count;
-            }
-        }
+        self.flush_counts();
         self.profile.offsets.shrink_to_fit();
         self.profile.projects.shrink_to_fit();
         self.profile.points.shrink_to_fit();
@@ -648,6 +724,52 @@ impl ProfileBuilder {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Three distinct projects out of `n` for ballot `i` (distinct for
+    /// distinct `i` below `n³`).
+    fn triple(i: u32, n: u32) -> [u32; 3] {
+        let (a, b, c) = (i % n, (i / n) % n, i / n / n);
+        let mut t = [a, b + n, c + 2 * n];
+        t.sort_unstable();
+        t
+    }
+
+    #[test]
+    fn past_the_merge_limit_merging_goes_on_only_where_it_pays() {
+        let n = 128;
+        let distinct = MERGE_LIMIT as u32 + 1_000;
+        // Each ballot once: past the limit, new ballots are stored as they
+        // come, and a repeat of an early one is stored again — the counts stay
+        // right.
+        let mut once = Profile::builder(ProfileKind::Approval, 3 * n as usize);
+        for i in 0..distinct {
+            once.push_approval(&triple(i, n), 1).unwrap();
+        }
+        once.push_approval(&triple(0, n), 2).unwrap();
+        let once = once.build();
+        assert_eq!(once.num_voters(), u64::from(distinct) + 2);
+        assert_eq!(once.num_distinct(), distinct as usize + 1);
+        assert_eq!(once.ballot(0).map(|b| b.count), Some(1));
+        assert_eq!(once.ballot(distinct as usize).map(|b| b.count), Some(2));
+        let support = once.support().unwrap();
+        assert_eq!(support.iter().sum::<u64>(), 3 * (u64::from(distinct) + 2));
+        // Each ballot twice in a row: merging pays and goes on past the limit.
+        let mut twice = Profile::builder(ProfileKind::Approval, 3 * n as usize);
+        for i in 0..distinct {
+            twice.push_approval(&triple(i, n), 1).unwrap();
+            twice.push_approval(&triple(i, n), 1).unwrap();
+        }
+        let twice = twice.build();
+        assert_eq!(twice.num_distinct(), distinct as usize);
+        assert!(twice.iter().all(|b| b.count == 2));
+        // The same support as counting each ballot of the first profile
+        // twice (without its extra repeat of ballot 0).
+        let mut expected: Vec<u64> = support.iter().map(|s| 2 * s).collect();
+        for p in triple(0, n) {
+            expected[p as usize] -= 4;
+        }
+        assert_eq!(twice.support().unwrap(), expected);
+    }
 
     #[test]
     fn identical_ballots_are_stored_once() {

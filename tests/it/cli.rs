@@ -944,3 +944,45 @@ fn equal_shares_takes_a_utility_and_other_rules_refuse_one() {
     assert_eq!(o.status.code(), Some(2));
     assert!(stderr(&o).contains("unknown utility"), "{}", stderr(&o));
 }
+
+#[test]
+fn generate_writes_the_same_election_for_a_seed_and_tally_counts_it() {
+    let dir = folder("generate");
+    let args = |out: &str, seed: &str| {
+        [
+            "generate",
+            "--voters",
+            "5000",
+            "--projects",
+            "60",
+            "--seed",
+            seed,
+            "--out",
+            out,
+        ]
+        .map(str::to_owned)
+    };
+    for (out, seed) in [("a.pb", "9"), ("b.pb", "9"), ("c.pb", "10")] {
+        let o = run_in(&dir, &args(out, seed).each_ref().map(String::as_str));
+        assert!(o.status.success(), "{}", stderr(&o));
+    }
+    let read = |f: &str| std::fs::read(dir.join(f)).unwrap();
+    assert_eq!(read("a.pb"), read("b.pb"));
+    assert_ne!(read("a.pb"), read("c.pb"));
+    let o = run_in(
+        &dir,
+        &["tally", "--rule", "mes", "--format", "json", "a.pb"],
+    );
+    assert!(o.status.success(), "{}", stderr(&o));
+    let json: serde_json::Value = serde_json::from_str(stdout(&o).trim()).unwrap();
+    assert_eq!(json["num_voters"], 5000);
+    assert_eq!(json["num_projects"], 60);
+    // A size past its limit is refused by name, and no file is written.
+    let o = run_in(
+        &dir,
+        &["generate", "--voters", "100000001", "--out", "big.pb"],
+    );
+    assert_eq!(o.status.code(), Some(1), "{}", stderr(&o));
+    assert!(stderr(&o).contains("voters"), "{}", stderr(&o));
+    assert!(!dir.join("big.pb").exists());
+}

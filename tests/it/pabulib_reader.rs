@@ -1029,7 +1029,7 @@ fn building_a_file_for_export() {
     assert_eq!(file.projects[1].cost, 50_000_025);
     assert_eq!(file.vote_columns, ["voter_id", "vote"]);
     assert_eq!(file.num_voters(), 5);
-    assert_eq!(file.profile, profile);
+    assert_eq!(*file.profile, profile);
     let again = round_trip(&file);
     assert_eq!(again.profile.ranking_length(), 3);
 }
