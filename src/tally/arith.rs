@@ -30,7 +30,7 @@ pub(crate) const TOLERANCE: f64 = 1e-9;
 pub(crate) struct Undecided;
 
 /// The arithmetic a proportional rule needs.
-pub(crate) trait Num: Clone + Debug {
+pub(crate) trait Num: Clone + Debug + Send + Sync {
     /// Whether comparisons are exact.
     const EXACT: bool;
 

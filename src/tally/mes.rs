@@ -126,6 +126,59 @@ impl<N: Num> Trail<N> {
 /// run was exact).
 type Traced = (MesRun, Option<u64>, Option<Trail<Affine<f64>>>);
 
+/// Supporting ballots past which a price pass is split among threads.
+const PARALLEL_PASS: usize = 1 << 16;
+
+/// The most threads one price pass uses.
+const MAX_PASS_THREADS: usize = 4;
+
+/// A lean pass's sums over some supporting ballots (see
+/// [`Shares::lean_pass`]).
+struct Lean<N> {
+    money: N,
+    poor_money: N,
+    poor_voters: u64,
+    poor: usize,
+    supporters: u64,
+}
+
+impl<N: Num> Lean<N> {
+    /// The sums over `groups`, each ballot's voters owing `share`.
+    fn over(groups: &[u32], budgets: &[N], weights: &[u64], share: &N) -> Lean<N> {
+        let mut lean = Lean {
+            money: N::zero(),
+            poor_money: N::zero(),
+            poor_voters: 0,
+            poor: 0,
+            supporters: 0,
+        };
+        for &g in groups {
+            let g = g as usize;
+            let (Some(b), Some(&w)) = (budgets.get(g), weights.get(g)) else {
+                continue;
+            };
+            let money = b.mul_u64(w);
+            if N::quiet_less(b, share) {
+                lean.poor_money = lean.poor_money.add(&money);
+                lean.poor_voters += w;
+                lean.poor += 1;
+            }
+            lean.money = lean.money.add(&money);
+            lean.supporters += 1;
+        }
+        lean
+    }
+
+    /// Adds the sums of a later part.
+    fn join(&mut self, later: Lean<N>) {
+        self.money = self.money.add(&later.money);
+        self.poor_money = self.poor_money.add(&later.poor_money);
+        self.poor_voters += later.poor_voters;
+        self.poor += later.poor;
+        self.supporters += later.supporters;
+    }
+}
+
 /// Passes of the fixed-point search for ρ before it sorts the supporters
 /// instead (see [`Shares::rho`]).
 const FIXED_POINT_PASSES: usize = 6;
@@ -155,6 +208,8 @@ pub(crate) struct Shares<'e> {
     /// Each project's supporters' total utility, `Σ utility · voters` (less
     /// than 2¹²⁸: utilities and the number of voters are `u64`s).
     utility_totals: Vec<u128>,
+    /// Threads a large price pass may use (asked once, when first needed).
+    threads: std::sync::OnceLock<usize>,
     steps: Steps,
     rule: &'static str,
 }
@@ -212,6 +267,7 @@ impl<'e> Shares<'e> {
             election,
             ranks: ties.ranks(election, &support),
             utility_totals,
+            threads: std::sync::OnceLock::new(),
             supporters,
             support,
             cost_utility,
@@ -518,22 +574,12 @@ impl<'e> Shares<'e> {
         if let (false, Some(share), Some(cost)) = (VOUCH, &share, &cost_n) {
             // The common case, lean: everyone's share is the same, and the
             // utility of those who cannot pay it is the cost per voter.
-            let mut poor_voters = 0_u64;
-            for &g in self.supporters.groups_of(p) {
-                let g = g as usize;
-                let (Some(b), Some(&w)) = (budgets.get(g), self.supporters.weights.get(g)) else {
-                    continue;
-                };
-                let money = b.mul_u64(w);
-                if N::quiet_less(b, share) {
-                    pass.poor_money = pass.poor_money.add(&money);
-                    poor_voters += w;
-                    pass.poor += 1;
-                }
-                pass.money = pass.money.add(&money);
-                pass.supporters += 1;
-            }
-            pass.poor_utility = cost.mul_u64(poor_voters);
+            let lean = self.lean_pass(self.supporters.groups_of(p), budgets, share);
+            pass.money = lean.money;
+            pass.poor_money = lean.poor_money;
+            pass.poor = lean.poor;
+            pass.supporters = lean.supporters;
+            pass.poor_utility = cost.mul_u64(lean.poor_voters);
             return pass;
         }
         for (g, u_raw) in self.supporters.of(p) {
@@ -570,6 +616,46 @@ impl<'e> Shares<'e> {
             pass.supporters += 1;
         }
         pass
+    }
+
+    /// A pass with cost utilities over the supporting ballots `groups`, each
+    /// owing `share`: past [`PARALLEL_PASS`] ballots, split among threads
+    /// (the parts added up in order, so the sums do not depend on the threads'
+    /// timing).
+    fn lean_pass<N: Num>(&self, groups: &[u32], budgets: &[N], share: &N) -> Lean<N> {
+        let weights = &self.supporters.weights[..];
+        let threads = if groups.len() >= PARALLEL_PASS {
+            *self.threads.get_or_init(|| {
+                std::thread::available_parallelism().map_or(1, |n| n.get().min(MAX_PASS_THREADS))
+            })
+        } else {
+            1
+        };
+        if threads <= 1 {
+            return Lean::over(groups, budgets, weights, share);
+        }
+        let size = groups.len().div_ceil(threads);
+        let mut parts = groups.chunks(size);
+        let first = parts.next().unwrap_or(&[]);
+        std::thread::scope(|scope| {
+            let handles: Vec<_> = parts
+                .map(|part| {
+                    (
+                        part,
+                        scope.spawn(move || Lean::over(part, budgets, weights, share)),
+                    )
+                })
+                .collect();
+            let mut sum = Lean::over(first, budgets, weights, share);
+            for (part, handle) in handles {
+                // A part cannot panic; if its thread is lost, count it here.
+                let lean = handle
+                    .join()
+                    .unwrap_or_else(|_| Lean::over(part, budgets, weights, share));
+                sum.join(lean);
+            }
+            sum
+        })
     }
 
     /// For [`Shares::classify`]: tells the side of a voter (ballot `g`,
@@ -1392,6 +1478,43 @@ fn named(base: &'static str, utility: Utility) -> &'static str {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_large_pass_split_among_threads_sums_what_one_thread_does() {
+        // 79,800 distinct ballots all supporting project 0: past the split.
+        let n = 400_u32;
+        let mut profile = super::super::Profile::builder(ProfileKind::Approval, n as usize);
+        for a in 1..n {
+            for b in a + 1..n {
+                profile
+                    .push_approval(&[0, a, b], 1 + u64::from(a % 3))
+                    .unwrap();
+            }
+        }
+        let candidates = (0..n)
+            .map(|p| super::super::Candidate::new(format!("{p}"), 1_000 + u64::from(p)))
+            .collect();
+        let e = Election::new(50_000, candidates, profile.build()).unwrap();
+        let ties = TieBreaking::by_project_id();
+        let shares = Shares::new(&e, &ties, MES).unwrap();
+        let groups = shares.supporters.groups_of(0);
+        assert!(groups.len() >= PARALLEL_PASS);
+        // Money that differs per ballot, some of it below the share.
+        let budgets: Vec<f64> = (0..shares.supporters.num_groups())
+            .map(|g| (g % 97) as f64 * 0.37)
+            .collect();
+        let share = 17.5;
+        let split = shares.lean_pass(groups, &budgets, &share);
+        let one = Lean::over(groups, &budgets, &shares.supporters.weights, &share);
+        assert_eq!(
+            (split.poor, split.poor_voters, split.supporters),
+            (one.poor, one.poor_voters, one.supporters)
+        );
+        assert!(one.poor > 0 && one.poor < groups.len());
+        for (a, b) in [(split.money, one.money), (split.poor_money, one.poor_money)] {
+            assert!((a - b).abs() <= 1e-12 * b.abs(), "{a} vs {b}");
+        }
+    }
     use crate::tally::{Candidate, Profile, ProfileKind};
     use proptest::prelude::*;
 
