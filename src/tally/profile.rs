@@ -222,21 +222,25 @@ pub struct ProfileBuilder {
     strong: bool,
     /// Ballots pushed (each call, whatever its count).
     pushed: u64,
-    /// Past [`MERGE_LIMIT`] distinct ballots, most of them seen once: new
-    /// ballots are stored as they come, without the table (dropped).
-    appending: bool,
+    /// Past [`MERGE_LIMIT`] distinct ballots, most of them seen once: the
+    /// table takes no new ballots (a repeat of one it holds is still merged),
+    /// and new ballots are stored as they come.
+    frozen: bool,
     /// Past [`MERGE_LIMIT`] distinct ballots, where at least one ballot in
     /// three repeated an earlier one: merging goes on without a limit.
     merging: bool,
 }
 
-/// Distinct ballots the builder merges before it looks at whether merging
-/// pays. Where fewer than one ballot in three so far repeated an earlier one (a
-/// very large election of varied ballots, such as ten million voters choosing
-/// five of 500 projects), it stops: the table would cost more memory and time (a cache miss per
-/// ballot) than the repeats it finds save. Merging changes no count: a ballot
-/// stored twice counts as its voters either way.
-pub const MERGE_LIMIT: usize = 1 << 20;
+/// Distinct ballots the builder's table holds before it looks at whether
+/// merging pays. Where fewer than one ballot in three so far repeated an
+/// earlier one (a large election of varied ballots, such as a million voters
+/// choosing five of 500 projects), the table takes no more: a ballot it holds
+/// (the common ones, met early) is still merged, any other is stored as it
+/// comes. A table past this size would cost a cache miss per ballot and, at
+/// ten million voters, hundreds of megabytes, for few repeats. Where repeats
+/// are common, merging goes on without a limit. Merging changes no count: a
+/// ballot stored twice counts as its voters either way.
+pub const MERGE_LIMIT: usize = 1 << 16;
 
 /// A probe longer than this makes the builder hash packed keys with the strong
 /// hash: with at most three quarters of the table full and a good hash, a probe
@@ -320,7 +324,7 @@ impl ProfileBuilder {
             keys: HashKeys::new(3),
             strong: false,
             pushed: 0,
-            appending: false,
+            frozen: false,
             merging: false,
         }
     }
@@ -481,23 +485,20 @@ impl ProfileBuilder {
             .ok_or(EntryError::Overflow)?;
         self.pushed += 1;
         let distinct = self.profile.counts.len();
-        if !self.merging && !self.appending && distinct >= MERGE_LIMIT {
+        if !self.merging && !self.frozen && distinct >= MERGE_LIMIT {
             // Merging pays where at least one ballot in three so far repeated
             // one seen before.
             let repeats = (self.pushed - 1).saturating_sub(distinct as u64);
             if repeats >= distinct as u64 / 2 {
                 self.merging = true;
             } else {
-                self.stop_merging();
+                self.frozen = true;
             }
-        }
-        if self.appending {
-            return self.append(projects, points, count, voters);
         }
         let key = self.packed_key(projects, points);
         let tag = self.tag(key, projects, points);
         // At most three quarters full.
-        if (distinct + 1) * 4 > self.table.len() * 3 {
+        if !self.frozen && (distinct + 1) * 4 > self.table.len() * 3 {
             self.grow()?;
         }
         let mask = self.table.len() - 1;
@@ -513,6 +514,10 @@ impl ProfileBuilder {
             let Some(slot) = self.table.get(i).copied() else {
                 break;
             };
+            if slot.ballot == 0 && self.frozen {
+                // Not among the table's ballots: stored as it comes.
+                return self.append(projects, points, count, voters);
+            }
             if slot.ballot == 0 {
                 // A new distinct ballot; its count lives in the slot.
                 let ballot = u32::try_from(distinct + 1).map_err(|_| EntryError::Overflow)?;
@@ -562,14 +567,6 @@ impl ProfileBuilder {
         self.profile.counts.push(stored);
         self.profile.voters = voters;
         Ok(())
-    }
-
-    /// Stops merging: the counts the table holds go to the profile, and the
-    /// table is dropped.
-    fn stop_merging(&mut self) {
-        self.flush_counts();
-        self.table = Vec::new();
-        self.appending = true;
     }
 
     /// Copies the counts kept in table slots into the profile.
@@ -738,21 +735,23 @@ mod tests {
     fn past_the_merge_limit_merging_goes_on_only_where_it_pays() {
         let n = 128;
         let distinct = MERGE_LIMIT as u32 + 1_000;
-        // Each ballot once: past the limit, new ballots are stored as they
-        // come, and a repeat of an early one is stored again — the counts stay
-        // right.
+        // Each ballot once: past the limit the table takes no new ballots. A
+        // repeat of one it holds is merged; a repeat of one stored after it
+        // filled is stored again. The counts stay right either way.
         let mut once = Profile::builder(ProfileKind::Approval, 3 * n as usize);
         for i in 0..distinct {
             once.push_approval(&triple(i, n), 1).unwrap();
         }
         once.push_approval(&triple(0, n), 2).unwrap();
+        once.push_approval(&triple(distinct - 1, n), 2).unwrap();
         let once = once.build();
-        assert_eq!(once.num_voters(), u64::from(distinct) + 2);
+        assert_eq!(once.num_voters(), u64::from(distinct) + 4);
         assert_eq!(once.num_distinct(), distinct as usize + 1);
-        assert_eq!(once.ballot(0).map(|b| b.count), Some(1));
+        assert_eq!(once.ballot(0).map(|b| b.count), Some(3));
+        assert_eq!(once.ballot(distinct as usize - 1).map(|b| b.count), Some(1));
         assert_eq!(once.ballot(distinct as usize).map(|b| b.count), Some(2));
         let support = once.support().unwrap();
-        assert_eq!(support.iter().sum::<u64>(), 3 * (u64::from(distinct) + 2));
+        assert_eq!(support.iter().sum::<u64>(), 3 * (u64::from(distinct) + 4));
         // Each ballot twice in a row: merging pays and goes on past the limit.
         let mut twice = Profile::builder(ProfileKind::Approval, 3 * n as usize);
         for i in 0..distinct {
@@ -763,9 +762,9 @@ mod tests {
         assert_eq!(twice.num_distinct(), distinct as usize);
         assert!(twice.iter().all(|b| b.count == 2));
         // The same support as counting each ballot of the first profile
-        // twice (without its extra repeat of ballot 0).
+        // twice (without its extra repeats).
         let mut expected: Vec<u64> = support.iter().map(|s| 2 * s).collect();
-        for p in triple(0, n) {
+        for p in triple(0, n).into_iter().chain(triple(distinct - 1, n)) {
             expected[p as usize] -= 4;
         }
         assert_eq!(twice.support().unwrap(), expected);
