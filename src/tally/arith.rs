@@ -475,6 +475,23 @@ impl<N: Num> Queue<N> {
         }
     }
 
+    /// The queue with known lower bounds: `bound(p)` for the project each
+    /// class stands for, where given (values from an earlier round of the same
+    /// run stay lower bounds: values only rise).
+    pub(crate) fn with_bounds(mut self, bound: impl Fn(usize) -> Option<N>) -> Queue<N> {
+        let heap = std::mem::take(&mut self.heap);
+        self.heap = heap
+            .into_iter()
+            .map(|Reverse(mut entry)| {
+                if let Some(b) = bound(self.member(entry.class)) {
+                    entry.bound = b;
+                }
+                Reverse(entry)
+            })
+            .collect();
+        self
+    }
+
     fn member(&self, class: u32) -> usize {
         self.classes
             .get(class as usize)

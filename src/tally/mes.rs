@@ -92,6 +92,9 @@ pub(crate) struct Trail<N> {
     /// first whole `t ≥ 1` past `base` at which a decision of the round could
     /// differ (`u64::MAX`: none).
     horizons: Vec<u64>,
+    /// Each price evaluated: the round, the project and its value (lower
+    /// bounds of its price in any later round).
+    prices: Vec<(usize, usize, N)>,
 }
 
 impl<N: Num> Trail<N> {
@@ -108,6 +111,10 @@ impl<N: Num> Trail<N> {
         self.selected.truncate(kept);
         self.paid.truncate(kept);
         self.horizons.truncate(kept);
+        self.prices.retain(|&(round, ..)| round < kept);
+        for (_, _, price) in &mut self.prices {
+            *price = price.shifted(t);
+        }
         for round in &mut self.paid {
             for (_, money, _) in round.iter_mut() {
                 *money = money.shifted(t);
@@ -803,12 +810,14 @@ impl<'e> Shares<'e> {
                 selected: Vec::new(),
                 paid: Vec::new(),
                 horizons: Vec::new(),
+                prices: Vec::new(),
             },
             None => Trail {
                 base: 0,
                 selected: Vec::new(),
                 paid: Vec::new(),
                 horizons: Vec::new(),
+                prices: Vec::new(),
             },
         };
         // The rounds kept: their payments, and their horizons still ahead.
@@ -830,7 +839,18 @@ impl<'e> Shares<'e> {
             .map(|c| c.iter().copied().filter(|p| !taken.contains(p)).collect())
             .collect();
         let mut queue = Queue::<N>::ordered(classes, self.ranks.clone(), Vec::new());
+        if !kept.prices.is_empty() {
+            // The latest price of each project in the rounds kept.
+            let mut latest: Vec<Option<&N>> = vec![None; self.election.candidates().len()];
+            for (_, p, price) in &kept.prices {
+                if let Some(slot) = latest.get_mut(*p) {
+                    *slot = Some(price);
+                }
+            }
+            queue = queue.with_bounds(|p| latest.get(p).copied().flatten().cloned());
+        }
         let mut selected = std::mem::take(&mut kept.selected);
+        let mut prices = std::mem::take(&mut kept.prices);
         // At most one round per project: each round's winner leaves the queue.
         loop {
             let before = if keep {
@@ -838,10 +858,15 @@ impl<'e> Shares<'e> {
             } else {
                 0
             };
+            let round = selected.len();
             let won = queue.round_known(
                 &self.steps,
                 |c| {
-                    Ok(match self.rho::<N>(c, &budgets, &held, &start)? {
+                    let found = self.rho::<N>(c, &budgets, &held, &start)?;
+                    if keep && let Some(r) = &found {
+                        prices.push((round, c, r.rho.clone()));
+                    }
+                    Ok(match found {
                         Some(Rho {
                             rho, certain: true, ..
                         }) => Eval::Value(rho),
@@ -902,6 +927,7 @@ impl<'e> Shares<'e> {
         }
         if keep {
             kept.selected = selected.clone();
+            kept.prices = prices;
             *trail = Some(kept);
         }
         Ok(Ok(selected))
