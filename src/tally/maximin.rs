@@ -3,7 +3,7 @@
 use std::cmp::Ordering;
 use std::collections::VecDeque;
 
-use super::arith::Steps;
+use super::arith::{Steps, wide_mul};
 use super::{Election, Outcome, OutcomeDetails, Tally, TallyError, TieBreaking};
 
 pub(super) const NAME: &str = "maximin-support";
@@ -157,12 +157,21 @@ impl Tally for MaximinSupport {
 }
 
 /// A support value: `voters / cost` as an exact fraction, `cost == 0` being
-/// infinite.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+/// infinite. Equal as fractions (`1/2 == 5/10`), so that a tie between two
+/// sets is seen as one whatever their sizes.
+#[derive(Debug, Clone, Copy)]
 struct Value {
     voters: u128,
     cost: u128,
 }
+
+impl PartialEq for Value {
+    fn eq(&self, other: &Value) -> bool {
+        self.cmp(other) == Ordering::Equal
+    }
+}
+
+impl Eq for Value {}
 
 impl Ord for Value {
     fn cmp(&self, other: &Value) -> Ordering {
@@ -180,20 +189,6 @@ impl PartialOrd for Value {
     fn partial_cmp(&self, other: &Value) -> Option<Ordering> {
         Some(self.cmp(other))
     }
-}
-
-/// `a · b` as (high, low) 128-bit halves, which compare as the product.
-fn wide_mul(a: u128, b: u128) -> (u128, u128) {
-    let (a1, a0) = (a >> 64, a & u128::from(u64::MAX));
-    let (b1, b0) = (b >> 64, b & u128::from(u64::MAX));
-    let low = a0 * b0;
-    let mid1 = a1 * b0;
-    let mid2 = a0 * b1;
-    let high = a1 * b1;
-    let (mid, carry) = mid1.overflowing_add(mid2);
-    let (low, carry_low) = low.overflowing_add(mid << 64);
-    let high = high + (mid >> 64) + (u128::from(carry) << 64) + u128::from(carry_low);
-    (high, low)
 }
 
 /// Maximum flows over the distinct ballots and a set of projects. Node
