@@ -403,6 +403,10 @@ impl<T: Scalar> Num for Affine<T> {
         T::order_quiet(&a.a, &a.s, &b.a, &b.s) == Ordering::Less
     }
 
+    fn horizon_at(t: u64) {
+        record(t);
+    }
+
     fn watch(a: &Self, b: &Self) {
         T::watch_line(&a.a, &a.s, &b.a, &b.s);
     }

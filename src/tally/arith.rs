@@ -96,6 +96,13 @@ pub(crate) trait Num: Clone + Debug + Send + Sync {
     /// numbers compare; floats need a margin of the tolerance times `scale`.
     fn surely_at_least(a: &Self, b: &Self, scale: &Self) -> bool;
 
+    /// Notes that the result may change at the `t`-th whole unit of money per
+    /// voter past the current one, found by the caller in integers (traced
+    /// numbers record it; others do nothing).
+    fn horizon_at(t: u64) {
+        let _ = t;
+    }
+
     /// Notes that the result rests on how `a` compares with `b`, a tie counting
     /// as a side of its own (traced numbers record where that could change;
     /// others do nothing).
@@ -318,8 +325,8 @@ impl Ratio {
     }
 }
 
-/// `a · b` as (high, low) 128-bit halves.
-fn wide_mul(a: u128, b: u128) -> (u128, u128) {
+/// `a · b` as (high, low) 128-bit halves, which compare as the product.
+pub(crate) fn wide_mul(a: u128, b: u128) -> (u128, u128) {
     const HALF: u32 = 64;
     let mask = u128::from(u64::MAX);
     let (a1, a0) = (a >> HALF, a & mask);
@@ -329,6 +336,10 @@ fn wide_mul(a: u128, b: u128) -> (u128, u128) {
     let high = a1 * b1 + (mid >> HALF) + (u128::from(mid_carry) << HALF) + u128::from(low_carry);
     (high, low)
 }
+
+/// Near-ties with the winner a float round settles exactly before it leaves
+/// the round to exact arithmetic.
+const NEAR_TIES_IN_FLOATS: usize = 32;
 
 /// What evaluating a project in a round gave.
 pub(crate) enum Eval<N> {
@@ -589,6 +600,7 @@ impl<N: Num> Queue<N> {
         // Projects whose bound does not rule them out.
         let mut back = Vec::new();
         let mut winner_exact: Option<Option<Ratio>> = None;
+        let mut near = 0_usize;
         while let Some(Reverse(next)) = self.heap.peek() {
             let contender = if N::EXACT {
                 next.rank == winner.rank
@@ -608,7 +620,15 @@ impl<N: Num> Queue<N> {
             };
             let mut order = N::decide(&next.bound, &winner.bound);
             if order.is_err() && !next.uncertain {
-                // Too close for floats: exactly, where the evaluator knows both.
+                // Too close for floats: exactly, where the evaluator knows both
+                // — for a few such projects a round. Many projects tied with
+                // the winner (symmetric elections) are left to exact
+                // arithmetic, whose queue passes over ties behind the winner
+                // in the chain without taking them out.
+                near += 1;
+                if near > NEAR_TIES_IN_FLOATS {
+                    return Err(Halt::Undecided);
+                }
                 if winner_exact.is_none() {
                     winner_exact = Some(exact(project)?);
                 }

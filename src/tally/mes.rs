@@ -404,12 +404,57 @@ impl<'e> Shares<'e> {
         budgets: &[N],
         held: &[Held],
         start: &Start<N>,
+        fresh: &[bool],
     ) -> Result<Option<Rho<N>>, Halt> {
-        let found = self.rho_search(p, budgets, held, start, false)?;
+        let fresh = self.is_fresh(p, fresh);
+        let found = self.rho_search(p, budgets, held, start, false, fresh)?;
         match found {
-            Some(found) if N::TRACED => self.rho_settled(p, budgets, found).map(Some),
+            Some(found) if N::TRACED && !fresh => self.rho_settled(p, budgets, found).map(Some),
             other => Ok(other),
         }
+    }
+
+    /// Whether `p`'s price can be had without visiting its supporters: cost
+    /// utilities, and `fresh[p]`: none of them has paid yet.
+    fn is_fresh(&self, p: usize, fresh: &[bool]) -> bool {
+        self.cost_utility && fresh.get(p).copied().unwrap_or(false)
+    }
+
+    /// With cost utilities, ρ of a project none of whose supporters has paid
+    /// yet, without visiting them: all hold `start`, so all can pay the
+    /// uncapped share `cost / voters` (ρ = `1 / voters`, known exactly) or
+    /// none can and the project is out. For traced numbers, where the money
+    /// could first cover the cost is recorded.
+    fn rho_fresh<N: Num>(&self, p: usize, start: &Start<N>) -> Option<Rho<N>> {
+        let cost = self.election.candidates().get(p).map_or(0, |c| c.cost);
+        // Approval ballots: a project's support is its voters.
+        let voters = self.support.get(p).copied().unwrap_or(0);
+        let cost_n = N::from_u64(cost);
+        // start · voters ≥ cost, in integers.
+        let covers =
+            u128::from(start.num) * u128::from(voters) >= u128::from(cost) * u128::from(start.den);
+        if voters == 0 || !covers {
+            // Out while the money is short; traced (whole units per voter,
+            // `den` 1): out until `(num + t) · voters ≥ cost`.
+            if N::TRACED && voters > 0 {
+                let short = u128::from(cost) * u128::from(start.den)
+                    - u128::from(start.num) * u128::from(voters);
+                let per_unit = u128::from(voters) * u128::from(start.den);
+                N::horizon_at(u64::try_from(short.div_ceil(per_unit)).unwrap_or(u64::MAX));
+            }
+            return None;
+        }
+        // Covered now, and more money per voter only covers it more.
+        let total = self.utility_totals.get(p).copied().unwrap_or(0);
+        Some(Rho {
+            rho: if cost == 0 {
+                N::zero()
+            } else {
+                cost_n.div(&N::from_u128(total))
+            },
+            certain: true,
+            exact: Ratio::new(u128::from(cost), total).filter(|_| cost > 0),
+        })
     }
 
     /// For traced numbers: ρ as the formula of the supporters who pay all they
@@ -479,7 +524,12 @@ impl<'e> Shares<'e> {
         held: &[Held],
         start: &Start<N>,
         vouch: bool,
+        fresh: bool,
     ) -> Result<Option<Rho<N>>, Halt> {
+        if fresh {
+            self.steps.charge(N::STEP)?;
+            return Ok(self.rho_fresh(p, start));
+        }
         let cost = self.election.candidates().get(p).map_or(0, |c| c.cost);
         let cost_n = N::from_u64(cost);
         let total = self.utility_totals.get(p).copied().unwrap_or(0);
@@ -820,6 +870,24 @@ impl<'e> Shares<'e> {
                 prices: Vec::new(),
             },
         };
+        // Projects none of whose supporters has paid yet (cost utilities: their
+        // price needs no pass over them).
+        let profile = self.election.profile();
+        let mut fresh = vec![self.cost_utility; self.election.candidates().len()];
+        let mut fresh_left = if self.cost_utility { fresh.len() } else { 0 };
+        let mut paid_by = |g: usize, fresh: &mut Vec<bool>| {
+            if fresh_left == 0 {
+                return;
+            }
+            for &q in profile.ballot(g).map_or(&[][..], |b| b.projects) {
+                if let Some(f) = fresh.get_mut(q as usize)
+                    && *f
+                {
+                    *f = false;
+                    fresh_left -= 1;
+                }
+            }
+        };
         // The rounds kept: their payments, and their horizons still ahead.
         for round in &kept.paid {
             for (g, money, known) in round {
@@ -827,6 +895,7 @@ impl<'e> Shares<'e> {
                     *b = money.clone();
                     *h = *known;
                 }
+                paid_by(*g, &mut fresh);
             }
         }
         if let Some(&h) = kept.horizons.iter().min() {
@@ -862,7 +931,7 @@ impl<'e> Shares<'e> {
             let won = queue.round_known(
                 &self.steps,
                 |c| {
-                    let found = self.rho::<N>(c, &budgets, &held, &start)?;
+                    let found = self.rho::<N>(c, &budgets, &held, &start, &fresh)?;
                     if keep && let Some(r) = &found {
                         prices.push((round, c, r.rho.clone()));
                     }
@@ -880,7 +949,8 @@ impl<'e> Shares<'e> {
                 },
                 // At a near-tie: ρ exactly, where the float run can vouch for it.
                 |c| {
-                    let found = self.rho_search::<N>(c, &budgets, &held, &start, true)?;
+                    let fresh = self.is_fresh(c, &fresh);
+                    let found = self.rho_search::<N>(c, &budgets, &held, &start, true, fresh)?;
                     Ok(found.and_then(|r| r.exact))
                 },
             )?;
@@ -913,6 +983,7 @@ impl<'e> Shares<'e> {
                 }
                 let pay = N::min_value(&budgets[g], &due);
                 budgets[g] = budgets[g].sub(&pay);
+                paid_by(g, &mut fresh);
                 if keep {
                     log.push((g, budgets[g].clone(), held[g]));
                 }
@@ -1573,12 +1644,14 @@ mod tests {
     }
 
     #[test]
-    fn exact_ties_go_to_exact_arithmetic_and_the_chain() {
-        // Two projects with the same cost and two supporters each: ρ ties exactly.
+    fn exact_ties_go_by_the_chain_without_exact_arithmetic() {
+        // Two projects with the same cost and two supporters each: ρ ties
+        // exactly, at 1/2, which the float run knows exactly (no supporter's
+        // money caps it).
         let e = approval(&[50, 50], 100, &[&[0], &[0], &[1], &[1]]);
         let by_id = Mes.tally(&e, &TieBreaking::by_project_id()).unwrap();
         assert_eq!(by_id.selected, vec![0, 1]);
-        assert!(by_id.details.exact_arithmetic);
+        assert!(!by_id.details.exact_arithmetic);
         let reversed = Mes
             .tally(
                 &e,
@@ -2020,7 +2093,7 @@ mod tests {
             for p in 0..e.candidates().len() {
                 let start = Start::new(per_voter, 1);
                 let scale = BigRational::from_u64(per_voter);
-                let Some(Rho { rho, .. }) = shares.rho::<BigRational>(p, &budgets, &[], &start).unwrap() else { continue };
+                let Some(Rho { rho, .. }) = shares.rho::<BigRational>(p, &budgets, &[], &start, &[]).unwrap() else { continue };
                 let cost = BigRational::from_u64(e.candidates()[p].cost);
                 if e.candidates()[p].cost == 0 { continue; }
                 let utility = shares.supporters.of(p).fold(BigRational::from_u64(0), |a, (g, u)| {
@@ -2034,7 +2107,7 @@ mod tests {
                     b if num_traits::Zero::is_zero(b) => Held::Nothing,
                     _ => Held::Unknown,
                 }).collect();
-                if let Ok(Some(Rho { rho: f, exact: known, .. })) = shares.rho_search::<f64>(p, &floats, &held, &Start::new(per_voter, 1), true) {
+                if let Ok(Some(Rho { rho: f, exact: known, .. })) = shares.rho_search::<f64>(p, &floats, &held, &Start::new(per_voter, 1), true, false) {
                     let exact = num_traits::ToPrimitive::to_f64(&rho).unwrap();
                     prop_assert!((f - exact).abs() <= 1e-9 * exact.max(1.0), "{} vs {}", f, exact);
                     // Where the float run claims to know ρ exactly, it does.
@@ -2081,7 +2154,9 @@ mod tests {
         let shares = Shares::new(&e, &ties, MES).unwrap();
         let budgets: Vec<BigRational> = (1..=u64::from(k)).map(BigRational::from_u64).collect();
         let start = Start::new(u64::from(k), 1);
-        let Some(Rho { rho, .. }) = shares.rho::<BigRational>(0, &budgets, &[], &start).unwrap()
+        let Some(Rho { rho, .. }) = shares
+            .rho::<BigRational>(0, &budgets, &[], &start, &[])
+            .unwrap()
         else {
             panic!("affordable");
         };
@@ -2090,7 +2165,7 @@ mod tests {
         assert!(shares.steps.used() > passes, "the sorted scan ran");
         let floats: Vec<f64> = (1..=k).map(f64::from).collect();
         let Some(Rho { rho, .. }) = shares
-            .rho::<f64>(0, &floats, &[], &Start::new(u64::from(k), 1))
+            .rho::<f64>(0, &floats, &[], &Start::new(u64::from(k), 1), &[])
             .unwrap()
         else {
             panic!("affordable");
