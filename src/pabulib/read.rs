@@ -112,9 +112,12 @@ fn read<'a>(
     }
     // Room for what the rest of the input can hold (a row takes at least four
     // bytes, an entry two), so the arrays do not grow by copying; pages not
-    // written are never touched.
+    // written are never touched. Capped: past the cap they grow as usual.
     let left = lines.rest.len();
-    builder.reserve(left / 4, left / 2);
+    builder.reserve(
+        (left / 4).min(RESERVE_BALLOTS),
+        (left / 2).min(RESERVE_ENTRIES),
+    );
     let mut votes = Votes {
         columns: &columns,
         projects: &projects,
@@ -282,6 +285,12 @@ fn set_meta(meta: &mut Vec<(String, String)>, key: &str, value: &str) {
 // Lines and fields
 
 /// Lines of the input, numbered from 1, without their `\n` or `\r\n`.
+/// The most ballots the reader makes room for ahead (ten million voters fit).
+const RESERVE_BALLOTS: usize = 1 << 24;
+
+/// The most ballot entries the reader makes room for ahead (256 MB).
+const RESERVE_ENTRIES: usize = 1 << 26;
+
 struct Lines<'a> {
     rest: &'a [u8],
     line: usize,

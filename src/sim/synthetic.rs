@@ -27,6 +27,10 @@ pub const MAX_PROJECTS: u32 = 100_000;
 /// The largest mean number of approvals per voter.
 pub const MAX_APPROVALS: u32 = 100;
 
+/// Draws per approval before a ballot is filled with the next projects not
+/// taken (never reached in practice: it bounds the loop).
+const MAX_DRAWS: u32 = 64;
+
 /// The size of a synthetic approval election, written as a `.pb` file by
 /// [`Synthetic::write`].
 ///
@@ -40,9 +44,9 @@ pub const MAX_APPROVALS: u32 = 100;
 /// * Each voter approves `k` distinct projects, `k` uniform in `1..=2a − 1`
 ///   (mean `a`, [`Synthetic::approvals`]; at most `m`). Each approval picks
 ///   project `j` with weight `⌊10⁶ / j⌋ + ⌊10⁶ / m⌋`: a few popular projects
-///   (a Zipf law) over a floor every project gets, as in real elections, where
-///   the most popular project has tens of times the support of the median
-///   one. A project drawn twice for one voter is drawn again.
+///   (a Zipf law) over a floor every project gets. A project drawn twice for
+///   one voter is drawn again (after 64 draws per approval, the first
+///   projects not yet taken fill the ballot).
 ///
 /// Everything is integer arithmetic on a ChaCha8 stream, so a seed gives the
 /// same file on every machine.
@@ -164,14 +168,10 @@ impl Synthetic {
         let mut ballot: Vec<u32> = Vec::with_capacity(most as usize);
         for voter in 1..=self.voters {
             let k = rng.random_range(1..=most);
-            ballot.clear();
-            while ballot.len() < k as usize {
+            distinct(&mut ballot, k, m, || {
                 let x = rng.random_range(0..total);
-                let j = cumulative.partition_point(|&c| c <= x) as u32 + 1;
-                if !ballot.contains(&j) {
-                    ballot.push(j);
-                }
-            }
+                cumulative.partition_point(|&c| c <= x) as u32 + 1
+            });
             ballot.sort_unstable();
             line.clear();
             push_number(&mut line, voter);
@@ -186,6 +186,31 @@ impl Synthetic {
             w.write_all(&line)?;
         }
         w.flush()
+    }
+}
+
+/// Fills `ballot` with `k` distinct projects of `1..=m` (`k ≤ m`) from
+/// `draw`, a draw already taken being drawn again; after [`MAX_DRAWS`] draws
+/// per project the first projects not yet taken fill the rest, so it ends
+/// whatever `draw` gives.
+fn distinct(ballot: &mut Vec<u32>, k: u32, m: u32, mut draw: impl FnMut() -> u32) {
+    ballot.clear();
+    let k = k.min(m) as usize;
+    let mut draws = 0_u64;
+    while ballot.len() < k && draws < u64::from(MAX_DRAWS) * k as u64 {
+        draws += 1;
+        let j = draw();
+        if !ballot.contains(&j) {
+            ballot.push(j);
+        }
+    }
+    for j in 1..=m {
+        if ballot.len() >= k {
+            break;
+        }
+        if !ballot.contains(&j) {
+            ballot.push(j);
+        }
     }
 }
 
@@ -244,6 +269,19 @@ mod tests {
         sorted.sort_unstable();
         assert!(sorted[39] > 5 * sorted[20], "{sorted:?}");
         assert!(sorted[0] > 0);
+    }
+
+    #[test]
+    fn a_ballot_is_filled_even_when_the_draws_keep_repeating() {
+        let mut ballot = Vec::new();
+        distinct(&mut ballot, 3, 5, || 2);
+        assert_eq!(ballot, [2, 1, 3]);
+        let mut n = 0;
+        distinct(&mut ballot, 3, 5, || {
+            n += 1;
+            n
+        });
+        assert_eq!(ballot, [1, 2, 3]);
     }
 
     #[test]

@@ -1594,6 +1594,8 @@ mod tests {
         let e = Election::new(50_000, candidates, profile.build()).unwrap();
         let ties = TieBreaking::by_project_id();
         let shares = Shares::new(&e, &ties, MES).unwrap();
+        // Two threads whatever the machine has.
+        shares.threads.set(2).unwrap();
         let groups = shares.supporters.groups_of(0);
         assert!(groups.len() >= PARALLEL_PASS);
         // Money that differs per ballot, some of it below the share.
