@@ -70,7 +70,12 @@ impl Tally for MaximinSupport {
             .map(|p| supporters.of(p).map(|(g, _)| g).collect())
             .collect();
         let weights = &supporters.weights;
-        let mut flow = Flow::new(weights.len(), Steps::new(election.step_limit()));
+        let mut flow = Flow::new(
+            candidates,
+            &backers,
+            weights,
+            Steps::new(election.step_limit()),
+        );
         let mut funded: Vec<usize> = Vec::new();
         let mut left = election.budget();
         let mut taken = vec![false; n];
@@ -83,7 +88,7 @@ impl Tally for MaximinSupport {
             let current = if funded.is_empty() {
                 Value { voters: 1, cost: 0 }
             } else {
-                flow.support_value(&funded, candidates, &backers, weights)
+                flow.support_value(&funded)
                     .map_err(|()| TallyError::StepLimit {
                         rule: NAME.to_owned(),
                         limit: flow.steps.limit(),
@@ -116,7 +121,7 @@ impl Tally for MaximinSupport {
                     }
                 }
                 funded.push(p);
-                let value = flow.support_value(&funded, candidates, &backers, weights);
+                let value = flow.support_value(&funded);
                 funded.pop();
                 let value = value.map_err(|()| TallyError::StepLimit {
                     rule: NAME.to_owned(),
@@ -194,10 +199,15 @@ impl PartialOrd for Value {
 /// Maximum flows over the distinct ballots and a set of projects. Node
 /// numbers follow the order of the set and of each project's backers, never
 /// a hash, so the same count takes the same steps every time.
-struct Flow {
+struct Flow<'a> {
     /// Each distinct ballot's node in the current network (0: none).
     node: Vec<usize>,
     steps: Steps,
+    candidates: &'a [super::Candidate],
+    /// Per project, its supporting ballots.
+    backers: &'a [Vec<usize>],
+    /// Voters per ballot.
+    weights: &'a [u64],
 }
 
 /// One edge: to, capacity left, index of the reverse edge.
@@ -208,23 +218,26 @@ struct Edge {
     rev: usize,
 }
 
-impl Flow {
-    fn new(groups: usize, steps: Steps) -> Flow {
+impl<'a> Flow<'a> {
+    fn new(
+        candidates: &'a [super::Candidate],
+        backers: &'a [Vec<usize>],
+        weights: &'a [u64],
+        steps: Steps,
+    ) -> Flow<'a> {
         Flow {
-            node: vec![0; groups],
+            node: vec![0; weights.len()],
             steps,
+            candidates,
+            backers,
+            weights,
         }
     }
 
     /// The support value of `set`, exactly (see [`MaximinSupport`]). `Err(())`
     /// at the step limit; `Ok(Err(_))` on overflow.
-    fn support_value(
-        &mut self,
-        set: &[usize],
-        candidates: &[super::Candidate],
-        backers: &[Vec<usize>],
-        weights: &[u64],
-    ) -> Result<Result<Value, TallyError>, ()> {
+    fn support_value(&mut self, set: &[usize]) -> Result<Result<Value, TallyError>, ()> {
+        let (candidates, backers, weights) = (self.candidates, self.backers, self.weights);
         let voters_of = |s: &[usize]| -> u128 {
             let mut seen = std::collections::HashSet::new();
             s.iter()
@@ -259,7 +272,7 @@ impl Flow {
                 return Ok(Ok(bound));
             }
             let (a, b) = reduced(bound.voters, bound.cost);
-            match self.max_flow_cut(&costly, candidates, backers, weights, a, b)? {
+            match self.max_flow_cut(&costly, a, b)? {
                 Ok(None) => return Ok(Ok(bound)),
                 Ok(Some(cut)) => {
                     let next = Value {
@@ -280,16 +293,13 @@ impl Flow {
     /// Maximum flow with voters holding `b` each and project `c` taking at
     /// most `a · cost(c)`: `None` if it takes `a · cost(set)`, else the
     /// projects on the sink side of a minimum cut.
-    #[allow(clippy::too_many_arguments)]
     fn max_flow_cut(
         &mut self,
         set: &[usize],
-        candidates: &[super::Candidate],
-        backers: &[Vec<usize>],
-        weights: &[u64],
         a: u128,
         b: u128,
     ) -> Result<Result<Option<Vec<usize>>, TallyError>, ()> {
+        let backers = self.backers;
         // Nodes: source, the groups that back something in the set, the
         // set's projects, sink.
         let mut order: Vec<usize> = Vec::new();
@@ -313,9 +323,7 @@ impl Flow {
                 rev: rt,
             });
         };
-        let built = self.network(
-            &mut graph, &order, set, candidates, backers, weights, a, b, add,
-        );
+        let built = self.network(&mut graph, &order, set, (a, b), add);
         for &g in &order {
             self.node[g] = 0;
         }
@@ -325,7 +333,7 @@ impl Flow {
         // Dinic's algorithm.
         let mut total: u128 = 0;
         loop {
-            let level = self.levels(&graph, sink)?;
+            let level = self.levels(&graph)?;
             if level[sink] == usize::MAX {
                 break;
             }
@@ -343,7 +351,7 @@ impl Flow {
         }
         // The sink side of the minimum cut: projects not reachable from the
         // source in the residual graph.
-        let level = self.levels(&graph, sink)?;
+        let level = self.levels(&graph)?;
         let cut = set
             .iter()
             .enumerate()
@@ -353,21 +361,17 @@ impl Flow {
         Ok(Ok(Some(cut)))
     }
 
-    /// Adds the network's edges; the demand `a · cost(set)`, or `None` on
-    /// overflow.
-    #[allow(clippy::too_many_arguments)]
+    /// Adds the network's edges for the bound `a / b`; the demand `a ·
+    /// cost(set)`, or `None` on overflow.
     fn network(
         &self,
         graph: &mut Vec<Vec<Edge>>,
         order: &[usize],
         set: &[usize],
-        candidates: &[super::Candidate],
-        backers: &[Vec<usize>],
-        weights: &[u64],
-        a: u128,
-        b: u128,
+        (a, b): (u128, u128),
         add: impl Fn(&mut Vec<Vec<Edge>>, usize, usize, u128),
     ) -> Option<u128> {
+        let (candidates, backers, weights) = (self.candidates, self.backers, self.weights);
         let first_project = order.len() + 1;
         let sink = first_project + set.len();
         for &g in order {
@@ -391,7 +395,7 @@ impl Flow {
     }
 
     /// Breadth-first levels from the source over edges with capacity left.
-    fn levels(&mut self, graph: &[Vec<Edge>], sink: usize) -> Result<Vec<usize>, ()> {
+    fn levels(&mut self, graph: &[Vec<Edge>]) -> Result<Vec<usize>, ()> {
         let mut level = vec![usize::MAX; graph.len()];
         level[0] = 0;
         let mut queue = VecDeque::from([0_usize]);
@@ -404,7 +408,6 @@ impl Flow {
                 }
             }
         }
-        let _ = sink;
         Ok(level)
     }
 
@@ -564,11 +567,11 @@ mod tests {
                     let backers: Vec<Vec<usize>> = (0..e.candidates().len())
                         .map(|p| supporters.of(p).map(|(g, _)| g).collect())
                         .collect();
-                    let mut flow = Flow::new(supporters.weights.len(), Steps::new(None));
+                    let mut flow = Flow::new(e.candidates(), &backers, &supporters.weights, Steps::new(None));
                     for k in 1..=o.selected.len() {
                         let set = &o.selected[..k];
                         let v = flow
-                            .support_value(set, e.candidates(), &backers, &supporters.weights)
+                            .support_value(set)
                             .unwrap()
                             .unwrap();
                         prop_assert_eq!(v.cmp(&brute_value(&e, set)), Ordering::Equal);
