@@ -348,7 +348,11 @@ fn equal_shares_rounds(
             .of(p)
             .map(|(g, u)| {
                 let u = if cost_utility { c } else { u as f64 };
-                (g, u, supporters.weights.get(g).copied().unwrap_or(0) as f64)
+                (
+                    g,
+                    u,
+                    supporters.weights().get(g).copied().unwrap_or(0) as f64,
+                )
             })
             .collect();
         by_limit.sort_by(|a, b| (money[a.0] / a.1).total_cmp(&(money[b.0] / b.1)));
@@ -398,7 +402,7 @@ fn phragmen_rounds(
     let time = |load: &[f64], p: usize| {
         let (mut sum, mut voters) = (cost(election, p) as f64, 0.0);
         for (g, _) in supporters.of(p) {
-            let w = supporters.weights.get(g).copied().unwrap_or(0) as f64;
+            let w = supporters.weights().get(g).copied().unwrap_or(0) as f64;
             sum += load.get(g).copied().unwrap_or(0.0) * w;
             voters += w;
         }
@@ -793,7 +797,7 @@ fn equal_shares_hint(
         groups.push(g);
         purse.push((
             start,
-            supporters.weights.get(g).copied().unwrap_or(0) as f64,
+            supporters.weights().get(g).copied().unwrap_or(0) as f64,
             if unit { 1.0 } else { u as f64 },
         ));
     }
@@ -903,7 +907,7 @@ fn phragmen_hint(election: &Election, supporters: &Supporters, trace: &Trace, p:
     let mut consider = |load: &[f64], t: f64, left: f64| {
         let (mut carried, mut voters) = (0.0, 0.0);
         for (g, _) in supporters.of(p) {
-            let w = supporters.weights.get(g).copied().unwrap_or(0) as f64;
+            let w = supporters.weights().get(g).copied().unwrap_or(0) as f64;
             carried += w * load.get(g).copied().unwrap_or(0.0);
             voters += w;
         }

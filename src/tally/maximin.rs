@@ -69,7 +69,7 @@ impl Tally for MaximinSupport {
         let backers: Vec<Vec<usize>> = (0..n)
             .map(|p| supporters.of(p).map(|(g, _)| g).collect())
             .collect();
-        let weights = &supporters.weights;
+        let weights = supporters.weights();
         let mut flow = Flow::new(
             candidates,
             &backers,
@@ -567,7 +567,7 @@ mod tests {
                     let backers: Vec<Vec<usize>> = (0..e.candidates().len())
                         .map(|p| supporters.of(p).map(|(g, _)| g).collect())
                         .collect();
-                    let mut flow = Flow::new(e.candidates(), &backers, &supporters.weights, Steps::new(None));
+                    let mut flow = Flow::new(e.candidates(), &backers, supporters.weights(), Steps::new(None));
                     for k in 1..=o.selected.len() {
                         let set = &o.selected[..k];
                         let v = flow

@@ -265,7 +265,7 @@ impl<'e> Shares<'e> {
             .map(|p| {
                 supporters.of(p).fold(0_u128, |sum, (g, u)| {
                     let u = if cost_utility { cost(p).max(1) } else { u };
-                    let w = supporters.weights.get(g).copied().unwrap_or(0);
+                    let w = supporters.weights().get(g).copied().unwrap_or(0);
                     sum.saturating_add(u128::from(u) * u128::from(w))
                 })
             })
@@ -479,8 +479,9 @@ impl<'e> Shares<'e> {
         let mut poor_money = N::zero();
         let mut rich_utility = N::zero();
         let mut k = 0;
+        let weights = self.supporters.weights();
         for (g, u) in self.supporters.of(p) {
-            let w = self.supporters.weights[g];
+            let w = weights[g];
             let u = N::from_u64(self.utility(p, u));
             if N::settle_less(&budgets[g], &found.rho.mul(&u)) {
                 poor_money = poor_money.add(&budgets[g].mul_u64(w));
@@ -639,8 +640,9 @@ impl<'e> Shares<'e> {
             pass.poor_utility = cost.mul_u64(lean.poor_voters);
             return pass;
         }
+        let weights = self.supporters.weights();
         for (g, u_raw) in self.supporters.of(p) {
-            let w = self.supporters.weights[g];
+            let w = weights[g];
             let b = &budgets[g];
             let money = b.mul_u64(w);
             let u = match &cost_n {
@@ -680,7 +682,7 @@ impl<'e> Shares<'e> {
     /// (the parts added up in order, so the sums do not depend on the threads'
     /// timing).
     fn lean_pass<N: Num>(&self, groups: &[u32], budgets: &[N], share: &N) -> Lean<N> {
-        let weights = &self.supporters.weights[..];
+        let weights = self.supporters.weights();
         let threads = if groups.len() >= PARALLEL_PASS {
             *self.threads.get_or_init(|| {
                 std::thread::available_parallelism().map_or(1, |n| n.get().min(MAX_PASS_THREADS))
@@ -788,11 +790,12 @@ impl<'e> Shares<'e> {
         cost: &N,
         utility: &N,
     ) -> Result<N, Halt> {
+        let weights = self.supporters.weights();
         let mut voters: Vec<(N, N, N)> = self
             .supporters
             .of(p)
             .map(|(g, u)| {
-                let w = self.supporters.weights[g];
+                let w = weights[g];
                 let u = N::from_u64(self.utility(p, u));
                 (budgets[g].div(&u), budgets[g].mul_u64(w), u.mul_u64(w))
             })
@@ -1380,7 +1383,7 @@ impl MesAdd1Comparison {
             prefer_greedy: 0,
             greedy_taken: false,
         };
-        for (k, w) in sup.weights.iter().enumerate() {
+        for (k, w) in sup.weights().iter().enumerate() {
             match m[k].cmp(&g[k]) {
                 Ordering::Greater => comparison.prefer_equal_shares += w,
                 Ordering::Less => comparison.prefer_greedy += w,
@@ -1604,7 +1607,7 @@ mod tests {
             .collect();
         let share = 17.5;
         let split = shares.lean_pass(groups, &budgets, &share);
-        let one = Lean::over(groups, &budgets, &shares.supporters.weights, &share);
+        let one = Lean::over(groups, &budgets, shares.supporters.weights(), &share);
         assert_eq!(
             (split.poor, split.poor_voters, split.supporters),
             (one.poor, one.poor_voters, one.supporters)
@@ -2099,7 +2102,7 @@ mod tests {
                 let cost = BigRational::from_u64(e.candidates()[p].cost);
                 if e.candidates()[p].cost == 0 { continue; }
                 let utility = shares.supporters.of(p).fold(BigRational::from_u64(0), |a, (g, u)| {
-                    a + BigRational::from_u64(shares.utility(p, u) * shares.supporters.weights[g])
+                    a + BigRational::from_u64(shares.utility(p, u) * shares.supporters.weights()[g])
                 });
                 prop_assert_eq!(&shares.rho_sorted(p, &budgets, &cost, &utility).unwrap(), &rho);
                 // What a run would know: who still holds the starting money,

@@ -401,6 +401,11 @@ impl Election {
         &self.profile
     }
 
+    /// The ballots, shared.
+    pub(crate) fn shared_profile(&self) -> Arc<Profile> {
+        Arc::clone(&self.profile)
+    }
+
     /// Each candidate's support ([`Profile::support`]), computed once.
     fn support(&self) -> Result<&[u64], TallyError> {
         match self.derived.support.get_or_init(|| self.profile.support()) {

@@ -77,7 +77,7 @@ impl Phragmen {
             let mut voters = 0_u64;
             let mut seen = 0_u64;
             for (g, _) in sup.of(c) {
-                let w = sup.weights[g];
+                let w = sup.weights()[g];
                 load = load.add(&loads[g].mul_u64(w));
                 voters = voters.saturating_add(w);
                 seen += 1;

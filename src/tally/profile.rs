@@ -86,6 +86,11 @@ impl Profile {
         self.counts.len()
     }
 
+    /// Voters per distinct ballot, in the order of [`Profile::iter`].
+    pub(crate) fn counts(&self) -> &[u64] {
+        &self.counts
+    }
+
     /// Distinct ballot `b`.
     pub fn ballot(&self, b: usize) -> Option<BallotView<'_>> {
         let start = usize::try_from(*self.offsets.get(b)?).ok()?;
