@@ -24,8 +24,14 @@ const MAX_DECIMALS: u32 = 18;
 /// Reads `bytes`; `stop` at the first problem the options do not accept
 /// (parsing), or go on to find every problem (checking).
 pub(super) fn check(bytes: &[u8], options: ParseOptions, stop: bool) -> Checked {
+    check_with(bytes, options, stop, None)
+}
+
+/// [`check`] with `threads` reading the votes (`None`: as many as the
+/// machine has, up to [`MAX_READ_THREADS`]; 1: the one thread alone).
+fn check_with(bytes: &[u8], options: ParseOptions, stop: bool, threads: Option<usize>) -> Checked {
     let mut inspector = Inspector::new(options.on_problem, stop, bytes.len());
-    let read = read(bytes, options, &mut inspector);
+    let read = read(bytes, options, &mut inspector, threads);
     let (problems, total, fatal) = inspector.finish();
     let file = match (read, fatal) {
         // A problem the options refuse comes first: reading stopped after it.
@@ -43,6 +49,7 @@ fn read<'a>(
     bytes: &'a [u8],
     options: ParseOptions,
     inspector: &mut Inspector<'a>,
+    threads: Option<usize>,
 ) -> Result<PbFile, PbError> {
     let bytes = bytes.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(bytes);
     let mut lines = Lines::new(bytes);
@@ -125,6 +132,7 @@ fn read<'a>(
         options,
         builder: &mut builder,
         promises: &mut promises,
+        threads,
     };
     votes.read(&mut lines, inspector)?;
     inspector.finish_votes(&promises)?;
@@ -1371,6 +1379,9 @@ struct Votes<'r> {
     options: ParseOptions,
     builder: &'r mut ProfileBuilder,
     promises: &'r mut Promises,
+    /// Threads to read with (`None`: as many as the machine has, up to
+    /// [`MAX_READ_THREADS`]).
+    threads: Option<usize>,
 }
 
 impl Votes<'_> {
@@ -1391,11 +1402,166 @@ impl Votes<'_> {
         }
     }
 
-    fn read_with<'a, L: Ids>(
+    fn read_with<'a, L: Ids + Sync>(
         &mut self,
         lookup: &L,
         lines: &mut Lines<'a>,
         inspector: &mut Inspector<'a>,
+    ) -> Result<(), PbError> {
+        let mut bufs = RowBuffers::new(self.kind, self.projects.len());
+        if self.kind != ProfileKind::Points && lines.rest.len() >= PARALLEL_READ {
+            let threads = self.threads.unwrap_or_else(|| {
+                std::thread::available_parallelism().map_or(1, |n| n.get().min(MAX_READ_THREADS))
+            });
+            if threads > 1 {
+                return self.read_parallel(lookup, lines, inspector, &mut bufs, threads - 1);
+            }
+        }
+        while let Some((no, line)) = lines.next_line() {
+            self.row(lookup, no, line, inspector, &mut bufs)?;
+        }
+        Ok(())
+    }
+
+    /// Reads the rest of `lines` with `workers` threads preparing rows (the
+    /// fields split, ids looked up, ballots sorted) a chunk at a time while
+    /// this thread stores them in order: every check, problem and error comes
+    /// in the order and with the line one thread gives, and the profile is the
+    /// same. At most [`READ_AHEAD`] chunks are prepared ahead of the one being
+    /// stored.
+    fn read_parallel<'a, L: Ids + Sync>(
+        &mut self,
+        lookup: &L,
+        lines: &mut Lines<'a>,
+        inspector: &mut Inspector<'a>,
+        bufs: &mut RowBuffers,
+        workers: usize,
+    ) -> Result<(), PbError> {
+        use std::sync::mpsc::sync_channel;
+        use std::sync::{Mutex, atomic::AtomicUsize, atomic::Ordering::Relaxed};
+        let pieces = chunks(lines.rest);
+        let (kind, columns, projects) = (self.kind, self.columns, self.projects.len());
+        let next = AtomicUsize::new(0);
+        let mut line = lines.line;
+        // A token per chunk that may be prepared ahead; one comes back as each
+        // chunk is stored.
+        let (give, tokens) = sync_channel::<()>(READ_AHEAD + workers);
+        for _ in 0..READ_AHEAD + workers {
+            let _ = give.send(());
+        }
+        let tokens = Mutex::new(tokens);
+        std::thread::scope(|scope| {
+            // Once this thread stops, the workers find no more tokens.
+            let give = give;
+            let (send, receive) = sync_channel::<(usize, Chunk<'a>)>(READ_AHEAD + workers);
+            for _ in 0..workers {
+                let send = send.clone();
+                let (pieces, next, tokens) = (&pieces, &next, &tokens);
+                scope.spawn(move || {
+                    let mut seen = Seen::new(if kind == ProfileKind::Ranking {
+                        projects
+                    } else {
+                        0
+                    });
+                    loop {
+                        // Without a token (or once the storing thread has
+                        // stopped), stop.
+                        let token = tokens.lock().map(|t| t.recv());
+                        if !matches!(token, Ok(Ok(()))) {
+                            break;
+                        }
+                        let i = next.fetch_add(1, Relaxed);
+                        let Some(piece) = pieces.get(i) else {
+                            break;
+                        };
+                        let chunk = prepare(piece, columns, lookup, kind, &mut seen);
+                        if send.send((i, chunk)).is_err() {
+                            break;
+                        }
+                    }
+                });
+            }
+            drop(send);
+            let mut waiting = std::collections::BTreeMap::new();
+            let mut seen = Seen::new(0);
+            for (i, piece) in pieces.iter().enumerate() {
+                let chunk = loop {
+                    if let Some(chunk) = waiting.remove(&i) {
+                        break chunk;
+                    }
+                    match receive.recv() {
+                        Ok((j, chunk)) => {
+                            waiting.insert(j, chunk);
+                        }
+                        // No thread left to prepare it (none could start).
+                        Err(_) => break prepare(piece, columns, lookup, kind, &mut seen),
+                    }
+                };
+                self.store(lookup, line, &chunk, inspector, bufs)?;
+                line += chunk.lines;
+                let _ = give.try_send(());
+            }
+            Ok::<(), PbError>(())
+        })?;
+        lines.rest = &[];
+        lines.line = line;
+        Ok(())
+    }
+
+    /// Stores a prepared chunk whose lines follow line `base`.
+    fn store<'a, L: Ids>(
+        &mut self,
+        lookup: &L,
+        base: usize,
+        chunk: &Chunk<'a>,
+        inspector: &mut Inspector<'a>,
+        bufs: &mut RowBuffers,
+    ) -> Result<(), PbError> {
+        let check = !self.promises.is_empty_for_rows();
+        let mut start = 0;
+        for row in &chunk.rows {
+            match *row {
+                Prepared::Ready { line, voter, end } => {
+                    let no = base + line;
+                    let ballot = chunk.ids.get(start..end).unwrap_or_default();
+                    start = end;
+                    inspector.start_row(no, voter.map(|v| (v, Some(v))))?;
+                    let verdict = if check {
+                        inspector.finish_row(
+                            no,
+                            self.promises,
+                            self.projects,
+                            Ballot::Listed(ballot),
+                        )?
+                    } else {
+                        inspector.verdict()
+                    };
+                    if verdict == Verdict::Count {
+                        let pushed = if self.kind == ProfileKind::Approval {
+                            self.builder.push_approval(ballot, 1)
+                        } else {
+                            self.builder.push_ranking(ballot, 1)
+                        };
+                        pushed.map_err(|e| refused(no, self.projects, e))?;
+                    }
+                }
+                Prepared::Other { line, text } => {
+                    self.row(lookup, base + line, text, inspector, bufs)?;
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// Reads row `no`, `line`, into the profile.
+    #[inline(always)]
+    fn row<'a, L: Ids>(
+        &mut self,
+        lookup: &L,
+        no: usize,
+        line: &'a [u8],
+        inspector: &mut Inspector<'a>,
+        bufs: &mut RowBuffers,
     ) -> Result<(), PbError> {
         let columns = self.columns;
         let projects = self.projects;
@@ -1417,171 +1583,338 @@ impl Votes<'_> {
             }
         };
         let check = !self.promises.is_empty_for_rows();
-        let mut vote_buf = Vec::new();
-        let mut points_buf = Vec::new();
-        let mut voter_buf = Vec::new();
-        let mut other_buf = Vec::new();
-        let mut ballot: Vec<u32> = Vec::new();
-        let mut entries: Vec<(u32, u32)> = Vec::new();
-        let mut seen = Seen::new(if kind == ProfileKind::Ranking {
-            projects.len()
-        } else {
-            0
-        });
+        let RowBuffers {
+            vote_buf,
+            points_buf,
+            voter_buf,
+            other_buf,
+            ballot,
+            entries,
+            seen,
+        } = bufs;
+        let err = |k| PbError::new(no, k);
+        match line.first() {
+            None => return Ok(()),
+            Some(b) if b.is_ascii_whitespace() && is_blank(line) => return Ok(()),
+            // Titles start with a letter, or with whitespace before it.
+            Some(b) if b.is_ascii_alphabetic() || b.is_ascii_whitespace() => {
+                if let Some(found) = title(line) {
+                    return Err(err(Kind::SectionOutOfOrder {
+                        expected: None,
+                        found,
+                    }));
+                }
+            }
+            Some(_) => {}
+        }
 
-        while let Some((no, line)) = lines.next_line() {
-            let err = |k| PbError::new(no, k);
-            match line.first() {
-                None => continue,
-                Some(b) if b.is_ascii_whitespace() && is_blank(line) => continue,
-                // Titles start with a letter, or with whitespace before it.
-                Some(b) if b.is_ascii_alphabetic() || b.is_ascii_whitespace() => {
-                    if let Some(found) = title(line) {
-                        return Err(err(Kind::SectionOutOfOrder {
-                            expected: None,
-                            found,
+        // Split off fields up to the last one read.
+        let mut vote = Field::Plain(&[]);
+        let mut points = Field::Plain(&[]);
+        let mut voter = None;
+        let mut rest = Some(line);
+        for column in 0..columns.needed {
+            let Some(r) = rest else {
+                return Err(err(Kind::TooFewFields {
+                    expected: columns.needed,
+                    found: column,
+                }));
+            };
+            rest = if column == columns.vote {
+                let (f, next) = next_field(r, vote_buf).map_err(err)?;
+                vote = f;
+                next
+            } else if Some(column) == columns.points {
+                let (f, next) = next_field(r, points_buf).map_err(err)?;
+                points = f;
+                next
+            } else if Some(column) == columns.voter {
+                let (f, next) = next_field(r, voter_buf).map_err(err)?;
+                voter = Some(f);
+                next
+            } else {
+                next_field(r, other_buf).map_err(err)?.1
+            };
+        }
+        let voter = voter.map(|f| match f {
+            Field::Plain(s) => (s.trim_ascii(), Some(s.trim_ascii())),
+            Field::Quoted => (voter_buf.trim_ascii(), None),
+        });
+        inspector.start_row(no, voter)?;
+        let vote: &[u8] = match vote {
+            Field::Plain(s) => s,
+            Field::Quoted => &vote_buf,
+        };
+
+        if kind == ProfileKind::Points {
+            let points: &[u8] = match points {
+                Field::Plain(s) => s,
+                Field::Quoted => &points_buf,
+            };
+            entries.clear();
+            let mut ids = list_entries(vote);
+            let mut values = list_entries(points);
+            loop {
+                match (ids.next(), values.next()) {
+                    (Some(id), Some(value)) => {
+                        let index = lookup.get(id).ok_or_else(|| bad_id(no, id))?;
+                        let value = parse_u32(value).ok_or_else(|| {
+                            err(if value.is_empty() {
+                                Kind::EmptyListEntry { column: "points" }
+                            } else {
+                                Kind::InvalidNumber {
+                                    what: "points",
+                                    found: String::from_utf8_lossy(value).into_owned(),
+                                }
+                            })
+                        })?;
+                        entries.push((index, value));
+                    }
+                    (None, None) => break,
+                    (Some(_), None) | (None, Some(_)) => {
+                        return Err(err(Kind::PointsMismatch {
+                            votes: list_entries(vote).count(),
+                            points: list_entries(points).count(),
                         }));
                     }
                 }
-                Some(_) => {}
             }
-
-            // Split off fields up to the last one read.
-            let mut vote = Field::Plain(&[]);
-            let mut points = Field::Plain(&[]);
-            let mut voter = None;
-            let mut rest = Some(line);
-            for column in 0..columns.needed {
-                let Some(r) = rest else {
-                    return Err(err(Kind::TooFewFields {
-                        expected: columns.needed,
-                        found: column,
-                    }));
-                };
-                rest = if column == columns.vote {
-                    let (f, next) = next_field(r, &mut vote_buf).map_err(err)?;
-                    vote = f;
-                    next
-                } else if Some(column) == columns.points {
-                    let (f, next) = next_field(r, &mut points_buf).map_err(err)?;
-                    points = f;
-                    next
-                } else if Some(column) == columns.voter {
-                    let (f, next) = next_field(r, &mut voter_buf).map_err(err)?;
-                    voter = Some(f);
-                    next
-                } else {
-                    next_field(r, &mut other_buf).map_err(err)?.1
-                };
+            // Sorted by project, a repeat is a neighbour: merge by adding up.
+            entries.sort_unstable_by_key(|e| e.0);
+            if let Some(p) = first_adjacent_repeat(entries.iter().map(|e| e.0)) {
+                repeated(inspector, no, p)?;
+                if let Err(p) = merge_points(entries) {
+                    inspector.row_problem(
+                        no,
+                        || ProblemKind::PointsOverflow {
+                            id: id_of(projects, p),
+                        },
+                        true,
+                    )?;
+                    // The row cannot be counted, nor checked further.
+                    return Ok(());
+                }
             }
-            let voter = voter.map(|f| match f {
-                Field::Plain(s) => (s.trim_ascii(), Some(s.trim_ascii())),
-                Field::Quoted => (voter_buf.trim_ascii(), None),
-            });
-            inspector.start_row(no, voter)?;
-            let vote: &[u8] = match vote {
-                Field::Plain(s) => s,
-                Field::Quoted => &vote_buf,
-            };
-
-            if kind == ProfileKind::Points {
-                let points: &[u8] = match points {
-                    Field::Plain(s) => s,
-                    Field::Quoted => &points_buf,
-                };
-                entries.clear();
-                let mut ids = list_entries(vote);
-                let mut values = list_entries(points);
-                loop {
-                    match (ids.next(), values.next()) {
-                        (Some(id), Some(value)) => {
-                            let index = lookup.get(id).ok_or_else(|| bad_id(no, id))?;
-                            let value = parse_u32(value).ok_or_else(|| {
-                                err(if value.is_empty() {
-                                    Kind::EmptyListEntry { column: "points" }
-                                } else {
-                                    Kind::InvalidNumber {
-                                        what: "points",
-                                        found: String::from_utf8_lossy(value).into_owned(),
-                                    }
-                                })
-                            })?;
-                            entries.push((index, value));
-                        }
-                        (None, None) => break,
-                        (Some(_), None) | (None, Some(_)) => {
-                            return Err(err(Kind::PointsMismatch {
-                                votes: list_entries(vote).count(),
-                                points: list_entries(points).count(),
-                            }));
-                        }
-                    }
-                }
-                // Sorted by project, a repeat is a neighbour: merge by adding up.
-                entries.sort_unstable_by_key(|e| e.0);
-                if let Some(p) = first_adjacent_repeat(entries.iter().map(|e| e.0)) {
-                    repeated(inspector, no, p)?;
-                    if let Err(p) = merge_points(&mut entries) {
-                        inspector.row_problem(
-                            no,
-                            || ProblemKind::PointsOverflow {
-                                id: id_of(projects, p),
-                            },
-                            true,
-                        )?;
-                        // The row cannot be counted, nor checked further.
-                        continue;
-                    }
-                }
-                let verdict = if check {
-                    inspector.finish_row(no, self.promises, projects, Ballot::Points(&entries))?
-                } else {
-                    inspector.verdict()
-                };
-                if verdict == Verdict::Count {
-                    self.builder
-                        .push_points(&entries, 1)
-                        .map_err(|e| refused(no, projects, e))?;
-                }
+            let verdict = if check {
+                inspector.finish_row(no, self.promises, projects, Ballot::Points(&entries))?
             } else {
-                ballot.clear();
-                for id in list_entries(vote) {
-                    ballot.push(lookup.get(id).ok_or_else(|| bad_id(no, id))?);
-                }
-                let repeat = if kind == ProfileKind::Approval {
-                    // The profile keeps approvals sorted; sorting here spares it
-                    // a copy, and makes repeats neighbours.
-                    sort_ballot(&mut ballot);
-                    first_adjacent_repeat(ballot.iter().copied())
+                inspector.verdict()
+            };
+            if verdict == Verdict::Count {
+                self.builder
+                    .push_points(&entries, 1)
+                    .map_err(|e| refused(no, projects, e))?;
+            }
+        } else {
+            ballot.clear();
+            for id in list_entries(vote) {
+                ballot.push(lookup.get(id).ok_or_else(|| bad_id(no, id))?);
+            }
+            let repeat = if kind == ProfileKind::Approval {
+                // The profile keeps approvals sorted; sorting here spares it
+                // a copy, and makes repeats neighbours.
+                sort_ballot(ballot);
+                first_adjacent_repeat(ballot.iter().copied())
+            } else {
+                first_repeat_in_order(&ballot, seen)
+            };
+            if let Some(p) = repeat {
+                repeated(inspector, no, p)?;
+                if kind == ProfileKind::Approval {
+                    ballot.dedup();
                 } else {
-                    first_repeat_in_order(&ballot, &mut seen)
-                };
-                if let Some(p) = repeat {
-                    repeated(inspector, no, p)?;
-                    if kind == ProfileKind::Approval {
-                        ballot.dedup();
-                    } else {
-                        // A ranking keeps each project's first (best) place.
-                        seen.clear();
-                        ballot.retain(|&p| !seen.mark(p));
-                    }
+                    // A ranking keeps each project's first (best) place.
+                    seen.clear();
+                    ballot.retain(|&p| !seen.mark(p));
                 }
-                let verdict = if check {
-                    inspector.finish_row(no, self.promises, projects, Ballot::Listed(&ballot))?
+            }
+            let verdict = if check {
+                inspector.finish_row(no, self.promises, projects, Ballot::Listed(&ballot))?
+            } else {
+                inspector.verdict()
+            };
+            if verdict == Verdict::Count {
+                let pushed = if kind == ProfileKind::Approval {
+                    self.builder.push_approval(&ballot, 1)
                 } else {
-                    inspector.verdict()
+                    self.builder.push_ranking(&ballot, 1)
                 };
-                if verdict == Verdict::Count {
-                    let pushed = if kind == ProfileKind::Approval {
-                        self.builder.push_approval(&ballot, 1)
-                    } else {
-                        self.builder.push_ranking(&ballot, 1)
-                    };
-                    pushed.map_err(|e| refused(no, projects, e))?;
-                }
+                pushed.map_err(|e| refused(no, projects, e))?;
             }
         }
         Ok(())
+    }
+}
+
+/// `VOTES` sections from this size on are read by several threads (see
+/// [`Votes::read_parallel`]).
+const PARALLEL_READ: usize = 1 << 20;
+
+/// The most threads reading one `VOTES` section.
+const MAX_READ_THREADS: usize = 4;
+
+/// The bytes of rows a reading thread prepares at a time (cut at a line's
+/// end).
+const READ_CHUNK: usize = 1 << 18;
+
+/// Prepared chunks that may wait for the thread that stores them, beyond one
+/// per preparing thread: what bounds the memory running ahead takes.
+const READ_AHEAD: usize = 8;
+
+/// What reading a row needs besides the row: buffers reused from row to row.
+struct RowBuffers {
+    vote_buf: Vec<u8>,
+    points_buf: Vec<u8>,
+    voter_buf: Vec<u8>,
+    other_buf: Vec<u8>,
+    ballot: Vec<u32>,
+    entries: Vec<(u32, u32)>,
+    seen: Seen,
+}
+
+impl RowBuffers {
+    fn new(kind: ProfileKind, projects: usize) -> RowBuffers {
+        RowBuffers {
+            vote_buf: Vec::new(),
+            points_buf: Vec::new(),
+            voter_buf: Vec::new(),
+            other_buf: Vec::new(),
+            ballot: Vec::new(),
+            entries: Vec::new(),
+            seen: Seen::new(if kind == ProfileKind::Ranking {
+                projects
+            } else {
+                0
+            }),
+        }
+    }
+}
+
+/// A row as a preparing thread left it (see [`Votes::read_parallel`]).
+enum Prepared<'a> {
+    /// A plain row whose every id is known and named once: its voter (trimmed)
+    /// and where its ballot ends in [`Chunk::ids`].
+    Ready {
+        line: usize,
+        voter: Option<&'a [u8]>,
+        end: usize,
+    },
+    /// Any other row (blank, quoted, short, an unknown or repeated id, a title):
+    /// read as one thread reads it, with every check in its place.
+    Other { line: usize, text: &'a [u8] },
+}
+
+/// A chunk of rows, prepared.
+struct Chunk<'a> {
+    rows: Vec<Prepared<'a>>,
+    /// The ballots of the ready rows, one after another (sorted for approvals,
+    /// in order for rankings).
+    ids: Vec<u32>,
+    /// The lines the chunk spans.
+    lines: usize,
+}
+
+/// Cuts `bytes` into pieces of about [`READ_CHUNK`] bytes, each ending at a
+/// line's end (the last one where `bytes` ends).
+fn chunks(bytes: &[u8]) -> Vec<&[u8]> {
+    let mut pieces = Vec::with_capacity(bytes.len() / READ_CHUNK + 1);
+    let mut rest = bytes;
+    while !rest.is_empty() {
+        let cut = match rest
+            .get(READ_CHUNK..)
+            .and_then(|tail| find_byte(b'\n', tail))
+        {
+            Some(i) => READ_CHUNK + i + 1,
+            None => rest.len(),
+        };
+        let (piece, tail) = rest.split_at(cut.min(rest.len()));
+        pieces.push(piece);
+        rest = tail;
+    }
+    pieces
+}
+
+/// Prepares the rows of `bytes` (whole lines): the plain ones fully, the rest
+/// marked for the storing thread to read as one thread does.
+fn prepare<'a, L: Ids>(
+    bytes: &'a [u8],
+    columns: &VoteColumns,
+    lookup: &L,
+    kind: ProfileKind,
+    seen: &mut Seen,
+) -> Chunk<'a> {
+    let mut lines = Lines::new(bytes);
+    let mut chunk = Chunk {
+        rows: Vec::with_capacity(bytes.len() / 16),
+        ids: Vec::with_capacity(bytes.len() / 4),
+        lines: 0,
+    };
+    while let Some((line, text)) = lines.next_line() {
+        let start = chunk.ids.len();
+        match ready(text, columns, lookup, kind, &mut chunk.ids, seen) {
+            Some(voter) => chunk.rows.push(Prepared::Ready {
+                line,
+                voter,
+                end: chunk.ids.len(),
+            }),
+            None => {
+                chunk.ids.truncate(start);
+                chunk.rows.push(Prepared::Other { line, text });
+            }
+        }
+    }
+    chunk.lines = lines.line;
+    chunk
+}
+
+/// A plain row's voter (trimmed), its ballot appended to `ids`; `None` for a
+/// row [`Votes::row`] must read: one that does not start as data, has a
+/// quoted or missing field, or names a project unknown or twice.
+#[inline(always)]
+fn ready<'a, L: Ids>(
+    line: &'a [u8],
+    columns: &VoteColumns,
+    lookup: &L,
+    kind: ProfileKind,
+    ids: &mut Vec<u32>,
+    seen: &mut Seen,
+) -> Option<Option<&'a [u8]>> {
+    match line.first() {
+        Some(b) if !b.is_ascii_alphabetic() && !b.is_ascii_whitespace() => {}
+        _ => return None,
+    }
+    let mut vote = None;
+    let mut voter = None;
+    let mut rest = Some(line);
+    for column in 0..columns.needed {
+        let r = rest?;
+        if r.first() == Some(&b'"') {
+            return None;
+        }
+        let (Field::Plain(text), next) = plain_field(r) else {
+            return None;
+        };
+        if column == columns.vote {
+            vote = Some(text);
+        } else if Some(column) == columns.voter {
+            voter = Some(text.trim_ascii());
+        }
+        rest = next;
+    }
+    let start = ids.len();
+    for id in list_entries(vote?) {
+        ids.push(lookup.get(id)?);
+    }
+    let ballot = ids.get_mut(start..)?;
+    let repeat = if kind == ProfileKind::Approval {
+        sort_ballot(ballot);
+        first_adjacent_repeat(ballot.iter().copied())
+    } else {
+        first_repeat_in_order(ballot, seen)
+    };
+    match repeat {
+        Some(_) => None,
+        None => Some(voter),
     }
 }
 
@@ -1631,4 +1964,110 @@ fn merge_points(entries: &mut Vec<(u32, u32)>) -> Result<(), u32> {
     }
     entries.truncate(kept);
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::fmt::Write as _;
+
+    /// A `.pb` file of `rows` votes over 40 projects (ids `prefix` + number),
+    /// with `odd` rows of every kind the preparing threads leave to the
+    /// storing one sprinkled in, and `last` as the final row.
+    fn file(vote_type: &str, prefix: &str, rows: usize, last: &str) -> String {
+        let mut text = format!(
+            "META\nkey;value\ndescription;parallel\ncountry;Sweden\nunit;Test\n\
+             instance;2026\nnum_projects;40\nnum_votes;{rows}\nbudget;100000\n\
+             vote_type;{vote_type}\nmax_length;6\nrule;greedy\n\
+             PROJECTS\nproject_id;cost\n"
+        );
+        for p in 1..=40 {
+            let _ = writeln!(text, "{prefix}{p};{}", 1_000 + 37 * p);
+        }
+        text.push_str("VOTES\nvoter_id;vote\n");
+        let mut x = 12_345_u64;
+        for r in 0..rows {
+            x = x.wrapping_mul(6_364_136_223_846_793_005).wrapping_add(1);
+            let len = 1 + (x >> 60) as usize % 5;
+            let mut vote: Vec<String> = (0..len)
+                .map(|k| format!("{prefix}{}", 1 + ((x >> (8 * k + 8)) % 40)))
+                .collect();
+            vote.dedup();
+            let vote = vote.join(",");
+            let _ = match r % 997 {
+                // A quoted vote, blank lines, spaces around the voter.
+                1 => writeln!(text, "{r};\"{vote}\""),
+                2 => writeln!(text, "\n  \n {r} ;{vote}"),
+                // A voter id used before, a project named twice, too long.
+                3 => writeln!(text, "{};{vote}", r - 1),
+                4 => writeln!(text, "{r};{prefix}7,{prefix}7,{vote}"),
+                5 => writeln!(
+                    text,
+                    "{r};{}",
+                    (1..=8)
+                        .map(|p| format!("{prefix}{p}"))
+                        .collect::<Vec<_>>()
+                        .join(",")
+                ),
+                // Windows line ends, a voter id that is not a number.
+                6 => write!(text, "{r};{vote}\r\n"),
+                7 => writeln!(text, "v{r};{vote}"),
+                _ => writeln!(text, "{r};{vote}"),
+            };
+        }
+        text.push_str(last);
+        text
+    }
+
+    /// Rows enough for the votes to be read by several threads.
+    const ROWS: usize = 110_000;
+
+    fn counting() -> ParseOptions {
+        ParseOptions {
+            on_problem: OnProblem::Count,
+            ..ParseOptions::default()
+        }
+    }
+
+    fn same_every_way(text: &str) {
+        assert!(text.len() > PARALLEL_READ + READ_CHUNK, "{}", text.len());
+        for options in ParseOptions::ALL {
+            for stop in [false, true] {
+                let one = check_with(text.as_bytes(), options, stop, Some(1));
+                for threads in [2, 4] {
+                    let many = check_with(text.as_bytes(), options, stop, Some(threads));
+                    assert_eq!(one, many, "{options:?}, stop {stop}, {threads} threads");
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn reading_with_threads_gives_what_one_thread_gives() {
+        for vote_type in ["approval", "ordinal"] {
+            for prefix in ["", "p"] {
+                let text = file(vote_type, prefix, ROWS, "");
+                let checked = check_with(text.as_bytes(), counting(), false, Some(2));
+                // Every kind of problem was met, and the file still read.
+                assert!(checked.file.is_ok(), "{vote_type} {prefix}");
+                assert!(
+                    checked.total >= 3 * 100,
+                    "{vote_type} {prefix}: {}",
+                    checked.total
+                );
+                same_every_way(&text);
+            }
+        }
+    }
+
+    #[test]
+    fn an_error_late_in_the_votes_is_the_one_thread_gives() {
+        for last in ["99;1,2,999\n", "PROJECTS\n", "7;\"1,2\n", "5\n"] {
+            let text = file("approval", "", ROWS, last);
+            let checked = check_with(text.as_bytes(), counting(), false, Some(2));
+            let error = checked.file.expect_err(last);
+            assert!(error.line > ROWS, "{last:?}: {error}");
+            same_every_way(&text);
+        }
+    }
 }

@@ -234,6 +234,17 @@ pub struct ProfileBuilder {
     /// Past [`MERGE_LIMIT`] distinct ballots, where at least one ballot in
     /// three repeated an earlier one: merging goes on without a limit.
     merging: bool,
+    /// Once frozen: a byte per table slot, 0 where it is empty, else a few bits
+    /// of its ballot's tag ([`print`]). Small enough to stay in cache where the
+    /// table is not, it turns away most ballots the table does not hold
+    /// without reading the table.
+    prints: Vec<u8>,
+}
+
+/// A slot's byte in [`ProfileBuilder::prints`]: the tag's low bits (the slot
+/// is chosen by its top bits), never 0.
+fn print(tag: u32) -> u8 {
+    (tag as u8).max(1)
 }
 
 /// Distinct ballots the builder's table holds before it looks at whether
@@ -330,6 +341,7 @@ impl ProfileBuilder {
             strong: false,
             pushed: 0,
             frozen: false,
+            prints: Vec::new(),
             merging: false,
         }
     }
@@ -498,6 +510,7 @@ impl ProfileBuilder {
                 self.merging = true;
             } else {
                 self.frozen = true;
+                self.take_prints();
             }
         }
         let key = self.packed_key(projects, points);
@@ -508,6 +521,7 @@ impl ProfileBuilder {
         }
         let mask = self.table.len() - 1;
         let mut i = self.home(tag);
+        let want = print(tag);
         for probe in 0..self.table.len() {
             if probe > PROBE_LIMIT && !self.strong {
                 // Unlucky keys, or ballots made to collide: hash them all anew
@@ -515,6 +529,15 @@ impl ProfileBuilder {
                 self.strong = true;
                 self.rehash();
                 return self.push_entries(projects, points, count, true);
+            }
+            match self.prints.get(i) {
+                // Frozen, and an empty slot: not among the table's ballots.
+                Some(0) => return self.append(projects, points, count, voters),
+                Some(&p) if p != want => {
+                    i = (i + 1) & mask;
+                    continue;
+                }
+                _ => {}
             }
             let Some(slot) = self.table.get(i).copied() else {
                 break;
@@ -678,6 +701,19 @@ impl ProfileBuilder {
         let len = table.len();
         self.table = vec![Slot::default(); len];
         self.place(table);
+        if self.frozen {
+            self.take_prints();
+        }
+    }
+
+    /// Fills [`prints`](Self::prints) from the table (which no longer takes
+    /// new ballots).
+    fn take_prints(&mut self) {
+        self.prints = self
+            .table
+            .iter()
+            .map(|s| if s.ballot == 0 { 0 } else { print(s.tag) })
+            .collect();
     }
 
     /// Puts `slots`' ballots into the (empty) table by their tags.
