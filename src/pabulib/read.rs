@@ -1643,13 +1643,13 @@ impl Votes<'_> {
         inspector.start_row(no, voter)?;
         let vote: &[u8] = match vote {
             Field::Plain(s) => s,
-            Field::Quoted => &vote_buf,
+            Field::Quoted => vote_buf,
         };
 
         if kind == ProfileKind::Points {
             let points: &[u8] = match points {
                 Field::Plain(s) => s,
-                Field::Quoted => &points_buf,
+                Field::Quoted => points_buf,
             };
             entries.clear();
             let mut ids = list_entries(vote);
@@ -1696,13 +1696,13 @@ impl Votes<'_> {
                 }
             }
             let verdict = if check {
-                inspector.finish_row(no, self.promises, projects, Ballot::Points(&entries))?
+                inspector.finish_row(no, self.promises, projects, Ballot::Points(entries))?
             } else {
                 inspector.verdict()
             };
             if verdict == Verdict::Count {
                 self.builder
-                    .push_points(&entries, 1)
+                    .push_points(entries, 1)
                     .map_err(|e| refused(no, projects, e))?;
             }
         } else {
@@ -1716,7 +1716,7 @@ impl Votes<'_> {
                 sort_ballot(ballot);
                 first_adjacent_repeat(ballot.iter().copied())
             } else {
-                first_repeat_in_order(&ballot, seen)
+                first_repeat_in_order(ballot, seen)
             };
             if let Some(p) = repeat {
                 repeated(inspector, no, p)?;
@@ -1729,15 +1729,15 @@ impl Votes<'_> {
                 }
             }
             let verdict = if check {
-                inspector.finish_row(no, self.promises, projects, Ballot::Listed(&ballot))?
+                inspector.finish_row(no, self.promises, projects, Ballot::Listed(ballot))?
             } else {
                 inspector.verdict()
             };
             if verdict == Verdict::Count {
                 let pushed = if kind == ProfileKind::Approval {
-                    self.builder.push_approval(&ballot, 1)
+                    self.builder.push_approval(ballot, 1)
                 } else {
-                    self.builder.push_ranking(&ballot, 1)
+                    self.builder.push_ranking(ballot, 1)
                 };
                 pushed.map_err(|e| refused(no, projects, e))?;
             }
