@@ -1748,7 +1748,7 @@ impl Votes<'_> {
 
 /// `VOTES` sections from this size on are read by several threads (see
 /// [`Votes::read_parallel`]).
-const PARALLEL_READ: usize = 1 << 20;
+const PARALLEL_READ: usize = 1 << 21;
 
 /// The most threads reading one `VOTES` section.
 const MAX_READ_THREADS: usize = 4;
@@ -2020,7 +2020,7 @@ mod tests {
     }
 
     /// Rows enough for the votes to be read by several threads.
-    const ROWS: usize = 110_000;
+    const ROWS: usize = 180_000;
 
     fn counting() -> ParseOptions {
         ParseOptions {
