@@ -136,6 +136,15 @@ type Traced = (MesRun, Option<u64>, Option<Trail<Affine<f64>>>);
 /// Supporting ballots past which a price pass is split among threads.
 const PARALLEL_PASS: usize = 1 << 16;
 
+/// Supporting ballots past which a price pass is split among threads where
+/// the voters' money does not fit in cache ([`OUT_OF_CACHE`] ballots or more):
+/// each supporter then costs a read from memory, and a smaller pass is worth
+/// the threads' start.
+const PARALLEL_PASS_OUT_OF_CACHE: usize = 1 << 12;
+
+/// Distinct ballots from which the voters' money is taken not to fit in cache.
+const OUT_OF_CACHE: usize = 1 << 20;
+
 /// The most threads one price pass uses.
 const MAX_PASS_THREADS: usize = 4;
 
@@ -405,9 +414,10 @@ impl<'e> Shares<'e> {
         held: &[Held],
         start: &Start<N>,
         fresh: &[bool],
+        floor: Option<&N>,
     ) -> Result<Option<Rho<N>>, Halt> {
         let fresh = self.is_fresh(p, fresh);
-        let found = self.rho_search(p, budgets, held, start, false, fresh)?;
+        let found = self.rho_search(p, budgets, held, start, (false, floor), fresh)?;
         match found {
             Some(found) if N::TRACED && !fresh => self.rho_settled(p, budgets, found).map(Some),
             other => Ok(other),
@@ -518,13 +528,21 @@ impl<'e> Shares<'e> {
     /// the float run knows it exactly ([`Rho::exact`]): ρ is the one price at
     /// which the supporters' payments cover the cost, and the pass shows this
     /// price covers it.
+    ///
+    /// Without `vouch`, `floor` (a price at or below ρ: the project's price in
+    /// an earlier round of the run) may start the search above the uncapped
+    /// price. From any price `r ≤ ρ` the step stays in `[r, ρ]`: at `r` the
+    /// payments `min(money, r·u)` cover at most the cost, and with the set who
+    /// cannot pay at `r` (within the set at ρ) paying all they have, the price
+    /// that covers the cost is no more than ρ. So it ends where the search from
+    /// the uncapped price ends, in fewer passes where money changed little.
     fn rho_search<N: Num>(
         &self,
         p: usize,
         budgets: &[N],
         held: &[Held],
         start: &Start<N>,
-        vouch: bool,
+        (vouch, floor): (bool, Option<&N>),
         fresh: bool,
     ) -> Result<Option<Rho<N>>, Halt> {
         if fresh {
@@ -537,6 +555,14 @@ impl<'e> Shares<'e> {
         let utility = N::from_u128(total);
         let mut rho = cost_n.div(&utility);
         let vouch = vouch && !N::EXACT;
+        // From a floor, one more pass confirms the set found at it (a floor
+        // above the uncapped price has someone who cannot pay it, but in
+        // floats one a rounding above it would otherwise be taken for ρ).
+        let mut poor = 0;
+        if let Some(floor) = floor.filter(|f| !vouch && N::quiet_less(&rho, f)) {
+            rho = floor.clone();
+            poor = usize::MAX;
+        }
         let mut exact = if vouch {
             Ratio::new(u128::from(cost), total)
         } else {
@@ -570,7 +596,6 @@ impl<'e> Shares<'e> {
             return found(N::zero(), None);
         }
         let mut pass = first;
-        let mut poor = 0;
         for k in 0..FIXED_POINT_PASSES {
             if k > 0 {
                 pass = classify(&rho, exact);
@@ -683,7 +708,12 @@ impl<'e> Shares<'e> {
     /// timing).
     fn lean_pass<N: Num>(&self, groups: &[u32], budgets: &[N], share: &N) -> Lean<N> {
         let weights = self.supporters.weights();
-        let threads = if groups.len() >= PARALLEL_PASS {
+        let least = if budgets.len() >= OUT_OF_CACHE {
+            PARALLEL_PASS_OUT_OF_CACHE
+        } else {
+            PARALLEL_PASS
+        };
+        let threads = if groups.len() >= least {
             *self.threads.get_or_init(|| {
                 std::thread::available_parallelism().map_or(1, |n| n.get().min(MAX_PASS_THREADS))
             })
@@ -923,6 +953,10 @@ impl<'e> Shares<'e> {
         }
         let mut selected = std::mem::take(&mut kept.selected);
         let mut prices = std::mem::take(&mut kept.prices);
+        // Each project's last price this run: money only falls from round to
+        // round, so prices only rise, and the last is where the next search
+        // can start.
+        let mut floors: Vec<Option<N>> = vec![None; self.election.candidates().len()];
         // At most one round per project: each round's winner leaves the queue.
         loop {
             let before = if keep {
@@ -934,7 +968,11 @@ impl<'e> Shares<'e> {
             let won = queue.round_known(
                 &self.steps,
                 |c| {
-                    let found = self.rho::<N>(c, &budgets, &held, &start, &fresh)?;
+                    let floor = floors.get(c).and_then(Option::as_ref);
+                    let found = self.rho::<N>(c, &budgets, &held, &start, &fresh, floor)?;
+                    if let (Some(r), Some(f)) = (&found, floors.get_mut(c)) {
+                        *f = Some(r.rho.clone());
+                    }
                     if keep && let Some(r) = &found {
                         prices.push((round, c, r.rho.clone()));
                     }
@@ -953,7 +991,8 @@ impl<'e> Shares<'e> {
                 // At a near-tie: ρ exactly, where the float run can vouch for it.
                 |c| {
                     let fresh = self.is_fresh(c, &fresh);
-                    let found = self.rho_search::<N>(c, &budgets, &held, &start, true, fresh)?;
+                    let found =
+                        self.rho_search::<N>(c, &budgets, &held, &start, (true, None), fresh)?;
                     Ok(found.and_then(|r| r.exact))
                 },
             )?;
@@ -2098,13 +2137,22 @@ mod tests {
             for p in 0..e.candidates().len() {
                 let start = Start::new(per_voter, 1);
                 let scale = BigRational::from_u64(per_voter);
-                let Some(Rho { rho, .. }) = shares.rho::<BigRational>(p, &budgets, &[], &start, &[]).unwrap() else { continue };
+                let Some(Rho { rho, .. }) = shares.rho::<BigRational>(p, &budgets, &[], &start, &[], None).unwrap() else { continue };
                 let cost = BigRational::from_u64(e.candidates()[p].cost);
                 if e.candidates()[p].cost == 0 { continue; }
                 let utility = shares.supporters.of(p).fold(BigRational::from_u64(0), |a, (g, u)| {
                     a + BigRational::from_u64(shares.utility(p, u) * shares.supporters.weights()[g])
                 });
                 prop_assert_eq!(&shares.rho_sorted(p, &budgets, &cost, &utility).unwrap(), &rho);
+                // Any price at or below ρ starts the search as well: ρ itself,
+                // half of it, and ρ where everyone holds one unit more.
+                let richer: Vec<BigRational> = budgets.iter().map(|b| b + BigRational::from_u64(1)).collect();
+                let more = Start::new(per_voter + 1, 1);
+                let below = shares.rho::<BigRational>(p, &richer, &[], &more, &[], None).unwrap().map(|r| r.rho);
+                for floor in [Some(rho.clone()), Some(&rho / BigRational::from_u64(2)), below] {
+                    let from = shares.rho::<BigRational>(p, &budgets, &[], &start, &[], floor.as_ref()).unwrap().map(|r| r.rho);
+                    prop_assert_eq!(from.as_ref(), Some(&rho), "floor {:?}", floor);
+                }
                 // What a run would know: who still holds the starting money,
                 // who holds nothing.
                 let held: Vec<Held> = budgets.iter().map(|b| match b {
@@ -2112,7 +2160,7 @@ mod tests {
                     b if num_traits::Zero::is_zero(b) => Held::Nothing,
                     _ => Held::Unknown,
                 }).collect();
-                if let Ok(Some(Rho { rho: f, exact: known, .. })) = shares.rho_search::<f64>(p, &floats, &held, &Start::new(per_voter, 1), true, false) {
+                if let Ok(Some(Rho { rho: f, exact: known, .. })) = shares.rho_search::<f64>(p, &floats, &held, &Start::new(per_voter, 1), (true, None), false) {
                     let exact = num_traits::ToPrimitive::to_f64(&rho).unwrap();
                     prop_assert!((f - exact).abs() <= 1e-9 * exact.max(1.0), "{} vs {}", f, exact);
                     // Where the float run claims to know ρ exactly, it does.
@@ -2160,7 +2208,7 @@ mod tests {
         let budgets: Vec<BigRational> = (1..=u64::from(k)).map(BigRational::from_u64).collect();
         let start = Start::new(u64::from(k), 1);
         let Some(Rho { rho, .. }) = shares
-            .rho::<BigRational>(0, &budgets, &[], &start, &[])
+            .rho::<BigRational>(0, &budgets, &[], &start, &[], None)
             .unwrap()
         else {
             panic!("affordable");
@@ -2170,7 +2218,7 @@ mod tests {
         assert!(shares.steps.used() > passes, "the sorted scan ran");
         let floats: Vec<f64> = (1..=k).map(f64::from).collect();
         let Some(Rho { rho, .. }) = shares
-            .rho::<f64>(0, &floats, &[], &Start::new(u64::from(k), 1), &[])
+            .rho::<f64>(0, &floats, &[], &Start::new(u64::from(k), 1), &[], None)
             .unwrap()
         else {
             panic!("affordable");
