@@ -272,6 +272,13 @@ impl<'e> Shares<'e> {
         let cost = |p: usize| candidates.get(p).map_or(0, |c| c.cost);
         let utility_totals: Vec<u128> = (0..candidates.len())
             .map(|p| {
+                if kind == ProfileKind::Approval {
+                    // Every supporter gives the same utility: the support counts
+                    // the voters (no pass over them).
+                    let u = if cost_utility { cost(p).max(1) } else { 1 };
+                    let voters = support.get(p).copied().unwrap_or(0);
+                    return u128::from(u) * u128::from(voters);
+                }
                 supporters.of(p).fold(0_u128, |sum, (g, u)| {
                     let u = if cost_utility { cost(p).max(1) } else { u };
                     let w = supporters.weights().get(g).copied().unwrap_or(0);

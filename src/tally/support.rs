@@ -128,7 +128,19 @@ impl Supporters {
         let mut buckets: HashMap<u64, Vec<usize>> = HashMap::with_capacity(projects);
         let mut classes: Vec<Vec<usize>> = Vec::with_capacity(projects);
         let mut class_of_first: HashMap<usize, usize> = HashMap::new();
+        // Twins have the same cost and as many supporters: a project alone
+        // in that is a class of its own, found without hashing its supporters.
+        let shape = |p: usize| (cost(p), self.groups_of(p).len());
+        let mut shapes: HashMap<(u64, usize), usize, RandomState> =
+            HashMap::with_capacity_and_hasher(projects, state.clone());
         for p in 0..projects {
+            *shapes.entry(shape(p)).or_default() += 1;
+        }
+        for p in 0..projects {
+            if shapes.get(&shape(p)) == Some(&1) {
+                classes.push(vec![p]);
+                continue;
+            }
             let mut h = state.build_hasher();
             cost(p).hash(&mut h);
             for (g, u) in self.of(p) {
