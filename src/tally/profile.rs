@@ -144,13 +144,18 @@ impl Profile {
                             .ok_or(TallyError::Overflow)?
                     }
                 };
-                let slot = support
-                    .get_mut(p as usize)
-                    .ok_or(TallyError::ProjectOutOfRange {
+                // Errors are made only where they happen (`let … else`): an
+                // error built for every entry and dropped costs a call each.
+                let Some(slot) = support.get_mut(p as usize) else {
+                    return Err(TallyError::ProjectOutOfRange {
                         index: p,
                         projects: self.num_projects,
-                    })?;
-                *slot = slot.checked_add(weight).ok_or(TallyError::Overflow)?;
+                    });
+                };
+                let Some(sum) = slot.checked_add(weight) else {
+                    return Err(TallyError::Overflow);
+                };
+                *slot = sum;
             }
         }
         Ok(support)

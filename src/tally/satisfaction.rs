@@ -82,14 +82,18 @@ impl Satisfaction {
                 }
             }
             let voters = u128::from(ballot.count);
-            s.total_cost = cost
-                .checked_mul(voters)
-                .and_then(|c| c.checked_add(s.total_cost))
-                .ok_or(TallyError::Overflow)?;
-            s.total_cardinality = (count as u128)
-                .checked_mul(voters)
-                .and_then(|c| c.checked_add(s.total_cardinality))
-                .ok_or(TallyError::Overflow)?;
+            // `let … else`: no error is made (and dropped) per ballot.
+            let (Some(total_cost), Some(total_cardinality)) = (
+                cost.checked_mul(voters)
+                    .and_then(|c| c.checked_add(s.total_cost)),
+                (count as u128)
+                    .checked_mul(voters)
+                    .and_then(|c| c.checked_add(s.total_cardinality)),
+            ) else {
+                return Err(TallyError::Overflow);
+            };
+            s.total_cost = total_cost;
+            s.total_cardinality = total_cardinality;
             if count == 0 {
                 s.nothing_funded += ballot.count;
             }

@@ -62,12 +62,12 @@ impl Supporters {
                 if u == 0 {
                     continue;
                 }
-                let slot = next
-                    .get_mut(p as usize)
-                    .ok_or(TallyError::ProjectOutOfRange {
+                let Some(slot) = next.get_mut(p as usize) else {
+                    return Err(TallyError::ProjectOutOfRange {
                         index: p,
                         projects: n,
-                    })?;
+                    });
+                };
                 groups[*slot] = group;
                 if let Some(entry) = utilities.get_mut(*slot) {
                     *entry = u;
