@@ -28,7 +28,8 @@ pub(super) fn check(bytes: &[u8], options: ParseOptions, stop: bool) -> Checked 
 }
 
 /// [`check`] with `threads` reading the votes (`None`: as many as the
-/// machine has, up to [`MAX_READ_THREADS`]; 1: the one thread alone).
+/// machine has, up to [`MAX_READ_THREADS`]; 1: the one thread alone; 0: in
+/// chunks, with no helper thread).
 fn check_with(bytes: &[u8], options: ParseOptions, stop: bool, threads: Option<usize>) -> Checked {
     let mut inspector = Inspector::new(options.on_problem, stop, bytes.len());
     let read = read(bytes, options, &mut inspector, threads);
@@ -1380,7 +1381,8 @@ struct Votes<'r> {
     builder: &'r mut ProfileBuilder,
     promises: &'r mut Promises,
     /// Threads to read with (`None`: as many as the machine has, up to
-    /// [`MAX_READ_THREADS`]).
+    /// [`MAX_READ_THREADS`]; `Some(0)`, for tests: in chunks, with no helper
+    /// thread).
     threads: Option<usize>,
 }
 
@@ -1413,8 +1415,10 @@ impl Votes<'_> {
             let threads = self.threads.unwrap_or_else(|| {
                 std::thread::available_parallelism().map_or(1, |n| n.get().min(MAX_READ_THREADS))
             });
-            if threads > 1 {
-                return self.read_parallel(lookup, lines, inspector, &mut bufs, threads - 1);
+            // (0, for tests: the chunks, with no helper to prepare them.)
+            if threads != 1 {
+                let helpers = threads.saturating_sub(1);
+                return self.read_parallel(lookup, lines, inspector, &mut bufs, helpers);
             }
         }
         while let Some((no, line)) = lines.next_line() {
@@ -1457,7 +1461,9 @@ impl Votes<'_> {
             for _ in 0..workers {
                 let send = send.clone();
                 let (pieces, next, tokens) = (&pieces, &next, &tokens);
-                scope.spawn(move || {
+                // A thread that cannot start leaves its chunks to the others
+                // (or to this thread, below).
+                let _ = std::thread::Builder::new().spawn_scoped(scope, move || {
                     let mut seen = Seen::new(if kind == ProfileKind::Ranking {
                         projects
                     } else {
@@ -1483,7 +1489,11 @@ impl Votes<'_> {
             }
             drop(send);
             let mut waiting = std::collections::BTreeMap::new();
-            let mut seen = Seen::new(0);
+            let mut seen = Seen::new(if kind == ProfileKind::Ranking {
+                projects
+            } else {
+                0
+            });
             for (i, piece) in pieces.iter().enumerate() {
                 let chunk = loop {
                     if let Some(chunk) = waiting.remove(&i) {
@@ -2012,6 +2022,15 @@ mod tests {
                 // Windows line ends, a voter id that is not a number.
                 6 => write!(text, "{r};{vote}\r\n"),
                 7 => writeln!(text, "v{r};{vote}"),
+                // A long vote naming its first project again at the end.
+                8 => writeln!(
+                    text,
+                    "{r};{},{prefix}1",
+                    (1..=9)
+                        .map(|p| format!("{prefix}{p}"))
+                        .collect::<Vec<_>>()
+                        .join(",")
+                ),
                 _ => writeln!(text, "{r};{vote}"),
             };
         }
@@ -2034,7 +2053,7 @@ mod tests {
         for options in ParseOptions::ALL {
             for stop in [false, true] {
                 let one = check_with(text.as_bytes(), options, stop, Some(1));
-                for threads in [2, 4] {
+                for threads in [0, 2, 4] {
                     let many = check_with(text.as_bytes(), options, stop, Some(threads));
                     assert_eq!(one, many, "{options:?}, stop {stop}, {threads} threads");
                 }

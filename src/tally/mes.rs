@@ -766,18 +766,19 @@ impl<'e> Shares<'e> {
         std::thread::scope(|scope| {
             let handles: Vec<_> = parts
                 .map(|part| {
-                    (
-                        part,
-                        scope.spawn(move || Lean::over(part, budgets, weights, heavy, share)),
-                    )
+                    let thread = std::thread::Builder::new().spawn_scoped(scope, move || {
+                        Lean::over(part, budgets, weights, heavy, share)
+                    });
+                    (part, thread.ok())
                 })
                 .collect();
             let mut sum = Lean::over(first, budgets, weights, heavy, share);
             for (part, handle) in handles {
-                // A part cannot panic; if its thread is lost, count it here.
+                // A part cannot panic; where its thread could not start or is
+                // lost, it is counted here.
                 let lean = handle
-                    .join()
-                    .unwrap_or_else(|_| Lean::over(part, budgets, weights, heavy, share));
+                    .and_then(|h| h.join().ok())
+                    .unwrap_or_else(|| Lean::over(part, budgets, weights, heavy, share));
                 sum.join(lean);
             }
             sum
