@@ -650,26 +650,30 @@ pub fn explain<T: Tally + Sync + ?Sized>(
     let next = AtomicUsize::new(0);
     let results: Mutex<Vec<Option<Result<ProjectExplanation, TallyError>>>> =
         Mutex::new(vec![None; n]);
-    std::thread::scope(|scope| {
-        for _ in 0..threads {
-            scope.spawn(|| {
-                loop {
-                    let p = next.fetch_add(1, AtomicOrdering::Relaxed);
-                    if p >= n {
-                        break;
-                    }
-                    let one = search.project(p);
-                    let failed = one.is_err();
-                    if let Ok(mut all) = results.lock() {
-                        all[p] = Some(one);
-                    }
-                    if failed {
-                        // The others stop at their next project.
-                        next.store(n, AtomicOrdering::Relaxed);
-                    }
-                }
-            });
+    let work = || {
+        loop {
+            let p = next.fetch_add(1, AtomicOrdering::Relaxed);
+            if p >= n {
+                break;
+            }
+            let one = search.project(p);
+            let failed = one.is_err();
+            if let Ok(mut all) = results.lock() {
+                all[p] = Some(one);
+            }
+            if failed {
+                // The others stop at their next project.
+                next.store(n, AtomicOrdering::Relaxed);
+            }
         }
+    };
+    std::thread::scope(|scope| {
+        // This thread works too, so a helper that cannot start leaves its
+        // projects to the others.
+        for _ in 1..threads {
+            let _ = std::thread::Builder::new().spawn_scoped(scope, work);
+        }
+        work();
     });
     let results = results.into_inner().unwrap_or_default();
     let mut projects = Vec::with_capacity(n);
