@@ -15,7 +15,8 @@ use std::hint::black_box;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use criterion::{Criterion, Throughput, criterion_group, criterion_main};
+use criterion::measurement::WallTime;
+use criterion::{BenchmarkGroup, Criterion, Throughput, criterion_group, criterion_main};
 use medborgarbudget::pabulib;
 use medborgarbudget::tally::{Greedy, Mes, Phragmen, Tally, TieBreaking};
 
@@ -32,16 +33,30 @@ fn data_dir() -> PathBuf {
     )
 }
 
-fn parse(c: &mut Criterion) {
-    let dir = data_dir().join("files");
-    let mut group = c.benchmark_group("pabulib_parse");
+/// A group measured as every group here is.
+fn group<'c>(c: &'c mut Criterion, name: &str) -> BenchmarkGroup<'c, WallTime> {
+    let mut group = c.benchmark_group(name);
     group
         .sample_size(20)
         .warm_up_time(Duration::from_millis(500))
         .measurement_time(Duration::from_secs(2));
+    group
+}
+
+/// The shared file `name`'s bytes, or a notice that it is skipped.
+fn bytes(name: &str) -> Option<Vec<u8>> {
+    let dir = data_dir().join("files");
+    let read = std::fs::read(dir.join(name));
+    if read.is_err() {
+        eprintln!("skipping {name}: not found in {}", dir.display());
+    }
+    read.ok()
+}
+
+fn parse(c: &mut Criterion) {
+    let mut group = group(c, "pabulib_parse");
     for name in FILES {
-        let Ok(bytes) = std::fs::read(dir.join(name)) else {
-            eprintln!("skipping {name}: not found in {}", dir.display());
+        let Some(bytes) = bytes(name) else {
             continue;
         };
         group.throughput(Throughput::Bytes(bytes.len() as u64));
@@ -62,21 +77,15 @@ const LARGE: [&str; 5] = [
 ];
 
 fn parse_and_count(c: &mut Criterion) {
-    let dir = data_dir().join("files");
     let ties = TieBreaking::by_project_id();
     let rules: [(&str, &dyn Tally); 3] = [
         ("greedy", &Greedy),
         ("mes", &Mes),
         ("phragmen", &Phragmen::STOP),
     ];
-    let mut group = c.benchmark_group("parse_and_count");
-    group
-        .sample_size(20)
-        .warm_up_time(Duration::from_millis(500))
-        .measurement_time(Duration::from_secs(2));
+    let mut group = group(c, "parse_and_count");
     for name in LARGE {
-        let Ok(bytes) = std::fs::read(dir.join(name)) else {
-            eprintln!("skipping {name}: not found in {}", dir.display());
+        let Some(bytes) = bytes(name) else {
             continue;
         };
         for (rule_name, rule) in rules {

@@ -1855,8 +1855,9 @@ fn prepare<'a, L: Ids>(
 ) -> Chunk<'a> {
     let mut lines = Lines::new(bytes);
     let mut chunk = Chunk {
-        rows: Vec::with_capacity(bytes.len() / 16),
-        ids: Vec::with_capacity(bytes.len() / 4),
+        // Room for a chunk's usual rows, not for one very long line's.
+        rows: Vec::with_capacity(bytes.len().min(READ_CHUNK) / 16),
+        ids: Vec::with_capacity(bytes.len().min(READ_CHUNK) / 4),
         lines: 0,
     };
     while let Some((line, text)) = lines.next_line() {
@@ -1981,6 +1982,14 @@ mod tests {
     use super::*;
     use std::fmt::Write as _;
 
+    /// Projects 1 to `n`, as a vote.
+    fn first(prefix: &str, n: u32) -> String {
+        (1..=n)
+            .map(|p| format!("{prefix}{p}"))
+            .collect::<Vec<_>>()
+            .join(",")
+    }
+
     /// A `.pb` file of `rows` votes over 40 projects (ids `prefix` + number),
     /// with `odd` rows of every kind the preparing threads leave to the
     /// storing one sprinkled in, and `last` as the final row.
@@ -2011,26 +2020,12 @@ mod tests {
                 // A voter id used before, a project named twice, too long.
                 3 => writeln!(text, "{};{vote}", r - 1),
                 4 => writeln!(text, "{r};{prefix}7,{prefix}7,{vote}"),
-                5 => writeln!(
-                    text,
-                    "{r};{}",
-                    (1..=8)
-                        .map(|p| format!("{prefix}{p}"))
-                        .collect::<Vec<_>>()
-                        .join(",")
-                ),
+                5 => writeln!(text, "{r};{}", first(prefix, 8)),
                 // Windows line ends, a voter id that is not a number.
                 6 => write!(text, "{r};{vote}\r\n"),
                 7 => writeln!(text, "v{r};{vote}"),
                 // A long vote naming its first project again at the end.
-                8 => writeln!(
-                    text,
-                    "{r};{},{prefix}1",
-                    (1..=9)
-                        .map(|p| format!("{prefix}{p}"))
-                        .collect::<Vec<_>>()
-                        .join(",")
-                ),
+                8 => writeln!(text, "{r};{},{prefix}1", first(prefix, 9)),
                 _ => writeln!(text, "{r};{vote}"),
             };
         }
