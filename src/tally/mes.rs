@@ -4,6 +4,7 @@ use std::borrow::Cow;
 use std::cmp::Ordering;
 use std::fmt;
 use std::str::FromStr;
+use std::sync::atomic::{AtomicU64, Ordering as AtomicOrdering};
 
 use num_rational::BigRational;
 
@@ -141,6 +142,14 @@ const PARALLEL_PASS: usize = 1 << 16;
 /// each supporter then costs a read from memory, and a smaller pass is worth
 /// the threads' start.
 const PARALLEL_PASS_OUT_OF_CACHE: usize = 1 << 12;
+
+/// add1 jumps of this many units or fewer count as no jump: a traced run
+/// costs several plain ones.
+const SHORT_JUMP: u64 = 2;
+
+/// Plain add1 runs in a row from which a helper thread runs every other one
+/// (see [`Shares::step_units`]): fewer do not repay starting it.
+const PARALLEL_STEPS: u64 = 4;
 
 /// Distinct ballots from which the voters' money is taken not to fit in cache.
 const OUT_OF_CACHE: usize = 1 << 20;
@@ -351,6 +360,120 @@ impl<'e> Shares<'e> {
             selected,
             exact,
         })
+    }
+
+    /// A copy of the context for another thread, with its own step counter
+    /// limited to `limit` (the rest is borrowed or small: per project).
+    fn fork(&self, limit: u64) -> Shares<'_> {
+        Shares {
+            election: self.election,
+            supporters: Cow::Borrowed(&*self.supporters),
+            support: self.support.clone(),
+            cost_utility: self.cost_utility,
+            ties: self.ties,
+            ranks: self.ranks.clone(),
+            twins: self.twins.clone(),
+            utility_totals: self.utility_totals.clone(),
+            threads: self.threads.clone(),
+            steps: Steps::new(Some(limit)),
+            rule: self.rule,
+        }
+    }
+
+    /// Plain runs at `count` budgets per voter, `from`, `from + unit`, …, up
+    /// to the first for which `ends` holds or that fails: their results in
+    /// order, ending with that one.
+    ///
+    /// From [`PARALLEL_STEPS`] runs on, with two threads or more, a helper
+    /// runs every other budget while this thread runs the rest, each going
+    /// on until the other has found an end below it; runs past the first end
+    /// are dropped. Each thread counts its runs' steps against what is left
+    /// of the limit, and the runs kept are charged in order, so a step limit
+    /// ends the count at the same run, with the same error, as running them
+    /// one after another.
+    fn step_units(
+        &self,
+        from: u64,
+        unit: u64,
+        count: u64,
+        ends: &(dyn Fn(&MesRun) -> bool + Sync),
+    ) -> Vec<Result<MesRun, TallyError>> {
+        let budget_at = |i: u64| {
+            i.checked_mul(unit)
+                .and_then(|d| from.checked_add(d))
+                .ok_or(TallyError::Overflow)
+        };
+        let threads = *self.threads.get_or_init(|| {
+            std::thread::available_parallelism().map_or(1, |n| n.get().min(MAX_PASS_THREADS))
+        });
+        if threads < 2 || count < PARALLEL_STEPS {
+            let mut out = Vec::new();
+            for i in 0..count {
+                let run = budget_at(i).and_then(|b| self.run(b, 1));
+                let end = run.as_ref().map_or(true, ends);
+                out.push(run);
+                if end {
+                    break;
+                }
+            }
+            return out;
+        }
+        let left = self.steps.limit().saturating_sub(self.steps.used());
+        let first_end = AtomicU64::new(u64::MAX);
+        // One thread's runs: every `stride`-th from `i`, each with its steps.
+        let work = |shares: Shares<'_>, mut i: u64, stride: u64| {
+            let mut out = Vec::new();
+            while i < count && i <= first_end.load(AtomicOrdering::Relaxed) {
+                let before = shares.steps.used();
+                let run = budget_at(i).and_then(|b| shares.run(b, 1));
+                if run.as_ref().map_or(true, ends) {
+                    first_end.fetch_min(i, AtomicOrdering::Relaxed);
+                }
+                out.push((i, run, shares.steps.used().saturating_sub(before)));
+                i = i.saturating_add(stride);
+            }
+            out
+        };
+        let mut done = std::thread::scope(|scope| {
+            let helper = std::thread::Builder::new()
+                .spawn_scoped(scope, {
+                    let shares = self.fork(left);
+                    let work = &work;
+                    move || work(shares, 1, 2)
+                })
+                .ok();
+            let stride = if helper.is_some() { 2 } else { 1 };
+            let mut done = work(self.fork(left), 0, stride);
+            match helper.map(std::thread::ScopedJoinHandle::join) {
+                Some(Ok(theirs)) => done.extend(theirs),
+                // A helper cannot panic; if it is lost, its runs are made here.
+                Some(Err(_)) => done.extend(work(self.fork(left), 1, 2)),
+                None => {}
+            }
+            done
+        });
+        done.sort_by_key(|(i, ..)| *i);
+        let end = first_end.into_inner();
+        let mut out = Vec::new();
+        for (i, run, steps) in done {
+            if i > end {
+                break;
+            }
+            let run = match run {
+                Err(TallyError::StepLimit { .. }) => Err(out_of_steps(self.rule, &self.steps)),
+                Ok(run) => match self.steps.charge(steps) {
+                    Ok(()) => Ok(run),
+                    Err(halt) => Err(self.halted(halt)),
+                },
+                Err(e) => Err(e),
+            };
+            let failed = run.is_err();
+            out.push(run);
+            if failed {
+                break;
+            }
+        }
+        out
     }
 
     /// One run with `per_voter` whole units per voter, and the next whole
@@ -571,6 +694,8 @@ impl<'e> Shares<'e> {
     /// cannot pay at `r` (within the set at ρ) paying all they have, the price
     /// that covers the cost is no more than ρ. So it ends where the search from
     /// the uncapped price ends, in fewer passes where money changed little.
+    /// A step that does not raise the price ends the search at once: a pass
+    /// at the same price would find the same voters short.
     fn rho_search<N: Num>(
         &self,
         p: usize,
@@ -590,9 +715,9 @@ impl<'e> Shares<'e> {
         let utility = N::from_u128(total);
         let mut rho = cost_n.div(&utility);
         let vouch = vouch && !N::EXACT;
-        // From a floor, one more pass confirms the set found at it (a floor
-        // above the uncapped price has someone who cannot pay it, but in
-        // floats one a rounding above it would otherwise be taken for ρ).
+        // From a floor, the set found at it gives the next price as at any
+        // other (`poor` starts at no count a pass can give); where that price
+        // is not above the floor, the floor is ρ (see above).
         let mut poor = 0;
         if let Some(floor) = floor.filter(|f| !vouch && N::quiet_less(&rho, f)) {
             rho = floor.clone();
@@ -657,6 +782,10 @@ impl<'e> Shares<'e> {
             if N::quiet_less(&rho, &next) {
                 rho = next;
                 exact = pass.known.and_then(|k| self.price(p, start, k));
+            } else if !vouch {
+                // ρ stays: another pass at it would find the same voters short
+                // and end the search here.
+                return found(rho, None);
             } else {
                 exact = None;
             }
@@ -1285,12 +1414,31 @@ fn add1_by(shares: &Shares<'_>, exhaustive_stop: bool, jump: bool) -> Result<Add
     let mut runs = 0_u32;
     let mut exact = false;
     let mut kept: Option<(MesRun, u64)> = None;
-    let mut funded = vec![false; e.candidates().len()];
+    // Whether a run ends the count: over the budget, every supported project
+    // funded, or (exhaustive) no project left that the money would cover.
+    let ends = |run: &MesRun| {
+        if run.total_cost > budget || run.selected.len() >= supported {
+            return true;
+        }
+        let left = budget - run.total_cost;
+        let mut funded = vec![false; e.candidates().len()];
+        for &p in &run.selected {
+            if let Some(f) = funded.get_mut(p) {
+                *f = true;
+            }
+        }
+        exhaustive_stop
+            && e.candidates()
+                .iter()
+                .zip(&funded)
+                .all(|(c, &f)| f || u128::from(c.cost) > left)
+    };
     // Where traced runs keep finding that the next unit may differ (a voter's
     // money crosses some price every unit), a plain run is cheaper: after `k`
     // such runs in a row, the next 2^(k−2) units (at most 64) are stepped
-    // plainly before tracing again.
+    // plainly before tracing again (with two threads, two at a time).
     let (mut streak, mut plain_left) = (0_u32, 0_u64);
+    let mut stepped = std::collections::VecDeque::new();
     // The last traced run's trail: the next starts from the rounds it keeps.
     let mut trail: Option<Trail<Affine<f64>>> = None;
     loop {
@@ -1303,7 +1451,7 @@ fn add1_by(shares: &Shares<'_>, exhaustive_stop: bool, jump: bool) -> Result<Add
                 let units = (next - per_voter).div_ceil(unit);
                 per_voter.saturating_add(units.saturating_mul(unit))
             });
-            if next == per_voter.checked_add(unit) {
+            if next <= per_voter.checked_add(unit.saturating_mul(SHORT_JUMP)) {
                 streak = streak.saturating_add(1);
                 if streak >= 2 {
                     plain_left = 1 << (streak - 2).min(6);
@@ -1313,8 +1461,15 @@ fn add1_by(shares: &Shares<'_>, exhaustive_stop: bool, jump: bool) -> Result<Add
             }
             (run, next)
         } else {
+            if jump && stepped.is_empty() {
+                stepped.extend(shares.step_units(per_voter, unit, plain_left, &ends));
+            }
             plain_left = plain_left.saturating_sub(1);
-            (shares.run(per_voter, 1)?, None)
+            let run = match stepped.pop_front() {
+                Some(run) => run?,
+                None => shares.run(per_voter, 1)?,
+            };
+            (run, None)
         };
         runs = runs.saturating_add(1);
         exact |= run.exact;
@@ -1325,21 +1480,9 @@ fn add1_by(shares: &Shares<'_>, exhaustive_stop: bool, jump: bool) -> Result<Add
             }
             break;
         }
-        let left = budget - run.total_cost;
-        funded.fill(false);
-        for &p in &run.selected {
-            if let Some(f) = funded.get_mut(p) {
-                *f = true;
-            }
-        }
-        let exhaustive = e
-            .candidates()
-            .iter()
-            .zip(&funded)
-            .all(|(c, &f)| f || u128::from(c.cost) > left);
-        let complete = run.selected.len() >= supported;
+        let end = ends(&run);
         kept = Some((run, per_voter));
-        if complete || (exhaustive_stop && exhaustive) {
+        if end {
             break;
         }
         per_voter = match next {
@@ -1789,6 +1932,55 @@ mod tests {
         .tally(&e, &TieBreaking::by_project_id())
         .unwrap();
         assert_eq!(x.details.add1_runs, Some(1));
+    }
+
+    /// Plain runs stepped two at a time give what stepping one at a time
+    /// gives: the same runs up to the first that ends the count, the same steps
+    /// charged, and under every step limit the same error at the same run.
+    #[test]
+    fn stepping_two_at_a_time_is_stepping_one_at_a_time() {
+        let e = approval(
+            &[30, 45, 60, 90, 120],
+            200,
+            &[&[0, 1], &[1, 2], &[2, 3], &[3, 4], &[0, 4]],
+        );
+        let ties = TieBreaking::by_project_id();
+        let ends = |run: &MesRun| run.total_cost > 150;
+        let step = |limit: Option<u64>, threads: usize| {
+            let e = limit.map_or_else(|| e.clone(), |l| e.clone().with_step_limit(l));
+            let shares = Shares::new(&e, &ties, MES_ADD1).unwrap();
+            shares.threads.set(threads).unwrap();
+            let runs: Vec<_> = shares
+                .step_units(1, 1, 60, &ends)
+                .into_iter()
+                .map(|r| {
+                    r.map(|r| (r.selected, r.total_cost))
+                        .map_err(|e| e.to_string())
+                })
+                .collect();
+            (runs, shares.steps.used())
+        };
+        let (all, used) = step(None, 1);
+        assert!(
+            all.len() > 2 * PARALLEL_STEPS as usize && all.len() < 60,
+            "{all:?}"
+        );
+        assert!(all.iter().all(Result::is_ok));
+        assert!(
+            all.last()
+                .is_some_and(|r| r.as_ref().is_ok_and(|r| r.1 > 150))
+        );
+        assert_eq!(step(None, 2), (all.clone(), used));
+        for limit in 0..=used {
+            let (one, one_used) = step(Some(limit), 1);
+            let (two, two_used) = step(Some(limit), 2);
+            assert_eq!(one, two, "limit {limit}");
+            if limit < used {
+                assert!(one.last().is_some_and(Result::is_err), "limit {limit}");
+            } else {
+                assert_eq!((&one, one_used, two_used), (&all, used, used));
+            }
+        }
     }
 
     /// The work stepping may do per shared election in the test below (about a
