@@ -9,7 +9,7 @@ use serde::Serialize;
 use super::Step;
 use super::command::{Command, Event};
 use super::cycle::{Core, Cycle};
-use super::error::{CycleError, ReplayError, TransitionError};
+use super::error::{CycleError, GateError, ReplayError, TransitionError};
 use super::records::{CycleSetup, Evaluation, FundingDecision, RulesVersion};
 use super::stage::{
     Abandoned, Closed, Criteria, FollowUp, Framework, IdeaGeneration, Implementation, Outreach,
@@ -164,6 +164,26 @@ impl AnyCycle {
     /// The current step.
     pub fn step(&self) -> Step {
         each_stage!(self, c => step_of(c))
+    }
+
+    /// What the current step still needs at `at` before the cycle can move
+    /// on: every condition of the step's gate not met, in the order the
+    /// transition ([`Step::way_out`]) checks them, so that the first is the
+    /// gate error it would give now. Empty where the gate holds — the
+    /// transition may still refuse its own arguments (a time before the step
+    /// began, a voting window that opens in the past, an evaluation without a
+    /// lesson: follow-up's gate is on the evaluation the closing command
+    /// brings) — and for an ended cycle.
+    pub fn unmet(&self, at: DateTime<Utc>) -> Vec<GateError> {
+        match self {
+            AnyCycle::Criteria(c) => c.unmet(),
+            AnyCycle::Outreach(c) => c.unmet(at),
+            AnyCycle::IdeaGeneration(c) => c.unmet(at),
+            AnyCycle::Shortlisting(c) => c.unmet(),
+            AnyCycle::Voting(c) => c.unmet(at),
+            AnyCycle::Implementation(c) => c.unmet(at),
+            AnyCycle::FollowUp(_) | AnyCycle::Closed(_) | AnyCycle::Abandoned(_) => Vec::new(),
+        }
     }
 
     pub(crate) fn core(&self) -> &Core {

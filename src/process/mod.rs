@@ -109,6 +109,22 @@ impl Step {
         }
     }
 
+    /// The name of the command that leaves the step
+    /// ([`Command::name`](crate::process::Command::name): `"open_voting"`);
+    /// `None` for `Closed` and `Abandoned`, which have no way out.
+    pub fn way_out(self) -> Option<&'static str> {
+        match self {
+            Step::Criteria => Some("begin_outreach"),
+            Step::Outreach => Some("open_idea_generation"),
+            Step::IdeaGeneration => Some("begin_shortlisting"),
+            Step::Shortlisting => Some("open_voting"),
+            Step::Voting => Some("close_voting"),
+            Step::Implementation => Some("begin_follow_up"),
+            Step::FollowUp => Some("close"),
+            Step::Closed | Step::Abandoned => None,
+        }
+    }
+
     /// The Swedish label, as in the model (`Idégenerering`).
     pub fn label_sv(self) -> &'static str {
         match self {

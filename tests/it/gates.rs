@@ -2362,3 +2362,123 @@ fn activity_on(at: chrono::DateTime<chrono::Utc>) -> medborgarbudget::process::O
         ..activity()
     }
 }
+
+// ---------------------------------------------------------------------------
+// What a step still needs
+// ---------------------------------------------------------------------------
+
+/// The time a transition command takes effect.
+fn when(command: &Command) -> Option<chrono::DateTime<chrono::Utc>> {
+    match command {
+        Command::BeginOutreach { at }
+        | Command::OpenIdeaGeneration { at }
+        | Command::BeginShortlisting { at }
+        | Command::OpenVoting { at, .. }
+        | Command::CloseVoting { at }
+        | Command::BeginFollowUp { at } => Some(*at),
+        Command::Close(evaluation) => Some(evaluation.recorded_at),
+        _ => None,
+    }
+}
+
+/// `AnyCycle::unmet` is what the gate checks: at every point of a year, the
+/// transition out of the current step (the year's own command, at its own
+/// time) is refused with the first unmet condition as its gate error, and is
+/// refused by the gate only when something is unmet.
+#[test]
+fn unmet_conditions_are_what_the_gate_checks_at_every_point_of_a_year() {
+    let commands = year_commands(approval_rules());
+    let mut cycle = AnyCycle::from(Cycle::new(setup()));
+    let mut refusals = 0;
+    for command in &commands {
+        let step = cycle.step();
+        let way_out = commands
+            .iter()
+            .find(|c| Some(c.name()) == step.way_out())
+            .unwrap();
+        let at = when(way_out).unwrap();
+        let unmet = cycle.unmet(at);
+        match cycle.decide(way_out) {
+            Err(CycleError::Gate { step: s, source }) => {
+                assert_eq!(s, step);
+                assert_eq!(Some(&source), unmet.first(), "before {}", command.name());
+                refusals += 1;
+            }
+            other => assert!(
+                unmet.is_empty(),
+                "{step}: unmet {unmet:?} but the gate gave {other:?}"
+            ),
+        }
+        cycle.apply(command.clone()).unwrap();
+    }
+    assert_eq!(cycle.step(), Step::Closed);
+    assert!(cycle.unmet(day(400)).is_empty());
+    assert!(refusals > 20, "{refusals}");
+}
+
+/// Every missing piece is listed at once, not only the first.
+#[test]
+fn unmet_lists_every_missing_piece() {
+    let fresh = AnyCycle::from(Cycle::new(setup()));
+    assert_eq!(
+        fresh.unmet(day(1)),
+        vec![
+            GateError::NoBudget,
+            GateError::NoEligibility,
+            GateError::NoBallotRules,
+            GateError::NoCriteria
+        ]
+    );
+    // Three projects proposed, none costed, assessed or scored: each of them
+    // is listed for each thing it lacks, two criteria each.
+    let c = proposed();
+    let unmet = AnyCycle::from(c.clone()).unmet(day(50));
+    assert_eq!(unmet.len(), 3 * (1 + 1 + 2), "{unmet:?}");
+    assert_eq!(
+        unmet[0],
+        GateError::NotCosted {
+            project: project_id(1)
+        }
+    );
+    assert!(unmet.contains(&GateError::NotFeasible {
+        project: project_id(3)
+    }));
+    assert!(unmet.contains(&GateError::NotScored {
+        project: project_id(2),
+        criterion: "movement".into()
+    }));
+    let (_, error) = refused(c, |c| c.open_voting(window(), day(50)));
+    assert_eq!(error, gate(Step::Shortlisting, unmet[0].clone()));
+    // Voting before the window closes, with paper ballots entered later.
+    let voting = AnyCycle::from(at::<Voting>());
+    assert!(matches!(
+        voting.unmet(day(70)).as_slice(),
+        [GateError::WindowOpen { .. }]
+    ));
+    assert!(voting.unmet(day(75)).is_empty());
+}
+
+/// Each step's way out is a command of that name.
+#[test]
+fn a_step_s_way_out_names_its_command() {
+    let commands = year_commands(approval_rules());
+    for step in [
+        Step::Criteria,
+        Step::Outreach,
+        Step::IdeaGeneration,
+        Step::Shortlisting,
+        Step::Voting,
+        Step::Implementation,
+        Step::FollowUp,
+    ] {
+        let name = step.way_out().unwrap();
+        assert!(
+            commands
+                .iter()
+                .any(|c| c.name() == name && when(c).is_some()),
+            "{step}: {name}"
+        );
+    }
+    assert_eq!(Step::Closed.way_out(), None);
+    assert_eq!(Step::Abandoned.way_out(), None);
+}

@@ -102,24 +102,57 @@ impl Cycle<Criteria> {
         self.core.budget_with(self.stage.base.as_ref())
     }
 
+    /// Every condition of step 1's gate not met yet, in the order the gate
+    /// checks them (the first is the error [`Cycle::begin_outreach`] gives):
+    /// the budget, eligibility, ballot rules, criteria, and ballot rules that
+    /// fit the budget.
+    pub fn unmet(&self) -> Vec<GateError> {
+        let stage = &self.stage;
+        let mut unmet = Vec::new();
+        let budget = stage
+            .base
+            .as_ref()
+            .and_then(|base| self.core.budget_with(Some(base)).ok());
+        if budget.is_none() {
+            unmet.push(GateError::NoBudget);
+        }
+        if stage.eligibility.is_none() {
+            unmet.push(GateError::NoEligibility);
+        }
+        if stage.rules.is_none() {
+            unmet.push(GateError::NoBallotRules);
+        }
+        if stage.criteria.is_none() {
+            unmet.push(GateError::NoCriteria);
+        }
+        if let (Some(rules), Some(budget)) = (&stage.rules, budget)
+            && let Err(e) = rules.check_budget(budget)
+        {
+            unmet.push(GateError::RulesDoNotFitBudget(e));
+        }
+        unmet
+    }
+
     pub(crate) fn framework_ready(&self) -> Result<Framework, GateError> {
-        let base = self.stage.base.clone().ok_or(GateError::NoBudget)?;
-        let eligibility = self.stage.eligibility.ok_or(GateError::NoEligibility)?;
-        let rules = self.stage.rules.clone().ok_or(GateError::NoBallotRules)?;
-        let criteria = self.stage.criteria.clone().ok_or(GateError::NoCriteria)?;
-        let budget = self
-            .core
-            .budget_with(Some(&base))
-            .map_err(|_| GateError::NoBudget)?;
-        rules
-            .check_budget(budget)
-            .map_err(GateError::RulesDoNotFitBudget)?;
-        Ok(Framework {
-            base,
-            eligibility,
-            rules,
-            criteria,
-        })
+        if let Some(first) = self.unmet().into_iter().next() {
+            return Err(first);
+        }
+        let stage = &self.stage;
+        match (
+            &stage.base,
+            stage.eligibility,
+            &stage.rules,
+            &stage.criteria,
+        ) {
+            (Some(base), Some(eligibility), Some(rules), Some(criteria)) => Ok(Framework {
+                base: base.clone(),
+                eligibility,
+                rules: rules.clone(),
+                criteria: criteria.clone(),
+            }),
+            // Not reached: `unmet` names each missing piece.
+            _ => Err(GateError::NoBudget),
+        }
     }
 
     /// Gate of step 1: budget (with its council decision), eligibility, ballot

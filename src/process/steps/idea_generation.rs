@@ -65,6 +65,24 @@ impl Cycle<IdeaGeneration> {
         reject_idea(&mut self.core, idea, reason, Step::IdeaGeneration)
     }
 
+    /// Every condition of step 3's gate not met at `at`: no idea dated after
+    /// `at`, and an admissible idea.
+    pub fn unmet(&self, at: DateTime<Utc>) -> Vec<GateError> {
+        let ideas = &self.core.ideas;
+        let mut unmet = Vec::new();
+        if let Some(late) = ideas.iter().find(|i| i.submission().submitted_at > at) {
+            unmet.push(GateError::IdeaAfterEnd {
+                idea: late.id(),
+                submitted_at: late.submission().submitted_at,
+                at,
+            });
+        }
+        if !ideas.iter().any(Idea::is_admissible) {
+            unmet.push(GateError::NoAdmissibleIdea);
+        }
+        unmet
+    }
+
     /// Gate of step 3: at least one admissible idea, none dated after `at`. Then
     /// the ideas are worked on.
     ///
@@ -77,19 +95,9 @@ impl Cycle<IdeaGeneration> {
         self.advance(
             "begin shortlisting",
             at,
-            |c| {
-                let ideas = &c.core.ideas;
-                if let Some(late) = ideas.iter().find(|i| i.submission().submitted_at > at) {
-                    return Err(gate::<IdeaGeneration>(GateError::IdeaAfterEnd {
-                        idea: late.id(),
-                        submitted_at: late.submission().submitted_at,
-                        at,
-                    }));
-                }
-                if !ideas.iter().any(Idea::is_admissible) {
-                    return Err(gate::<IdeaGeneration>(GateError::NoAdmissibleIdea));
-                }
-                Ok(())
+            |c| match c.unmet(at).into_iter().next() {
+                Some(first) => Err(gate::<IdeaGeneration>(first)),
+                None => Ok(()),
             },
             |_, s, ()| Shortlisting {
                 framework: s.framework,

@@ -170,16 +170,26 @@ impl Cycle<Implementation> {
 
     /// Gate of step 6: every funded project finished, none after `at`.
     fn delivered_by(&self, at: DateTime<Utc>) -> Result<(), CycleError> {
+        match self.unmet(at).into_iter().next() {
+            Some(first) => Err(gate::<Implementation>(first)),
+            None => Ok(()),
+        }
+    }
+
+    /// Every condition of step 6's gate not met at `at`: every funded project
+    /// completed or cancelled, none of them after `at`.
+    pub fn unmet(&self, at: DateTime<Utc>) -> Vec<GateError> {
         let projects = &self.core.projects;
+        let mut unmet = Vec::new();
         let unfinished: Vec<ProjectId> = projects
             .iter()
             .filter(|p| p.delivery().is_some_and(|d| !d.is_finished()))
             .map(Project::id)
             .collect();
         if !unfinished.is_empty() {
-            return Err(gate::<Implementation>(GateError::Unfinished {
+            unmet.push(GateError::Unfinished {
                 projects: unfinished,
-            }));
+            });
         }
         let last_finished = projects
             .iter()
@@ -190,13 +200,13 @@ impl Cycle<Implementation> {
                 _ => None,
             })
             .max();
-        match last_finished.filter(|f| *f > at) {
-            Some(finished) => Err(gate::<Implementation>(GateError::RecordedAfterEnd {
+        if let Some(finished) = last_finished.filter(|f| *f > at) {
+            unmet.push(GateError::RecordedAfterEnd {
                 record: "a project's completion or cancellation",
                 dated: finished.to_rfc3339(),
                 at,
-            })),
-            None => Ok(()),
+            });
         }
+        unmet
     }
 }

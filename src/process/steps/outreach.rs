@@ -45,6 +45,25 @@ impl Cycle<Outreach> {
         Ok(())
     }
 
+    /// Every condition of step 2's gate not met at `at`: an outreach activity
+    /// recorded, none held after `at`.
+    pub fn unmet(&self, at: DateTime<Utc>) -> Vec<GateError> {
+        let outreach = &self.core.outreach;
+        if outreach.is_empty() {
+            return vec![GateError::NoOutreach];
+        }
+        outreach
+            .iter()
+            .find(|a| a.held_on > at.date_naive())
+            .map(|late| GateError::RecordedAfterEnd {
+                record: "an outreach activity",
+                dated: late.held_on.to_string(),
+                at,
+            })
+            .into_iter()
+            .collect()
+    }
+
     /// Gate of step 2: at least one outreach activity. Then ideas are collected.
     ///
     /// # Errors
@@ -56,19 +75,9 @@ impl Cycle<Outreach> {
         self.advance(
             "open idea generation",
             at,
-            |c| {
-                let outreach = &c.core.outreach;
-                if outreach.is_empty() {
-                    return Err(gate::<Outreach>(GateError::NoOutreach));
-                }
-                match outreach.iter().find(|a| a.held_on > at.date_naive()) {
-                    Some(late) => Err(gate::<Outreach>(GateError::RecordedAfterEnd {
-                        record: "an outreach activity",
-                        dated: late.held_on.to_string(),
-                        at,
-                    })),
-                    None => Ok(()),
-                }
+            |c| match c.unmet(at).into_iter().next() {
+                Some(first) => Err(gate::<Outreach>(first)),
+                None => Ok(()),
             },
             |_, s, ()| IdeaGeneration {
                 framework: s.framework,

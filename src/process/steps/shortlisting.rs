@@ -226,7 +226,13 @@ impl Cycle<Shortlisting> {
         Ok(())
     }
 
-    pub(crate) fn shortlist_ready(&self) -> Result<(), GateError> {
+    /// Every condition of step 4's gate not met yet, in the order the gate
+    /// checks them (the first is the error [`Cycle::open_voting`] gives):
+    /// every idea answered, at least two projects on the shortlist and as many
+    /// as ballots must choose, a ballot the rules allow, and each project
+    /// costed within the budget, feasible and scored on every criterion.
+    pub fn unmet(&self) -> Vec<GateError> {
+        let mut unmet = Vec::new();
         let undecided: Vec<IdeaId> = self
             .core
             .ideas
@@ -235,46 +241,61 @@ impl Cycle<Shortlisting> {
             .map(Idea::id)
             .collect();
         if !undecided.is_empty() {
-            return Err(GateError::UndecidedIdeas { ideas: undecided });
+            unmet.push(GateError::UndecidedIdeas { ideas: undecided });
         }
         let on_shortlist = self.core.shortlist().count();
         if on_shortlist < 2 {
-            return Err(GateError::TooFewProjects { on_shortlist });
+            unmet.push(GateError::TooFewProjects { on_shortlist });
         }
         let min_projects = self.rules().min_projects();
         if on_shortlist < min_projects as usize {
-            return Err(GateError::ShortlistTooShortForRules {
+            unmet.push(GateError::ShortlistTooShortForRules {
                 min_projects,
                 on_shortlist,
             });
         }
-        let budget = self.budget().map_err(|_| GateError::NoBudget)?;
-        self.ballots_possible(budget)?;
+        let Ok(budget) = self.budget() else {
+            unmet.push(GateError::NoBudget);
+            return unmet;
+        };
+        if let Err(e) = self.ballots_possible(budget) {
+            unmet.push(e);
+        }
         for p in self.core.shortlist() {
             let project = p.id();
-            let cost = p.cost().ok_or(GateError::NotCosted { project })?;
-            if cost.minor() > budget.minor() {
-                return Err(GateError::CostOverBudget {
-                    project,
-                    cost,
-                    budget,
-                });
+            match p.cost() {
+                None => unmet.push(GateError::NotCosted { project }),
+                Some(cost) if cost.minor() > budget.minor() => {
+                    unmet.push(GateError::CostOverBudget {
+                        project,
+                        cost,
+                        budget,
+                    });
+                }
+                Some(_) => {}
             }
             if p.feasibility() != Some(&Feasibility::Feasible) {
-                return Err(GateError::NotFeasible { project });
+                unmet.push(GateError::NotFeasible { project });
             }
-            if let Some(c) = self
+            for c in self
                 .criteria()
                 .iter()
-                .find(|c| !p.scores().contains_key(c.name()))
+                .filter(|c| !p.scores().contains_key(c.name()))
             {
-                return Err(GateError::NotScored {
+                unmet.push(GateError::NotScored {
                     project,
                     criterion: c.name().to_owned(),
                 });
             }
         }
-        Ok(())
+        unmet
+    }
+
+    pub(crate) fn shortlist_ready(&self) -> Result<(), GateError> {
+        match self.unmet().into_iter().next() {
+            Some(first) => Err(first),
+            None => Ok(()),
+        }
     }
 
     /// Necessary conditions for a valid knapsack ballot to exist: the cheapest

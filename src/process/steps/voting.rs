@@ -282,15 +282,14 @@ impl Cycle<Voting> {
         })
     }
 
-    pub(crate) fn check_closable(&self, at: DateTime<Utc>) -> Result<(), CycleError> {
-        self.core.check_time("close voting", at)?;
-        let gate = |source| CycleError::Gate {
-            step: Step::Voting,
-            source,
-        };
+    /// Every condition of step 5's gate not met at `at`, before counting: the
+    /// voting window closed, and no paper ballots entered after `at`. (The
+    /// count itself must then keep within the budget.)
+    pub fn unmet(&self, at: DateTime<Utc>) -> Vec<GateError> {
+        let mut unmet = Vec::new();
         let closes = self.stage.window.closes;
         if at < closes {
-            return Err(gate(GateError::WindowOpen { closes, at }));
+            unmet.push(GateError::WindowOpen { closes, at });
         }
         let last_entry = self
             .ballots()
@@ -301,13 +300,24 @@ impl Cycle<Voting> {
             })
             .max();
         if let Some(entered) = last_entry.filter(|e| *e > at) {
-            return Err(gate(GateError::RecordedAfterEnd {
+            unmet.push(GateError::RecordedAfterEnd {
                 record: "a batch of paper ballots",
                 dated: entered.to_rfc3339(),
                 at,
-            }));
+            });
         }
-        Ok(())
+        unmet
+    }
+
+    pub(crate) fn check_closable(&self, at: DateTime<Utc>) -> Result<(), CycleError> {
+        self.core.check_time("close voting", at)?;
+        match self.unmet(at).into_iter().next() {
+            Some(source) => Err(CycleError::Gate {
+                step: Step::Voting,
+                source,
+            }),
+            None => Ok(()),
+        }
     }
 
     /// Checks a recorded decision against the cycle: the rule fixed in step 1,
