@@ -212,6 +212,7 @@ pub(crate) fn hex_array<const N: usize>(text: &str) -> Option<[u8; N]> {
 
 /// A version as a database stores it (`i64`), checked: a negative one is
 /// [`StoreError::Corrupt`].
+#[cfg(any(feature = "sqlite", feature = "postgres"))]
 pub(crate) fn stored_version(
     stream: &StreamId,
     version: i64,
