@@ -7,7 +7,15 @@
 //! medborgarbudget report [--store …] [--programme ID] --out FILE.html
 //! medborgarbudget tally FILE.pb… [--rule RULE] [--utility cost|cardinality] [--tie-break T[,T…]] [--format table|json|csv] [--lenient count|skip] [--explain]
 //! medborgarbudget check FILE.pb…
+//! medborgarbudget generate [--voters N] [--projects P] [--approvals A] [--seed S] --out FILE.pb
+//! medborgarbudget status [--store …] [--programme ID] [--at TIME]
+//! medborgarbudget audit verify [--store …]
+//! medborgarbudget audit export [--store …] --out DIR
 //! ```
+//!
+//! A PostgreSQL store is `postgres://…`; the events are kept in the schema
+//! `medborgarbudget`, or in another named with `schema=NAME` among the URL's
+//! parameters (`postgres://host/db?schema=district_7`).
 //!
 //! Exit codes:
 //!
@@ -37,10 +45,14 @@ use std::io::{self, Write};
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
+#[path = "medborgarbudget/audit.rs"]
+mod audit;
 #[path = "medborgarbudget/output.rs"]
 mod output;
 #[path = "medborgarbudget/programmes.rs"]
 mod programmes;
+#[path = "medborgarbudget/status.rs"]
+mod status;
 
 use clap::{Parser, Subcommand, ValueEnum};
 use indicatif::{ProgressBar, ProgressFinish, ProgressStyle};
@@ -130,6 +142,28 @@ enum Command {
         /// The HTML file to write.
         #[arg(long)]
         out: PathBuf,
+    },
+    /// What each programme in a store and each of its years is doing now, and
+    /// what the current step still needs before it can move on (every unmet
+    /// condition of its gate); whether the programme can be concluded.
+    Status {
+        /// The store: sqlite:PATH or postgres://URL.
+        #[arg(long, default_value_t = programmes::StoreArg::default())]
+        store: programmes::StoreArg,
+        /// Only this programme (its id).
+        #[arg(long)]
+        programme: Option<String>,
+        /// The time to judge at, RFC 3339 (default: now): a voting window
+        /// still open then, a record dated after it.
+        #[arg(long)]
+        at: Option<chrono::DateTime<chrono::Utc>>,
+    },
+    /// Check a store for an audit: every stream's hash chain, recorded head and
+    /// seal, every programme and cycle replayed through the rules; or write
+    /// its streams out for an auditor.
+    Audit {
+        #[command(subcommand)]
+        action: AuditAction,
     },
     /// Count .pb elections by a rule and print the funded projects, one table,
     /// JSON object (a line each) or block of CSV rows per file.
@@ -236,6 +270,33 @@ enum Format {
     Csv,
 }
 
+/// What `audit` does.
+#[derive(Debug, Subcommand)]
+enum AuditAction {
+    /// Check every stream: its hash chain, that it ends at the head the store
+    /// records (and, with the log key, that the head's seal verifies), and
+    /// that its programme or cycle replays through the rules. One line per
+    /// stream; exit 1 naming each broken stream's first broken event.
+    Verify {
+        /// The store: sqlite:PATH or postgres://URL (`?schema=NAME` for a
+        /// schema other than medborgarbudget).
+        #[arg(long, default_value_t = programmes::StoreArg::default())]
+        store: programmes::StoreArg,
+    },
+    /// Write each stream, verified, to DIR/STREAM.jsonl (one line per event
+    /// with its hashes, then the head) and DIR/manifest.json (each file's
+    /// head and SHA-256), so that anyone can recompute the chains and compare
+    /// their heads with a printed report.
+    Export {
+        /// The store: sqlite:PATH or postgres://URL.
+        #[arg(long, default_value_t = programmes::StoreArg::default())]
+        store: programmes::StoreArg,
+        /// The folder to write (created; must be empty if it exists).
+        #[arg(long)]
+        out: PathBuf,
+    },
+}
+
 /// A failure that exits with code 1.
 struct BadInput(String);
 
@@ -289,6 +350,15 @@ fn main() -> ExitCode {
             programme,
             out,
         } => programmes::report(&store, programme.as_deref(), &out),
+        Command::Status {
+            store,
+            programme,
+            at,
+        } => status::status(&store, programme.as_deref(), at),
+        Command::Audit { action } => match action {
+            AuditAction::Verify { store } => audit::verify(&store),
+            AuditAction::Export { store, out } => audit::export(&store, &out),
+        },
         Command::Tally { files, args } => tally_files(&files, &args),
         Command::Check { files } => check(&files),
         Command::Generate {

@@ -15,6 +15,8 @@ mod gates;
 #[cfg(feature = "report")]
 mod legacy;
 mod load;
+#[cfg(all(feature = "cli", feature = "sqlite", feature = "sim"))]
+mod officials;
 mod pabulib_cycle;
 mod pabulib_files;
 mod pabulib_promises;

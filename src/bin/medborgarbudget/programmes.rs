@@ -27,8 +27,42 @@ pub enum StoreArg {
     Memory,
     /// An SQLite file.
     Sqlite(PathBuf),
-    /// A PostgreSQL database (schema `medborgarbudget`).
-    Postgres(String),
+    /// A PostgreSQL database: the URL as the server takes it, and the schema
+    /// (`medborgarbudget` unless the URL names another with `schema=NAME`).
+    Postgres {
+        /// The connection URL, without `schema=`.
+        url: String,
+        /// The schema the events are kept in.
+        schema: String,
+    },
+}
+
+/// The schema a PostgreSQL store uses unless its URL names another.
+const DEFAULT_SCHEMA: &str = "medborgarbudget";
+
+/// Takes `schema=NAME` out of a URL's query (the server does not know the
+/// parameter): the URL without it, and the schema.
+fn split_schema(url: &str) -> Result<(String, String), String> {
+    let Some((base, query)) = url.split_once('?') else {
+        return Ok((url.to_owned(), DEFAULT_SCHEMA.to_owned()));
+    };
+    let mut schema = None;
+    let mut kept = Vec::new();
+    for pair in query.split('&') {
+        match pair.strip_prefix("schema=") {
+            Some(_) if schema.is_some() => {
+                return Err(format!("{url:?}: schema= is given twice"));
+            }
+            Some(name) => schema = Some(name.to_owned()),
+            None => kept.push(pair),
+        }
+    }
+    let url = if kept.is_empty() {
+        base.to_owned()
+    } else {
+        format!("{base}?{}", kept.join("&"))
+    };
+    Ok((url, schema.unwrap_or_else(|| DEFAULT_SCHEMA.to_owned())))
 }
 
 impl std::str::FromStr for StoreArg {
@@ -40,7 +74,8 @@ impl std::str::FromStr for StoreArg {
         } else if let Some(path) = s.strip_prefix("sqlite:") {
             sqlite_path(path).map(StoreArg::Sqlite)
         } else if s.starts_with("postgres:") || s.starts_with("postgresql:") {
-            Ok(StoreArg::Postgres(s.to_owned()))
+            let (url, schema) = split_schema(s)?;
+            Ok(StoreArg::Postgres { url, schema })
         } else {
             Err(format!(
                 "{s:?}: expected memory, sqlite:PATH or postgres://…"
@@ -83,14 +118,18 @@ impl std::fmt::Display for StoreArg {
         match self {
             StoreArg::Memory => f.write_str("memory"),
             StoreArg::Sqlite(p) => write!(f, "sqlite:{}", p.display()),
-            StoreArg::Postgres(url) => f.write_str(url),
+            StoreArg::Postgres { url, schema } if schema == DEFAULT_SCHEMA => f.write_str(url),
+            StoreArg::Postgres { url, schema } => {
+                let join = if url.contains('?') { '&' } else { '?' };
+                write!(f, "{url}{join}schema={schema}")
+            }
         }
     }
 }
 
 /// Bad input, saying what went wrong and every cause under it
 /// (`programme event 7 (accepted) does not replay: cycle of 2027: …`).
-fn bad(e: impl std::error::Error) -> BadInput {
+pub(super) fn bad(e: impl std::error::Error) -> BadInput {
     BadInput(medborgarbudget::error_chain(&e))
 }
 
@@ -143,7 +182,7 @@ fn open(store: &StoreArg) -> Result<(Arc<dyn Store>, VoterKey), BadInput> {
             };
             Ok((Arc::new(sqlite), voter))
         }
-        StoreArg::Postgres(url) => {
+        StoreArg::Postgres { url, schema } => {
             let voter = env_key("MEDBORGARBUDGET_VOTER_KEY", "voter key", VoterKey::from_hex)?
                 .ok_or_else(|| {
                     BadInput(
@@ -156,7 +195,7 @@ fn open(store: &StoreArg) -> Result<(Arc<dyn Store>, VoterKey), BadInput> {
                         "set MEDBORGARBUDGET_LOG_KEY to the log key that seals stream heads (hex, 16 to 1,024 bytes; not the voter key) for a PostgreSQL store".into(),
                     )
                 })?;
-            Ok((postgres(url, Some(log))?, voter))
+            Ok((postgres(url, schema, Some(log))?, voter))
         }
     }
 }
@@ -174,11 +213,31 @@ fn open_to_read(store: &StoreArg) -> Result<Arc<dyn Store>, BadInput> {
                 None => Arc::new(sqlite),
             })
         }
-        StoreArg::Postgres(url) => {
+        StoreArg::Postgres { url, schema } => {
             let log = env_key("MEDBORGARBUDGET_LOG_KEY", "log key", LogKey::from_hex)?;
-            postgres(url, log)
+            postgres(url, schema, log)
         }
     }
+}
+
+/// Opens a store that must exist already, to read (`report`, `audit`): a
+/// memory store is empty, and opening an SQLite file that is not there would
+/// create it.
+pub(super) fn open_existing(store: &StoreArg) -> Result<Arc<dyn Store>, BadInput> {
+    if *store == StoreArg::Memory {
+        return Err(BadInput(
+            "a memory store is empty; give sqlite:PATH or postgres://…".into(),
+        ));
+    }
+    if let StoreArg::Sqlite(path) = store
+        && !path.exists()
+    {
+        return Err(BadInput(format!(
+            "{} does not exist; run `medborgarbudget simulate` first",
+            path.display()
+        )));
+    }
+    open_to_read(store)
 }
 
 /// A key from an environment variable, if it is set.
@@ -197,9 +256,9 @@ fn env_key<K, E: std::fmt::Display>(
 }
 
 #[cfg(feature = "postgres")]
-fn postgres(url: &str, log: Option<LogKey>) -> Result<Arc<dyn Store>, BadInput> {
+fn postgres(url: &str, schema: &str, log: Option<LogKey>) -> Result<Arc<dyn Store>, BadInput> {
     use medborgarbudget::store::postgres::PostgresStore;
-    let store = PostgresStore::connect(url, "medborgarbudget").map_err(bad)?;
+    let store = PostgresStore::connect(url, schema).map_err(bad)?;
     Ok(match log {
         Some(key) => Arc::new(store.with_log_key(key)),
         None => Arc::new(store),
@@ -207,7 +266,7 @@ fn postgres(url: &str, log: Option<LogKey>) -> Result<Arc<dyn Store>, BadInput> 
 }
 
 #[cfg(not(feature = "postgres"))]
-fn postgres(_: &str, _: Option<LogKey>) -> Result<Arc<dyn Store>, BadInput> {
+fn postgres(_: &str, _: &str, _: Option<LogKey>) -> Result<Arc<dyn Store>, BadInput> {
     Err(BadInput(
         "this build has no PostgreSQL store; build with --features postgres".into(),
     ))
@@ -405,20 +464,7 @@ fn find_programme(store: &dyn Store, id: Option<&str>) -> Result<ProgrammeId, Ba
 
 /// `report`.
 pub fn report(store: &StoreArg, programme: Option<&str>, out: &Path) -> Result<(), BadInput> {
-    if *store == StoreArg::Memory {
-        return Err(BadInput(
-            "a memory store is empty; report from sqlite:PATH or postgres://…".into(),
-        ));
-    }
-    if let StoreArg::Sqlite(path) = store
-        && !path.exists()
-    {
-        return Err(BadInput(format!(
-            "{} does not exist; run `medborgarbudget simulate` first",
-            path.display()
-        )));
-    }
-    let handle = open_to_read(store)?;
+    let handle = open_existing(store)?;
     let id = find_programme(handle.as_ref(), programme)?;
     let stream = StreamId::programme(id);
     let verified: Verified = handle.verify(&stream).map_err(bad)?;

@@ -1,0 +1,154 @@
+//! `status`: what each programme and each of its years is doing, and what
+//! the current step still needs before it can move on.
+
+use std::sync::Arc;
+
+use chrono::{DateTime, Utc};
+use medborgarbudget::ids::{CycleId, ProgrammeId};
+use medborgarbudget::process::{AnyCycle, Programme, ProgrammeCommand, Step};
+use medborgarbudget::store::{Repository, Store};
+
+use super::BadInput;
+use super::output;
+use super::programmes::{StoreArg, bad, open_existing};
+
+/// The stream names of programmes and cycles in `store`.
+fn ids(store: &dyn Store) -> Result<(Vec<ProgrammeId>, Vec<CycleId>), BadInput> {
+    let (mut programmes, mut cycles) = (Vec::new(), Vec::new());
+    for info in store.streams().map_err(bad)? {
+        let name = info.stream.as_str();
+        let uuid = |prefix| {
+            name.strip_prefix(prefix)
+                .and_then(|rest| uuid::Uuid::parse_str(rest).ok())
+        };
+        if let Some(id) = uuid("programme-") {
+            programmes.push(ProgrammeId::from_uuid(id));
+        } else if let Some(id) = uuid("cycle-") {
+            cycles.push(CycleId::from_uuid(id));
+        }
+    }
+    Ok((programmes, cycles))
+}
+
+/// The lines for one cycle: its step and what it still needs at `at`.
+fn cycle_lines(cycle: &AnyCycle, at: DateTime<Utc>) -> Vec<String> {
+    let step = cycle.step();
+    let label = match step.number() {
+        Some(n) => format!("step {n}, {step} ({})", step.label_sv()),
+        None => format!("{step} ({})", step.label_sv()),
+    };
+    let Some(way_out) = step.way_out() else {
+        return vec![label];
+    };
+    let unmet = cycle.unmet(at);
+    let mut lines = Vec::with_capacity(unmet.len() + 1);
+    if unmet.is_empty() {
+        let ready = if step == Step::FollowUp {
+            format!(
+                "{label}: ready for `{way_out}` with an evaluation recording at least one lesson"
+            )
+        } else {
+            format!("{label}: ready for `{way_out}`")
+        };
+        lines.push(ready);
+    } else {
+        lines.push(format!(
+            "{label}: before `{way_out}` it needs {}:",
+            if unmet.len() == 1 {
+                "one thing".to_owned()
+            } else {
+                format!("{} things", unmet.len())
+            }
+        ));
+        lines.extend(unmet.iter().map(|u| format!("  - {u}")));
+    }
+    lines
+}
+
+/// `status`: every programme in the store (or the one named), each year
+/// with its step and what the step still needs at `at`, and whether the
+/// programme can be concluded; then cycles kept outside any programme.
+pub fn status(
+    store: &StoreArg,
+    programme: Option<&str>,
+    at: Option<DateTime<Utc>>,
+) -> Result<(), BadInput> {
+    let handle: Arc<dyn Store> = open_existing(store)?;
+    let at = at.unwrap_or_else(Utc::now);
+    let (mut programmes, cycles) = ids(handle.as_ref())?;
+    if let Some(id) = programme {
+        let uuid =
+            uuid::Uuid::parse_str(id).map_err(|e| BadInput(format!("--programme {id}: {e}")))?;
+        let id = ProgrammeId::from_uuid(uuid);
+        if !programmes.contains(&id) {
+            return Err(BadInput(format!("the store holds no programme {id}")));
+        }
+        programmes = vec![id];
+    }
+    let mut loaded = Vec::with_capacity(programmes.len());
+    let mut repo = Repository::<Programme>::reader(Arc::clone(&handle));
+    for id in programmes {
+        loaded.push(repo.load(id).map_err(bad)?.clone());
+    }
+    loaded.sort_by_key(|p| (p.setup().established_at, p.id()));
+    output::line(format_args!("as of {}", at.to_rfc3339()))?;
+    for p in &loaded {
+        let setup = p.setup();
+        let last = setup.first_year + i32::from(setup.years) - 1;
+        output::line(format_args!(
+            "programme {} — {}, {}–{} ({} years, {})",
+            p.id(),
+            setup.area.name(),
+            setup.first_year,
+            last,
+            setup.years,
+            setup.currency
+        ))?;
+        for year in setup.first_year..=last.max(p.next_year() - 1) {
+            match p.cycle(year) {
+                Some(cycle) => {
+                    for (k, line) in cycle_lines(cycle, at).iter().enumerate() {
+                        if k == 0 {
+                            output::line(format_args!("  {year}  {line}"))?;
+                        } else {
+                            output::line(format_args!("        {line}"))?;
+                        }
+                    }
+                }
+                None if year == p.next_year() => output::line(format_args!(
+                    "  {year}  not started: the next `start_cycle`"
+                ))?,
+                None => output::line(format_args!("  {year}  not started"))?,
+            }
+        }
+        let conclusion = if p.report().is_some() {
+            "concluded".to_owned()
+        } else {
+            match p.decide(&ProgrammeCommand::Conclude { at }) {
+                Ok(_) => "can be concluded now (`conclude`)".to_owned(),
+                Err(e) => format!(
+                    "cannot be concluded yet: {}",
+                    medborgarbudget::error_chain(&e)
+                ),
+            }
+        };
+        output::line(format_args!("  {conclusion}"))?;
+    }
+    if loaded.is_empty() && cycles.is_empty() {
+        return output::line(format_args!("{store}: no programme or cycle"));
+    }
+    if programme.is_none() {
+        let mut repo = Repository::<AnyCycle>::reader(Arc::clone(&handle));
+        for id in cycles {
+            let cycle = repo.load(id).map_err(bad)?;
+            for (k, line) in cycle_lines(cycle, at).iter().enumerate() {
+                if k == 0 {
+                    output::line(format_args!("cycle {id} ({}): {line}", cycle.year()))?;
+                } else {
+                    output::line(format_args!("  {line}"))?;
+                }
+            }
+        }
+    }
+    Ok(())
+}

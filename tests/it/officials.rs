@@ -1,0 +1,353 @@
+//! The officials' tools on the command line, on SQLite and PostgreSQL:
+//! `audit verify` (chains, heads, seals and a replay through the rules) and
+//! `audit export` (JSON lines per stream and a manifest of their heads).
+
+#![allow(clippy::unwrap_used, clippy::panic)]
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+use medborgarbudget::store::sqlite::SqliteStore;
+use medborgarbudget::store::{KeyFiles, NewEvent, Store, StoreExt, StreamId};
+use sha2::{Digest, Sha256};
+
+fn bin() -> Command {
+    Command::new(env!("CARGO_BIN_EXE_medborgarbudget"))
+}
+
+/// A scratch folder of its own, with a small scenario in it.
+fn folder(name: &str) -> PathBuf {
+    let dir = std::env::temp_dir().join(format!(
+        "medborgarbudget-officials-{name}-{}",
+        std::process::id()
+    ));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    std::fs::write(dir.join("small.toml"), "population = 1500\n").unwrap();
+    dir
+}
+
+/// Runs the tool in `dir` with `env`, checking that it did not panic.
+fn run(dir: &Path, env: &[(&str, &str)], args: &[&str]) -> Output {
+    let o = bin()
+        .current_dir(dir)
+        .envs(env.iter().copied())
+        .args(args)
+        .output()
+        .unwrap();
+    assert!(
+        !text(&o.stderr).contains("panicked") && o.status.code() != Some(101),
+        "{args:?}: {}",
+        text(&o.stderr)
+    );
+    o
+}
+
+fn text(bytes: &[u8]) -> String {
+    String::from_utf8_lossy(bytes).into_owned()
+}
+
+fn hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+/// `audit verify` passes on a sound store and `audit export` writes each
+/// stream with a manifest whose heads and digests match the files.
+fn verify_and_export(dir: &Path, env: &[(&str, &str)], store: &str) {
+    let o = run(dir, env, &["audit", "verify", "--store", store]);
+    let out = text(&o.stdout);
+    assert!(o.status.success(), "{out}{}", text(&o.stderr));
+    assert!(out.contains("ok      programme-"), "{out}");
+    assert!(out.contains("seal verified"), "{out}");
+    assert!(
+        out.contains("programme of 3 years: 3 cycles, 3 ended, concluded"),
+        "{out}"
+    );
+    assert!(
+        out.contains("every chain, head and replay verified"),
+        "{out}"
+    );
+
+    let o = run(
+        dir,
+        env,
+        &["audit", "export", "--store", store, "--out", "export"],
+    );
+    assert!(o.status.success(), "{}", text(&o.stderr));
+    let manifest: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(dir.join("export/manifest.json")).unwrap()).unwrap();
+    let streams = manifest["streams"].as_array().unwrap();
+    assert_eq!(streams.len(), 1, "{manifest}");
+    let entry = &streams[0];
+    let file = std::fs::read(dir.join("export").join(entry["file"].as_str().unwrap())).unwrap();
+    assert_eq!(entry["sha256"], hex(&Sha256::digest(&file)));
+    let lines: Vec<serde_json::Value> = file
+        .split(|b| *b == b'\n')
+        .filter(|l| !l.is_empty())
+        .map(|l| serde_json::from_slice(l).unwrap())
+        .collect();
+    let events = entry["events"].as_u64().unwrap();
+    assert_eq!(lines.len() as u64, events + 1);
+    // The last event's hash is the head, which the last line publishes.
+    let last = &lines[lines.len() - 2];
+    assert_eq!(last["version"], events);
+    assert_eq!(last["hash"], entry["head"]["hash"]);
+    assert_eq!(
+        lines[lines.len() - 1]["head"]["hash"],
+        entry["head"]["hash"]
+    );
+    assert_eq!(entry["head"]["sealed"], true);
+    // The verify line names the same head.
+    assert!(
+        out.contains(entry["head"]["hash"].as_str().unwrap()),
+        "{out}"
+    );
+
+    // An export never mixes with another.
+    let o = run(
+        dir,
+        env,
+        &["audit", "export", "--store", store, "--out", "export"],
+    );
+    assert_eq!(o.status.code(), Some(1));
+    assert!(
+        text(&o.stderr).contains("is not empty"),
+        "{}",
+        text(&o.stderr)
+    );
+}
+
+#[test]
+fn audit_verifies_and_exports_an_sqlite_store_and_finds_tampering() {
+    let dir = folder("sqlite");
+    let o = run(&dir, &[], &["simulate", "--scenario", "small.toml"]);
+    assert!(o.status.success(), "{}", text(&o.stderr));
+    verify_and_export(&dir, &[], "sqlite:medborgarbudget.db");
+
+    // An event's payload changed in place: its hash no longer matches.
+    let db = rusqlite::Connection::open(dir.join("medborgarbudget.db")).unwrap();
+    let changed = db
+        .execute(
+            "UPDATE events SET payload = replace(payload, 'e', 'E') WHERE version = 10",
+            [],
+        )
+        .unwrap();
+    assert_eq!(changed, 1);
+    drop(db);
+    let o = run(&dir, &[], &["audit", "verify"]);
+    assert_eq!(o.status.code(), Some(1));
+    let out = text(&o.stdout);
+    assert!(out.contains("BROKEN  programme-"), "{out}");
+    assert!(out.contains("event 10"), "{out}");
+    assert!(
+        text(&o.stderr).contains("1 of 1 stream broken"),
+        "{}",
+        text(&o.stderr)
+    );
+    // A broken store is not exported.
+    let o = run(&dir, &[], &["audit", "export", "--out", "second"]);
+    assert_eq!(o.status.code(), Some(1));
+    assert!(!dir.join("second/manifest.json").exists());
+
+    // Missing stores are not created.
+    let o = run(&dir, &[], &["audit", "verify", "--store", "sqlite:none.db"]);
+    assert_eq!(o.status.code(), Some(1));
+    assert!(!dir.join("none.db").exists());
+}
+
+/// Events whose chain, head and seal are all sound but which break the rules
+/// (an event left out, everything after it chained anew by a writer holding
+/// the keys) are found by the replay.
+#[test]
+fn audit_replays_a_well_chained_store_through_the_rules() {
+    let dir = folder("replay");
+    let o = run(&dir, &[], &["simulate", "--scenario", "small.toml"]);
+    assert!(o.status.success(), "{}", text(&o.stderr));
+    let source = SqliteStore::open(dir.join("medborgarbudget.db")).unwrap();
+    let stream: StreamId = source.streams().unwrap()[0].stream.clone();
+    let events = source.read_all(&stream, 0).unwrap();
+    // The copy, in a store of its own with keys of its own.
+    let copy = dir.join("copy.db");
+    let store = SqliteStore::open(&copy).unwrap();
+    let files = KeyFiles::beside(&copy);
+    files.voter_key(true).unwrap();
+    let store = store.with_log_key(files.log_key(true).unwrap().unwrap());
+    let rewritten: Vec<NewEvent> = events
+        .iter()
+        .filter(|e| e.version != 3)
+        .map(|e| NewEvent {
+            schema: e.schema,
+            payload: e.payload.clone(),
+        })
+        .collect();
+    store.append(&stream, 0, rewritten).unwrap();
+    assert!(store.verify(&stream).unwrap().sealed);
+    let o = run(&dir, &[], &["audit", "verify", "--store", "sqlite:copy.db"]);
+    assert_eq!(o.status.code(), Some(1));
+    let out = text(&o.stdout);
+    assert!(out.contains("BROKEN  programme-"), "{out}");
+    assert!(out.contains("break"), "{out}");
+}
+
+#[test]
+#[cfg(feature = "postgres")]
+fn audit_verifies_and_exports_a_postgresql_store_and_finds_tampering() {
+    use medborgarbudget::store::postgres::PostgresStore;
+    use medborgarbudget::store::{LogKey, VoterKey};
+
+    let Ok(url) = std::env::var("MEDBORGARBUDGET_PG_URL") else {
+        assert!(
+            std::env::var_os("CI").is_none(),
+            "CI is set but MEDBORGARBUDGET_PG_URL is not: the PostgreSQL tests must run"
+        );
+        println!("skipped: set MEDBORGARBUDGET_PG_URL to run the PostgreSQL tests");
+        return;
+    };
+    let schema = format!("mbtest_{}_officials", std::process::id());
+    /// Drops the schema when the test ends, even on failure.
+    struct Drop_(String, String);
+    impl Drop for Drop_ {
+        fn drop(&mut self) {
+            if let Ok(s) = PostgresStore::connect(&self.0, &self.1) {
+                let _ = s.drop_schema();
+            }
+        }
+    }
+    let _cleanup = Drop_(url.clone(), schema.clone());
+    let join = if url.contains('?') { '&' } else { '?' };
+    let store = format!("{url}{join}schema={schema}");
+    let (voter, log) = (VoterKey::random().to_hex(), LogKey::random().to_hex());
+    let env = [
+        ("MEDBORGARBUDGET_VOTER_KEY", voter.as_str()),
+        ("MEDBORGARBUDGET_LOG_KEY", log.as_str()),
+    ];
+    let dir = folder("postgres");
+    let o = run(
+        &dir,
+        &env,
+        &["simulate", "--scenario", "small.toml", "--store", &store],
+    );
+    assert!(o.status.success(), "{}", text(&o.stderr));
+    verify_and_export(&dir, &env, &store);
+
+    // Without the log key the heads are compared but not sealed.
+    let o = run(&dir, &[], &["audit", "verify", "--store", &store]);
+    assert!(o.status.success(), "{}", text(&o.stderr));
+    assert!(text(&o.stdout).contains("seal not checked"));
+
+    let mut client = postgres::Client::connect(&url, postgres::NoTls).unwrap();
+    let changed = client
+        .execute(
+            &format!(
+                "UPDATE {schema}.events SET payload = replace(payload, 'e', 'E') WHERE version = 10"
+            ),
+            &[],
+        )
+        .unwrap();
+    assert_eq!(changed, 1);
+    let o = run(&dir, &env, &["audit", "verify", "--store", &store]);
+    assert_eq!(o.status.code(), Some(1));
+    let out = text(&o.stdout);
+    assert!(
+        out.contains("BROKEN  programme-") && out.contains("event 10"),
+        "{out}"
+    );
+}
+
+/// `status` tells, year by year, what each step still needs: a programme in
+/// its first year's criteria step lacks its ballot rules and criteria, then
+/// is ready to begin outreach; later years are not started, and the
+/// programme cannot be concluded yet.
+#[test]
+fn status_says_what_each_year_still_needs() {
+    use crate::common::{FIRST, allocation, approval_rules, criteria, programme_setup, yday};
+    use medborgarbudget::area::Eligibility;
+    use medborgarbudget::ids::CycleId;
+    use medborgarbudget::process::{Command, Programme, ProgrammeCommand, ProgrammeEvent};
+    use medborgarbudget::store::Repository;
+    use std::sync::Arc;
+
+    let dir = folder("status");
+    let path = dir.join("medborgarbudget.db");
+    let files = KeyFiles::beside(&path);
+    let voter = files.voter_key(true).unwrap();
+    let store = SqliteStore::open(&path)
+        .unwrap()
+        .with_log_key(files.log_key(true).unwrap().unwrap());
+    let mut repo = Repository::<Programme>::new(Arc::new(store), voter);
+    let setup = programme_setup(3, false);
+    let id = setup.id;
+    repo.create(id, ProgrammeEvent::Established(setup)).unwrap();
+    let cycle = |command| ProgrammeCommand::Cycle {
+        year: FIRST,
+        command,
+    };
+    for command in [
+        ProgrammeCommand::StartCycle {
+            id: CycleId::from_u128(1),
+            year: FIRST,
+            at: yday(FIRST, 0),
+        },
+        cycle(Command::SetBudget(allocation(1_000_000))),
+        cycle(Command::SetEligibility(Eligibility::residents_aged(12))),
+    ] {
+        repo.execute(id, command).unwrap();
+    }
+    let status = |dir: &Path| {
+        let o = run(dir, &[], &["status", "--at", "2027-02-01T00:00:00Z"]);
+        assert!(o.status.success(), "{}", text(&o.stderr));
+        text(&o.stdout)
+    };
+    let out = status(&dir);
+    assert!(out.contains(&format!("programme {id}")), "{out}");
+    assert!(
+        out.contains(
+            "2027  step 1, Criteria (Kriterier): before `begin_outreach` it needs 2 things:"
+        ),
+        "{out}"
+    );
+    assert!(
+        out.contains("  - ballot rules have not been fixed"),
+        "{out}"
+    );
+    assert!(out.contains("  - criteria have not been fixed"), "{out}");
+    assert!(!out.contains("no budget"), "{out}");
+    assert!(
+        out.contains("2028  not started: the next `start_cycle`"),
+        "{out}"
+    );
+    assert!(out.contains("2029  not started\n"), "{out}");
+    assert!(out.contains("cannot be concluded yet"), "{out}");
+
+    for command in [
+        cycle(Command::SetBallotRules(approval_rules())),
+        cycle(Command::SetCriteria {
+            criteria: criteria(),
+        }),
+    ] {
+        repo.execute(id, command).unwrap();
+    }
+    let out = status(&dir);
+    assert!(
+        out.contains("2027  step 1, Criteria (Kriterier): ready for `begin_outreach`"),
+        "{out}"
+    );
+    // One programme asked for by id; an unknown one is an error.
+    let o = run(&dir, &[], &["status", "--programme", &id.to_string()]);
+    assert!(o.status.success(), "{}", text(&o.stderr));
+    let o = run(
+        &dir,
+        &[],
+        &[
+            "status",
+            "--programme",
+            "00000000-0000-0000-0000-000000000001",
+        ],
+    );
+    assert_eq!(o.status.code(), Some(1));
+    assert!(
+        text(&o.stderr).contains("no programme"),
+        "{}",
+        text(&o.stderr)
+    );
+}
