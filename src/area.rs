@@ -85,6 +85,7 @@ pub enum AreaError {
 
 /// A group of inhabitants of an area, such as an age band or a language.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct PopulationGroup {
     /// The group's name, such as `18-64` or `somali`.
     pub name: String,
@@ -94,6 +95,7 @@ pub struct PopulationGroup {
 
 /// The population of an area split along one dimension.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct Breakdown {
     /// The dimension, such as `age` or `language`.
     pub dimension: String,
@@ -114,6 +116,7 @@ pub struct Area {
 }
 
 #[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
 struct RawArea {
     id: AreaId,
     name: String,
@@ -220,6 +223,7 @@ impl Area {
 
 /// Where and since when a resident lives.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct Residence {
     /// The area lived in.
     pub area: AreaId,
@@ -305,6 +309,7 @@ pub struct Resident {
 }
 
 #[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
 struct RawResident {
     id: ResidentId,
     born: NaiveDate,
@@ -420,6 +425,7 @@ impl Resident {
 
 /// Whether residents must live in the area to take part.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 #[serde(rename_all = "snake_case", tag = "kind")]
 #[non_exhaustive]
 pub enum ResidencyRequirement {
@@ -434,6 +440,7 @@ pub enum ResidencyRequirement {
 
 /// Who may submit ideas and vote: fixed by the council in step 1.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct Eligibility {
     /// Minimum age in whole years on the day of the action.
     pub minimum_age: u8,

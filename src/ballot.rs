@@ -75,6 +75,7 @@ pub enum SecondBallot {
 
 /// Points for cumulative ballots.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct PointsRule {
     /// Points each voter may distribute.
     pub per_voter: u32,
@@ -88,6 +89,7 @@ pub struct PointsRule {
 /// typed, so a name no rule has is refused when the ballot rules are written
 /// (in step 1), not when voting closes.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct Counting {
     /// The rule, serialised by its name (`"mes-add1"`, see [`Rule`]).
     pub rule: Rule,
@@ -175,6 +177,7 @@ pub struct BallotRules {
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 struct RawRules {
     kind: BallotKind,
     min_projects: u32,
@@ -348,6 +351,7 @@ impl BallotRulesBuilder {
 
 /// A ballot's choices; the variant must match the ballot kind.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 #[serde(rename_all = "snake_case")]
 pub enum Choices {
     /// Approved projects (approval and knapsack ballots).
@@ -670,6 +674,7 @@ impl BallotRules {
 
 /// A ballot as a voter or an official submits it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct BallotSubmission {
     /// The ballot's id (chosen by the caller, so that replays are exact).
     pub id: BallotId,
@@ -683,6 +688,7 @@ pub struct BallotSubmission {
 
 /// Paper ballots entered together by an official.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct PaperBatch {
     /// Who entered the ballots (name or staff id).
     pub entered_by: String,

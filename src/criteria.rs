@@ -97,6 +97,7 @@ impl fmt::Display for Category {
 
 /// One criterion: a name (its key), what it means, its category and its weight.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct Criterion {
     name: String,
     description: String,

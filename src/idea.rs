@@ -15,6 +15,7 @@ use crate::process::Step;
 
 /// An idea as a resident submits it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct IdeaSubmission {
     /// The idea's id (chosen by the caller, so that replays are exact).
     pub id: IdeaId,

@@ -327,6 +327,7 @@ impl From<Currency> for String {
 /// Amounts may be negative (a difference, an overrun); budgets and costs are checked
 /// to be positive where the process requires it.
 #[derive(Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct Money {
     minor: i64,
     currency: Currency,

@@ -14,6 +14,7 @@ use crate::money::Money;
 /// A project proposed for the shortlist, built from one or more ideas together
 /// with residents.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct ProjectProposal {
     /// The project's id (chosen by the caller, so that replays are exact).
     pub id: ProjectId,
@@ -29,6 +30,7 @@ pub struct ProjectProposal {
 
 /// Whether the administration can carry a project out.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 #[serde(rename_all = "snake_case", tag = "verdict")]
 pub enum Feasibility {
     /// It can be done.
@@ -55,6 +57,7 @@ pub enum ShortlistStatus {
 
 /// A milestone reached during implementation.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct Milestone {
     /// What was reached (“design workshop with residents held”).
     pub title: String,
@@ -106,6 +109,7 @@ impl From<Progress> for u8 {
 
 /// How a funded project ended, or that it is still being built.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 #[serde(rename_all = "snake_case", tag = "state")]
 pub enum DeliveryStatus {
     /// Being built.

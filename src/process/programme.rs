@@ -99,6 +99,7 @@ commitments!(
 
 /// How a programme is set up.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct ProgrammeSetup {
     /// The programme's id.
     pub id: ProgrammeId,
@@ -245,6 +246,7 @@ pub enum ProgrammeError {
 
 /// A request to a programme.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 #[serde(rename_all = "snake_case")]
 #[non_exhaustive]
 pub enum ProgrammeCommand {
@@ -275,6 +277,7 @@ pub enum ProgrammeCommand {
 
 /// Something a programme accepted.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 #[serde(rename_all = "snake_case")]
 #[non_exhaustive]
 pub enum ProgrammeEvent {
@@ -304,6 +307,7 @@ impl ProgrammeEvent {
 
 /// Money left unspent by a year that ended, and where it went.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct CarryOver {
     /// The year that left it.
     pub from_year: i32,
@@ -316,6 +320,7 @@ pub struct CarryOver {
 
 /// One year in the credibility report.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct YearReport {
     /// The year.
     pub year: i32,
@@ -350,6 +355,7 @@ pub struct YearReport {
 
 /// What a concluded programme reports about its credibility.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct CredibilityReport {
     /// The programme.
     pub programme: ProgrammeId,

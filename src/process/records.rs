@@ -11,6 +11,7 @@ use crate::tally::TieBreaking;
 
 /// What a new cycle is for: its id, year, area and currency.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct CycleSetup {
     /// The cycle's id.
     pub id: CycleId,
@@ -73,6 +74,7 @@ impl std::fmt::Display for RulesVersion {
 
 /// A council decision that sets money aside (beslut i fullmäktige eller nämnd).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct CouncilDecision {
     /// The body that decided (`Kommunfullmäktige`, `Stadsdelsnämnden Angered`).
     pub body: String,
@@ -98,6 +100,7 @@ impl CouncilDecision {
 
 /// Where money set aside for a cycle comes from.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 #[serde(rename_all = "snake_case", tag = "kind")]
 pub enum FundingSource {
     /// A council allocation.
@@ -111,6 +114,7 @@ pub enum FundingSource {
 
 /// Money set aside for a cycle, with the decision behind it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct Allocation {
     /// The amount (positive).
     pub amount: Money,
@@ -143,6 +147,7 @@ pub enum OutreachChannel {
 
 /// One outreach activity (step 2).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct OutreachActivity {
     /// The channel.
     pub channel: OutreachChannel,
@@ -158,6 +163,7 @@ pub struct OutreachActivity {
 
 /// When ballots may be cast: from `opens` (inclusive) to `closes` (exclusive).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct VotingWindow {
     /// First instant a ballot may be cast.
     pub opens: DateTime<Utc>,
@@ -174,6 +180,7 @@ impl VotingWindow {
 
 /// A project's score under the counting rule.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct ProjectScore {
     /// The project.
     pub project: ProjectId,
@@ -183,6 +190,7 @@ pub struct ProjectScore {
 
 /// The result of the vote, as recorded when voting closes.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct FundingDecision {
     /// The counting rule.
     pub rule: String,
@@ -321,6 +329,7 @@ impl<'de> Deserialize<'de> for FiguresDigest {
 
 /// A lesson from a closed year, available to later years' criteria step.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct Lesson {
     /// The year it was learnt.
     pub year: i32,

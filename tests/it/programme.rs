@@ -8,7 +8,7 @@ use medborgarbudget::followup::CycleMetrics;
 use medborgarbudget::ids::CycleId;
 use medborgarbudget::process::{
     AnyCycle, Command, Commitment, Event, FundingSource, Programme, ProgrammeCommand,
-    ProgrammeError, ProgrammeEvent, RulesVersion, Snapshot, Step,
+    ProgrammeError, ProgrammeEvent, ProgrammeSetup, RulesVersion, Snapshot, Step,
 };
 
 #[test]
@@ -500,4 +500,31 @@ fn add1_steps_minor_units_under_the_first_rules_and_whole_units_after() {
         };
         assert_eq!(cycle.election().unwrap().unit(), unit, "rules {version}");
     }
+}
+
+/// Commands and setups from outside reject fields they do not know, naming
+/// them: a misspelt `co_authors` would otherwise drop the co-author silently.
+#[test]
+fn commands_and_setups_refuse_unknown_fields() {
+    let mut idea = serde_json::to_value(Command::SubmitIdea(idea(1, resident(1)))).unwrap();
+    let fields = idea["submit_idea"].as_object_mut().unwrap();
+    fields.insert("co_author".into(), serde_json::json!([]));
+    let text = idea.to_string();
+    let err = serde_json::from_str::<Command>(&text).unwrap_err();
+    assert!(
+        err.to_string().contains("unknown field `co_author`"),
+        "{err}"
+    );
+    // The same command with the field spelt right reads.
+    let fields = idea["submit_idea"].as_object_mut().unwrap();
+    fields.remove("co_author");
+    fields.insert("co_authors".into(), serde_json::json!([]));
+    assert!(serde_json::from_value::<Command>(idea).is_ok());
+    let mut setup = serde_json::to_value(programme_setup(3, true)).unwrap();
+    setup["carry_over"]
+        .as_object_mut()
+        .unwrap()
+        .insert("date".into(), serde_json::json!("2026-06-18"));
+    let err = serde_json::from_value::<ProgrammeSetup>(setup).unwrap_err();
+    assert!(err.to_string().contains("unknown field `date`"), "{err}");
 }
