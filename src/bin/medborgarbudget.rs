@@ -8,6 +8,8 @@
 //! medborgarbudget tally FILE.pb… [--rule RULE] [--utility cost|cardinality] [--tie-break T[,T…]] [--format table|json|csv] [--lenient count|skip] [--explain]
 //! medborgarbudget check FILE.pb…
 //! medborgarbudget generate [--voters N] [--projects P] [--approvals A] [--seed S] --out FILE.pb
+//! medborgarbudget programme new [--store …] --setup FILE.json
+//! medborgarbudget apply [--store …] --programme ID COMMANDS.jsonl [--dry-run] [--keep-going]
 //! medborgarbudget status [--store …] [--programme ID] [--at TIME]
 //! medborgarbudget audit verify [--store …]
 //! medborgarbudget audit export [--store …] --out DIR
@@ -45,6 +47,8 @@ use std::io::{self, Write};
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
+#[path = "medborgarbudget/apply.rs"]
+mod apply;
 #[path = "medborgarbudget/audit.rs"]
 mod audit;
 #[path = "medborgarbudget/output.rs"]
@@ -142,6 +146,35 @@ enum Command {
         /// The HTML file to write.
         #[arg(long)]
         out: PathBuf,
+    },
+    /// Establish a programme from a setup file (JSON: the area, currency,
+    /// first year, years committed, optional carry-over decision; `id` and
+    /// `established_at` may be left out).
+    Programme {
+        #[command(subcommand)]
+        action: ProgrammeAction,
+    },
+    /// Run commands against a stored programme: one JSON command per line
+    /// (`{"start_cycle":{…}}`, `{"cycle":{"year":…,"command":{…}}}`,
+    /// `{"conclude":{…}}`), each accepted or refused with its line number; a
+    /// refused line changes nothing, and stops the run unless --keep-going.
+    /// Exit 1 when a line was refused.
+    Apply {
+        /// The store: sqlite:PATH or postgres://URL.
+        #[arg(long, default_value_t = programmes::StoreArg::default())]
+        store: programmes::StoreArg,
+        /// The programme's id.
+        #[arg(long)]
+        programme: String,
+        /// The commands, JSON lines (at most 256 MiB and 1,000,000 lines;
+        /// blank lines are skipped).
+        commands: PathBuf,
+        /// Judge every line against a copy in memory; store nothing.
+        #[arg(long)]
+        dry_run: bool,
+        /// Go on after a refused line.
+        #[arg(long)]
+        keep_going: bool,
     },
     /// What each programme in a store and each of its years is doing now, and
     /// what the current step still needs before it can move on (every unmet
@@ -270,6 +303,21 @@ enum Format {
     Csv,
 }
 
+/// What `programme` does.
+#[derive(Debug, Subcommand)]
+enum ProgrammeAction {
+    /// Establish a programme in the store (an SQLite store and its keys are
+    /// created if there is none yet) and print its id.
+    New {
+        /// The store: sqlite:PATH or postgres://URL.
+        #[arg(long, default_value_t = programmes::StoreArg::default())]
+        store: programmes::StoreArg,
+        /// The setup, JSON (at most 1 MiB).
+        #[arg(long)]
+        setup: PathBuf,
+    },
+}
+
 /// What `audit` does.
 #[derive(Debug, Subcommand)]
 enum AuditAction {
@@ -350,6 +398,16 @@ fn main() -> ExitCode {
             programme,
             out,
         } => programmes::report(&store, programme.as_deref(), &out),
+        Command::Programme {
+            action: ProgrammeAction::New { store, setup },
+        } => apply::new_programme(&store, &setup),
+        Command::Apply {
+            store,
+            programme,
+            commands,
+            dry_run,
+            keep_going,
+        } => apply::apply(&store, &programme, &commands, dry_run, keep_going),
         Command::Status {
             store,
             programme,

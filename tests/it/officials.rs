@@ -351,3 +351,245 @@ fn status_says_what_each_year_still_needs() {
         text(&o.stderr)
     );
 }
+
+/// The documented setup and first commands (`docs/officials/`).
+fn officials_doc(name: &str) -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("docs/officials")
+        .join(name)
+}
+
+/// A line of the documented year with a field misspelt, one that breaks a
+/// rule (shortlisting with no idea), one that is fine, and one not JSON.
+const BAD_LINES: &str = r#"{"cycle": {"year": 2027, "command": {"submit_idea": {"id": "3d2c1b0a-0000-4000-8000-000000000001", "author": {"id": "00000000-0000-0000-0000-000000000006", "born": "1956-09-15", "residence": {"area": "6b1f3c2e-8d4a-4f7e-9a51-2c0d7e4b9f10", "since": "2011-01-01"}, "groups": {}}, "co_author": [], "title": "Benches", "description": "Benches by the pond", "submitted_at": "2027-02-19T10:00:00Z"}}}}
+{"cycle": {"year": 2027, "command": {"begin_shortlisting": {"at": "2027-03-20T10:00:00Z"}}}}
+
+{"cycle": {"year": 2027, "command": {"submit_idea": {"id": "3d2c1b0a-0000-4000-8000-000000000001", "author": {"id": "00000000-0000-0000-0000-000000000006", "born": "1956-09-15", "residence": {"area": "6b1f3c2e-8d4a-4f7e-9a51-2c0d7e4b9f10", "since": "2011-01-01"}, "groups": {}}, "title": "Benches", "description": "Benches by the pond", "submitted_at": "2027-02-19T10:00:00Z"}}}}
+{not json
+"#;
+
+/// `programme new` and `apply` on `store`: a dry run stores nothing, a run
+/// stores every accepted line, a misspelt field is refused naming the field
+/// and the line, a rule broken is refused naming the rule, the first refusal
+/// stops the run unless --keep-going, and a refused line changes nothing.
+fn new_and_apply(dir: &Path, env: &[(&str, &str)], store: &str) {
+    let setup = officials_doc("setup.json");
+    let year = officials_doc("year-2027.jsonl");
+    let o = run(
+        dir,
+        env,
+        &[
+            "programme",
+            "new",
+            "--store",
+            store,
+            "--setup",
+            setup.to_str().unwrap(),
+        ],
+    );
+    assert!(o.status.success(), "{}", text(&o.stderr));
+    let out = text(&o.stdout);
+    let id = out
+        .strip_prefix("programme ")
+        .and_then(|rest| rest.split_whitespace().next())
+        .unwrap()
+        .to_owned();
+    assert!(
+        out.contains("established: Norrby, 2027–2029 (3 years)"),
+        "{out}"
+    );
+    let events = |dir: &Path| {
+        let o = run(dir, env, &["audit", "verify", "--store", store]);
+        assert!(o.status.success(), "{}", text(&o.stdout));
+        let out = text(&o.stdout);
+        // "1 stream, N events: every chain, head and replay verified"
+        let summary = out.lines().last().unwrap();
+        summary
+            .split_once(", ")
+            .and_then(|(_, rest)| rest.split_once(" events"))
+            .map(|(n, _)| n.parse::<u64>().unwrap())
+            .unwrap()
+    };
+    assert_eq!(events(dir), 1);
+
+    let apply = |extra: &[&str], file: &str| {
+        let mut args = vec!["apply", "--store", store, "--programme", &id];
+        args.extend_from_slice(extra);
+        args.push(file);
+        run(dir, env, &args)
+    };
+    let o = apply(&["--dry-run"], year.to_str().unwrap());
+    assert!(o.status.success(), "{}", text(&o.stderr));
+    let out = text(&o.stdout);
+    assert!(
+        out.contains("year-2027.jsonl:8: accepted: 2027 open_idea_generation"),
+        "{out}"
+    );
+    assert!(
+        out.contains("8 accepted, 0 refused; dry run: nothing stored"),
+        "{out}"
+    );
+    assert_eq!(events(dir), 1, "a dry run stores nothing");
+
+    let o = apply(&[], year.to_str().unwrap());
+    assert!(o.status.success(), "{}", text(&o.stderr));
+    assert_eq!(events(dir), 9);
+
+    std::fs::write(dir.join("bad.jsonl"), BAD_LINES).unwrap();
+    let o = apply(&[], "bad.jsonl");
+    assert_eq!(o.status.code(), Some(1));
+    let out = text(&o.stdout);
+    assert!(
+        out.contains("bad.jsonl:1: refused: not a command: column")
+            && out.contains("unknown field `co_author`"),
+        "{out}"
+    );
+    assert!(
+        !out.contains("bad.jsonl:2"),
+        "the first refusal stops the run: {out}"
+    );
+    assert!(
+        text(&o.stderr).contains("0 accepted, 1 refused, 3 not applied after the first refusal"),
+        "{}",
+        text(&o.stderr)
+    );
+    assert_eq!(events(dir), 9, "nothing stored");
+
+    let o = apply(&["--keep-going", "--dry-run"], "bad.jsonl");
+    assert_eq!(o.status.code(), Some(1));
+    let out = text(&o.stdout);
+    assert!(
+        out.contains("bad.jsonl:2: refused: 2027 begin_shortlisting"),
+        "{out}"
+    );
+    assert!(out.contains("no admissible idea"), "{out}");
+    assert!(
+        out.contains("bad.jsonl:4: accepted: 2027 submit_idea"),
+        "{out}"
+    );
+    assert!(out.contains("bad.jsonl:5: refused: not a command"), "{out}");
+    assert_eq!(events(dir), 9, "a dry run stores nothing");
+
+    let o = apply(&["--keep-going"], "bad.jsonl");
+    assert_eq!(o.status.code(), Some(1));
+    assert!(text(&o.stderr).contains("1 accepted, 3 refused; the accepted lines are stored"));
+    assert_eq!(events(dir), 10);
+
+    // Establishing it again, or applying to a programme the store lacks.
+    let o = run(
+        dir,
+        env,
+        &[
+            "programme",
+            "new",
+            "--store",
+            store,
+            "--setup",
+            setup.to_str().unwrap(),
+        ],
+    );
+    assert!(
+        o.status.success(),
+        "a new id each time: {}",
+        text(&o.stderr)
+    );
+    let o = run(
+        dir,
+        env,
+        &[
+            "apply",
+            "--store",
+            store,
+            "--programme",
+            "00000000-0000-0000-0000-000000000001",
+            "bad.jsonl",
+        ],
+    );
+    assert_eq!(o.status.code(), Some(1));
+    assert!(
+        text(&o.stderr).contains("no programme"),
+        "{}",
+        text(&o.stderr)
+    );
+}
+
+#[test]
+fn programme_new_and_apply_on_sqlite() {
+    let dir = folder("apply");
+    new_and_apply(&dir, &[], "sqlite:medborgarbudget.db");
+    // A store that is not there is not created by apply.
+    let o = run(
+        &dir,
+        &[],
+        &[
+            "apply",
+            "--store",
+            "sqlite:none.db",
+            "--programme",
+            "00000000-0000-0000-0000-000000000001",
+            "bad.jsonl",
+        ],
+    );
+    assert_eq!(o.status.code(), Some(1));
+    assert!(!dir.join("none.db").exists());
+    // A setup with a misspelt field is refused, naming it.
+    std::fs::write(
+        dir.join("typo.json"),
+        r#"{"area": {"id": "6b1f3c2e-8d4a-4f7e-9a51-2c0d7e4b9f10", "name": "N", "population": 10}, "currency": "SEK", "first_year": 2027, "yeras": 3}"#,
+    )
+    .unwrap();
+    let o = run(&dir, &[], &["programme", "new", "--setup", "typo.json"]);
+    assert_eq!(o.status.code(), Some(1));
+    assert!(
+        text(&o.stderr).contains("unknown field `yeras`"),
+        "{}",
+        text(&o.stderr)
+    );
+    // Two years is not a programme.
+    std::fs::write(
+        dir.join("short.json"),
+        r#"{"area": {"id": "6b1f3c2e-8d4a-4f7e-9a51-2c0d7e4b9f10", "name": "N", "population": 10}, "currency": "SEK", "first_year": 2027, "years": 2}"#,
+    )
+    .unwrap();
+    let o = run(&dir, &[], &["programme", "new", "--setup", "short.json"]);
+    assert_eq!(o.status.code(), Some(1));
+    assert!(
+        text(&o.stderr).contains("short.json: a programme must commit to at least 3 years, not 2"),
+        "{}",
+        text(&o.stderr)
+    );
+}
+
+#[test]
+#[cfg(feature = "postgres")]
+fn programme_new_and_apply_on_postgresql() {
+    use medborgarbudget::store::postgres::PostgresStore;
+    use medborgarbudget::store::{LogKey, VoterKey};
+
+    let Ok(url) = std::env::var("MEDBORGARBUDGET_PG_URL") else {
+        assert!(
+            std::env::var_os("CI").is_none(),
+            "CI is set but MEDBORGARBUDGET_PG_URL is not: the PostgreSQL tests must run"
+        );
+        println!("skipped: set MEDBORGARBUDGET_PG_URL to run the PostgreSQL tests");
+        return;
+    };
+    let schema = format!("mbtest_{}_apply", std::process::id());
+    struct Cleanup(String, String);
+    impl Drop for Cleanup {
+        fn drop(&mut self) {
+            if let Ok(s) = PostgresStore::connect(&self.0, &self.1) {
+                let _ = s.drop_schema();
+            }
+        }
+    }
+    let _cleanup = Cleanup(url.clone(), schema.clone());
+    let join = if url.contains('?') { '&' } else { '?' };
+    let store = format!("{url}{join}schema={schema}");
+    let (voter, log) = (VoterKey::random().to_hex(), LogKey::random().to_hex());
+    let env = [
+        ("MEDBORGARBUDGET_VOTER_KEY", voter.as_str()),
+        ("MEDBORGARBUDGET_LOG_KEY", log.as_str()),
+    ];
+    new_and_apply(&folder("apply-pg"), &env, &store);
+}

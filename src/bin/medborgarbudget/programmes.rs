@@ -220,10 +220,10 @@ fn open_to_read(store: &StoreArg) -> Result<Arc<dyn Store>, BadInput> {
     }
 }
 
-/// Opens a store that must exist already, to read (`report`, `audit`): a
-/// memory store is empty, and opening an SQLite file that is not there would
-/// create it.
-pub(super) fn open_existing(store: &StoreArg) -> Result<Arc<dyn Store>, BadInput> {
+/// Refuses a store that cannot hold anything yet: a memory store (empty
+/// when the command starts) and an SQLite file that is not there (opening it
+/// would create it).
+fn existing(store: &StoreArg) -> Result<(), BadInput> {
     if *store == StoreArg::Memory {
         return Err(BadInput(
             "a memory store is empty; give sqlite:PATH or postgres://…".into(),
@@ -233,11 +233,33 @@ pub(super) fn open_existing(store: &StoreArg) -> Result<Arc<dyn Store>, BadInput
         && !path.exists()
     {
         return Err(BadInput(format!(
-            "{} does not exist; run `medborgarbudget simulate` first",
+            "{} does not exist; run `medborgarbudget simulate` or `medborgarbudget programme new` first",
             path.display()
         )));
     }
+    Ok(())
+}
+
+/// Opens a store that must exist already, to read (`report`, `audit`,
+/// `status`).
+pub(super) fn open_existing(store: &StoreArg) -> Result<Arc<dyn Store>, BadInput> {
+    existing(store)?;
     open_to_read(store)
+}
+
+/// Opens a store that must exist already, to write (`apply`), with its voter
+/// key.
+pub(super) fn open_existing_to_write(
+    store: &StoreArg,
+) -> Result<(Arc<dyn Store>, VoterKey), BadInput> {
+    existing(store)?;
+    open(store)
+}
+
+/// Opens the store to write (`programme new`), creating an SQLite store and
+/// its keys if there is none yet (as [`open`]).
+pub(super) fn open_to_write(store: &StoreArg) -> Result<(Arc<dyn Store>, VoterKey), BadInput> {
+    open(store)
 }
 
 /// A key from an environment variable, if it is set.
