@@ -10,6 +10,7 @@
 //! medborgarbudget generate [--voters N] [--projects P] [--approvals A] [--seed S] --out FILE.pb
 //! medborgarbudget programme new [--store …] --setup FILE.json
 //! medborgarbudget apply [--store …] --programme ID COMMANDS.jsonl [--dry-run] [--keep-going]
+//! medborgarbudget ballots import [--store …] --programme ID --year Y --entered-by NAME FILE.csv [--dry-run] [--skip-invalid [--refused FILE]]
 //! medborgarbudget status [--store …] [--programme ID] [--at TIME]
 //! medborgarbudget audit verify [--store …]
 //! medborgarbudget audit export [--store …] --out DIR
@@ -53,6 +54,8 @@ mod apply;
 mod audit;
 #[path = "medborgarbudget/output.rs"]
 mod output;
+#[path = "medborgarbudget/paper.rs"]
+mod paper;
 #[path = "medborgarbudget/programmes.rs"]
 mod programmes;
 #[path = "medborgarbudget/status.rs"]
@@ -175,6 +178,11 @@ enum Command {
         /// Go on after a refused line.
         #[arg(long)]
         keep_going: bool,
+    },
+    /// Paper ballots.
+    Ballots {
+        #[command(subcommand)]
+        action: BallotsAction,
     },
     /// What each programme in a store and each of its years is doing now, and
     /// what the current step still needs before it can move on (every unmet
@@ -318,6 +326,48 @@ enum ProgrammeAction {
     },
 }
 
+/// What `ballots` does.
+#[derive(Debug, Subcommand)]
+enum BallotsAction {
+    /// Enter paper ballots from a CSV file as one paper batch by a named
+    /// official. Columns: voter, born, resident_since, choices (shortlist
+    /// numbers or project ids, separated by spaces; project:points for
+    /// cumulative ballots), cast_on, and optionally groups
+    /// (dimension=group;…) and ballot (an id). Every row is checked by the
+    /// cycle's rules; a refused row is reported with its line and nothing is
+    /// stored unless --skip-invalid, which stores the others and writes the
+    /// refused rows to a file. At most 64 MiB and 1,000,000 rows.
+    Import {
+        /// The store: sqlite:PATH or postgres://URL.
+        #[arg(long, default_value_t = programmes::StoreArg::default())]
+        store: programmes::StoreArg,
+        /// The programme's id.
+        #[arg(long)]
+        programme: String,
+        /// The year of the cycle voting.
+        #[arg(long)]
+        year: i32,
+        /// The official entering the ballots (name or staff id).
+        #[arg(long)]
+        entered_by: String,
+        /// When they are entered, RFC 3339 (default: now).
+        #[arg(long)]
+        entered_at: Option<chrono::DateTime<chrono::Utc>>,
+        /// Store the rows that pass and write the refused ones to a file.
+        #[arg(long)]
+        skip_invalid: bool,
+        /// Check every row; store nothing.
+        #[arg(long)]
+        dry_run: bool,
+        /// Where --skip-invalid writes the refused rows (default:
+        /// FILE.refused.csv), with their line and error.
+        #[arg(long)]
+        refused: Option<PathBuf>,
+        /// The CSV file.
+        file: PathBuf,
+    },
+}
+
 /// What `audit` does.
 #[derive(Debug, Subcommand)]
 enum AuditAction {
@@ -408,6 +458,30 @@ fn main() -> ExitCode {
             dry_run,
             keep_going,
         } => apply::apply(&store, &programme, &commands, dry_run, keep_going),
+        Command::Ballots {
+            action:
+                BallotsAction::Import {
+                    store,
+                    programme,
+                    year,
+                    entered_by,
+                    entered_at,
+                    skip_invalid,
+                    dry_run,
+                    refused,
+                    file,
+                },
+        } => paper::import(&paper::Import {
+            store: &store,
+            programme: &programme,
+            year,
+            entered_by: &entered_by,
+            entered_at,
+            file: &file,
+            skip_invalid,
+            dry_run,
+            refused: refused.as_deref(),
+        }),
         Command::Status {
             store,
             programme,

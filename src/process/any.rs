@@ -186,6 +186,12 @@ impl AnyCycle {
         }
     }
 
+    /// The projects in order of proposal, withdrawn ones included (none
+    /// before step 4); those on the shortlist are the ones on the ballot.
+    pub fn projects(&self) -> &[crate::project::Project] {
+        &self.core().projects
+    }
+
     pub(crate) fn core(&self) -> &Core {
         each_stage!(self, c => &c.core)
     }

@@ -757,6 +757,67 @@ pub struct Run {
     pub events: Vec<ProgrammeEvent>,
 }
 
+/// The commands of steps 1–4 of `year` in the shared programme, ending with
+/// voting open from day 60 to day 74 (budget 1 000 000; three projects of
+/// 400 000, 500 000 and 300 000 on the shortlist).
+pub fn commands_to_voting(year: i32) -> Vec<Command> {
+    let base = 1000 * u128::try_from(year - FIRST).unwrap();
+    let mut commands = vec![
+        Command::SetBudget(allocation(1_000_000)),
+        Command::SetEligibility(Eligibility::residents_aged(12)),
+        Command::SetBallotRules(approval_rules()),
+        Command::SetCriteria {
+            criteria: criteria(),
+        },
+        Command::BeginOutreach { at: yday(year, 1) },
+        Command::RecordOutreach(medborgarbudget::process::OutreachActivity {
+            held_on: yday(year, 3).date_naive(),
+            ..activity()
+        }),
+        Command::OpenIdeaGeneration { at: yday(year, 10) },
+    ];
+    for n in 1..=3 {
+        commands.push(Command::SubmitIdea(medborgarbudget::idea::IdeaSubmission {
+            submitted_at: yday(year, 12),
+            ..idea(base + n, resident(n))
+        }));
+    }
+    commands.push(Command::BeginShortlisting { at: yday(year, 40) });
+    for n in 1..=3 {
+        let project = project_id(base + n);
+        commands.push(Command::ReviewIdea {
+            idea: idea_id(base + n),
+        });
+        commands.push(Command::ProposeProject(proposal(
+            base + n,
+            vec![idea_id(base + n)],
+        )));
+        commands.push(Command::EstimateCost {
+            project,
+            cost: project_cost(n),
+        });
+        commands.push(Command::AssessFeasibility {
+            project,
+            feasibility: Feasibility::Feasible,
+        });
+        for c in ["meeting-places", "movement"] {
+            commands.push(Command::ScoreProject {
+                project,
+                criterion: c.into(),
+                score: medborgarbudget::criteria::Score::new(6).unwrap(),
+            });
+        }
+    }
+    commands.push(Command::OpenVoting {
+        window: VotingWindow {
+            opens: yday(year, 60),
+            closes: yday(year, 74),
+        },
+        at: yday(year, 60),
+    });
+    commands
+}
+
 impl Run {
     pub fn new(years: u8, carry_over: bool) -> Run {
         let setup = programme_setup(years, carry_over);
@@ -796,84 +857,9 @@ impl Run {
     pub fn run_to_implementation(&mut self, year: i32) {
         self.start(year).unwrap();
         let base = 1000 * u128::try_from(year - FIRST).unwrap();
-        self.cmd(year, Command::SetBudget(allocation(1_000_000)));
-        self.cmd(
-            year,
-            Command::SetEligibility(Eligibility::residents_aged(12)),
-        );
-        self.cmd(year, Command::SetBallotRules(approval_rules()));
-        self.cmd(
-            year,
-            Command::SetCriteria {
-                criteria: criteria(),
-            },
-        );
-        self.cmd(year, Command::BeginOutreach { at: yday(year, 1) });
-        self.cmd(
-            year,
-            Command::RecordOutreach(medborgarbudget::process::OutreachActivity {
-                held_on: yday(year, 3).date_naive(),
-                ..activity()
-            }),
-        );
-        self.cmd(year, Command::OpenIdeaGeneration { at: yday(year, 10) });
-        for n in 1..=3 {
-            self.cmd(
-                year,
-                Command::SubmitIdea(medborgarbudget::idea::IdeaSubmission {
-                    submitted_at: yday(year, 12),
-                    ..idea(base + n, resident(n))
-                }),
-            );
+        for command in commands_to_voting(year) {
+            self.cmd(year, command);
         }
-        self.cmd(year, Command::BeginShortlisting { at: yday(year, 40) });
-        for n in 1..=3 {
-            let project = project_id(base + n);
-            self.cmd(
-                year,
-                Command::ReviewIdea {
-                    idea: idea_id(base + n),
-                },
-            );
-            self.cmd(
-                year,
-                Command::ProposeProject(proposal(base + n, vec![idea_id(base + n)])),
-            );
-            self.cmd(
-                year,
-                Command::EstimateCost {
-                    project,
-                    cost: project_cost(n),
-                },
-            );
-            self.cmd(
-                year,
-                Command::AssessFeasibility {
-                    project,
-                    feasibility: Feasibility::Feasible,
-                },
-            );
-            for c in ["meeting-places", "movement"] {
-                self.cmd(
-                    year,
-                    Command::ScoreProject {
-                        project,
-                        criterion: c.into(),
-                        score: medborgarbudget::criteria::Score::new(6).unwrap(),
-                    },
-                );
-            }
-        }
-        self.cmd(
-            year,
-            Command::OpenVoting {
-                window: VotingWindow {
-                    opens: yday(year, 60),
-                    closes: yday(year, 74),
-                },
-                at: yday(year, 60),
-            },
-        );
         for v in 1..=10u128 {
             let mut choice = vec![project_id(base + 1)];
             if v <= 6 {

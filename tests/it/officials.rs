@@ -593,3 +593,230 @@ fn programme_new_and_apply_on_postgresql() {
     ];
     new_and_apply(&folder("apply-pg"), &env, &store);
 }
+
+/// A programme in `store` whose first year is voting (days 60–74 of 2027;
+/// three projects on the shortlist, approval ballots of at most three).
+fn voting_programme(
+    store: std::sync::Arc<dyn medborgarbudget::store::Store>,
+    voter: medborgarbudget::store::VoterKey,
+) -> medborgarbudget::ids::ProgrammeId {
+    use crate::common::{FIRST, commands_to_voting, programme_setup, yday};
+    use medborgarbudget::ids::CycleId;
+    use medborgarbudget::process::{Programme, ProgrammeCommand, ProgrammeEvent};
+    use medborgarbudget::store::Repository;
+
+    let mut repo = Repository::<Programme>::new(store, voter);
+    let setup = programme_setup(3, false);
+    let id = setup.id;
+    repo.create(id, ProgrammeEvent::Established(setup)).unwrap();
+    repo.execute(
+        id,
+        ProgrammeCommand::StartCycle {
+            id: CycleId::from_u128(1),
+            year: FIRST,
+            at: yday(FIRST, 0),
+        },
+    )
+    .unwrap();
+    for command in commands_to_voting(FIRST) {
+        repo.execute(
+            id,
+            ProgrammeCommand::Cycle {
+                year: FIRST,
+                command,
+            },
+        )
+        .unwrap();
+    }
+    id
+}
+
+/// `ballots import` on `store` (holding [`voting_programme`]): refused rows
+/// are named by line and nothing is stored; with --skip-invalid the others
+/// are stored as one batch and the refused ones written out; the same file
+/// again adds nothing; an unknown column is refused.
+fn import_paper(dir: &Path, env: &[(&str, &str)], store: &str, id: &str) {
+    use crate::common::{FIRST, project_id, yday};
+    let cast = yday(FIRST, 62).to_rfc3339();
+    let cast_day = yday(FIRST, 63).date_naive();
+    let csv = format!(
+        "voter,born,resident_since,groups,choices,cast_on\n\
+         00000000-0000-0000-0000-00000000a001,1980-04-02,2015-06-01,age=18-64,1 2,{cast}\n\
+         00000000-0000-0000-0000-00000000a002,1990-01-01,2020-01-01,,{p3},{cast_day}\n\
+         00000000-0000-0000-0000-00000000a003,2020-01-01,2020-01-01,age=0-11,1,{cast}\n\
+         00000000-0000-0000-0000-00000000a004,1970-01-01,2010-01-01,,7,{cast}\n\
+         00000000-0000-0000-0000-00000000a001,1980-04-02,2015-06-01,age=18-64,3,{cast}\n",
+        p3 = project_id(3).as_uuid()
+    );
+    std::fs::write(dir.join("paper.csv"), csv).unwrap();
+    let import = |extra: &[&str]| {
+        let mut args = vec![
+            "ballots",
+            "import",
+            "--store",
+            store,
+            "--programme",
+            id,
+            "--year",
+            "2027",
+            "--entered-by",
+            "Anna Official",
+            "--entered-at",
+            "2027-03-30T12:00:00Z",
+        ];
+        args.extend_from_slice(extra);
+        args.push("paper.csv");
+        run(dir, env, &args)
+    };
+    let events = || {
+        let o = run(dir, env, &["audit", "verify", "--store", store]);
+        assert!(o.status.success(), "{}", text(&o.stdout));
+        text(&o.stdout)
+            .lines()
+            .last()
+            .and_then(|l| l.split_once(", "))
+            .and_then(|(_, rest)| rest.split_once(" events"))
+            .map(|(n, _)| n.parse::<u64>().unwrap())
+            .unwrap()
+    };
+    // Status gives the numbers the file uses.
+    let o = run(
+        dir,
+        env,
+        &["status", "--store", store, "--at", "2027-03-20T00:00:00Z"],
+    );
+    let out = text(&o.stdout);
+    assert!(
+        out.contains("2027  step 5, Voting (Röstning): before `close_voting`"),
+        "{out}"
+    );
+    assert!(
+        out.contains("on the ballot: 3 Project 3 (00000000-0000-0000-0000-000000000003)"),
+        "{out}"
+    );
+    let before = events();
+    let o = import(&["--dry-run"]);
+    assert_eq!(o.status.code(), Some(1), "{}", text(&o.stdout));
+    assert!(
+        text(&o.stderr).contains("3 of 5 rows refused; nothing stored"),
+        "{}",
+        text(&o.stderr)
+    );
+    let o = import(&[]);
+    assert_eq!(o.status.code(), Some(1), "{}", text(&o.stdout));
+    let out = text(&o.stdout);
+    assert!(
+        out.contains("paper.csv:4: refused:")
+            && out.contains("paper.csv:5: refused: choices: no project 7"),
+        "{out}"
+    );
+    assert!(
+        out.contains("paper.csv:6: refused:") && out.contains("has already voted"),
+        "{out}"
+    );
+    assert!(out.contains("the minimum age is 12"), "{out}");
+    assert!(
+        !out.contains("paper.csv:2:") && !out.contains("paper.csv:3:"),
+        "{out}"
+    );
+    assert!(
+        text(&o.stderr).contains("3 of 5 rows refused; nothing stored"),
+        "{}",
+        text(&o.stderr)
+    );
+    assert_eq!(events(), before);
+
+    let o = import(&["--skip-invalid"]);
+    assert!(o.status.success(), "{}", text(&o.stderr));
+    assert!(
+        text(&o.stdout)
+            .contains("2 of 5 paper ballots stored as one batch entered by Anna Official for 2027"),
+        "{}",
+        text(&o.stdout)
+    );
+    // One event per ballot of the batch.
+    assert_eq!(events(), before + 2);
+    let refused = std::fs::read_to_string(dir.join("paper.csv.refused.csv")).unwrap();
+    let rows: Vec<&str> = refused.lines().collect();
+    assert_eq!(rows.len(), 4, "{refused}");
+    assert!(rows[0].ends_with(",line,error"), "{refused}");
+    assert!(rows[2].contains(",5,choices: no project 7"), "{refused}");
+
+    // The same file again: its ballots are the same ballots.
+    let o = import(&["--skip-invalid"]);
+    assert!(o.status.success(), "{}", text(&o.stderr));
+    assert!(
+        text(&o.stdout).contains("no ballot to store"),
+        "{}",
+        text(&o.stdout)
+    );
+    assert_eq!(events(), before + 2);
+
+    std::fs::write(
+        dir.join("paper.csv"),
+        "voter,born,resident_since,choice,cast_on\n",
+    )
+    .unwrap();
+    let o = import(&[]);
+    assert_eq!(o.status.code(), Some(1));
+    assert!(
+        text(&o.stderr).contains("paper.csv:1: unknown column \"choice\""),
+        "{}",
+        text(&o.stderr)
+    );
+}
+
+#[test]
+fn paper_ballots_import_from_csv_on_sqlite() {
+    let dir = folder("paper");
+    let path = dir.join("medborgarbudget.db");
+    let files = KeyFiles::beside(&path);
+    let voter = files.voter_key(true).unwrap();
+    let store = SqliteStore::open(&path)
+        .unwrap()
+        .with_log_key(files.log_key(true).unwrap().unwrap());
+    let id = voting_programme(std::sync::Arc::new(store), voter);
+    import_paper(&dir, &[], "sqlite:medborgarbudget.db", &id.to_string());
+}
+
+#[test]
+#[cfg(feature = "postgres")]
+fn paper_ballots_import_from_csv_on_postgresql() {
+    use medborgarbudget::store::postgres::PostgresStore;
+    use medborgarbudget::store::{LogKey, VoterKey};
+
+    let Ok(url) = std::env::var("MEDBORGARBUDGET_PG_URL") else {
+        assert!(
+            std::env::var_os("CI").is_none(),
+            "CI is set but MEDBORGARBUDGET_PG_URL is not: the PostgreSQL tests must run"
+        );
+        println!("skipped: set MEDBORGARBUDGET_PG_URL to run the PostgreSQL tests");
+        return;
+    };
+    let schema = format!("mbtest_{}_paper", std::process::id());
+    struct Cleanup(String, String);
+    impl Drop for Cleanup {
+        fn drop(&mut self) {
+            if let Ok(s) = PostgresStore::connect(&self.0, &self.1) {
+                let _ = s.drop_schema();
+            }
+        }
+    }
+    let _cleanup = Cleanup(url.clone(), schema.clone());
+    let (voter, log) = (VoterKey::random(), LogKey::random());
+    let store = PostgresStore::connect(&url, &schema)
+        .unwrap()
+        .with_log_key(LogKey::from_hex(&log.to_hex()).unwrap());
+    let id = voting_programme(
+        std::sync::Arc::new(store),
+        VoterKey::from_hex(&voter.to_hex()).unwrap(),
+    );
+    let join = if url.contains('?') { '&' } else { '?' };
+    let arg = format!("{url}{join}schema={schema}");
+    let (voter, log) = (voter.to_hex(), log.to_hex());
+    let env = [
+        ("MEDBORGARBUDGET_VOTER_KEY", voter.as_str()),
+        ("MEDBORGARBUDGET_LOG_KEY", log.as_str()),
+    ];
+    import_paper(&folder("paper-pg"), &env, &arg, &id.to_string());
+}

@@ -110,7 +110,7 @@ pub fn new_programme(store: &StoreArg, setup: &Path) -> Result<(), BadInput> {
 /// A copy of the programme's stream in memory, written with the same voter
 /// key, for a dry run: the same repository decides every line, and nothing
 /// reaches the store.
-fn dry_copy(
+pub(super) fn dry_copy(
     store: &Arc<dyn Store>,
     id: ProgrammeId,
     voter: &VoterKey,

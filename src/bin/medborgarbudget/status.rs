@@ -42,25 +42,31 @@ fn cycle_lines(cycle: &AnyCycle, at: DateTime<Utc>) -> Vec<String> {
     };
     let unmet = cycle.unmet(at);
     let mut lines = Vec::with_capacity(unmet.len() + 1);
-    if unmet.is_empty() {
-        let ready = if step == Step::FollowUp {
-            format!(
-                "{label}: ready for `{way_out}` with an evaluation recording at least one lesson"
-            )
-        } else {
-            format!("{label}: ready for `{way_out}`")
-        };
-        lines.push(ready);
-    } else {
+    if unmet.is_empty() && step == Step::FollowUp {
         lines.push(format!(
-            "{label}: before `{way_out}` it needs {}:",
-            if unmet.len() == 1 {
-                "one thing".to_owned()
-            } else {
-                format!("{} things", unmet.len())
-            }
+            "{label}: ready for `{way_out}` with an evaluation recording at least one lesson"
         ));
+    } else if unmet.is_empty() {
+        lines.push(format!("{label}: ready for `{way_out}`"));
+    } else {
+        let things = match unmet.len() {
+            1 => "one thing".to_owned(),
+            n => format!("{n} things"),
+        };
+        lines.push(format!("{label}: before `{way_out}` it needs {things}:"));
         lines.extend(unmet.iter().map(|u| format!("  - {u}")));
+    }
+    if step == Step::Voting {
+        // The numbers `ballots import` takes for the projects.
+        let on_ballot = cycle.projects().iter().filter(|p| p.is_on_shortlist());
+        for (k, p) in on_ballot.enumerate() {
+            lines.push(format!(
+                "  on the ballot: {} {} ({})",
+                k + 1,
+                p.title(),
+                p.id()
+            ));
+        }
     }
     lines
 }
