@@ -3,8 +3,8 @@
 use std::fmt::Write as _;
 
 use super::svg::{
-    self, Anchor, BLUE, DASHES, GREEN, GREY, INK, Key, ORANGE, PALETTE, PURPLE, SKY, Svg, WIDTH,
-    escape, int, money, money_change, percent, points_change, signed, text_width, truncate,
+    self, Anchor, BLUE, DASHES, GREEN, GREY, GROUP_COLOURS, INK, Key, ORANGE, PURPLE, SKY, Svg,
+    WIDTH, escape, int, money, money_change, percent, points_change, signed, text_width, truncate,
 };
 use super::{Explained, Needed, ProgrammePart, Report, RuleRun, YearPart};
 use crate::followup::{CycleMetrics, Proportionality, YearChange};
@@ -288,8 +288,8 @@ fn turnout_chart(years: &[CycleMetrics]) -> String {
         years.iter().map(|y| Some(y.turnout.value())).collect(),
     ));
     for (i, key) in keys.iter().enumerate() {
-        let colour = PALETTE[i % 6];
-        let dash = DASHES[(i / 6) % DASHES.len()];
+        let colour = GROUP_COLOURS[i % GROUP_COLOURS.len()];
+        let dash = DASHES[(i / GROUP_COLOURS.len()) % DASHES.len()];
         let values = years
             .iter()
             .map(|y| {
@@ -365,7 +365,12 @@ fn representation_chart(years: &[CycleMetrics]) -> String {
     let mut items: Vec<(Key<'_>, String)> = keys
         .iter()
         .enumerate()
-        .map(|(i, k)| (Key::Swatch(PALETTE[i % 6]), group_label(k)))
+        .map(|(i, k)| {
+            (
+                Key::Swatch(GROUP_COLOURS[i % GROUP_COLOURS.len()]),
+                group_label(k),
+            )
+        })
         .collect();
     items.push((Key::Rule(INK), "1 = proportional".to_owned()));
     let (x0, x1) = (70.0, WIDTH - 30.0);
@@ -437,7 +442,7 @@ fn representation_chart(years: &[CycleMetrics]) -> String {
                 bottom - h,
                 bar_w - 2.0,
                 h,
-                PALETTE[k % 6],
+                GROUP_COLOURS[k % GROUP_COLOURS.len()],
                 Some(&tip),
             );
             if bar_w >= 26.0 {
@@ -513,7 +518,10 @@ fn measures_table(
             Box::new(|c| points_change(c.turnout_bp)),
         ),
         (
-            "Reached by outreach",
+            // Activities report the people they reached; one resident
+            // reached by two activities is counted by both, so the sum counts
+            // contacts, not people, and may pass the population.
+            "Outreach contacts",
             Box::new(|m| {
                 format!(
                     "{} ({} activities)",
@@ -588,8 +596,10 @@ fn measures_table(
     let _ = writeln!(
         out,
         "<p class=\"note\">Under each value from the second year on: the change from the year before \
-         (pp = percentage points). Satisfaction is the cost of the funded projects a voter supported, as \
-         a share of the budget. {} counted year(s).</p>",
+         (pp = percentage points). Outreach contacts add up the people each activity reached: a \
+         resident reached by two activities counts twice, so they may pass the population. \
+         Satisfaction is the cost of the funded projects a voter supported, as a share of the budget. \
+         {} counted year(s).</p>",
         report.years.len()
     );
 }
@@ -1172,10 +1182,13 @@ fn needed_words(needed: Needed, currency: Currency) -> String {
 }
 
 fn rules_table(out: &mut String, y: &YearPart) {
+    // The year's own rule has its column already ("Funded (greedy)"): the
+    // compared rules are the others.
+    let others: Vec<&RuleRun> = y.rules.iter().filter(|r| r.name != y.rule).collect();
     out.push_str("<table>\n<thead><tr><th>Project</th><th>Cost</th>");
     let _ = write!(out, "<th>{}</th>", escape(&capitalised(y.score_unit)));
     let _ = write!(out, "<th>Funded ({})</th>", escape(&y.rule));
-    for run in &y.rules {
+    for run in &others {
         let _ = write!(out, "<th>{}</th>", escape(run.label));
     }
     out.push_str("</tr></thead>\n<tbody>\n");
@@ -1198,7 +1211,7 @@ fn rules_table(out: &mut String, y: &YearPart) {
             escape(&int(i128::from(p.score))),
             mark(p.funded)
         );
-        for run in &y.rules {
+        for run in &others {
             let funded = run.result.as_ref().is_ok_and(|r| r.funded.contains(&i));
             let _ = write!(out, "<td>{}</td>", mark(funded));
         }
@@ -1215,7 +1228,7 @@ fn rules_table(out: &mut String, y: &YearPart) {
             .unwrap_or(Money::zero(y.currency))
         ))
     );
-    for run in &y.rules {
+    for run in &others {
         let text = match &run.result {
             Ok(r) => money(r.cost),
             Err(_) => "—".to_owned(),
@@ -1223,7 +1236,9 @@ fn rules_table(out: &mut String, y: &YearPart) {
         let _ = write!(out, "<td class=\"num\">{}</td>", escape(&text));
     }
     out.push_str("</tr>\n</tbody>\n</table>\n");
-    let names: Vec<&str> = y.rules.iter().map(|r: &RuleRun| r.name).collect();
+    let names: Vec<&str> = std::iter::once(y.rule.as_str())
+        .chain(others.iter().map(|r| r.name))
+        .collect();
     let _ = writeln!(
         out,
         "<p class=\"note\">Rules as named in the crate: {}.</p>",

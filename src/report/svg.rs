@@ -17,6 +17,15 @@ pub(crate) const PALETTE: [&str; 7] = [
     "#56B4E9", // sky blue
     "#000000", // black
 ];
+/// Colours of the population groups in the turnout and representation charts:
+/// the six Okabe–Ito colours above, then six of Paul Tol's "muted" scheme
+/// that none of them resembles (indigo, dark green, olive, wine, sand,
+/// teal), so that a district's usual ten groups (age bands and languages)
+/// never share a colour.
+pub(crate) const GROUP_COLOURS: [&str; 12] = [
+    "#0072B2", "#E69F00", "#009E73", "#CC79A7", "#D55E00", "#56B4E9", "#332288", "#117733",
+    "#999933", "#882255", "#DDCC77", "#44AA99",
+];
 /// Dash patterns that tell lines apart where colours repeat or blur.
 pub(crate) const DASHES: [Option<&str>; 3] = [None, Some("7 4"), Some("2 3")];
 
@@ -449,6 +458,17 @@ impl Svg {
 
 #[cfg(test)]
 mod tests {
+
+    #[test]
+    fn twelve_groups_have_twelve_colours() {
+        let distinct: std::collections::HashSet<&str> = GROUP_COLOURS.iter().copied().collect();
+        assert_eq!(distinct.len(), GROUP_COLOURS.len());
+        assert!(GROUP_COLOURS.len() >= 10, "a district's usual ten groups");
+        for c in GROUP_COLOURS {
+            assert_ne!(c, GREY, "grey marks projects not funded");
+        }
+    }
+
     use super::*;
     use crate::money::Currency;
 

@@ -379,3 +379,32 @@ fn a_year_counted_by_add1_says_why_it_has_no_needed_list() {
         "one note a year"
     );
 }
+
+/// What newcomers tripped over: the year's own rule is not a second column
+/// beside "Funded (greedy)", outreach is counted as contacts, and the
+/// population groups each have a colour of their own.
+#[test]
+fn the_rules_table_has_no_column_twice_and_groups_no_colour_twice() {
+    let (_, html) = programme_html();
+    assert!(html.contains("<th>Funded (greedy)</th>"));
+    assert!(!html.contains("<th>Greedy</th>"), "greedy twice");
+    assert!(html.contains("<th>Equal shares</th>"));
+    assert!(html.contains("Outreach contacts") && !html.contains("Reached by outreach"));
+    assert!(html.contains("a resident reached by two activities counts twice"));
+    // Every swatch in the representation chart's legend is another colour.
+    let chart = html
+        .split("<svg")
+        .find(|svg| svg.contains("1 = proportional"))
+        .unwrap();
+    let swatches: Vec<&str> = chart
+        .split("<rect")
+        .filter_map(|r| r.split("fill=\"").nth(1))
+        .filter_map(|r| r.split('"').next())
+        .collect();
+    let groups = ["age 12-17", "age 18-64", "age 65+"]
+        .iter()
+        .filter(|g| chart.contains(*g))
+        .count();
+    let distinct: HashSet<&str> = swatches.iter().copied().collect();
+    assert!(distinct.len() >= groups, "{swatches:?}");
+}
