@@ -264,11 +264,45 @@ pub fn error_chain(error: &dyn std::error::Error) -> String {
     let mut text = error.to_string();
     let mut cause = error.source();
     while let Some(c) = cause {
-        text.push_str(": ");
-        text.push_str(&c.to_string());
+        // Many errors here already say their cause in their own message: a
+        // cause the text ends with is not said twice.
+        let said = c.to_string();
+        if !text.ends_with(&said) {
+            text.push_str(": ");
+            text.push_str(&said);
+        }
         cause = c.source();
     }
     text
+}
+
+#[cfg(test)]
+mod tests {
+    /// An error whose message already ends with its cause's.
+    #[derive(Debug, thiserror::Error)]
+    #[error("cycle of 2027: {0}")]
+    struct Outer(#[source] Inner);
+
+    #[derive(Debug, thiserror::Error)]
+    #[error("no admissible idea")]
+    struct Inner;
+
+    /// An error that keeps its cause out of its message.
+    #[derive(Debug, thiserror::Error)]
+    #[error("event 3 does not replay")]
+    struct Quiet(#[source] Inner);
+
+    #[test]
+    fn a_cause_is_said_once() {
+        assert_eq!(
+            super::error_chain(&Outer(Inner)),
+            "cycle of 2027: no admissible idea"
+        );
+        assert_eq!(
+            super::error_chain(&Quiet(Inner)),
+            "event 3 does not replay: no admissible idea"
+        );
+    }
 }
 
 /// The types most programs need, in one import.

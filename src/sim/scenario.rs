@@ -387,6 +387,17 @@ impl Scenario {
                 format!("at most ideas.max_cost_kronor ({})", i.max_cost_kronor),
             );
         }
+        if i.max_cost_kronor > self.budget_kronor {
+            // The shortlist refuses a project costing more than the budget.
+            return invalid(
+                "ideas.max_cost_kronor",
+                i.max_cost_kronor,
+                format!(
+                    "at most budget_kronor ({}): a project may not cost more than the budget",
+                    self.budget_kronor
+                ),
+            );
+        }
         if i.max_projects == 0 {
             return invalid("ideas.max_projects", 0, "at least 1");
         }
@@ -996,6 +1007,9 @@ mod tests {
             }),
             ("ideas.max_cost_kronor", |s| {
                 s.ideas.max_cost_kronor = Scenario::MAX_KRONOR + 1;
+            }),
+            ("ideas.max_cost_kronor", |s| {
+                s.ideas.max_cost_kronor = s.budget_kronor + 1;
             }),
             ("ideas.max_projects", |s| s.ideas.max_projects = 0),
             ("voting.max_projects", |s| s.voting.max_projects = 0),
