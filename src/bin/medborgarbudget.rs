@@ -2,11 +2,12 @@
 //! participatory-budgeting elections and check `.pb` files.
 //!
 //! ```text
-//! medborgarbudget simulate [--scenario FILE] [--years N] [--seed S] [--store memory|sqlite:PATH|postgres:URL]
+//! medborgarbudget simulate [--scenario FILE] [--years N] [--seed S] [--store memory|sqlite:PATH|postgres:URL] [--format table|json|csv] [--print-scenario]
 //! medborgarbudget sweep [--programmes K] [--rules R,…] [--outreach true,false] [--trust low,…] [--threads N] [--format csv|json] [--out FILE]
 //! medborgarbudget report [--store …] [--programme ID] --out FILE.html
+//! medborgarbudget report --election FILE.pb [--rule RULE] --out FILE.html
 //! medborgarbudget tally FILE.pb… [--rule RULE] [--utility cost|cardinality] [--tie-break T[,T…]] [--format table|json|csv] [--lenient count|skip] [--explain]
-//! medborgarbudget check FILE.pb…
+//! medborgarbudget check FILE.pb… [--format text|json]
 //! medborgarbudget generate [--voters N] [--projects P] [--approvals A] [--seed S] --out FILE.pb
 //! medborgarbudget programme new [--store …] --setup FILE.json
 //! medborgarbudget apply [--store …] --programme ID COMMANDS.jsonl [--dry-run] [--keep-going]
@@ -101,6 +102,14 @@ enum Command {
         /// :memory: or a file: URI) or postgres://URL.
         #[arg(long, default_value_t = programmes::StoreArg::default())]
         store: programmes::StoreArg,
+        /// Output: a table per year, one JSON object, or CSV rows (the
+        /// closing line then goes to standard error).
+        #[arg(long, value_enum, default_value_t = programmes::SimulateFormat::Table)]
+        format: programmes::SimulateFormat,
+        /// Print the scenario the run would use (the default, or --scenario
+        /// with --years) as TOML, a file to start from, and run nothing.
+        #[arg(long)]
+        print_scenario: bool,
     },
     /// Simulate many programmes over a grid (rule × outreach × trust × seed) in
     /// parallel, in memory; one row per programme and year.
@@ -118,10 +127,10 @@ enum Command {
         /// The first seed.
         #[arg(long, default_value_t = 1)]
         first_seed: u64,
-        /// Counting rules (default: greedy,mes).
+        /// Counting rules, comma-separated.
         #[arg(long, value_delimiter = ',', default_values_t = [Rule::Greedy, Rule::Mes])]
         rules: Vec<Rule>,
-        /// With the scenario's outreach, without, or both (default: true,false).
+        /// With the scenario's outreach (true), without (false), or both.
         #[arg(long, value_delimiter = ',', default_values_t = [true, false])]
         outreach: Vec<bool>,
         /// Trust levels (default: the scenario's).
@@ -138,14 +147,23 @@ enum Command {
         #[arg(long)]
         out: Option<PathBuf>,
     },
-    /// Write a self-contained HTML report of a stored programme.
+    /// Write a self-contained HTML report of a stored programme, or of a real
+    /// election in a .pb file replayed through a cycle's voting step.
     Report {
         /// The store: sqlite:PATH or postgres://URL.
         #[arg(long, default_value_t = programmes::StoreArg::default())]
         store: programmes::StoreArg,
         /// The programme's id (default: the most recent in the store).
-        #[arg(long)]
+        #[arg(long, conflicts_with = "election")]
         programme: Option<String>,
+        /// A .pb file to report on instead of a stored programme: its
+        /// ballots go through a cycle's voting step and are counted by
+        /// --rule.
+        #[arg(long)]
+        election: Option<PathBuf>,
+        /// With --election: the counting rule.
+        #[arg(long, requires = "election", default_value_t = Rule::Greedy)]
+        rule: Rule,
         /// The HTML file to write.
         #[arg(long)]
         out: PathBuf,
@@ -223,6 +241,11 @@ enum Command {
         /// The files.
         #[arg(required = true)]
         files: Vec<PathBuf>,
+        /// Output: `file:line: problem` lines, or one JSON object per file
+        /// (`{"file", "valid", "problems": [{"line", "problem"}], "total",
+        /// "error": {"line", "message"} or null}`), a line each.
+        #[arg(long, value_enum, default_value_t = CheckFormat::Text)]
+        format: CheckFormat,
     },
     /// Write a synthetic approval election as a .pb file, the same for the
     /// same seed on every machine: popular projects over a floor every project
@@ -309,6 +332,15 @@ enum Format {
     Table,
     Json,
     Csv,
+}
+
+/// The output format of `check`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+enum CheckFormat {
+    /// `file:line: problem`, a line each.
+    Text,
+    /// One JSON object per file, a line each.
+    Json,
 }
 
 /// What `programme` does.
@@ -405,11 +437,19 @@ fn main() -> ExitCode {
     };
     let result = match cli.command {
         Command::Simulate {
+            print_scenario: true,
+            scenario,
+            years,
+            ..
+        } => programmes::print_scenario(scenario.as_deref(), years),
+        Command::Simulate {
             scenario,
             years,
             seed,
             store,
-        } => programmes::simulate(scenario.as_deref(), years, seed, &store),
+            format,
+            print_scenario: false,
+        } => programmes::simulate(scenario.as_deref(), years, seed, &store, format),
         Command::Sweep {
             scenario,
             years,
@@ -444,9 +484,17 @@ fn main() -> ExitCode {
             )
         }
         Command::Report {
+            election: Some(file),
+            rule,
+            out,
+            ..
+        } => programmes::report_election(&file, &rule, &out),
+        Command::Report {
             store,
             programme,
             out,
+            election: None,
+            ..
         } => programmes::report(&store, programme.as_deref(), &out),
         Command::Programme {
             action: ProgrammeAction::New { store, setup },
@@ -492,7 +540,7 @@ fn main() -> ExitCode {
             AuditAction::Export { store, out } => audit::export(&store, &out),
         },
         Command::Tally { files, args } => tally_files(&files, &args),
-        Command::Check { files } => check(&files),
+        Command::Check { files, format } => check(&files, format),
         Command::Generate {
             voters,
             projects,
@@ -1159,7 +1207,7 @@ fn csv(out: &mut impl Write, path: Option<&Path>, header: bool, c: &Counted) -> 
     Ok(())
 }
 
-fn check(files: &[PathBuf]) -> Result<(), BadInput> {
+fn check(files: &[PathBuf], format: CheckFormat) -> Result<(), BadInput> {
     let bar = ProgressBar::new(files.len() as u64).with_finish(ProgressFinish::AndClear);
     bar.set_style(
         ProgressStyle::with_template("{bar:40} {pos}/{len} {wide_msg}")
@@ -1170,6 +1218,26 @@ fn check(files: &[PathBuf]) -> Result<(), BadInput> {
     for path in files {
         bar.set_message(path.display().to_string());
         let checked = pabulib::check_file(path, ParseOptions::default());
+        if format == CheckFormat::Json {
+            let error = checked.read_error().map(|e| {
+                serde_json::json!({
+                    "line": (e.line > 0).then_some(e.line),
+                    "message": e.kind.to_string(),
+                })
+            });
+            let value = serde_json::json!({
+                "file": path.display().to_string(),
+                "valid": checked.total == 0 && error.is_none(),
+                "problems": checked
+                    .problems
+                    .iter()
+                    .map(|p| serde_json::json!({"line": p.line, "problem": p.kind.to_string()}))
+                    .collect::<Vec<_>>(),
+                "total": checked.total,
+                "error": error,
+            });
+            bar.suspend(|| output::line(format_args!("{value}")))?;
+        }
         let found = problems(path, &checked);
         if !found.is_empty() {
             bad = bad.saturating_add(checked.total);
@@ -1177,7 +1245,9 @@ fn check(files: &[PathBuf]) -> Result<(), BadInput> {
             if checked.read_error().is_some() {
                 bad = bad.saturating_add(1);
             }
-            bar.suspend(|| output::line(format_args!("{}", found.trim_end_matches('\n'))))?;
+            if format == CheckFormat::Text {
+                bar.suspend(|| output::line(format_args!("{}", found.trim_end_matches('\n'))))?;
+            }
         }
         bar.inc(1);
     }

@@ -986,3 +986,118 @@ fn generate_writes_the_same_election_for_a_seed_and_tally_counts_it() {
     assert!(stderr(&o).contains("voters"), "{}", stderr(&o));
     assert!(!dir.join("big.pb").exists());
 }
+
+/// What newcomers asked of `simulate`, `check` and `report`: other output
+/// formats, the default scenario as a file to start from, a report on a .pb
+/// file, and a scenario that cannot work refused before it runs.
+#[test]
+fn simulate_formats_print_scenario_check_json_and_report_on_a_file() {
+    let dir = folder("formats");
+    let run = |args: &[&str]| run_in(&dir, args);
+    // The default scenario as TOML reads back as the same scenario.
+    let o = run(&["simulate", "--print-scenario", "--years", "4"]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let printed = stdout(&o);
+    assert!(
+        printed.contains("years = 4") && printed.contains("budget_kronor"),
+        "{printed}"
+    );
+    std::fs::write(dir.join("printed.toml"), &printed).unwrap();
+    let again = run(&["simulate", "--print-scenario", "--scenario", "printed.toml"]);
+    assert_eq!(stdout(&again), printed);
+
+    let o = run(&[
+        "simulate",
+        "--scenario",
+        "small.toml",
+        "--store",
+        "memory",
+        "--format",
+        "json",
+    ]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let json: serde_json::Value = serde_json::from_str(&stdout(&o)).unwrap();
+    let years = json["years"].as_array().unwrap();
+    assert_eq!(years.len(), 3);
+    assert_eq!(years[0]["year"], 2027);
+    assert!(json["events_written"].as_u64().unwrap() > 0);
+    let o = run(&[
+        "simulate",
+        "--scenario",
+        "small.toml",
+        "--store",
+        "memory",
+        "--format",
+        "csv",
+    ]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let csv = stdout(&o);
+    let lines: Vec<&str> = csv.lines().collect();
+    assert_eq!(lines.len(), 4, "{csv}");
+    assert!(
+        lines[0].starts_with("year,population,voters,turnout"),
+        "{csv}"
+    );
+    assert!(lines[1].starts_with("2027,1500,"), "{csv}");
+    assert!(stderr(&o).contains("events written"), "{}", stderr(&o));
+
+    // A budget below the dearest project the ideas may cost.
+    std::fs::write(dir.join("poor.toml"), "budget_kronor = 100000\n").unwrap();
+    let o = run(&["simulate", "--scenario", "poor.toml", "--store", "memory"]);
+    assert_eq!(o.status.code(), Some(1));
+    assert!(
+        stderr(&o).contains("ideas.max_cost_kronor"),
+        "{}",
+        stderr(&o)
+    );
+
+    // check --format json: one object per file.
+    let good = scratch("formats-good.pb", SMALL);
+    let bad = scratch("formats-bad.pb", &repeated_voter());
+    let o = run(&[
+        "check",
+        "--format",
+        "json",
+        good.to_str().unwrap(),
+        bad.to_str().unwrap(),
+    ]);
+    assert_eq!(o.status.code(), Some(1));
+    let objects: Vec<serde_json::Value> = stdout(&o)
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    assert_eq!(objects.len(), 2);
+    assert_eq!(objects[0]["valid"], true);
+    assert_eq!(objects[1]["valid"], false);
+    assert!(objects[1]["total"].as_u64().unwrap() >= 1);
+    assert!(objects[1]["problems"][0]["line"].as_u64().unwrap() > 0);
+
+    // report --election: a real file through a cycle's voting step.
+    let o = run(&[
+        "report",
+        "--election",
+        good.to_str().unwrap(),
+        "--rule",
+        "mes",
+        "--out",
+        "file.html",
+    ]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let html = std::fs::read_to_string(dir.join("file.html")).unwrap();
+    assert!(html.contains("Counted by <b>mes</b>"), "the rule named");
+    assert!(html.contains("Park") && html.contains("Library"));
+    let o = run(&[
+        "report",
+        "--election",
+        "file.html",
+        "--programme",
+        "x",
+        "--out",
+        "x.html",
+    ]);
+    assert_eq!(
+        o.status.code(),
+        Some(2),
+        "--election and --programme together"
+    );
+}

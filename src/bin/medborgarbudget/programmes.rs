@@ -317,12 +317,31 @@ fn percent(f: medborgarbudget::tally::Fraction) -> String {
     format!("{:.1} %", f.value() * 100.0)
 }
 
+/// The output format of `simulate`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum SimulateFormat {
+    /// A heading, then a table with a row per year.
+    Table,
+    /// One JSON object: the run and its years.
+    Json,
+    /// A row per year, comma-separated, with a header.
+    Csv,
+}
+
+/// `simulate --print-scenario`: the scenario the run would use, as TOML.
+pub fn print_scenario(scenario_file: Option<&Path>, years: Option<u32>) -> Result<(), BadInput> {
+    let scenario = scenario(scenario_file, years)?;
+    let text = toml::to_string(&scenario).map_err(|e| BadInput(format!("the scenario: {e}")))?;
+    output::line(format_args!("{}", text.trim_end()))
+}
+
 /// `simulate`.
 pub fn simulate(
     scenario_file: Option<&Path>,
     years: Option<u32>,
     seed: u64,
     store: &StoreArg,
+    format: SimulateFormat,
 ) -> Result<(), BadInput> {
     let scenario = scenario(scenario_file, years)?;
     let (handle, key) = open(store)?;
@@ -330,7 +349,73 @@ pub fn simulate(
     let started = std::time::Instant::now();
     let run = sim.run(handle, key).map_err(bad)?;
     let took = started.elapsed();
+    let programme = sim.programme_id().map_err(bad)?;
+    let stored = if run.events_written == 0 {
+        format!(
+            "already stored: {} events checked, none written",
+            run.events_checked
+        )
+    } else if run.events_checked > 0 {
+        format!(
+            "continued a stored run: {} events checked, {} written",
+            run.events_checked, run.events_written
+        )
+    } else {
+        format!("{} events written", run.events_written)
+    };
+    let ms = took.as_secs_f64() * 1000.0;
     let mut out = std::io::stdout().lock();
+    match format {
+        SimulateFormat::Json => {
+            let value = serde_json::json!({
+                "scenario": scenario.name,
+                "district": scenario.district,
+                "population": scenario.population,
+                "seed": seed,
+                "rule": scenario.rule.to_string(),
+                "store": store.to_string(),
+                "programme": programme,
+                "years": run.years,
+                "events_checked": run.events_checked,
+                "events_written": run.events_written,
+                "milliseconds": ms.round(),
+            });
+            serde_json::to_writer_pretty(&mut out, &value)
+                .map_err(std::io::Error::from)
+                .and_then(|()| writeln!(out))
+                .map_err(output::stdout_failed)?;
+            return Ok(());
+        }
+        SimulateFormat::Csv => {
+            let rows = run.years.iter().map(|y| {
+                format!(
+                    "{},{},{},{:.6},{},{},{},{},{},{:.6}",
+                    y.year,
+                    y.population,
+                    y.voters,
+                    y.turnout.value(),
+                    y.ideas,
+                    y.on_ballot,
+                    y.funded,
+                    y.spent.minor(),
+                    y.spent.currency(),
+                    y.voters_with_funded.value()
+                )
+            });
+            writeln!(
+                out,
+                "year,population,voters,turnout,ideas,on_ballot,funded,spent_minor,currency,voters_with_funded"
+            )
+            .map_err(output::stdout_failed)?;
+            for row in rows {
+                writeln!(out, "{row}").map_err(output::stdout_failed)?;
+            }
+            drop(out);
+            output::note(format_args!("programme {programme}; {stored}; {ms:.0} ms"));
+            return Ok(());
+        }
+        SimulateFormat::Table => {}
+    }
     let w =
         |out: &mut dyn Write, line: String| writeln!(out, "{line}").map_err(output::stdout_failed);
     w(
@@ -340,10 +425,7 @@ pub fn simulate(
             scenario.name, scenario.district, scenario.population, scenario.rule
         ),
     )?;
-    w(
-        &mut out,
-        format!("programme {}", sim.programme_id().map_err(bad)?),
-    )?;
+    w(&mut out, format!("programme {programme}"))?;
     w(
         &mut out,
         format!(
@@ -367,23 +449,7 @@ pub fn simulate(
             ),
         )?;
     }
-    let stored = if run.events_written == 0 {
-        format!(
-            "already stored: {} events checked, none written",
-            run.events_checked
-        )
-    } else if run.events_checked > 0 {
-        format!(
-            "continued a stored run: {} events checked, {} written",
-            run.events_checked, run.events_written
-        )
-    } else {
-        format!("{} events written", run.events_written)
-    };
-    w(
-        &mut out,
-        format!("{stored}; {:.0} ms", took.as_secs_f64() * 1000.0),
-    )
+    w(&mut out, format!("{stored}; {ms:.0} ms"))
 }
 
 /// The output format of `sweep`.
@@ -482,6 +548,24 @@ fn find_programme(store: &dyn Store, id: Option<&str>) -> Result<ProgrammeId, Ba
     newest.map(|(_, id)| id).ok_or_else(|| {
         BadInput("the store holds no programme; run `medborgarbudget simulate` first".into())
     })
+}
+
+/// `report --election FILE.pb`: the file's ballots through a cycle's voting
+/// step (eligibility, window, ballot rules), counted by `rule`, reported as
+/// a counted year.
+pub fn report_election(file: &Path, rule: &Rule, out: &Path) -> Result<(), BadInput> {
+    let name = file.display();
+    let pb = medborgarbudget::pabulib::read_file(file)
+        .map_err(|e| BadInput(format!("{name}: {}", medborgarbudget::error_chain(&e))))?;
+    let cycle = medborgarbudget::pabulib::cycle::replay_vote(&pb, rule)
+        .map_err(|e| BadInput(format!("{name}: {}", medborgarbudget::error_chain(&e))))?;
+    let report = Report::cycle(&medborgarbudget::process::AnyCycle::from(cycle))
+        .map_err(|e| BadInput(format!("{name}: {}", medborgarbudget::error_chain(&e))))?;
+    output::to_file(out, |w| w.write_all(report.to_html().as_bytes()))?;
+    output::line(format_args!(
+        "wrote {} ({name} counted by {rule})",
+        out.display()
+    ))
 }
 
 /// `report`.
