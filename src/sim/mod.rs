@@ -76,8 +76,8 @@ use crate::ids::{AreaId, BallotId, CycleId, IdeaId, ProgrammeId, ProjectId, Resi
 use crate::money::{Currency, Money};
 use crate::process::{
     Allocation, AnyCycle, Command, CouncilDecision, Evaluation, FundingSource, OutreachActivity,
-    OutreachChannel, Programme, ProgrammeCommand, ProgrammeError, ProgrammeSetup, VoterRegister,
-    VotingWindow,
+    OutreachChannel, Programme, ProgrammeCommand, ProgrammeError, ProgrammeSetup, Step,
+    VoterRegister, VotingWindow,
 };
 use crate::project::{Feasibility, Milestone, Progress, ProjectProposal};
 use crate::store::memory::MemoryStore;
@@ -379,7 +379,12 @@ impl<'s> Simulation<'s> {
             }),
             established_at: at(s.first_year - 1, 6, 18)?,
         };
-        let driver = Journal::open(store, key, setup).map_err(SimError::Store)?;
+        // A step's commands are stored in one transaction (one durable
+        // commit per step, not per ballot); a kill loses at most the step
+        // under way, which running again makes anew.
+        let driver = Journal::open(store, key, setup)
+            .map_err(SimError::Store)?
+            .batched();
         let mut world = World {
             scenario: s,
             driver,
@@ -410,6 +415,7 @@ impl<'s> Simulation<'s> {
                 },
             )?;
         }
+        world.driver.commit().map_err(SimError::Store)?;
         let programme = world.driver.programme().clone();
         let metrics = ProgrammeMetrics::of(&programme)?;
         Ok(SimRun {
@@ -554,7 +560,15 @@ impl World<'_> {
             ProgrammeCommand::StartCycle { .. } => "start_cycle",
             _ => "conclude",
         };
+        // A new step, year or conclusion ends what the step before did.
+        let ends_a_step = match &command {
+            ProgrammeCommand::Cycle { command, .. } => {
+                command.name() == "abandon" || Step::ALL.iter().any(|s| s.way_out() == Some(name))
+            }
+            _ => true,
+        };
         match self.driver.apply(command) {
+            Ok(_) if ends_a_step => self.driver.commit().map_err(SimError::Store),
             Ok(_) => Ok(()),
             Err(JournalError::Refused(source)) => Err(SimError::Refused {
                 year,

@@ -85,6 +85,10 @@ pub struct Journal {
     store: Arc<dyn Store>,
     /// Set when the copy and the store may disagree.
     broken: bool,
+    /// Whether appended events wait for [`Journal::commit`].
+    batched: bool,
+    /// Events applied past the stored ones and not yet committed (batched).
+    pending: Vec<NewEvent>,
 }
 
 impl std::fmt::Debug for Journal {
@@ -151,7 +155,50 @@ impl Journal {
             position: 1,
             store,
             broken: false,
+            batched: false,
+            pending: Vec::new(),
         })
+    }
+
+    /// The journal, keeping the events of the commands it applies until
+    /// [`Journal::commit`] appends them in one transaction: a simulated
+    /// year's step in one durable commit instead of one per ballot. What was
+    /// not committed is not stored — as after a kill, running the process
+    /// again from the store continues from the last commit, so a
+    /// deterministic process resumes exactly.
+    pub fn batched(mut self) -> Journal {
+        self.batched = true;
+        self
+    }
+
+    /// Appends the events applied since the last commit, in one transaction
+    /// (nothing to do for a journal that is not [`batched`](Journal::batched),
+    /// or has nothing new).
+    ///
+    /// # Errors
+    /// [`JournalError::Store`] if the store fails; the journal then refuses
+    /// further commands until it is opened again.
+    pub fn commit(&mut self) -> Result<(), JournalError> {
+        if self.pending.is_empty() {
+            return Ok(());
+        }
+        let events = std::mem::take(&mut self.pending);
+        let count = events.len();
+        let expected = self.position - count;
+        if let Err(e) = self.store.append_as(
+            &self.stream,
+            expected as u64,
+            events,
+            Some(&self.key.fingerprint()),
+        ) {
+            self.broken = true;
+            return Err(JournalError::Store {
+                stream: self.stream.clone(),
+                message: crate::error_chain(&e),
+            });
+        }
+        self.written += count;
+        Ok(())
     }
 
     /// The programme as far as this run has come.
@@ -171,7 +218,7 @@ impl Journal {
     }
 
     /// Events this run wrote (`established` included when it created the
-    /// stream).
+    /// stream); for a [batched](Journal::batched) journal, those committed.
     pub fn written(&self) -> u64 {
         self.written as u64
     }
@@ -231,27 +278,35 @@ impl Journal {
             }
             self.matched = end;
         } else {
-            let appended = events
+            let encoded = events
                 .iter()
                 .map(NewEvent::json)
-                .collect::<Result<Vec<_>, _>>()
-                .and_then(|new| {
-                    self.store.append_as(
+                .collect::<Result<Vec<_>, _>>();
+            let appended = encoded.and_then(|new| {
+                if self.batched {
+                    self.pending.extend(new);
+                    return Ok(0);
+                }
+                self.store
+                    .append_as(
                         &stream,
                         self.position as u64,
                         new,
                         Some(&self.key.fingerprint()),
                     )
-                });
-            if let Err(e) = appended {
-                // The copy is ahead of the store now: refuse further commands.
-                self.broken = true;
-                return Err(JournalError::Store {
-                    stream,
-                    message: crate::error_chain(&e),
-                });
+                    .map(|_| events.len())
+            });
+            match appended {
+                Ok(n) => self.written += n,
+                Err(e) => {
+                    // The copy is ahead of the store now: refuse further commands.
+                    self.broken = true;
+                    return Err(JournalError::Store {
+                        stream,
+                        message: crate::error_chain(&e),
+                    });
+                }
             }
-            self.written += events.len();
         }
         self.position += events.len();
         Ok(events)

@@ -389,3 +389,128 @@ fn simulate_and_report_on_the_command_line() {
     assert_eq!(csv.lines().count(), 1 + 2 * 3, "{csv}");
     let _ = std::fs::remove_dir_all(dir);
 }
+
+/// A store that counts its appends and, from the `fail_at`-th on, fails them
+/// (a disk that fills, a process killed between two commits).
+#[derive(Debug)]
+struct Counting {
+    inner: MemoryStore,
+    appends: std::sync::atomic::AtomicUsize,
+    fail_at: usize,
+}
+
+impl Store for Counting {
+    fn append_as(
+        &self,
+        stream: &StreamId,
+        expected: u64,
+        events: Vec<medborgarbudget::store::NewEvent>,
+        voter_key: Option<&medborgarbudget::store::KeyFingerprint>,
+    ) -> Result<medborgarbudget::store::Appended, medborgarbudget::store::StoreError> {
+        let n = self
+            .appends
+            .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        if n + 1 >= self.fail_at {
+            return Err(medborgarbudget::store::StoreError::Tampered {
+                stream: stream.clone(),
+                evidence: medborgarbudget::store::Evidence::PastHead { recorded: expected },
+            });
+        }
+        self.inner.append_as(stream, expected, events, voter_key)
+    }
+    fn read(
+        &self,
+        stream: &StreamId,
+        after: u64,
+        limit: usize,
+    ) -> Result<Vec<medborgarbudget::store::StoredEvent>, medborgarbudget::store::StoreError> {
+        self.inner.read(stream, after, limit)
+    }
+    fn head(
+        &self,
+        stream: &StreamId,
+    ) -> Result<Option<medborgarbudget::store::Head>, medborgarbudget::store::StoreError> {
+        self.inner.head(stream)
+    }
+    fn streams(
+        &self,
+    ) -> Result<Vec<medborgarbudget::store::StreamInfo>, medborgarbudget::store::StoreError> {
+        self.inner.streams()
+    }
+}
+
+/// A simulated year's step is stored in one transaction, not one per
+/// ballot; a run stopped between two commits stores whole steps only, and
+/// running it again ends where an uninterrupted run ends.
+#[test]
+fn a_run_commits_once_per_step_and_resumes_from_the_last_commit() {
+    let s = small();
+    let sim = Simulation::new(&s, 3).unwrap();
+    let counting = Arc::new(Counting {
+        inner: MemoryStore::new(),
+        appends: 0.into(),
+        fail_at: usize::MAX,
+    });
+    let whole = sim.run(counting.clone(), key()).unwrap();
+    let appends = counting.appends.load(std::sync::atomic::Ordering::Relaxed);
+    let ballots: u64 = whole.years.iter().map(|y| y.voters).sum();
+    // Established, then per year a start and seven steps, and the conclusion.
+    assert!(appends <= 2 + 9 * s.years as usize, "{appends} appends");
+    assert!((ballots as usize) > 10 * appends, "{ballots} ballots");
+    let stream = StreamId::programme(sim.programme_id().unwrap());
+    let all = counting.inner.read_all(&stream, 0).unwrap();
+
+    // Stopped at the 10th commit: nine are stored, each a whole step.
+    let stopped = Arc::new(Counting {
+        inner: MemoryStore::new(),
+        appends: 0.into(),
+        fail_at: 10,
+    });
+    let err = sim.run(stopped.clone(), key()).unwrap_err();
+    assert!(
+        matches!(err, SimError::Store(JournalError::Store { .. })),
+        "{err}"
+    );
+    let kept = stopped.inner.read_all(&stream, 0).unwrap();
+    assert!(kept.len() > 1 && kept.len() < all.len());
+    let payloads = |events: &[medborgarbudget::store::StoredEvent]| {
+        events.iter().map(|e| e.payload.clone()).collect::<Vec<_>>()
+    };
+    assert!(
+        payloads(&kept) == payloads(&all[..kept.len()]),
+        "a prefix of the whole run"
+    );
+    let next = all[kept.len()].payload.clone();
+    let first_of_a_step = [
+        "start_cycle",
+        "begin_outreach",
+        "open_idea_generation",
+        "begin_shortlisting",
+        "open_voting",
+        "close_voting",
+        "begin_follow_up",
+        "close",
+        "conclude",
+    ];
+    let last = &kept[kept.len() - 1].payload;
+    assert!(
+        first_of_a_step.iter().any(|name| last.contains(name)),
+        "the store ends at a step's end: {last}"
+    );
+    assert!(!next.is_empty());
+
+    // Again, on what was kept: the same run.
+    let again: Arc<dyn Store> = Arc::new(MemoryStore::new());
+    let new: Vec<_> = kept
+        .iter()
+        .map(|e| medborgarbudget::store::NewEvent {
+            schema: e.schema,
+            payload: e.payload.clone(),
+        })
+        .collect();
+    again.append(&stream, 0, new).unwrap();
+    let resumed = sim.run(again.clone(), key()).unwrap();
+    assert_eq!(resumed.years, whole.years);
+    assert_eq!(resumed.events_checked as usize, kept.len() - 1);
+    assert_eq!(again.version(&stream).unwrap() as usize, all.len());
+}
