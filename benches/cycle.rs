@@ -77,6 +77,7 @@ fn to_voting() -> Result<Vec<Command>, Box<dyn std::error::Error>> {
             languages: vec!["sv".into()],
             people_reached: 100,
             held_on: t(2).date_naive(),
+            groups: Vec::new(),
         }),
         Command::OpenIdeaGeneration { at: t(3) },
     ];

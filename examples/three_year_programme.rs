@@ -310,6 +310,7 @@ impl Run {
                     languages: languages.into_iter().map(String::from).collect(),
                     people_reached: reached,
                     held_on: date(year, month, dayn),
+                    groups: Vec::new(),
                 }),
             )?;
         }

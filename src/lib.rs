@@ -54,6 +54,7 @@
 //!     languages: vec!["sv".into(), "ar".into(), "so".into()],
 //!     people_reached: 900,
 //!     held_on: day(3).date_naive(),
+//!     groups: Vec::new(),
 //! })?;
 //!
 //! // 3. Idégenerering: eligible residents submit ideas.

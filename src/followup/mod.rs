@@ -58,6 +58,7 @@ use std::collections::{HashMap, HashSet};
 use serde::{Deserialize, Serialize};
 
 use crate::ballot::{Ballot, Choices};
+use crate::idea::Idea;
 use crate::ids::{CycleId, ProgrammeId, ProjectId, ResidentId};
 use crate::money::{Money, MoneyError};
 use crate::process::stage::Decided;
@@ -96,6 +97,21 @@ pub struct GroupTurnout {
     /// `None` when suppressed.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub representation: Option<Fraction>,
+    /// Contacts made by the outreach activities aimed at the group (the
+    /// people each reported reaching, added up; activities aimed at everyone
+    /// are not counted here): the first stage of the group's funnel.
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub reached: u64,
+    /// Ideas whose author belongs to the group: the second stage (the third
+    /// is `voters`).
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub ideas: u64,
+}
+
+/// For serde: a funnel count of zero is left out, so that figures without a
+/// funnel serialise, and digest, as they did before it existed.
+fn is_zero(n: &u64) -> bool {
+    *n == 0
 }
 
 /// The distribution of a per-voter measure: its mean and its Gini coefficient
@@ -346,6 +362,8 @@ impl GroupTurnout {
             representation: v_g
                 .map(|v_g| ratio_of_products(wide(v_g), wide(p), wide(v), wide(p_g)))
                 .transpose()?,
+            reached: 0,
+            ideas: 0,
         })
     }
 }
@@ -355,7 +373,7 @@ struct Inputs<'a> {
     setup: &'a CycleSetup,
     additions: &'a [Allocation],
     outreach: &'a [OutreachActivity],
-    ideas: usize,
+    ideas: &'a [Idea],
     projects: &'a [Project],
     ballots: &'a [Ballot],
     decision: &'a FundingDecision,
@@ -510,15 +528,33 @@ impl Inputs<'_> {
                 .flat_map(|b| &b.groups)
                 .find(|g| g.name == count.group)
                 .map_or(0, |g| u64::from(g.size));
-            groups.push(
-                GroupTurnout::new(
-                    &count.dimension,
-                    &count.group,
-                    (size, population),
-                    (count.voters, voters),
-                )
-                .map_err(self.overflow("a group's representation"))?,
-            );
+            let mut row = GroupTurnout::new(
+                &count.dimension,
+                &count.group,
+                (size, population),
+                (count.voters, voters),
+            )
+            .map_err(self.overflow("a group's representation"))?;
+            // The funnel: contacts by the activities aimed at the group, and
+            // its residents' ideas.
+            row.reached = self
+                .outreach
+                .iter()
+                .filter(|a| {
+                    a.groups
+                        .iter()
+                        .any(|t| t.dimension == count.dimension && t.group == count.group)
+                })
+                .map(|a| u64::from(a.people_reached))
+                .sum();
+            row.ideas = self
+                .ideas
+                .iter()
+                .filter(|i| {
+                    i.submission().author.group(&count.dimension) == Some(count.group.as_str())
+                })
+                .count() as u64;
+            groups.push(row);
         }
 
         // Money and delivery.
@@ -578,7 +614,7 @@ impl Inputs<'_> {
                 .map(|a| u64::from(a.people_reached))
                 .sum(),
             outreach_activities: self.outreach.len() as u64,
-            ideas: self.ideas as u64,
+            ideas: self.ideas.len() as u64,
             projects_on_ballot: shortlist.len() as u64,
             funded: self.decision.funded.len() as u64,
             voters_with_funded: ratio(with_funded, n),
@@ -620,7 +656,7 @@ impl CycleMetrics {
             setup: &core.setup,
             additions: &core.additions,
             outreach: &core.outreach,
-            ideas: core.ideas.len(),
+            ideas: &core.ideas,
             projects: &core.projects,
             ballots: core.ballots.as_slice(),
             decision,
@@ -644,7 +680,9 @@ impl CycleMetrics {
 
     /// Whether the figures published when `cycle` closed are its own: `None`
     /// when it has not closed or its evaluation pinned no figures, otherwise
-    /// whether the recorded digest is the digest of the figures computed now.
+    /// whether the recorded digest is the digest of the figures computed now
+    /// (for a digest recorded before the funnel by group existed, of the
+    /// figures without it).
     /// This recounts (with the exact EJR check), so it runs when asked, never
     /// when a cycle is loaded.
     ///
@@ -654,7 +692,18 @@ impl CycleMetrics {
         let Some(recorded) = cycle.evaluation().and_then(|e| e.figures) else {
             return Ok(None);
         };
-        Ok(Some(CycleMetrics::of(cycle)?.digest()? == recorded))
+        let figures = CycleMetrics::of(cycle)?;
+        if figures.digest()? == recorded {
+            return Ok(Some(true));
+        }
+        // Figures published before the funnel by group existed: the digest
+        // covers the rest of them.
+        let mut before = figures;
+        for g in &mut before.groups {
+            g.reached = 0;
+            g.ideas = 0;
+        }
+        Ok(Some(before.digest()? == recorded))
     }
 }
 
@@ -689,7 +738,7 @@ impl<S: Decided> Cycle<S> {
             setup: self.setup(),
             additions: self.additions(),
             outreach: self.outreach(),
-            ideas: self.ideas().len(),
+            ideas: self.ideas(),
             projects: self.projects(),
             ballots: self.ballots(),
             decision: self.decision(),

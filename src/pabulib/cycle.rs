@@ -302,6 +302,7 @@ pub fn replay_vote(
         languages: vec![file.meta("language").unwrap_or("und").trim().to_owned()],
         people_reached: population,
         held_on: day(2).date_naive(),
+        groups: Vec::new(),
     })?;
     let mut c = c.open_idea_generation(day(3))?;
     let proposer = Resident::new(ResidentId::from_u128(u128::MAX), born, area_id, born);

@@ -232,6 +232,17 @@ pub enum CycleError {
     /// Arithmetic on money failed.
     #[error(transparent)]
     Money(#[from] MoneyError),
+    /// An outreach activity aims at a group the area's breakdown does not
+    /// have, or names one twice.
+    #[error("outreach aimed at {dimension}={group}: {problem}")]
+    OutreachGroup {
+        /// The dimension.
+        dimension: String,
+        /// The group.
+        group: String,
+        /// What is wrong: not a group of the area, or named twice.
+        problem: &'static str,
+    },
     /// A required text is empty.
     #[error("{field} may not be empty")]
     EmptyText {

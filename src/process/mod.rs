@@ -47,7 +47,7 @@ pub use programme::{
 pub use records::{
     Allocation, CouncilDecision, CycleSetup, Evaluation, FiguresDigest, FundingDecision,
     FundingSource, GroupCount, Lesson, MIN_CELL, OutreachActivity, OutreachChannel, Participation,
-    ProjectScore, RulesVersion, VoterRegister, VotingWindow,
+    ProjectScore, RulesVersion, TargetGroup, VoterRegister, VotingWindow,
 };
 pub use snapshot::{Snapshot, SnapshotError};
 pub use stage::{

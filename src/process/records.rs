@@ -159,6 +159,32 @@ pub struct OutreachActivity {
     pub people_reached: u32,
     /// When it took place.
     pub held_on: NaiveDate,
+    /// The population groups it was aimed at, from the area's breakdown
+    /// (none: everyone). Follow-up sets, for each group, the contacts made
+    /// by the activities aimed at it beside its ideas and its voters.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub groups: Vec<TargetGroup>,
+}
+
+/// A population group an outreach activity is aimed at: a group of one of
+/// the area's breakdowns (`age` → `12-17`).
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TargetGroup {
+    /// The dimension (`age`, `language`).
+    pub dimension: String,
+    /// The group within it.
+    pub group: String,
+}
+
+impl TargetGroup {
+    /// The group `group` of `dimension`.
+    pub fn new(dimension: impl Into<String>, group: impl Into<String>) -> TargetGroup {
+        TargetGroup {
+            dimension: dimension.into(),
+            group: group.into(),
+        }
+    }
 }
 
 /// When ballots may be cast: from `opens` (inclusive) to `closes` (exclusive).

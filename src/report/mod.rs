@@ -49,7 +49,7 @@
 //! #     let mut c = c.begin_outreach(day(1))?;
 //! #     c.record_outreach(OutreachActivity { channel: OutreachChannel::DoorToDoor,
 //! #         description: "Door to door".into(), languages: vec!["sv".into()],
-//! #         people_reached: 500, held_on: day(3).date_naive() })?;
+//! #         people_reached: 500, held_on: day(3).date_naive(), groups: Vec::new() })?;
 //! #     let mut c = c.open_idea_generation(day(10))?;
 //! #     let resident = |n: u128| Resident::new(ResidentId::from_u128(n),
 //! #         NaiveDate::from_ymd_opt(1990, 1, 1).unwrap(), area.id(),

@@ -667,7 +667,7 @@ fn year(out: &mut String, y: &YearPart, in_programme: bool) {
     needed_list(out, y);
 
     if !m.groups.is_empty() {
-        out.push_str("<h3>Who voted</h3>\n<table>\n<thead><tr><th>Group</th><th>Population</th><th>Voters</th><th>Turnout</th><th>Representation</th></tr></thead>\n<tbody>\n");
+        out.push_str("<h3>Who took part</h3>\n<table>\n<thead><tr><th>Group</th><th>Population</th><th>Outreach contacts aimed at it</th><th>Ideas</th><th>Voters</th><th>Turnout</th><th>Representation</th></tr></thead>\n<tbody>\n");
         let mut suppressed = false;
         for g in &m.groups {
             let (voters, turnout, representation) = match (g.voters, &g.turnout, g.representation) {
@@ -681,16 +681,19 @@ fn year(out: &mut String, y: &YearPart, in_programme: bool) {
             };
             let _ = writeln!(
                 out,
-                "<tr><td>{} {}</td><td class=\"num\">{}</td><td class=\"num\">{}</td><td class=\"num\">{}</td><td class=\"num\">{}</td></tr>",
+                "<tr><td>{} {}</td><td class=\"num\">{}</td><td class=\"num\">{}</td><td class=\"num\">{}</td><td class=\"num\">{}</td><td class=\"num\">{}</td><td class=\"num\">{}</td></tr>",
                 escape(&g.dimension),
                 escape(&g.group),
                 int(i128::from(g.population)),
+                int(i128::from(g.reached)),
+                int(i128::from(g.ideas)),
                 voters,
                 turnout,
                 representation
             );
         }
         out.push_str("</tbody>\n</table>\n");
+        out.push_str("<p class=\"note\">From outreach to the vote, by group: the contacts made by the outreach activities aimed at the group (those aimed at everyone are not counted here; one aimed at several groups counts its whole reach for each), the ideas its residents submitted, and its voters against its share of the population.</p>\n");
         if suppressed {
             out.push_str("<p class=\"note\">– : too few voters to publish (the count is suppressed to protect who voted).</p>\n");
         }

@@ -77,7 +77,7 @@ use crate::money::{Currency, Money};
 use crate::process::{
     Allocation, AnyCycle, Command, CouncilDecision, Evaluation, FundingSource, OutreachActivity,
     OutreachChannel, Programme, ProgrammeCommand, ProgrammeError, ProgrammeSetup, Step,
-    VoterRegister, VotingWindow,
+    TargetGroup, VoterRegister, VotingWindow,
 };
 use crate::project::{Feasibility, Milestone, Progress, ProjectProposal};
 use crate::store::memory::MemoryStore;
@@ -681,6 +681,7 @@ impl World<'_> {
                 languages: vec!["sv".into()],
                 people_reached: s.population,
                 held_on: date(year, 1, 16)?,
+                groups: Vec::new(),
             }),
         )?;
         let mut boost = vec![1.0f64; self.people.len()];
@@ -705,6 +706,13 @@ impl World<'_> {
                     languages: vec!["sv".into()],
                     people_reached: reached,
                     held_on: date(year, 1, 20 + u32::try_from(k % 8).unwrap_or(0))?,
+                    // The scenario checks each is `dimension=group` of the area.
+                    groups: o
+                        .groups
+                        .iter()
+                        .filter_map(|t| t.split_once('='))
+                        .map(|(d, g)| TargetGroup::new(d, g))
+                        .collect(),
                 }),
             )?;
         }

@@ -94,6 +94,7 @@ pub fn voting_cycle(id: CycleId) -> Vec<Event> {
                 languages: vec!["sv".into()],
                 people_reached: 10,
                 held_on: day(1).date_naive(),
+                groups: Vec::new(),
             }),
             Command::OpenIdeaGeneration { at: day(2) },
         ];

@@ -128,6 +128,7 @@ pub fn activity() -> OutreachActivity {
         languages: vec!["sv".into(), "ar".into()],
         people_reached: 800,
         held_on: day(3).date_naive(),
+        groups: Vec::new(),
     }
 }
 

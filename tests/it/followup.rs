@@ -144,6 +144,8 @@ fn expected() -> CycleMetrics {
                 turnout: Some(f(1, 450)),
                 // (2/10) / (900/7 600)
                 representation: Some(f(76, 45)),
+                reached: 0,
+                ideas: 0,
             },
             GroupTurnout {
                 dimension: "age".into(),
@@ -152,6 +154,9 @@ fn expected() -> CycleMetrics {
                 voters: Some(6),
                 turnout: Some(f(3, 2_500)),
                 representation: Some(f(114, 125)),
+                reached: 0,
+                // The three ideas' authors are adults.
+                ideas: 3,
             },
             GroupTurnout {
                 dimension: "age".into(),
@@ -160,6 +165,8 @@ fn expected() -> CycleMetrics {
                 voters: Some(2),
                 turnout: Some(f(1, 350)),
                 representation: Some(f(76, 35)),
+                reached: 0,
+                ideas: 0,
             },
         ],
         outreach_reached: 800,
@@ -663,4 +670,58 @@ fn through_a_repository_the_register_is_matched_by_pseudonym() {
             .any(|e| e.payload.contains(&ResidentId::from_u128(101).to_string()))
     );
     assert!(store.streams().unwrap().len() == 1);
+}
+
+/// The funnel by group: contacts made by the outreach aimed at a group, and
+/// the ideas of its residents, beside its voters; outreach aimed at a group
+/// the area does not have, or at one twice, is refused.
+#[test]
+fn the_funnel_counts_contacts_aimed_at_a_group_and_its_ideas() {
+    use medborgarbudget::process::{OutreachActivity, TargetGroup};
+    let aimed = OutreachActivity {
+        groups: vec![TargetGroup::new("age", "12-17")],
+        people_reached: 300,
+        ..activity()
+    };
+    let mut cycle = AnyCycle::from(Cycle::new(setup()));
+    for command in year_commands(approval_rules()) {
+        if matches!(command, Command::OpenVoting { .. }) {
+            break;
+        }
+        let outreach = matches!(command, Command::RecordOutreach(_));
+        cycle.apply(command).unwrap();
+        if outreach {
+            cycle.apply(Command::RecordOutreach(aimed.clone())).unwrap();
+        }
+    }
+    for command in vote_commands(true) {
+        cycle.apply(command).unwrap();
+    }
+    let c: Cycle<Implementation> = cycle.try_into().unwrap();
+    let m = c.metrics().unwrap();
+    let group = |name: &str| m.groups.iter().find(|g| g.group == name).unwrap();
+    assert_eq!((group("12-17").reached, group("12-17").ideas), (300, 0));
+    assert_eq!((group("18-64").reached, group("18-64").ideas), (0, 3));
+    assert_eq!((group("65+").reached, group("65+").ideas), (0, 0));
+    assert_eq!(m.outreach_reached, 800 + 300);
+
+    let mut outreach = at::<medborgarbudget::process::stage::Outreach>();
+    for groups in [
+        vec![TargetGroup::new("age", "30-44")],
+        vec![TargetGroup::new("language", "12-17")],
+        vec![
+            TargetGroup::new("age", "65+"),
+            TargetGroup::new("age", "65+"),
+        ],
+    ] {
+        let before = outreach.clone();
+        let err = outreach
+            .record_outreach(OutreachActivity {
+                groups,
+                ..activity()
+            })
+            .unwrap_err();
+        assert!(matches!(err, CycleError::OutreachGroup { .. }), "{err}");
+        assert_eq!(outreach, before, "a refused command changes nothing");
+    }
 }

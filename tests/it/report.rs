@@ -391,6 +391,8 @@ fn the_rules_table_has_no_column_twice_and_groups_no_colour_twice() {
     assert!(html.contains("<th>Equal shares</th>"));
     assert!(html.contains("Outreach contacts") && !html.contains("Reached by outreach"));
     assert!(html.contains("a resident reached by two activities counts twice"));
+    // The funnel by group: outreach aimed at it, ideas, voters.
+    assert!(html.contains("<th>Outreach contacts aimed at it</th><th>Ideas</th><th>Voters</th>"));
     // Every swatch in the representation chart's legend is another colour.
     let chart = html
         .split("<svg")

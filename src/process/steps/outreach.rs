@@ -22,13 +22,33 @@ impl Cycle<Outreach> {
     /// Records an outreach activity.
     ///
     /// # Errors
-    /// No language, an empty description, or a date before outreach began.
+    /// No language, an empty description, a target group the area does not
+    /// have (or one named twice), or a date before outreach began.
     pub fn record_outreach(&mut self, activity: OutreachActivity) -> Result<(), CycleError> {
         require_text("the activity's description", &activity.description)?;
         if activity.languages.iter().all(|l| l.trim().is_empty()) {
             return Err(CycleError::EmptyText {
                 field: "the activity's languages",
             });
+        }
+        let area = &self.core.setup.area;
+        for (k, target) in activity.groups.iter().enumerate() {
+            let problem = if activity.groups[..k].contains(target) {
+                Some("named twice")
+            } else if !area.breakdown().iter().any(|b| {
+                b.dimension == target.dimension && b.groups.iter().any(|g| g.name == target.group)
+            }) {
+                Some("not a group of the area's breakdown")
+            } else {
+                None
+            };
+            if let Some(problem) = problem {
+                return Err(CycleError::OutreachGroup {
+                    dimension: target.dimension.clone(),
+                    group: target.group.clone(),
+                    problem,
+                });
+            }
         }
         if activity.held_on < self.core.began().date_naive() {
             return Err(CycleError::BeforeStep {
