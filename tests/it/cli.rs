@@ -1006,30 +1006,25 @@ fn simulate_formats_print_scenario_check_json_and_report_on_a_file() {
     let again = run(&["simulate", "--print-scenario", "--scenario", "printed.toml"]);
     assert_eq!(stdout(&again), printed);
 
-    let o = run(&[
-        "simulate",
-        "--scenario",
-        "small.toml",
-        "--store",
-        "memory",
-        "--format",
-        "json",
-    ]);
+    let simulate_as = |format| {
+        run(&[
+            "simulate",
+            "--scenario",
+            "small.toml",
+            "--store",
+            "memory",
+            "--format",
+            format,
+        ])
+    };
+    let o = simulate_as("json");
     assert!(o.status.success(), "{}", stderr(&o));
     let json: serde_json::Value = serde_json::from_str(&stdout(&o)).unwrap();
     let years = json["years"].as_array().unwrap();
     assert_eq!(years.len(), 3);
     assert_eq!(years[0]["year"], 2027);
     assert!(json["events_written"].as_u64().unwrap() > 0);
-    let o = run(&[
-        "simulate",
-        "--scenario",
-        "small.toml",
-        "--store",
-        "memory",
-        "--format",
-        "csv",
-    ]);
+    let o = simulate_as("csv");
     assert!(o.status.success(), "{}", stderr(&o));
     let csv = stdout(&o);
     let lines: Vec<&str> = csv.lines().collect();

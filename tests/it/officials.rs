@@ -43,12 +43,94 @@ fn run(dir: &Path, env: &[(&str, &str)], args: &[&str]) -> Output {
     o
 }
 
+/// The run failed with exit code 1, saying `what` on standard error.
+#[track_caller]
+fn exits_1_saying(o: &Output, what: &str) {
+    assert_eq!(o.status.code(), Some(1), "{}", text(&o.stdout));
+    assert!(text(&o.stderr).contains(what), "{}", text(&o.stderr));
+}
+
 fn text(bytes: &[u8]) -> String {
     String::from_utf8_lossy(bytes).into_owned()
 }
 
 fn hex(bytes: &[u8]) -> String {
     bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+/// A PostgreSQL schema of its own for one test, with fresh keys, dropped when
+/// the test ends (even on failure).
+#[cfg(feature = "postgres")]
+struct Pg {
+    url: String,
+    schema: String,
+    voter: String,
+    log: String,
+}
+
+#[cfg(feature = "postgres")]
+impl Pg {
+    /// The schema for test `name`; `None` (the test is skipped, with a
+    /// notice) without `MEDBORGARBUDGET_PG_URL`, unless `CI` is set.
+    fn new(name: &str) -> Option<Pg> {
+        use medborgarbudget::store::{LogKey, VoterKey};
+        let Ok(url) = std::env::var("MEDBORGARBUDGET_PG_URL") else {
+            assert!(
+                std::env::var_os("CI").is_none(),
+                "CI is set but MEDBORGARBUDGET_PG_URL is not: the PostgreSQL tests must run"
+            );
+            println!("skipped: set MEDBORGARBUDGET_PG_URL to run the PostgreSQL tests");
+            return None;
+        };
+        Some(Pg {
+            url,
+            schema: format!("mbtest_{}_{name}", std::process::id()),
+            voter: VoterKey::random().to_hex(),
+            log: LogKey::random().to_hex(),
+        })
+    }
+
+    /// The `--store` argument.
+    fn store(&self) -> String {
+        let join = if self.url.contains('?') { '&' } else { '?' };
+        format!("{}{join}schema={}", self.url, self.schema)
+    }
+
+    /// The keys, as the tool reads them.
+    fn env(&self) -> [(&str, &str); 2] {
+        [
+            ("MEDBORGARBUDGET_VOTER_KEY", self.voter.as_str()),
+            ("MEDBORGARBUDGET_LOG_KEY", self.log.as_str()),
+        ]
+    }
+
+    /// The store, opened as the tool opens it, and the voter key.
+    fn open(
+        &self,
+    ) -> (
+        std::sync::Arc<dyn medborgarbudget::store::Store>,
+        medborgarbudget::store::VoterKey,
+    ) {
+        use medborgarbudget::store::postgres::PostgresStore;
+        use medborgarbudget::store::{LogKey, VoterKey};
+        let store = PostgresStore::connect(&self.url, &self.schema)
+            .unwrap()
+            .with_log_key(LogKey::from_hex(&self.log).unwrap());
+        (
+            std::sync::Arc::new(store),
+            VoterKey::from_hex(&self.voter).unwrap(),
+        )
+    }
+}
+
+#[cfg(feature = "postgres")]
+impl Drop for Pg {
+    fn drop(&mut self) {
+        use medborgarbudget::store::postgres::PostgresStore;
+        if let Ok(s) = PostgresStore::connect(&self.url, &self.schema) {
+            let _ = s.drop_schema();
+        }
+    }
 }
 
 /// `audit verify` passes on a sound store and `audit export` writes each
@@ -109,12 +191,7 @@ fn verify_and_export(dir: &Path, env: &[(&str, &str)], store: &str) {
         env,
         &["audit", "export", "--store", store, "--out", "export"],
     );
-    assert_eq!(o.status.code(), Some(1));
-    assert!(
-        text(&o.stderr).contains("is not empty"),
-        "{}",
-        text(&o.stderr)
-    );
+    exits_1_saying(&o, "is not empty");
 }
 
 #[test]
@@ -192,35 +269,10 @@ fn audit_replays_a_well_chained_store_through_the_rules() {
 #[test]
 #[cfg(feature = "postgres")]
 fn audit_verifies_and_exports_a_postgresql_store_and_finds_tampering() {
-    use medborgarbudget::store::postgres::PostgresStore;
-    use medborgarbudget::store::{LogKey, VoterKey};
-
-    let Ok(url) = std::env::var("MEDBORGARBUDGET_PG_URL") else {
-        assert!(
-            std::env::var_os("CI").is_none(),
-            "CI is set but MEDBORGARBUDGET_PG_URL is not: the PostgreSQL tests must run"
-        );
-        println!("skipped: set MEDBORGARBUDGET_PG_URL to run the PostgreSQL tests");
+    let Some(pg) = Pg::new("officials") else {
         return;
     };
-    let schema = format!("mbtest_{}_officials", std::process::id());
-    /// Drops the schema when the test ends, even on failure.
-    struct Drop_(String, String);
-    impl Drop for Drop_ {
-        fn drop(&mut self) {
-            if let Ok(s) = PostgresStore::connect(&self.0, &self.1) {
-                let _ = s.drop_schema();
-            }
-        }
-    }
-    let _cleanup = Drop_(url.clone(), schema.clone());
-    let join = if url.contains('?') { '&' } else { '?' };
-    let store = format!("{url}{join}schema={schema}");
-    let (voter, log) = (VoterKey::random().to_hex(), LogKey::random().to_hex());
-    let env = [
-        ("MEDBORGARBUDGET_VOTER_KEY", voter.as_str()),
-        ("MEDBORGARBUDGET_LOG_KEY", log.as_str()),
-    ];
+    let (store, env, schema, url) = (pg.store(), pg.env(), &pg.schema, &pg.url);
     let dir = folder("postgres");
     let o = run(
         &dir,
@@ -235,7 +287,7 @@ fn audit_verifies_and_exports_a_postgresql_store_and_finds_tampering() {
     assert!(o.status.success(), "{}", text(&o.stderr));
     assert!(text(&o.stdout).contains("seal not checked"));
 
-    let mut client = postgres::Client::connect(&url, postgres::NoTls).unwrap();
+    let mut client = postgres::Client::connect(url, postgres::NoTls).unwrap();
     let changed = client
         .execute(
             &format!(
@@ -254,40 +306,70 @@ fn audit_verifies_and_exports_a_postgresql_store_and_finds_tampering() {
     );
 }
 
-/// `status` tells, year by year, what each step still needs: a programme in
-/// its first year's criteria step lacks its ballot rules and criteria, then
-/// is ready to begin outreach; later years are not started, and the
-/// programme cannot be concluded yet.
-#[test]
-fn status_says_what_each_year_still_needs() {
-    use crate::common::{FIRST, allocation, approval_rules, criteria, programme_setup, yday};
-    use medborgarbudget::area::Eligibility;
-    use medborgarbudget::ids::CycleId;
-    use medborgarbudget::process::{Command, Programme, ProgrammeCommand, ProgrammeEvent};
-    use medborgarbudget::store::Repository;
-    use std::sync::Arc;
-
-    let dir = folder("status");
+/// An SQLite store `medborgarbudget.db` in `dir` with its keys beside it, as
+/// the tool creates them.
+fn keyed_sqlite(
+    dir: &Path,
+) -> (
+    std::sync::Arc<dyn medborgarbudget::store::Store>,
+    medborgarbudget::store::VoterKey,
+) {
     let path = dir.join("medborgarbudget.db");
     let files = KeyFiles::beside(&path);
     let voter = files.voter_key(true).unwrap();
     let store = SqliteStore::open(&path)
         .unwrap()
         .with_log_key(files.log_key(true).unwrap().unwrap());
-    let mut repo = Repository::<Programme>::new(Arc::new(store), voter);
+    (std::sync::Arc::new(store), voter)
+}
+
+/// The shared test programme established in `store`, its first year
+/// started: the repository that wrote it, and its id.
+fn first_year_started(
+    store: std::sync::Arc<dyn medborgarbudget::store::Store>,
+    voter: medborgarbudget::store::VoterKey,
+) -> (
+    medborgarbudget::store::Repository<medborgarbudget::process::Programme>,
+    medborgarbudget::ids::ProgrammeId,
+) {
+    use crate::common::{FIRST, programme_setup, yday};
+    use medborgarbudget::ids::CycleId;
+    use medborgarbudget::process::{ProgrammeCommand, ProgrammeEvent};
+
+    let mut repo = medborgarbudget::store::Repository::new(store, voter);
     let setup = programme_setup(3, false);
     let id = setup.id;
     repo.create(id, ProgrammeEvent::Established(setup)).unwrap();
-    let cycle = |command| ProgrammeCommand::Cycle {
-        year: FIRST,
-        command,
-    };
-    for command in [
+    repo.execute(
+        id,
         ProgrammeCommand::StartCycle {
             id: CycleId::from_u128(1),
             year: FIRST,
             at: yday(FIRST, 0),
         },
+    )
+    .unwrap();
+    (repo, id)
+}
+
+/// `status` tells, year by year, what each step still needs: a programme in
+/// its first year's criteria step lacks its ballot rules and criteria, then
+/// is ready to begin outreach; later years are not started, and the
+/// programme cannot be concluded yet.
+#[test]
+fn status_says_what_each_year_still_needs() {
+    use crate::common::{FIRST, allocation, approval_rules, criteria};
+    use medborgarbudget::area::Eligibility;
+    use medborgarbudget::process::{Command, ProgrammeCommand};
+
+    let dir = folder("status");
+    let (store, voter) = keyed_sqlite(&dir);
+    let (mut repo, id) = first_year_started(store, voter);
+    let cycle = |command| ProgrammeCommand::Cycle {
+        year: FIRST,
+        command,
+    };
+    for command in [
         cycle(Command::SetBudget(allocation(1_000_000))),
         cycle(Command::SetEligibility(Eligibility::residents_aged(12))),
     ] {
@@ -344,12 +426,7 @@ fn status_says_what_each_year_still_needs() {
             "00000000-0000-0000-0000-000000000001",
         ],
     );
-    assert_eq!(o.status.code(), Some(1));
-    assert!(
-        text(&o.stderr).contains("no programme"),
-        "{}",
-        text(&o.stderr)
-    );
+    exits_1_saying(&o, "no programme");
 }
 
 /// The documented setup and first commands (`docs/officials/`).
@@ -375,18 +452,21 @@ const BAD_LINES: &str = r#"{"cycle": {"year": 2027, "command": {"submit_idea": {
 fn new_and_apply(dir: &Path, env: &[(&str, &str)], store: &str) {
     let setup = officials_doc("setup.json");
     let year = officials_doc("year-2027.jsonl");
-    let o = run(
-        dir,
-        env,
-        &[
-            "programme",
-            "new",
-            "--store",
-            store,
-            "--setup",
-            setup.to_str().unwrap(),
-        ],
-    );
+    let establish = || {
+        run(
+            dir,
+            env,
+            &[
+                "programme",
+                "new",
+                "--store",
+                store,
+                "--setup",
+                setup.to_str().unwrap(),
+            ],
+        )
+    };
+    let o = establish();
     assert!(o.status.success(), "{}", text(&o.stderr));
     let out = text(&o.stdout);
     let id = out
@@ -471,23 +551,11 @@ fn new_and_apply(dir: &Path, env: &[(&str, &str)], store: &str) {
     assert_eq!(events(dir), 9, "a dry run stores nothing");
 
     let o = apply(&["--keep-going"], "bad.jsonl");
-    assert_eq!(o.status.code(), Some(1));
-    assert!(text(&o.stderr).contains("1 accepted, 3 refused; the accepted lines are stored"));
+    exits_1_saying(&o, "1 accepted, 3 refused; the accepted lines are stored");
     assert_eq!(events(dir), 10);
 
     // Establishing it again, or applying to a programme the store lacks.
-    let o = run(
-        dir,
-        env,
-        &[
-            "programme",
-            "new",
-            "--store",
-            store,
-            "--setup",
-            setup.to_str().unwrap(),
-        ],
-    );
+    let o = establish();
     assert!(
         o.status.success(),
         "a new id each time: {}",
@@ -505,12 +573,7 @@ fn new_and_apply(dir: &Path, env: &[(&str, &str)], store: &str) {
             "bad.jsonl",
         ],
     );
-    assert_eq!(o.status.code(), Some(1));
-    assert!(
-        text(&o.stderr).contains("no programme"),
-        "{}",
-        text(&o.stderr)
-    );
+    exits_1_saying(&o, "no programme");
 }
 
 #[test]
@@ -539,12 +602,7 @@ fn programme_new_and_apply_on_sqlite() {
     )
     .unwrap();
     let o = run(&dir, &[], &["programme", "new", "--setup", "typo.json"]);
-    assert_eq!(o.status.code(), Some(1));
-    assert!(
-        text(&o.stderr).contains("unknown field `yeras`"),
-        "{}",
-        text(&o.stderr)
-    );
+    exits_1_saying(&o, "unknown field `yeras`");
     // Two years is not a programme.
     std::fs::write(
         dir.join("short.json"),
@@ -552,46 +610,19 @@ fn programme_new_and_apply_on_sqlite() {
     )
     .unwrap();
     let o = run(&dir, &[], &["programme", "new", "--setup", "short.json"]);
-    assert_eq!(o.status.code(), Some(1));
-    assert!(
-        text(&o.stderr).contains("short.json: a programme must commit to at least 3 years, not 2"),
-        "{}",
-        text(&o.stderr)
+    exits_1_saying(
+        &o,
+        "short.json: a programme must commit to at least 3 years, not 2",
     );
 }
 
 #[test]
 #[cfg(feature = "postgres")]
 fn programme_new_and_apply_on_postgresql() {
-    use medborgarbudget::store::postgres::PostgresStore;
-    use medborgarbudget::store::{LogKey, VoterKey};
-
-    let Ok(url) = std::env::var("MEDBORGARBUDGET_PG_URL") else {
-        assert!(
-            std::env::var_os("CI").is_none(),
-            "CI is set but MEDBORGARBUDGET_PG_URL is not: the PostgreSQL tests must run"
-        );
-        println!("skipped: set MEDBORGARBUDGET_PG_URL to run the PostgreSQL tests");
+    let Some(pg) = Pg::new("apply") else {
         return;
     };
-    let schema = format!("mbtest_{}_apply", std::process::id());
-    struct Cleanup(String, String);
-    impl Drop for Cleanup {
-        fn drop(&mut self) {
-            if let Ok(s) = PostgresStore::connect(&self.0, &self.1) {
-                let _ = s.drop_schema();
-            }
-        }
-    }
-    let _cleanup = Cleanup(url.clone(), schema.clone());
-    let join = if url.contains('?') { '&' } else { '?' };
-    let store = format!("{url}{join}schema={schema}");
-    let (voter, log) = (VoterKey::random().to_hex(), LogKey::random().to_hex());
-    let env = [
-        ("MEDBORGARBUDGET_VOTER_KEY", voter.as_str()),
-        ("MEDBORGARBUDGET_LOG_KEY", log.as_str()),
-    ];
-    new_and_apply(&folder("apply-pg"), &env, &store);
+    new_and_apply(&folder("apply-pg"), &pg.env(), &pg.store());
 }
 
 /// A programme in `store` whose first year is voting (days 60–74 of 2027;
@@ -600,24 +631,10 @@ fn voting_programme(
     store: std::sync::Arc<dyn medborgarbudget::store::Store>,
     voter: medborgarbudget::store::VoterKey,
 ) -> medborgarbudget::ids::ProgrammeId {
-    use crate::common::{FIRST, commands_to_voting, programme_setup, yday};
-    use medborgarbudget::ids::CycleId;
-    use medborgarbudget::process::{Programme, ProgrammeCommand, ProgrammeEvent};
-    use medborgarbudget::store::Repository;
+    use crate::common::{FIRST, commands_to_voting};
+    use medborgarbudget::process::ProgrammeCommand;
 
-    let mut repo = Repository::<Programme>::new(store, voter);
-    let setup = programme_setup(3, false);
-    let id = setup.id;
-    repo.create(id, ProgrammeEvent::Established(setup)).unwrap();
-    repo.execute(
-        id,
-        ProgrammeCommand::StartCycle {
-            id: CycleId::from_u128(1),
-            year: FIRST,
-            at: yday(FIRST, 0),
-        },
-    )
-    .unwrap();
+    let (mut repo, id) = first_year_started(store, voter);
     for command in commands_to_voting(FIRST) {
         repo.execute(
             id,
@@ -758,65 +775,24 @@ fn import_paper(dir: &Path, env: &[(&str, &str)], store: &str, id: &str) {
     )
     .unwrap();
     let o = import(&[]);
-    assert_eq!(o.status.code(), Some(1));
-    assert!(
-        text(&o.stderr).contains("paper.csv:1: unknown column \"choice\""),
-        "{}",
-        text(&o.stderr)
-    );
+    exits_1_saying(&o, "paper.csv:1: unknown column \"choice\"");
 }
 
 #[test]
 fn paper_ballots_import_from_csv_on_sqlite() {
     let dir = folder("paper");
-    let path = dir.join("medborgarbudget.db");
-    let files = KeyFiles::beside(&path);
-    let voter = files.voter_key(true).unwrap();
-    let store = SqliteStore::open(&path)
-        .unwrap()
-        .with_log_key(files.log_key(true).unwrap().unwrap());
-    let id = voting_programme(std::sync::Arc::new(store), voter);
+    let (store, voter) = keyed_sqlite(&dir);
+    let id = voting_programme(store, voter);
     import_paper(&dir, &[], "sqlite:medborgarbudget.db", &id.to_string());
 }
 
 #[test]
 #[cfg(feature = "postgres")]
 fn paper_ballots_import_from_csv_on_postgresql() {
-    use medborgarbudget::store::postgres::PostgresStore;
-    use medborgarbudget::store::{LogKey, VoterKey};
-
-    let Ok(url) = std::env::var("MEDBORGARBUDGET_PG_URL") else {
-        assert!(
-            std::env::var_os("CI").is_none(),
-            "CI is set but MEDBORGARBUDGET_PG_URL is not: the PostgreSQL tests must run"
-        );
-        println!("skipped: set MEDBORGARBUDGET_PG_URL to run the PostgreSQL tests");
+    let Some(pg) = Pg::new("paper") else {
         return;
     };
-    let schema = format!("mbtest_{}_paper", std::process::id());
-    struct Cleanup(String, String);
-    impl Drop for Cleanup {
-        fn drop(&mut self) {
-            if let Ok(s) = PostgresStore::connect(&self.0, &self.1) {
-                let _ = s.drop_schema();
-            }
-        }
-    }
-    let _cleanup = Cleanup(url.clone(), schema.clone());
-    let (voter, log) = (VoterKey::random(), LogKey::random());
-    let store = PostgresStore::connect(&url, &schema)
-        .unwrap()
-        .with_log_key(LogKey::from_hex(&log.to_hex()).unwrap());
-    let id = voting_programme(
-        std::sync::Arc::new(store),
-        VoterKey::from_hex(&voter.to_hex()).unwrap(),
-    );
-    let join = if url.contains('?') { '&' } else { '?' };
-    let arg = format!("{url}{join}schema={schema}");
-    let (voter, log) = (voter.to_hex(), log.to_hex());
-    let env = [
-        ("MEDBORGARBUDGET_VOTER_KEY", voter.as_str()),
-        ("MEDBORGARBUDGET_LOG_KEY", log.as_str()),
-    ];
-    import_paper(&folder("paper-pg"), &env, &arg, &id.to_string());
+    let (store, voter) = pg.open();
+    let id = voting_programme(store, voter);
+    import_paper(&folder("paper-pg"), &pg.env(), &pg.store(), &id.to_string());
 }
