@@ -59,10 +59,11 @@ fn replay(store: &Arc<dyn Store>, stream: &StreamId) -> Result<String, BadInput>
             let mut repo = Repository::<Programme>::reader(Arc::clone(store));
             let p = repo.load(id).map_err(bad)?;
             let closed = p.cycles().iter().filter(|c| c.has_ended()).count();
+            let cycles = p.cycles().len();
             Ok(format!(
-                "programme of {} years: {} cycles, {} ended{}",
+                "programme of {} years: {cycles} cycle{}, {} ended{}",
                 p.setup().years,
-                p.cycles().len(),
+                if cycles == 1 { "" } else { "s" },
                 closed,
                 if p.report().is_some() {
                     ", concluded"
