@@ -355,15 +355,21 @@ fn first_year_started(
 /// `status` tells, year by year, what each step still needs: a programme in
 /// its first year's criteria step lacks its ballot rules and criteria, then
 /// is ready to begin outreach; later years are not started, and the
-/// programme cannot be concluded yet.
-#[test]
-fn status_says_what_each_year_still_needs() {
+/// programme cannot be concluded yet. `store` holds nothing yet; `arg` and
+/// `env` name it to the tool.
+fn status_flow(
+    dir: &Path,
+    env: &[(&str, &str)],
+    arg: &str,
+    (store, voter): (
+        std::sync::Arc<dyn medborgarbudget::store::Store>,
+        medborgarbudget::store::VoterKey,
+    ),
+) {
     use crate::common::{FIRST, allocation, approval_rules, criteria};
     use medborgarbudget::area::Eligibility;
     use medborgarbudget::process::{Command, ProgrammeCommand};
 
-    let dir = folder("status");
-    let (store, voter) = keyed_sqlite(&dir);
     let (mut repo, id) = first_year_started(store, voter);
     let cycle = |command| ProgrammeCommand::Cycle {
         year: FIRST,
@@ -375,12 +381,14 @@ fn status_says_what_each_year_still_needs() {
     ] {
         repo.execute(id, command).unwrap();
     }
-    let status = |dir: &Path| {
-        let o = run(dir, &[], &["status", "--at", "2027-02-01T00:00:00Z"]);
-        assert!(o.status.success(), "{}", text(&o.stderr));
-        text(&o.stdout)
+    let status = |extra: &[&str]| {
+        let mut args = vec!["status", "--store", arg, "--at", "2027-02-01T00:00:00Z"];
+        args.extend_from_slice(extra);
+        run(dir, env, &args)
     };
-    let out = status(&dir);
+    let o = status(&[]);
+    assert!(o.status.success(), "{}", text(&o.stderr));
+    let out = text(&o.stdout);
     assert!(out.contains(&format!("programme {id}")), "{out}");
     assert!(
         out.contains(
@@ -409,24 +417,33 @@ fn status_says_what_each_year_still_needs() {
     ] {
         repo.execute(id, command).unwrap();
     }
-    let out = status(&dir);
+    let o = status(&[]);
+    let out = text(&o.stdout);
     assert!(
         out.contains("2027  step 1, Criteria (Kriterier): ready for `begin_outreach`"),
         "{out}"
     );
     // One programme asked for by id; an unknown one is an error.
-    let o = run(&dir, &[], &["status", "--programme", &id.to_string()]);
+    let o = status(&["--programme", &id.to_string()]);
     assert!(o.status.success(), "{}", text(&o.stderr));
-    let o = run(
-        &dir,
-        &[],
-        &[
-            "status",
-            "--programme",
-            "00000000-0000-0000-0000-000000000001",
-        ],
-    );
+    let o = status(&["--programme", "00000000-0000-0000-0000-000000000001"]);
     exits_1_saying(&o, "no programme");
+}
+
+#[test]
+fn status_says_what_each_year_still_needs_on_sqlite() {
+    let dir = folder("status");
+    let store = keyed_sqlite(&dir);
+    status_flow(&dir, &[], "sqlite:medborgarbudget.db", store);
+}
+
+#[test]
+#[cfg(feature = "postgres")]
+fn status_says_what_each_year_still_needs_on_postgresql() {
+    let Some(pg) = Pg::new("status") else {
+        return;
+    };
+    status_flow(&folder("status-pg"), &pg.env(), &pg.store(), pg.open());
 }
 
 /// The documented setup and first commands (`docs/officials/`).
