@@ -554,11 +554,17 @@ pub struct OutcomeDetails {
     /// Equal shares: the money each voter had in the run kept, in minor units.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub per_voter_budget: Option<Fraction>,
-    /// Equal shares with add1: how many runs were made.
+    /// Equal shares with add1: how many runs were made. Like
+    /// `exact_arithmetic`, this says how the count went, not what it found:
+    /// where to jump is found in floats, so the same ballots in another order
+    /// (whose sums round differently) may take another number of runs to the
+    /// same outcome.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub add1_runs: Option<u32>,
     /// Whether a near-tie made the rule decide with exact rationals (the outcome
-    /// is exact either way).
+    /// is exact either way). The float path refuses comparisons it cannot
+    /// tell beyond rounding, so whether it meets one can depend on the order
+    /// of the ballots (their sums round differently); the outcome does not.
     #[serde(default)]
     pub exact_arithmetic: bool,
     /// The comparison step: how many voters prefer which outcome.

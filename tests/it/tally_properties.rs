@@ -115,7 +115,19 @@ proptest! {
             unique.dedup();
             prop_assert_eq!(unique.len(), o.selected.len(), "{} funds a project twice", rule.name());
             prop_assert_eq!(&o, &rule.tally(&e, &ties).unwrap(), "{} is not deterministic", rule.name());
-            prop_assert_eq!(&o, &rule.tally(&permuted, &ties).unwrap(), "{} depends on voter order", rule.name());
+            // How the count went (exact arithmetic at a near-tie, add1's
+            // runs) may depend on how float sums round, so on the order; the
+            // outcome may not.
+            let path_free = |mut o: medborgarbudget::tally::Outcome| {
+                o.details.exact_arithmetic = false;
+                o.details.add1_runs = o.details.add1_runs.map(|_| 0);
+                o
+            };
+            prop_assert_eq!(
+                path_free(o.clone()),
+                path_free(rule.tally(&permuted, &ties).unwrap()),
+                "{} depends on voter order", rule.name()
+            );
         }
     }
 
