@@ -115,6 +115,20 @@ impl StreamId {
         StreamId(format!("programme-{id}").into())
     }
 
+    /// The programme whose stream this is ([`StreamId::programme`] read
+    /// back), if it is one.
+    pub fn programme_id(&self) -> Option<ProgrammeId> {
+        let id: ProgrammeId = self.0.strip_prefix("programme-")?.parse().ok()?;
+        (StreamId::programme(id) == *self).then_some(id)
+    }
+
+    /// The cycle whose stream this is ([`StreamId::cycle`] read back), if it
+    /// is one.
+    pub fn cycle_id(&self) -> Option<CycleId> {
+        let id: CycleId = self.0.strip_prefix("cycle-")?.parse().ok()?;
+        (StreamId::cycle(id) == *self).then_some(id)
+    }
+
     /// The name.
     pub fn as_str(&self) -> &str {
         &self.0
@@ -956,6 +970,25 @@ impl<T: Store + ?Sized> StoreExt for T {}
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn programme_and_cycle_streams_read_back_their_ids() {
+        let p = ProgrammeId::from_u128(7);
+        let c = CycleId::from_u128(9);
+        assert_eq!(StreamId::programme(p).programme_id(), Some(p));
+        assert_eq!(StreamId::cycle(c).cycle_id(), Some(c));
+        assert_eq!(StreamId::programme(p).cycle_id(), None);
+        assert_eq!(StreamId::cycle(c).programme_id(), None);
+        for other in [
+            "programme-x",
+            "cycle-",
+            "votes",
+            "programme-00000000-0000-0000-0000-00000000000A",
+        ] {
+            let s = StreamId::new(other).unwrap();
+            assert_eq!((s.programme_id(), s.cycle_id()), (None, None), "{other}");
+        }
+    }
 
     #[test]
     fn stream_names_are_checked() {

@@ -46,11 +46,7 @@ fn a_log_written_before_the_reshape_verifies_loads_and_reports() {
         "the fixture holds figures the old way"
     );
 
-    let id: ProgrammeId = stream
-        .as_str()
-        .trim_start_matches("programme-")
-        .parse()
-        .unwrap();
+    let id: ProgrammeId = stream.programme_id().unwrap();
     assert_eq!(StreamId::programme(id), *stream);
     let mut repo = Repository::<Programme>::reader(store.clone());
     let programme = repo.load(id).unwrap().clone();

@@ -54,10 +54,6 @@ fn text(bytes: &[u8]) -> String {
     String::from_utf8_lossy(bytes).into_owned()
 }
 
-fn hex(bytes: &[u8]) -> String {
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
-}
-
 /// A PostgreSQL schema of its own for one test, with fresh keys, dropped when
 /// the test ends (even on failure).
 #[cfg(feature = "postgres")]
@@ -162,7 +158,10 @@ fn verify_and_export(dir: &Path, env: &[(&str, &str)], store: &str) {
     assert_eq!(streams.len(), 1, "{manifest}");
     let entry = &streams[0];
     let file = std::fs::read(dir.join("export").join(entry["file"].as_str().unwrap())).unwrap();
-    assert_eq!(entry["sha256"], hex(&Sha256::digest(&file)));
+    assert_eq!(
+        entry["sha256"],
+        medborgarbudget::store::Hash(Sha256::digest(&file).into()).to_string()
+    );
     let lines: Vec<serde_json::Value> = file
         .split(|b| *b == b'\n')
         .filter(|l| !l.is_empty())

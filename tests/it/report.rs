@@ -393,20 +393,46 @@ fn the_rules_table_has_no_column_twice_and_groups_no_colour_twice() {
     assert!(html.contains("a resident reached by two activities counts twice"));
     // The funnel by group: outreach aimed at it, ideas, voters.
     assert!(html.contains("<th>Outreach contacts aimed at it</th><th>Ideas</th><th>Voters</th>"));
-    // Every swatch in the representation chart's legend is another colour.
+    // Each group's legend swatch (12 × 12) in the representation chart.
+    let swatches = legend_swatches(&html);
+    assert_eq!(swatches.len(), 3, "{swatches:?}");
+    assert_eq!(swatches.iter().collect::<HashSet<_>>().len(), 3);
+}
+
+/// The fills of the legend swatches of the representation chart.
+fn legend_swatches(html: &str) -> Vec<String> {
     let chart = html
         .split("<svg")
         .find(|svg| svg.contains("1 = proportional"))
         .unwrap();
-    let swatches: Vec<&str> = chart
+    chart
         .split("<rect")
+        .filter(|r| r.contains(r#"width="12" height="12""#))
         .filter_map(|r| r.split("fill=\"").nth(1))
         .filter_map(|r| r.split('"').next())
-        .collect();
-    let groups = ["age 12-17", "age 18-64", "age 65+"]
-        .iter()
-        .filter(|g| chart.contains(*g))
-        .count();
-    let distinct: HashSet<&str> = swatches.iter().copied().collect();
-    assert!(distinct.len() >= groups, "{swatches:?}");
+        .map(str::to_owned)
+        .collect()
+}
+
+/// The default simulated district has nine population groups (five age
+/// bands, four languages): each gets a colour of its own (with six colours,
+/// the seventh group took the first one's).
+#[test]
+#[cfg(feature = "sim")]
+fn nine_groups_get_nine_colours() {
+    use medborgarbudget::sim::{Scenario, Simulation};
+    use medborgarbudget::store::VoterKey;
+    use medborgarbudget::store::memory::MemoryStore;
+    let run = Simulation::new(&Scenario::default(), 1)
+        .unwrap()
+        .run(std::sync::Arc::new(MemoryStore::new()), VoterKey::random())
+        .unwrap();
+    let html = Report::programme(&run.programme).unwrap().to_html();
+    let swatches = legend_swatches(&html);
+    assert_eq!(swatches.len(), 9, "{swatches:?}");
+    assert_eq!(
+        swatches.iter().collect::<HashSet<_>>().len(),
+        9,
+        "{swatches:?}"
+    );
 }

@@ -14,7 +14,7 @@ use medborgarbudget::store::{
 
 use super::BadInput;
 use super::output;
-use super::programmes::{StoreArg, bad, open_existing_to_write, open_to_write};
+use super::programmes::{StoreArg, bad, open_existing_to_write, open_to_write, programme_arg};
 
 /// The largest setup file read.
 pub const MAX_SETUP_BYTES: u64 = 1 << 20;
@@ -23,8 +23,9 @@ pub const MAX_COMMANDS_BYTES: u64 = 256 << 20;
 /// The most lines a commands file may have.
 pub const MAX_COMMAND_LINES: usize = 1_000_000;
 
-/// Reads `path`, refusing a file past `limit` bytes (named with the limit).
-fn read_limited(path: &Path, limit: u64, what: &str) -> Result<String, BadInput> {
+/// Reads `path`, refusing a file past `limit` bytes (named with the limit)
+/// before reading it.
+pub(super) fn read_limited(path: &Path, limit: u64, what: &str) -> Result<Vec<u8>, BadInput> {
     let name = path.display();
     let size = std::fs::metadata(path)
         .map_err(|e| BadInput(format!("{name}: {e}")))?
@@ -34,14 +35,13 @@ fn read_limited(path: &Path, limit: u64, what: &str) -> Result<String, BadInput>
             "{name}: {size} bytes; a {what} may have at most {limit} bytes"
         )));
     }
-    std::fs::read_to_string(path).map_err(|e| BadInput(format!("{name}: {e}")))
+    std::fs::read(path).map_err(|e| BadInput(format!("{name}: {e}")))
 }
 
-/// The programme id given on the command line.
-fn programme_id(id: &str) -> Result<ProgrammeId, BadInput> {
-    uuid::Uuid::parse_str(id)
-        .map(ProgrammeId::from_uuid)
-        .map_err(|e| BadInput(format!("--programme {id}: {e}")))
+/// [`read_limited`], as UTF-8 text.
+fn read_text_limited(path: &Path, limit: u64, what: &str) -> Result<String, BadInput> {
+    String::from_utf8(read_limited(path, limit, what)?)
+        .map_err(|e| BadInput(format!("{}: {e}", path.display())))
 }
 
 /// A serde_json error with where it happened: `line L, column C: …`.
@@ -77,7 +77,7 @@ pub fn parse_setup(text: &str) -> Result<ProgrammeSetup, String> {
 /// `programme new --setup FILE`: establishes the programme in the store
 /// (creating an SQLite store and its keys if there is none yet).
 pub fn new_programme(store: &StoreArg, setup: &Path) -> Result<(), BadInput> {
-    let text = read_limited(setup, MAX_SETUP_BYTES, "setup file")?;
+    let text = read_text_limited(setup, MAX_SETUP_BYTES, "setup file")?;
     let setup_value =
         parse_setup(&text).map_err(|e| BadInput(format!("{}: {e}", setup.display())))?;
     let id = setup_value.id;
@@ -151,8 +151,8 @@ pub fn apply(
     dry_run: bool,
     keep_going: bool,
 ) -> Result<(), BadInput> {
-    let id = programme_id(programme)?;
-    let text = read_limited(file, MAX_COMMANDS_BYTES, "commands file")?;
+    let id = programme_arg(programme)?;
+    let text = read_text_limited(file, MAX_COMMANDS_BYTES, "commands file")?;
     let lines = text.lines().count();
     if lines > MAX_COMMAND_LINES {
         return Err(BadInput(format!(

@@ -10,7 +10,7 @@ use std::sync::Arc;
 
 use medborgarbudget::ids::{CycleId, ProgrammeId};
 use medborgarbudget::process::{AnyCycle, Programme};
-use medborgarbudget::store::{Repository, Store, StoreExt, StreamId, Verified};
+use medborgarbudget::store::{Hash, Repository, Store, StoreExt, StreamId, Verified};
 use sha2::{Digest, Sha256};
 
 use super::BadInput;
@@ -26,18 +26,10 @@ enum Kind {
 }
 
 fn kind(stream: &StreamId) -> Kind {
-    let uuid = |prefix: &str| {
-        stream
-            .as_str()
-            .strip_prefix(prefix)
-            .and_then(|rest| uuid::Uuid::parse_str(rest).ok())
-    };
-    if let Some(id) = uuid("programme-") {
-        Kind::Programme(ProgrammeId::from_uuid(id))
-    } else if let Some(id) = uuid("cycle-") {
-        Kind::Cycle(CycleId::from_uuid(id))
-    } else {
-        Kind::Other
+    match (stream.programme_id(), stream.cycle_id()) {
+        (Some(id), _) => Kind::Programme(id),
+        (_, Some(id)) => Kind::Cycle(id),
+        _ => Kind::Other,
     }
 }
 
@@ -170,7 +162,7 @@ pub fn export(store: &StoreArg, dir: &Path) -> Result<(), BadInput> {
                 "sealed": verified.sealed,
                 "voter_key": verified.voter_key,
             },
-            "sha256": hex(&Sha256::digest(&bytes)),
+            "sha256": Hash(Sha256::digest(&bytes).into()).to_string(),
         }));
         output::line(format_args!(
             "wrote {} ({})",
@@ -203,12 +195,4 @@ fn streams_word(n: usize) -> String {
     } else {
         format!("{n} streams")
     }
-}
-
-fn hex(bytes: &[u8]) -> String {
-    use std::fmt::Write;
-    bytes.iter().fold(String::new(), |mut s, b| {
-        let _ = write!(s, "{b:02x}");
-        s
-    })
 }

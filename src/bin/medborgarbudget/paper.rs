@@ -31,15 +31,15 @@ use std::sync::Arc;
 use chrono::{DateTime, NaiveDate, NaiveTime, Utc};
 use medborgarbudget::area::Resident;
 use medborgarbudget::ballot::{BallotKind, BallotSubmission, Choices, PaperBatch};
-use medborgarbudget::ids::{BallotId, ProgrammeId, ProjectId, ResidentId};
-use medborgarbudget::process::{AnyCycle, Command, Programme, ProgrammeCommand};
+use medborgarbudget::ids::{AreaId, BallotId, ProjectId, ResidentId};
+use medborgarbudget::process::{Command, Programme, ProgrammeCommand};
 use medborgarbudget::store::{Repository, RepositoryError};
 use sha2::{Digest, Sha256};
 
 use super::BadInput;
-use super::apply::dry_copy;
+use super::apply::{dry_copy, read_limited};
 use super::output;
-use super::programmes::{StoreArg, bad, open_existing_to_write};
+use super::programmes::{StoreArg, bad, open_existing_to_write, programme_arg};
 
 /// The largest file read.
 pub const MAX_CSV_BYTES: u64 = 64 << 20;
@@ -86,11 +86,12 @@ struct Row {
     ballot: BallotSubmission,
 }
 
-/// The ballot in `record`, or why not (naming the column).
+/// The ballot in `record` (`at`: each column's index), for a cycle in `area`
+/// with `shortlist` on the ballot, or why not (naming the column).
 fn ballot(
     record: &csv::StringRecord,
     at: &HashMap<&str, usize>,
-    cycle: &AnyCycle,
+    (area, shortlist): (AreaId, &[ProjectId]),
     kind: BallotKind,
     derived: BallotId,
 ) -> Result<BallotSubmission, String> {
@@ -107,7 +108,6 @@ fn ballot(
         uuid::Uuid::parse_str(text).map_err(|e| format!("{name} {text:?}: {e}"))
     };
     let voter = ResidentId::from_uuid(uuid("voter", field("voter"))?);
-    let area = cycle.setup().area.id();
     let mut resident = Resident::new(voter, date("born")?, area, date("resident_since")?);
     for pair in field("groups").split(';').filter(|p| !p.trim().is_empty()) {
         let Some((dimension, group)) = pair.split_once('=') else {
@@ -124,12 +124,6 @@ fn ballot(
             .map(|t| t.with_timezone(&Utc))
             .map_err(|e| format!("cast_on {cast:?}: {e} (expected a date or an RFC 3339 time)"))?,
     };
-    let shortlist: Vec<ProjectId> = cycle
-        .projects()
-        .iter()
-        .filter(|p| p.is_on_shortlist())
-        .map(|p| p.id())
-        .collect();
     let project = |text: &str| -> Result<ProjectId, String> {
         if let Ok(n) = text.parse::<usize>() {
             return n
@@ -196,19 +190,9 @@ pub fn import(job: &Import<'_>) -> Result<(), BadInput> {
             "--entered-by: name the official entering the ballots".into(),
         ));
     }
-    let size = std::fs::metadata(job.file)
-        .map_err(|e| BadInput(format!("{name}: {e}")))?
-        .len();
-    if size > MAX_CSV_BYTES {
-        return Err(BadInput(format!(
-            "{name}: {size} bytes; a ballots file may have at most {MAX_CSV_BYTES} bytes"
-        )));
-    }
-    let bytes = std::fs::read(job.file).map_err(|e| BadInput(format!("{name}: {e}")))?;
+    let bytes = read_limited(job.file, MAX_CSV_BYTES, "ballots file")?;
     let digest = Sha256::digest(&bytes);
-    let id = uuid::Uuid::parse_str(job.programme)
-        .map(ProgrammeId::from_uuid)
-        .map_err(|e| BadInput(format!("--programme {}: {e}", job.programme)))?;
+    let id = programme_arg(job.programme)?;
     let (store, voter_key) = open_existing_to_write(job.store)?;
     let mut reader = Repository::<Programme>::reader(Arc::clone(&store));
     let programme = reader.load(id).map_err(bad)?;
@@ -218,7 +202,13 @@ pub fn import(job: &Import<'_>) -> Result<(), BadInput> {
             job.year
         )));
     };
-    let cycle = cycle.clone();
+    let area = cycle.setup().area.id();
+    let shortlist: Vec<ProjectId> = cycle
+        .projects()
+        .iter()
+        .filter(|p| p.is_on_shortlist())
+        .map(|p| p.id())
+        .collect();
     let kind = cycle
         .framework()
         .map(|f| f.rules.kind())
@@ -265,24 +255,26 @@ pub fn import(job: &Import<'_>) -> Result<(), BadInput> {
                 "{name}: more than {MAX_ROWS} rows; split the file"
             )));
         }
-        let checked = ballot(&record, &at, &cycle, kind, derived_id(&digest, line)).and_then(|b| {
-            let batch = PaperBatch {
-                entered_by: job.entered_by.to_owned(),
-                entered_at,
-                ballots: vec![b.clone()],
-            };
-            match judge.execute(
-                id,
-                ProgrammeCommand::Cycle {
-                    year: job.year,
-                    command: Command::EnterPaperBallots(batch),
-                },
-            ) {
-                Ok(_) => Ok(b),
-                Err(RepositoryError::Rejected(e)) => Err(e.to_string()),
-                Err(e) => Err(medborgarbudget::error_chain(&e)),
-            }
-        });
+        let on_ballot = (area, shortlist.as_slice());
+        let checked =
+            ballot(&record, &at, on_ballot, kind, derived_id(&digest, line)).and_then(|b| {
+                let batch = PaperBatch {
+                    entered_by: job.entered_by.to_owned(),
+                    entered_at,
+                    ballots: vec![b.clone()],
+                };
+                match judge.execute(
+                    id,
+                    ProgrammeCommand::Cycle {
+                        year: job.year,
+                        command: Command::EnterPaperBallots(batch),
+                    },
+                ) {
+                    Ok(_) => Ok(b),
+                    Err(RepositoryError::Rejected(e)) => Err(e.to_string()),
+                    Err(e) => Err(medborgarbudget::error_chain(&e)),
+                }
+            });
         match checked {
             Ok(ballot) => accepted.push(Row { line, ballot }),
             Err(why) => {

@@ -522,27 +522,28 @@ fn write_rows(rows: &[SweepRow], format: SweepFormat, out: &mut dyn Write) -> st
     }
 }
 
+/// The programme named by `--programme ID`.
+pub(super) fn programme_arg(id: &str) -> Result<ProgrammeId, BadInput> {
+    id.parse()
+        .map_err(|e| BadInput(format!("--programme {id}: {e}")))
+}
+
 /// The programme to report: the one named, or the most recently established
 /// in the store.
 fn find_programme(store: &dyn Store, id: Option<&str>) -> Result<ProgrammeId, BadInput> {
     if let Some(id) = id {
-        let uuid =
-            uuid::Uuid::parse_str(id).map_err(|e| BadInput(format!("--programme {id}: {e}")))?;
-        return Ok(ProgrammeId::from_uuid(uuid));
+        return programme_arg(id);
     }
     let mut newest: Option<(chrono::DateTime<chrono::Utc>, ProgrammeId)> = None;
     for info in store.streams().map_err(bad)? {
-        let Some(rest) = info.stream.as_str().strip_prefix("programme-") else {
-            continue;
-        };
-        let Ok(uuid) = uuid::Uuid::parse_str(rest) else {
+        let Some(id) = info.stream.programme_id() else {
             continue;
         };
         let first = store.read(&info.stream, 0, 1).map_err(bad)?;
         if let Some(e) = first.first()
             && newest.as_ref().is_none_or(|(t, _)| e.recorded_at > *t)
         {
-            newest = Some((e.recorded_at, ProgrammeId::from_uuid(uuid)));
+            newest = Some((e.recorded_at, id));
         }
     }
     newest.map(|(_, id)| id).ok_or_else(|| {

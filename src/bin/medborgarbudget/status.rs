@@ -10,24 +10,18 @@ use medborgarbudget::store::{Repository, Store};
 
 use super::BadInput;
 use super::output;
-use super::programmes::{StoreArg, bad, open_existing};
+use super::programmes::{StoreArg, bad, open_existing, programme_arg};
 
-/// The stream names of programmes and cycles in `store`.
+/// The programmes and cycles whose streams `store` holds.
 fn ids(store: &dyn Store) -> Result<(Vec<ProgrammeId>, Vec<CycleId>), BadInput> {
-    let (mut programmes, mut cycles) = (Vec::new(), Vec::new());
-    for info in store.streams().map_err(bad)? {
-        let name = info.stream.as_str();
-        let uuid = |prefix| {
-            name.strip_prefix(prefix)
-                .and_then(|rest| uuid::Uuid::parse_str(rest).ok())
-        };
-        if let Some(id) = uuid("programme-") {
-            programmes.push(ProgrammeId::from_uuid(id));
-        } else if let Some(id) = uuid("cycle-") {
-            cycles.push(CycleId::from_uuid(id));
-        }
-    }
-    Ok((programmes, cycles))
+    let streams = store.streams().map_err(bad)?;
+    Ok((
+        streams
+            .iter()
+            .filter_map(|i| i.stream.programme_id())
+            .collect(),
+        streams.iter().filter_map(|i| i.stream.cycle_id()).collect(),
+    ))
 }
 
 /// The lines for one cycle: its step and what it still needs at `at`.
@@ -71,6 +65,20 @@ fn cycle_lines(cycle: &AnyCycle, at: DateTime<Utc>) -> Vec<String> {
     lines
 }
 
+/// Prints [`cycle_lines`], the first after `first`, the others after `rest`.
+fn print_cycle(
+    first: &str,
+    rest: &str,
+    cycle: &AnyCycle,
+    at: DateTime<Utc>,
+) -> Result<(), BadInput> {
+    for (k, line) in cycle_lines(cycle, at).iter().enumerate() {
+        let lead = if k == 0 { first } else { rest };
+        output::line(format_args!("{lead}{line}"))?;
+    }
+    Ok(())
+}
+
 /// `status`: every programme in the store (or the one named), each year
 /// with its step and what the step still needs at `at`, and whether the
 /// programme can be concluded; then cycles kept outside any programme.
@@ -83,9 +91,7 @@ pub fn status(
     let at = at.unwrap_or_else(Utc::now);
     let (mut programmes, cycles) = ids(handle.as_ref())?;
     if let Some(id) = programme {
-        let uuid =
-            uuid::Uuid::parse_str(id).map_err(|e| BadInput(format!("--programme {id}: {e}")))?;
-        let id = ProgrammeId::from_uuid(uuid);
+        let id = programme_arg(id)?;
         if !programmes.contains(&id) {
             return Err(BadInput(format!("the store holds no programme {id}")));
         }
@@ -112,15 +118,7 @@ pub fn status(
         ))?;
         for year in setup.first_year..=last.max(p.next_year() - 1) {
             match p.cycle(year) {
-                Some(cycle) => {
-                    for (k, line) in cycle_lines(cycle, at).iter().enumerate() {
-                        if k == 0 {
-                            output::line(format_args!("  {year}  {line}"))?;
-                        } else {
-                            output::line(format_args!("        {line}"))?;
-                        }
-                    }
-                }
+                Some(cycle) => print_cycle(&format!("  {year}  "), "        ", cycle, at)?,
                 None if year == p.next_year() => output::line(format_args!(
                     "  {year}  not started: the next `start_cycle`"
                 ))?,
@@ -147,13 +145,7 @@ pub fn status(
         let mut repo = Repository::<AnyCycle>::reader(Arc::clone(&handle));
         for id in cycles {
             let cycle = repo.load(id).map_err(bad)?;
-            for (k, line) in cycle_lines(cycle, at).iter().enumerate() {
-                if k == 0 {
-                    output::line(format_args!("cycle {id} ({}): {line}", cycle.year()))?;
-                } else {
-                    output::line(format_args!("  {line}"))?;
-                }
-            }
+            print_cycle(&format!("cycle {id} ({}): ", cycle.year()), "  ", cycle, at)?;
         }
     }
     Ok(())
