@@ -362,6 +362,13 @@ impl<'e> Shares<'e> {
         })
     }
 
+    /// Threads a pass or a run of add1 steps may use (asked once).
+    fn threads(&self) -> usize {
+        *self.threads.get_or_init(|| {
+            std::thread::available_parallelism().map_or(1, |n| n.get().min(MAX_PASS_THREADS))
+        })
+    }
+
     /// A copy of the context for another thread, with its own step counter
     /// limited to `limit` (the rest is borrowed or small: per project).
     fn fork(&self, limit: u64) -> Shares<'_> {
@@ -403,10 +410,7 @@ impl<'e> Shares<'e> {
                 .and_then(|d| from.checked_add(d))
                 .ok_or(TallyError::Overflow)
         };
-        let threads = *self.threads.get_or_init(|| {
-            std::thread::available_parallelism().map_or(1, |n| n.get().min(MAX_PASS_THREADS))
-        });
-        if threads < 2 || count < PARALLEL_STEPS {
+        if self.threads() < 2 || count < PARALLEL_STEPS {
             let mut out = Vec::new();
             for i in 0..count {
                 let run = budget_at(i).and_then(|b| self.run(b, 1));
@@ -880,9 +884,7 @@ impl<'e> Shares<'e> {
             PARALLEL_PASS
         };
         let threads = if groups.len() >= least {
-            *self.threads.get_or_init(|| {
-                std::thread::available_parallelism().map_or(1, |n| n.get().min(MAX_PASS_THREADS))
-            })
+            self.threads()
         } else {
             1
         };
@@ -1420,6 +1422,9 @@ fn add1_by(shares: &Shares<'_>, exhaustive_stop: bool, jump: bool) -> Result<Add
         if run.total_cost > budget || run.selected.len() >= supported {
             return true;
         }
+        if !exhaustive_stop {
+            return false;
+        }
         let left = budget - run.total_cost;
         let mut funded = vec![false; e.candidates().len()];
         for &p in &run.selected {
@@ -1427,11 +1432,10 @@ fn add1_by(shares: &Shares<'_>, exhaustive_stop: bool, jump: bool) -> Result<Add
                 *f = true;
             }
         }
-        exhaustive_stop
-            && e.candidates()
-                .iter()
-                .zip(&funded)
-                .all(|(c, &f)| f || u128::from(c.cost) > left)
+        e.candidates()
+            .iter()
+            .zip(&funded)
+            .all(|(c, &f)| f || u128::from(c.cost) > left)
     };
     // Where traced runs keep finding that the next unit may differ (a voter's
     // money crosses some price every unit), a plain run is cheaper: after `k`
@@ -1451,7 +1455,8 @@ fn add1_by(shares: &Shares<'_>, exhaustive_stop: bool, jump: bool) -> Result<Add
                 let units = (next - per_voter).div_ceil(unit);
                 per_voter.saturating_add(units.saturating_mul(unit))
             });
-            if next <= per_voter.checked_add(unit.saturating_mul(SHORT_JUMP)) {
+            let short = per_voter.checked_add(unit.saturating_mul(SHORT_JUMP));
+            if matches!((next, short), (Some(next), Some(short)) if next <= short) {
                 streak = streak.saturating_add(1);
                 if streak >= 2 {
                     plain_left = 1 << (streak - 2).min(6);

@@ -547,11 +547,8 @@ impl ProfileBuilder {
             let Some(slot) = self.table.get(i).copied() else {
                 break;
             };
-            if slot.ballot == 0 && self.frozen {
-                // Not among the table's ballots: stored as it comes.
-                return self.append(projects, points, count, voters);
-            }
             if slot.ballot == 0 {
+                // (Frozen, an empty slot has turned the ballot away above.)
                 // A new distinct ballot; its count lives in the slot.
                 let ballot = u32::try_from(distinct + 1).map_err(|_| EntryError::Overflow)?;
                 self.append(projects, points, 0, voters)?;
