@@ -1218,36 +1218,35 @@ fn check(files: &[PathBuf], format: CheckFormat) -> Result<(), BadInput> {
     for path in files {
         bar.set_message(path.display().to_string());
         let checked = pabulib::check_file(path, ParseOptions::default());
-        if format == CheckFormat::Json {
-            let error = checked.read_error().map(|e| {
-                serde_json::json!({
-                    "line": (e.line > 0).then_some(e.line),
-                    "message": e.kind.to_string(),
-                })
-            });
-            let value = serde_json::json!({
-                "file": path.display().to_string(),
-                "valid": checked.total == 0 && error.is_none(),
-                "problems": checked
-                    .problems
-                    .iter()
-                    .map(|p| serde_json::json!({"line": p.line, "problem": p.kind.to_string()}))
-                    .collect::<Vec<_>>(),
-                "total": checked.total,
-                "error": error,
-            });
-            bar.suspend(|| output::line(format_args!("{value}")))?;
-        }
-        let found = problems(path, &checked);
-        if !found.is_empty() {
-            bad = bad.saturating_add(checked.total);
+        let error = checked.read_error();
+        let valid = checked.total == 0 && error.is_none();
+        if !valid {
+            bad = bad.saturating_add(checked.total + u64::from(error.is_some()));
             bad_files += 1;
-            if checked.read_error().is_some() {
-                bad = bad.saturating_add(1);
+        }
+        match format {
+            CheckFormat::Json => {
+                let value = serde_json::json!({
+                    "file": path.display().to_string(),
+                    "valid": valid,
+                    "problems": checked
+                        .problems
+                        .iter()
+                        .map(|p| serde_json::json!({"line": p.line, "problem": p.kind.to_string()}))
+                        .collect::<Vec<_>>(),
+                    "total": checked.total,
+                    "error": error.map(|e| serde_json::json!({
+                        "line": (e.line > 0).then_some(e.line),
+                        "message": e.kind.to_string(),
+                    })),
+                });
+                bar.suspend(|| output::line(format_args!("{value}")))?;
             }
-            if format == CheckFormat::Text {
+            CheckFormat::Text if !valid => {
+                let found = problems(path, &checked);
                 bar.suspend(|| output::line(format_args!("{}", found.trim_end_matches('\n'))))?;
             }
+            CheckFormat::Text => {}
         }
         bar.inc(1);
     }

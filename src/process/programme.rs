@@ -294,6 +294,18 @@ pub enum ProgrammeEvent {
     Concluded(CredibilityReport),
 }
 
+impl ProgrammeCommand {
+    /// The command's name, for messages: a year's command is named by its
+    /// cycle command (`cast_ballot`).
+    pub fn name(&self) -> &'static str {
+        match self {
+            ProgrammeCommand::StartCycle { .. } => "start_cycle",
+            ProgrammeCommand::Cycle { command, .. } => command.name(),
+            ProgrammeCommand::Conclude { .. } => "conclude",
+        }
+    }
+}
+
 impl ProgrammeEvent {
     /// The event's name, for messages.
     pub fn name(&self) -> &'static str {

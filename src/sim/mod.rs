@@ -555,11 +555,7 @@ struct World<'s> {
 
 impl World<'_> {
     fn command(&mut self, year: i32, command: ProgrammeCommand) -> Result<(), SimError> {
-        let name = match &command {
-            ProgrammeCommand::Cycle { command, .. } => command.name(),
-            ProgrammeCommand::StartCycle { .. } => "start_cycle",
-            _ => "conclude",
-        };
+        let name = command.name();
         // A new step, year or conclusion ends what the step before did.
         let ends_a_step = match &command {
             ProgrammeCommand::Cycle { command, .. } => {

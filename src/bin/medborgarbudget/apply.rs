@@ -14,7 +14,7 @@ use medborgarbudget::store::{
 
 use super::BadInput;
 use super::output;
-use super::programmes::{StoreArg, bad, open_existing_to_write, open_to_write, programme_arg};
+use super::programmes::{StoreArg, bad, open, open_existing_to_write, programme_arg};
 
 /// The largest setup file read.
 pub const MAX_SETUP_BYTES: u64 = 1 << 20;
@@ -23,19 +23,25 @@ pub const MAX_COMMANDS_BYTES: u64 = 256 << 20;
 /// The most lines a commands file may have.
 pub const MAX_COMMAND_LINES: usize = 1_000_000;
 
-/// Reads `path`, refusing a file past `limit` bytes (named with the limit)
-/// before reading it.
+/// Reads `path`, refusing a file past `limit` bytes (named with the limit);
+/// never holds more than `limit + 1` bytes, whatever the file's recorded
+/// length (a pipe has none, a growing file outruns it).
 pub(super) fn read_limited(path: &Path, limit: u64, what: &str) -> Result<Vec<u8>, BadInput> {
+    use std::io::Read;
     let name = path.display();
-    let size = std::fs::metadata(path)
-        .map_err(|e| BadInput(format!("{name}: {e}")))?
-        .len();
-    if size > limit {
+    let unreadable = |e: std::io::Error| BadInput(format!("{name}: {e}"));
+    let mut bytes = Vec::new();
+    std::fs::File::open(path)
+        .map_err(unreadable)?
+        .take(limit.saturating_add(1))
+        .read_to_end(&mut bytes)
+        .map_err(unreadable)?;
+    if bytes.len() as u64 > limit {
         return Err(BadInput(format!(
-            "{name}: {size} bytes; a {what} may have at most {limit} bytes"
+            "{name}: more than {limit} bytes; a {what} may have at most {limit} bytes"
         )));
     }
-    std::fs::read(path).map_err(|e| BadInput(format!("{name}: {e}")))
+    Ok(bytes)
 }
 
 /// [`read_limited`], as UTF-8 text.
@@ -85,7 +91,7 @@ pub fn new_programme(store: &StoreArg, setup: &Path) -> Result<(), BadInput> {
     // or key is created for it.
     Programme::new(setup_value.clone())
         .map_err(|e| BadInput(format!("{}: {e}", setup.display())))?;
-    let (handle, voter) = open_to_write(store)?;
+    let (handle, voter) = open(store)?;
     let mut repo = Repository::<Programme>::new(handle, voter);
     match repo.create(id, ProgrammeEvent::Established(setup_value)) {
         Ok(p) => output::line(format_args!(
@@ -195,7 +201,11 @@ pub fn apply(
                 continue;
             }
         };
-        let what = command_name(&command);
+        let what = match &command {
+            ProgrammeCommand::Cycle { year, command } => format!("{year} {}", command.name()),
+            ProgrammeCommand::StartCycle { year, .. } => format!("start_cycle {year}"),
+            other => other.name().to_owned(),
+        };
         match repo.execute(id, command) {
             Ok(events) => {
                 tally.accepted += 1;
@@ -241,15 +251,5 @@ pub fn apply(
         Err(BadInput(summary))
     } else {
         output::line(format_args!("{summary}"))
-    }
-}
-
-/// The command's name: the cycle command's for a year's (`cast_ballot`).
-fn command_name(command: &ProgrammeCommand) -> String {
-    match command {
-        ProgrammeCommand::StartCycle { year, .. } => format!("start_cycle {year}"),
-        ProgrammeCommand::Cycle { year, command } => format!("{year} {}", command.name()),
-        ProgrammeCommand::Conclude { .. } => "conclude".into(),
-        _ => "a command".into(),
     }
 }

@@ -295,10 +295,10 @@ pub fn import(job: &Import<'_>) -> Result<(), BadInput> {
             || PathBuf::from(format!("{}.refused.csv", job.file.display())),
             Path::to_path_buf,
         );
-        let mut out = csv::Writer::from_writer(Vec::new());
         let mut header: Vec<&str> = headers.iter().collect();
         header.extend(["line", "error"]);
-        let write = |out: &mut csv::Writer<Vec<u8>>| -> Result<Vec<u8>, csv::Error> {
+        let write = || -> Result<Vec<u8>, csv::Error> {
+            let mut out = csv::Writer::from_writer(Vec::new());
             out.write_record(&header)?;
             for (line, record, why) in &refused {
                 let line = line.to_string();
@@ -306,10 +306,10 @@ pub fn import(job: &Import<'_>) -> Result<(), BadInput> {
                 fields.extend([line.as_str(), why.as_str()]);
                 out.write_record(&fields)?;
             }
-            out.flush()?;
-            Ok(out.get_ref().clone())
+            out.into_inner()
+                .map_err(|e| csv::Error::from(e.into_error()))
         };
-        let text = write(&mut out).map_err(|e| BadInput(format!("{}: {e}", path.display())))?;
+        let text = write().map_err(|e| BadInput(format!("{}: {e}", path.display())))?;
         output::to_file(&path, |w| w.write_all(&text))?;
         output::note(format_args!(
             "{} refused rows written to {}",

@@ -140,7 +140,7 @@ pub(super) fn bad(e: impl std::error::Error) -> BadInput {
 /// that holds nothing yet, readable by their owner only; an SQLite store
 /// written before log keys existed is opened without one (its heads are
 /// compared, not sealed).
-fn open(store: &StoreArg) -> Result<(Arc<dyn Store>, VoterKey), BadInput> {
+pub(super) fn open(store: &StoreArg) -> Result<(Arc<dyn Store>, VoterKey), BadInput> {
     match store {
         StoreArg::Memory => Ok((
             Arc::new(MemoryStore::new().with_log_key(LogKey::random())),
@@ -253,12 +253,6 @@ pub(super) fn open_existing_to_write(
     store: &StoreArg,
 ) -> Result<(Arc<dyn Store>, VoterKey), BadInput> {
     existing(store)?;
-    open(store)
-}
-
-/// Opens the store to write (`programme new`), creating an SQLite store and
-/// its keys if there is none yet (as [`open`]).
-pub(super) fn open_to_write(store: &StoreArg) -> Result<(Arc<dyn Store>, VoterKey), BadInput> {
     open(store)
 }
 

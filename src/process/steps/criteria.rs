@@ -134,24 +134,23 @@ impl Cycle<Criteria> {
     }
 
     pub(crate) fn framework_ready(&self) -> Result<Framework, GateError> {
-        if let Some(first) = self.unmet().into_iter().next() {
-            return Err(first);
-        }
         let stage = &self.stage;
+        let mut unmet = self.unmet().into_iter();
         match (
             &stage.base,
             stage.eligibility,
             &stage.rules,
             &stage.criteria,
+            unmet.next(),
         ) {
-            (Some(base), Some(eligibility), Some(rules), Some(criteria)) => Ok(Framework {
+            (Some(base), Some(eligibility), Some(rules), Some(criteria), None) => Ok(Framework {
                 base: base.clone(),
                 eligibility,
                 rules: rules.clone(),
                 criteria: criteria.clone(),
             }),
-            // Not reached: `unmet` names each missing piece.
-            _ => Err(GateError::NoBudget),
+            // `unmet` names each missing piece, so there is a first.
+            (.., first) => Err(first.unwrap_or(GateError::NoBudget)),
         }
     }
 
