@@ -619,6 +619,10 @@ fn programme_new_and_apply_on_sqlite() {
     .unwrap();
     let o = run(&dir, &[], &["programme", "new", "--setup", "typo.json"]);
     exits_1_saying(&o, "unknown field `yeras`");
+    // A setup past its limit is refused before it is read whole.
+    std::fs::write(dir.join("big.json"), vec![b' '; (1 << 20) + 1]).unwrap();
+    let o = run(&dir, &[], &["programme", "new", "--setup", "big.json"]);
+    exits_1_saying(&o, "a setup file may have at most 1048576 bytes");
     // Two years is not a programme.
     std::fs::write(
         dir.join("short.json"),
@@ -775,14 +779,21 @@ fn import_paper(dir: &Path, env: &[(&str, &str)], store: &str, id: &str) {
     assert!(rows[0].ends_with(",line,error"), "{refused}");
     assert!(rows[2].contains(",5,choices: no project 7"), "{refused}");
 
-    // The same file again: its ballots are the same ballots.
+    // The same file again: its ballots are the same ballots (the same ids).
     let o = import(&["--skip-invalid"]);
     assert!(o.status.success(), "{}", text(&o.stderr));
-    assert!(
-        text(&o.stdout).contains("no ballot to store"),
-        "{}",
-        text(&o.stdout)
-    );
+    let out = text(&o.stdout);
+    assert!(out.contains("no ballot to store"), "{out}");
+    for line in [2, 3] {
+        let refusal = out
+            .lines()
+            .find(|l| l.starts_with(&format!("paper.csv:{line}: refused:")))
+            .unwrap_or_else(|| panic!("line {line}: {out}"));
+        assert!(
+            refusal.contains("is already used in this cycle"),
+            "{refusal}"
+        );
+    }
     assert_eq!(events(), before + 2);
 
     std::fs::write(
