@@ -76,8 +76,8 @@ use crate::ids::{AreaId, BallotId, CycleId, IdeaId, ProgrammeId, ProjectId, Resi
 use crate::money::{Currency, Money};
 use crate::process::{
     Allocation, AnyCycle, Command, CouncilDecision, Evaluation, FundingSource, OutreachActivity,
-    OutreachChannel, Programme, ProgrammeCommand, ProgrammeError, ProgrammeSetup, Step,
-    TargetGroup, VoterRegister, VotingWindow,
+    OutreachChannel, Programme, ProgrammeCommand, ProgrammeError, ProgrammeSetup, TargetGroup,
+    VoterRegister, VotingWindow,
 };
 use crate::project::{Feasibility, Milestone, Progress, ProjectProposal};
 use crate::store::memory::MemoryStore;
@@ -415,7 +415,6 @@ impl<'s> Simulation<'s> {
                 },
             )?;
         }
-        world.driver.commit().map_err(SimError::Store)?;
         let programme = world.driver.programme().clone();
         let metrics = ProgrammeMetrics::of(&programme)?;
         Ok(SimRun {
@@ -556,15 +555,13 @@ struct World<'s> {
 impl World<'_> {
     fn command(&mut self, year: i32, command: ProgrammeCommand) -> Result<(), SimError> {
         let name = command.name();
-        // A new step, year or conclusion ends what the step before did.
-        let ends_a_step = match &command {
-            ProgrammeCommand::Cycle { command, .. } => {
-                command.name() == "abandon" || Step::ALL.iter().any(|s| s.way_out() == Some(name))
-            }
-            _ => true,
-        };
+        let step = |w: &Self| w.the_cycle(year).map(AnyCycle::step);
+        let before = step(self);
         match self.driver.apply(command) {
-            Ok(_) if ends_a_step => self.driver.commit().map_err(SimError::Store),
+            // A new step, year or conclusion ends what the step before did.
+            Ok(_) if step(self) != before || name == "conclude" => {
+                self.driver.commit().map_err(SimError::Store)
+            }
             Ok(_) => Ok(()),
             Err(JournalError::Refused(source)) => Err(SimError::Refused {
                 year,
