@@ -219,6 +219,15 @@ impl Area {
     pub fn breakdown(&self) -> &[Breakdown] {
         &self.breakdown
     }
+
+    /// The group `name` of the breakdown by `dimension`, if the area has it.
+    pub fn group(&self, dimension: &str, name: &str) -> Option<&PopulationGroup> {
+        self.breakdown
+            .iter()
+            .filter(|b| b.dimension == dimension)
+            .flat_map(|b| &b.groups)
+            .find(|g| g.name == name)
+    }
 }
 
 /// Where and since when a resident lives.

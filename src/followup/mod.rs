@@ -522,11 +522,7 @@ impl Inputs<'_> {
             let size = self
                 .setup
                 .area
-                .breakdown()
-                .iter()
-                .filter(|b| b.dimension == count.dimension)
-                .flat_map(|b| &b.groups)
-                .find(|g| g.name == count.group)
+                .group(&count.dimension, &count.group)
                 .map_or(0, |g| u64::from(g.size));
             let mut row = GroupTurnout::new(
                 &count.dimension,

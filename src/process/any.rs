@@ -192,6 +192,12 @@ impl AnyCycle {
         &self.core().projects
     }
 
+    /// The projects on the shortlist, in order: the ballot's, numbered from
+    /// 1 in this order where residents vote on paper.
+    pub fn shortlist(&self) -> impl Iterator<Item = &crate::project::Project> {
+        self.core().shortlist()
+    }
+
     pub(crate) fn core(&self) -> &Core {
         each_stage!(self, c => &c.core)
     }

@@ -203,12 +203,7 @@ pub fn import(job: &Import<'_>) -> Result<(), BadInput> {
         )));
     };
     let area = cycle.setup().area.id();
-    let shortlist: Vec<ProjectId> = cycle
-        .projects()
-        .iter()
-        .filter(|p| p.is_on_shortlist())
-        .map(|p| p.id())
-        .collect();
+    let shortlist: Vec<ProjectId> = cycle.shortlist().map(|p| p.id()).collect();
     let kind = cycle
         .framework()
         .map(|f| f.rules.kind())

@@ -52,8 +52,7 @@ fn cycle_lines(cycle: &AnyCycle, at: DateTime<Utc>) -> Vec<String> {
     }
     if step == Step::Voting {
         // The numbers `ballots import` takes for the projects.
-        let on_ballot = cycle.projects().iter().filter(|p| p.is_on_shortlist());
-        for (k, p) in on_ballot.enumerate() {
+        for (k, p) in cycle.shortlist().enumerate() {
             lines.push(format!(
                 "  on the ballot: {} {} ({})",
                 k + 1,

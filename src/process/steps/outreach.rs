@@ -35,9 +35,7 @@ impl Cycle<Outreach> {
         for (k, target) in activity.groups.iter().enumerate() {
             let problem = if activity.groups[..k].contains(target) {
                 Some("named twice")
-            } else if !area.breakdown().iter().any(|b| {
-                b.dimension == target.dimension && b.groups.iter().any(|g| g.name == target.group)
-            }) {
+            } else if area.group(&target.dimension, &target.group).is_none() {
                 Some("not a group of the area's breakdown")
             } else {
                 None
