@@ -146,6 +146,9 @@ pub enum RulesError {
         /// Points per voter.
         per_voter: u32,
     },
+    /// A minimum number of votes of zero (leave it out for none).
+    #[error("ballot rules: a minimum number of votes must be at least 1")]
+    ZeroMinimumVotes,
     /// A share of the budget outside 1..=10 000 basis points.
     #[error("ballot rules: minimum budget share {basis_points} basis points is outside 1..=10000")]
     ShareOutOfRange {
@@ -193,6 +196,8 @@ struct RawRules {
     second_ballot: SecondBallot,
     #[serde(default)]
     counting: Counting,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    minimum_votes: Option<u32>,
 }
 
 impl TryFrom<RawRules> for BallotRules {
@@ -236,6 +241,9 @@ impl RawRules {
                     kind,
                 });
             }
+        }
+        if self.minimum_votes == Some(0) {
+            return Err(RulesError::ZeroMinimumVotes);
         }
         if let Some(limit) = self.max_total_cost.filter(|l| !l.is_positive()) {
             return Err(RulesError::CostLimitNotPositive { limit });
@@ -324,6 +332,13 @@ impl BallotRulesBuilder {
     /// The counting rule (default: greedy, ties by project id).
     pub fn counting(mut self, counting: Counting) -> Self {
         self.raw.counting = counting;
+        self
+    }
+
+    /// A project chosen on fewer than `n` ballots is not funded, whatever the
+    /// rule (it is left out before counting); `n` ≥ 1. Default: no minimum.
+    pub fn minimum_votes(mut self, n: u32) -> Self {
+        self.raw.minimum_votes = Some(n);
         self
     }
 
@@ -495,6 +510,7 @@ impl BallotRules {
                 }),
                 second_ballot: SecondBallot::Refuse,
                 counting: Counting::default(),
+                minimum_votes: None,
             },
             points_cap: None,
             use_all_points: false,
@@ -557,6 +573,12 @@ impl BallotRules {
     /// The counting rule.
     pub fn counting(&self) -> &Counting {
         &self.raw.counting
+    }
+
+    /// The least number of ballots that must choose a project for it to be
+    /// funded, if the rules set one.
+    pub fn minimum_votes(&self) -> Option<u32> {
+        self.raw.minimum_votes
     }
 
     /// Checks the rules against the budget (step 1's gate): a knapsack cost limit

@@ -165,6 +165,15 @@ impl Delivery {
         }
     }
 
+    /// Whether anything of its delivery is on the record: a milestone,
+    /// progress, a co-creator, or its end.
+    pub fn has_begun(&self) -> bool {
+        !self.milestones.is_empty()
+            || self.progress.percent() > 0
+            || !self.co_creators.is_empty()
+            || self.is_finished()
+    }
+
     /// Whether it is completed or cancelled.
     pub fn is_finished(&self) -> bool {
         !matches!(self.status, DeliveryStatus::InProgress)
@@ -292,6 +301,11 @@ impl Project {
 
     pub(crate) fn fund(&mut self) {
         self.delivery = Some(Delivery::new());
+    }
+
+    /// Undoes [`Project::fund`] (a council's adjustment, before any work).
+    pub(crate) fn unfund(&mut self) {
+        self.delivery = None;
     }
 
     pub(crate) fn delivery_mut(&mut self) -> Option<&mut Delivery> {

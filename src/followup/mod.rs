@@ -63,8 +63,8 @@ use crate::ids::{CycleId, ProgrammeId, ProjectId, ResidentId};
 use crate::money::{Money, MoneyError};
 use crate::process::stage::Decided;
 use crate::process::{
-    Allocation, AnyCycle, Cycle, CycleError, CycleSetup, FiguresDigest, FundingDecision,
-    FundingSource, OutreachActivity, Participation, Programme, Step,
+    Adjustment, Allocation, AnyCycle, Cycle, CycleError, CycleSetup, FiguresDigest,
+    FundingDecision, FundingSource, OutreachActivity, Participation, Programme, Step,
 };
 use crate::project::{DeliveryStatus, Project};
 use crate::tally::Fraction;
@@ -377,6 +377,10 @@ struct Inputs<'a> {
     projects: &'a [Project],
     ballots: &'a [Ballot],
     decision: &'a FundingDecision,
+    /// The projects funded after the council's adjustments.
+    funded: Vec<ProjectId>,
+    /// Council adjustments, whose raises add to the counted budget.
+    adjustments: &'a [Adjustment],
     participation: Option<&'a Participation>,
 }
 
@@ -418,7 +422,12 @@ impl Inputs<'_> {
     fn metrics(&self) -> Result<CycleMetrics, FollowUpError> {
         let cycle = self.cycle();
         let currency = self.setup.currency;
-        let budget = self.decision.budget;
+        let budget = Money::sum(
+            currency,
+            std::iter::once(self.decision.budget)
+                .chain(self.adjustments.iter().filter_map(|a| a.raises_budget_by)),
+        )
+        .map_err(self.money("the budget"))?;
         let budget_minor = u128::try_from(budget.minor())
             .ok()
             .filter(|b| *b > 0)
@@ -443,7 +452,7 @@ impl Inputs<'_> {
             );
         }
         let mut funded = vec![false; shortlist.len()];
-        for p in &self.decision.funded {
+        for p in &self.funded {
             if let Some(&k) = index.get(p) {
                 funded[k] = true;
             }
@@ -563,8 +572,8 @@ impl Inputs<'_> {
         )
         .map_err(self.money("the money carried in"))?;
         let (mut delivered, mut cancelled, mut in_progress) = (0u64, 0u64, 0u64);
-        let mut spent = Vec::with_capacity(self.decision.funded.len());
-        for &id in &self.decision.funded {
+        let mut spent = Vec::with_capacity(self.funded.len());
+        for &id in &self.funded {
             let project = self.project(id);
             match project.and_then(Project::delivery).map(|d| &d.status) {
                 Some(DeliveryStatus::Completed { final_cost, .. }) => {
@@ -612,7 +621,7 @@ impl Inputs<'_> {
             outreach_activities: self.outreach.len() as u64,
             ideas: self.ideas.len() as u64,
             projects_on_ballot: shortlist.len() as u64,
-            funded: self.decision.funded.len() as u64,
+            funded: self.funded.len() as u64,
             voters_with_funded: ratio(with_funded, n),
             satisfaction_by_count,
             satisfaction_by_cost,
@@ -656,6 +665,8 @@ impl CycleMetrics {
             projects: &core.projects,
             ballots: core.ballots.as_slice(),
             decision,
+            funded: core.funded_after(decision),
+            adjustments: &core.adjustments,
             participation: core.participation.as_ref(),
         }
         .metrics()
@@ -738,6 +749,8 @@ impl<S: Decided> Cycle<S> {
             projects: self.projects(),
             ballots: self.ballots(),
             decision: self.decision(),
+            funded: self.funded(),
+            adjustments: self.adjustments(),
             participation: self.participation(),
         }
         .metrics()

@@ -10,13 +10,13 @@ use super::Step;
 use super::command::{Command, Event};
 use super::cycle::{Core, Cycle};
 use super::error::{CycleError, GateError, ReplayError, TransitionError};
-use super::records::{CycleSetup, Evaluation, FundingDecision, RulesVersion};
+use super::records::{Adjustment, CycleSetup, Evaluation, FundingDecision, RulesVersion};
 use super::stage::{
     Abandoned, Closed, Criteria, FollowUp, Framework, IdeaGeneration, Implementation, Outreach,
     Previous, Shortlisting, Stage, Voting,
 };
 use crate::ballot::Channel;
-use crate::ids::CycleId;
+use crate::ids::{CycleId, ProjectId};
 use crate::money::Money;
 use crate::tally::Tally;
 
@@ -253,6 +253,17 @@ impl AnyCycle {
         self.view().decision
     }
 
+    /// The projects funded after the council's adjustments, once voting has
+    /// closed (see [`Cycle::funded`]).
+    pub fn funded(&self) -> Option<Vec<ProjectId>> {
+        self.decision().map(|d| self.core().funded_after(d))
+    }
+
+    /// The council's adjustments to the counted outcome, in order.
+    pub fn adjustments(&self) -> &[Adjustment] {
+        &self.core().adjustments
+    }
+
     /// Who took part by group, once counted.
     pub fn participation(&self) -> Option<&crate::process::Participation> {
         self.core().participation.as_ref()
@@ -436,6 +447,9 @@ impl AnyCycle {
                 self.typed::<Shortlisting>(op)?
                     .withdraw_project(project, reason)?;
             }
+            C::DeclareExclusion(group) => {
+                self.typed::<Shortlisting>(op)?.declare_exclusion(group)?;
+            }
             C::OpenVoting { window, at } => {
                 self.transition(op, |c: Cycle<Shortlisting>| c.open_voting(window, at))?;
             }
@@ -478,6 +492,9 @@ impl AnyCycle {
                     .cloned()
                     .map(|d| vec![Event::VotingClosed(d)]));
             }
+            C::AdjustOutcome(adjustment) => self
+                .typed::<Implementation>(op)?
+                .adjust_outcome(adjustment)?,
             C::RecordMilestone { project, milestone } => self
                 .typed::<Implementation>(op)?
                 .record_milestone(project, milestone)?,

@@ -6,8 +6,8 @@ use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
 use super::records::{
-    Allocation, CycleSetup, Evaluation, FundingDecision, Lesson, OutreachActivity, Participation,
-    VoterRegister, VotingWindow,
+    Adjustment, Allocation, CycleSetup, Evaluation, ExclusionGroup, FundingDecision, Lesson,
+    OutreachActivity, Participation, VoterRegister, VotingWindow,
 };
 use crate::area::{Eligibility, Resident};
 use crate::ballot::{Ballot, BallotRules, BallotSubmission, PaperBatch};
@@ -120,6 +120,8 @@ pub enum Command {
         /// Why.
         reason: String,
     },
+    /// Step 4: declare projects of which at most one is funded.
+    DeclareExclusion(ExclusionGroup),
     /// Step 4 → 5.
     OpenVoting {
         /// The voting window.
@@ -140,6 +142,8 @@ pub enum Command {
     /// residents (ballots keep no record of their voters). Only the counts are
     /// recorded, as [`Event::ParticipationCounted`].
     CountParticipation(VoterRegister),
+    /// Step 6: record a council's adjustment of the counted outcome.
+    AdjustOutcome(Adjustment),
     /// Step 6: record a milestone.
     RecordMilestone {
         /// The project.
@@ -256,11 +260,13 @@ impl Command {
             Command::ScoreProject { .. } => "score_project",
             Command::AddCoCreator { .. } => "add_co_creator",
             Command::WithdrawProject { .. } => "withdraw_project",
+            Command::DeclareExclusion(_) => "declare_exclusion",
             Command::OpenVoting { .. } => "open_voting",
             Command::CastBallot(_) => "cast_ballot",
             Command::EnterPaperBallots(_) => "enter_paper_ballots",
             Command::CloseVoting { .. } => "close_voting",
             Command::CountParticipation(_) => "count_participation",
+            Command::AdjustOutcome(_) => "adjust_outcome",
             Command::RecordMilestone { .. } => "record_milestone",
             Command::RecordProgress { .. } => "record_progress",
             Command::CompleteProject { .. } => "complete_project",

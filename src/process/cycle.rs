@@ -8,8 +8,8 @@ use serde::Serialize;
 use super::Step;
 use super::error::{CycleError, GateError, TransitionError};
 use super::records::{
-    Allocation, CycleSetup, FundingDecision, Lesson, OutreachActivity, Participation, RulesVersion,
-    VoterRegister, VotingWindow,
+    Adjustment, Allocation, CycleSetup, ExclusionGroup, FundingDecision, Lesson, OutreachActivity,
+    Participation, RulesVersion, SetAside, SetAsideReason, VoterRegister, VotingWindow,
 };
 use super::stage::{AcceptsFunds, Decided, FollowUp, Framed, Framework, Implementation, Stage};
 use crate::area::{Area, Eligibility, Resident};
@@ -19,7 +19,7 @@ use crate::idea::{Idea, IdeaStatus};
 use crate::ids::{BallotId, CycleId, IdeaId, ProjectId, ResidentId};
 use crate::money::{Currency, Money};
 use crate::project::Project;
-use crate::tally::{Candidate, Election, Profile, ProfileKind};
+use crate::tally::{Candidate, Election, Outcome, Profile, ProfileKind, Tally, TieBreaking};
 
 /// The ballots of a cycle, with an index by voter and by id (rebuilt, never
 /// stored).
@@ -86,6 +86,20 @@ pub(crate) struct Core {
     /// Who took part by group, once counted (steps 6–7).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub(crate) participation: Option<Participation>,
+    /// Groups of projects of which at most one is funded (declared in step 4).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub(crate) exclusions: Vec<ExclusionGroup>,
+    /// The council's changes to the counted outcome (step 6), in order.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub(crate) adjustments: Vec<Adjustment>,
+}
+
+/// What [`Cycle::count_by`] found: the last count's outcome, the projects it
+/// funds, and the projects left out.
+pub(crate) struct Count {
+    pub(crate) outcome: Outcome,
+    pub(crate) funded: Vec<ProjectId>,
+    pub(crate) set_aside: Vec<SetAside>,
 }
 
 /// One year's cycle in stage `S`.
@@ -183,6 +197,8 @@ impl Core {
             projects: self.projects.clone(),
             ballots: BallotBox::default(),
             participation: self.participation.clone(),
+            exclusions: self.exclusions.clone(),
+            adjustments: self.adjustments.clone(),
         }
     }
 
@@ -251,7 +267,11 @@ impl Core {
     }
 
     pub(crate) fn budget_with(&self, base: Option<&Allocation>) -> Result<Money, CycleError> {
-        let extra = self.additions_total()?;
+        let raised = Money::sum(
+            self.setup.currency,
+            self.adjustments.iter().filter_map(|a| a.raises_budget_by),
+        )?;
+        let extra = self.additions_total()?.checked_add(raised)?;
         Ok(match base {
             Some(b) => b.amount.checked_add(extra)?,
             None => extra,
@@ -278,6 +298,33 @@ impl Core {
 
     pub(crate) fn shortlist(&self) -> impl Iterator<Item = &Project> {
         self.projects.iter().filter(|p| p.is_on_shortlist())
+    }
+
+    /// The first two projects of `funded` that share an exclusion group, in
+    /// the order funded (the earlier, the later), and the group.
+    pub(crate) fn excluding(
+        &self,
+        funded: &[ProjectId],
+    ) -> Option<(ProjectId, ProjectId, &ExclusionGroup)> {
+        funded.iter().enumerate().find_map(|(k, &later)| {
+            funded[..k].iter().find_map(|&earlier| {
+                self.exclusions
+                    .iter()
+                    .find(|g| g.projects.contains(&earlier) && g.projects.contains(&later))
+                    .map(|g| (earlier, later, g))
+            })
+        })
+    }
+
+    /// The projects funded: the counted decision's, then each adjustment's
+    /// removals and additions in order.
+    pub(crate) fn funded_after(&self, decision: &FundingDecision) -> Vec<ProjectId> {
+        let mut funded = decision.funded.clone();
+        for a in &self.adjustments {
+            funded.retain(|p| !a.remove.contains(p));
+            funded.extend(&a.add);
+        }
+        funded
     }
 
     /// Total spent on funded projects that are completed or cancelled.
@@ -441,7 +488,17 @@ impl<S: Framed> Cycle<S> {
     /// A cost or budget that is not a positive amount, or a ballot the profile
     /// cannot hold (impossible for ballots this cycle accepted).
     pub fn election(&self) -> Result<Election, CycleError> {
-        let shortlist: Vec<&Project> = self.core.shortlist().collect();
+        self.election_without(&[])
+    }
+
+    /// The election without the projects `left_out`: they are not candidates,
+    /// and ballots count as if they had not chosen them (a ranking closes up).
+    pub(crate) fn election_without(&self, left_out: &[ProjectId]) -> Result<Election, CycleError> {
+        let shortlist: Vec<&Project> = self
+            .core
+            .shortlist()
+            .filter(|p| !left_out.contains(&p.id()))
+            .collect();
         let to_units = |m: Money| {
             u64::try_from(m.minor()).map_err(|_| CycleError::Negative {
                 what: "an amount in the election",
@@ -455,11 +512,17 @@ impl<S: Framed> Cycle<S> {
                 .ok_or(CycleError::UnknownProject { project: p.id() })?;
             candidates.push(Candidate::new(p.id().to_string(), to_units(cost)?));
         }
-        let index_of = |id: ProjectId| -> Result<u32, CycleError> {
+        // A ballot's project: its index among the candidates, or none if it
+        // is left out.
+        let index_of = |id: ProjectId| -> Result<Option<u32>, CycleError> {
+            if left_out.contains(&id) {
+                return Ok(None);
+            }
             shortlist
                 .iter()
                 .position(|p| p.id() == id)
                 .and_then(|i| u32::try_from(i).ok())
+                .map(Some)
                 .ok_or(CycleError::UnknownProject { project: id })
         };
         let kind = match self.rules().kind() {
@@ -473,21 +536,21 @@ impl<S: Framed> Cycle<S> {
                 Choices::Approval(ps) => {
                     let idx = ps
                         .iter()
-                        .map(|&p| index_of(p))
+                        .filter_map(|&p| index_of(p).transpose())
                         .collect::<Result<Vec<_>, _>>()?;
                     profile.push_approval(&idx, 1)?;
                 }
                 Choices::Ranking(ps) => {
                     let idx = ps
                         .iter()
-                        .map(|&p| index_of(p))
+                        .filter_map(|&p| index_of(p).transpose())
                         .collect::<Result<Vec<_>, _>>()?;
                     profile.push_ranking(&idx, 1)?;
                 }
                 Choices::Points(ps) => {
                     let idx = ps
                         .iter()
-                        .map(|&(p, v)| index_of(p).map(|i| (i, v)))
+                        .filter_map(|&(p, v)| index_of(p).map(|i| i.map(|i| (i, v))).transpose())
                         .collect::<Result<Vec<_>, _>>()?;
                     profile.push_points(&idx, 1)?;
                 }
@@ -502,6 +565,101 @@ impl<S: Framed> Cycle<S> {
         } else {
             election
         })
+    }
+
+    /// The count by `tally` under the ballot rules' minimum number of votes
+    /// and the cycle's exclusion groups. Projects with too few votes never
+    /// run; then each count that funds two projects of an exclusion group
+    /// leaves out the later of the first such pair and counts again, so the
+    /// rule's earlier choice stands. Each round leaves out one more project,
+    /// so there are at most as many rounds as projects. For rules that choose
+    /// one project at a time (greedy, equal shares without completion,
+    /// Phragmén, maximin support) this is the rule run with a chosen project's
+    /// group leaving the running.
+    ///
+    /// # Errors
+    /// The tally's error, or an election that cannot be built.
+    pub(crate) fn count_by(
+        &self,
+        tally: &dyn Tally,
+        ties: &TieBreaking,
+    ) -> Result<Count, CycleError> {
+        let shortlist: Vec<ProjectId> = self.core.shortlist().map(Project::id).collect();
+        let mut set_aside = self.too_few_votes();
+        loop {
+            let left_out: Vec<ProjectId> = set_aside.iter().map(|s| s.project).collect();
+            let election = self.election_without(&left_out)?;
+            let outcome = tally.tally(&election, ties)?;
+            let candidates: Vec<ProjectId> = shortlist
+                .iter()
+                .filter(|p| !left_out.contains(p))
+                .copied()
+                .collect();
+            let funded = outcome
+                .selected
+                .iter()
+                .map(|&i| {
+                    candidates
+                        .get(i)
+                        .copied()
+                        .ok_or(CycleError::DecisionMismatch {
+                            field: "a selected project index",
+                        })
+                })
+                .collect::<Result<Vec<_>, _>>()?;
+            match self.core.excluding(&funded) {
+                Some((chosen, project, _)) => set_aside.push(SetAside {
+                    project,
+                    reason: SetAsideReason::Excluded { chosen },
+                }),
+                None => {
+                    return Ok(Count {
+                        outcome,
+                        funded,
+                        set_aside,
+                    });
+                }
+            }
+        }
+    }
+
+    /// How many ballots chose each project on the shortlist, in shortlist
+    /// order.
+    pub fn votes(&self) -> Vec<(ProjectId, u64)> {
+        let mut votes: Vec<(ProjectId, u64)> = self.core.shortlist().map(|p| (p.id(), 0)).collect();
+        let index: HashMap<ProjectId, usize> = votes
+            .iter()
+            .enumerate()
+            .map(|(k, &(p, _))| (p, k))
+            .collect();
+        let mut count = |p: &ProjectId| {
+            if let Some(&k) = index.get(p) {
+                votes[k].1 += 1;
+            }
+        };
+        for ballot in self.ballots() {
+            match ballot.choices() {
+                Choices::Approval(ps) | Choices::Ranking(ps) => ps.iter().for_each(&mut count),
+                // Zero points express no support.
+                Choices::Points(ps) => ps.iter().filter(|e| e.1 > 0).for_each(|e| count(&e.0)),
+            }
+        }
+        votes
+    }
+
+    /// The projects the ballot rules' minimum number of votes leaves out.
+    pub(crate) fn too_few_votes(&self) -> Vec<SetAside> {
+        let Some(minimum) = self.rules().minimum_votes() else {
+            return Vec::new();
+        };
+        self.votes()
+            .into_iter()
+            .filter(|&(_, votes)| votes < u64::from(minimum))
+            .map(|(project, votes)| SetAside {
+                project,
+                reason: SetAsideReason::TooFewVotes { votes, minimum },
+            })
+            .collect()
     }
 
     pub(crate) fn check_eligible(
@@ -622,9 +780,22 @@ impl<S: Decided> Cycle<S> {
         self.stage.window()
     }
 
-    /// The funding decision.
+    /// The funding decision: the outcome as counted. A council's adjustments
+    /// are kept beside it ([`Cycle::adjustments`]); [`Cycle::funded`] is the
+    /// outcome after them.
     pub fn decision(&self) -> &FundingDecision {
         self.stage.decision()
+    }
+
+    /// The council's adjustments to the counted outcome, in order.
+    pub fn adjustments(&self) -> &[Adjustment] {
+        &self.core.adjustments
+    }
+
+    /// The projects funded after the council's adjustments: the counted ones
+    /// in the order counted, less those removed, then those added.
+    pub fn funded(&self) -> Vec<ProjectId> {
+        self.core.funded_after(self.decision())
     }
 }
 

@@ -329,6 +329,57 @@ pub enum CycleError {
         /// The project.
         project: ProjectId,
     },
+    /// An exclusion group of fewer than two projects.
+    #[error("an exclusion group needs at least two projects; this one has {projects}")]
+    ExclusionTooSmall {
+        /// Projects named.
+        projects: usize,
+    },
+    /// A project named twice in a list that takes each once.
+    #[error("project {project} appears twice in {list}")]
+    ProjectRepeated {
+        /// The project.
+        project: ProjectId,
+        /// The list.
+        list: &'static str,
+    },
+    /// Funding two projects of one exclusion group.
+    #[error("projects {first} and {second} exclude each other ({reason}); at most one is funded")]
+    Excludes {
+        /// The project funded already.
+        first: ProjectId,
+        /// The project that would join it.
+        second: ProjectId,
+        /// The group's reason.
+        reason: String,
+    },
+    /// An adjustment that neither adds nor removes a project.
+    #[error("a council adjustment must add or remove at least one project")]
+    EmptyAdjustment,
+    /// Adding a project that is funded already.
+    #[error("project {project} is funded already")]
+    AlreadyFunded {
+        /// The project.
+        project: ProjectId,
+    },
+    /// Removing a funded project whose delivery has begun on the record.
+    #[error(
+        "project {project} has work on the record (milestones, progress, co-creators or an end); cancel it instead"
+    )]
+    DeliveryBegun {
+        /// The project.
+        project: ProjectId,
+    },
+    /// An adjusted outcome that costs more than the budget.
+    #[error(
+        "the adjusted outcome costs {total_cost}, more than the budget {budget}; a decision that raises the budget must say by how much"
+    )]
+    AdjustedOverBudget {
+        /// The cost of every project funded after the adjustment.
+        total_cost: Money,
+        /// The budget, with every raise recorded.
+        budget: Money,
+    },
     /// A project that was not funded.
     #[error("project {project} was not funded")]
     NotFunded {

@@ -45,9 +45,10 @@ pub use programme::{
     ProgrammeCommand, ProgrammeError, ProgrammeEvent, ProgrammeSetup, YearReport,
 };
 pub use records::{
-    Allocation, CouncilDecision, CycleSetup, Evaluation, FiguresDigest, FundingDecision,
-    FundingSource, GroupCount, Lesson, MIN_CELL, OutreachActivity, OutreachChannel, Participation,
-    ProjectScore, RulesVersion, TargetGroup, VoterRegister, VotingWindow,
+    Adjustment, Allocation, CouncilDecision, CycleSetup, Evaluation, ExclusionGroup, FiguresDigest,
+    FundingDecision, FundingSource, GroupCount, Lesson, MIN_CELL, OutreachActivity,
+    OutreachChannel, Participation, ProjectScore, RulesVersion, SetAside, SetAsideReason,
+    TargetGroup, VoterRegister, VotingWindow,
 };
 pub use snapshot::{Snapshot, SnapshotError};
 pub use stage::{

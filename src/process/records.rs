@@ -234,6 +234,80 @@ pub struct FundingDecision {
     pub ballots_counted: u64,
     /// When voting was closed and counted.
     pub decided_at: DateTime<Utc>,
+    /// Projects on the ballot the count left out, and why: too few votes for
+    /// the ballot rules' minimum, or a project of the same exclusion group
+    /// chosen first. Empty for a cycle without either rule.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub set_aside: Vec<SetAside>,
+}
+
+/// A project the count left out ([`FundingDecision::set_aside`]).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SetAside {
+    /// The project.
+    pub project: ProjectId,
+    /// Why.
+    pub reason: SetAsideReason,
+}
+
+/// Why the count left a project out.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+#[serde(rename_all = "snake_case", tag = "kind")]
+#[non_exhaustive]
+pub enum SetAsideReason {
+    /// Fewer ballots chose it than the ballot rules' minimum
+    /// ([`BallotRules::minimum_votes`](crate::ballot::BallotRules::minimum_votes)).
+    TooFewVotes {
+        /// Ballots that chose it.
+        votes: u64,
+        /// The minimum.
+        minimum: u32,
+    },
+    /// The rule chose `chosen`, of an exclusion group it shares, first.
+    Excluded {
+        /// The project of the group the rule chose first.
+        chosen: ProjectId,
+    },
+}
+
+/// Projects that exclude each other: at most one of them is funded (two
+/// designs for the same square, two sites for one playground). Declared in
+/// step 4, when the projects exist, and respected by the count and by a
+/// council's adjustment.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ExclusionGroup {
+    /// The projects (at least two, each once).
+    pub projects: Vec<ProjectId>,
+    /// Why they exclude each other.
+    pub reason: String,
+}
+
+/// A council's change to the counted outcome (step 6), on the record beside
+/// the count it changes: projects added or removed, why, the decision behind
+/// it, and money the decision adds to the cycle's budget, if any.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Adjustment {
+    /// Projects of the ballot the council funds beyond the count.
+    #[serde(default)]
+    pub add: Vec<ProjectId>,
+    /// Funded projects the council does not fund after all (before any work
+    /// on them is recorded).
+    #[serde(default)]
+    pub remove: Vec<ProjectId>,
+    /// Why.
+    pub reason: String,
+    /// The decision (body, reference, day).
+    pub decision: CouncilDecision,
+    /// Money the decision adds to the cycle's budget (zero if none): the
+    /// funded projects must fit the budget plus every adjustment's addition.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub raises_budget_by: Option<Money>,
+    /// When it was recorded.
+    pub at: DateTime<Utc>,
 }
 
 /// The evaluation that closes a cycle (step 7): what the people running it

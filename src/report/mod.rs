@@ -120,7 +120,7 @@ use crate::followup::{CycleMetrics, FollowUpError, ProgrammeMetrics};
 use crate::ids::{CycleId, ProgrammeId, ProjectId};
 use crate::money::{Currency, Money, MoneyError};
 use crate::process::stage::Decided;
-use crate::process::{AnyCycle, Cycle, CycleError, Programme, Step};
+use crate::process::{Adjustment, AnyCycle, Cycle, CycleError, Programme, SetAsideReason, Step};
 use crate::store::{StreamId, Verified};
 use crate::tally::{Fraction, Measure, Rule, Satisfaction, Tally, explain};
 
@@ -240,14 +240,23 @@ struct YearPart {
     evaluation: Option<(String, Vec<String>)>,
     /// Whether what the projects not funded would have needed was worked out.
     explained: Explained,
+    /// The council's adjustments of the counted outcome.
+    adjustments: Vec<Adjustment>,
 }
 
 #[derive(Debug, Clone)]
 struct ProjectRow {
+    /// The project (none for a candidate the cycle does not know).
+    id: Option<ProjectId>,
     title: String,
     cost: Money,
     score: u64,
+    /// Funded, after any council adjustment.
     funded: bool,
+    /// Funded by the count.
+    counted: bool,
+    /// Why the count left it out, if it did, in words.
+    set_aside: Option<String>,
     /// Not funded: what it would have needed under the cycle's rule (`None`
     /// for a rule of one's own, or past [`EXPLAIN_STEP_LIMIT`]).
     needed: Option<Needed>,
@@ -279,6 +288,9 @@ enum Explained {
     NotForRule,
     /// A recount passed [`EXPLAIN_STEP_LIMIT`] or failed.
     TooCostly,
+    /// The count left projects out (too few votes, exclusion groups), which
+    /// a recount of the whole ballot does not follow.
+    SetAside,
 }
 
 /// For each candidate of `election` not funded by `decision`, what it would
@@ -291,6 +303,9 @@ fn what_it_needed(
 ) -> (Vec<Option<Needed>>, Explained) {
     let n = election.candidates().len();
     let none = |why| (vec![None; n], why);
+    if !decision.set_aside.is_empty() {
+        return none(Explained::SetAside);
+    }
     let Ok(rule) = decision.rule.parse::<Rule>() else {
         return none(Explained::NotForRule);
     };
@@ -523,7 +538,8 @@ fn decided_part<S: Decided>(
     let election = cycle
         .election()
         .map_err(|source| ReportError::Election { year, source })?;
-    let funded: HashSet<ProjectId> = decision.funded.iter().copied().collect();
+    let funded: HashSet<ProjectId> = cycle.funded().into_iter().collect();
+    let counted: HashSet<ProjectId> = decision.funded.iter().copied().collect();
 
     // The shortlist in the election's order, with titles and scores.
     let mut projects = Vec::with_capacity(election.candidates().len());
@@ -541,6 +557,7 @@ fn decided_part<S: Decided>(
             .or_else(|| support.get(i).copied())
             .unwrap_or(0);
         projects.push(ProjectRow {
+            id,
             title: project.map_or_else(|| candidate.label.clone(), |p| p.title().to_owned()),
             cost: project.and_then(|p| p.cost()).unwrap_or(Money::new(
                 i64::try_from(candidate.cost).unwrap_or(i64::MAX),
@@ -548,6 +565,21 @@ fn decided_part<S: Decided>(
             )),
             score,
             funded: id.is_some_and(|id| funded.contains(&id)),
+            counted: id.is_some_and(|id| counted.contains(&id)),
+            set_aside: id.and_then(|id| {
+                let aside = decision.set_aside.iter().find(|s| s.project == id)?;
+                Some(match &aside.reason {
+                    SetAsideReason::TooFewVotes { votes, minimum } => {
+                        format!("too few votes ({votes}; the rules ask for {minimum})")
+                    }
+                    SetAsideReason::Excluded { chosen } => format!(
+                        "excluded by {}, chosen first",
+                        cycle
+                            .project(*chosen)
+                            .map_or_else(|| chosen.to_string(), |p| format!("“{}”", p.title()))
+                    ),
+                })
+            }),
             needed: needed.get(i).copied().flatten(),
         });
     }
@@ -555,16 +587,27 @@ fn decided_part<S: Decided>(
     let rules = COMPARED
         .iter()
         .map(|(rule, label)| {
-            let result = rule
-                .tally(&election, &decision.tie_breaking)
-                .and_then(|outcome| {
-                    let satisfaction = Satisfaction::of(&election, &outcome.selected)?;
+            // Counted as the cycle's rule was: minimum votes and exclusion
+            // groups hold for every rule.
+            let result = cycle
+                .count_by(rule, &decision.tie_breaking)
+                .and_then(|count| {
+                    let selected: Vec<usize> = count
+                        .funded
+                        .iter()
+                        .filter_map(|p| {
+                            let label = p.to_string();
+                            election.candidates().iter().position(|c| c.label == label)
+                        })
+                        .collect();
+                    let satisfaction = Satisfaction::of(&election, &selected)?;
+                    let cost = selected
+                        .iter()
+                        .map(|&i| election.candidates()[i].cost)
+                        .sum::<u64>();
                     Ok(RuleResult {
-                        cost: Money::new(
-                            i64::try_from(outcome.total_cost()).unwrap_or(i64::MAX),
-                            currency,
-                        ),
-                        funded: outcome.selected,
+                        cost: Money::new(i64::try_from(cost).unwrap_or(i64::MAX), currency),
+                        funded: selected,
                         satisfaction,
                     })
                 })
@@ -601,6 +644,7 @@ fn decided_part<S: Decided>(
         rules,
         evaluation: None,
         explained,
+        adjustments: cycle.adjustments().to_vec(),
         metrics,
     })
 }

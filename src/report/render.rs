@@ -6,7 +6,7 @@ use super::svg::{
     self, Anchor, BLUE, DASHES, GREEN, GREY, GROUP_COLOURS, INK, Key, ORANGE, PURPLE, SKY, Svg,
     WIDTH, escape, int, money, money_change, percent, points_change, signed, text_width, truncate,
 };
-use super::{Explained, Needed, ProgrammePart, Report, RuleRun, YearPart};
+use super::{Explained, Needed, ProgrammePart, ProjectRow, Report, RuleRun, YearPart};
 use crate::followup::{CycleMetrics, Proportionality, YearChange};
 use crate::money::{Currency, Money};
 use crate::process::Step;
@@ -1114,6 +1114,12 @@ fn needed_list(out: &mut String, y: &YearPart) {
              year took more work than the report allows."
                 .to_owned(),
         ),
+        Explained::SetAside => Some(
+            "What the projects not funded would have needed is not worked out: the count \
+             left projects out (too few votes, or a project of the same exclusion group \
+             chosen first), and a recount of the whole ballot would not."
+                .to_owned(),
+        ),
     };
     if let Some(text) = why_not {
         let _ = writeln!(out, "<p class=\"note\">{text}</p>");
@@ -1190,7 +1196,16 @@ fn rules_table(out: &mut String, y: &YearPart) {
     let others: Vec<&RuleRun> = y.rules.iter().filter(|r| r.name != y.rule).collect();
     out.push_str("<table>\n<thead><tr><th>Project</th><th>Cost</th>");
     let _ = write!(out, "<th>{}</th>", escape(&capitalised(y.score_unit)));
-    let _ = write!(out, "<th>Funded ({})</th>", escape(&y.rule));
+    let adjusted = !y.adjustments.is_empty();
+    if adjusted {
+        let _ = write!(
+            out,
+            "<th>Counted ({})</th><th>Funded after the council</th>",
+            escape(&y.rule)
+        );
+    } else {
+        let _ = write!(out, "<th>Funded ({})</th>", escape(&y.rule));
+    }
     for run in &others {
         let _ = write!(out, "<th>{}</th>", escape(run.label));
     }
@@ -1208,29 +1223,46 @@ fn rules_table(out: &mut String, y: &YearPart) {
         let p = &y.projects[i];
         let _ = write!(
             out,
-            "<tr><td>{}</td><td class=\"num\">{}</td><td class=\"num\">{}</td><td>{}</td>",
+            "<tr><td>{}</td><td class=\"num\">{}</td><td class=\"num\">{}</td><td>{}",
             escape(&p.title),
             escape(&money(p.cost)),
             escape(&int(i128::from(p.score))),
-            mark(p.funded)
+            mark(p.counted)
         );
+        if let Some(why) = &p.set_aside {
+            let _ = write!(out, " <span class=\"note\">{}</span>", escape(why));
+        }
+        out.push_str("</td>");
+        if adjusted {
+            let _ = write!(out, "<td>{}</td>", mark(p.funded));
+        }
         for run in &others {
             let funded = run.result.as_ref().is_ok_and(|r| r.funded.contains(&i));
             let _ = write!(out, "<td>{}</td>", mark(funded));
         }
         out.push_str("</tr>\n");
     }
+    let total = |pick: fn(&ProjectRow) -> bool| {
+        money(
+            Money::sum(
+                y.currency,
+                y.projects.iter().filter(|p| pick(p)).map(|p| p.cost),
+            )
+            .unwrap_or(Money::zero(y.currency)),
+        )
+    };
     let _ = write!(
         out,
         "<tr><th scope=\"row\">Total funded</th><td></td><td></td><td class=\"num\">{}</td>",
-        escape(&money(
-            Money::sum(
-                y.currency,
-                y.projects.iter().filter(|p| p.funded).map(|p| p.cost)
-            )
-            .unwrap_or(Money::zero(y.currency))
-        ))
+        escape(&total(|p| p.counted))
     );
+    if adjusted {
+        let _ = write!(
+            out,
+            "<td class=\"num\">{}</td>",
+            escape(&total(|p| p.funded))
+        );
+    }
     for run in &others {
         let text = match &run.result {
             Ok(r) => money(r.cost),
@@ -1247,4 +1279,43 @@ fn rules_table(out: &mut String, y: &YearPart) {
         "<p class=\"note\">Rules as named in the crate: {}.</p>",
         escape(&names.join(", "))
     );
+    adjustments(out, y);
+}
+
+/// The council's adjustments of the counted outcome, each with its decision.
+fn adjustments(out: &mut String, y: &YearPart) {
+    if y.adjustments.is_empty() {
+        return;
+    }
+    let title = |id: &crate::ids::ProjectId| {
+        y.projects
+            .iter()
+            .find(|p| p.id == Some(*id))
+            .map_or_else(|| id.to_string(), |p| format!("“{}”", p.title))
+    };
+    let list =
+        |ids: &[crate::ids::ProjectId]| ids.iter().map(&title).collect::<Vec<_>>().join(", ");
+    out.push_str("<h3>The council's adjustments</h3>\n<p>The count stands as counted; the council changed what is funded, on the record:</p>\n<ul>\n");
+    for a in &y.adjustments {
+        let mut what = Vec::new();
+        if !a.add.is_empty() {
+            what.push(format!("added {}", list(&a.add)));
+        }
+        if !a.remove.is_empty() {
+            what.push(format!("removed {}", list(&a.remove)));
+        }
+        if let Some(raise) = a.raises_budget_by {
+            what.push(format!("raised the budget by {}", money(raise)));
+        }
+        let _ = writeln!(
+            out,
+            "<li><strong>{} {}</strong> ({}): {}. {}</li>",
+            escape(&a.decision.body),
+            escape(&a.decision.reference),
+            a.decision.decided_on,
+            escape(&what.join("; ")),
+            escape(&a.reason)
+        );
+    }
+    out.push_str("</ul>\n");
 }

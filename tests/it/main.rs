@@ -8,6 +8,7 @@ mod common;
 mod cli;
 mod compile_fail;
 mod conformance;
+mod council;
 mod end_to_end;
 mod example_resumes;
 mod followup;

@@ -41,6 +41,8 @@ impl Cycle<Criteria> {
                 projects: Vec::new(),
                 ballots: BallotBox::default(),
                 participation: None,
+                exclusions: Vec::new(),
+                adjustments: Vec::new(),
             },
             stage: Criteria::default(),
         }

@@ -8,7 +8,7 @@ use crate::ids::ProjectId;
 use crate::money::Money;
 use crate::process::cycle::{Cycle, gate, require_text};
 use crate::process::error::{CycleError, GateError, TransitionError};
-use crate::process::records::{FundingDecision, VotingWindow};
+use crate::process::records::{Adjustment, FundingDecision, VotingWindow};
 use crate::process::stage::{FollowUp, Framework, stage};
 use crate::project::{DeliveryStatus, Milestone, Progress, Project};
 use serde::Serialize;
@@ -44,6 +44,103 @@ impl Cycle<Implementation> {
         self.funded_project(project)?
             .delivery_mut()
             .ok_or(CycleError::NotFunded { project })
+    }
+
+    /// Records a council's adjustment of the counted outcome: projects of the
+    /// ballot funded beyond the count, or funded projects dropped before any
+    /// work on them is on the record. The counted decision stays as it was;
+    /// the adjustment is kept beside it. The funded projects must then respect
+    /// every exclusion group and fit the budget, raised by what the decision
+    /// adds to it.
+    ///
+    /// # Errors
+    /// No decision (body or reference missing), an empty reason, nothing added
+    /// or removed, a project named twice, an unknown, withdrawn or already
+    /// funded project to add, an unfunded project or one whose delivery has
+    /// begun to remove, a raise that is not positive or in another currency, two
+    /// projects of one exclusion group, an outcome over the budget, or a time
+    /// before implementation began. Nothing changes.
+    pub fn adjust_outcome(&mut self, adjustment: Adjustment) -> Result<(), CycleError> {
+        if let Some(field) = adjustment.decision.missing() {
+            return Err(CycleError::EmptyText { field });
+        }
+        require_text("the reason for the adjustment", &adjustment.reason)?;
+        self.core.check_time("adjust the outcome", adjustment.at)?;
+        if adjustment.add.is_empty() && adjustment.remove.is_empty() {
+            return Err(CycleError::EmptyAdjustment);
+        }
+        let named: Vec<ProjectId> = adjustment
+            .remove
+            .iter()
+            .chain(&adjustment.add)
+            .copied()
+            .collect();
+        for (k, &project) in named.iter().enumerate() {
+            if named[..k].contains(&project) {
+                return Err(CycleError::ProjectRepeated {
+                    project,
+                    list: "the adjustment",
+                });
+            }
+        }
+        let raise = match adjustment.raises_budget_by {
+            Some(raise) => {
+                self.core.check_currency("the budget raise", raise)?;
+                if !raise.is_positive() {
+                    return Err(CycleError::NotPositive {
+                        what: "a budget raise",
+                        amount: raise,
+                    });
+                }
+                raise
+            }
+            None => Money::zero(self.currency()),
+        };
+        let mut funded = self.funded();
+        for &project in &adjustment.remove {
+            let p = &self.core.projects[self.core.project_index(project)?];
+            match p.delivery() {
+                None => return Err(CycleError::NotFunded { project }),
+                Some(d) if d.has_begun() => return Err(CycleError::DeliveryBegun { project }),
+                Some(_) => funded.retain(|&f| f != project),
+            }
+        }
+        for &project in &adjustment.add {
+            let p = &self.core.projects[self.core.project_index(project)?];
+            if !p.is_on_shortlist() {
+                return Err(CycleError::Withdrawn { project });
+            }
+            if p.delivery().is_some() {
+                return Err(CycleError::AlreadyFunded { project });
+            }
+            funded.push(project);
+        }
+        if let Some((first, second, group)) = self.core.excluding(&funded) {
+            return Err(CycleError::Excludes {
+                first,
+                second,
+                reason: group.reason.clone(),
+            });
+        }
+        let total_cost = Money::sum(
+            self.currency(),
+            funded
+                .iter()
+                .filter_map(|&p| self.project(p).and_then(Project::cost)),
+        )?;
+        let budget = self.budget()?.checked_add(raise)?;
+        if total_cost.minor() > budget.minor() {
+            return Err(CycleError::AdjustedOverBudget { total_cost, budget });
+        }
+        for p in &mut self.core.projects {
+            if adjustment.remove.contains(&p.id()) {
+                p.unfund();
+            } else if adjustment.add.contains(&p.id()) {
+                p.fund();
+            }
+        }
+        self.core.adjustments.push(adjustment);
+        Ok(())
     }
 
     /// Records a milestone of a funded project.

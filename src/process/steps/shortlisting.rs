@@ -12,7 +12,7 @@ use crate::money::Money;
 use crate::process::Step;
 use crate::process::cycle::{Cycle, gate, reject_idea, require_text};
 use crate::process::error::{CycleError, GateError, TransitionError};
-use crate::process::records::VotingWindow;
+use crate::process::records::{ExclusionGroup, VotingWindow};
 use crate::process::stage::{Framework, Voting, stage};
 use crate::project::{Feasibility, Project, ProjectProposal};
 use serde::Serialize;
@@ -223,6 +223,35 @@ impl Cycle<Shortlisting> {
         require_text("the reason for withdrawing", &reason)?;
         let i = self.open_project(project)?;
         self.core.projects[i].withdraw(reason);
+        Ok(())
+    }
+
+    /// Declares projects on the shortlist that exclude each other: at most one
+    /// of them is funded. The count leaves out a project of the group once the
+    /// rule has chosen another
+    /// ([`SetAsideReason::Excluded`](crate::process::SetAsideReason)), and a
+    /// council's adjustment cannot fund two.
+    ///
+    /// # Errors
+    /// Fewer than two projects, one named twice, an unknown or withdrawn
+    /// project, or an empty reason.
+    pub fn declare_exclusion(&mut self, group: ExclusionGroup) -> Result<(), CycleError> {
+        require_text("the reason projects exclude each other", &group.reason)?;
+        if group.projects.len() < 2 {
+            return Err(CycleError::ExclusionTooSmall {
+                projects: group.projects.len(),
+            });
+        }
+        for (k, &project) in group.projects.iter().enumerate() {
+            if group.projects[..k].contains(&project) {
+                return Err(CycleError::ProjectRepeated {
+                    project,
+                    list: "an exclusion group",
+                });
+            }
+            self.open_project(project)?;
+        }
+        self.core.exclusions.push(group);
         Ok(())
     }
 

@@ -12,7 +12,7 @@ use crate::ballot::{
 use crate::ids::{BallotId, ProjectId, ResidentId};
 use crate::money::Money;
 use crate::process::Step;
-use crate::process::cycle::{Cycle, require_text};
+use crate::process::cycle::{Count, Cycle, require_text};
 use crate::process::error::{CycleError, GateError, TransitionError};
 use crate::process::records::{FundingDecision, ProjectScore, VotingWindow};
 use crate::process::stage::{Framework, Implementation, stage};
@@ -245,21 +245,18 @@ impl Cycle<Voting> {
                 given: tally.rule(),
             });
         }
-        let election = self.election()?;
-        let outcome = tally.tally(&election, &counting.tie_breaking)?;
         let shortlist: Vec<ProjectId> = self.core.shortlist().map(Project::id).collect();
-        let funded = outcome
-            .selected
-            .iter()
-            .map(|&i| {
-                shortlist
-                    .get(i)
-                    .copied()
-                    .ok_or(CycleError::DecisionMismatch {
-                        field: "a selected project index",
-                    })
-            })
-            .collect::<Result<Vec<_>, _>>()?;
+        let Count {
+            outcome,
+            funded,
+            set_aside,
+        } = self.count_by(tally, &counting.tie_breaking)?;
+        // Scores are each project's support on the whole ballots.
+        let scores = if set_aside.is_empty() {
+            outcome.scores
+        } else {
+            self.election()?.profile().support()?
+        };
         let total_cost = Money::sum(
             self.currency(),
             funded
@@ -274,11 +271,12 @@ impl Cycle<Voting> {
             budget: self.budget()?,
             scores: shortlist
                 .iter()
-                .zip(outcome.scores)
+                .zip(scores)
                 .map(|(&project, score)| ProjectScore { project, score })
                 .collect(),
             ballots_counted: self.ballots().len() as u64,
             decided_at: at,
+            set_aside,
         })
     }
 
@@ -375,6 +373,29 @@ impl Cycle<Voting> {
         }
         if decision.ballots_counted != self.ballots().len() as u64 {
             return Err(mismatch("ballots_counted"));
+        }
+        // What every rule, a custom one too, must respect: exclusion groups
+        // and the minimum number of votes.
+        if let Some((first, second, group)) = self.core.excluding(&decision.funded) {
+            return Err(CycleError::Excludes {
+                first,
+                second,
+                reason: group.reason.clone(),
+            });
+        }
+        let too_few = self.too_few_votes();
+        for (k, aside) in decision.set_aside.iter().enumerate() {
+            if decision.funded.contains(&aside.project)
+                || decision.set_aside[..k]
+                    .iter()
+                    .any(|a| a.project == aside.project)
+                || !self.core.shortlist().any(|p| p.id() == aside.project)
+            {
+                return Err(mismatch("set_aside"));
+            }
+        }
+        if too_few.iter().any(|t| !decision.set_aside.contains(t)) {
+            return Err(mismatch("set_aside (projects with too few votes)"));
         }
         let shortlist: Vec<ProjectId> = self.core.shortlist().map(Project::id).collect();
         if decision.scores.len() != shortlist.len()
