@@ -143,6 +143,23 @@ pub struct Delivery {
     pub co_creators: Vec<Resident>,
     /// Where it stands.
     pub status: DeliveryStatus,
+    /// Handed over to the programme while still being built: later years
+    /// report on it ([`Programme::deliveries`](crate::process::Programme::deliveries)).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub handed_over: Option<HandOver>,
+}
+
+/// A project handed over to the programme in step 6, to be finished in a
+/// later year.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct HandOver {
+    /// When it is planned to be completed.
+    pub planned_completion: NaiveDate,
+    /// Why it takes longer than the year.
+    pub reason: String,
+    /// When it was handed over.
+    pub at: DateTime<Utc>,
 }
 
 impl Delivery {
@@ -152,6 +169,7 @@ impl Delivery {
             progress: Progress::default(),
             co_creators: Vec::new(),
             status: DeliveryStatus::InProgress,
+            handed_over: None,
         }
     }
 
@@ -172,11 +190,18 @@ impl Delivery {
             || self.progress.percent() > 0
             || !self.co_creators.is_empty()
             || self.is_finished()
+            || self.handed_over.is_some()
     }
 
     /// Whether it is completed or cancelled.
     pub fn is_finished(&self) -> bool {
         !matches!(self.status, DeliveryStatus::InProgress)
+    }
+
+    /// Whether the cycle is done with it: finished, or handed over to the
+    /// programme.
+    pub fn is_settled(&self) -> bool {
+        self.is_finished() || self.handed_over.is_some()
     }
 }
 

@@ -495,6 +495,9 @@ impl AnyCycle {
             C::AdjustOutcome(adjustment) => self
                 .typed::<Implementation>(op)?
                 .adjust_outcome(adjustment)?,
+            C::HandOver { project, hand_over } => self
+                .typed::<Implementation>(op)?
+                .hand_over(project, hand_over)?,
             C::RecordMilestone { project, milestone } => self
                 .typed::<Implementation>(op)?
                 .record_milestone(project, milestone)?,

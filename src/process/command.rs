@@ -15,7 +15,7 @@ use crate::criteria::{CriteriaSet, Score};
 use crate::idea::IdeaSubmission;
 use crate::ids::{IdeaId, ProjectId};
 use crate::money::Money;
-use crate::project::{Feasibility, Milestone, Progress, ProjectProposal};
+use crate::project::{Feasibility, HandOver, Milestone, Progress, ProjectProposal};
 
 /// A request to a cycle. [`AnyCycle::apply`](super::AnyCycle::apply) checks it
 /// against the rules of the current step and returns the events it produced.
@@ -144,6 +144,13 @@ pub enum Command {
     CountParticipation(VoterRegister),
     /// Step 6: record a council's adjustment of the counted outcome.
     AdjustOutcome(Adjustment),
+    /// Step 6: hand a project still being built over to the programme.
+    HandOver {
+        /// The project.
+        project: ProjectId,
+        /// When it is planned to be done, and why it takes longer.
+        hand_over: HandOver,
+    },
     /// Step 6: record a milestone.
     RecordMilestone {
         /// The project.
@@ -267,6 +274,7 @@ impl Command {
             Command::CloseVoting { .. } => "close_voting",
             Command::CountParticipation(_) => "count_participation",
             Command::AdjustOutcome(_) => "adjust_outcome",
+            Command::HandOver { .. } => "hand_over",
             Command::RecordMilestone { .. } => "record_milestone",
             Command::RecordProgress { .. } => "record_progress",
             Command::CompleteProject { .. } => "complete_project",

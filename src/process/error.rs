@@ -329,6 +329,29 @@ pub enum CycleError {
         /// The project.
         project: ProjectId,
     },
+    /// A project handed over to the programme: the programme records the rest
+    /// of its delivery.
+    #[error("project {project} has been handed over to the programme; record its delivery there")]
+    HandedOver {
+        /// The project.
+        project: ProjectId,
+    },
+    /// Handing over a project of a cycle outside a programme.
+    #[error("project {project} cannot be handed over: the cycle belongs to no programme")]
+    NoProgramme {
+        /// The project.
+        project: ProjectId,
+    },
+    /// A planned completion before the day it is planned on.
+    #[error("project {project}: a completion planned for {planned} is before {at}")]
+    PlannedInThePast {
+        /// The project.
+        project: ProjectId,
+        /// The planned day.
+        planned: chrono::NaiveDate,
+        /// When it was planned.
+        at: DateTime<Utc>,
+    },
     /// An exclusion group of fewer than two projects.
     #[error("an exclusion group needs at least two projects; this one has {projects}")]
     ExclusionTooSmall {

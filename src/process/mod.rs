@@ -41,8 +41,9 @@ pub use command::{Command, Event};
 pub use cycle::Cycle;
 pub use error::{CycleError, GateError, ReplayError, TransitionError};
 pub use programme::{
-    AtLeastThreeYears, CarryOver, Commitment, CredibilityReport, MIN_YEARS, Programme,
-    ProgrammeCommand, ProgrammeError, ProgrammeEvent, ProgrammeSetup, YearReport,
+    AtLeastThreeYears, CarryOver, Commitment, CredibilityReport, DeliveryUpdate, MIN_YEARS,
+    OngoingDelivery, Programme, ProgrammeCommand, ProgrammeError, ProgrammeEvent, ProgrammeSetup,
+    YearReport,
 };
 pub use records::{
     Adjustment, Allocation, CouncilDecision, CycleSetup, Evaluation, ExclusionGroup, FiguresDigest,

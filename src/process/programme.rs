@@ -11,7 +11,7 @@
 //! let two_years = Commitment::<2>::new(); // a programme is at least three years
 //! ```
 
-use chrono::{DateTime, Utc};
+use chrono::{DateTime, NaiveDate, Utc};
 use serde::{Deserialize, Serialize};
 
 use super::command::{Command, Event};
@@ -21,9 +21,11 @@ use super::records::{
 };
 use super::{AnyCycle, Cycle, Step};
 use crate::area::Area;
+use crate::area::Resident;
+use crate::ids::ProjectId;
 use crate::ids::{CycleId, ProgrammeId};
 use crate::money::{Currency, Money};
-use crate::project::DeliveryStatus;
+use crate::project::{DeliveryStatus, HandOver, Milestone, Progress};
 use crate::tally::Tally;
 
 /// The fewest years a programme may commit to.
@@ -242,6 +244,47 @@ pub enum ProgrammeError {
     /// Recorded events that are not the ones the rules produce at this point.
     #[error("the recorded events differ from what the rules produce here")]
     RecordedDiffer,
+    /// Concluding while projects handed over to the programme are still being
+    /// built.
+    #[error("cannot conclude: projects still being built: {unfinished:?} (year, project)")]
+    DeliveriesUnfinished {
+        /// Each one's year and project.
+        unfinished: Vec<(i32, ProjectId)>,
+    },
+    /// No project of this year was handed over to the programme as `project`.
+    #[error("no project {project} of {year} is being delivered by the programme")]
+    NoDelivery {
+        /// The year.
+        year: i32,
+        /// The project.
+        project: ProjectId,
+    },
+    /// An update to a delivery that is wrong in itself (the cycle's rule it
+    /// breaks: an empty reason, a negative amount, completion without a
+    /// co-creator, …).
+    #[error("delivery of project {project} of {year}: {source}")]
+    Delivery {
+        /// The year.
+        year: i32,
+        /// The project.
+        project: ProjectId,
+        /// Why.
+        source: Box<CycleError>,
+    },
+    /// An update dated before the delivery's last record.
+    #[error(
+        "delivery of project {project} of {year}: an update at {at} is before its last record at {last}"
+    )]
+    DeliveryOutOfOrder {
+        /// The year.
+        year: i32,
+        /// The project.
+        project: ProjectId,
+        /// The update's time.
+        at: DateTime<Utc>,
+        /// The last record's time.
+        last: DateTime<Utc>,
+    },
 }
 
 /// A request to a programme.
@@ -268,11 +311,266 @@ pub enum ProgrammeCommand {
         /// The command.
         command: Command,
     },
+    /// An update to a project a year handed over to the programme.
+    Delivery {
+        /// The year whose project it is.
+        year: i32,
+        /// The project.
+        project: ProjectId,
+        /// The update.
+        update: DeliveryUpdate,
+    },
     /// Conclude the programme.
     Conclude {
         /// When.
         at: DateTime<Utc>,
     },
+}
+
+/// What happens to a project a year handed over to the programme
+/// ([`Command::HandOver`]), recorded in order.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+#[serde(rename_all = "snake_case")]
+#[non_exhaustive]
+pub enum DeliveryUpdate {
+    /// A milestone reached.
+    Milestone {
+        /// The milestone.
+        milestone: Milestone,
+        /// When it was recorded.
+        at: DateTime<Utc>,
+    },
+    /// Progress.
+    Progress {
+        /// How far along it is.
+        progress: Progress,
+        /// When.
+        at: DateTime<Utc>,
+    },
+    /// A resident who co-creates it.
+    CoCreator {
+        /// The resident.
+        resident: Resident,
+        /// When.
+        at: DateTime<Utc>,
+    },
+    /// A new planned completion.
+    RevisePlan {
+        /// The day it is now planned for.
+        planned_completion: NaiveDate,
+        /// Why.
+        reason: String,
+        /// When.
+        at: DateTime<Utc>,
+    },
+    /// A new cost estimate.
+    ReviseCost {
+        /// The new estimate.
+        estimate: Money,
+        /// Why.
+        reason: String,
+        /// When.
+        at: DateTime<Utc>,
+    },
+    /// Completed at its final cost (a co-creator must be on the record).
+    Complete {
+        /// What it cost.
+        final_cost: Money,
+        /// When.
+        at: DateTime<Utc>,
+    },
+    /// Cancelled.
+    Cancel {
+        /// Why.
+        reason: String,
+        /// Money spent before cancelling.
+        spent: Money,
+        /// When.
+        at: DateTime<Utc>,
+    },
+}
+
+impl DeliveryUpdate {
+    /// When it was recorded.
+    pub fn at(&self) -> DateTime<Utc> {
+        match self {
+            DeliveryUpdate::Milestone { at, .. }
+            | DeliveryUpdate::Progress { at, .. }
+            | DeliveryUpdate::CoCreator { at, .. }
+            | DeliveryUpdate::RevisePlan { at, .. }
+            | DeliveryUpdate::ReviseCost { at, .. }
+            | DeliveryUpdate::Complete { at, .. }
+            | DeliveryUpdate::Cancel { at, .. } => *at,
+        }
+    }
+
+    /// The update's name, for messages.
+    pub fn name(&self) -> &'static str {
+        match self {
+            DeliveryUpdate::Milestone { .. } => "milestone",
+            DeliveryUpdate::Progress { .. } => "progress",
+            DeliveryUpdate::CoCreator { .. } => "co_creator",
+            DeliveryUpdate::RevisePlan { .. } => "revise_plan",
+            DeliveryUpdate::ReviseCost { .. } => "revise_cost",
+            DeliveryUpdate::Complete { .. } => "complete",
+            DeliveryUpdate::Cancel { .. } => "cancel",
+        }
+    }
+}
+
+/// A project a year handed over to the programme while it was still being
+/// built, and everything recorded about it since.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct OngoingDelivery {
+    /// The year whose project it is.
+    pub year: i32,
+    /// The project.
+    pub project: ProjectId,
+    /// Its title.
+    pub title: String,
+    /// The hand-over: the plan and reason as first recorded.
+    pub handed_over: HandOver,
+    /// The planned completion now (the hand-over's, or the last revision's).
+    pub planned_completion: NaiveDate,
+    /// The cost estimate now (the shortlist's, or the last revision's).
+    pub estimate: Money,
+    /// Milestones, the cycle's and the programme's.
+    pub milestones: Vec<Milestone>,
+    /// Latest progress.
+    pub progress: Progress,
+    /// Residents who co-create it, the cycle's and the programme's.
+    pub co_creators: Vec<Resident>,
+    /// Where it stands.
+    pub status: DeliveryStatus,
+    /// Every update since the hand-over, in order: its status history.
+    pub history: Vec<DeliveryUpdate>,
+}
+
+impl OngoingDelivery {
+    /// Money spent on it: the final cost, the amount spent before cancelling,
+    /// or nothing while it is being built.
+    pub fn spent(&self) -> Option<Money> {
+        match &self.status {
+            DeliveryStatus::InProgress => None,
+            DeliveryStatus::Completed { final_cost, .. } => Some(*final_cost),
+            DeliveryStatus::Cancelled { spent, .. } => Some(*spent),
+        }
+    }
+
+    /// Whether it is completed or cancelled.
+    pub fn is_finished(&self) -> bool {
+        !matches!(self.status, DeliveryStatus::InProgress)
+    }
+
+    fn last_recorded(&self) -> DateTime<Utc> {
+        self.history
+            .last()
+            .map_or(self.handed_over.at, DeliveryUpdate::at)
+    }
+
+    /// Applies `update` after checking it; nothing changes when it is refused.
+    fn update(&mut self, update: DeliveryUpdate) -> Result<(), ProgrammeError> {
+        let (year, project) = (self.year, self.project);
+        let refuse = |source| ProgrammeError::Delivery {
+            year,
+            project,
+            source: Box::new(source),
+        };
+        if self.is_finished() {
+            return Err(refuse(CycleError::AlreadyFinished { project }));
+        }
+        let last = self.last_recorded();
+        if update.at() < last {
+            return Err(ProgrammeError::DeliveryOutOfOrder {
+                year,
+                project,
+                at: update.at(),
+                last,
+            });
+        }
+        let currency = self.estimate.currency();
+        let amount = |what: &'static str, m: Money| {
+            if m.currency() != currency {
+                Err(refuse(CycleError::WrongCurrency {
+                    what,
+                    expected: currency,
+                    found: m.currency(),
+                }))
+            } else if m.is_negative() {
+                Err(refuse(CycleError::Negative { what, amount: m }))
+            } else {
+                Ok(())
+            }
+        };
+        let text = |field: &'static str, t: &str| {
+            if t.trim().is_empty() {
+                Err(refuse(CycleError::EmptyText { field }))
+            } else {
+                Ok(())
+            }
+        };
+        match &update {
+            DeliveryUpdate::Milestone { milestone, .. } => {
+                text("the milestone's title", &milestone.title)?;
+                self.milestones.push(milestone.clone());
+            }
+            DeliveryUpdate::Progress { progress, .. } => self.progress = *progress,
+            DeliveryUpdate::CoCreator { resident, .. } => {
+                if self.co_creators.iter().any(|r| r.id() == resident.id()) {
+                    return Err(refuse(CycleError::ResidentTwice {
+                        project,
+                        resident: resident.id(),
+                    }));
+                }
+                self.co_creators.push(resident.clone());
+            }
+            DeliveryUpdate::RevisePlan {
+                planned_completion,
+                reason,
+                at,
+            } => {
+                text("the reason for the new plan", reason)?;
+                if *planned_completion < at.date_naive() {
+                    return Err(refuse(CycleError::PlannedInThePast {
+                        project,
+                        planned: *planned_completion,
+                        at: *at,
+                    }));
+                }
+                self.planned_completion = *planned_completion;
+            }
+            DeliveryUpdate::ReviseCost {
+                estimate, reason, ..
+            } => {
+                text("the reason for the new estimate", reason)?;
+                amount("a cost estimate", *estimate)?;
+                self.estimate = *estimate;
+            }
+            DeliveryUpdate::Complete { final_cost, at } => {
+                amount("a final cost", *final_cost)?;
+                if self.co_creators.is_empty() {
+                    return Err(refuse(CycleError::NoCoCreators { project }));
+                }
+                self.progress = Progress::new(100).map_err(|e| refuse(e.into()))?;
+                self.status = DeliveryStatus::Completed {
+                    at: *at,
+                    final_cost: *final_cost,
+                };
+            }
+            DeliveryUpdate::Cancel { reason, spent, at } => {
+                text("the reason for cancelling", reason)?;
+                amount("an amount spent", *spent)?;
+                self.status = DeliveryStatus::Cancelled {
+                    at: *at,
+                    reason: reason.clone(),
+                    spent: *spent,
+                };
+            }
+        }
+        self.history.push(update);
+        Ok(())
+    }
 }
 
 /// Something a programme accepted.
@@ -290,6 +588,15 @@ pub enum ProgrammeEvent {
         /// The cycle's event.
         event: Event,
     },
+    /// An update to a project a year handed over to the programme.
+    Delivery {
+        /// The year whose project it is.
+        year: i32,
+        /// The project.
+        project: ProjectId,
+        /// The update.
+        update: DeliveryUpdate,
+    },
     /// The programme was concluded.
     Concluded(CredibilityReport),
 }
@@ -301,6 +608,7 @@ impl ProgrammeCommand {
         match self {
             ProgrammeCommand::StartCycle { .. } => "start_cycle",
             ProgrammeCommand::Cycle { command, .. } => command.name(),
+            ProgrammeCommand::Delivery { .. } => "delivery",
             ProgrammeCommand::Conclude { .. } => "conclude",
         }
     }
@@ -312,6 +620,7 @@ impl ProgrammeEvent {
         match self {
             ProgrammeEvent::Established(_) => "established",
             ProgrammeEvent::Cycle { event, .. } => event.name(),
+            ProgrammeEvent::Delivery { .. } => "delivery",
             ProgrammeEvent::Concluded(_) => "concluded",
         }
     }
@@ -361,6 +670,10 @@ pub struct YearReport {
     pub completed: usize,
     /// Funded projects cancelled.
     pub cancelled: usize,
+    /// Of the completed and cancelled, those finished after the year, by
+    /// the programme (handed over in step 6).
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub finished_later: usize,
     /// Distinct residents who co-created projects (step 4 and 6).
     pub co_creators: usize,
 }
@@ -403,6 +716,8 @@ pub struct Programme {
     setup: ProgrammeSetup,
     cycles: Vec<AnyCycle>,
     carry: Vec<CarryOver>,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    deliveries: Vec<OngoingDelivery>,
     #[serde(skip_serializing_if = "Option::is_none")]
     concluded: Option<CredibilityReport>,
 }
@@ -447,6 +762,7 @@ impl Programme {
             setup,
             cycles: Vec::new(),
             carry: Vec::new(),
+            deliveries: Vec::new(),
             concluded: None,
         })
     }
@@ -493,6 +809,12 @@ impl Programme {
             .and_then(|d| usize::try_from(d).ok())
             .filter(|i| *i < self.cycles.len())
             .ok_or(ProgrammeError::NoCycle { year })
+    }
+
+    /// Projects years handed over to the programme while still being built,
+    /// finished or not, in the order handed over.
+    pub fn deliveries(&self) -> &[OngoingDelivery] {
+        &self.deliveries
     }
 
     /// Carry-over between years so far.
@@ -619,6 +941,23 @@ impl Programme {
                 }
                 Ok(out)
             }
+            ProgrammeCommand::Delivery {
+                year,
+                project,
+                update,
+            } => {
+                let delivery = self
+                    .deliveries
+                    .iter_mut()
+                    .find(|d| d.year == year && d.project == project)
+                    .ok_or(ProgrammeError::NoDelivery { year, project })?;
+                delivery.update(update.clone())?;
+                Ok(vec![ProgrammeEvent::Delivery {
+                    year,
+                    project,
+                    update,
+                }])
+            }
             ProgrammeCommand::Conclude { at } => {
                 let report = self.credibility(at)?;
                 self.concluded = Some(report.clone());
@@ -734,6 +1073,31 @@ impl Programme {
             })
             .unwrap_or_default();
         let unspent = unspent(ended).map_err(cycle_err(year))?;
+        // Projects still being built that the year handed over.
+        for p in ended.projects() {
+            if let Some(d) = p.delivery()
+                && let Some(hand_over) = &d.handed_over
+                && !d.is_finished()
+            {
+                let estimate = p.cost().ok_or(ProgrammeError::Cycle {
+                    year,
+                    source: CycleError::UnknownProject { project: p.id() },
+                })?;
+                self.deliveries.push(OngoingDelivery {
+                    year,
+                    project: p.id(),
+                    title: p.title().to_owned(),
+                    handed_over: hand_over.clone(),
+                    planned_completion: hand_over.planned_completion,
+                    estimate,
+                    milestones: d.milestones.clone(),
+                    progress: d.progress,
+                    co_creators: d.co_creators.clone(),
+                    status: DeliveryStatus::InProgress,
+                    history: Vec::new(),
+                });
+            }
+        }
         if !lessons.is_empty() {
             for later in self.cycles.iter_mut().skip(i + 1) {
                 if later.step() == Step::Criteria {
@@ -789,6 +1153,15 @@ impl Programme {
         if !running.is_empty() {
             return Err(ProgrammeError::StillRunning { running });
         }
+        let unfinished: Vec<(i32, ProjectId)> = self
+            .deliveries
+            .iter()
+            .filter(|d| !d.is_finished())
+            .map(|d| (d.year, d.project))
+            .collect();
+        if !unfinished.is_empty() {
+            return Err(ProgrammeError::DeliveriesUnfinished { unfinished });
+        }
         let closed = self
             .cycles
             .iter()
@@ -806,7 +1179,7 @@ impl Programme {
         let currency = self.setup.currency;
         let mut years = Vec::with_capacity(self.cycles.len());
         for c in &self.cycles {
-            years.push(year_report(c).map_err(cycle_err(c.year()))?);
+            years.push(year_report(c, &self.deliveries).map_err(cycle_err(c.year()))?);
         }
         let sum = |f: &dyn Fn(&YearReport) -> Money| Money::sum(currency, years.iter().map(f));
         let total_carried_over = Money::sum(
@@ -949,6 +1322,18 @@ impl Programme {
                             | Event::BallotCast(_)
                             | Event::ParticipationCounted(_),
                     } => self.replay_cycle_event(*year, event),
+                    ProgrammeEvent::Delivery {
+                        year,
+                        project,
+                        update,
+                    } => self.execute(
+                        ProgrammeCommand::Delivery {
+                            year: *year,
+                            project: *project,
+                            update: update.clone(),
+                        },
+                        None,
+                    ),
                     ProgrammeEvent::Concluded(report) => self.execute(
                         ProgrammeCommand::Conclude {
                             at: report.concluded_at,
@@ -1023,6 +1408,7 @@ impl Programme {
                 })
                 .collect(),
             carry: self.carry.clone(),
+            deliveries: self.deliveries.clone(),
             concluded: None,
         };
         scratch.execute(command.clone(), tally)
@@ -1044,9 +1430,24 @@ impl Programme {
     }
 }
 
-/// Money a cycle leaves unspent: its budget minus what it spent, never below zero.
+/// Money a cycle leaves unspent: its budget minus what it spent and the
+/// estimates of projects it handed over still being built, never below zero.
 fn unspent(cycle: &AnyCycle) -> Result<Money, CycleError> {
-    let left = cycle.budget()?.checked_sub(cycle.spent()?)?;
+    let committed = Money::sum(
+        cycle.setup().currency,
+        cycle
+            .projects()
+            .iter()
+            .filter(|p| {
+                p.delivery()
+                    .is_some_and(|d| d.handed_over.is_some() && !d.is_finished())
+            })
+            .filter_map(crate::project::Project::cost),
+    )?;
+    let left = cycle
+        .budget()?
+        .checked_sub(cycle.spent()?)?
+        .checked_sub(committed)?;
     Ok(if left.is_negative() {
         Money::zero(left.currency())
     } else {
@@ -1054,8 +1455,15 @@ fn unspent(cycle: &AnyCycle) -> Result<Money, CycleError> {
     })
 }
 
-fn year_report(c: &AnyCycle) -> Result<YearReport, CycleError> {
+fn year_report(c: &AnyCycle, deliveries: &[OngoingDelivery]) -> Result<YearReport, CycleError> {
     let core = c.core();
+    let later: Vec<&OngoingDelivery> = deliveries
+        .iter()
+        .filter(|d| d.year == core.setup.year)
+        .collect();
+    let later_status =
+        |s: fn(&DeliveryStatus) -> bool| later.iter().filter(|d| s(&d.status)).count();
+    let spent_later = Money::sum(core.setup.currency, later.iter().filter_map(|d| d.spent()))?;
     let currency = core.setup.currency;
     let carried_in = Money::sum(
         currency,
@@ -1089,7 +1497,7 @@ fn year_report(c: &AnyCycle) -> Result<YearReport, CycleError> {
         abandoned,
         set_aside: c.budget()?,
         carried_in,
-        spent: c.spent()?,
+        spent: c.spent()?.checked_add(spent_later)?,
         unspent: unspent(c)?,
         ideas: core.ideas.len(),
         ballots: core.ballots.as_slice().len(),
@@ -1097,11 +1505,19 @@ fn year_report(c: &AnyCycle) -> Result<YearReport, CycleError> {
         completed: funded
             .iter()
             .filter(|d| matches!(d.status, DeliveryStatus::Completed { .. }))
-            .count(),
+            .count()
+            + later_status(|s| matches!(s, DeliveryStatus::Completed { .. })),
         cancelled: funded
             .iter()
             .filter(|d| matches!(d.status, DeliveryStatus::Cancelled { .. }))
-            .count(),
+            .count()
+            + later_status(|s| matches!(s, DeliveryStatus::Cancelled { .. })),
+        finished_later: later.iter().filter(|d| d.is_finished()).count(),
         co_creators: co_creators.len(),
     })
+}
+
+#[allow(clippy::trivially_copy_pass_by_ref)]
+fn is_zero(n: &usize) -> bool {
+    *n == 0
 }

@@ -120,7 +120,9 @@ use crate::followup::{CycleMetrics, FollowUpError, ProgrammeMetrics};
 use crate::ids::{CycleId, ProgrammeId, ProjectId};
 use crate::money::{Currency, Money, MoneyError};
 use crate::process::stage::Decided;
-use crate::process::{Adjustment, AnyCycle, Cycle, CycleError, Programme, SetAsideReason, Step};
+use crate::process::{
+    Adjustment, AnyCycle, Cycle, CycleError, OngoingDelivery, Programme, SetAsideReason, Step,
+};
 use crate::store::{StreamId, Verified};
 use crate::tally::{Fraction, Measure, Rule, Satisfaction, Tally, explain};
 
@@ -217,6 +219,8 @@ struct ProgrammePart {
     abandoned: Vec<(i32, Step, String)>,
     /// Years not counted yet: year, step.
     running: Vec<(i32, Step)>,
+    /// Projects handed over to the programme to be finished in a later year.
+    deliveries: Vec<OngoingDelivery>,
 }
 
 /// One counted year.
@@ -438,6 +442,7 @@ impl Report {
                 metrics,
                 abandoned,
                 running,
+                deliveries: programme.deliveries().to_vec(),
             }),
             years,
             head: None,

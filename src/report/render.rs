@@ -250,6 +250,54 @@ fn programme(out: &mut String, report: &Report, p: &ProgrammePart) {
     out.push_str("<section>\n<h2>The main measures per year</h2>\n");
     measures_table(out, report, &m.years, &m.changes);
     out.push_str("</section>\n");
+    deliveries(out, p);
+}
+
+/// Projects handed over to the programme: the plan as first made and now, the
+/// estimate, where each stands and how many updates it has had.
+fn deliveries(out: &mut String, p: &ProgrammePart) {
+    if p.deliveries.is_empty() {
+        return;
+    }
+    out.push_str(
+        "<section>\n<h2>Projects built across years</h2>\n<p>Funded projects still being built when \
+         their year ended, handed over to the programme and reported on until completed or \
+         cancelled.</p>\n<table>\n<thead><tr><th>Year</th><th>Project</th><th>Planned</th>\
+         <th>Estimate</th><th>Status</th><th>Spent</th><th>Updates</th></tr></thead>\n<tbody>\n",
+    );
+    for d in &p.deliveries {
+        let planned = if d.planned_completion == d.handed_over.planned_completion {
+            d.planned_completion.to_string()
+        } else {
+            format!(
+                "{} → {}",
+                d.handed_over.planned_completion, d.planned_completion
+            )
+        };
+        let status = match &d.status {
+            crate::project::DeliveryStatus::InProgress => {
+                format!("being built ({} %)", d.progress.percent())
+            }
+            crate::project::DeliveryStatus::Completed { at, .. } => {
+                format!("completed {}", at.date_naive())
+            }
+            crate::project::DeliveryStatus::Cancelled { at, reason, .. } => {
+                format!("cancelled {}: {reason}", at.date_naive())
+            }
+        };
+        let _ = writeln!(
+            out,
+            "<tr><td>{}</td><td>{}</td><td>{}</td><td class=\"num\">{}</td><td>{}</td><td class=\"num\">{}</td><td class=\"num\">{}</td></tr>",
+            d.year,
+            escape(&d.title),
+            escape(&planned),
+            escape(&money(d.estimate)),
+            escape(&status),
+            escape(&d.spent().map_or_else(|| "–".to_owned(), money)),
+            d.history.len()
+        );
+    }
+    out.push_str("</tbody>\n</table>\n</section>\n");
 }
 
 /// Each group of any year, in order of first appearance: (dimension, group).

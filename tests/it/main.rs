@@ -9,6 +9,7 @@ mod cli;
 mod compile_fail;
 mod conformance;
 mod council;
+mod delivery;
 mod end_to_end;
 mod example_resumes;
 mod followup;

@@ -204,6 +204,9 @@ pub fn apply(
         let what = match &command {
             ProgrammeCommand::Cycle { year, command } => format!("{year} {}", command.name()),
             ProgrammeCommand::StartCycle { year, .. } => format!("start_cycle {year}"),
+            ProgrammeCommand::Delivery { year, update, .. } => {
+                format!("{year} delivery {}", update.name())
+            }
             other => other.name().to_owned(),
         };
         match repo.execute(id, command) {

@@ -124,6 +124,16 @@ pub fn status(
                 None => output::line(format_args!("  {year}  not started"))?,
             }
         }
+        for d in p.deliveries().iter().filter(|d| !d.is_finished()) {
+            output::line(format_args!(
+                "  delivery of {}: project {} “{}”, {} %, planned for {} (`delivery` updates it)",
+                d.year,
+                d.project,
+                d.title,
+                d.progress.percent(),
+                d.planned_completion
+            ))?;
+        }
         let conclusion = if p.report().is_some() {
             "concluded".to_owned()
         } else {

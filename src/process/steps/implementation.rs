@@ -10,7 +10,7 @@ use crate::process::cycle::{Cycle, gate, require_text};
 use crate::process::error::{CycleError, GateError, TransitionError};
 use crate::process::records::{Adjustment, FundingDecision, VotingWindow};
 use crate::process::stage::{FollowUp, Framework, stage};
-use crate::project::{DeliveryStatus, Milestone, Progress, Project};
+use crate::project::{DeliveryStatus, HandOver, Milestone, Progress, Project};
 use serde::Serialize;
 
 /// Step 6, Genomförande: funded projects are built with residents.
@@ -33,6 +33,7 @@ impl Cycle<Implementation> {
         match p.delivery() {
             None => Err(CycleError::NotFunded { project }),
             Some(d) if d.is_finished() => Err(CycleError::AlreadyFinished { project }),
+            Some(d) if d.handed_over.is_some() => Err(CycleError::HandedOver { project }),
             Some(_) => Ok(p),
         }
     }
@@ -143,6 +144,34 @@ impl Cycle<Implementation> {
         Ok(())
     }
 
+    /// Hands a funded project still being built over to the cycle's
+    /// programme: step 6 may end without it, and later years report on it
+    /// until it is completed or cancelled
+    /// ([`ProgrammeCommand::Delivery`](crate::process::ProgrammeCommand)); the
+    /// programme cannot conclude before. Its estimated cost stays committed, so
+    /// it is not carried over as unspent.
+    ///
+    /// # Errors
+    /// A cycle outside a programme, an unknown, unfunded, finished or handed
+    /// over project, an empty reason, a planned completion before the hand-over
+    /// or a time before implementation began.
+    pub fn hand_over(&mut self, project: ProjectId, hand_over: HandOver) -> Result<(), CycleError> {
+        if self.core.setup.programme.is_none() {
+            return Err(CycleError::NoProgramme { project });
+        }
+        require_text("the reason for handing over", &hand_over.reason)?;
+        self.core.check_time("hand a project over", hand_over.at)?;
+        if hand_over.planned_completion < hand_over.at.date_naive() {
+            return Err(CycleError::PlannedInThePast {
+                project,
+                planned: hand_over.planned_completion,
+                at: hand_over.at,
+            });
+        }
+        self.delivery(project)?.handed_over = Some(hand_over);
+        Ok(())
+    }
+
     /// Records a milestone of a funded project.
     ///
     /// # Errors
@@ -244,8 +273,9 @@ impl Cycle<Implementation> {
         Ok(())
     }
 
-    /// Gate of step 6: every funded project is completed or cancelled. Then the
-    /// cycle is followed up.
+    /// Gate of step 6: every funded project is completed, cancelled or handed
+    /// over to the programme ([`Cycle::hand_over`]). Then the cycle is
+    /// followed up.
     ///
     /// # Errors
     /// Unfinished projects; the cycle comes back unchanged.
@@ -274,13 +304,14 @@ impl Cycle<Implementation> {
     }
 
     /// Every condition of step 6's gate not met at `at`: every funded project
-    /// completed or cancelled, none of them after `at`.
+    /// completed, cancelled or handed over to the programme, none of them
+    /// after `at`.
     pub fn unmet(&self, at: DateTime<Utc>) -> Vec<GateError> {
         let projects = &self.core.projects;
         let mut unmet = Vec::new();
         let unfinished: Vec<ProjectId> = projects
             .iter()
-            .filter(|p| p.delivery().is_some_and(|d| !d.is_finished()))
+            .filter(|p| p.delivery().is_some_and(|d| !d.is_settled()))
             .map(Project::id)
             .collect();
         if !unfinished.is_empty() {
