@@ -50,6 +50,7 @@ fn sek(kronor: i64) -> Money {
 fn to_voting() -> Result<Vec<Command>, Box<dyn std::error::Error>> {
     let mut c = vec![
         Command::SetBudget(Allocation {
+            part: None,
             amount: sek(5_000_000),
             decision: CouncilDecision {
                 body: "KF".into(),
@@ -100,6 +101,7 @@ fn to_voting() -> Result<Vec<Command>, Box<dyn std::error::Error>> {
                 idea: IdeaId::from_u128(n),
             },
             Command::ProposeProject(ProjectProposal {
+                part: None,
                 id: project,
                 title: format!("Project {n}"),
                 description: "A project".into(),
@@ -167,6 +169,7 @@ fn ballots() -> Vec<BallotSubmission> {
                 .map(|j| ProjectId::from_u128((n * 13 + j * 3) % PROJECTS))
                 .collect();
             BallotSubmission {
+                part: None,
                 id: BallotId::from_u128(n),
                 voter: resident(10_000 + n),
                 cast_at: t(21),

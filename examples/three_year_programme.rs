@@ -405,6 +405,7 @@ impl Run {
             self.cycle(
                 year,
                 Command::ProposeProject(ProjectProposal {
+                    part: None,
                     id: project,
                     title: t.title.into(),
                     description: format!("{} – utarbetat i workshop med grannar", t.title),
@@ -501,6 +502,7 @@ impl Run {
             let voter = self.register.pick(&mut self.rng).clone();
             let choices = self.choices(year, &voter, &shortlist);
             let ballot = BallotSubmission {
+                part: None,
                 id: BallotId::from_u128(((year as u128) << 32) + u128::from(n)),
                 voter,
                 cast_at: at(year, 4, 20) + chrono::Duration::hours(self.rng.below(20 * 24) as i64),
@@ -1046,6 +1048,7 @@ impl Run {
         self.cycle(
             year,
             Command::SetBudget(Allocation {
+                part: None,
                 amount: sek(BUDGET_KRONOR),
                 decision,
                 source: FundingSource::Council,

@@ -71,6 +71,23 @@ pub enum AreaError {
         /// The area's population.
         population: u32,
     },
+    /// A sub-area whose id is the area's or another sub-area's, or that has
+    /// no name or no inhabitants.
+    #[error("sub-area {name:?} ({id}) repeats an id, or has no name or no inhabitants")]
+    BadSubArea {
+        /// Its id.
+        id: AreaId,
+        /// Its name.
+        name: String,
+    },
+    /// Sub-areas that count more people than live in the area.
+    #[error("the sub-areas count {counted} people, more than the population {population}")]
+    SubAreasExceedPopulation {
+        /// Sum of their populations.
+        counted: u64,
+        /// The area's population.
+        population: u32,
+    },
     /// A residence that ends before it starts.
     #[error("resident {resident}: residence ends on {until} before it starts on {since}")]
     ResidenceEndsBeforeStart {
@@ -104,6 +121,19 @@ pub struct Breakdown {
     pub groups: Vec<PopulationGroup>,
 }
 
+/// A part of a district with residents of its own (a neighbourhood), which a
+/// budget part may serve ([`crate::part::BudgetPart`]).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SubArea {
+    /// Its id: residents registered there have it as their residence.
+    pub id: AreaId,
+    /// Its name.
+    pub name: String,
+    /// Its inhabitants.
+    pub population: u32,
+}
+
 /// The district a programme serves.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(try_from = "RawArea")]
@@ -113,6 +143,8 @@ pub struct Area {
     population: u32,
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     breakdown: Vec<Breakdown>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    sub_areas: Vec<SubArea>,
 }
 
 #[derive(Deserialize)]
@@ -123,6 +155,8 @@ struct RawArea {
     population: u32,
     #[serde(default)]
     breakdown: Vec<Breakdown>,
+    #[serde(default)]
+    sub_areas: Vec<SubArea>,
 }
 
 impl TryFrom<RawArea> for Area {
@@ -132,6 +166,9 @@ impl TryFrom<RawArea> for Area {
         for b in raw.breakdown {
             area =
                 area.with_breakdown(b.dimension, b.groups.into_iter().map(|g| (g.name, g.size)))?;
+        }
+        for s in raw.sub_areas {
+            area = area.with_sub_area(s.id, s.name, s.population)?;
         }
         Ok(area)
     }
@@ -155,7 +192,64 @@ impl Area {
             name,
             population,
             breakdown: Vec::new(),
+            sub_areas: Vec::new(),
         })
+    }
+
+    /// Adds a sub-area (a neighbourhood with residents of its own). Residents
+    /// registered in it live in the area too.
+    ///
+    /// # Errors
+    /// An id the area or another sub-area has, an empty name or population,
+    /// or sub-areas counting more people than the area.
+    pub fn with_sub_area(
+        mut self,
+        id: AreaId,
+        name: impl Into<String>,
+        population: u32,
+    ) -> Result<Area, AreaError> {
+        let name = name.into();
+        if id == self.id
+            || self.sub_areas.iter().any(|s| s.id == id)
+            || name.trim().is_empty()
+            || population == 0
+        {
+            return Err(AreaError::BadSubArea { id, name });
+        }
+        let counted = self
+            .sub_areas
+            .iter()
+            .map(|s| u64::from(s.population))
+            .sum::<u64>()
+            + u64::from(population);
+        if counted > u64::from(self.population) {
+            return Err(AreaError::SubAreasExceedPopulation {
+                counted,
+                population: self.population,
+            });
+        }
+        self.sub_areas.push(SubArea {
+            id,
+            name,
+            population,
+        });
+        Ok(self)
+    }
+
+    /// The sub-areas, in the order added.
+    pub fn sub_areas(&self) -> &[SubArea] {
+        &self.sub_areas
+    }
+
+    /// The sub-area `id`, if the area has it.
+    pub fn sub_area(&self, id: AreaId) -> Option<&SubArea> {
+        self.sub_areas.iter().find(|s| s.id == id)
+    }
+
+    /// Whether someone registered in `place` lives in the area: the area
+    /// itself or one of its sub-areas.
+    pub fn contains(&self, place: AreaId) -> bool {
+        place == self.id || self.sub_area(place).is_some()
     }
 
     /// Adds a breakdown of the population along one dimension.
@@ -647,7 +741,7 @@ impl Eligibility {
         }
         if let ResidencyRequirement::InArea { minimum_days } = self.residency {
             let residence = resident.residence();
-            if residence.area != area.id() {
+            if !area.contains(residence.area) {
                 return Err(Ineligible::OutsideArea {
                     resident: id,
                     lives_in: residence.area,

@@ -34,6 +34,7 @@ use serde::{Deserialize, Serialize};
 use crate::area::{EligibilityVersion, Resident};
 use crate::ids::{BallotId, ProjectId, ResidentId};
 use crate::money::Money;
+use crate::part::{PartId, PartVoting};
 use crate::tally::{Rule, TieBreaking};
 
 /// The kind of ballot.
@@ -198,6 +199,8 @@ struct RawRules {
     counting: Counting,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     minimum_votes: Option<u32>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    part_voting: Option<PartVoting>,
 }
 
 impl TryFrom<RawRules> for BallotRules {
@@ -332,6 +335,13 @@ impl BallotRulesBuilder {
     /// The counting rule (default: greedy, ties by project id).
     pub fn counting(mut self, counting: Counting) -> Self {
         self.raw.counting = counting;
+        self
+    }
+
+    /// In a cycle of several budget parts, which parts a resident may cast a
+    /// ballot in (default: any).
+    pub fn part_voting(mut self, voting: PartVoting) -> Self {
+        self.raw.part_voting = Some(voting);
         self
     }
 
@@ -511,6 +521,7 @@ impl BallotRules {
                 second_ballot: SecondBallot::Refuse,
                 counting: Counting::default(),
                 minimum_votes: None,
+                part_voting: None,
             },
             points_cap: None,
             use_all_points: false,
@@ -573,6 +584,12 @@ impl BallotRules {
     /// The counting rule.
     pub fn counting(&self) -> &Counting {
         &self.raw.counting
+    }
+
+    /// In a cycle of several budget parts, which parts a resident may cast a
+    /// ballot in.
+    pub fn part_voting(&self) -> PartVoting {
+        self.raw.part_voting.unwrap_or_default()
     }
 
     /// The least number of ballots that must choose a project for it to be
@@ -706,6 +723,10 @@ pub struct BallotSubmission {
     pub cast_at: DateTime<Utc>,
     /// The choices.
     pub choices: Choices,
+    /// The budget part it is for, in a cycle of several
+    /// ([`crate::part`]); `None` in a cycle of one budget.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub part: Option<PartId>,
 }
 
 /// Paper ballots entered together by an official.
@@ -764,8 +785,13 @@ pub struct Ballot {
     pub choices: Choices,
     /// Paper or digital.
     pub channel: Channel,
-    /// The eligibility verdict.
+    /// The eligibility verdict (which, in a cycle of several budget parts,
+    /// covers the voter's right to vote in the ballot's part).
     pub eligibility: EligibilityCheck,
+    /// The budget part it is for, in a cycle of several; `None` in a cycle of
+    /// one budget.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub part: Option<PartId>,
 }
 
 impl Ballot {

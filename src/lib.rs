@@ -237,6 +237,7 @@ pub mod idea;
 pub mod ids;
 pub mod money;
 pub mod pabulib;
+pub mod part;
 pub mod process;
 pub mod project;
 #[cfg(feature = "report")]

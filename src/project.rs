@@ -26,6 +26,10 @@ pub struct ProjectProposal {
     pub ideas: Vec<IdeaId>,
     /// Residents who worked it out with the officials (at least one).
     pub worked_on_by: Vec<Resident>,
+    /// The budget part it competes in, in a cycle of several
+    /// ([`crate::part`]); `None` in a cycle of one budget.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub part: Option<crate::part::PartId>,
 }
 
 /// Whether the administration can carry a project out.

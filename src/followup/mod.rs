@@ -61,6 +61,7 @@ use crate::ballot::{Ballot, Choices};
 use crate::idea::Idea;
 use crate::ids::{CycleId, ProgrammeId, ProjectId, ResidentId};
 use crate::money::{Money, MoneyError};
+use crate::part::BudgetPart;
 use crate::process::stage::Decided;
 use crate::process::{
     Adjustment, Allocation, AnyCycle, Cycle, CycleError, CycleSetup, FiguresDigest,
@@ -204,6 +205,31 @@ pub struct CycleMetrics {
     /// Distinct residents who co-created: worked projects out in step 4 or took
     /// part in implementing them in step 6.
     pub co_creators: u64,
+    /// In a cycle of several budget parts, each part's figures, in the order
+    /// of the parts; empty (and not written) for a cycle of one budget.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub parts: Vec<PartFigures>,
+}
+
+/// One budget part's figures ([`CycleMetrics::parts`]).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PartFigures {
+    /// The part.
+    pub part: crate::part::PartId,
+    /// Its name.
+    pub name: String,
+    /// Its money.
+    pub budget: Money,
+    /// Ballots cast in it.
+    pub ballots: u64,
+    /// Projects on its ballot.
+    pub projects_on_ballot: u64,
+    /// Its projects funded (after any council adjustment).
+    pub funded: u64,
+    /// Their cost (final cost, money spent before cancelling, or the
+    /// estimate while being built).
+    pub cost: Money,
 }
 
 /// The change of the main measures from one year to the next (later minus
@@ -381,6 +407,8 @@ struct Inputs<'a> {
     funded: Vec<ProjectId>,
     /// Council adjustments, whose raises add to the counted budget.
     adjustments: &'a [Adjustment],
+    /// The budget parts with their money, for a cycle of several.
+    parts: Vec<(BudgetPart, Money)>,
     participation: Option<&'a Participation>,
 }
 
@@ -417,6 +445,50 @@ impl Inputs<'_> {
 
     fn project(&self, id: ProjectId) -> Option<&Project> {
         self.projects.iter().find(|p| p.id() == id)
+    }
+
+    /// Each part's figures, for a cycle of several.
+    fn part_figures(&self) -> Result<Vec<PartFigures>, FollowUpError> {
+        let currency = self.setup.currency;
+        let mut out = Vec::with_capacity(self.parts.len());
+        for (part, budget) in &self.parts {
+            let of_part = |p: &Project| p.proposal().part.as_ref() == Some(&part.id);
+            let funded: Vec<&Project> = self
+                .funded
+                .iter()
+                .filter_map(|&id| self.project(id))
+                .filter(|p| of_part(p))
+                .collect();
+            let cost = Money::sum(
+                currency,
+                funded.iter().filter_map(|p| {
+                    p.delivery()
+                        .and_then(crate::project::Delivery::spent)
+                        .or_else(|| p.cost())
+                }),
+            )
+            .map_err(self.money("a part's cost"))?;
+            out.push(PartFigures {
+                part: part.id.clone(),
+                name: part.name.clone(),
+                budget: *budget,
+                ballots: self
+                    .ballots
+                    .iter()
+                    .filter(|b| b.part.as_ref() == Some(&part.id))
+                    .count() as u64,
+                projects_on_ballot: self
+                    .decision
+                    .scores
+                    .iter()
+                    .filter_map(|s| self.project(s.project))
+                    .filter(|p| of_part(p))
+                    .count() as u64,
+                funded: funded.len() as u64,
+                cost,
+            });
+        }
+        Ok(out)
     }
 
     fn metrics(&self) -> Result<CycleMetrics, FollowUpError> {
@@ -525,7 +597,16 @@ impl Inputs<'_> {
         // Who voted, by group: from the participation count, if made (ballots
         // keep no record of their voters).
         let population = u64::from(self.setup.area.population());
-        let voters = self.ballots.len() as u64;
+        // In a cycle of several parts a voter may cast a ballot in each.
+        let voters = if self.parts.is_empty() {
+            self.ballots.len() as u64
+        } else {
+            self.ballots
+                .iter()
+                .map(Ballot::voter)
+                .collect::<HashSet<_>>()
+                .len() as u64
+        };
         let mut groups = Vec::new();
         for count in self.participation.map_or(&[][..], |p| &p.groups) {
             let size = self
@@ -634,6 +715,7 @@ impl Inputs<'_> {
             cancelled,
             in_progress,
             co_creators: co_creators.len() as u64,
+            parts: self.part_figures()?,
         })
     }
 }
@@ -667,6 +749,12 @@ impl CycleMetrics {
             decision,
             funded: core.funded_after(decision),
             adjustments: &core.adjustments,
+            parts: core
+                .part_money(cycle.framework().map_or(&[], |f| &f.parts))
+                .map_err(|source| FollowUpError::Cycle {
+                    cycle: cycle.id(),
+                    source: Box::new(source),
+                })?,
             participation: core.participation.as_ref(),
         }
         .metrics()
@@ -751,6 +839,13 @@ impl<S: Decided> Cycle<S> {
             decision: self.decision(),
             funded: self.funded(),
             adjustments: self.adjustments(),
+            parts: self
+                .core
+                .part_money(self.parts())
+                .map_err(|source| FollowUpError::Cycle {
+                    cycle: self.id(),
+                    source: Box::new(source),
+                })?,
             participation: self.participation(),
         }
         .metrics()
@@ -1000,6 +1095,7 @@ mod tests {
             cancelled: 0,
             in_progress: 0,
             co_creators: 5,
+            parts: Vec::new(),
         };
         let earlier = fraction_metrics(760, 7_600, f(7, 10));
         let mut later = fraction_metrics(380, 7_600, f(70, 113));

@@ -65,6 +65,14 @@ pub enum CycleFileError {
         /// What META says.
         found: Option<String>,
     },
+    /// A cycle of several budget parts: a `.pb` file holds one budget.
+    #[error(
+        "the cycle has {parts} budget parts; a .pb file holds one budget, and exporting a part alone is not supported yet"
+    )]
+    SeveralParts {
+        /// The number of parts.
+        parts: usize,
+    },
     /// More decimals than the currency has.
     #[error("costs with {decimals} decimals do not fit {currency}'s minor unit")]
     Precision {
@@ -101,6 +109,11 @@ fn decimal(m: Money) -> String {
 /// # Errors
 /// [`CycleFileError`] if the cycle's values do not make a valid file.
 pub fn export<S: Decided>(cycle: &Cycle<S>) -> Result<PbFile, CycleFileError> {
+    if !cycle.parts().is_empty() {
+        return Err(CycleFileError::SeveralParts {
+            parts: cycle.parts().len(),
+        });
+    }
     let election = cycle.election()?;
     let decision = cycle.decision();
     let rules = cycle.rules();
@@ -248,6 +261,7 @@ pub fn replay_vote(
         rules_version: crate::process::RulesVersion::CURRENT,
     });
     c.set_budget(Allocation {
+        part: None,
         amount: money(file.budget)?,
         decision: CouncilDecision {
             body: file.meta("unit").unwrap_or("council").trim().to_owned() + " council",
@@ -324,6 +338,7 @@ pub fn replay_vote(
         let project = project_id(i);
         c.review_idea(idea)?;
         c.propose_project(ProjectProposal {
+            part: None,
             id: project,
             title: file
                 .project_field(i, "name")
@@ -374,6 +389,7 @@ pub fn replay_vote(
                 ),
             };
             c.cast_ballot(BallotSubmission {
+                part: None,
                 id: BallotId::from_u128(u128::from(voter) + 1),
                 voter: resident(voter),
                 cast_at: day(11),

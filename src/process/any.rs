@@ -387,6 +387,7 @@ impl AnyCycle {
             C::SetEligibility(e) => self.typed::<Criteria>(op)?.set_eligibility(e),
             C::SetBallotRules(r) => self.typed::<Criteria>(op)?.set_ballot_rules(r),
             C::SetCriteria { criteria } => self.typed::<Criteria>(op)?.set_criteria(criteria),
+            C::SetParts { parts } => self.typed::<Criteria>(op)?.set_parts(parts)?,
             C::ReceiveLessons { lessons } => {
                 self.typed::<Criteria>(op)?.receive_lessons(lessons)?
             }

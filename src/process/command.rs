@@ -15,6 +15,7 @@ use crate::criteria::{CriteriaSet, Score};
 use crate::idea::IdeaSubmission;
 use crate::ids::{IdeaId, ProjectId};
 use crate::money::Money;
+use crate::part::BudgetPart;
 use crate::project::{Feasibility, HandOver, Milestone, Progress, ProjectProposal};
 
 /// A request to a cycle. [`AnyCycle::apply`](super::AnyCycle::apply) checks it
@@ -36,6 +37,11 @@ pub enum Command {
     SetCriteria {
         /// The criteria.
         criteria: CriteriaSet,
+    },
+    /// Step 1: split the budget into parts (an empty list: one budget).
+    SetParts {
+        /// The parts.
+        parts: Vec<BudgetPart>,
     },
     /// Step 1: receive lessons from earlier years.
     ReceiveLessons {
@@ -252,6 +258,7 @@ impl Command {
             Command::SetEligibility(_) => "set_eligibility",
             Command::SetBallotRules(_) => "set_ballot_rules",
             Command::SetCriteria { .. } => "set_criteria",
+            Command::SetParts { .. } => "set_parts",
             Command::ReceiveLessons { .. } => "receive_lessons",
             Command::BeginOutreach { .. } => "begin_outreach",
             Command::RecordOutreach(_) => "record_outreach",

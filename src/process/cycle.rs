@@ -9,7 +9,8 @@ use super::Step;
 use super::error::{CycleError, GateError, TransitionError};
 use super::records::{
     Adjustment, Allocation, CycleSetup, ExclusionGroup, FundingDecision, Lesson, OutreachActivity,
-    Participation, RulesVersion, SetAside, SetAsideReason, VoterRegister, VotingWindow,
+    PartOutcome, Participation, RulesVersion, SetAside, SetAsideReason, VoterRegister,
+    VotingWindow,
 };
 use super::stage::{AcceptsFunds, Decided, FollowUp, Framed, Framework, Implementation, Stage};
 use crate::area::{Area, Eligibility, Resident};
@@ -18,6 +19,7 @@ use crate::criteria::CriteriaSet;
 use crate::idea::{Idea, IdeaStatus};
 use crate::ids::{BallotId, CycleId, IdeaId, ProjectId, ResidentId};
 use crate::money::{Currency, Money};
+use crate::part::{BudgetPart, PartId};
 use crate::project::Project;
 use crate::tally::{Candidate, Election, Outcome, Profile, ProfileKind, Tally, TieBreaking};
 
@@ -26,7 +28,10 @@ use crate::tally::{Candidate, Election, Outcome, Profile, ProfileKind, Tally, Ti
 #[derive(Debug, Clone, Default)]
 pub(crate) struct BallotBox {
     pub(crate) ballots: Vec<Ballot>,
-    by_voter: HashMap<ResidentId, usize>,
+    /// Where each voter's ballot is, by voter and budget part.
+    by_voter: HashMap<(ResidentId, Option<PartId>), usize>,
+    /// The parts each voter has a ballot in (cycles of several parts only).
+    parts_by_voter: HashMap<ResidentId, Vec<PartId>>,
     pub(crate) ids: HashSet<BallotId>,
 }
 
@@ -49,8 +54,13 @@ impl BallotBox {
     }
 
     /// Where `voter`'s ballot is, if any.
-    pub(crate) fn position_of(&self, voter: ResidentId) -> Option<usize> {
-        self.by_voter.get(&voter).copied()
+    pub(crate) fn position_of(&self, voter: ResidentId, part: Option<&PartId>) -> Option<usize> {
+        self.by_voter.get(&(voter, part.cloned())).copied()
+    }
+
+    /// The parts `voter` has a ballot in.
+    pub(crate) fn parts_of(&self, voter: ResidentId) -> &[PartId] {
+        self.parts_by_voter.get(&voter).map_or(&[], Vec::as_slice)
     }
 
     /// Adds or replaces (at `replace`) a ballot. Checked by the caller.
@@ -63,7 +73,14 @@ impl BallotBox {
                 *slot = ballot;
             }
             None => {
-                self.by_voter.insert(voter, self.ballots.len());
+                if let Some(part) = &ballot.part {
+                    self.parts_by_voter
+                        .entry(voter)
+                        .or_default()
+                        .push(part.clone());
+                }
+                self.by_voter
+                    .insert((voter, ballot.part.clone()), self.ballots.len());
                 self.ballots.push(ballot);
             }
         }
@@ -100,6 +117,11 @@ pub(crate) struct Count {
     pub(crate) outcome: Outcome,
     pub(crate) funded: Vec<ProjectId>,
     pub(crate) set_aside: Vec<SetAside>,
+    /// Each part's outcome, in a cycle of several parts.
+    pub(crate) parts: Vec<PartOutcome>,
+    /// Whether `outcome.scores` holds every project of the shortlist (a
+    /// cycle of several parts) rather than the last count's candidates.
+    pub(crate) whole_scores: bool,
 }
 
 /// One year's cycle in stage `S`.
@@ -300,6 +322,39 @@ impl Core {
         self.projects.iter().filter(|p| p.is_on_shortlist())
     }
 
+    /// Each of `parts` with its money: the council's amount plus the
+    /// additions that go to it ([`crate::part::destination`]).
+    pub(crate) fn part_money(
+        &self,
+        parts: &[BudgetPart],
+    ) -> Result<Vec<(BudgetPart, Money)>, CycleError> {
+        let mut out = Vec::with_capacity(parts.len());
+        for part in parts {
+            let money = Money::sum(
+                self.setup.currency,
+                std::iter::once(part.amount)
+                    .chain(
+                        self.additions
+                            .iter()
+                            .filter(|a| {
+                                crate::part::destination(parts, a.part.as_ref()) == Some(&part.id)
+                            })
+                            .map(|a| a.amount),
+                    )
+                    .chain(
+                        self.adjustments
+                            .iter()
+                            .filter(|a| {
+                                crate::part::destination(parts, a.part.as_ref()) == Some(&part.id)
+                            })
+                            .filter_map(|a| a.raises_budget_by),
+                    ),
+            )?;
+            out.push((part.clone(), money));
+        }
+        Ok(out)
+    }
+
     /// The first two projects of `funded` that share an exclusion group, in
     /// the order funded (the earlier, the later), and the group.
     pub(crate) fn excluding(
@@ -439,6 +494,20 @@ impl<S: AcceptsFunds> Cycle<S> {
     /// decision without a body or reference.
     pub fn add_funds(&mut self, allocation: Allocation) -> Result<(), CycleError> {
         self.core.check_allocation(&allocation)?;
+        if let Some(parts) = self.stage.fixed_parts() {
+            let known = if parts.is_empty() {
+                allocation.part.is_none()
+            } else {
+                crate::part::destination(parts, allocation.part.as_ref())
+                    .is_some_and(|id| parts.iter().any(|p| &p.id == id))
+            };
+            if !known {
+                return Err(CycleError::NoSuchPart {
+                    what: "an addition of money",
+                    part: allocation.part.clone(),
+                });
+            }
+        }
         self.core
             .additions_total()?
             .checked_add(allocation.amount)?;
@@ -468,6 +537,53 @@ impl<S: Framed> Cycle<S> {
         &self.framework().eligibility
     }
 
+    /// The budget parts (empty for a cycle of one budget).
+    pub fn parts(&self) -> &[BudgetPart] {
+        &self.framework().parts
+    }
+
+    /// The money of budget part `part` (the whole budget for `None`): the
+    /// council's amount for it plus additions named for it.
+    ///
+    /// # Errors
+    /// A part the cycle does not have, or an overflow.
+    pub fn part_budget(&self, part: Option<&PartId>) -> Result<Money, CycleError> {
+        let Some(id) = part else {
+            return self.budget();
+        };
+        self.core
+            .part_money(self.parts())?
+            .into_iter()
+            .find(|(p, _)| &p.id == id)
+            .map(|(_, money)| money)
+            .ok_or_else(|| CycleError::NoSuchPart {
+                what: "a budget",
+                part: Some(id.clone()),
+            })
+    }
+
+    /// The part `what` must belong to: `None` in a cycle of one budget (and
+    /// `part` must be `None`), one of the parts in a cycle of several.
+    pub(crate) fn check_part(
+        &self,
+        what: &'static str,
+        part: Option<&PartId>,
+    ) -> Result<(), CycleError> {
+        let parts = self.parts();
+        let ok = match part {
+            None => parts.is_empty(),
+            Some(id) => parts.iter().any(|p| &p.id == id),
+        };
+        if ok {
+            Ok(())
+        } else {
+            Err(CycleError::NoSuchPart {
+                what,
+                part: part.cloned(),
+            })
+        }
+    }
+
     /// The ballot rules.
     pub fn rules(&self) -> &BallotRules {
         &self.framework().rules
@@ -487,17 +603,37 @@ impl<S: Framed> Cycle<S> {
     /// # Errors
     /// A cost or budget that is not a positive amount, or a ballot the profile
     /// cannot hold (impossible for ballots this cycle accepted).
+    ///
+    /// In a cycle of several budget parts this is every part's projects and
+    /// ballots within the whole budget, for display; each part is counted
+    /// alone ([`Cycle::part_election`]).
     pub fn election(&self) -> Result<Election, CycleError> {
-        self.election_without(&[])
+        self.election_of(None, &[], true)
     }
 
-    /// The election without the projects `left_out`: they are not candidates,
-    /// and ballots count as if they had not chosen them (a ranking closes up).
-    pub(crate) fn election_without(&self, left_out: &[ProjectId]) -> Result<Election, CycleError> {
+    /// The election of budget part `part`: its projects, its ballots and its
+    /// money.
+    ///
+    /// # Errors
+    /// As [`Cycle::election`], or a part the cycle does not have.
+    pub fn part_election(&self, part: &PartId) -> Result<Election, CycleError> {
+        self.election_of(Some(part), &[], false)
+    }
+
+    /// The election of `part` (every part if `all`), without the projects
+    /// `left_out`: they are not candidates, and ballots count as if they had
+    /// not chosen them (a ranking closes up).
+    pub(crate) fn election_of(
+        &self,
+        part: Option<&PartId>,
+        left_out: &[ProjectId],
+        all: bool,
+    ) -> Result<Election, CycleError> {
+        let in_part = |p: Option<&PartId>| all || p == part;
         let shortlist: Vec<&Project> = self
             .core
             .shortlist()
-            .filter(|p| !left_out.contains(&p.id()))
+            .filter(|p| in_part(p.proposal().part.as_ref()) && !left_out.contains(&p.id()))
             .collect();
         let to_units = |m: Money| {
             u64::try_from(m.minor()).map_err(|_| CycleError::Negative {
@@ -531,7 +667,7 @@ impl<S: Framed> Cycle<S> {
             BallotKind::Ranked => ProfileKind::Ranking,
         };
         let mut profile = Profile::builder(kind, candidates.len());
-        for ballot in self.ballots() {
+        for ballot in self.ballots().iter().filter(|b| in_part(b.part.as_ref())) {
             match ballot.choices() {
                 Choices::Approval(ps) => {
                     let idx = ps
@@ -556,7 +692,12 @@ impl<S: Framed> Cycle<S> {
                 }
             }
         }
-        let election = Election::new(to_units(self.budget()?)?, candidates, profile.build())?;
+        let budget = if all {
+            self.budget()?
+        } else {
+            self.part_budget(part)?
+        };
+        let election = Election::new(to_units(budget)?, candidates, profile.build())?;
         // Rules version 2: add1 steps whole currency units, as the `.pb`
         // export counts; version 1 stepped minor units.
         Ok(if self.setup().rules_version >= RulesVersion(2) {
@@ -579,16 +720,96 @@ impl<S: Framed> Cycle<S> {
     ///
     /// # Errors
     /// The tally's error, or an election that cannot be built.
+    ///
+    /// In a cycle of several budget parts, each part is counted alone, in the
+    /// order of the parts; the count funds each part's projects in turn.
     pub(crate) fn count_by(
         &self,
         tally: &dyn Tally,
         ties: &TieBreaking,
     ) -> Result<Count, CycleError> {
-        let shortlist: Vec<ProjectId> = self.core.shortlist().map(Project::id).collect();
-        let mut set_aside = self.too_few_votes();
+        if self.parts().is_empty() {
+            return self.count_part(tally, ties, None);
+        }
+        let currency = self.currency();
+        let mut whole: Option<Count> = None;
+        let mut scores: HashMap<ProjectId, u64> = HashMap::new();
+        for part in self.parts() {
+            let count = self.count_part(tally, ties, Some(&part.id))?;
+            let full = self.election_of(Some(&part.id), &[], false)?;
+            let candidates = self
+                .core
+                .shortlist()
+                .filter(|p| p.proposal().part.as_ref() == Some(&part.id));
+            for (p, s) in candidates.zip(full.profile().support()?) {
+                scores.insert(p.id(), s);
+            }
+            let outcome = PartOutcome {
+                part: part.id.clone(),
+                funded: count.funded.clone(),
+                total_cost: Money::sum(
+                    currency,
+                    count
+                        .funded
+                        .iter()
+                        .filter_map(|&p| self.project(p).and_then(Project::cost)),
+                )?,
+                budget: self.part_budget(Some(&part.id))?,
+                ballots_counted: self
+                    .ballots()
+                    .iter()
+                    .filter(|b| b.part.as_ref() == Some(&part.id))
+                    .count() as u64,
+            };
+            match &mut whole {
+                None => {
+                    whole = Some(Count {
+                        parts: vec![outcome],
+                        ..count
+                    });
+                }
+                Some(w) => {
+                    w.funded.extend(count.funded);
+                    w.set_aside.extend(count.set_aside);
+                    w.parts.push(outcome);
+                }
+            }
+        }
+        let mut whole = whole.ok_or(CycleError::DecisionMismatch {
+            field: "parts (none to count)",
+        })?;
+        // Scores: each project's support among its part's ballots.
+        whole.outcome.scores = self
+            .core
+            .shortlist()
+            .map(|p| scores.get(&p.id()).copied().unwrap_or(0))
+            .collect();
+        whole.whole_scores = true;
+        Ok(whole)
+    }
+
+    /// One part's count (the whole cycle's for `None` in a cycle of one
+    /// budget): see [`Cycle::count_by`].
+    fn count_part(
+        &self,
+        tally: &dyn Tally,
+        ties: &TieBreaking,
+        part: Option<&PartId>,
+    ) -> Result<Count, CycleError> {
+        let shortlist: Vec<ProjectId> = self
+            .core
+            .shortlist()
+            .filter(|p| p.proposal().part.as_ref() == part)
+            .map(Project::id)
+            .collect();
+        let mut set_aside: Vec<SetAside> = self
+            .too_few_votes()
+            .into_iter()
+            .filter(|s| shortlist.contains(&s.project))
+            .collect();
         loop {
             let left_out: Vec<ProjectId> = set_aside.iter().map(|s| s.project).collect();
-            let election = self.election_without(&left_out)?;
+            let election = self.election_of(part, &left_out, false)?;
             let outcome = tally.tally(&election, ties)?;
             let candidates: Vec<ProjectId> = shortlist
                 .iter()
@@ -617,6 +838,8 @@ impl<S: Framed> Cycle<S> {
                         outcome,
                         funded,
                         set_aside,
+                        parts: Vec::new(),
+                        whole_scores: false,
                     });
                 }
             }

@@ -9,6 +9,7 @@ use crate::area::{EligibilityVersion, Ineligible};
 use crate::ballot::{BallotError, RulesError};
 use crate::ids::{BallotId, IdeaId, ProjectId, ResidentId};
 use crate::money::{Currency, Money, MoneyError};
+use crate::part::PartId;
 use crate::project::ProgressError;
 use crate::tally::{Rule, TallyError};
 
@@ -31,6 +32,43 @@ pub enum GateError {
     /// Step 1: the ballot rules do not fit the budget.
     #[error("the ballot rules do not fit the budget: {0}")]
     RulesDoNotFitBudget(RulesError),
+    /// Step 1: the parts' amounts do not add up to the council's allocation.
+    #[error("the budget parts add up to {parts_total}, not the council's allocation {allocation}")]
+    PartsDoNotAddUp {
+        /// The parts' amounts together.
+        parts_total: Money,
+        /// The allocation.
+        allocation: Money,
+    },
+    /// Step 1: money added (or carried over) to a cycle of several parts
+    /// without naming its part.
+    #[error(
+        "an addition of {amount} names no budget part; in a cycle of several parts each names one"
+    )]
+    AdditionWithoutPart {
+        /// The amount.
+        amount: Money,
+    },
+    /// Step 1: money for a part the cycle does not have (a part carried over
+    /// from last year that this year lacks, say).
+    #[error("money was added to budget part {part}, which this cycle does not have")]
+    UnknownPart {
+        /// The part.
+        part: PartId,
+    },
+    /// Step 4: a project on the shortlist of a cycle of several parts that
+    /// names none.
+    #[error("project {project} names no budget part, or one the cycle does not have")]
+    ProjectWithoutPart {
+        /// The project.
+        project: ProjectId,
+    },
+    /// Step 4: a budget part without a project on the shortlist.
+    #[error("budget part {part} has no project on the shortlist")]
+    PartWithoutProjects {
+        /// The part.
+        part: PartId,
+    },
     /// Step 2: no outreach recorded.
     #[error("no outreach activity has been recorded")]
     NoOutreach,
@@ -328,6 +366,50 @@ pub enum CycleError {
     Withdrawn {
         /// The project.
         project: ProjectId,
+    },
+    /// Too many budget parts.
+    #[error("{given} budget parts; a cycle has at most {limit}")]
+    TooManyParts {
+        /// Parts given.
+        given: usize,
+        /// The limit.
+        limit: usize,
+    },
+    /// A budget part that cannot be.
+    #[error("budget part {part}: {why}")]
+    BadPart {
+        /// The part.
+        part: PartId,
+        /// What is wrong.
+        why: &'static str,
+    },
+    /// A part the cycle does not have, or naming one in a cycle of one budget.
+    #[error("{what} names budget part {part:?}, which this cycle does not have")]
+    NoSuchPart {
+        /// What named it.
+        what: &'static str,
+        /// The part named (`None`: none was named, in a cycle of several).
+        part: Option<PartId>,
+    },
+    /// A ballot in a part the voter may not vote in.
+    #[error("voter {voter} may not vote in budget part {part}: {why}")]
+    PartNotAllowed {
+        /// The voter.
+        voter: ResidentId,
+        /// The part.
+        part: PartId,
+        /// Why (the ballot rules' part voting).
+        why: &'static str,
+    },
+    /// An exclusion group with projects of different parts.
+    #[error(
+        "projects {first} and {second} are in different budget parts and cannot exclude each other"
+    )]
+    ExclusionAcrossParts {
+        /// One project.
+        first: ProjectId,
+        /// Another, of another part.
+        second: ProjectId,
     },
     /// A project handed over to the programme: the programme records the rest
     /// of its delivery.

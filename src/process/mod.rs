@@ -48,8 +48,8 @@ pub use programme::{
 pub use records::{
     Adjustment, Allocation, CouncilDecision, CycleSetup, Evaluation, ExclusionGroup, FiguresDigest,
     FundingDecision, FundingSource, GroupCount, Lesson, MIN_CELL, OutreachActivity,
-    OutreachChannel, Participation, ProjectScore, RulesVersion, SetAside, SetAsideReason,
-    TargetGroup, VoterRegister, VotingWindow,
+    OutreachChannel, PartOutcome, Participation, ProjectScore, RulesVersion, SetAside,
+    SetAsideReason, TargetGroup, VoterRegister, VotingWindow,
 };
 pub use snapshot::{Snapshot, SnapshotError};
 pub use stage::{

@@ -25,6 +25,7 @@ use crate::area::Resident;
 use crate::ids::ProjectId;
 use crate::ids::{CycleId, ProgrammeId};
 use crate::money::{Currency, Money};
+use crate::part::{BudgetPart, PartId};
 use crate::project::{DeliveryStatus, HandOver, Milestone, Progress};
 use crate::tally::Tally;
 
@@ -637,6 +638,9 @@ pub struct CarryOver {
     /// The year it was credited to, or `None` while waiting for a cycle that can
     /// still receive money.
     pub credited_to: Option<i32>,
+    /// The budget part it was left by and goes to, in a cycle of several.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub part: Option<PartId>,
 }
 
 /// One year in the credibility report.
@@ -966,8 +970,14 @@ impl Programme {
         }
     }
 
-    fn carry_allocation(&self, from_year: i32, amount: Money) -> Option<Allocation> {
+    fn carry_allocation(
+        &self,
+        from_year: i32,
+        amount: Money,
+        part: Option<PartId>,
+    ) -> Option<Allocation> {
         self.setup.carry_over.as_ref().map(|decision| Allocation {
+            part,
             amount,
             decision: decision.clone(),
             source: FundingSource::CarryOver { from_year },
@@ -1033,7 +1043,7 @@ impl Programme {
             .enumerate()
             .filter(|(_, c)| c.credited_to.is_none())
         {
-            if let Some(allocation) = self.carry_allocation(c.from_year, c.amount) {
+            if let Some(allocation) = self.carry_allocation(c.from_year, c.amount, c.part.clone()) {
                 events.extend(
                     cycle
                         .apply(Command::AddFunds(allocation))
@@ -1072,7 +1082,7 @@ impl Programme {
                     .collect()
             })
             .unwrap_or_default();
-        let unspent = unspent(ended).map_err(cycle_err(year))?;
+        let unspent = unspent_by_part(ended).map_err(cycle_err(year))?;
         // Projects still being built that the year handed over.
         for p in ended.projects() {
             if let Some(d) = p.delivery()
@@ -1115,13 +1125,26 @@ impl Programme {
                 }
             }
         }
-        if let Some(allocation) = self
-            .carry_allocation(year, unspent)
-            .filter(|_| unspent.is_positive())
-        {
+        for (part, unspent) in unspent {
+            let Some(allocation) = self
+                .carry_allocation(year, unspent, part.clone())
+                .filter(|_| unspent.is_positive())
+            else {
+                continue;
+            };
             let mut credited_to = None;
+            // Next year takes it while it still takes money, and has the part
+            // (in step 1, its parts are checked at its gate).
             if let Some(next) = self.cycles.get_mut(i + 1)
                 && next.step() <= Step::Shortlisting
+                && next.framework().is_none_or(|f| {
+                    if f.parts.is_empty() {
+                        part.is_none()
+                    } else {
+                        crate::part::destination(&f.parts, part.as_ref())
+                            .is_some_and(|id| f.parts.iter().any(|p| &p.id == id))
+                    }
+                })
             {
                 let y = next.year();
                 let events = next
@@ -1138,6 +1161,7 @@ impl Programme {
                 from_year: year,
                 amount: unspent,
                 credited_to,
+                part,
             });
         }
         Ok(out)
@@ -1430,29 +1454,56 @@ impl Programme {
     }
 }
 
-/// Money a cycle leaves unspent: its budget minus what it spent and the
-/// estimates of projects it handed over still being built, never below zero.
+/// Money a cycle leaves unspent: what its parts leave ([`unspent_by_part`]).
 fn unspent(cycle: &AnyCycle) -> Result<Money, CycleError> {
-    let committed = Money::sum(
+    Ok(Money::sum(
         cycle.setup().currency,
-        cycle
+        unspent_by_part(cycle)?.into_iter().map(|(_, m)| m),
+    )?)
+}
+
+/// Money each budget part of a cycle leaves unspent (one entry, `None`, for
+/// a cycle of one budget): its money minus what its projects spent and the
+/// estimates of its projects handed over still being built, never below
+/// zero.
+fn unspent_by_part(cycle: &AnyCycle) -> Result<Vec<(Option<PartId>, Money)>, CycleError> {
+    let currency = cycle.setup().currency;
+    let parts: &[BudgetPart] = cycle.framework().map_or(&[], |f| &f.parts);
+    // What a part's projects spent or still hold.
+    let used = |part: Option<&PartId>| -> Result<Money, CycleError> {
+        let mut amounts = Vec::new();
+        for p in cycle
             .projects()
             .iter()
-            .filter(|p| {
-                p.delivery()
-                    .is_some_and(|d| d.handed_over.is_some() && !d.is_finished())
-            })
-            .filter_map(crate::project::Project::cost),
-    )?;
-    let left = cycle
-        .budget()?
-        .checked_sub(cycle.spent()?)?
-        .checked_sub(committed)?;
-    Ok(if left.is_negative() {
-        Money::zero(left.currency())
-    } else {
-        left
-    })
+            .filter(|p| part.is_none() || p.proposal().part.as_ref() == part)
+        {
+            match p.delivery() {
+                Some(d) if d.is_finished() => amounts.extend(d.spent()),
+                Some(d) if d.handed_over.is_some() => amounts.extend(p.cost()),
+                _ => {}
+            }
+        }
+        Ok(Money::sum(currency, amounts)?)
+    };
+    let floor = |m: Money| {
+        if m.is_negative() {
+            Money::zero(currency)
+        } else {
+            m
+        }
+    };
+    if parts.is_empty() {
+        return Ok(vec![(
+            None,
+            floor(cycle.budget()?.checked_sub(used(None)?)?),
+        )]);
+    }
+    let mut out = Vec::with_capacity(parts.len());
+    for (part, money) in cycle.core().part_money(parts)? {
+        let left = money.checked_sub(used(Some(&part.id))?)?;
+        out.push((Some(part.id), floor(left)));
+    }
+    Ok(out)
 }
 
 fn year_report(c: &AnyCycle, deliveries: &[OngoingDelivery]) -> Result<YearReport, CycleError> {

@@ -122,6 +122,10 @@ pub struct Allocation {
     pub decision: CouncilDecision,
     /// Where it comes from.
     pub source: FundingSource,
+    /// The budget part it is for, in a cycle of several
+    /// ([`crate::part`]); `None` for a cycle of one budget.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub part: Option<crate::part::PartId>,
 }
 
 /// A channel used to reach residents in step 2.
@@ -239,6 +243,28 @@ pub struct FundingDecision {
     /// chosen first. Empty for a cycle without either rule.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub set_aside: Vec<SetAside>,
+    /// In a cycle of several budget parts, each part's outcome in the order
+    /// of the parts (`funded` is theirs one after the other); empty for a
+    /// cycle of one budget.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub parts: Vec<PartOutcome>,
+}
+
+/// One budget part's outcome, in a cycle of several
+/// ([`FundingDecision::parts`]).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PartOutcome {
+    /// The part.
+    pub part: crate::part::PartId,
+    /// Its funded projects, in the order the rule chose them.
+    pub funded: Vec<ProjectId>,
+    /// Their total cost.
+    pub total_cost: Money,
+    /// The part's money.
+    pub budget: Money,
+    /// The part's ballots.
+    pub ballots_counted: u64,
 }
 
 /// A project the count left out ([`FundingDecision::set_aside`]).
@@ -306,6 +332,10 @@ pub struct Adjustment {
     /// funded projects must fit the budget plus every adjustment's addition.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub raises_budget_by: Option<Money>,
+    /// In a cycle of several budget parts, the part the raise goes to (by
+    /// default the one city-wide part, [`crate::part::destination`]).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub part: Option<crate::part::PartId>,
     /// When it was recorded.
     pub at: DateTime<Utc>,
 }

@@ -13,6 +13,7 @@ use super::records::{Allocation, FundingDecision, VotingWindow};
 use crate::area::Eligibility;
 use crate::ballot::BallotRules;
 use crate::criteria::CriteriaSet;
+use crate::part::BudgetPart;
 
 pub(crate) mod sealed {
     use super::super::{AnyCycle, Cycle};
@@ -41,7 +42,13 @@ pub trait Active: Stage {}
 /// A stage in which money may still be added to the budget: steps 1 to 4. Once the
 /// ballot is published the budget is fixed, because knapsack ballots are checked
 /// against it.
-pub trait AcceptsFunds: Stage {}
+pub trait AcceptsFunds: Stage {
+    /// The budget parts, once fixed (after step 1); `None` in step 1, whose
+    /// gate checks additions against the parts it ends with.
+    fn fixed_parts(&self) -> Option<&[BudgetPart]> {
+        None
+    }
+}
 
 /// A stage after step 1: the council's framework is fixed.
 pub trait Framed: Stage {
@@ -69,6 +76,10 @@ pub struct Framework {
     pub rules: BallotRules,
     /// The criteria ideas are judged by.
     pub criteria: CriteriaSet,
+    /// The budget parts, for a cycle of several ([`crate::part`]); empty for
+    /// a cycle of one budget.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub parts: Vec<BudgetPart>,
 }
 
 /// Makes `$name` the stage of `AnyCycle::$variant` and `Step::$variant`.
@@ -131,9 +142,21 @@ active!(
 );
 
 impl AcceptsFunds for Criteria {}
-impl AcceptsFunds for Outreach {}
-impl AcceptsFunds for IdeaGeneration {}
-impl AcceptsFunds for Shortlisting {}
+impl AcceptsFunds for Outreach {
+    fn fixed_parts(&self) -> Option<&[BudgetPart]> {
+        Some(&self.framework.parts)
+    }
+}
+impl AcceptsFunds for IdeaGeneration {
+    fn fixed_parts(&self) -> Option<&[BudgetPart]> {
+        Some(&self.framework.parts)
+    }
+}
+impl AcceptsFunds for Shortlisting {
+    fn fixed_parts(&self) -> Option<&[BudgetPart]> {
+        Some(&self.framework.parts)
+    }
+}
 
 macro_rules! framed {
     ($($name:ident),*) => {

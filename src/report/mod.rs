@@ -295,6 +295,8 @@ enum Explained {
     /// The count left projects out (too few votes, exclusion groups), which
     /// a recount of the whole ballot does not follow.
     SetAside,
+    /// Several budget parts, each counted alone.
+    Parts,
 }
 
 /// For each candidate of `election` not funded by `decision`, what it would
@@ -307,6 +309,9 @@ fn what_it_needed(
 ) -> (Vec<Option<Needed>>, Explained) {
     let n = election.candidates().len();
     let none = |why| (vec![None; n], why);
+    if !decision.parts.is_empty() {
+        return none(Explained::Parts);
+    }
     if !decision.set_aside.is_empty() {
         return none(Explained::SetAside);
     }

@@ -691,6 +691,7 @@ fn year(out: &mut String, y: &YearPart, in_programme: bool) {
         escape(&y.tie_breaking)
     );
 
+    parts_table(out, y);
     out.push_str("<h3>Projects on the ballot</h3>\n");
     let _ = writeln!(
         out,
@@ -1162,6 +1163,11 @@ fn needed_list(out: &mut String, y: &YearPart) {
              year took more work than the report allows."
                 .to_owned(),
         ),
+        Explained::Parts => Some(
+            "What the projects not funded would have needed is not worked out for a cycle of \
+             several budget parts yet: each part was counted alone."
+                .to_owned(),
+        ),
         Explained::SetAside => Some(
             "What the projects not funded would have needed is not worked out: the count \
              left projects out (too few votes, or a project of the same exclusion group \
@@ -1328,6 +1334,32 @@ fn rules_table(out: &mut String, y: &YearPart) {
         escape(&names.join(", "))
     );
     adjustments(out, y);
+}
+
+/// A cycle of several budget parts: each part's money, ballots and outcome.
+fn parts_table(out: &mut String, y: &YearPart) {
+    let parts = &y.metrics.parts;
+    if parts.is_empty() {
+        return;
+    }
+    out.push_str(
+        "<h3>Budget parts</h3>\n<p>Each part was counted alone, on its own ballots and within \
+         its own money.</p>\n<table>\n<thead><tr><th>Part</th><th>Budget</th><th>Ballots</th>\
+         <th>Funded / on ballot</th><th>Cost</th></tr></thead>\n<tbody>\n",
+    );
+    for p in parts {
+        let _ = writeln!(
+            out,
+            "<tr><td>{}</td><td class=\"num\">{}</td><td class=\"num\">{}</td><td class=\"num\">{} / {}</td><td class=\"num\">{}</td></tr>",
+            escape(&p.name),
+            escape(&money(p.budget)),
+            escape(&int(i128::from(p.ballots))),
+            p.funded,
+            p.projects_on_ballot,
+            escape(&money(p.cost))
+        );
+    }
+    out.push_str("</tbody>\n</table>\n");
 }
 
 /// The council's adjustments of the counted outcome, each with its decision.

@@ -618,6 +618,7 @@ impl World<'_> {
         self.cycle(
             year,
             Command::SetBudget(Allocation {
+                part: None,
                 amount: kronor(s.budget_kronor),
                 decision,
                 source: FundingSource::Council,
@@ -813,6 +814,7 @@ impl World<'_> {
             self.cycle(
                 year,
                 Command::ProposeProject(ProjectProposal {
+                    part: None,
                     id: project,
                     title: theme.title.clone(),
                     description: format!("{}, worked out with residents", theme.title),
@@ -895,6 +897,7 @@ impl World<'_> {
         for (n, &i) in taking_part.iter().enumerate() {
             let choices = self.choices(i, &shortlist);
             let ballot = BallotSubmission {
+                part: None,
                 id: BallotId::from_u128(
                     self.cycle_id(year).as_uuid().as_u128() ^ ((n as u128 + 1) << 72),
                 ),

@@ -67,6 +67,7 @@ pub fn voting_cycle(id: CycleId) -> Vec<Event> {
         };
         let mut commands = vec![
             Command::SetBudget(Allocation {
+                part: None,
                 amount: Money::from_major(1_000_000, Currency::SEK)?,
                 decision: CouncilDecision {
                     body: "KF".into(),
@@ -118,6 +119,7 @@ pub fn voting_cycle(id: CycleId) -> Vec<Event> {
                     idea: IdeaId::from_u128(n),
                 },
                 Command::ProposeProject(ProjectProposal {
+                    part: None,
                     id: project,
                     title: format!("Project {n}"),
                     description: "A project".into(),
@@ -162,6 +164,7 @@ pub fn submission(n: u128) -> BallotSubmission {
         choice.push(ProjectId::from_u128((n + 1) % PROJECTS));
     }
     BallotSubmission {
+        part: None,
         id: BallotId::from_u128(n),
         voter: resident(n),
         cast_at: day(5),

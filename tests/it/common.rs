@@ -88,6 +88,7 @@ pub fn decision() -> CouncilDecision {
 
 pub fn allocation(major: i64) -> Allocation {
     Allocation {
+        part: None,
         amount: sek(major),
         decision: decision(),
         source: FundingSource::Council,
@@ -154,6 +155,7 @@ pub fn idea(n: u128, author: Resident) -> IdeaSubmission {
 
 pub fn proposal(n: u128, ideas: Vec<IdeaId>) -> ProjectProposal {
     ProjectProposal {
+        part: None,
         id: project_id(n),
         title: format!("Project {n}"),
         description: "Worked out with residents".into(),
@@ -171,6 +173,7 @@ pub fn window() -> VotingWindow {
 
 pub fn ballot(n: u128, voter: Resident, choices: Choices) -> BallotSubmission {
     BallotSubmission {
+        part: None,
         id: BallotId::from_u128(n),
         voter,
         cast_at: day(61),

@@ -36,6 +36,7 @@ fn council() -> CouncilDecision {
 
 fn adjustment(add: &[u128], remove: &[u128], raise: Option<i64>) -> Adjustment {
     Adjustment {
+        part: None,
         add: add.iter().map(|&n| project_id(n)).collect(),
         remove: remove.iter().map(|&n| project_id(n)).collect(),
         reason: "The school yard needs it before the renovation".into(),

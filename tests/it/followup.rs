@@ -203,6 +203,7 @@ fn expected() -> CycleMetrics {
         in_progress: 0,
         // Residents 501, 502, 503 worked the projects out; 900 built one.
         co_creators: 4,
+        parts: Vec::new(),
     }
 }
 

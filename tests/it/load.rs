@@ -653,6 +653,7 @@ fn a_programme_built_from_a_closed_year_carries_its_money_over() {
     assert_eq!(
         p.carry_over(),
         &[CarryOver {
+            part: None,
             from_year: YEAR,
             amount: sek(130_000),
             credited_to: None

@@ -23,6 +23,7 @@ mod pabulib_cycle;
 mod pabulib_files;
 mod pabulib_promises;
 mod pabulib_reader;
+mod parts;
 #[cfg(feature = "sim")]
 mod privacy;
 mod programme;

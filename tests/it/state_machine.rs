@@ -615,6 +615,7 @@ fn command(t: &T, next_ballot: u128) -> Command {
             into: iid(*into),
         },
         T::Propose { pid: p, ideas } => Command::ProposeProject(ProjectProposal {
+            part: None,
             id: pid(*p),
             title: format!("Project {p}"),
             description: "Worked out in a workshop".into(),
@@ -666,6 +667,7 @@ fn command(t: &T, next_ballot: u128) -> Command {
                 resident(100 + u128::from(*voter))
             };
             let submission = BallotSubmission {
+                part: None,
                 id: BallotId::from_u128(next_ballot),
                 voter: voter_record,
                 cast_at: at(T_CAST),

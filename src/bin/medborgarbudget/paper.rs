@@ -16,7 +16,11 @@
 //!   by `;` (`age=18-64;language=svenska`);
 //! * `ballot` (optional) — the ballot's id (a UUID); without it the id is
 //!   derived from the file's contents and the row, so importing the same file
-//!   twice is refused as the same ballots twice.
+//!   twice is refused as the same ballots twice;
+//! * `part` (in a cycle of several budget parts) — the part the ballot is for,
+//!   by its id (`hjallbo`);
+//! * `lives_in` (optional) — the sub-area the voter is registered in, by name
+//!   or id; without it, the district as a whole.
 //!
 //! An unknown or repeated column is refused naming it. Each row is checked by
 //! the cycle's rules on a copy in memory, in order (a voter twice in the file
@@ -29,9 +33,10 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use chrono::{DateTime, NaiveDate, NaiveTime, Utc};
-use medborgarbudget::area::Resident;
+use medborgarbudget::area::{Area, Resident};
 use medborgarbudget::ballot::{BallotKind, BallotSubmission, Choices, PaperBatch};
-use medborgarbudget::ids::{AreaId, BallotId, ProjectId, ResidentId};
+use medborgarbudget::ids::{BallotId, ProjectId, ResidentId};
+use medborgarbudget::part::PartId;
 use medborgarbudget::process::{Command, Programme, ProgrammeCommand};
 use medborgarbudget::store::{Repository, RepositoryError};
 use sha2::{Digest, Sha256};
@@ -47,7 +52,7 @@ pub const MAX_CSV_BYTES: u64 = 64 << 20;
 pub const MAX_ROWS: usize = 1_000_000;
 
 /// The columns a file may have; the first five are required.
-const COLUMNS: [&str; 7] = [
+const COLUMNS: [&str; 9] = [
     "voter",
     "born",
     "resident_since",
@@ -55,6 +60,8 @@ const COLUMNS: [&str; 7] = [
     "cast_on",
     "groups",
     "ballot",
+    "part",
+    "lives_in",
 ];
 
 /// What `ballots import` was asked to do.
@@ -91,7 +98,7 @@ struct Row {
 fn ballot(
     record: &csv::StringRecord,
     at: &HashMap<&str, usize>,
-    (area, shortlist): (AreaId, &[ProjectId]),
+    (area, shortlist): (&Area, &[ProjectId]),
     kind: BallotKind,
     derived: BallotId,
 ) -> Result<BallotSubmission, String> {
@@ -108,7 +115,29 @@ fn ballot(
         uuid::Uuid::parse_str(text).map_err(|e| format!("{name} {text:?}: {e}"))
     };
     let voter = ResidentId::from_uuid(uuid("voter", field("voter"))?);
-    let mut resident = Resident::new(voter, date("born")?, area, date("resident_since")?);
+    let home = match field("lives_in") {
+        "" => area.id(),
+        text => area
+            .sub_areas()
+            .iter()
+            .find(|s| s.name == text || s.id.to_string() == text)
+            .map(|s| s.id)
+            .ok_or_else(|| {
+                format!(
+                    "lives_in {text:?}: the district has no such sub-area (it has {})",
+                    area.sub_areas()
+                        .iter()
+                        .map(|s| s.name.as_str())
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                )
+            })?,
+    };
+    let part = match field("part") {
+        "" => None,
+        text => Some(PartId::new(text).map_err(|e| format!("part: {e}"))?),
+    };
+    let mut resident = Resident::new(voter, date("born")?, home, date("resident_since")?);
     for pair in field("groups").split(';').filter(|p| !p.trim().is_empty()) {
         let Some((dimension, group)) = pair.split_once('=') else {
             return Err(format!("groups {pair:?}: expected dimension=group"));
@@ -162,6 +191,7 @@ fn ballot(
         text => BallotId::from_uuid(uuid("ballot", text)?),
     };
     Ok(BallotSubmission {
+        part,
         id,
         voter: resident,
         cast_at,
@@ -202,7 +232,7 @@ pub fn import(job: &Import<'_>) -> Result<(), BadInput> {
             job.year
         )));
     };
-    let area = cycle.setup().area.id();
+    let area = cycle.setup().area.clone();
     let shortlist: Vec<ProjectId> = cycle.shortlist().map(|p| p.id()).collect();
     let kind = cycle
         .framework()
@@ -250,7 +280,7 @@ pub fn import(job: &Import<'_>) -> Result<(), BadInput> {
                 "{name}: more than {MAX_ROWS} rows; split the file"
             )));
         }
-        let on_ballot = (area, shortlist.as_slice());
+        let on_ballot = (&area, shortlist.as_slice());
         let checked =
             ballot(&record, &at, on_ballot, kind, derived_id(&digest, line)).and_then(|b| {
                 let batch = PaperBatch {

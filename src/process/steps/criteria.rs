@@ -7,6 +7,7 @@ use crate::area::Eligibility;
 use crate::ballot::BallotRules;
 use crate::criteria::CriteriaSet;
 use crate::money::Money;
+use crate::part::{BudgetPart, PartId};
 use crate::process::Step;
 use crate::process::cycle::{BallotBox, Core, Cycle, gate, require_text};
 use crate::process::error::{CycleError, GateError, TransitionError};
@@ -22,6 +23,8 @@ pub struct Criteria {
     pub(crate) eligibility: Option<Eligibility>,
     pub(crate) rules: Option<BallotRules>,
     pub(crate) criteria: Option<CriteriaSet>,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub(crate) parts: Vec<BudgetPart>,
 }
 stage!(Criteria, Criteria);
 
@@ -79,6 +82,65 @@ impl Cycle<Criteria> {
         self.stage.criteria = Some(criteria);
     }
 
+    /// Splits the budget into parts ([`crate::part`]): each with its id, the
+    /// sub-area it serves (or the whole district) and the council's money
+    /// for it. An empty list makes the cycle one budget again. Step 1's gate
+    /// then needs the parts' amounts to add up to the council's allocation,
+    /// and every addition to name a part.
+    ///
+    /// # Errors
+    /// More than [`MAX_PARTS`](crate::part::MAX_PARTS) parts, an id used
+    /// twice, two parts for one sub-area, a sub-area the district does not
+    /// have, an empty name, or an amount that is not positive or in another
+    /// currency. Nothing changes.
+    pub fn set_parts(&mut self, parts: Vec<BudgetPart>) -> Result<(), CycleError> {
+        if parts.len() > crate::part::MAX_PARTS {
+            return Err(CycleError::TooManyParts {
+                given: parts.len(),
+                limit: crate::part::MAX_PARTS,
+            });
+        }
+        for (k, part) in parts.iter().enumerate() {
+            require_text("a budget part's name", &part.name)?;
+            self.core
+                .check_currency("a budget part's amount", part.amount)?;
+            if !part.amount.is_positive() {
+                return Err(CycleError::NotPositive {
+                    what: "a budget part's amount",
+                    amount: part.amount,
+                });
+            }
+            let earlier = &parts[..k];
+            if earlier.iter().any(|p| p.id == part.id) {
+                return Err(CycleError::BadPart {
+                    part: part.id.clone(),
+                    why: "its id is used by another part",
+                });
+            }
+            if let Some(sub) = part.area {
+                if self.area().sub_area(sub).is_none() {
+                    return Err(CycleError::BadPart {
+                        part: part.id.clone(),
+                        why: "the district has no such sub-area",
+                    });
+                }
+                if earlier.iter().any(|p| p.area == Some(sub)) {
+                    return Err(CycleError::BadPart {
+                        part: part.id.clone(),
+                        why: "another part serves the same sub-area",
+                    });
+                }
+            }
+        }
+        self.stage.parts = parts;
+        Ok(())
+    }
+
+    /// The budget parts so far.
+    pub fn parts(&self) -> &[BudgetPart] {
+        &self.stage.parts
+    }
+
     /// Receives lessons from earlier years' follow-up.
     ///
     /// # Errors
@@ -132,6 +194,33 @@ impl Cycle<Criteria> {
         {
             unmet.push(GateError::RulesDoNotFitBudget(e));
         }
+        if !stage.parts.is_empty() {
+            let parts_total = Money::sum(self.currency(), stage.parts.iter().map(|p| p.amount));
+            if let (Some(base), Ok(parts_total)) = (&stage.base, parts_total)
+                && parts_total != base.amount
+            {
+                unmet.push(GateError::PartsDoNotAddUp {
+                    parts_total,
+                    allocation: base.amount,
+                });
+            }
+        }
+        for a in &self.core.additions {
+            let known = |id: &PartId| stage.parts.iter().any(|p| &p.id == id);
+            if stage.parts.is_empty() {
+                if let Some(part) = &a.part {
+                    unmet.push(GateError::UnknownPart { part: part.clone() });
+                }
+                continue;
+            }
+            match crate::part::destination(&stage.parts, a.part.as_ref()) {
+                None => unmet.push(GateError::AdditionWithoutPart { amount: a.amount }),
+                Some(part) if !known(part) => {
+                    unmet.push(GateError::UnknownPart { part: part.clone() });
+                }
+                Some(_) => {}
+            }
+        }
         unmet
     }
 
@@ -150,6 +239,7 @@ impl Cycle<Criteria> {
                 eligibility,
                 rules: rules.clone(),
                 criteria: criteria.clone(),
+                parts: stage.parts.clone(),
             }),
             // `unmet` names each missing piece, so there is a first.
             (.., first) => Err(first.unwrap_or(GateError::NoBudget)),

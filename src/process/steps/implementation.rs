@@ -133,6 +133,42 @@ impl Cycle<Implementation> {
         if total_cost.minor() > budget.minor() {
             return Err(CycleError::AdjustedOverBudget { total_cost, budget });
         }
+        // Several parts: each part's projects fit its money, the raise going
+        // to the part the adjustment names.
+        let parts = self.parts();
+        if parts.is_empty() {
+            if adjustment.part.is_some() {
+                return Err(CycleError::NoSuchPart {
+                    what: "an adjustment",
+                    part: adjustment.part.clone(),
+                });
+            }
+        } else {
+            let to = crate::part::destination(parts, adjustment.part.as_ref())
+                .filter(|id| parts.iter().any(|p| &p.id == *id))
+                .ok_or_else(|| CycleError::NoSuchPart {
+                    what: "an adjustment",
+                    part: adjustment.part.clone(),
+                })?;
+            for (part, money) in self.core.part_money(parts)? {
+                let budget = if &part.id == to {
+                    money.checked_add(raise)?
+                } else {
+                    money
+                };
+                let total_cost = Money::sum(
+                    self.currency(),
+                    funded
+                        .iter()
+                        .filter_map(|&p| self.project(p))
+                        .filter(|p| p.proposal().part.as_ref() == Some(&part.id))
+                        .filter_map(Project::cost),
+                )?;
+                if total_cost.minor() > budget.minor() {
+                    return Err(CycleError::AdjustedOverBudget { total_cost, budget });
+                }
+            }
+        }
         for p in &mut self.core.projects {
             if adjustment.remove.contains(&p.id()) {
                 p.unfund();

@@ -102,6 +102,7 @@ impl Cycle<Shortlisting> {
         }
         require_text("the project's title", &proposal.title)?;
         require_text("the project's description", &proposal.description)?;
+        self.check_part("a project", proposal.part.as_ref())?;
         if proposal.ideas.is_empty() {
             return Err(CycleError::NoIdeas { project });
         }
@@ -251,6 +252,16 @@ impl Cycle<Shortlisting> {
             }
             self.open_project(project)?;
         }
+        if let [first, rest @ ..] = group.projects.as_slice() {
+            let part_of =
+                |id: &ProjectId| self.project(*id).and_then(|p| p.proposal().part.clone());
+            if let Some(second) = rest.iter().find(|p| part_of(p) != part_of(first)) {
+                return Err(CycleError::ExclusionAcrossParts {
+                    first: *first,
+                    second: *second,
+                });
+            }
+        }
         self.core.exclusions.push(group);
         Ok(())
     }
@@ -290,8 +301,31 @@ impl Cycle<Shortlisting> {
         if let Err(e) = self.ballots_possible(budget) {
             unmet.push(e);
         }
+        for part in self.parts() {
+            if !self
+                .core
+                .shortlist()
+                .any(|p| p.proposal().part.as_ref() == Some(&part.id))
+            {
+                unmet.push(GateError::PartWithoutProjects {
+                    part: part.id.clone(),
+                });
+            }
+        }
         for p in self.core.shortlist() {
             let project = p.id();
+            // In a cycle of several parts, a project fits its part's money.
+            let budget = if self.parts().is_empty() {
+                budget
+            } else {
+                match self.part_budget(p.proposal().part.as_ref()) {
+                    Ok(b) if p.proposal().part.is_some() => b,
+                    _ => {
+                        unmet.push(GateError::ProjectWithoutPart { project });
+                        continue;
+                    }
+                }
+            };
             match p.cost() {
                 None => unmet.push(GateError::NotCosted { project }),
                 Some(cost) if cost.minor() > budget.minor() => {

@@ -11,6 +11,7 @@ use crate::ballot::{
 };
 use crate::ids::{BallotId, ProjectId, ResidentId};
 use crate::money::Money;
+use crate::part::{PartId, PartVoting};
 use crate::process::Step;
 use crate::process::cycle::{Count, Cycle, require_text};
 use crate::process::error::{CycleError, GateError, TransitionError};
@@ -19,6 +20,9 @@ use crate::process::stage::{Framework, Implementation, stage};
 use crate::project::Project;
 use crate::tally::{Rule, Tally};
 use serde::Serialize;
+
+/// Ballots of a paper batch already checked, by voter and part.
+pub(crate) type Pending = HashMap<(ResidentId, Option<PartId>), BallotId>;
 
 /// Step 5, Röstning: residents vote.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -40,6 +44,7 @@ impl Cycle<Voting> {
     /// not the voter's record.
     pub fn ballot_record(&self, ballot: &BallotSubmission, channel: Channel) -> Ballot {
         Ballot {
+            part: ballot.part.clone(),
             id: ballot.id,
             voter: ballot.voter.id(),
             cast_at: ballot.cast_at,
@@ -59,7 +64,7 @@ impl Cycle<Voting> {
         &self,
         ballot: &Ballot,
         record: Option<&Resident>,
-        pending: &HashMap<ResidentId, BallotId>,
+        pending: &Pending,
         pending_ids: &HashSet<BallotId>,
     ) -> Result<Option<usize>, CycleError> {
         let id = ballot.id;
@@ -106,11 +111,17 @@ impl Cycle<Voting> {
                 });
             }
         }
-        let budget = self.budget()?;
+        let part = ballot.part.as_ref();
+        self.check_part("a ballot", part)?;
+        if let (Some(resident), Some(part)) = (record, part) {
+            self.check_part_voting(resident, part, pending)?;
+        }
+        let budget = self.part_budget(part)?;
+        // A ballot chooses among its part's projects only.
         let cost_of = |p: ProjectId| {
             self.core
                 .shortlist()
-                .find(|x| x.id() == p)
+                .find(|x| x.id() == p && x.proposal().part.as_ref() == part)
                 .and_then(Project::cost)
         };
         self.rules()
@@ -120,14 +131,75 @@ impl Cycle<Voting> {
         let existing = self
             .core
             .ballots
-            .position_of(voter)
+            .position_of(voter, part)
             .map(|i| (i, self.core.ballots.ballots[i].id()));
-        let earlier = pending.get(&voter).copied().or(existing.map(|(_, b)| b));
+        let earlier = pending
+            .get(&(voter, part.cloned()))
+            .copied()
+            .or(existing.map(|(_, b)| b));
         match (earlier, self.rules().second_ballot()) {
             (Some(existing), SecondBallot::Refuse) => {
                 Err(CycleError::AlreadyVoted { voter, existing })
             }
             _ => Ok(existing.map(|(i, _)| i)),
+        }
+    }
+
+    /// Whether `resident` may vote in `part` under the ballot rules' part
+    /// voting, given the parts they have voted in (`pending`: the same paper
+    /// batch).
+    fn check_part_voting(
+        &self,
+        resident: &Resident,
+        part: &PartId,
+        pending: &Pending,
+    ) -> Result<(), CycleError> {
+        let home = resident.residence().area;
+        let area = self.area();
+        let own = |id: &PartId| {
+            self.parts()
+                .iter()
+                .find(|p| &p.id == id)
+                .is_some_and(|p| p.serves(area, home))
+        };
+        if own(part) {
+            return Ok(());
+        }
+        let refuse = |why| {
+            Err(CycleError::PartNotAllowed {
+                voter: resident.id(),
+                part: part.clone(),
+                why,
+            })
+        };
+        match self.rules().part_voting() {
+            PartVoting::Any => Ok(()),
+            PartVoting::Own => {
+                refuse("the ballot rules let residents vote in their own parts only")
+            }
+            PartVoting::OwnPlus { others } => {
+                let voter = resident.id();
+                let mut elsewhere: Vec<&PartId> = self
+                    .core
+                    .ballots
+                    .parts_of(voter)
+                    .iter()
+                    .chain(
+                        pending
+                            .keys()
+                            .filter(|(v, _)| *v == voter)
+                            .filter_map(|(_, p)| p.as_ref()),
+                    )
+                    .filter(|p| !own(p) && *p != part)
+                    .collect();
+                elsewhere.sort_unstable();
+                elsewhere.dedup();
+                if elsewhere.len() >= usize::from(others) {
+                    refuse("the ballot rules' limit of other parts is reached")
+                } else {
+                    Ok(())
+                }
+            }
         }
     }
 
@@ -209,7 +281,7 @@ impl Cycle<Voting> {
             let record = self.ballot_record(ballot, channel.clone());
             self.check_ballot(&record, Some(&ballot.voter), &pending, &pending_ids)
                 .map_err(in_batch)?;
-            pending.insert(record.voter, record.id);
+            pending.insert((record.voter, record.part.clone()), record.id);
             pending_ids.insert(record.id);
             records.push(record);
         }
@@ -226,7 +298,10 @@ impl Cycle<Voting> {
         for record in self.check_paper(&batch)? {
             // A voter twice in one batch (rules: replace) lands in the slot the
             // first one took.
-            let slot = self.core.ballots.position_of(record.voter);
+            let slot = self
+                .core
+                .ballots
+                .position_of(record.voter, record.part.as_ref());
             self.core.ballots.put(record, slot);
         }
         Ok(())
@@ -250,9 +325,12 @@ impl Cycle<Voting> {
             outcome,
             funded,
             set_aside,
+            parts,
+            whole_scores,
         } = self.count_by(tally, &counting.tie_breaking)?;
-        // Scores are each project's support on the whole ballots.
-        let scores = if set_aside.is_empty() {
+        // Scores are each project's support on the whole ballots (of its
+        // part).
+        let scores = if whole_scores || set_aside.is_empty() {
             outcome.scores
         } else {
             self.election()?.profile().support()?
@@ -277,6 +355,7 @@ impl Cycle<Voting> {
             ballots_counted: self.ballots().len() as u64,
             decided_at: at,
             set_aside,
+            parts,
         })
     }
 
@@ -373,6 +452,54 @@ impl Cycle<Voting> {
         }
         if decision.ballots_counted != self.ballots().len() as u64 {
             return Err(mismatch("ballots_counted"));
+        }
+        // Several parts: each part's outcome is its own projects within its
+        // own money, and together they are the decision.
+        let parts = self.parts();
+        if decision.parts.len() != parts.len()
+            || decision
+                .parts
+                .iter()
+                .zip(parts)
+                .any(|(d, p)| d.part != p.id)
+        {
+            return Err(mismatch("parts"));
+        }
+        let mut all: Vec<ProjectId> = Vec::with_capacity(decision.funded.len());
+        for outcome in &decision.parts {
+            let part = Some(&outcome.part);
+            let budget = self.part_budget(part)?;
+            let costs = outcome.funded.iter().map(|&p| {
+                self.project(p)
+                    .filter(|x| x.proposal().part.as_ref() == part)
+                    .and_then(Project::cost)
+                    .ok_or(mismatch("parts (a project of another part)"))
+            });
+            let total = Money::sum(self.currency(), costs.collect::<Result<Vec<_>, _>>()?)?;
+            let ballots = self
+                .ballots()
+                .iter()
+                .filter(|b| b.part.as_ref() == part)
+                .count() as u64;
+            if total != outcome.total_cost
+                || budget != outcome.budget
+                || ballots != outcome.ballots_counted
+            {
+                return Err(mismatch("parts (a part's cost, money or ballots)"));
+            }
+            if total.minor() > budget.minor() {
+                return Err(CycleError::Gate {
+                    step: Step::Voting,
+                    source: GateError::OutcomeOverBudget {
+                        total_cost: total,
+                        budget,
+                    },
+                });
+            }
+            all.extend(&outcome.funded);
+        }
+        if !parts.is_empty() && all != decision.funded {
+            return Err(mismatch("funded (not the parts' projects in turn)"));
         }
         // What every rule, a custom one too, must respect: exclusion groups
         // and the minimum number of votes.
