@@ -87,7 +87,7 @@ fn to_voting() -> Result<Vec<Command>, Box<dyn std::error::Error>> {
             id: IdeaId::from_u128(n),
             author: resident(n),
             co_authors: vec![],
-            title: format!("Idea {n}"),
+            title: format!("Idea {n}").into(),
             description: "An idea".into(),
             submitted_at: t(4),
             estimated_cost: None,
@@ -103,7 +103,7 @@ fn to_voting() -> Result<Vec<Command>, Box<dyn std::error::Error>> {
             Command::ProposeProject(ProjectProposal {
                 part: None,
                 id: project,
-                title: format!("Project {n}"),
+                title: format!("Project {n}").into(),
                 description: "A project".into(),
                 ideas: vec![IdeaId::from_u128(n)],
                 worked_on_by: vec![resident(1_000_000 + n)],

@@ -338,7 +338,7 @@ impl Run {
                 author,
                 co_authors,
                 title: THEMES[theme].title.into(),
-                description: format!("Förslag om {}", THEMES[theme].title.to_lowercase()),
+                description: format!("Förslag om {}", THEMES[theme].title.to_lowercase()).into(),
                 submitted_at: at(year, 2, 16 + self.rng.below(12) as u32),
                 estimated_cost: None,
             };
@@ -408,7 +408,7 @@ impl Run {
                     part: None,
                     id: project,
                     title: t.title.into(),
-                    description: format!("{} – utarbetat i workshop med grannar", t.title),
+                    description: format!("{} – utarbetat i workshop med grannar", t.title).into(),
                     ideas: vec![ids[0]],
                     worked_on_by: workers,
                 }),
@@ -744,10 +744,11 @@ impl Run {
         self.cycle(
             year,
             Command::Close(Evaluation {
-                lessons,
+                lessons: lessons.into_iter().map(Into::into).collect(),
                 summary: format!(
                     "Uppföljning av {year}: valdeltagande, vem som deltog, vad som byggdes"
-                ),
+                )
+                .into(),
                 recorded_at: at(year, 12, 10),
                 figures,
             }),

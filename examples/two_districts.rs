@@ -157,7 +157,7 @@ fn main() -> Result<(), Box<dyn Error>> {
                 author,
                 co_authors: Vec::new(),
                 title: (*title).into(),
-                description: format!("{title}, proposed at a dialogue evening"),
+                description: format!("{title}, proposed at a dialogue evening").into(),
                 submitted_at: day(45),
                 estimated_cost: None,
             })))?;
@@ -174,7 +174,7 @@ fn main() -> Result<(), Box<dyn Error>> {
                 Command::ProposeProject(ProjectProposal {
                     id: project,
                     title: (*title).into(),
-                    description: format!("{title}, worked out with residents"),
+                    description: format!("{title}, worked out with residents").into(),
                     ideas: vec![IdeaId::from_u128(n)],
                     worked_on_by: vec![resident(n + 50, home_of(part))],
                     part: Some(PartId::new(*part)?),
@@ -327,8 +327,8 @@ fn main() -> Result<(), Box<dyn Error>> {
         }
         office.run(cycle(Command::BeginFollowUp { at: day(310) }))?;
         office.run(cycle(Command::Close(Evaluation {
-            lessons: vec![format!("{year}: hold the dialogue evenings at the squares")],
-            summary: format!("{} ballots in three parts", decision.ballots_counted),
+            lessons: vec![format!("{year}: hold the dialogue evenings at the squares").into()],
+            summary: format!("{} ballots in three parts", decision.ballots_counted).into(),
             recorded_at: day(330),
             figures: None,
         })))?;

@@ -35,6 +35,8 @@ use std::marker::PhantomData;
 
 use serde::{Deserialize, Serialize};
 
+use crate::text::LocalText;
+
 /// An invalid criterion or set of criteria.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[non_exhaustive]
@@ -100,7 +102,7 @@ impl fmt::Display for Category {
 #[serde(deny_unknown_fields)]
 pub struct Criterion {
     name: String,
-    description: String,
+    description: LocalText,
     category: Category,
     weight: u32,
 }
@@ -110,7 +112,7 @@ impl Criterion {
     /// Validity is checked when the criteria are assembled by [`CriteriaSet::new`].
     pub fn new(
         name: impl Into<String>,
-        description: impl Into<String>,
+        description: impl Into<LocalText>,
         category: Category,
         weight: u32,
     ) -> Criterion {
@@ -127,8 +129,13 @@ impl Criterion {
         &self.name
     }
 
-    /// What the criterion means, for residents and officials.
+    /// What the criterion means, for residents and officials (in Swedish).
     pub fn description(&self) -> &str {
+        &self.description
+    }
+
+    /// What the criterion means, in every language it was written in.
+    pub fn description_text(&self) -> &LocalText {
         &self.description
     }
 
@@ -305,7 +312,7 @@ impl<SS, PH> CriteriaBuilder<SS, PH> {
     pub fn social_sustainability(
         self,
         name: impl Into<String>,
-        description: impl Into<String>,
+        description: impl Into<LocalText>,
         weight: u32,
     ) -> CriteriaBuilder<Present, PH> {
         self.push(Criterion::new(
@@ -320,7 +327,7 @@ impl<SS, PH> CriteriaBuilder<SS, PH> {
     pub fn public_health(
         self,
         name: impl Into<String>,
-        description: impl Into<String>,
+        description: impl Into<LocalText>,
         weight: u32,
     ) -> CriteriaBuilder<SS, Present> {
         self.push(Criterion::new(
@@ -335,7 +342,7 @@ impl<SS, PH> CriteriaBuilder<SS, PH> {
     pub fn other(
         self,
         name: impl Into<String>,
-        description: impl Into<String>,
+        description: impl Into<LocalText>,
         weight: u32,
     ) -> CriteriaBuilder<SS, PH> {
         self.push(Criterion::new(name, description, Category::Other, weight))

@@ -12,6 +12,7 @@ use crate::area::Resident;
 use crate::ids::{IdeaId, ProjectId};
 use crate::money::Money;
 use crate::process::Step;
+use crate::text::LocalText;
 
 /// An idea as a resident submits it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -25,9 +26,9 @@ pub struct IdeaSubmission {
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub co_authors: Vec<Resident>,
     /// A short title.
-    pub title: String,
+    pub title: LocalText,
     /// What the idea is.
-    pub description: String,
+    pub description: LocalText,
     /// When it was submitted.
     pub submitted_at: DateTime<Utc>,
     /// The author's own estimate of the cost, if any.

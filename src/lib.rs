@@ -246,6 +246,7 @@ pub mod report;
 pub mod sim;
 pub mod store;
 pub mod tally;
+pub mod text;
 
 /// An error's message followed by each of its causes, `a: b: c`. The crate's
 /// errors keep their causes as sources (a replayed event's error holds the rule

@@ -10,6 +10,7 @@ use crate::area::Resident;
 use crate::criteria::{CriteriaSet, Score};
 use crate::ids::{IdeaId, ProjectId, ResidentId};
 use crate::money::Money;
+use crate::text::LocalText;
 
 /// A project proposed for the shortlist, built from one or more ideas together
 /// with residents.
@@ -19,9 +20,9 @@ pub struct ProjectProposal {
     /// The project's id (chosen by the caller, so that replays are exact).
     pub id: ProjectId,
     /// A short title for the ballot.
-    pub title: String,
+    pub title: LocalText,
     /// What will be built or done.
-    pub description: String,
+    pub description: LocalText,
     /// The ideas it comes from (all under review).
     pub ideas: Vec<IdeaId>,
     /// Residents who worked it out with the officials (at least one).

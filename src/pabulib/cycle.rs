@@ -325,8 +325,12 @@ pub fn replay_vote(
             id: IdeaId::from_u128(i as u128 + 1),
             author: proposer.clone(),
             co_authors: vec![],
-            title: p.id.clone(),
-            description: file.project_field(i, "name").unwrap_or(&p.id).to_owned(),
+            title: p.id.clone().into(),
+            description: file
+                .project_field(i, "name")
+                .unwrap_or(&p.id)
+                .to_owned()
+                .into(),
             submitted_at: day(4),
             estimated_cost: None,
         })?;
@@ -344,8 +348,9 @@ pub fn replay_vote(
                 .project_field(i, "name")
                 .filter(|n| !n.trim().is_empty())
                 .unwrap_or(&p.id)
-                .to_owned(),
-            description: format!("Project {} of the file", p.id),
+                .to_owned()
+                .into(),
+            description: format!("Project {} of the file", p.id).into(),
             ideas: vec![idea],
             worked_on_by: vec![proposer.clone()],
         })?;

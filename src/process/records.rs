@@ -8,6 +8,7 @@ use crate::area::Area;
 use crate::ids::{CycleId, ProgrammeId, ProjectId};
 use crate::money::{Currency, Money};
 use crate::tally::TieBreaking;
+use crate::text::LocalText;
 
 /// What a new cycle is for: its id, year, area and currency.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -350,9 +351,9 @@ pub struct Adjustment {
 #[serde(try_from = "RawEvaluation")]
 pub struct Evaluation {
     /// What was learnt, for next year's criteria step (at least one).
-    pub lessons: Vec<String>,
+    pub lessons: Vec<LocalText>,
     /// A summary of the follow-up: turnout, who took part, what was delivered.
-    pub summary: String,
+    pub summary: LocalText,
     /// When it was recorded.
     pub recorded_at: DateTime<Utc>,
     /// The digest of the follow-up figures as published
@@ -369,8 +370,8 @@ pub struct Evaluation {
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
 struct RawEvaluation {
-    lessons: Vec<String>,
-    summary: String,
+    lessons: Vec<LocalText>,
+    summary: LocalText,
     recorded_at: DateTime<Utc>,
     #[serde(default)]
     figures: Option<FiguresDigest>,
@@ -464,7 +465,7 @@ pub struct Lesson {
     /// The year it was learnt.
     pub year: i32,
     /// The lesson.
-    pub text: String,
+    pub text: LocalText,
 }
 
 /// The smallest number of voters a published group count may hold by default

@@ -125,6 +125,7 @@ use crate::process::{
 };
 use crate::store::{StreamId, Verified};
 use crate::tally::{Fraction, Measure, Rule, Satisfaction, Tally, explain};
+use crate::text::LocalText;
 
 /// Why a report could not be made or written.
 #[derive(Debug, thiserror::Error)]
@@ -241,7 +242,7 @@ struct YearPart {
     /// Greedy and equal shares on the same ballots.
     rules: Vec<RuleRun>,
     /// The evaluation of a closed cycle: summary and lessons.
-    evaluation: Option<(String, Vec<String>)>,
+    evaluation: Option<(LocalText, Vec<LocalText>)>,
     /// Whether what the projects not funded would have needed was worked out.
     explained: Explained,
     /// The council's adjustments of the counted outcome.

@@ -743,8 +743,8 @@ impl World<'_> {
                 id,
                 author: self.people[i].resident.clone(),
                 co_authors: vec![],
-                title: self.themes[theme].title.clone(),
-                description: format!("An idea: {}", self.themes[theme].title.to_lowercase()),
+                title: self.themes[theme].title.clone().into(),
+                description: format!("An idea: {}", self.themes[theme].title.to_lowercase()).into(),
                 submitted_at: at(year, 2, 16 + self.rng.random_range(0..12u32))?,
                 estimated_cost: None,
             };
@@ -816,8 +816,8 @@ impl World<'_> {
                 Command::ProposeProject(ProjectProposal {
                     part: None,
                     id: project,
-                    title: theme.title.clone(),
-                    description: format!("{}, worked out with residents", theme.title),
+                    title: theme.title.clone().into(),
+                    description: format!("{}, worked out with residents", theme.title).into(),
                     ideas: vec![first],
                     worked_on_by: workers,
                 }),
@@ -1098,12 +1098,15 @@ impl World<'_> {
         self.cycle(
             year,
             Command::Close(Evaluation {
-                lessons: vec![format!(
-                    "Turnout {:.1} %; {:.0} % of voters saw a project they supported funded",
-                    metrics.turnout.value() * 100.0,
-                    metrics.voters_with_funded.value() * 100.0
-                )],
-                summary: format!("Follow-up of {year}"),
+                lessons: vec![
+                    format!(
+                        "Turnout {:.1} %; {:.0} % of voters saw a project they supported funded",
+                        metrics.turnout.value() * 100.0,
+                        metrics.voters_with_funded.value() * 100.0
+                    )
+                    .into(),
+                ],
+                summary: format!("Follow-up of {year}").into(),
                 recorded_at: at(year, 12, 10)?,
                 figures: Some(metrics.digest()?),
             }),

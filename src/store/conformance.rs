@@ -104,7 +104,7 @@ pub fn voting_cycle(id: CycleId) -> Vec<Event> {
                 id: IdeaId::from_u128(n),
                 author: resident(1_000_000_000 + n),
                 co_authors: vec![],
-                title: format!("Idea {n}"),
+                title: format!("Idea {n}").into(),
                 description: "An idea".into(),
                 submitted_at: day(2),
                 estimated_cost: None,
@@ -121,7 +121,7 @@ pub fn voting_cycle(id: CycleId) -> Vec<Event> {
                 Command::ProposeProject(ProjectProposal {
                     part: None,
                     id: project,
-                    title: format!("Project {n}"),
+                    title: format!("Project {n}").into(),
                     description: "A project".into(),
                     ideas: vec![IdeaId::from_u128(n)],
                     worked_on_by: vec![resident(2_000_000_000 + n)],

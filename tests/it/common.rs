@@ -146,8 +146,8 @@ pub fn idea(n: u128, author: Resident) -> IdeaSubmission {
         id: idea_id(n),
         author,
         co_authors: vec![],
-        title: format!("Idea {n}"),
-        description: format!("Description of idea {n}"),
+        title: format!("Idea {n}").into(),
+        description: format!("Description of idea {n}").into(),
         submitted_at: day(12),
         estimated_cost: None,
     }
@@ -157,7 +157,7 @@ pub fn proposal(n: u128, ideas: Vec<IdeaId>) -> ProjectProposal {
     ProjectProposal {
         part: None,
         id: project_id(n),
-        title: format!("Project {n}"),
+        title: format!("Project {n}").into(),
         description: "Worked out with residents".into(),
         ideas,
         worked_on_by: vec![resident(500 + n)],
@@ -579,7 +579,7 @@ pub fn report_programme(first_title: Option<&str>) -> medborgarbudget::process::
             cmd(
                 &mut p,
                 Command::ProposeProject(ProjectProposal {
-                    title,
+                    title: title.into(),
                     worked_on_by: vec![
                         resident_in(base + 700 + n, "18-64"),
                         resident_in(base + 800 + n, "12-17"),
@@ -713,10 +713,12 @@ pub fn report_programme(first_title: Option<&str>) -> medborgarbudget::process::
             &mut p,
             Command::Close(Evaluation {
                 lessons: vec![
-                    format!("{year}: young residents voted more where the youth ambassadors went"),
+                    format!("{year}: young residents voted more where the youth ambassadors went")
+                        .into(),
                     "Hold workshops in the evening".into(),
                 ],
-                summary: format!("{voters} ballots counted; every funded project followed up"),
+                summary: format!("{voters} ballots counted; every funded project followed up")
+                    .into(),
                 recorded_at: yday(year, 320),
                 figures: None,
             }),
@@ -925,8 +927,8 @@ impl Run {
     /// The evaluation of `year`, publishing `metrics`.
     pub fn evaluation(&self, year: i32, metrics: &CycleMetrics) -> Evaluation {
         Evaluation {
-            lessons: vec![format!("Lesson of {year}")],
-            summary: format!("{} ballots", metrics.voters),
+            lessons: vec![format!("Lesson of {year}").into()],
+            summary: format!("{} ballots", metrics.voters).into(),
             recorded_at: yday(year, 320),
             figures: Some(metrics.digest().unwrap()),
         }

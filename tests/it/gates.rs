@@ -784,7 +784,7 @@ fn step3_an_idea_needs_a_title_and_description() {
     );
     let e = rejected(&mut c, |c| {
         c.submit_idea(IdeaSubmission {
-            description: String::new(),
+            description: String::new().into(),
             ..idea(4, resident(4))
         })
     });
@@ -1421,7 +1421,7 @@ fn step4_a_project_needs_a_title_and_description() {
     );
     let e = rejected(&mut c, |c| {
         c.propose_project(ProjectProposal {
-            description: String::new(),
+            description: String::new().into(),
             ..proposal(1, vec![idea_id(1)])
         })
     });

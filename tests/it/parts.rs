@@ -583,7 +583,7 @@ fn run_year(
         events,
         year,
         Command::Close(Evaluation {
-            lessons: vec![format!("Lesson of {year}")],
+            lessons: vec![format!("Lesson of {year}").into()],
             summary: "Four parts".into(),
             recorded_at: yday(year, 320),
             figures: None,

@@ -617,7 +617,7 @@ fn command(t: &T, next_ballot: u128) -> Command {
         T::Propose { pid: p, ideas } => Command::ProposeProject(ProjectProposal {
             part: None,
             id: pid(*p),
-            title: format!("Project {p}"),
+            title: format!("Project {p}").into(),
             description: "Worked out in a workshop".into(),
             ideas: ideas.iter().map(|i| iid(*i)).collect(),
             worked_on_by: vec![worker(PROPOSER)],
