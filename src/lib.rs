@@ -36,6 +36,7 @@
 //!         decided_on: NaiveDate::from_ymd_opt(2026, 1, 10).unwrap(),
 //!     },
 //!     source: FundingSource::Council,
+//!     part: None, // one budget (see `part` for several)
 //! })?;
 //! cycle.set_eligibility(Eligibility::residents_aged(12));
 //! cycle.set_ballot_rules(BallotRules::builder(BallotKind::Approval).max_projects(3).build()?);
@@ -70,7 +71,7 @@
 //!         author: resident(k as u128 + 1),
 //!         co_authors: vec![],
 //!         title: title.into(),
-//!         description: format!("{title} by the school"),
+//!         description: format!("{title} by the school").into(),
 //!         submitted_at: day(12),
 //!         estimated_cost: None,
 //!     })?;
@@ -83,10 +84,11 @@
 //!     cycle.review_idea(idea)?;
 //!     cycle.propose_project(ProjectProposal {
 //!         id: project,
-//!         title: format!("Project {k}"),
+//!         title: format!("Project {k}").into(),
 //!         description: "Worked out in a workshop".into(),
 //!         ideas: vec![idea],
 //!         worked_on_by: vec![resident(10 + k as u128)],
+//!         part: None,
 //!     })?;
 //!     cycle.estimate_cost(project, Money::from_major(400_000 + 100_000 * k as i64, Currency::SEK)?)?;
 //!     cycle.assess_feasibility(project, Feasibility::Feasible)?;
@@ -103,6 +105,7 @@
 //!         voter: resident(100 + voter),
 //!         cast_at: day(61),
 //!         choices: Choices::Approval(vec![projects[(voter % 3 == 0) as usize]]),
+//!         part: None,
 //!     })?;
 //! }
 //! // Counted by the rule fixed in step 1 (greedy by votes).

@@ -164,6 +164,11 @@ enum Command {
         /// With --election: the counting rule.
         #[arg(long, requires = "election", default_value_t = Rule::Greedy)]
         rule: Rule,
+        /// The report's language: en or sv. Residents' texts are shown in it
+        /// where written in it, in Swedish otherwise, with their other
+        /// languages beside.
+        #[arg(long, default_value = "en", value_parser = ["en", "sv"])]
+        lang: String,
         /// The HTML file to write.
         #[arg(long)]
         out: PathBuf,
@@ -486,16 +491,18 @@ fn main() -> ExitCode {
         Command::Report {
             election: Some(file),
             rule,
+            lang,
             out,
             ..
-        } => programmes::report_election(&file, &rule, &out),
+        } => programmes::report_election(&file, &rule, &lang, &out),
         Command::Report {
             store,
             programme,
+            lang,
             out,
             election: None,
             ..
-        } => programmes::report(&store, programme.as_deref(), &out),
+        } => programmes::report(&store, programme.as_deref(), &lang, &out),
         Command::Programme {
             action: ProgrammeAction::New { store, setup },
         } => apply::new_programme(&store, &setup),

@@ -58,6 +58,7 @@ use crate::store::Hash;
 ///     amount: Money::from_major(500_000, Currency::SEK)?,
 ///     decision: council,
 ///     source: FundingSource::Council,
+///     part: None,
 /// }))?)?;
 ///
 /// let json = serde_json::to_string(&log)?;

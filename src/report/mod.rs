@@ -39,7 +39,7 @@
 //! #         amount: Money::from_major(1_000_000, Currency::SEK)?,
 //! #         decision: CouncilDecision { body: "KF".into(), reference: "§ 1".into(),
 //! #             decided_on: NaiveDate::from_ymd_opt(2026, 1, 10).unwrap() },
-//! #         source: FundingSource::Council,
+//! #         source: FundingSource::Council, part: None,
 //! #     })?;
 //! #     c.set_eligibility(Eligibility::residents_aged(12));
 //! #     c.set_ballot_rules(BallotRules::builder(BallotKind::Approval).max_projects(3).build()?);
@@ -58,7 +58,7 @@
 //! #     let projects = [ProjectId::new(), ProjectId::new()];
 //! #     for k in 0..2 {
 //! #         c.submit_idea(IdeaSubmission { id: ideas[k], author: resident(k as u128 + 1),
-//! #             co_authors: vec![], title: format!("Idea {k}"), description: "…".into(),
+//! #             co_authors: vec![], title: format!("Idea {k}").into(), description: "…".into(),
 //! #             submitted_at: day(12), estimated_cost: None })?;
 //! #     }
 //! #     let mut c = c.begin_shortlisting(day(40))?;
@@ -67,7 +67,7 @@
 //! #         c.propose_project(ProjectProposal { id: projects[k],
 //! #             title: ["Outdoor gym", "Lit footpath <by the school>"][k].into(),
 //! #             description: "…".into(), ideas: vec![ideas[k]],
-//! #             worked_on_by: vec![resident(10)] })?;
+//! #             worked_on_by: vec![resident(10)], part: None })?;
 //! #         c.estimate_cost(projects[k], Money::from_major(400_000, Currency::SEK)?)?;
 //! #         c.assess_feasibility(projects[k], Feasibility::Feasible)?;
 //! #         c.score_project(projects[k], "meet".into(), Score::new(7)?)?;
@@ -76,7 +76,8 @@
 //! #     let mut c = c.open_voting(VotingWindow { opens: day(60), closes: day(74) }, day(60))?;
 //! #     for v in 0..20u128 {
 //! #         c.cast_ballot(BallotSubmission { id: BallotId::new(), voter: resident(100 + v),
-//! #             cast_at: day(61), choices: Choices::Approval(vec![projects[(v % 3 == 0) as usize]]) })?;
+//! #             cast_at: day(61), choices: Choices::Approval(vec![projects[(v % 3 == 0) as usize]]),
+//! #             part: None })?;
 //! #     }
 //! #     Ok(AnyCycle::from(c.close_voting(day(75), &Greedy)?))
 //! # }
@@ -131,6 +132,12 @@ use crate::text::LocalText;
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum ReportError {
+    /// A report language the crate does not write.
+    #[error("no report in language {given:?}; the languages are en and sv")]
+    UnknownLanguage {
+        /// The tag given.
+        given: String,
+    },
     /// The cycle's vote has not been counted: a report needs a cycle in
     /// implementation, follow-up or closed.
     #[error(
@@ -207,6 +214,63 @@ pub struct Report {
     years: Vec<YearPart>,
     /// The stream the report was made from and what verifying it found.
     head: Option<(StreamId, Verified)>,
+    /// The language it is written in.
+    lang: Language,
+}
+
+/// The language a report is written in ([`Report::in_language`]). Residents'
+/// own texts (titles, lessons) are shown in it where they were written in it,
+/// in Swedish otherwise, and in their other languages beside (right-to-left
+/// ones marked so, to show correctly).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+#[non_exhaustive]
+pub enum Language {
+    /// English (the default).
+    #[default]
+    English,
+    /// Swedish.
+    Swedish,
+}
+
+impl Language {
+    /// The language tag (`en`, `sv`).
+    pub fn tag(self) -> &'static str {
+        match self {
+            Language::English => "en",
+            Language::Swedish => "sv",
+        }
+    }
+
+    /// The text in this language: `en` or `sv`.
+    pub(crate) fn t(self, en: &'static str, sv: &'static str) -> &'static str {
+        match self {
+            Language::Swedish => sv,
+            Language::English => en,
+        }
+    }
+
+    /// A resident's text in this language, or in Swedish.
+    pub(crate) fn text(self, text: &LocalText) -> &str {
+        text.get(
+            &crate::text::Lang::new(self.tag()).unwrap_or_else(|_| crate::text::Lang::swedish()),
+        )
+        .unwrap_or(text.swedish())
+    }
+}
+
+impl std::str::FromStr for Language {
+    type Err = ReportError;
+
+    /// `en` or `sv`.
+    fn from_str(tag: &str) -> Result<Language, ReportError> {
+        match tag {
+            "en" => Ok(Language::English),
+            "sv" => Ok(Language::Swedish),
+            other => Err(ReportError::UnknownLanguage {
+                given: other.to_owned(),
+            }),
+        }
+    }
 }
 
 /// The programme-wide part.
@@ -253,15 +317,15 @@ struct YearPart {
 struct ProjectRow {
     /// The project (none for a candidate the cycle does not know).
     id: Option<ProjectId>,
-    title: String,
+    title: LocalText,
     cost: Money,
     score: u64,
     /// Funded, after any council adjustment.
     funded: bool,
     /// Funded by the count.
     counted: bool,
-    /// Why the count left it out, if it did, in words.
-    set_aside: Option<String>,
+    /// Why the count left it out, if it did, in words: English, Swedish.
+    set_aside: Option<(String, String)>,
     /// Not funded: what it would have needed under the cycle's rule (`None`
     /// for a rule of one's own, or past [`EXPLAIN_STEP_LIMIT`]).
     needed: Option<Needed>,
@@ -396,6 +460,7 @@ impl Report {
             programme: None,
             years: vec![year_part(cycle, metrics)?],
             head: None,
+            lang: Language::English,
         })
     }
 
@@ -452,6 +517,7 @@ impl Report {
             }),
             years,
             head: None,
+            lang: Language::English,
         })
     }
 
@@ -473,6 +539,18 @@ impl Report {
     /// The report as one HTML document.
     pub fn to_html(&self) -> String {
         render::html(self)
+    }
+
+    /// The report written in `lang` (English by default).
+    #[must_use]
+    pub fn in_language(mut self, lang: Language) -> Report {
+        self.lang = lang;
+        self
+    }
+
+    /// The language the report is written in.
+    pub fn language(&self) -> Language {
+        self.lang
     }
 
     /// Writes the report as one HTML document.
@@ -569,7 +647,10 @@ fn decided_part<S: Decided>(
             .unwrap_or(0);
         projects.push(ProjectRow {
             id,
-            title: project.map_or_else(|| candidate.label.clone(), |p| p.title().to_owned()),
+            title: project.map_or_else(
+                || LocalText::from(candidate.label.clone()),
+                |p| p.proposal().title.clone(),
+            ),
             cost: project.and_then(|p| p.cost()).unwrap_or(Money::new(
                 i64::try_from(candidate.cost).unwrap_or(i64::MAX),
                 currency,
@@ -580,15 +661,19 @@ fn decided_part<S: Decided>(
             set_aside: id.and_then(|id| {
                 let aside = decision.set_aside.iter().find(|s| s.project == id)?;
                 Some(match &aside.reason {
-                    SetAsideReason::TooFewVotes { votes, minimum } => {
-                        format!("too few votes ({votes}; the rules ask for {minimum})")
-                    }
-                    SetAsideReason::Excluded { chosen } => format!(
-                        "excluded by {}, chosen first",
-                        cycle
-                            .project(*chosen)
-                            .map_or_else(|| chosen.to_string(), |p| format!("“{}”", p.title()))
+                    SetAsideReason::TooFewVotes { votes, minimum } => (
+                        format!("too few votes ({votes}; the rules ask for {minimum})"),
+                        format!("för få röster ({votes}; reglerna kräver {minimum})"),
                     ),
+                    SetAsideReason::Excluded { chosen } => {
+                        let other = cycle
+                            .project(*chosen)
+                            .map_or_else(|| chosen.to_string(), |p| format!("“{}”", p.title()));
+                        (
+                            format!("excluded by {other}, chosen first"),
+                            format!("utesluten av {other}, som valdes först"),
+                        )
+                    }
                 })
             }),
             needed: needed.get(i).copied().flatten(),

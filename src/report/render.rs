@@ -6,11 +6,12 @@ use super::svg::{
     self, Anchor, BLUE, DASHES, GREEN, GREY, GROUP_COLOURS, INK, Key, ORANGE, PURPLE, SKY, Svg,
     WIDTH, escape, int, money, money_change, percent, points_change, signed, text_width, truncate,
 };
-use super::{Explained, Needed, ProgrammePart, ProjectRow, Report, RuleRun, YearPart};
+use super::{Explained, Language, Needed, ProgrammePart, ProjectRow, Report, RuleRun, YearPart};
 use crate::followup::{CycleMetrics, Proportionality, YearChange};
 use crate::money::{Currency, Money};
 use crate::process::Step;
 use crate::tally::{Fraction, Measure};
+use crate::text::LocalText;
 
 const STYLE: &str = r#"
 :root { color-scheme: light; }
@@ -53,18 +54,21 @@ svg .inv { font-size: 11px; font-weight: bold; fill: #fff; }
 ul.lessons { margin: 4px 0; padding-left: 22px; }
 .record code { font-size: 12.5px; overflow-wrap: anywhere; }
 footer { margin-top: 34px; padding-top: 10px; border-top: 1px solid #e4e7eb; color: #5b6470; font-size: 12.5px; }
+.other { color: #5b6470; font-size: 0.92em; margin-inline-start: 0.4em; unicode-bidi: isolate; }
 @media print { body { background: #fff; } main { padding: 0; } section.year { break-before: page; } }
 "#;
 
 /// The whole document.
 pub(super) fn html(report: &Report) -> String {
+    let l = report.lang;
     let mut out = String::with_capacity(64 * 1024);
     let title = page_title(report);
     let _ = writeln!(
         out,
-        "<!DOCTYPE html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\">\n\
+        "<!DOCTYPE html>\n<html lang=\"{}\">\n<head>\n<meta charset=\"utf-8\">\n\
          <meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\n\
          <meta name=\"generator\" content=\"medborgarbudget {}\">\n<title>{}</title>\n<style>{STYLE}</style>\n</head>\n<body>\n<main>",
+        l.tag(),
         env!("CARGO_PKG_VERSION"),
         escape(&title)
     );
@@ -73,47 +77,81 @@ pub(super) fn html(report: &Report) -> String {
         programme(&mut out, report, p);
     }
     for y in &report.years {
-        year(&mut out, y, report.programme.is_some());
+        year(&mut out, l, y, report.programme.is_some());
     }
     if let Some((stream, verified)) = report.head() {
-        record(&mut out, stream, verified);
+        record(&mut out, l, stream, verified);
     }
+    let footer = match l {
+        Language::Swedish => {
+            "Gjord av medborgarbudget {v} ur cykelns registrerade händelser. Antal och belopp är exakta \
+             (pengar på öret); procent är avrundade till en decimal. Valdeltagande är röstande delat med \
+             områdets befolkning; representation är en grupps andel av de röstande delat med dess andel av \
+             befolkningen (1 är proportionellt). Lika andelar är Method of Equal Shares utan komplettering, \
+             räknad på samma röster med samma lottning."
+        }
+        _ => {
+            "Made by medborgarbudget {v} from the cycle's recorded events. Counts and amounts are exact \
+             (money to the öre); percentages are rounded to one decimal. Turnout is voters over the district's \
+             population; representation is a group's share of voters over its share of the population (1 is \
+             proportional). Equal shares is the Method of Equal Shares without completion, counted on the same \
+             ballots with the same tie-breaking."
+        }
+    };
     let _ = writeln!(
         out,
-        "<footer>Made by medborgarbudget {} from the cycle's recorded events. Counts and amounts are exact \
-         (money to the öre); percentages are rounded to one decimal. Turnout is voters over the district's \
-         population; representation is a group's share of voters over its share of the population (1 is \
-         proportional). Equal shares is the Method of Equal Shares without completion, counted on the same \
-         ballots with the same tie-breaking.</footer>\n</main>\n</body>\n</html>",
-        env!("CARGO_PKG_VERSION")
+        "<footer>{}</footer>\n</main>\n</body>\n</html>",
+        footer.replace("{v}", env!("CARGO_PKG_VERSION"))
     );
     out
 }
 
 /// The published head of the stream the report was made from.
-fn record(out: &mut String, stream: &crate::store::StreamId, v: &crate::store::Verified) {
+fn record(
+    out: &mut String,
+    l: Language,
+    stream: &crate::store::StreamId,
+    v: &crate::store::Verified,
+) {
     let seal = match (v.sealed, v.seal) {
-        (true, _) => "its seal was verified with the log key".to_owned(),
-        (false, Some(_)) => {
-            "it is sealed, but the seal was not checked: the log key was not at hand".to_owned()
-        }
-        (false, None) => "it carries no seal: the store was written without a log key".to_owned(),
+        (true, _) => l.t(
+            "its seal was verified with the log key",
+            "dess sigill kontrollerades med loggnyckeln",
+        ),
+        (false, Some(_)) => l.t(
+            "it is sealed, but the seal was not checked: the log key was not at hand",
+            "den är förseglad, men sigillet kontrollerades inte: loggnyckeln fanns inte till hands",
+        ),
+        (false, None) => l.t(
+            "it carries no seal: the store was written without a log key",
+            "den saknar sigill: lagret skrevs utan loggnyckel",
+        ),
     };
+    let text = l.t(
+        "<section class=\"record\" id=\"record\">\n<h2>The record</h2>\n\
+         <p>This report was made from the event log <code>{stream}</code>: {events} events, every link of its hash \
+         chain checked, ending at the head below; {seal}. Keep the head: a copy of the log exported later \
+         (its last line) must end at the same head, or the log was changed after this report.</p>\n\
+         <p class=\"head\">Head: event {events}, <code>{head}</code>{sealtext}</p>\n</section>",
+        "<section class=\"record\" id=\"record\">\n<h2>Registret</h2>\n\
+         <p>Rapporten gjordes ur händelseloggen <code>{stream}</code>: {events} händelser, varje länk i dess \
+         hashkedja kontrollerad, med huvudet nedan sist; {seal}. Spara huvudet: en kopia av loggen som exporteras \
+         senare (dess sista rad) måste sluta i samma huvud, annars har loggen ändrats efter rapporten.</p>\n\
+         <p class=\"head\">Huvud: händelse {events}, <code>{head}</code>{sealtext}</p>\n</section>",
+    );
     let _ = writeln!(
         out,
-        "<section class=\"record\" id=\"record\">\n<h2>The record</h2>\n\
-         <p>This report was made from the event log <code>{}</code>: {} events, every link of its hash \
-         chain checked, ending at the head below; {}. Keep the head: a copy of the log exported later \
-         (its last line) must end at the same head, or the log was changed after this report.</p>\n\
-         <p class=\"head\">Head: event {}, <code>{}</code>{}</p>\n</section>",
-        escape(stream.as_str()),
-        v.events,
-        seal,
-        v.events,
-        v.head,
-        v.seal
-            .map(|s| format!("<br>Seal: <code>{s}</code>"))
-            .unwrap_or_default(),
+        "{}",
+        text.replace("{stream}", &escape(stream.as_str()))
+            .replace("{events}", &v.events.to_string())
+            .replace("{seal}", seal)
+            .replace("{head}", &v.head.to_string())
+            .replace(
+                "{sealtext}",
+                &v.seal
+                    .map(|s| format!("<br>{}: <code>{s}</code>", l.t("Seal", "Sigill")))
+                    .unwrap_or_default()
+            )
     );
 }
 
@@ -132,48 +170,66 @@ fn years_text(report: &Report) -> String {
 }
 
 fn page_title(report: &Report) -> String {
+    let l = report.lang;
     format!(
-        "Medborgarbudget {} {} — report",
+        "Medborgarbudget {} {} — {}",
         report.area,
-        years_text(report)
+        years_text(report),
+        l.t("report", "rapport")
     )
 }
 
 fn header(out: &mut String, report: &Report) {
+    let l = report.lang;
     let kind = if report.programme.is_some() {
-        "Programme report"
+        l.t("Programme report", "Programrapport")
     } else {
-        "Cycle report"
+        l.t("Cycle report", "Cykelrapport")
     };
     let _ = writeln!(
         out,
-        "<header>\n<p class=\"kicker\">Medborgarbudget · participatory budgeting · {kind}</p>\n<h1>{} {}</h1>",
+        "<header>\n<p class=\"kicker\">Medborgarbudget · {} · {kind}</p>\n<h1>{} {}</h1>",
+        l.t("participatory budgeting", "medborgarbudget"),
         escape(&report.area),
         escape(&years_text(report))
     );
     match &report.programme {
         Some(p) => {
             let counted = report.years.len();
-            let carry = if p.carry_over {
-                "unspent money carries over"
-            } else {
-                "no carry-over"
+            let abandoned = p.abandoned.len();
+            let text = match l {
+                Language::Swedish => format!(
+                    "Ett program på {} år från {}: {counted} räknade hittills, {abandoned} avbrutna; {}.",
+                    p.committed,
+                    p.first_year,
+                    if p.carry_over {
+                        "oförbrukade pengar förs över"
+                    } else {
+                        "ingen överföring"
+                    }
+                ),
+                _ => format!(
+                    "A programme of {} committed years from {}: {counted} counted so far, {abandoned} abandoned; {}.",
+                    p.committed,
+                    p.first_year,
+                    if p.carry_over {
+                        "unspent money carries over"
+                    } else {
+                        "no carry-over"
+                    }
+                ),
             };
-            let _ = writeln!(
-                out,
-                "<p class=\"sub\">A programme of {} committed years from {}: {counted} counted so far, {} abandoned; {carry}.</p>",
-                p.committed,
-                p.first_year,
-                p.abandoned.len()
-            );
+            let _ = writeln!(out, "<p class=\"sub\">{text}</p>");
         }
         None => {
             if let Some(y) = report.years.first() {
                 let _ = writeln!(
                     out,
-                    "<p class=\"sub\">The cycle of {}, now in step: {}.</p>",
+                    "<p class=\"sub\">{} {}, {}: {}.</p>",
+                    l.t("The cycle of", "Cykeln"),
                     y.metrics.year,
-                    step_text(y.step)
+                    l.t("now in step", "nu i steg"),
+                    step_text(l, y.step)
                 );
             }
         }
@@ -181,10 +237,14 @@ fn header(out: &mut String, report: &Report) {
     out.push_str("</header>\n");
 }
 
-fn step_text(step: Step) -> String {
+fn step_text(l: Language, step: Step) -> String {
+    let label = match l {
+        Language::Swedish => step.label_sv().to_owned(),
+        _ => format!("{} ({})", step.label_en(), step.label_sv()),
+    };
     match step.number() {
-        Some(n) => format!("{n}. {} ({})", step.label_en(), step.label_sv()),
-        None => format!("{} ({})", step.label_en(), step.label_sv()),
+        Some(n) => format!("{n}. {label}"),
+        None => label,
     }
 }
 
@@ -204,67 +264,107 @@ fn share(f: &Fraction) -> String {
 // ---------------------------------------------------------------- programme
 
 fn programme(out: &mut String, report: &Report, p: &ProgrammePart) {
+    let l = report.lang;
     let m = &p.metrics;
     out.push_str("<section>\n<div class=\"cards\">");
-    card(out, "Set aside by the council", &money(m.set_aside));
-    card(out, "Spent", &money(m.spent));
-    card(out, "Carried over", &money(m.carried_over));
-    card(out, "Left at the end", &money(m.left_at_end));
+    card(
+        out,
+        l.t("Set aside by the council", "Avsatt av fullmäktige"),
+        &money(m.set_aside),
+    );
+    card(out, l.t("Spent", "Använt"), &money(m.spent));
+    card(out, l.t("Carried over", "Överfört"), &money(m.carried_over));
+    card(
+        out,
+        l.t("Left at the end", "Kvar vid slutet"),
+        &money(m.left_at_end),
+    );
     let voters: u64 = m.years.iter().map(|y| y.voters).sum();
-    card(out, "Ballots, all years", &int(i128::from(voters)));
+    card(
+        out,
+        l.t("Ballots, all years", "Röster, alla år"),
+        &int(i128::from(voters)),
+    );
     let co: u64 = m.years.iter().map(|y| y.co_creators).sum();
-    card(out, "Co-creators, all years", &int(i128::from(co)));
+    card(
+        out,
+        l.t("Co-creators, all years", "Medskapare, alla år"),
+        &int(i128::from(co)),
+    );
     out.push_str("</div>\n");
     for (year, step, reason) in &p.abandoned {
         let _ = writeln!(
             out,
-            "<p class=\"bad\">{year}: abandoned in step {} — {}</p>",
-            escape(&step_text(*step)),
+            "<p class=\"bad\">{year}: {} {} — {}</p>",
+            l.t("abandoned in step", "avbruten i steg"),
+            escape(&step_text(l, *step)),
             escape(reason)
         );
     }
     for (year, step) in &p.running {
         let _ = writeln!(
             out,
-            "<p class=\"note\">{year}: not counted yet (step {}).</p>",
-            escape(&step_text(*step))
+            "<p class=\"note\">{year}: {} ({} {}).</p>",
+            l.t("not counted yet", "inte räknad ännu"),
+            l.t("step", "steg"),
+            escape(&step_text(l, *step))
         );
     }
     out.push_str("</section>\n");
 
-    out.push_str("<section>\n<h2>Who took part, year by year</h2>\n");
     let _ = writeln!(
         out,
-        "<figure>{}<figcaption>Turnout: voters as a share of the district's population, overall and by group.</figcaption></figure>",
-        turnout_chart(&m.years)
+        "<section>\n<h2>{}</h2>",
+        l.t("Who took part, year by year", "Vilka som deltog, år för år")
+    );
+    let _ = writeln!(
+        out,
+        "<figure>{}<figcaption>{}</figcaption></figure>",
+        turnout_chart(l, &m.years),
+        l.t(
+            "Turnout: voters as a share of the district's population, overall and by group.",
+            "Valdeltagande: röstande som andel av områdets befolkning, totalt och per grupp."
+        )
     );
     if m.years.iter().any(|y| !y.groups.is_empty()) {
         let _ = writeln!(
             out,
-            "<figure>{}<figcaption>Representation: a group's share of the voters divided by its share of the population. Below 1 the group is under-represented.</figcaption></figure>",
-            representation_chart(&m.years)
+            "<figure>{}<figcaption>{}</figcaption></figure>",
+            representation_chart(l, &m.years),
+            l.t(
+                "Representation: a group's share of the voters divided by its share of the population. Below 1 the group is under-represented.",
+                "Representation: en grupps andel av de röstande delat med dess andel av befolkningen. Under 1 är gruppen underrepresenterad."
+            )
         );
     }
     out.push_str("</section>\n");
 
-    out.push_str("<section>\n<h2>The main measures per year</h2>\n");
+    let _ = writeln!(
+        out,
+        "<section>\n<h2>{}</h2>",
+        l.t("The main measures per year", "De viktigaste måtten per år")
+    );
     measures_table(out, report, &m.years, &m.changes);
     out.push_str("</section>\n");
-    deliveries(out, p);
+    deliveries(out, l, p);
 }
 
 /// Projects handed over to the programme: the plan as first made and now, the
 /// estimate, where each stands and how many updates it has had.
-fn deliveries(out: &mut String, p: &ProgrammePart) {
+fn deliveries(out: &mut String, l: Language, p: &ProgrammePart) {
     if p.deliveries.is_empty() {
         return;
     }
-    out.push_str(
+    out.push_str(l.t(
         "<section>\n<h2>Projects built across years</h2>\n<p>Funded projects still being built when \
          their year ended, handed over to the programme and reported on until completed or \
          cancelled.</p>\n<table>\n<thead><tr><th>Year</th><th>Project</th><th>Planned</th>\
          <th>Estimate</th><th>Status</th><th>Spent</th><th>Updates</th></tr></thead>\n<tbody>\n",
-    );
+        "<section>\n<h2>Projekt som byggs över flera år</h2>\n<p>Beviljade projekt som fortfarande \
+         byggdes när deras år tog slut, överlämnade till programmet och följda tills de är klara eller \
+         avbrutna.</p>\n<table>\n<thead><tr><th>År</th><th>Projekt</th><th>Planerat</th>\
+         <th>Uppskattning</th><th>Läge</th><th>Använt</th><th>Uppdateringar</th></tr></thead>\n<tbody>\n",
+    ));
     for d in &p.deliveries {
         let planned = if d.planned_completion == d.handed_over.planned_completion {
             d.planned_completion.to_string()
@@ -276,13 +376,21 @@ fn deliveries(out: &mut String, p: &ProgrammePart) {
         };
         let status = match &d.status {
             crate::project::DeliveryStatus::InProgress => {
-                format!("being built ({} %)", d.progress.percent())
+                format!(
+                    "{} ({} %)",
+                    l.t("being built", "byggs"),
+                    d.progress.percent()
+                )
             }
             crate::project::DeliveryStatus::Completed { at, .. } => {
-                format!("completed {}", at.date_naive())
+                format!("{} {}", l.t("completed", "klart"), at.date_naive())
             }
             crate::project::DeliveryStatus::Cancelled { at, reason, .. } => {
-                format!("cancelled {}: {reason}", at.date_naive())
+                format!(
+                    "{} {}: {reason}",
+                    l.t("cancelled", "avbrutet"),
+                    at.date_naive()
+                )
             }
         };
         let _ = writeln!(
@@ -326,11 +434,11 @@ fn slot(i: usize, n: usize, x0: f64, x1: f64) -> f64 {
 /// A line of the turnout chart: label, colour, dash, one value a year.
 type Series<'a> = (String, &'a str, Option<&'a str>, Vec<Option<f64>>);
 
-fn turnout_chart(years: &[CycleMetrics]) -> String {
+fn turnout_chart(l: Language, years: &[CycleMetrics]) -> String {
     let keys = group_keys(years);
     let mut series: Vec<Series<'_>> = Vec::new();
     series.push((
-        "All residents".to_owned(),
+        l.t("All residents", "Alla invånare").to_owned(),
         INK,
         Some("7 4"),
         years.iter().map(|y| Some(y.turnout.value())).collect(),
@@ -370,7 +478,10 @@ fn turnout_chart(years: &[CycleMetrics]) -> String {
     let mut s = Svg::new(
         WIDTH,
         height,
-        "Line chart: turnout by population group over the years",
+        l.t(
+            "Line chart: turnout by population group over the years",
+            "Linjediagram: valdeltagande per befolkningsgrupp över åren",
+        ),
     );
     s.legend(x0, 12.0, x1, &items);
     let scale = plot_h / top_tick;
@@ -408,7 +519,7 @@ fn turnout_chart(years: &[CycleMetrics]) -> String {
     s.finish()
 }
 
-fn representation_chart(years: &[CycleMetrics]) -> String {
+fn representation_chart(l: Language, years: &[CycleMetrics]) -> String {
     let keys = group_keys(years);
     let mut items: Vec<(Key<'_>, String)> = keys
         .iter()
@@ -420,7 +531,10 @@ fn representation_chart(years: &[CycleMetrics]) -> String {
             )
         })
         .collect();
-    items.push((Key::Rule(INK), "1 = proportional".to_owned()));
+    items.push((
+        Key::Rule(INK),
+        l.t("1 = proportional", "1 = proportionellt").to_owned(),
+    ));
     let (x0, x1) = (70.0, WIDTH - 30.0);
     let mut probe = Svg::new(WIDTH, 0.0, "");
     let legend_h = probe.legend(x0, 0.0, x1, &items);
@@ -440,7 +554,10 @@ fn representation_chart(years: &[CycleMetrics]) -> String {
     let mut s = Svg::new(
         WIDTH,
         bottom + 40.0,
-        "Grouped bar chart: representation of each population group per year",
+        l.t(
+            "Grouped bar chart: representation of each population group per year",
+            "Grupperat stapeldiagram: representation för varje befolkningsgrupp per år",
+        ),
     );
     s.legend(x0, 12.0, x1, &items);
     let scale = plot_h / top_tick;
@@ -477,12 +594,15 @@ fn representation_chart(years: &[CycleMetrics]) -> String {
             let h = v * scale;
             let x = start + bar_w * k as f64;
             let tip = format!(
-                "{}, {}: representation {:.2} ({} of {} voted, {})",
+                "{}, {}: {} {:.2} ({} {} {} {}, {})",
                 group_label(key),
                 y.year,
+                l.t("representation", "representation"),
                 v,
                 int(i128::from(voters)),
+                l.t("of", "av"),
                 int(i128::from(g.population)),
+                l.t("voted", "röstade"),
                 percent(turnout.value())
             );
             s.rect(
@@ -518,21 +638,25 @@ fn cell(out: &mut String, value: &str, change: Option<String>) {
     out.push_str("</td>");
 }
 
-fn ejr(p: &Proportionality) -> String {
+fn ejr(l: Language, p: &Proportionality) -> String {
     match p {
         Proportionality::Exact { ejr_up_to_one, .. } => {
             if *ejr_up_to_one {
-                "EJR-1 holds".to_owned()
+                l.t("EJR-1 holds", "EJR-1 gäller").to_owned()
             } else {
-                "EJR-1 violated".to_owned()
+                l.t("EJR-1 violated", "EJR-1 bryts").to_owned()
             }
         }
         Proportionality::Indicator {
             violations,
             checked,
-        } => format!("{violations} of {checked} sets violate"),
+        } => format!(
+            "{violations} {} {checked} {}",
+            l.t("of", "av"),
+            l.t("sets violate", "grupper bryter")
+        ),
         #[allow(unreachable_patterns)]
-        _ => "not checked".to_owned(),
+        _ => l.t("not checked", "inte kontrollerat").to_owned(),
     }
 }
 
@@ -542,7 +666,12 @@ fn measures_table(
     years: &[CycleMetrics],
     changes: &[YearChange],
 ) {
-    out.push_str("<table>\n<thead><tr><th>Measure</th>");
+    let l = report.lang;
+    let _ = write!(
+        out,
+        "<table>\n<thead><tr><th>{}</th>",
+        l.t("Measure", "Mått")
+    );
     for y in years {
         let _ = write!(out, "<th>{}</th>", y.year);
     }
@@ -556,12 +685,12 @@ fn measures_table(
     let none = || -> Box<dyn Fn(&YearChange) -> String> { Box::new(|_| String::new()) };
     let rows: Vec<Row<'_>> = vec![
         (
-            "Voters",
+            l.t("Voters", "Röstande"),
             Box::new(|m| int(i128::from(m.voters))),
             Box::new(|c| signed(i128::from(c.voters))),
         ),
         (
-            "Turnout",
+            l.t("Turnout", "Valdeltagande"),
             Box::new(|m| share(&m.turnout)),
             Box::new(|c| points_change(c.turnout_bp)),
         ),
@@ -569,65 +698,86 @@ fn measures_table(
             // Activities report the people they reached; one resident
             // reached by two activities is counted by both, so the sum counts
             // contacts, not people, and may pass the population.
-            "Outreach contacts",
-            Box::new(|m| {
+            l.t("Outreach contacts", "Kontakter i marknadsföringen"),
+            Box::new(move |m| {
                 format!(
-                    "{} ({} activities)",
+                    "{} ({} {})",
                     int(i128::from(m.outreach_reached)),
-                    m.outreach_activities
+                    m.outreach_activities,
+                    l.t("activities", "aktiviteter")
                 )
             }),
             none(),
         ),
         (
-            "Ideas submitted",
+            l.t("Ideas submitted", "Inlämnade idéer"),
             Box::new(|m| int(i128::from(m.ideas))),
             none(),
         ),
         (
-            "Projects funded / on the ballot",
+            l.t(
+                "Projects funded / on the ballot",
+                "Beviljade projekt / på röstsedeln",
+            ),
             Box::new(|m| format!("{} / {}", m.funded, m.projects_on_ballot)),
             none(),
         ),
         (
-            "Voters with a funded project",
+            l.t(
+                "Voters with a funded project",
+                "Röstande med ett beviljat projekt",
+            ),
             Box::new(|m| share(&m.voters_with_funded)),
             Box::new(|c| points_change(c.voters_with_funded_bp)),
         ),
         (
-            "Mean satisfaction (cost share)",
+            l.t(
+                "Mean satisfaction (cost share)",
+                "Medelnöjdhet (kostnadsandel)",
+            ),
             Box::new(|m| share(&m.satisfaction_by_cost.mean)),
             Box::new(|c| points_change(c.satisfaction_by_cost_bp)),
         ),
         (
-            "Inequality (Gini, cost)",
+            l.t("Inequality (Gini, cost)", "Ojämlikhet (Gini, kostnad)"),
             Box::new(|m| format!("{:.2}", m.satisfaction_by_cost.gini.value())),
             none(),
         ),
         (
-            "Proportionality",
-            Box::new(|m| ejr(&m.proportionality)),
+            l.t("Proportionality", "Proportionalitet"),
+            Box::new(move |m| ejr(l, &m.proportionality)),
             none(),
         ),
-        ("Budget", Box::new(|m| money(m.budget)), none()),
         (
-            "of which carried in",
+            l.t("Budget", "Budget"),
+            Box::new(|m| money(m.budget)),
+            none(),
+        ),
+        (
+            l.t("of which carried in", "varav överfört"),
             Box::new(|m| money(m.carried_in)),
             none(),
         ),
         (
-            "Spent",
+            l.t("Spent", "Använt"),
             Box::new(|m| money(m.spent)),
             Box::new(|c| money_change(c.spent)),
         ),
-        ("Left over", Box::new(|m| money(m.left_over)), none()),
         (
-            "Delivered / cancelled / in progress",
+            l.t("Left over", "Kvar"),
+            Box::new(|m| money(m.left_over)),
+            none(),
+        ),
+        (
+            l.t(
+                "Delivered / cancelled / in progress",
+                "Klara / avbrutna / pågår",
+            ),
             Box::new(|m| format!("{} / {} / {}", m.delivered, m.cancelled, m.in_progress)),
             none(),
         ),
         (
-            "Co-creators",
+            l.t("Co-creators", "Medskapare"),
             Box::new(|m| int(i128::from(m.co_creators))),
             Box::new(|c| signed(i128::from(c.co_creators))),
         ),
@@ -641,82 +791,123 @@ fn measures_table(
         out.push_str("</tr>\n");
     }
     out.push_str("</tbody>\n</table>\n");
-    let _ = writeln!(
-        out,
-        "<p class=\"note\">Under each value from the second year on: the change from the year before \
+    let note = l.t(
+        "Under each value from the second year on: the change from the year before \
          (pp = percentage points). Outreach contacts add up the people each activity reached: a \
          resident reached by two activities counts twice, so they may pass the population. \
          Satisfaction is the cost of the funded projects a voter supported, as a share of the budget. \
-         {} counted year(s).</p>",
-        report.years.len()
+         {n} counted year(s).",
+        "Under varje värde från andra året: förändringen från året före (pp = procentenheter). \
+         Kontakterna i marknadsföringen summerar de personer varje aktivitet nådde: en invånare som \
+         nåddes av två aktiviteter räknas två gånger, så de kan bli fler än befolkningen. Nöjdhet är \
+         kostnaden för de beviljade projekt en röstande stödde, som andel av budgeten. {n} räknade år.",
+    );
+    let _ = writeln!(
+        out,
+        "<p class=\"note\">{}</p>",
+        note.replace("{n}", &report.years.len().to_string())
     );
 }
 
 // --------------------------------------------------------------------- year
 
-fn year(out: &mut String, y: &YearPart, in_programme: bool) {
+fn year(out: &mut String, l: Language, y: &YearPart, in_programme: bool) {
     let m = &y.metrics;
     let _ = write!(out, "<section class=\"year\">\n<h2>{}", m.year);
     if in_programme {
         let _ = write!(
             out,
             " <span class=\"note\">· {}</span>",
-            escape(&step_text(y.step))
+            escape(&step_text(l, y.step))
         );
     }
     out.push_str("</h2>\n<div class=\"cards six\">");
-    card(out, "Voters", &int(i128::from(m.voters)));
-    card(out, "Turnout", &share(&m.turnout));
-    card(out, "Ideas", &int(i128::from(m.ideas)));
+    card(out, l.t("Voters", "Röstande"), &int(i128::from(m.voters)));
+    card(out, l.t("Turnout", "Valdeltagande"), &share(&m.turnout));
+    card(out, l.t("Ideas", "Idéer"), &int(i128::from(m.ideas)));
     card(
         out,
-        "Funded / on ballot",
+        l.t("Funded / on ballot", "Beviljade / på röstsedeln"),
         &format!("{} / {}", m.funded, m.projects_on_ballot),
     );
     card(
         out,
-        "Delivered",
+        l.t("Delivered", "Genomförda"),
         &format!(
-            "{} of {}",
+            "{} {} {}",
             m.delivered,
+            l.t("of", "av"),
             m.delivered + m.cancelled + m.in_progress
         ),
     );
-    card(out, "Co-creators", &int(i128::from(m.co_creators)));
+    card(
+        out,
+        l.t("Co-creators", "Medskapare"),
+        &int(i128::from(m.co_creators)),
+    );
     out.push_str("</div>\n");
     let _ = writeln!(
         out,
-        "<p class=\"note\">Counted by <b>{}</b>, ties broken by {}.</p>",
+        "<p class=\"note\">{} <b>{}</b>, {} {}.</p>",
+        l.t("Counted by", "Räknat med"),
         escape(&y.rule),
+        l.t("ties broken by", "lika röstetal avgjorda av"),
         escape(&y.tie_breaking)
     );
 
-    parts_table(out, y);
-    out.push_str("<h3>Projects on the ballot</h3>\n");
+    parts_table(out, l, y);
+    let unit = score_unit(l, y.score_unit);
     let _ = writeln!(
         out,
-        "<figure>{}<figcaption>Each project's {} and cost; the funded ones in blue.</figcaption></figure>",
-        projects_chart(y),
-        y.score_unit
+        "<h3>{}</h3>",
+        l.t("Projects on the ballot", "Projekten på röstsedeln")
     );
-
-    out.push_str("<h3>The budget</h3>\n");
-    let _ = writeln!(out, "<figure>{}</figure>", budget_chart(y));
-
-    out.push_str("<h3>Greedy and equal shares on the same ballots</h3>\n");
     let _ = writeln!(
         out,
-        "<figure>{}<figcaption>Greedy funds the projects with most {} first; equal shares gives each \
-         voter an equal part of the budget to spend on the projects they support.</figcaption></figure>",
-        rules_chart(y),
-        y.score_unit
+        "<figure>{}<figcaption>{}</figcaption></figure>",
+        projects_chart(l, y),
+        match l {
+            Language::Swedish =>
+                format!("Varje projekts {unit} och kostnad; de beviljade i blått."),
+            _ => format!("Each project's {unit} and cost; the funded ones in blue."),
+        }
     );
-    rules_table(out, y);
-    satisfaction_table(out, y);
-    needed_list(out, y);
+
+    let _ = writeln!(out, "<h3>{}</h3>", l.t("The budget", "Budgeten"));
+    let _ = writeln!(out, "<figure>{}</figure>", budget_chart(l, y));
+
+    let _ = writeln!(
+        out,
+        "<h3>{}</h3>",
+        l.t(
+            "Greedy and equal shares on the same ballots",
+            "Girig metod och lika andelar på samma röster"
+        )
+    );
+    let _ = writeln!(
+        out,
+        "<figure>{}<figcaption>{}</figcaption></figure>",
+        rules_chart(l, y),
+        match l {
+            Language::Swedish => format!(
+                "Den giriga metoden beviljar projekten med flest {unit} först; lika andelar ger varje \
+                 röstande en lika stor del av budgeten att lägga på de projekt hen stöder."
+            ),
+            _ => format!(
+                "Greedy funds the projects with most {unit} first; equal shares gives each \
+                 voter an equal part of the budget to spend on the projects they support."
+            ),
+        }
+    );
+    rules_table(out, l, y);
+    satisfaction_table(out, l, y);
+    needed_list(out, l, y);
 
     if !m.groups.is_empty() {
-        out.push_str("<h3>Who took part</h3>\n<table>\n<thead><tr><th>Group</th><th>Population</th><th>Outreach contacts aimed at it</th><th>Ideas</th><th>Voters</th><th>Turnout</th><th>Representation</th></tr></thead>\n<tbody>\n");
+        out.push_str(l.t(
+            "<h3>Who took part</h3>\n<table>\n<thead><tr><th>Group</th><th>Population</th><th>Outreach contacts aimed at it</th><th>Ideas</th><th>Voters</th><th>Turnout</th><th>Representation</th></tr></thead>\n<tbody>\n",
+            "<h3>Vilka som deltog</h3>\n<table>\n<thead><tr><th>Grupp</th><th>Befolkning</th><th>Kontakter riktade till gruppen</th><th>Idéer</th><th>Röstande</th><th>Valdeltagande</th><th>Representation</th></tr></thead>\n<tbody>\n",
+        ));
         let mut suppressed = false;
         for g in &m.groups {
             let (voters, turnout, representation) = match (g.voters, &g.turnout, g.representation) {
@@ -742,23 +933,86 @@ fn year(out: &mut String, y: &YearPart, in_programme: bool) {
             );
         }
         out.push_str("</tbody>\n</table>\n");
-        out.push_str("<p class=\"note\">From outreach to the vote, by group: the contacts made by the outreach activities aimed at the group (those aimed at everyone are not counted here; one aimed at several groups counts its whole reach for each), the ideas its residents submitted, and its voters against its share of the population.</p>\n");
+        out.push_str(l.t(
+            "<p class=\"note\">From outreach to the vote, by group: the contacts made by the outreach activities aimed at the group (those aimed at everyone are not counted here; one aimed at several groups counts its whole reach for each), the ideas its residents submitted, and its voters against its share of the population.</p>\n",
+            "<p class=\"note\">Från marknadsföring till röstning, per grupp: kontakterna från de aktiviteter som riktades till gruppen (de som riktades till alla räknas inte här; en som riktades till flera grupper räknas fullt för var och en), idéerna dess invånare lämnade in och dess röstande mot dess andel av befolkningen.</p>\n",
+        ));
         if suppressed {
-            out.push_str("<p class=\"note\">– : too few voters to publish (the count is suppressed to protect who voted).</p>\n");
+            out.push_str(l.t(
+                "<p class=\"note\">– : too few voters to publish (the count is suppressed to protect who voted).</p>\n",
+                "<p class=\"note\">– : för få röstande för att publicera (antalet döljs för att skydda vem som röstade).</p>\n",
+            ));
         }
     }
 
     if let Some((summary, lessons)) = &y.evaluation {
-        let _ = writeln!(out, "<h3>Evaluation</h3>\n<p>{}</p>", escape(summary));
+        let _ = writeln!(
+            out,
+            "<h3>{}</h3>\n<p>{}</p>",
+            l.t("Evaluation", "Utvärdering"),
+            local(l, summary)
+        );
         if !lessons.is_empty() {
             out.push_str("<ul class=\"lessons\">");
-            for l in lessons {
-                let _ = write!(out, "<li>{}</li>", escape(l));
+            for lesson in lessons {
+                let _ = write!(out, "<li>{}</li>", local(l, lesson));
             }
             out.push_str("</ul>\n");
         }
     }
     out.push_str("</section>\n");
+}
+
+/// A compared rule's name, in the report's language.
+fn rule_label(l: Language, label: &'static str) -> &'static str {
+    match (l, label) {
+        (Language::Swedish, "Greedy") => "Girig",
+        (Language::Swedish, "Equal shares") => "Lika andelar",
+        _ => label,
+    }
+}
+
+/// What scores count, in the report's language.
+fn score_unit(l: Language, unit: &'static str) -> &'static str {
+    match (l, unit) {
+        (Language::Swedish, "votes") => "röster",
+        (Language::Swedish, "points") => "poäng",
+        (Language::Swedish, "Borda points") => "Bordapoäng",
+        _ => unit,
+    }
+}
+
+/// A resident's text in the report's language (in Swedish where it has
+/// none), then each other language it was written in, marked with its
+/// language and direction so that right-to-left text shows correctly inside
+/// the left-to-right page.
+fn local(l: Language, text: &LocalText) -> String {
+    let shown = l.text(text);
+    let mut out = format!("<span dir=\"auto\">{}</span>", escape(shown));
+    if shown != text.swedish() {
+        let _ = write!(
+            out,
+            " <span class=\"other\" lang=\"sv\" dir=\"ltr\">{}</span>",
+            escape(text.swedish())
+        );
+    }
+    for (lang, other) in text.others() {
+        if lang.as_str() == l.tag() {
+            continue;
+        }
+        let dir = if lang.is_right_to_left() {
+            "rtl"
+        } else {
+            "ltr"
+        };
+        let _ = write!(
+            out,
+            " <span class=\"other\" lang=\"{}\" dir=\"{dir}\">{}</span>",
+            escape(lang.as_str()),
+            escape(other)
+        );
+    }
+    out
 }
 
 /// `text` with its first letter in upper case.
@@ -775,13 +1029,13 @@ fn major(m: Money) -> f64 {
     m.minor() as f64 / m.currency().minor_per_major().max(1) as f64
 }
 
-fn projects_chart(y: &YearPart) -> String {
+fn projects_chart(l: Language, y: &YearPart) -> String {
     let mut order: Vec<usize> = (0..y.projects.len()).collect();
     order.sort_by(|&a, &b| {
         let (pa, pb) = (&y.projects[a], &y.projects[b]);
         pb.score
             .cmp(&pa.score)
-            .then_with(|| pa.title.cmp(&pb.title))
+            .then_with(|| l.text(&pa.title).cmp(l.text(&pb.title)))
     });
     let row = 26.0;
     let top = 58.0;
@@ -789,18 +1043,29 @@ fn projects_chart(y: &YearPart) -> String {
     let mut s = Svg::new(
         WIDTH,
         height,
-        &format!(
-            "Bar chart: {} and cost of each project on the ballot in {}, funded projects highlighted",
-            y.score_unit, y.metrics.year
-        ),
+        &match l {
+            Language::Swedish => format!(
+                "Stapeldiagram: {} och kostnad för varje projekt på röstsedeln {}, beviljade projekt markerade",
+                score_unit(l, y.score_unit),
+                y.metrics.year
+            ),
+            _ => format!(
+                "Bar chart: {} and cost of each project on the ballot in {}, funded projects highlighted",
+                y.score_unit, y.metrics.year
+            ),
+        },
+    );
+    let (funded_word, not_funded_word) = (
+        l.t("funded", "beviljat"),
+        l.t("not funded", "inte beviljat"),
     );
     s.legend(
         10.0,
         6.0,
         WIDTH,
         &[
-            (Key::Swatch(BLUE), "funded".to_owned()),
-            (Key::Swatch(GREY), "not funded".to_owned()),
+            (Key::Swatch(BLUE), funded_word.to_owned()),
+            (Key::Swatch(GREY), not_funded_word.to_owned()),
         ],
     );
     // Columns: titles | scores | costs.
@@ -813,16 +1078,22 @@ fn projects_chart(y: &YearPart) -> String {
     let cost_scale = cost_w / cost_ticks.last().copied().unwrap_or(1.0);
     let bottom = top + row * order.len() as f64;
     let head = top - 10.0;
-    let unit = capitalised(y.score_unit);
+    let unit = capitalised(score_unit(l, y.score_unit));
     s.text(score_x0, head, &unit, Anchor::Start, "head");
     s.text(
         cost_x0,
         head,
-        &format!("Cost ({})", y.currency),
+        &format!("{} ({})", l.t("Cost", "Kostnad"), y.currency),
         Anchor::Start,
         "head",
     );
-    s.text(title_x, head, "Project", Anchor::End, "head");
+    s.text(
+        title_x,
+        head,
+        l.t("Project", "Projekt"),
+        Anchor::End,
+        "head",
+    );
     s.x_axis(
         (score_x0, score_x0 + score_w),
         (top - 2.0, bottom),
@@ -842,14 +1113,19 @@ fn projects_chart(y: &YearPart) -> String {
         let yy = top + row * r as f64;
         let colour = if p.funded { BLUE } else { GREY };
         let class = if p.funded { "strong" } else { "lbl" };
-        let shown = truncate(&p.title, title_x - 8.0, 12.5);
-        s.text_tip(title_x, yy + 17.0, &shown, &p.title, Anchor::End, class);
-        let status = if p.funded { "funded" } else { "not funded" };
+        let title = l.text(&p.title);
+        let shown = truncate(title, title_x - 8.0, 12.5);
+        s.text_tip(title_x, yy + 17.0, &shown, title, Anchor::End, class);
+        let status = if p.funded {
+            funded_word
+        } else {
+            not_funded_word
+        };
         let tip = format!(
             "{}: {} {}, {}, {status}",
-            p.title,
+            title,
             int(i128::from(p.score)),
-            y.score_unit,
+            score_unit(l, y.score_unit),
             money(p.cost)
         );
         let sw = p.score as f64 * score_scale;
@@ -874,7 +1150,7 @@ fn projects_chart(y: &YearPart) -> String {
     s.finish()
 }
 
-fn budget_chart(y: &YearPart) -> String {
+fn budget_chart(l: Language, y: &YearPart) -> String {
     let m = &y.metrics;
     let (x0, x1) = (150.0, WIDTH - 20.0);
     let budget = major(m.budget);
@@ -883,18 +1159,28 @@ fn budget_chart(y: &YearPart) -> String {
     let scale = (x1 - x0) / total;
     let overrun = m.left_over.is_negative();
     let spent_label = if m.in_progress > 0 {
-        "Spent or committed"
+        l.t("Spent or committed", "Använt eller bundet")
     } else {
-        "Spent"
+        l.t("Spent", "Använt")
     };
+    let (set_aside_word, carried_word, over_word, left_word) = (
+        l.t("Set aside", "Avsatt"),
+        l.t("Carried in", "Överfört"),
+        l.t("Over budget", "Över budget"),
+        l.t("Left", "Kvar"),
+    );
     let mut items = vec![
         (
             Key::Swatch(SKY),
-            format!("Set aside this year {}", money(y.set_aside)),
+            format!(
+                "{} {}",
+                l.t("Set aside this year", "Avsatt i år"),
+                money(y.set_aside)
+            ),
         ),
         (
             Key::Swatch(PURPLE),
-            format!("Carried in {}", money(m.carried_in)),
+            format!("{carried_word} {}", money(m.carried_in)),
         ),
         (
             Key::Swatch(BLUE),
@@ -904,10 +1190,13 @@ fn budget_chart(y: &YearPart) -> String {
     if overrun {
         items.push((
             Key::Swatch(svg::PALETTE[4]),
-            format!("Over budget {}", money(m.left_over)),
+            format!("{over_word} {}", money(m.left_over)),
         ));
     } else {
-        items.push((Key::Swatch(ORANGE), format!("Left {}", money(m.left_over))));
+        items.push((
+            Key::Swatch(ORANGE),
+            format!("{left_word} {}", money(m.left_over)),
+        ));
     }
     let bar_h = 26.0;
     let (r1, r2) = (12.0, 50.0);
@@ -915,25 +1204,43 @@ fn budget_chart(y: &YearPart) -> String {
     let mut s = Svg::new(
         WIDTH,
         height,
-        &format!(
-            "Stacked bar chart: the budget of {} and how much of it was spent",
-            m.year
-        ),
+        &match l {
+            Language::Swedish => format!(
+                "Staplat stapeldiagram: budgeten {} och hur mycket av den som användes",
+                m.year
+            ),
+            _ => format!(
+                "Stacked bar chart: the budget of {} and how much of it was spent",
+                m.year
+            ),
+        },
     );
     let segment = |s: &mut Svg, y: f64, from: f64, amount: f64, colour: &str, tip: &str| {
         let w = amount.max(0.0) * scale;
         s.rect(x0 + from * scale, y, w, bar_h, colour, Some(tip));
         from + amount.max(0.0)
     };
-    s.text(x0 - 10.0, r1 + 17.5, "Budget", Anchor::End, "strong");
-    s.text(x0 - 10.0, r2 + 17.5, "Use", Anchor::End, "strong");
+    s.text(
+        x0 - 10.0,
+        r1 + 17.5,
+        l.t("Budget", "Budget"),
+        Anchor::End,
+        "strong",
+    );
+    s.text(
+        x0 - 10.0,
+        r2 + 17.5,
+        l.t("Use", "Användning"),
+        Anchor::End,
+        "strong",
+    );
     let at = segment(
         &mut s,
         r1,
         0.0,
         major(y.set_aside),
         SKY,
-        &format!("Set aside {}", money(y.set_aside)),
+        &format!("{set_aside_word} {}", money(y.set_aside)),
     );
     segment(
         &mut s,
@@ -941,7 +1248,7 @@ fn budget_chart(y: &YearPart) -> String {
         at,
         major(m.carried_in),
         PURPLE,
-        &format!("Carried in {}", money(m.carried_in)),
+        &format!("{carried_word} {}", money(m.carried_in)),
     );
     let within = spent.min(budget);
     let at = segment(
@@ -959,7 +1266,7 @@ fn budget_chart(y: &YearPart) -> String {
             at,
             spent - budget,
             svg::PALETTE[4],
-            &format!("Over budget {}", money(m.left_over)),
+            &format!("{over_word} {}", money(m.left_over)),
         );
     } else {
         segment(
@@ -968,13 +1275,13 @@ fn budget_chart(y: &YearPart) -> String {
             at,
             major(m.left_over),
             ORANGE,
-            &format!("Left {}", money(m.left_over)),
+            &format!("{left_word} {}", money(m.left_over)),
         );
     }
     // Shares inside the bars where they fit.
     if budget > 0.0 {
         let pct = spent / budget;
-        let label = format!("{} of the budget", percent(pct));
+        let label = format!("{} {}", percent(pct), l.t("of the budget", "av budgeten"));
         let w = within * scale;
         if text_width(&label, 11.0) + 12.0 < w {
             s.text(x0 + 8.0, r2 + 17.5, &label, Anchor::Start, "inv");
@@ -983,7 +1290,7 @@ fn budget_chart(y: &YearPart) -> String {
     s.text(
         x1,
         r1 - 2.0,
-        &format!("total {}", money(m.budget)),
+        &format!("{} {}", l.t("total", "totalt"), money(m.budget)),
         Anchor::End,
         "note",
     );
@@ -993,7 +1300,7 @@ fn budget_chart(y: &YearPart) -> String {
     s.finish()
 }
 
-fn rules_chart(y: &YearPart) -> String {
+fn rules_chart(l: Language, y: &YearPart) -> String {
     let budget = major(y.metrics.budget).max(f64::MIN_POSITIVE);
     let colours = [ORANGE, GREEN];
     let row = 30.0;
@@ -1003,17 +1310,32 @@ fn rules_chart(y: &YearPart) -> String {
     let mut s = Svg::new(
         WIDTH,
         height,
-        &format!(
-            "Bar chart: budget used and voters with a funded project under greedy and equal shares in {}",
-            y.metrics.year
-        ),
+        &match l {
+            Language::Swedish => format!(
+                "Stapeldiagram: använd budget och röstande med ett beviljat projekt med girig metod och lika andelar {}",
+                y.metrics.year
+            ),
+            _ => format!(
+                "Bar chart: budget used and voters with a funded project under greedy and equal shares in {}",
+                y.metrics.year
+            ),
+        },
     );
     let (label_x, a0, aw, b0, bw) = (118.0, 130.0, 250.0, 560.0, 190.0);
-    s.text(a0, top - 14.0, "Budget used", Anchor::Start, "head");
+    s.text(
+        a0,
+        top - 14.0,
+        l.t("Budget used", "Använd budget"),
+        Anchor::Start,
+        "head",
+    );
     s.text(
         b0,
         top - 14.0,
-        "Voters with a funded project",
+        l.t(
+            "Voters with a funded project",
+            "Röstande med ett beviljat projekt",
+        ),
         Anchor::Start,
         "head",
     );
@@ -1036,15 +1358,16 @@ fn rules_chart(y: &YearPart) -> String {
     for (i, run) in y.rules.iter().enumerate() {
         let yy = top + row * i as f64;
         let colour = colours[i % colours.len()];
-        s.text(label_x, yy + 19.0, run.label, Anchor::End, "strong");
+        let label = rule_label(l, run.label);
+        s.text(label_x, yy + 19.0, label, Anchor::End, "strong");
         match &run.result {
             Ok(r) => {
                 let used = major(r.cost) / budget;
                 let w = used.clamp(0.0, 1.0) * aw;
                 let tip = format!(
-                    "{}: {} of {}",
-                    run.label,
+                    "{label}: {} {} {}",
                     money(r.cost),
+                    l.t("of", "av"),
                     money(y.metrics.budget)
                 );
                 s.rect(a0, yy + 6.0, w, 18.0, colour, Some(&tip));
@@ -1058,19 +1381,21 @@ fn rules_chart(y: &YearPart) -> String {
                 let sh = r.share().value();
                 let w = sh.clamp(0.0, 1.0) * bw;
                 let tip = format!(
-                    "{}: {} of {} voters",
-                    run.label,
+                    "{label}: {} {} {} {}",
                     int(i128::from(r.voters_with_funded())),
-                    int(i128::from(r.satisfaction.voters))
+                    l.t("of", "av"),
+                    int(i128::from(r.satisfaction.voters)),
+                    l.t("voters", "röstande")
                 );
                 s.rect(b0, yy + 6.0, w, 18.0, colour, Some(&tip));
                 s.text(
                     b0 + w + 5.0,
                     yy + 19.0,
                     &format!(
-                        "{} ({} of {})",
+                        "{} ({} {} {})",
                         percent(sh),
                         int(i128::from(r.voters_with_funded())),
+                        l.t("of", "av"),
                         int(i128::from(r.satisfaction.voters))
                     ),
                     Anchor::Start,
@@ -1082,7 +1407,7 @@ fn rules_chart(y: &YearPart) -> String {
                     a0 + 6.0,
                     yy + 19.0,
                     &truncate(
-                        &format!("could not be counted: {e}"),
+                        &format!("{}: {e}", l.t("could not be counted", "kunde inte räknas")),
                         WIDTH - a0 - 20.0,
                         11.0,
                     ),
@@ -1097,7 +1422,7 @@ fn rules_chart(y: &YearPart) -> String {
 
 /// Voters by how many of the projects they voted for each rule funds, with
 /// the averages researchers compare rules by.
-fn satisfaction_table(out: &mut String, y: &YearPart) {
+fn satisfaction_table(out: &mut String, l: Language, y: &YearPart) {
     const SHOWN: usize = 4;
     let rows: Vec<(&str, &crate::tally::Satisfaction)> = y
         .rules
@@ -1107,19 +1432,28 @@ fn satisfaction_table(out: &mut String, y: &YearPart) {
     if rows.is_empty() {
         return;
     }
-    out.push_str(
+    out.push_str(l.t(
         "<table>\n<caption>Voters by how many of the projects they voted for are funded</caption>\n\
          <thead><tr><th>Rule</th>",
-    );
+        "<table>\n<caption>Röstande efter hur många av de projekt de röstade på som beviljas</caption>\n\
+         <thead><tr><th>Metod</th>",
+    ));
     for k in 0..SHOWN {
         let _ = write!(out, "<th>{k}</th>");
     }
     let _ = write!(
         out,
-        "<th>{SHOWN} or more</th><th>On average</th><th>Their cost, on average</th></tr></thead>\n<tbody>\n"
+        "<th>{SHOWN} {}</th><th>{}</th><th>{}</th></tr></thead>\n<tbody>\n",
+        l.t("or more", "eller fler"),
+        l.t("On average", "I genomsnitt"),
+        l.t("Their cost, on average", "Deras kostnad i genomsnitt")
     );
     for (label, s) in rows {
-        let _ = write!(out, "<tr><th scope=\"row\">{}</th>", escape(label));
+        let _ = write!(
+            out,
+            "<tr><th scope=\"row\">{}</th>",
+            escape(rule_label(l, label))
+        );
         for k in 0..SHOWN {
             let v = s.histogram.get(k).copied().unwrap_or(0);
             let _ = write!(
@@ -1138,41 +1472,65 @@ fn satisfaction_table(out: &mut String, y: &YearPart) {
             escape(&money(Money::new(mean_cost as i64, y.currency)))
         );
     }
-    out.push_str(
+    out.push_str(l.t(
         "</tbody>\n</table>\n<p class=\"note\">Satisfaction as in Faliszewski et al., <i>Participatory \
          Budgeting: Data, Tools, and Analysis</i> (IJCAI 2023): how many of a voter's projects are \
          funded, and what they cost.</p>\n",
-    );
+        "</tbody>\n</table>\n<p class=\"note\">Nöjdhet som hos Faliszewski m.fl., <i>Participatory \
+         Budgeting: Data, Tools, and Analysis</i> (IJCAI 2023): hur många av en röstandes projekt som \
+         beviljas, och vad de kostar.</p>\n",
+    ));
 }
 
 /// In plain words, for each project not funded, what it would have needed.
-fn needed_list(out: &mut String, y: &YearPart) {
+fn needed_list(out: &mut String, l: Language, y: &YearPart) {
     if y.projects.iter().all(|p| p.funded) {
         return;
     }
     let why_not = match y.explained {
         Explained::Yes => None,
-        Explained::NotForRule => Some(format!(
-            "The report does not work out what the projects not funded would have needed \
-             under {}: recounting by it many times takes too long. \
-             <code>medborgarbudget tally --explain</code> does, on the year's votes as a .pb file.",
-            escape(&y.rule)
-        )),
+        Explained::NotForRule => Some(match l {
+            Language::Swedish => format!(
+                "Rapporten räknar inte ut vad projekten som inte beviljades hade behövt med {}: \
+                 att räkna om med den många gånger tar för lång tid. \
+                 <code>medborgarbudget tally --explain</code> gör det, på årets röster som .pb-fil.",
+                escape(&y.rule)
+            ),
+            _ => format!(
+                "The report does not work out what the projects not funded would have needed \
+                 under {}: recounting by it many times takes too long. \
+                 <code>medborgarbudget tally --explain</code> does, on the year's votes as a .pb file.",
+                escape(&y.rule)
+            ),
+        }),
         Explained::TooCostly => Some(
-            "What the projects not funded would have needed is left out: recounting this \
-             year took more work than the report allows."
-                .to_owned(),
+            l.t(
+                "What the projects not funded would have needed is left out: recounting this \
+                 year took more work than the report allows.",
+                "Vad projekten som inte beviljades hade behövt är utelämnat: att räkna om året \
+                 krävde mer arbete än rapporten tillåter.",
+            )
+            .to_owned(),
         ),
         Explained::Parts => Some(
-            "What the projects not funded would have needed is not worked out for a cycle of \
-             several budget parts yet: each part was counted alone."
-                .to_owned(),
+            l.t(
+                "What the projects not funded would have needed is not worked out for a cycle of \
+                 several budget parts yet: each part was counted alone.",
+                "Vad projekten som inte beviljades hade behövt räknas ännu inte ut för en cykel \
+                 med flera budgetdelar: varje del räknades för sig.",
+            )
+            .to_owned(),
         ),
         Explained::SetAside => Some(
-            "What the projects not funded would have needed is not worked out: the count \
-             left projects out (too few votes, or a project of the same exclusion group \
-             chosen first), and a recount of the whole ballot would not."
-                .to_owned(),
+            l.t(
+                "What the projects not funded would have needed is not worked out: the count \
+                 left projects out (too few votes, or a project of the same exclusion group \
+                 chosen first), and a recount of the whole ballot would not.",
+                "Vad projekten som inte beviljades hade behövt räknas inte ut: räkningen lämnade \
+                 projekt utanför (för få röster, eller ett projekt i samma uteslutningsgrupp valt \
+                 först), och en omräkning av hela röstsedeln skulle inte göra det.",
+            )
+            .to_owned(),
         ),
     };
     if let Some(text) = why_not {
@@ -1188,9 +1546,14 @@ fn needed_list(out: &mut String, y: &YearPart) {
     order.sort_by(|&a, &b| y.projects[b].score.cmp(&y.projects[a].score));
     let _ = writeln!(
         out,
-        "<h3>What the projects not funded would have needed</h3>\n<p>Counted again by the same rule \
-         ({}), with everything else as it was.</p>\n<ul class=\"needed\">",
-        escape(&y.rule)
+        "{}",
+        l.t(
+            "<h3>What the projects not funded would have needed</h3>\n<p>Counted again by the same rule \
+             ({rule}), with everything else as it was.</p>\n<ul class=\"needed\">",
+            "<h3>Vad projekten som inte beviljades hade behövt</h3>\n<p>Omräknat med samma metod \
+             ({rule}), med allt annat som det var.</p>\n<ul class=\"needed\">",
+        )
+        .replace("{rule}", &escape(&y.rule))
     );
     for i in order {
         let p = &y.projects[i];
@@ -1198,11 +1561,11 @@ fn needed_list(out: &mut String, y: &YearPart) {
         let _ = writeln!(
             out,
             "<li><strong>{}</strong> ({}, {} {}): {}</li>",
-            escape(&p.title),
+            local(l, &p.title),
             escape(&money(p.cost)),
             escape(&int(i128::from(p.score))),
-            escape(y.score_unit),
-            escape(&needed_words(needed, y.currency))
+            escape(score_unit(l, y.score_unit)),
+            escape(&needed_words(l, needed, y.currency))
         );
     }
     out.push_str("</ul>\n");
@@ -1210,8 +1573,39 @@ fn needed_list(out: &mut String, y: &YearPart) {
 
 /// One sentence: the cost at which, or the voters with whom, a project would
 /// have been funded.
-fn needed_words(needed: Needed, currency: Currency) -> String {
+fn needed_words(l: Language, needed: Needed, currency: Currency) -> String {
     let amount = |v: u64| money(Money::new(i64::try_from(v).unwrap_or(i64::MAX), currency));
+    if l == Language::Swedish {
+        let cost = match needed.max_cost {
+            Measure::Exact(v) => Some(format!("om det kostat {} eller mindre", amount(v))),
+            Measure::Threshold(v) => Some(format!("om det kostat omkring {}", amount(v))),
+            _ => None,
+        };
+        let voters = match needed.extra_voters {
+            Measure::Exact(1) => Some("om en invånare till röstat på det".to_owned()),
+            Measure::Exact(k) => Some(format!(
+                "om {} invånare till röstat på det",
+                int(i128::from(k))
+            )),
+            Measure::Threshold(k) => Some(format!(
+                "om omkring {} invånare till röstat på det",
+                int(i128::from(k))
+            )),
+            _ => None,
+        };
+        return match (cost, voters) {
+            (Some(c), Some(v)) => format!("Det hade beviljats {c}, eller {v}."),
+            (Some(c), None) => {
+                format!("Det hade beviljats {c}; fler röster ensamt hade inte räckt.")
+            }
+            (None, Some(v)) => {
+                format!("Det hade beviljats {v}; en lägre kostnad ensam hade inte räckt.")
+            }
+            (None, None) => "Ingen lägre kostnad och inget antal extra röster hade gett det \
+                             pengar med den här metoden."
+                .to_owned(),
+        };
+    }
     let cost = match needed.max_cost {
         Measure::Exact(v) => Some(format!("had it cost {} or less", amount(v))),
         Measure::Threshold(v) => Some(format!("had it cost about {}", amount(v))),
@@ -1244,18 +1638,29 @@ fn needed_words(needed: Needed, currency: Currency) -> String {
     }
 }
 
-fn rules_table(out: &mut String, y: &YearPart) {
+fn rules_table(out: &mut String, l: Language, y: &YearPart) {
     // The year's own rule has its column already ("Funded (greedy)"): the
     // compared rules are the others.
     let others: Vec<&RuleRun> = y.rules.iter().filter(|r| r.name != y.rule).collect();
-    out.push_str("<table>\n<thead><tr><th>Project</th><th>Cost</th>");
-    let _ = write!(out, "<th>{}</th>", escape(&capitalised(y.score_unit)));
+    let _ = write!(
+        out,
+        "<table>\n<thead><tr><th>{}</th><th>{}</th>",
+        l.t("Project", "Projekt"),
+        l.t("Cost", "Kostnad")
+    );
+    let _ = write!(
+        out,
+        "<th>{}</th>",
+        escape(&capitalised(score_unit(l, y.score_unit)))
+    );
     let adjusted = !y.adjustments.is_empty();
     if adjusted {
         let _ = write!(
             out,
-            "<th>Counted ({})</th><th>Funded after the council</th>",
-            escape(&y.rule)
+            "<th>{} ({})</th><th>{}</th>",
+            l.t("Counted", "Räknat"),
+            escape(&y.rule),
+            l.t("Funded after the council", "Beviljat efter nämndens beslut")
         );
     } else {
         let _ = write!(out, "<th>Funded ({})</th>", escape(&y.rule));
@@ -1278,12 +1683,13 @@ fn rules_table(out: &mut String, y: &YearPart) {
         let _ = write!(
             out,
             "<tr><td>{}</td><td class=\"num\">{}</td><td class=\"num\">{}</td><td>{}",
-            escape(&p.title),
+            local(l, &p.title),
             escape(&money(p.cost)),
             escape(&int(i128::from(p.score))),
             mark(p.counted)
         );
-        if let Some(why) = &p.set_aside {
+        if let Some((en, sv)) = &p.set_aside {
+            let why = if l == Language::Swedish { sv } else { en };
             let _ = write!(out, " <span class=\"note\">{}</span>", escape(why));
         }
         out.push_str("</td>");
@@ -1307,7 +1713,8 @@ fn rules_table(out: &mut String, y: &YearPart) {
     };
     let _ = write!(
         out,
-        "<tr><th scope=\"row\">Total funded</th><td></td><td></td><td class=\"num\">{}</td>",
+        "<tr><th scope=\"row\">{}</th><td></td><td></td><td class=\"num\">{}</td>",
+        l.t("Total funded", "Totalt beviljat"),
         escape(&total(|p| p.counted))
     );
     if adjusted {
@@ -1330,23 +1737,30 @@ fn rules_table(out: &mut String, y: &YearPart) {
         .collect();
     let _ = writeln!(
         out,
-        "<p class=\"note\">Rules as named in the crate: {}.</p>",
+        "<p class=\"note\">{}: {}.</p>",
+        l.t(
+            "Rules as named in the crate",
+            "Metoderna som de heter i biblioteket"
+        ),
         escape(&names.join(", "))
     );
-    adjustments(out, y);
+    adjustments(out, l, y);
 }
 
 /// A cycle of several budget parts: each part's money, ballots and outcome.
-fn parts_table(out: &mut String, y: &YearPart) {
+fn parts_table(out: &mut String, l: Language, y: &YearPart) {
     let parts = &y.metrics.parts;
     if parts.is_empty() {
         return;
     }
-    out.push_str(
+    out.push_str(l.t(
         "<h3>Budget parts</h3>\n<p>Each part was counted alone, on its own ballots and within \
          its own money.</p>\n<table>\n<thead><tr><th>Part</th><th>Budget</th><th>Ballots</th>\
          <th>Funded / on ballot</th><th>Cost</th></tr></thead>\n<tbody>\n",
-    );
+        "<h3>Budgetdelar</h3>\n<p>Varje del räknades för sig, på sina egna röster och inom \
+         sina egna pengar.</p>\n<table>\n<thead><tr><th>Del</th><th>Budget</th><th>Röster</th>\
+         <th>Beviljade / på röstsedeln</th><th>Kostnad</th></tr></thead>\n<tbody>\n",
+    ));
     for p in parts {
         let _ = writeln!(
             out,
@@ -1363,7 +1777,7 @@ fn parts_table(out: &mut String, y: &YearPart) {
 }
 
 /// The council's adjustments of the counted outcome, each with its decision.
-fn adjustments(out: &mut String, y: &YearPart) {
+fn adjustments(out: &mut String, l: Language, y: &YearPart) {
     if y.adjustments.is_empty() {
         return;
     }
@@ -1371,21 +1785,32 @@ fn adjustments(out: &mut String, y: &YearPart) {
         y.projects
             .iter()
             .find(|p| p.id == Some(*id))
-            .map_or_else(|| id.to_string(), |p| format!("“{}”", p.title))
+            .map_or_else(|| id.to_string(), |p| format!("“{}”", l.text(&p.title)))
     };
     let list =
         |ids: &[crate::ids::ProjectId]| ids.iter().map(&title).collect::<Vec<_>>().join(", ");
-    out.push_str("<h3>The council's adjustments</h3>\n<p>The count stands as counted; the council changed what is funded, on the record:</p>\n<ul>\n");
+    out.push_str(l.t(
+        "<h3>The council's adjustments</h3>\n<p>The count stands as counted; the council changed what is funded, on the record:</p>\n<ul>\n",
+        "<h3>Nämndens ändringar</h3>\n<p>Räkningen står som den räknades; nämnden ändrade vad som beviljas, med beslut:</p>\n<ul>\n",
+    ));
     for a in &y.adjustments {
         let mut what = Vec::new();
         if !a.add.is_empty() {
-            what.push(format!("added {}", list(&a.add)));
+            what.push(format!("{} {}", l.t("added", "lade till"), list(&a.add)));
         }
         if !a.remove.is_empty() {
-            what.push(format!("removed {}", list(&a.remove)));
+            what.push(format!(
+                "{} {}",
+                l.t("removed", "tog bort"),
+                list(&a.remove)
+            ));
         }
         if let Some(raise) = a.raises_budget_by {
-            what.push(format!("raised the budget by {}", money(raise)));
+            what.push(format!(
+                "{} {}",
+                l.t("raised the budget by", "höjde budgeten med"),
+                money(raise)
+            ));
         }
         let _ = writeln!(
             out,

@@ -436,3 +436,64 @@ fn nine_groups_get_nine_colours() {
         "{swatches:?}"
     );
 }
+
+#[test]
+fn a_report_in_swedish_with_texts_in_other_languages_marked_by_direction() {
+    use medborgarbudget::process::Command;
+    use medborgarbudget::report::Language;
+    use medborgarbudget::text::{Lang, LocalText};
+    // The fixture year, with project 1's title also in Arabic and English.
+    let mut cycle = AnyCycle::from(medborgarbudget::process::Cycle::new(setup()));
+    for command in year_commands(approval_rules()) {
+        let command = match command {
+            Command::ProposeProject(mut p) if p.id == project_id(1) => {
+                p.title = LocalText::from("Utegym")
+                    .with(Lang::new("ar").unwrap(), "صالة رياضية")
+                    .unwrap()
+                    .with(Lang::english(), "Outdoor gym")
+                    .unwrap();
+                Command::ProposeProject(p)
+            }
+            other => other,
+        };
+        cycle.apply(command).unwrap();
+    }
+    let report = Report::cycle(&cycle).unwrap();
+    let english = report.clone().to_html();
+    assert!(english.contains("<html lang=\"en\">"));
+    assert!(english.contains("<span dir=\"auto\">Outdoor gym</span> <span class=\"other\" lang=\"sv\" dir=\"ltr\">Utegym</span>"));
+    let swedish = report.in_language(Language::Swedish).to_html();
+    assert!(swedish.contains("<html lang=\"sv\">"));
+    for heading in [
+        "Projekten på röstsedeln",
+        "Budgeten",
+        "Utvärdering",
+        "Totalt beviljat",
+        "Röstande",
+    ] {
+        assert!(
+            swedish.contains(heading),
+            "no {heading:?} in the Swedish report"
+        );
+    }
+    for english_only in [
+        "Projects on the ballot",
+        "The budget",
+        "Evaluation",
+        "Total funded",
+        "Voters",
+        "Spent",
+        "Greedy",
+    ] {
+        assert!(
+            !swedish.contains(english_only),
+            "{english_only:?} left in English: …{}…",
+            swedish.find(english_only).map_or("", |i| &swedish
+                [i.saturating_sub(120)..(i + 60).min(swedish.len())])
+        );
+    }
+    // The Arabic title is marked right to left; the Swedish one is shown first.
+    assert!(swedish.contains("<span dir=\"auto\">Utegym</span>"));
+    assert!(swedish.contains("<span class=\"other\" lang=\"ar\" dir=\"rtl\">صالة رياضية</span>"));
+    assert!("fr".parse::<Language>().is_err());
+}

@@ -548,14 +548,15 @@ fn find_programme(store: &dyn Store, id: Option<&str>) -> Result<ProgrammeId, Ba
 /// `report --election FILE.pb`: the file's ballots through a cycle's voting
 /// step (eligibility, window, ballot rules), counted by `rule`, reported as
 /// a counted year.
-pub fn report_election(file: &Path, rule: &Rule, out: &Path) -> Result<(), BadInput> {
+pub fn report_election(file: &Path, rule: &Rule, lang: &str, out: &Path) -> Result<(), BadInput> {
     let name = file.display();
     let pb = medborgarbudget::pabulib::read_file(file)
         .map_err(|e| BadInput(format!("{name}: {}", medborgarbudget::error_chain(&e))))?;
     let cycle = medborgarbudget::pabulib::cycle::replay_vote(&pb, rule)
         .map_err(|e| BadInput(format!("{name}: {}", medborgarbudget::error_chain(&e))))?;
     let report = Report::cycle(&medborgarbudget::process::AnyCycle::from(cycle))
-        .map_err(|e| BadInput(format!("{name}: {}", medborgarbudget::error_chain(&e))))?;
+        .map_err(|e| BadInput(format!("{name}: {}", medborgarbudget::error_chain(&e))))?
+        .in_language(lang.parse().map_err(bad)?);
     output::to_file(out, |w| w.write_all(report.to_html().as_bytes()))?;
     output::line(format_args!(
         "wrote {} ({name} counted by {rule})",
@@ -564,7 +565,12 @@ pub fn report_election(file: &Path, rule: &Rule, out: &Path) -> Result<(), BadIn
 }
 
 /// `report`.
-pub fn report(store: &StoreArg, programme: Option<&str>, out: &Path) -> Result<(), BadInput> {
+pub fn report(
+    store: &StoreArg,
+    programme: Option<&str>,
+    lang: &str,
+    out: &Path,
+) -> Result<(), BadInput> {
     let handle = open_existing(store)?;
     let id = find_programme(handle.as_ref(), programme)?;
     let stream = StreamId::programme(id);
@@ -573,7 +579,8 @@ pub fn report(store: &StoreArg, programme: Option<&str>, out: &Path) -> Result<(
     let loaded: &Programme = repo.load(id).map_err(bad)?;
     let report = Report::programme(loaded)
         .map_err(bad)?
-        .with_head(stream, verified);
+        .with_head(stream, verified)
+        .in_language(lang.parse().map_err(bad)?);
     output::to_file(out, |w| w.write_all(report.to_html().as_bytes()))?;
     output::line(format_args!(
         "wrote {} (programme {id}; head: event {}, {}{})",
