@@ -660,6 +660,11 @@ impl CycleError {
             CycleError::RegisterResidentTwice { resident } => CycleError::RegisterResidentTwice {
                 resident: f(resident),
             },
+            CycleError::PartNotAllowed { voter, part, why } => CycleError::PartNotAllowed {
+                voter: f(voter),
+                part,
+                why,
+            },
             CycleError::PaperBallot { index, source } => CycleError::PaperBallot {
                 index,
                 source: Box::new(source.rename_residents(f)),

@@ -188,8 +188,8 @@ fn header(out: &mut String, report: &Report) {
     };
     let _ = writeln!(
         out,
-        "<header>\n<p class=\"kicker\">Medborgarbudget · {} · {kind}</p>\n<h1>{} {}</h1>",
-        l.t("participatory budgeting", "medborgarbudget"),
+        "<header>\n<p class=\"kicker\">Medborgarbudget · {}{kind}</p>\n<h1>{} {}</h1>",
+        l.t("participatory budgeting · ", ""),
         escape(&report.area),
         escape(&years_text(report))
     );

@@ -823,3 +823,119 @@ fn paper_ballots_import_from_csv_on_postgresql() {
     let id = voting_programme(store, voter);
     import_paper(&folder("paper-pg"), &pg.env(), &pg.store(), &id.to_string());
 }
+
+/// The documented year of several budget parts, through the command line:
+/// parts, part voting and texts in two languages from JSON lines, paper
+/// ballots with `part` and `lives_in`, a ballot in a part its voter may not
+/// vote in refused naming the part and the voter as the file names them, and
+/// the count per part.
+#[test]
+fn a_year_of_several_parts_from_the_command_line() {
+    let dir = folder("parts");
+    let env: &[(&str, &str)] = &[];
+    let o = run(
+        dir.as_path(),
+        env,
+        &[
+            "programme",
+            "new",
+            "--setup",
+            officials_doc("parts-setup.json").to_str().unwrap(),
+        ],
+    );
+    assert!(o.status.success(), "{}", text(&o.stderr));
+    let out = text(&o.stdout);
+    let id = out
+        .strip_prefix("programme ")
+        .and_then(|rest| rest.split_whitespace().next())
+        .unwrap()
+        .to_owned();
+    let year = officials_doc("parts-2027.jsonl");
+    let o = run(
+        dir.as_path(),
+        env,
+        &["apply", "--programme", &id, year.to_str().unwrap()],
+    );
+    assert!(o.status.success(), "{}", text(&o.stdout));
+    assert!(
+        text(&o.stdout).contains("54 accepted, 0 refused"),
+        "{}",
+        text(&o.stdout)
+    );
+
+    let ballots = officials_doc("parts-ballots.csv");
+    let import = |extra: &[&str]| {
+        let mut args = vec![
+            "ballots",
+            "import",
+            "--programme",
+            &id,
+            "--year",
+            "2027",
+            "--entered-by",
+            "Anna Berg",
+            "--entered-at",
+            "2027-04-10T12:00:00Z",
+        ];
+        args.extend_from_slice(extra);
+        args.push(ballots.to_str().unwrap());
+        run(dir.as_path(), env, &args)
+    };
+    // The last row: a resident of Hjällbo in Hammarkullen's part.
+    let o = import(&[]);
+    exits_1_saying(&o, "");
+    let out = text(&o.stdout);
+    assert!(
+        out.contains("parts-ballots.csv:26: refused")
+            && out.contains("voter 00000000-0000-0000-0000-000000000001 may not vote in budget part hammarkullen"),
+        "{out}"
+    );
+    let refused = dir.as_path().join("refused.csv");
+    let o = import(&["--skip-invalid", "--refused", refused.to_str().unwrap()]);
+    assert!(o.status.success(), "{}", text(&o.stdout));
+    assert!(
+        text(&o.stdout).contains("24 of 25 paper ballots stored"),
+        "{}",
+        text(&o.stdout)
+    );
+
+    // Close the vote: each part counted alone (greedy; at least two votes).
+    let close = dir.as_path().join("close.jsonl");
+    std::fs::write(
+        &close,
+        r#"{"cycle": {"year": 2027, "command": {"close_voting": {"at": "2027-04-16T00:00:00Z"}}}}
+"#,
+    )
+    .unwrap();
+    let o = run(
+        dir.as_path(),
+        env,
+        &["apply", "--programme", &id, close.to_str().unwrap()],
+    );
+    assert!(o.status.success(), "{}", text(&o.stdout));
+    let o = run(
+        dir.as_path(),
+        env,
+        &["status", "--at", "2027-04-17T00:00:00Z"],
+    );
+    let out = text(&o.stdout);
+    assert!(out.contains("Implementation"), "{out}");
+    let o = run(dir.as_path(), env, &["audit", "verify"]);
+    assert!(o.status.success(), "{}", text(&o.stdout));
+    let report = dir.as_path().join("report.html");
+    let o = run(
+        dir.as_path(),
+        env,
+        &["report", "--lang", "sv", "--out", report.to_str().unwrap()],
+    );
+    assert!(o.status.success(), "{}", text(&o.stderr));
+    let html = std::fs::read_to_string(&report).unwrap();
+    assert!(
+        html.contains("<h3>Budgetdelar</h3>") && html.contains("Hammarkullen"),
+        "parts in the report"
+    );
+    assert!(
+        html.contains("lang=\"ar\" dir=\"rtl\""),
+        "Arabic titles marked right to left"
+    );
+}
