@@ -1663,10 +1663,15 @@ fn rules_table(out: &mut String, l: Language, y: &YearPart) {
             l.t("Funded after the council", "Beviljat efter nämndens beslut")
         );
     } else {
-        let _ = write!(out, "<th>Funded ({})</th>", escape(&y.rule));
+        let _ = write!(
+            out,
+            "<th>{} ({})</th>",
+            l.t("Funded", "Beviljat"),
+            escape(&y.rule)
+        );
     }
     for run in &others {
-        let _ = write!(out, "<th>{}</th>", escape(run.label));
+        let _ = write!(out, "<th>{}</th>", escape(rule_label(l, run.label)));
     }
     out.push_str("</tr></thead>\n<tbody>\n");
     let mark = |yes: bool| {

@@ -484,6 +484,8 @@ fn a_report_in_swedish_with_texts_in_other_languages_marked_by_direction() {
         "Voters",
         "Spent",
         "Greedy",
+        "Funded (",
+        "Equal shares",
     ] {
         assert!(
             !swedish.contains(english_only),
