@@ -664,7 +664,12 @@ impl BallotRules {
         }
         if kind == BallotKind::Knapsack {
             let total = Money::sum(budget.currency(), costs)?;
-            let limit = self.raw.max_total_cost.unwrap_or(budget);
+            // The limit, and never more than the budget the ballot is for (a
+            // part's, in a cycle of several).
+            let limit = match self.raw.max_total_cost {
+                Some(l) if l.checked_cmp(&budget)?.is_lt() => l,
+                _ => budget,
+            };
             if total.checked_cmp(&limit)?.is_gt() {
                 return Err(BallotError::OverCostLimit { total, limit });
             }
@@ -792,6 +797,12 @@ pub struct Ballot {
     /// one budget.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub part: Option<PartId>,
+    /// The voter's home (the district or one of its sub-areas), recorded only
+    /// in a cycle of several parts whose rules let residents vote in their own
+    /// parts: it decides which parts are the voter's own, and one voter cannot
+    /// claim two homes. Nothing finer than a neighbourhood is kept.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub home: Option<crate::ids::AreaId>,
 }
 
 impl Ballot {

@@ -146,20 +146,19 @@ impl BudgetPart {
     }
 }
 
-/// The part money added to a cycle of `parts` goes to: the part it names,
-/// or, if it names none, the one part for the whole district (money carried
-/// over from a year of one budget, say). `None` if it names none and there is
-/// not exactly one such part.
+/// The part money added to a cycle of `parts` goes to: the part it names if
+/// the cycle has it; otherwise (money carried over from a year of one
+/// budget, or from a part this year does not have) the one part for the
+/// whole district, or the first part if there is not exactly one such. `None`
+/// only for a cycle of one budget, where all money is the one budget.
 pub fn destination<'a>(parts: &'a [BudgetPart], named: Option<&'a PartId>) -> Option<&'a PartId> {
-    match named {
-        Some(id) => Some(id),
-        None => {
-            let mut whole = parts.iter().filter(|p| p.area.is_none());
-            match (whole.next(), whole.next()) {
-                (Some(only), None) => Some(&only.id),
-                _ => None,
-            }
-        }
+    if let Some(p) = named.and_then(|id| parts.iter().find(|p| &p.id == id)) {
+        return Some(&p.id);
+    }
+    let mut whole = parts.iter().filter(|p| p.area.is_none());
+    match (whole.next(), whole.next()) {
+        (Some(only), None) => Some(&only.id),
+        _ => parts.first().map(|p| &p.id),
     }
 }
 

@@ -8,16 +8,16 @@ use serde::Serialize;
 use super::Step;
 use super::error::{CycleError, GateError, TransitionError};
 use super::records::{
-    Adjustment, Allocation, CycleSetup, ExclusionGroup, FundingDecision, Lesson, OutreachActivity,
-    PartOutcome, Participation, RulesVersion, SetAside, SetAsideReason, VoterRegister,
-    VotingWindow,
+    Adjustment, Allocation, CycleSetup, ExclusionGroup, FundingDecision, FundingSource, Lesson,
+    OutreachActivity, PartOutcome, Participation, RulesVersion, SetAside, SetAsideReason,
+    VoterRegister, VotingWindow,
 };
 use super::stage::{AcceptsFunds, Decided, FollowUp, Framed, Framework, Implementation, Stage};
 use crate::area::{Area, Eligibility, Resident};
 use crate::ballot::{Ballot, BallotKind, BallotRules, Choices};
 use crate::criteria::CriteriaSet;
 use crate::idea::{Idea, IdeaStatus};
-use crate::ids::{BallotId, CycleId, IdeaId, ProjectId, ResidentId};
+use crate::ids::{AreaId, BallotId, CycleId, IdeaId, ProjectId, ResidentId};
 use crate::money::{Currency, Money};
 use crate::part::{BudgetPart, PartId};
 use crate::project::Project;
@@ -32,6 +32,8 @@ pub(crate) struct BallotBox {
     by_voter: HashMap<(ResidentId, Option<PartId>), usize>,
     /// The parts each voter has a ballot in (cycles of several parts only).
     parts_by_voter: HashMap<ResidentId, Vec<PartId>>,
+    /// Each voter's home, as their ballots record it (own-part voting only).
+    homes: HashMap<ResidentId, AreaId>,
     pub(crate) ids: HashSet<BallotId>,
 }
 
@@ -58,6 +60,11 @@ impl BallotBox {
         self.by_voter.get(&(voter, part.cloned())).copied()
     }
 
+    /// The home `voter`'s ballots record, if any.
+    pub(crate) fn home_of(&self, voter: ResidentId) -> Option<AreaId> {
+        self.homes.get(&voter).copied()
+    }
+
     /// The parts `voter` has a ballot in.
     pub(crate) fn parts_of(&self, voter: ResidentId) -> &[PartId] {
         self.parts_by_voter.get(&voter).map_or(&[], Vec::as_slice)
@@ -67,6 +74,9 @@ impl BallotBox {
     pub(crate) fn put(&mut self, ballot: Ballot, replace: Option<usize>) {
         let voter = ballot.voter();
         self.ids.insert(ballot.id());
+        if let Some(home) = ballot.home {
+            self.homes.insert(voter, home);
+        }
         match replace.and_then(|i| self.ballots.get_mut(i)) {
             Some(slot) => {
                 self.ids.remove(&slot.id());
@@ -470,6 +480,17 @@ impl<S: Stage> Cycle<S> {
         self.core.projects.iter().find(|p| p.id() == id)
     }
 
+    /// What `projects` cost together, at their estimates (a project without
+    /// one counts nothing).
+    pub(crate) fn cost_of(&self, projects: &[ProjectId]) -> Result<Money, CycleError> {
+        Ok(Money::sum(
+            self.currency(),
+            projects
+                .iter()
+                .filter_map(|&p| self.project(p).and_then(Project::cost)),
+        )?)
+    }
+
     /// The ballots counted (step 5 on), in order of casting; a replaced ballot
     /// takes the place of the one it replaces.
     pub fn ballots(&self) -> &[Ballot] {
@@ -494,19 +515,18 @@ impl<S: AcceptsFunds> Cycle<S> {
     /// decision without a body or reference.
     pub fn add_funds(&mut self, allocation: Allocation) -> Result<(), CycleError> {
         self.core.check_allocation(&allocation)?;
-        if let Some(parts) = self.stage.fixed_parts() {
-            let known = if parts.is_empty() {
-                allocation.part.is_none()
-            } else {
-                crate::part::destination(parts, allocation.part.as_ref())
-                    .is_some_and(|id| parts.iter().any(|p| &p.id == id))
-            };
-            if !known {
-                return Err(CycleError::NoSuchPart {
-                    what: "an addition of money",
-                    part: allocation.part.clone(),
-                });
-            }
+        // Council money names a part the cycle has, or none; carry-over goes
+        // where `destination` sends it.
+        if let (Some(parts), FundingSource::Council, Some(part)) = (
+            self.stage.fixed_parts(),
+            allocation.source,
+            &allocation.part,
+        ) && !parts.iter().any(|p| &p.id == part)
+        {
+            return Err(CycleError::NoSuchPart {
+                what: "an addition of money",
+                part: allocation.part.clone(),
+            });
         }
         self.core
             .additions_total()?
@@ -731,7 +751,6 @@ impl<S: Framed> Cycle<S> {
         if self.parts().is_empty() {
             return self.count_part(tally, ties, None);
         }
-        let currency = self.currency();
         let mut whole: Option<Count> = None;
         let mut scores: HashMap<ProjectId, u64> = HashMap::new();
         for part in self.parts() {
@@ -747,13 +766,7 @@ impl<S: Framed> Cycle<S> {
             let outcome = PartOutcome {
                 part: part.id.clone(),
                 funded: count.funded.clone(),
-                total_cost: Money::sum(
-                    currency,
-                    count
-                        .funded
-                        .iter()
-                        .filter_map(|&p| self.project(p).and_then(Project::cost)),
-                )?,
+                total_cost: self.cost_of(&count.funded)?,
                 budget: self.part_budget(Some(&part.id))?,
                 ballots_counted: self
                     .ballots()

@@ -40,17 +40,7 @@ pub enum GateError {
         /// The allocation.
         allocation: Money,
     },
-    /// Step 1: money added (or carried over) to a cycle of several parts
-    /// without naming its part.
-    #[error(
-        "an addition of {amount} names no budget part; in a cycle of several parts each names one"
-    )]
-    AdditionWithoutPart {
-        /// The amount.
-        amount: Money,
-    },
-    /// Step 1: money for a part the cycle does not have (a part carried over
-    /// from last year that this year lacks, say).
+    /// Step 1: council money for a part the cycle does not have.
     #[error("money was added to budget part {part}, which this cycle does not have")]
     UnknownPart {
         /// The part.
@@ -62,6 +52,18 @@ pub enum GateError {
     ProjectWithoutPart {
         /// The project.
         project: ProjectId,
+    },
+    /// Step 4: a budget part with fewer projects than a ballot must choose.
+    #[error(
+        "budget part {part} has {on_shortlist} projects on the shortlist; ballots must choose at least {min_projects}"
+    )]
+    PartTooShortForRules {
+        /// The part.
+        part: PartId,
+        /// Projects a ballot must choose.
+        min_projects: u32,
+        /// The part's projects on the shortlist.
+        on_shortlist: usize,
     },
     /// Step 4: a budget part without a project on the shortlist.
     #[error("budget part {part} has no project on the shortlist")]

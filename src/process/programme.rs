@@ -436,6 +436,13 @@ pub struct OngoingDelivery {
     pub planned_completion: NaiveDate,
     /// The cost estimate now (the shortlist's, or the last revision's).
     pub estimate: Money,
+    /// What the year held back for it when it ended (its estimate then):
+    /// once it is finished, what of this it did not spend carries over like
+    /// any unspent money.
+    pub committed: Money,
+    /// The budget part it belongs to, in a cycle of several.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub part: Option<PartId>,
     /// Milestones, the cycle's and the programme's.
     pub milestones: Vec<Milestone>,
     /// Latest progress.
@@ -956,11 +963,21 @@ impl Programme {
                     .find(|d| d.year == year && d.project == project)
                     .ok_or(ProgrammeError::NoDelivery { year, project })?;
                 delivery.update(update.clone())?;
-                Ok(vec![ProgrammeEvent::Delivery {
+                let mut out = vec![ProgrammeEvent::Delivery {
                     year,
                     project,
                     update,
-                }])
+                }];
+                // Finished: what the year held back and it did not spend
+                // carries over, as unspent money does when a year ends.
+                if let Some(spent) = delivery.spent() {
+                    let left = delivery.committed.checked_sub(spent)?;
+                    let part = delivery.part.clone();
+                    if left.is_positive() {
+                        out.extend(self.carry(year, left, part)?);
+                    }
+                }
+                Ok(out)
             }
             ProgrammeCommand::Conclude { at } => {
                 let report = self.credibility(at)?;
@@ -968,6 +985,44 @@ impl Programme {
                 Ok(vec![ProgrammeEvent::Concluded(report)])
             }
         }
+    }
+
+    /// Money `from_year` leaves unspent after its end (a handed-over project
+    /// finished for less than was held back): credited to the newest year
+    /// that still takes money, or kept for the next year to start.
+    fn carry(
+        &mut self,
+        from_year: i32,
+        amount: Money,
+        part: Option<PartId>,
+    ) -> Result<Vec<ProgrammeEvent>, ProgrammeError> {
+        let Some(allocation) = self.carry_allocation(from_year, amount, part.clone()) else {
+            return Ok(Vec::new());
+        };
+        let mut out = Vec::new();
+        let mut credited_to = None;
+        if let Some(newest) = self.cycles.last_mut()
+            && newest.step() <= Step::Shortlisting
+            && newest.year() > from_year
+        {
+            let y = newest.year();
+            let events = newest
+                .apply(Command::AddFunds(allocation))
+                .map_err(cycle_err(y))?;
+            out.extend(
+                events
+                    .into_iter()
+                    .map(|event| ProgrammeEvent::Cycle { year: y, event }),
+            );
+            credited_to = Some(y);
+        }
+        self.carry.push(CarryOver {
+            from_year,
+            amount,
+            credited_to,
+            part,
+        });
+        Ok(out)
     }
 
     fn carry_allocation(
@@ -1100,6 +1155,8 @@ impl Programme {
                     handed_over: hand_over.clone(),
                     planned_completion: hand_over.planned_completion,
                     estimate,
+                    committed: estimate,
+                    part: p.proposal().part.clone(),
                     milestones: d.milestones.clone(),
                     progress: d.progress,
                     co_creators: d.co_creators.clone(),
@@ -1137,14 +1194,6 @@ impl Programme {
             // (in step 1, its parts are checked at its gate).
             if let Some(next) = self.cycles.get_mut(i + 1)
                 && next.step() <= Step::Shortlisting
-                && next.framework().is_none_or(|f| {
-                    if f.parts.is_empty() {
-                        part.is_none()
-                    } else {
-                        crate::part::destination(&f.parts, part.as_ref())
-                            .is_some_and(|id| f.parts.iter().any(|p| &p.id == id))
-                    }
-                })
             {
                 let y = next.year();
                 let events = next

@@ -308,7 +308,19 @@ fn deliveries_are_checked_like_the_cycle_checks_them() {
     )
     .unwrap();
     assert!(r.p.deliveries()[0].is_finished());
+    // What the year held back (500 000) and the project did not spend
+    // carries over, waiting for the next year to start.
+    let released = r.p.carry_over().last().unwrap();
+    assert_eq!(
+        (released.from_year, released.amount, released.credited_to),
+        (FIRST, sek(470_000), None)
+    );
     assert_eq!(Programme::replay(r.events.clone()).unwrap(), r.p);
+    r.start(FIRST + 1).unwrap();
+    let AnyCycle::Criteria(next) = r.p.cycle(FIRST + 1).unwrap() else {
+        panic!("step 1")
+    };
+    assert!(next.additions().iter().any(|a| a.amount == sek(470_000)));
 }
 
 #[test]

@@ -10,7 +10,7 @@ use medborgarbudget::followup::CycleMetrics;
 use medborgarbudget::ids::{AreaId, BallotId, CycleId, ProgrammeId, ResidentId};
 use medborgarbudget::part::{BudgetPart, PartId, PartVoting};
 use medborgarbudget::process::{
-    AnyCycle, Command, Cycle, CycleError, CycleSetup, Evaluation, FundingSource, GateError,
+    AnyCycle, Command, Cycle, CycleError, CycleSetup, Evaluation, Event, FundingSource, GateError,
     Programme, ProgrammeCommand, ProgrammeSetup, Step, VotingWindow,
 };
 use medborgarbudget::project::Feasibility;
@@ -651,4 +651,137 @@ fn carry_over_is_kept_per_part_over_three_years() {
         report.clone(),
     ));
     assert_eq!(Programme::replay(events).unwrap(), p);
+}
+
+#[test]
+fn one_voter_cannot_claim_two_homes_and_replay_checks_the_recorded_home() {
+    let mut cycle = voting(rules(PartVoting::Own, "greedy"));
+    let events = cycle
+        .apply(ballot_in(1, living_in(NORTH, 7), "north", &[4]))
+        .unwrap();
+    // The same voter, now said to live in the south, in the south's part.
+    let error = cycle
+        .apply(ballot_in(2, living_in(SOUTH, 7), "south", &[6]))
+        .unwrap_err();
+    assert!(
+        error
+            .to_string()
+            .contains("earlier ballots give another home"),
+        "{error}"
+    );
+    // The ballot records the home (a sub-area), and replay judges by it: a
+    // ballot recorded in another neighbourhood's part is refused.
+    let Event::BallotCast(recorded) = &events[0] else {
+        panic!("{events:?}")
+    };
+    assert_eq!(recorded.home, Some(AreaId::from_u128(NORTH)));
+    let mut forged = recorded.clone();
+    forged.id = BallotId::from_u128(99);
+    forged.voter = ResidentId::from_u128(8);
+    forged.part = Some(id("south"));
+    forged.choices = Choices::Approval(vec![project_id(6)]);
+    let error = cycle.apply_event(Event::BallotCast(forged)).unwrap_err();
+    assert!(
+        matches!(error, CycleError::PartNotAllowed { .. }),
+        "{error:?}"
+    );
+    // With any part open to anyone, no home is kept.
+    let mut any = voting(rules(PartVoting::Any, "greedy"));
+    let events = any
+        .apply(ballot_in(1, living_in(NORTH, 7), "south", &[6]))
+        .unwrap();
+    assert!(matches!(&events[0], Event::BallotCast(b) if b.home.is_none()));
+}
+
+#[test]
+fn a_part_is_a_ballot_of_its_own_for_the_rules() {
+    // A knapsack limit above a part's money does not let a ballot spend more
+    // than the part has.
+    let knapsack = BallotRules::builder(BallotKind::Knapsack)
+        .max_total_cost(sek(1_200_000))
+        .part_voting(PartVoting::Own)
+        .build()
+        .unwrap();
+    let mut cycle = voting(knapsack);
+    let error = cycle
+        .apply(ballot_in(1, living_in(NORTH, 7), "north", &[4, 5]))
+        .unwrap_err();
+    assert!(
+        error
+            .to_string()
+            .contains("over the limit of 200000.00 SEK"),
+        "{error}"
+    );
+    // A part with fewer projects than a ballot must choose keeps step 4 shut.
+    let two = BallotRules::builder(BallotKind::Approval)
+        .min_projects(2)
+        .build()
+        .unwrap();
+    let mut cycle = AnyCycle::from(Cycle::new(cycle_setup(2026)));
+    let commands = to_voting(2026, two);
+    for c in &commands[..commands.len() - 1] {
+        cycle.apply(c.clone()).unwrap();
+    }
+    let unmet = cycle.unmet(yday(2026, 59));
+    assert!(
+        unmet.iter().any(|g| matches!(g, GateError::PartTooShortForRules { part, on_shortlist: 1, .. } if part == &id("east"))),
+        "{unmet:?}"
+    );
+}
+
+#[test]
+fn carried_money_never_leaves_a_year_stuck_in_step_one() {
+    let carry = |part: Option<&str>| {
+        Command::AddFunds(medborgarbudget::process::Allocation {
+            part: part.map(id),
+            source: FundingSource::CarryOver { from_year: 2025 },
+            ..allocation(50_000)
+        })
+    };
+    // Money from last year's "city" part reaches a year of one budget.
+    let mut single = AnyCycle::from(Cycle::new(cycle_setup(2026)));
+    single.apply(carry(Some("city"))).unwrap();
+    single
+        .apply(Command::SetBudget(allocation(1_000_000)))
+        .unwrap();
+    assert!(
+        single
+            .unmet(yday(2026, 1))
+            .iter()
+            .all(|g| !matches!(g, GateError::UnknownPart { .. }))
+    );
+    assert_eq!(single.budget().unwrap(), sek(1_050_000));
+    // Money naming no part reaches a year of neighbourhood parts only: it
+    // goes to the first part.
+    let mut local = AnyCycle::from(Cycle::new(cycle_setup(2026)));
+    local.apply(carry(None)).unwrap();
+    local.apply(carry(Some("gone"))).unwrap();
+    local
+        .apply(Command::SetBudget(allocation(600_000)))
+        .unwrap();
+    local
+        .apply(Command::SetParts {
+            parts: parts().into_iter().skip(1).collect(),
+        })
+        .unwrap();
+    let unmet = local.unmet(yday(2026, 1));
+    assert!(
+        unmet.iter().all(|g| !matches!(
+            g,
+            GateError::UnknownPart { .. } | GateError::PartsDoNotAddUp { .. }
+        )),
+        "{unmet:?}"
+    );
+    // Council money naming a part the year lacks is a typo: the gate says so.
+    local
+        .apply(Command::AddFunds(medborgarbudget::process::Allocation {
+            part: Some(id("west")),
+            ..allocation(1_000)
+        }))
+        .unwrap();
+    assert!(
+        local
+            .unmet(yday(2026, 1))
+            .contains(&GateError::UnknownPart { part: id("west") })
+    );
 }

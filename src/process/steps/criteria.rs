@@ -7,7 +7,7 @@ use crate::area::Eligibility;
 use crate::ballot::BallotRules;
 use crate::criteria::CriteriaSet;
 use crate::money::Money;
-use crate::part::{BudgetPart, PartId};
+use crate::part::BudgetPart;
 use crate::process::Step;
 use crate::process::cycle::{BallotBox, Core, Cycle, gate, require_text};
 use crate::process::error::{CycleError, GateError, TransitionError};
@@ -205,20 +205,13 @@ impl Cycle<Criteria> {
                 });
             }
         }
+        // Money the council adds names a part the cycle has (a typo is not
+        // sent elsewhere); carry-over goes where `destination` sends it.
         for a in &self.core.additions {
-            let known = |id: &PartId| stage.parts.iter().any(|p| &p.id == id);
-            if stage.parts.is_empty() {
-                if let Some(part) = &a.part {
-                    unmet.push(GateError::UnknownPart { part: part.clone() });
-                }
-                continue;
-            }
-            match crate::part::destination(&stage.parts, a.part.as_ref()) {
-                None => unmet.push(GateError::AdditionWithoutPart { amount: a.amount }),
-                Some(part) if !known(part) => {
-                    unmet.push(GateError::UnknownPart { part: part.clone() });
-                }
-                Some(_) => {}
+            if let (FundingSource::Council, Some(part)) = (a.source, &a.part)
+                && !stage.parts.iter().any(|p| &p.id == part)
+            {
+                unmet.push(GateError::UnknownPart { part: part.clone() });
             }
         }
         unmet

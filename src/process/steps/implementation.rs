@@ -123,12 +123,7 @@ impl Cycle<Implementation> {
                 reason: group.reason.clone(),
             });
         }
-        let total_cost = Money::sum(
-            self.currency(),
-            funded
-                .iter()
-                .filter_map(|&p| self.project(p).and_then(Project::cost)),
-        )?;
+        let total_cost = self.cost_of(&funded)?;
         let budget = self.budget()?.checked_add(raise)?;
         if total_cost.minor() > budget.minor() {
             return Err(CycleError::AdjustedOverBudget { total_cost, budget });
@@ -144,14 +139,17 @@ impl Cycle<Implementation> {
                 });
             }
         } else {
-            let to = crate::part::destination(parts, adjustment.part.as_ref())
-                .filter(|id| parts.iter().any(|p| &p.id == *id))
-                .ok_or_else(|| CycleError::NoSuchPart {
+            if let Some(named) = &adjustment.part
+                && !parts.iter().any(|p| &p.id == named)
+            {
+                return Err(CycleError::NoSuchPart {
                     what: "an adjustment",
                     part: adjustment.part.clone(),
-                })?;
+                });
+            }
+            let to = crate::part::destination(parts, adjustment.part.as_ref());
             for (part, money) in self.core.part_money(parts)? {
-                let budget = if &part.id == to {
+                let budget = if Some(&part.id) == to {
                     money.checked_add(raise)?
                 } else {
                     money

@@ -9,6 +9,7 @@ use crate::criteria::Score;
 use crate::idea::{Idea, IdeaStatus};
 use crate::ids::{IdeaId, ProjectId};
 use crate::money::Money;
+use crate::part::PartId;
 use crate::process::Step;
 use crate::process::cycle::{Cycle, gate, reject_idea, require_text};
 use crate::process::error::{CycleError, GateError, TransitionError};
@@ -298,18 +299,33 @@ impl Cycle<Shortlisting> {
             unmet.push(GateError::NoBudget);
             return unmet;
         };
-        if let Err(e) = self.ballots_possible(budget) {
+        if self.parts().is_empty()
+            && let Err(e) = self.ballots_possible(budget, None)
+        {
             unmet.push(e);
         }
+        // Several parts: each part's ballot must be one the rules allow.
         for part in self.parts() {
-            if !self
+            let on_part = self
                 .core
                 .shortlist()
-                .any(|p| p.proposal().part.as_ref() == Some(&part.id))
-            {
+                .filter(|p| p.proposal().part.as_ref() == Some(&part.id))
+                .count();
+            if on_part == 0 {
                 unmet.push(GateError::PartWithoutProjects {
                     part: part.id.clone(),
                 });
+            } else if on_part < min_projects as usize {
+                unmet.push(GateError::PartTooShortForRules {
+                    part: part.id.clone(),
+                    min_projects,
+                    on_shortlist: on_part,
+                });
+            }
+            if let Ok(money) = self.part_budget(Some(&part.id))
+                && let Err(e) = self.ballots_possible(money, Some(&part.id))
+            {
+                unmet.push(e);
             }
         }
         for p in self.core.shortlist() {
@@ -364,15 +380,23 @@ impl Cycle<Shortlisting> {
     /// Necessary conditions for a valid knapsack ballot to exist: the cheapest
     /// allowed choice fits the cost limit, and the required share of the budget
     /// is within the limit and reachable with the shortlist.
-    pub(crate) fn ballots_possible(&self, budget: Money) -> Result<(), GateError> {
+    pub(crate) fn ballots_possible(
+        &self,
+        budget: Money,
+        part: Option<&PartId>,
+    ) -> Result<(), GateError> {
         let rules = self.rules();
         if rules.kind() != BallotKind::Knapsack {
             return Ok(());
         }
-        let limit = rules.max_total_cost().unwrap_or(budget);
+        let limit = match rules.max_total_cost() {
+            Some(l) if l.minor() < budget.minor() => l,
+            _ => budget,
+        };
         let mut costs: Vec<i64> = self
             .core
             .shortlist()
+            .filter(|p| part.is_none() || p.proposal().part.as_ref() == part)
             .filter_map(|p| p.cost().map(|c| c.minor()))
             .collect();
         costs.sort_unstable();

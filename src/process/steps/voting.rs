@@ -9,7 +9,7 @@ use crate::area::Resident;
 use crate::ballot::{
     Ballot, BallotSubmission, Channel, EligibilityCheck, PaperBatch, SecondBallot,
 };
-use crate::ids::{BallotId, ProjectId, ResidentId};
+use crate::ids::{AreaId, BallotId, ProjectId, ResidentId};
 use crate::money::Money;
 use crate::part::{PartId, PartVoting};
 use crate::process::Step;
@@ -22,7 +22,7 @@ use crate::tally::{Rule, Tally};
 use serde::Serialize;
 
 /// Ballots of a paper batch already checked, by voter and part.
-pub(crate) type Pending = HashMap<(ResidentId, Option<PartId>), BallotId>;
+pub(crate) type Pending = HashMap<(ResidentId, Option<PartId>), (BallotId, Option<AreaId>)>;
 
 /// Step 5, Röstning: residents vote.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -43,7 +43,11 @@ impl Cycle<Voting> {
     /// choices, the time and the verdict under the cycle's eligibility rules —
     /// not the voter's record.
     pub fn ballot_record(&self, ballot: &BallotSubmission, channel: Channel) -> Ballot {
+        // The home decides a voter's own parts: kept only where it does.
+        let home = (!self.parts().is_empty() && self.rules().part_voting() != PartVoting::Any)
+            .then(|| ballot.voter.residence().area);
         Ballot {
+            home,
             part: ballot.part.clone(),
             id: ballot.id,
             voter: ballot.voter.id(),
@@ -113,8 +117,8 @@ impl Cycle<Voting> {
         }
         let part = ballot.part.as_ref();
         self.check_part("a ballot", part)?;
-        if let (Some(resident), Some(part)) = (record, part) {
-            self.check_part_voting(resident, part, pending)?;
+        if let Some(part) = part {
+            self.check_part_voting(ballot.voter, ballot.home, part, pending)?;
         }
         let budget = self.part_budget(part)?;
         // A ballot chooses among its part's projects only.
@@ -135,7 +139,7 @@ impl Cycle<Voting> {
             .map(|i| (i, self.core.ballots.ballots[i].id()));
         let earlier = pending
             .get(&(voter, part.cloned()))
-            .copied()
+            .map(|(b, _)| *b)
             .or(existing.map(|(_, b)| b));
         match (earlier, self.rules().second_ballot()) {
             (Some(existing), SecondBallot::Refuse) => {
@@ -145,16 +149,38 @@ impl Cycle<Voting> {
         }
     }
 
-    /// Whether `resident` may vote in `part` under the ballot rules' part
-    /// voting, given the parts they have voted in (`pending`: the same paper
-    /// batch).
+    /// Whether `voter`, registered in `home`, may vote in `part` under the
+    /// ballot rules' part voting, given the parts they have voted in and the
+    /// home their earlier ballots give (`pending`: the same paper batch).
     fn check_part_voting(
         &self,
-        resident: &Resident,
+        voter: ResidentId,
+        home: Option<AreaId>,
         part: &PartId,
         pending: &Pending,
     ) -> Result<(), CycleError> {
-        let home = resident.residence().area;
+        let refuse = |why| {
+            Err(CycleError::PartNotAllowed {
+                voter,
+                part: part.clone(),
+                why,
+            })
+        };
+        if self.rules().part_voting() == PartVoting::Any {
+            return Ok(());
+        }
+        let Some(home) = home else {
+            return refuse("the ballot records no home, which the rules' own parts need");
+        };
+        let earlier = self.core.ballots.home_of(voter).or_else(|| {
+            pending
+                .iter()
+                .filter(|((v, _), _)| *v == voter)
+                .find_map(|(_, (_, h))| *h)
+        });
+        if earlier.is_some_and(|h| h != home) {
+            return refuse("the voter's earlier ballots give another home");
+        }
         let area = self.area();
         let own = |id: &PartId| {
             self.parts()
@@ -165,20 +191,12 @@ impl Cycle<Voting> {
         if own(part) {
             return Ok(());
         }
-        let refuse = |why| {
-            Err(CycleError::PartNotAllowed {
-                voter: resident.id(),
-                part: part.clone(),
-                why,
-            })
-        };
         match self.rules().part_voting() {
             PartVoting::Any => Ok(()),
             PartVoting::Own => {
                 refuse("the ballot rules let residents vote in their own parts only")
             }
             PartVoting::OwnPlus { others } => {
-                let voter = resident.id();
                 let mut elsewhere: Vec<&PartId> = self
                     .core
                     .ballots
@@ -281,7 +299,10 @@ impl Cycle<Voting> {
             let record = self.ballot_record(ballot, channel.clone());
             self.check_ballot(&record, Some(&ballot.voter), &pending, &pending_ids)
                 .map_err(in_batch)?;
-            pending.insert((record.voter, record.part.clone()), record.id);
+            pending.insert(
+                (record.voter, record.part.clone()),
+                (record.id, record.home),
+            );
             pending_ids.insert(record.id);
             records.push(record);
         }
@@ -335,12 +356,7 @@ impl Cycle<Voting> {
         } else {
             self.election()?.profile().support()?
         };
-        let total_cost = Money::sum(
-            self.currency(),
-            funded
-                .iter()
-                .filter_map(|&p| self.project(p).and_then(Project::cost)),
-        )?;
+        let total_cost = self.cost_of(&funded)?;
         Ok(FundingDecision {
             rule: outcome.rule,
             tie_breaking: outcome.tie_breaking,
