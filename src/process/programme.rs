@@ -974,7 +974,9 @@ impl Programme {
                     let left = delivery.committed.checked_sub(spent)?;
                     let part = delivery.part.clone();
                     if left.is_positive() {
-                        out.extend(self.carry(year, left, part)?);
+                        // To the newest year, if it still takes money.
+                        let newest = self.cycles.len().saturating_sub(1);
+                        out.extend(self.carry(year, left, part, newest)?);
                     }
                 }
                 Ok(out)
@@ -987,21 +989,23 @@ impl Programme {
         }
     }
 
-    /// Money `from_year` leaves unspent after its end (a handed-over project
-    /// finished for less than was held back): credited to the newest year
-    /// that still takes money, or kept for the next year to start.
+    /// Money `from_year` leaves unspent, carried over (if the programme
+    /// lets money carry over): credited to the cycle at index `to` if it
+    /// still takes money and is a later year, or kept for the next year to
+    /// start.
     fn carry(
         &mut self,
         from_year: i32,
         amount: Money,
         part: Option<PartId>,
+        to: usize,
     ) -> Result<Vec<ProgrammeEvent>, ProgrammeError> {
         let Some(allocation) = self.carry_allocation(from_year, amount, part.clone()) else {
             return Ok(Vec::new());
         };
         let mut out = Vec::new();
         let mut credited_to = None;
-        if let Some(newest) = self.cycles.last_mut()
+        if let Some(newest) = self.cycles.get_mut(to)
             && newest.step() <= Step::Shortlisting
             && newest.year() > from_year
         {
@@ -1182,36 +1186,10 @@ impl Programme {
                 }
             }
         }
-        for (part, unspent) in unspent {
-            let Some(allocation) = self
-                .carry_allocation(year, unspent, part.clone())
-                .filter(|_| unspent.is_positive())
-            else {
-                continue;
-            };
-            let mut credited_to = None;
-            // Next year takes it while it still takes money, and has the part
-            // (in step 1, its parts are checked at its gate).
-            if let Some(next) = self.cycles.get_mut(i + 1)
-                && next.step() <= Step::Shortlisting
-            {
-                let y = next.year();
-                let events = next
-                    .apply(Command::AddFunds(allocation))
-                    .map_err(cycle_err(y))?;
-                out.extend(
-                    events
-                        .into_iter()
-                        .map(|event| ProgrammeEvent::Cycle { year: y, event }),
-                );
-                credited_to = Some(y);
-            }
-            self.carry.push(CarryOver {
-                from_year: year,
-                amount: unspent,
-                credited_to,
-                part,
-            });
+        // Each part's unspent money goes to the next year while it still
+        // takes money.
+        for (part, unspent) in unspent.into_iter().filter(|(_, m)| m.is_positive()) {
+            out.extend(self.carry(year, unspent, part, i + 1)?);
         }
         Ok(out)
     }
