@@ -829,16 +829,15 @@ fn paper_ballots_import_from_csv_on_postgresql() {
 /// ballots with `part` and `lives_in`, a ballot in a part its voter may not
 /// vote in refused naming the part and the voter as the file names them, and
 /// the count per part.
-#[test]
-fn a_year_of_several_parts_from_the_command_line() {
-    let dir = folder("parts");
-    let env: &[(&str, &str)] = &[];
+fn year_of_parts(dir: &Path, env: &[(&str, &str)], store: &str) {
     let o = run(
-        dir.as_path(),
+        dir,
         env,
         &[
             "programme",
             "new",
+            "--store",
+            store,
             "--setup",
             officials_doc("parts-setup.json").to_str().unwrap(),
         ],
@@ -852,9 +851,16 @@ fn a_year_of_several_parts_from_the_command_line() {
         .to_owned();
     let year = officials_doc("parts-2027.jsonl");
     let o = run(
-        dir.as_path(),
+        dir,
         env,
-        &["apply", "--programme", &id, year.to_str().unwrap()],
+        &[
+            "apply",
+            "--store",
+            store,
+            "--programme",
+            &id,
+            year.to_str().unwrap(),
+        ],
     );
     assert!(o.status.success(), "{}", text(&o.stdout));
     assert!(
@@ -868,6 +874,8 @@ fn a_year_of_several_parts_from_the_command_line() {
         let mut args = vec![
             "ballots",
             "import",
+            "--store",
+            store,
             "--programme",
             &id,
             "--year",
@@ -879,7 +887,7 @@ fn a_year_of_several_parts_from_the_command_line() {
         ];
         args.extend_from_slice(extra);
         args.push(ballots.to_str().unwrap());
-        run(dir.as_path(), env, &args)
+        run(dir, env, &args)
     };
     // The last row: a resident of Hjällbo in Hammarkullen's part.
     let o = import(&[]);
@@ -890,7 +898,7 @@ fn a_year_of_several_parts_from_the_command_line() {
             && out.contains("voter 00000000-0000-0000-0000-000000000001 may not vote in budget part hammarkullen"),
         "{out}"
     );
-    let refused = dir.as_path().join("refused.csv");
+    let refused = dir.join("refused.csv");
     let o = import(&["--skip-invalid", "--refused", refused.to_str().unwrap()]);
     assert!(o.status.success(), "{}", text(&o.stdout));
     assert!(
@@ -900,7 +908,7 @@ fn a_year_of_several_parts_from_the_command_line() {
     );
 
     // Close the vote: each part counted alone (greedy; at least two votes).
-    let close = dir.as_path().join("close.jsonl");
+    let close = dir.join("close.jsonl");
     std::fs::write(
         &close,
         r#"{"cycle": {"year": 2027, "command": {"close_voting": {"at": "2027-04-16T00:00:00Z"}}}}
@@ -908,25 +916,40 @@ fn a_year_of_several_parts_from_the_command_line() {
     )
     .unwrap();
     let o = run(
-        dir.as_path(),
+        dir,
         env,
-        &["apply", "--programme", &id, close.to_str().unwrap()],
+        &[
+            "apply",
+            "--store",
+            store,
+            "--programme",
+            &id,
+            close.to_str().unwrap(),
+        ],
     );
     assert!(o.status.success(), "{}", text(&o.stdout));
     let o = run(
-        dir.as_path(),
+        dir,
         env,
-        &["status", "--at", "2027-04-17T00:00:00Z"],
+        &["status", "--store", store, "--at", "2027-04-17T00:00:00Z"],
     );
     let out = text(&o.stdout);
     assert!(out.contains("Implementation"), "{out}");
-    let o = run(dir.as_path(), env, &["audit", "verify"]);
+    let o = run(dir, env, &["audit", "verify", "--store", store]);
     assert!(o.status.success(), "{}", text(&o.stdout));
-    let report = dir.as_path().join("report.html");
+    let report = dir.join("report.html");
     let o = run(
-        dir.as_path(),
+        dir,
         env,
-        &["report", "--lang", "sv", "--out", report.to_str().unwrap()],
+        &[
+            "report",
+            "--store",
+            store,
+            "--lang",
+            "sv",
+            "--out",
+            report.to_str().unwrap(),
+        ],
     );
     assert!(o.status.success(), "{}", text(&o.stderr));
     let html = std::fs::read_to_string(&report).unwrap();
@@ -938,4 +961,18 @@ fn a_year_of_several_parts_from_the_command_line() {
         html.contains("lang=\"ar\" dir=\"rtl\""),
         "Arabic titles marked right to left"
     );
+}
+
+#[test]
+fn a_year_of_several_parts_from_the_command_line() {
+    year_of_parts(&folder("parts"), &[], "sqlite:medborgarbudget.db");
+}
+
+#[test]
+#[cfg(feature = "postgres")]
+fn a_year_of_several_parts_from_the_command_line_on_postgresql() {
+    let Some(pg) = Pg::new("parts") else {
+        return;
+    };
+    year_of_parts(&folder("parts-pg"), &pg.env(), &pg.store());
 }
