@@ -21,8 +21,34 @@ use crate::project::Project;
 use crate::tally::{Rule, Tally};
 use serde::Serialize;
 
-/// Ballots of a paper batch already checked, by voter and part.
-pub(crate) type Pending = HashMap<(ResidentId, Option<PartId>), (BallotId, Option<AreaId>)>;
+/// The ballots of a paper batch checked so far, indexed as the cycle's
+/// ballot box indexes its own: by id, by voter and part, and each voter's home
+/// and parts. Lookups are by key, so checking a batch stays linear in its
+/// size.
+#[derive(Debug, Default)]
+pub(crate) struct Pending {
+    ids: HashSet<BallotId>,
+    by_voter: HashMap<(ResidentId, Option<PartId>), BallotId>,
+    homes: HashMap<ResidentId, AreaId>,
+    parts: HashMap<ResidentId, Vec<PartId>>,
+}
+
+impl Pending {
+    fn add(&mut self, ballot: &Ballot) {
+        self.ids.insert(ballot.id);
+        self.by_voter
+            .insert((ballot.voter, ballot.part.clone()), ballot.id);
+        if let Some(home) = ballot.home {
+            self.homes.insert(ballot.voter, home);
+        }
+        if let Some(part) = &ballot.part {
+            self.parts
+                .entry(ballot.voter)
+                .or_default()
+                .push(part.clone());
+        }
+    }
+}
 
 /// Step 5, Röstning: residents vote.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -69,10 +95,9 @@ impl Cycle<Voting> {
         ballot: &Ballot,
         record: Option<&Resident>,
         pending: &Pending,
-        pending_ids: &HashSet<BallotId>,
     ) -> Result<Option<usize>, CycleError> {
         let id = ballot.id;
-        if self.core.ballots.ids.contains(&id) || pending_ids.contains(&id) {
+        if self.core.ballots.ids.contains(&id) || pending.ids.contains(&id) {
             return Err(CycleError::DuplicateId {
                 kind: "ballot",
                 id: id.to_string(),
@@ -138,8 +163,9 @@ impl Cycle<Voting> {
             .position_of(voter, part)
             .map(|i| (i, self.core.ballots.ballots[i].id()));
         let earlier = pending
+            .by_voter
             .get(&(voter, part.cloned()))
-            .map(|(b, _)| *b)
+            .copied()
             .or(existing.map(|(_, b)| b));
         match (earlier, self.rules().second_ballot()) {
             (Some(existing), SecondBallot::Refuse) => {
@@ -172,12 +198,11 @@ impl Cycle<Voting> {
         let Some(home) = home else {
             return refuse("the ballot records no home, which the rules' own parts need");
         };
-        let earlier = self.core.ballots.home_of(voter).or_else(|| {
-            pending
-                .iter()
-                .filter(|((v, _), _)| *v == voter)
-                .find_map(|(_, (_, h))| *h)
-        });
+        let earlier = self
+            .core
+            .ballots
+            .home_of(voter)
+            .or_else(|| pending.homes.get(&voter).copied());
         if earlier.is_some_and(|h| h != home) {
             return refuse("the voter's earlier ballots give another home");
         }
@@ -202,12 +227,7 @@ impl Cycle<Voting> {
                     .ballots
                     .parts_of(voter)
                     .iter()
-                    .chain(
-                        pending
-                            .keys()
-                            .filter(|(v, _)| *v == voter)
-                            .filter_map(|(_, p)| p.as_ref()),
-                    )
+                    .chain(pending.parts.get(&voter).into_iter().flatten())
                     .filter(|p| !own(p) && *p != part)
                     .collect();
                 elsewhere.sort_unstable();
@@ -228,13 +248,8 @@ impl Cycle<Voting> {
     /// The error `cast_ballot` would return.
     pub fn check_cast(&self, ballot: &BallotSubmission) -> Result<(), CycleError> {
         let record = self.ballot_record(ballot, Channel::Digital);
-        self.check_ballot(
-            &record,
-            Some(&ballot.voter),
-            &HashMap::new(),
-            &HashSet::new(),
-        )
-        .map(drop)
+        self.check_ballot(&record, Some(&ballot.voter), &Pending::default())
+            .map(drop)
     }
 
     /// Counts a digital ballot from an eligible resident, cast within the window
@@ -247,12 +262,7 @@ impl Cycle<Voting> {
     /// reused ballot id, or a refused second ballot. Nothing changes.
     pub fn cast_ballot(&mut self, ballot: BallotSubmission) -> Result<(), CycleError> {
         let record = self.ballot_record(&ballot, Channel::Digital);
-        let slot = self.check_ballot(
-            &record,
-            Some(&ballot.voter),
-            &HashMap::new(),
-            &HashSet::new(),
-        )?;
+        let slot = self.check_ballot(&record, Some(&ballot.voter), &Pending::default())?;
         self.core.ballots.put(record, slot);
         Ok(())
     }
@@ -265,7 +275,7 @@ impl Cycle<Voting> {
     /// # Errors
     /// What `cast_ballot` refuses, or [`CycleError::EligibilityRulesDiffer`].
     pub fn record_ballot(&mut self, ballot: Ballot) -> Result<(), CycleError> {
-        let slot = self.check_ballot(&ballot, None, &HashMap::new(), &HashSet::new())?;
+        let slot = self.check_ballot(&ballot, None, &Pending::default())?;
         self.core.ballots.put(ballot, slot);
         Ok(())
     }
@@ -288,8 +298,7 @@ impl Cycle<Voting> {
             entered_by: batch.entered_by.clone(),
             entered_at: batch.entered_at,
         };
-        let mut pending = HashMap::new();
-        let mut pending_ids = HashSet::new();
+        let mut pending = Pending::default();
         let mut records = Vec::with_capacity(batch.ballots.len());
         for (index, ballot) in batch.ballots.iter().enumerate() {
             let in_batch = |e| CycleError::PaperBallot {
@@ -297,13 +306,9 @@ impl Cycle<Voting> {
                 source: Box::new(e),
             };
             let record = self.ballot_record(ballot, channel.clone());
-            self.check_ballot(&record, Some(&ballot.voter), &pending, &pending_ids)
+            self.check_ballot(&record, Some(&ballot.voter), &pending)
                 .map_err(in_batch)?;
-            pending.insert(
-                (record.voter, record.part.clone()),
-                (record.id, record.home),
-            );
-            pending_ids.insert(record.id);
+            pending.add(&record);
             records.push(record);
         }
         Ok(records)
