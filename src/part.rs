@@ -162,6 +162,23 @@ pub fn destination<'a>(parts: &'a [BudgetPart], named: Option<&'a PartId>) -> Op
     }
 }
 
+/// The part council money names that a cycle of `parts` does not have (a
+/// typo, refused rather than sent elsewhere), if any. Carried-over money and
+/// money naming no part go where [`destination`] sends them.
+pub(crate) fn missing_part<'a>(
+    parts: &[BudgetPart],
+    money: &'a crate::process::Allocation,
+) -> Option<&'a PartId> {
+    match (money.source, &money.part) {
+        (crate::process::FundingSource::Council, Some(part))
+            if !parts.iter().any(|p| &p.id == part) =>
+        {
+            Some(part)
+        }
+        _ => None,
+    }
+}
+
 /// In which parts a resident may cast a ballot (fixed with the ballot rules
 /// in step 1).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]

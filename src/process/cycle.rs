@@ -8,9 +8,9 @@ use serde::Serialize;
 use super::Step;
 use super::error::{CycleError, GateError, TransitionError};
 use super::records::{
-    Adjustment, Allocation, CycleSetup, ExclusionGroup, FundingDecision, FundingSource, Lesson,
-    OutreachActivity, PartOutcome, Participation, RulesVersion, SetAside, SetAsideReason,
-    VoterRegister, VotingWindow,
+    Adjustment, Allocation, CycleSetup, ExclusionGroup, FundingDecision, Lesson, OutreachActivity,
+    PartOutcome, Participation, RulesVersion, SetAside, SetAsideReason, VoterRegister,
+    VotingWindow,
 };
 use super::stage::{AcceptsFunds, Decided, FollowUp, Framed, Framework, Implementation, Stage};
 use crate::area::{Area, Eligibility, Resident};
@@ -517,11 +517,8 @@ impl<S: AcceptsFunds> Cycle<S> {
         self.core.check_allocation(&allocation)?;
         // Council money names a part the cycle has, or none; carry-over goes
         // where `destination` sends it.
-        if let (Some(parts), FundingSource::Council, Some(part)) = (
-            self.stage.fixed_parts(),
-            allocation.source,
-            &allocation.part,
-        ) && !parts.iter().any(|p| &p.id == part)
+        if let Some(parts) = self.stage.fixed_parts()
+            && crate::part::missing_part(parts, &allocation).is_some()
         {
             return Err(CycleError::NoSuchPart {
                 what: "an addition of money",

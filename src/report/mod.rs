@@ -251,10 +251,11 @@ impl Language {
 
     /// A resident's text in this language, or in Swedish.
     pub(crate) fn text(self, text: &LocalText) -> &str {
-        text.get(
-            &crate::text::Lang::new(self.tag()).unwrap_or_else(|_| crate::text::Lang::swedish()),
-        )
-        .unwrap_or(text.swedish())
+        let lang = match self {
+            Language::Swedish => crate::text::Lang::swedish(),
+            Language::English => crate::text::Lang::english(),
+        };
+        text.in_or_swedish(&lang)
     }
 }
 

@@ -208,9 +208,7 @@ impl Cycle<Criteria> {
         // Money the council adds names a part the cycle has (a typo is not
         // sent elsewhere); carry-over goes where `destination` sends it.
         for a in &self.core.additions {
-            if let (FundingSource::Council, Some(part)) = (a.source, &a.part)
-                && !stage.parts.iter().any(|p| &p.id == part)
-            {
+            if let Some(part) = crate::part::missing_part(&stage.parts, a) {
                 unmet.push(GateError::UnknownPart { part: part.clone() });
             }
         }
