@@ -1575,66 +1575,66 @@ fn needed_list(out: &mut String, l: Language, y: &YearPart) {
 /// have been funded.
 fn needed_words(l: Language, needed: Needed, currency: Currency) -> String {
     let amount = |v: u64| money(Money::new(i64::try_from(v).unwrap_or(i64::MAX), currency));
-    if l == Language::Swedish {
-        let cost = match needed.max_cost {
-            Measure::Exact(v) => Some(format!("om det kostat {} eller mindre", amount(v))),
-            Measure::Threshold(v) => Some(format!("om det kostat omkring {}", amount(v))),
-            _ => None,
-        };
-        let voters = match needed.extra_voters {
-            Measure::Exact(1) => Some("om en invånare till röstat på det".to_owned()),
-            Measure::Exact(k) => Some(format!(
-                "om {} invånare till röstat på det",
-                int(i128::from(k))
-            )),
-            Measure::Threshold(k) => Some(format!(
-                "om omkring {} invånare till röstat på det",
-                int(i128::from(k))
-            )),
-            _ => None,
-        };
-        return match (cost, voters) {
-            (Some(c), Some(v)) => format!("Det hade beviljats {c}, eller {v}."),
-            (Some(c), None) => {
-                format!("Det hade beviljats {c}; fler röster ensamt hade inte räckt.")
-            }
-            (None, Some(v)) => {
-                format!("Det hade beviljats {v}; en lägre kostnad ensam hade inte räckt.")
-            }
-            (None, None) => "Ingen lägre kostnad och inget antal extra röster hade gett det \
-                             pengar med den här metoden."
-                .to_owned(),
-        };
-    }
+    let fill = |template: &str, value: String| template.replacen("{}", &value, 1);
     let cost = match needed.max_cost {
-        Measure::Exact(v) => Some(format!("had it cost {} or less", amount(v))),
-        Measure::Threshold(v) => Some(format!("had it cost about {}", amount(v))),
+        Measure::Exact(v) => Some(fill(
+            l.t("had it cost {} or less", "om det kostat {} eller mindre"),
+            amount(v),
+        )),
+        Measure::Threshold(v) => Some(fill(
+            l.t("had it cost about {}", "om det kostat omkring {}"),
+            amount(v),
+        )),
         _ => None,
     };
     let voters = match needed.extra_voters {
-        Measure::Exact(1) => Some("had one more resident voted for it".to_owned()),
-        Measure::Exact(k) => Some(format!(
-            "had {} more residents voted for it",
-            int(i128::from(k))
+        Measure::Exact(1) => Some(
+            l.t(
+                "had one more resident voted for it",
+                "om en invånare till röstat på det",
+            )
+            .to_owned(),
+        ),
+        Measure::Exact(k) => Some(fill(
+            l.t(
+                "had {} more residents voted for it",
+                "om {} invånare till röstat på det",
+            ),
+            int(i128::from(k)),
         )),
-        Measure::Threshold(k) => Some(format!(
-            "had about {} more residents voted for it",
-            int(i128::from(k))
+        Measure::Threshold(k) => Some(fill(
+            l.t(
+                "had about {} more residents voted for it",
+                "om omkring {} invånare till röstat på det",
+            ),
+            int(i128::from(k)),
         )),
         _ => None,
     };
+    let funded = l.t("It would have been funded", "Det hade beviljats");
     match (cost, voters) {
-        (Some(c), Some(v)) => format!("It would have been funded {c}, or {v}."),
-        (Some(c), None) => {
-            format!("It would have been funded {c}; more votes alone would not have been enough.")
-        }
-        (None, Some(v)) => {
-            format!("It would have been funded {v}; a lower cost alone would not have been enough.")
-        }
-        (None, None) => {
-            "No lower cost and no number of extra votes would have funded it under this rule."
-                .to_owned()
-        }
+        (Some(c), Some(v)) => format!("{funded} {c}, {} {v}.", l.t("or", "eller")),
+        (Some(c), None) => format!(
+            "{funded} {c}; {}",
+            l.t(
+                "more votes alone would not have been enough.",
+                "fler röster ensamt hade inte räckt."
+            )
+        ),
+        (None, Some(v)) => format!(
+            "{funded} {v}; {}",
+            l.t(
+                "a lower cost alone would not have been enough.",
+                "en lägre kostnad ensam hade inte räckt."
+            )
+        ),
+        (None, None) => l
+            .t(
+                "No lower cost and no number of extra votes would have funded it under this rule.",
+                "Ingen lägre kostnad och inget antal extra röster hade gett det pengar med den \
+                 här metoden.",
+            )
+            .to_owned(),
     }
 }
 
