@@ -849,19 +849,21 @@ fn year_of_parts(dir: &Path, env: &[(&str, &str)], store: &str) {
         .and_then(|rest| rest.split_whitespace().next())
         .unwrap()
         .to_owned();
-    let year = officials_doc("parts-2027.jsonl");
-    let o = run(
-        dir,
-        env,
-        &[
-            "apply",
-            "--store",
-            store,
-            "--programme",
-            &id,
-            year.to_str().unwrap(),
-        ],
-    );
+    let apply = |file: &Path| {
+        run(
+            dir,
+            env,
+            &[
+                "apply",
+                "--store",
+                store,
+                "--programme",
+                &id,
+                file.to_str().unwrap(),
+            ],
+        )
+    };
+    let o = apply(&officials_doc("parts-2027.jsonl"));
     assert!(o.status.success(), "{}", text(&o.stdout));
     assert!(
         text(&o.stdout).contains("54 accepted, 0 refused"),
@@ -915,18 +917,7 @@ fn year_of_parts(dir: &Path, env: &[(&str, &str)], store: &str) {
 "#,
     )
     .unwrap();
-    let o = run(
-        dir,
-        env,
-        &[
-            "apply",
-            "--store",
-            store,
-            "--programme",
-            &id,
-            close.to_str().unwrap(),
-        ],
-    );
+    let o = apply(&close);
     assert!(o.status.success(), "{}", text(&o.stdout));
     let o = run(
         dir,

@@ -380,14 +380,14 @@ fn parts_are_checked_in_step_one_and_four() {
         ),
         "{unmet:?}"
     );
-    // Money added without a part goes to the one city-wide part; money for a
-    // part the cycle lacks keeps the gate shut.
-    let mut cycle = voting(rules(PartVoting::Own, "greedy"));
+    // A part's money is its own amount; council money for a part the cycle
+    // lacks keeps the gate shut (money naming no part goes to the city-wide
+    // part: `carried_money_never_leaves_a_year_stuck_in_step_one`).
+    let cycle = voting(rules(PartVoting::Own, "greedy"));
     let AnyCycle::Voting(v) = &cycle else {
         panic!()
     };
     assert_eq!(v.part_budget(Some(&id("city"))).unwrap(), sek(600_000));
-    let _ = &mut cycle;
 
     let mut step1 = AnyCycle::from(Cycle::new(cycle_setup(2026)));
     for c in to_voting(2026, rules(PartVoting::Own, "greedy"))
