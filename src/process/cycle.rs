@@ -129,9 +129,6 @@ pub(crate) struct Count {
     pub(crate) set_aside: Vec<SetAside>,
     /// Each part's outcome, in a cycle of several parts.
     pub(crate) parts: Vec<PartOutcome>,
-    /// Whether `outcome.scores` holds every project of the shortlist (a
-    /// cycle of several parts) rather than the last count's candidates.
-    pub(crate) whole_scores: bool,
 }
 
 /// One year's cycle in stage `S`.
@@ -794,7 +791,6 @@ impl<S: Framed> Cycle<S> {
             .shortlist()
             .map(|p| scores.get(&p.id()).copied().unwrap_or(0))
             .collect();
-        whole.whole_scores = true;
         Ok(whole)
     }
 
@@ -849,7 +845,6 @@ impl<S: Framed> Cycle<S> {
                         funded,
                         set_aside,
                         parts: Vec::new(),
-                        whole_scores: false,
                     });
                 }
             }

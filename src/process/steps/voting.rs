@@ -352,11 +352,11 @@ impl Cycle<Voting> {
             funded,
             set_aside,
             parts,
-            whole_scores,
         } = self.count_by(tally, &counting.tie_breaking)?;
         // Scores are each project's support on the whole ballots (of its
         // part).
-        let scores = if whole_scores || set_aside.is_empty() {
+        // (A cycle of several parts has them from each part's election.)
+        let scores = if !parts.is_empty() || set_aside.is_empty() {
             outcome.scores
         } else {
             self.election()?.profile().support()?
