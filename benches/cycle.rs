@@ -1,5 +1,7 @@
 //! Speed of the process: casting ballots, counting them, replaying a cycle's
-//! events and loading a snapshot, for a district vote of 10 000 ballots.
+//! events and loading a snapshot, for a district vote of 10 000 ballots; and
+//! counting a district of four budget parts together by equal shares with
+//! add1 (10 000 voters, 20 000 ballots).
 //!
 //! Run with `cargo bench --bench cycle`.
 
@@ -13,13 +15,14 @@ use medborgarbudget::criteria::{CriteriaSet, Score};
 use medborgarbudget::idea::IdeaSubmission;
 use medborgarbudget::ids::{AreaId, BallotId, CycleId, IdeaId, ProjectId, ResidentId};
 use medborgarbudget::money::{Currency, Money};
+use medborgarbudget::part::{BudgetPart, PartCounting, PartId};
 use medborgarbudget::process::stage::Voting;
 use medborgarbudget::process::{
     Allocation, AnyCycle, Command, CouncilDecision, Cycle, CycleSetup, Event, FundingSource,
     OutreachActivity, OutreachChannel, Snapshot, Step, VotingWindow,
 };
 use medborgarbudget::project::{Feasibility, ProjectProposal};
-use medborgarbudget::tally::Greedy;
+use medborgarbudget::tally::{Greedy, MesAdd1, Rule, TieBreaking};
 
 const PROJECTS: u128 = 20;
 const BALLOTS: u128 = 10_000;
@@ -138,6 +141,11 @@ fn to_voting() -> Result<Vec<Command>, Box<dyn std::error::Error>> {
 /// Runs `commands` on a new cycle: the cycle and its event log.
 fn run(commands: impl IntoIterator<Item = Command>) -> (AnyCycle, Vec<Event>) {
     let area = Area::new(AreaId::from_u128(1), "Bench", 50_000).unwrap_or_else(|e| panic!("{e}"));
+    run_in(area, commands)
+}
+
+/// [`run`] in `area`.
+fn run_in(area: Area, commands: impl IntoIterator<Item = Command>) -> (AnyCycle, Vec<Event>) {
     let setup = CycleSetup {
         id: CycleId::from_u128(1),
         programme: None,
@@ -187,6 +195,101 @@ fn voted() -> Cycle<Voting> {
     c
 }
 
+/// The neighbourhoods of the parts district: north, south, east.
+const HOMES: [u128; 3] = [11, 12, 13];
+
+fn parts_area() -> Area {
+    let mut area =
+        Area::new(AreaId::from_u128(1), "Bench", 50_000).unwrap_or_else(|e| panic!("{e}"));
+    for (k, home) in HOMES.into_iter().enumerate() {
+        area = area
+            .with_sub_area(AreaId::from_u128(home), format!("Area {k}"), 10_000)
+            .unwrap_or_else(|e| panic!("{e}"));
+    }
+    area
+}
+
+fn part(k: u128) -> PartId {
+    PartId::new(["city", "north", "south", "east"][k as usize % 4])
+        .unwrap_or_else(|e| panic!("{e}"))
+}
+
+/// The year of [`to_voting`] with four parts (the city's 2 000 000 and
+/// 1 000 000 for each neighbourhood; project `n` in part `n mod 4`),
+/// counted together by `mes-add1`.
+fn to_voting_in_parts() -> Result<Vec<Command>, Box<dyn std::error::Error>> {
+    let mut out = Vec::new();
+    for command in to_voting()? {
+        match command {
+            Command::SetBudget(a) => {
+                out.push(Command::SetBudget(a));
+                let mut parts = vec![BudgetPart::whole(part(0), "City", sek(2_000_000))];
+                for (k, home) in HOMES.into_iter().enumerate() {
+                    parts.push(BudgetPart::of_sub_area(
+                        part(k as u128 + 1),
+                        format!("Area {k}"),
+                        AreaId::from_u128(home),
+                        sek(1_000_000),
+                    ));
+                }
+                out.push(Command::SetParts { parts });
+            }
+            Command::SetBallotRules(_) => out.push(Command::SetBallotRules(
+                BallotRules::builder(BallotKind::Approval)
+                    .max_projects(5)
+                    .part_counting(PartCounting::Together)
+                    .counting(medborgarbudget::ballot::Counting {
+                        rule: Rule::MesAdd1,
+                        tie_breaking: TieBreaking::by_project_id(),
+                    })
+                    .build()?,
+            )),
+            Command::ProposeProject(mut p) => {
+                p.part = Some(part(p.id.as_uuid().as_u128()));
+                out.push(Command::ProposeProject(p));
+            }
+            other => out.push(other),
+        }
+    }
+    Ok(out)
+}
+
+/// 10 000 voters, half of them in the north, a third in the south and the
+/// rest in the east (turnout differs), each casting a ballot for the city's
+/// projects and one for their neighbourhood's.
+fn ballots_in_parts() -> Vec<BallotSubmission> {
+    let mut out = Vec::new();
+    for n in 0..BALLOTS {
+        let k = match n % 20 {
+            0..10 => 1,
+            10..17 => 2,
+            _ => 3,
+        };
+        let voter = Resident::new(
+            ResidentId::from_u128(10_000 + n),
+            NaiveDate::from_ymd_opt(1980, 5, 5).unwrap_or_default(),
+            AreaId::from_u128(HOMES[k as usize - 1]),
+            NaiveDate::from_ymd_opt(2010, 1, 1).unwrap_or_default(),
+        );
+        for (slot, p) in [0, k].into_iter().enumerate() {
+            let choose = 1 + (n * 7 + slot as u128) % 3;
+            let choices = (0..choose)
+                .map(|j| ProjectId::from_u128(p + 4 * ((n * 13 + j * 3) % 5)))
+                .collect::<std::collections::BTreeSet<_>>()
+                .into_iter()
+                .collect();
+            out.push(BallotSubmission {
+                part: Some(part(p)),
+                id: BallotId::from_u128(2 * n + slot as u128),
+                voter: voter.clone(),
+                cast_at: t(21),
+                choices: Choices::Approval(choices),
+            });
+        }
+    }
+    out
+}
+
 fn bench(c: &mut Criterion) {
     let mut g = c.benchmark_group("cycle");
     g.throughput(Throughput::Elements(BALLOTS as u64));
@@ -214,6 +317,26 @@ fn bench(c: &mut Criterion) {
             BatchSize::LargeInput,
         );
     });
+    let commands = to_voting_in_parts().unwrap_or_else(|e| panic!("{e}"));
+    let mut in_parts: Cycle<Voting> =
+        Cycle::try_from(run_in(parts_area(), commands).0).unwrap_or_else(|e| panic!("{e}"));
+    for b in ballots_in_parts() {
+        in_parts.cast_ballot(b).unwrap_or_else(|e| panic!("{e}"));
+    }
+    g.bench_function(
+        "close voting (mes-add1, 4 parts together) over 10k voters",
+        |b| {
+            b.iter_batched(
+                || in_parts.clone(),
+                |cycle| {
+                    cycle
+                        .close_voting(t(31), &MesAdd1::default())
+                        .unwrap_or_else(|e| panic!("{e}"))
+                },
+                BatchSize::LargeInput,
+            );
+        },
+    );
     // The whole year's log: to voting, 10 000 ballots, the count.
     let commands = to_voting()
         .unwrap_or_else(|e| panic!("{e}"))

@@ -34,7 +34,7 @@ use serde::{Deserialize, Serialize};
 use crate::area::{EligibilityVersion, Resident};
 use crate::ids::{BallotId, ProjectId, ResidentId};
 use crate::money::Money;
-use crate::part::{PartId, PartVoting};
+use crate::part::{PartCounting, PartId, PartVoting};
 use crate::tally::{Rule, TieBreaking};
 
 /// The kind of ballot.
@@ -147,6 +147,14 @@ pub enum RulesError {
         /// Points per voter.
         per_voter: u32,
     },
+    /// Parts counted together by a rule that is not equal shares.
+    #[error(
+        "ballot rules: counting budget parts together needs an equal-shares rule (mes, mes-add1, …), not {rule}"
+    )]
+    TogetherNeedsEqualShares {
+        /// The rule given.
+        rule: Rule,
+    },
     /// A minimum number of votes of zero (leave it out for none).
     #[error("ballot rules: a minimum number of votes must be at least 1")]
     ZeroMinimumVotes,
@@ -201,6 +209,8 @@ struct RawRules {
     minimum_votes: Option<u32>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     part_voting: Option<PartVoting>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    part_counting: Option<PartCounting>,
 }
 
 impl TryFrom<RawRules> for BallotRules {
@@ -247,6 +257,19 @@ impl RawRules {
         }
         if self.minimum_votes == Some(0) {
             return Err(RulesError::ZeroMinimumVotes);
+        }
+        if self.part_counting == Some(PartCounting::Together) {
+            if self.counting.rule.equal_shares().is_none() {
+                return Err(RulesError::TogetherNeedsEqualShares {
+                    rule: self.counting.rule.clone(),
+                });
+            }
+            if kind == BallotKind::Ranked {
+                return Err(RulesError::NotForKind {
+                    setting: "counting parts together",
+                    kind,
+                });
+            }
         }
         if let Some(limit) = self.max_total_cost.filter(|l| !l.is_positive()) {
             return Err(RulesError::CostLimitNotPositive { limit });
@@ -342,6 +365,13 @@ impl BallotRulesBuilder {
     /// ballot in (default: any).
     pub fn part_voting(mut self, voting: PartVoting) -> Self {
         self.raw.part_voting = Some(voting);
+        self
+    }
+
+    /// In a cycle of several budget parts, how the parts are counted
+    /// (default: each alone, [`PartCounting::Separately`]).
+    pub fn part_counting(mut self, counting: PartCounting) -> Self {
+        self.raw.part_counting = Some(counting);
         self
     }
 
@@ -522,6 +552,7 @@ impl BallotRules {
                 counting: Counting::default(),
                 minimum_votes: None,
                 part_voting: None,
+                part_counting: None,
             },
             points_cap: None,
             use_all_points: false,
@@ -590,6 +621,11 @@ impl BallotRules {
     /// ballot in.
     pub fn part_voting(&self) -> PartVoting {
         self.raw.part_voting.unwrap_or_default()
+    }
+
+    /// In a cycle of several budget parts, how the parts are counted.
+    pub fn part_counting(&self) -> PartCounting {
+        self.raw.part_counting.unwrap_or_default()
     }
 
     /// The least number of ballots that must choose a project for it to be

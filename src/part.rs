@@ -179,6 +179,37 @@ pub(crate) fn missing_part<'a>(
     }
 }
 
+/// How a cycle of several budget parts is counted (fixed with the ballot
+/// rules in step 1).
+///
+/// * `Separately` (the default): each part alone, by the cycle's rule, within
+///   its own money; what a part leaves is carried over to the same part.
+/// * `Together`: one count of equal shares over every part's projects and all
+///   the parts' money, each voter starting with their share of the money of
+///   every part that is theirs — a part's money divided equally among the
+///   voters whose own part it is (the residents of its sub-area; everyone,
+///   for a part of the whole district). This is the single city-wide
+///   election equalshares.net describes for city districts, with its
+///   correction for turnout: a district where few vote keeps its share of the
+///   money, and its voters may still spend it on other parts' projects (and
+///   others' voters on theirs), so a part may receive more or less than its
+///   amount. The counting rule must be an equal-shares rule, the ballots
+///   approval, knapsack or cumulative (a voter's ballots in several parts are
+///   one ballot over all their projects; rankings of different parts do not
+///   join into one), and what the count leaves is carried over as one sum.
+///   Every ballot records the voter's home, which decides their parts.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+#[non_exhaustive]
+pub enum PartCounting {
+    /// Each part alone, within its own money.
+    #[default]
+    Separately,
+    /// One count of equal shares, each voter starting with their parts'
+    /// money divided among those parts' voters.
+    Together,
+}
+
 /// In which parts a resident may cast a ballot (fixed with the ballot rules
 /// in step 1).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]

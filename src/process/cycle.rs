@@ -19,9 +19,15 @@ use crate::criteria::CriteriaSet;
 use crate::idea::{Idea, IdeaStatus};
 use crate::ids::{AreaId, BallotId, CycleId, IdeaId, ProjectId, ResidentId};
 use crate::money::{Currency, Money};
-use crate::part::{BudgetPart, PartId};
+use crate::part::{BudgetPart, PartCounting, PartId};
 use crate::project::Project;
-use crate::tally::{Candidate, Election, Outcome, Profile, ProfileKind, Tally, TieBreaking};
+use crate::tally::endowed::Class;
+use crate::tally::{
+    Candidate, Election, EqualShares, Outcome, Profile, ProfileKind, Tally, TieBreaking,
+};
+use num_bigint::BigInt;
+use num_rational::BigRational;
+use num_traits::Zero;
 
 /// The ballots of a cycle, with an index by voter and by id (rebuilt, never
 /// stored).
@@ -644,6 +650,29 @@ impl<S: Framed> Cycle<S> {
         all: bool,
     ) -> Result<Election, CycleError> {
         let in_part = |p: Option<&PartId>| all || p == part;
+        let ballots = self
+            .ballots()
+            .iter()
+            .filter(|b| in_part(b.part.as_ref()))
+            .map(|b| vec![b.choices()]);
+        let budget = if all {
+            self.budget()?
+        } else {
+            self.part_budget(part)?
+        };
+        self.election_with(in_part, left_out, ballots, budget)
+    }
+
+    /// The election of the shortlisted projects `in_part` takes, without
+    /// `left_out`, within `budget`: one ballot per entry of `ballots`, each
+    /// joining the choices it lists (a voter's ballots in several parts).
+    fn election_with<'b>(
+        &self,
+        in_part: impl Fn(Option<&PartId>) -> bool,
+        left_out: &[ProjectId],
+        ballots: impl IntoIterator<Item = Vec<&'b Choices>>,
+        budget: Money,
+    ) -> Result<Election, CycleError> {
         let shortlist: Vec<&Project> = self
             .core
             .shortlist()
@@ -662,16 +691,20 @@ impl<S: Framed> Cycle<S> {
                 .ok_or(CycleError::UnknownProject { project: p.id() })?;
             candidates.push(Candidate::new(p.id().to_string(), to_units(cost)?));
         }
+        let index: HashMap<ProjectId, u32> = shortlist
+            .iter()
+            .enumerate()
+            .filter_map(|(i, p)| Some((p.id(), u32::try_from(i).ok()?)))
+            .collect();
         // A ballot's project: its index among the candidates, or none if it
         // is left out.
         let index_of = |id: ProjectId| -> Result<Option<u32>, CycleError> {
             if left_out.contains(&id) {
                 return Ok(None);
             }
-            shortlist
-                .iter()
-                .position(|p| p.id() == id)
-                .and_then(|i| u32::try_from(i).ok())
+            index
+                .get(&id)
+                .copied()
                 .map(Some)
                 .ok_or(CycleError::UnknownProject { project: id })
         };
@@ -681,36 +714,28 @@ impl<S: Framed> Cycle<S> {
             BallotKind::Ranked => ProfileKind::Ranking,
         };
         let mut profile = Profile::builder(kind, candidates.len());
-        for ballot in self.ballots().iter().filter(|b| in_part(b.part.as_ref())) {
-            match ballot.choices() {
-                Choices::Approval(ps) => {
-                    let idx = ps
-                        .iter()
-                        .filter_map(|&p| index_of(p).transpose())
-                        .collect::<Result<Vec<_>, _>>()?;
-                    profile.push_approval(&idx, 1)?;
-                }
-                Choices::Ranking(ps) => {
-                    let idx = ps
-                        .iter()
-                        .filter_map(|&p| index_of(p).transpose())
-                        .collect::<Result<Vec<_>, _>>()?;
-                    profile.push_ranking(&idx, 1)?;
-                }
-                Choices::Points(ps) => {
-                    let idx = ps
-                        .iter()
-                        .filter_map(|&(p, v)| index_of(p).map(|i| i.map(|i| (i, v))).transpose())
-                        .collect::<Result<Vec<_>, _>>()?;
-                    profile.push_points(&idx, 1)?;
+        for choices in ballots {
+            let (mut chosen, mut points) = (Vec::new(), Vec::new());
+            for c in choices {
+                match c {
+                    Choices::Approval(ps) | Choices::Ranking(ps) => {
+                        for &p in ps {
+                            chosen.extend(index_of(p)?);
+                        }
+                    }
+                    Choices::Points(ps) => {
+                        for &(p, v) in ps {
+                            points.extend(index_of(p)?.map(|i| (i, v)));
+                        }
+                    }
                 }
             }
+            match kind {
+                ProfileKind::Approval => profile.push_approval(&chosen, 1)?,
+                ProfileKind::Ranking => profile.push_ranking(&chosen, 1)?,
+                ProfileKind::Points => profile.push_points(&points, 1)?,
+            }
         }
-        let budget = if all {
-            self.budget()?
-        } else {
-            self.part_budget(part)?
-        };
         let election = Election::new(to_units(budget)?, candidates, profile.build())?;
         // Rules version 2: add1 steps whole currency units, as the `.pb`
         // export counts; version 1 stepped minor units.
@@ -720,6 +745,75 @@ impl<S: Framed> Cycle<S> {
         } else {
             election
         })
+    }
+
+    /// The elections of a count of the parts together: every voter's ballots
+    /// joined into one over all the shortlist but `left_out`, within the
+    /// whole budget; and the voters by class, each class's voters starting
+    /// with their share of the money of each part that is theirs (the part's
+    /// money over the voters whose part it is).
+    fn together(&self, left_out: &[ProjectId]) -> Result<(Election, Vec<Class>), CycleError> {
+        let parts = self.core.part_money(self.parts())?;
+        // Each voter's ballots, in the order of their first.
+        let mut order: Vec<ResidentId> = Vec::new();
+        let mut by_voter: HashMap<ResidentId, Vec<&Choices>> = HashMap::new();
+        for b in self.ballots() {
+            by_voter
+                .entry(b.voter)
+                .or_insert_with(|| {
+                    order.push(b.voter);
+                    Vec::new()
+                })
+                .push(b.choices());
+        }
+        let area = self.area();
+        // The parts that are a voter's: by their home (recorded on every
+        // ballot when parts are counted together).
+        let theirs = |voter: ResidentId| -> Vec<bool> {
+            let home = self.core.ballots.home_of(voter);
+            parts
+                .iter()
+                .map(|(p, _)| match home {
+                    Some(home) => p.serves(area, home),
+                    None => p.area.is_none(),
+                })
+                .collect()
+        };
+        let mut classes: Vec<(Vec<bool>, Vec<ResidentId>)> = Vec::new();
+        let mut voters_of = vec![0_u64; parts.len()];
+        for &voter in &order {
+            let key = theirs(voter);
+            for (n, &is) in voters_of.iter_mut().zip(&key) {
+                *n += u64::from(is);
+            }
+            match classes.iter_mut().find(|(k, _)| *k == key) {
+                Some((_, voters)) => voters.push(voter),
+                None => classes.push((key, vec![voter])),
+            }
+        }
+        let budget = self.budget()?;
+        let all = |_: Option<&PartId>| true;
+        let ballots_of = |voters: &[ResidentId]| -> Vec<Vec<&Choices>> {
+            voters
+                .iter()
+                .map(|v| by_voter.get(v).cloned().unwrap_or_default())
+                .collect()
+        };
+        let whole = self.election_with(all, left_out, ballots_of(&order), budget)?;
+        let mut out = Vec::with_capacity(classes.len());
+        for (key, voters) in &classes {
+            let mut money = BigRational::zero();
+            for (((_, amount), &n), &is) in parts.iter().zip(&voters_of).zip(key) {
+                if is && n > 0 {
+                    money += BigRational::new(BigInt::from(amount.minor()), BigInt::from(n));
+                }
+            }
+            out.push(Class {
+                election: self.election_with(all, left_out, ballots_of(voters), budget)?,
+                money,
+            });
+        }
+        Ok((whole, out))
     }
 
     /// The count by `tally` under the ballot rules' minimum number of votes
@@ -744,6 +838,11 @@ impl<S: Framed> Cycle<S> {
     ) -> Result<Count, CycleError> {
         if self.parts().is_empty() {
             return self.count_part(tally, ties, None);
+        }
+        if self.rules().part_counting() == PartCounting::Together
+            && let Some(rule) = tally.rule().equal_shares()
+        {
+            return self.count_together(rule, ties);
         }
         let mut whole: Option<Count> = None;
         let mut scores: HashMap<ProjectId, u64> = HashMap::new();
@@ -808,6 +907,56 @@ impl<S: Framed> Cycle<S> {
             .filter(|p| p.proposal().part.as_ref() == part)
             .map(Project::id)
             .collect();
+        self.count_leaving_out(&shortlist, |left_out| {
+            let election = self.election_of(part, left_out, false)?;
+            Ok(tally.tally(&election, ties)?)
+        })
+    }
+
+    /// The count of every part together by equal shares `rule`
+    /// ([`PartCounting::Together`]): one outcome, shown per part.
+    fn count_together(&self, rule: EqualShares, ties: &TieBreaking) -> Result<Count, CycleError> {
+        let shortlist: Vec<ProjectId> = self.core.shortlist().map(Project::id).collect();
+        let mut count = self.count_leaving_out(&shortlist, |left_out| {
+            let (whole, classes) = self.together(left_out)?;
+            Ok(crate::tally::endowed::count(&whole, &classes, rule, ties)?)
+        })?;
+        for each in self.parts() {
+            let part = Some(&each.id);
+            let funded: Vec<ProjectId> = count
+                .funded
+                .iter()
+                .copied()
+                .filter(|&p| {
+                    self.project(p)
+                        .is_some_and(|x| x.proposal().part.as_ref() == part)
+                })
+                .collect();
+            count.parts.push(PartOutcome {
+                part: each.id.clone(),
+                total_cost: self.cost_of(&funded)?,
+                funded,
+                budget: self.part_budget(part)?,
+                ballots_counted: self
+                    .ballots()
+                    .iter()
+                    .filter(|b| b.part.as_ref() == part)
+                    .count() as u64,
+            });
+        }
+        // Scores: each project's support among all the ballots.
+        count.outcome.scores = self.election()?.profile().support()?;
+        Ok(count)
+    }
+
+    /// The count of `shortlist` by `count` (given the projects left out)
+    /// under the minimum number of votes and the exclusion groups: see
+    /// [`Cycle::count_by`].
+    fn count_leaving_out(
+        &self,
+        shortlist: &[ProjectId],
+        count: impl Fn(&[ProjectId]) -> Result<Outcome, CycleError>,
+    ) -> Result<Count, CycleError> {
         let mut set_aside: Vec<SetAside> = self
             .too_few_votes()
             .into_iter()
@@ -815,8 +964,7 @@ impl<S: Framed> Cycle<S> {
             .collect();
         loop {
             let left_out: Vec<ProjectId> = set_aside.iter().map(|s| s.project).collect();
-            let election = self.election_of(part, &left_out, false)?;
-            let outcome = tally.tally(&election, ties)?;
+            let outcome = count(&left_out)?;
             let candidates: Vec<ProjectId> = shortlist
                 .iter()
                 .filter(|p| !left_out.contains(p))

@@ -25,7 +25,7 @@ use crate::area::Resident;
 use crate::ids::ProjectId;
 use crate::ids::{CycleId, ProgrammeId};
 use crate::money::{Currency, Money};
-use crate::part::{BudgetPart, PartId};
+use crate::part::{BudgetPart, PartCounting, PartId};
 use crate::project::{DeliveryStatus, HandOver, Milestone, Progress};
 use crate::tally::Tally;
 
@@ -972,7 +972,13 @@ impl Programme {
                 // carries over, as unspent money does when a year ends.
                 if let Some(spent) = delivery.spent() {
                     let left = delivery.committed.checked_sub(spent)?;
-                    let part = delivery.part.clone();
+                    // A year that counted its parts together carries one sum.
+                    let together = self.cycles.iter().any(|c| {
+                        c.year() == year
+                            && c.framework()
+                                .is_some_and(|f| f.rules.part_counting() == PartCounting::Together)
+                    });
+                    let part = delivery.part.clone().filter(|_| !together);
                     if left.is_positive() {
                         // To the newest year, if it still takes money.
                         let newest = self.cycles.len().saturating_sub(1);
@@ -1490,7 +1496,7 @@ fn unspent(cycle: &AnyCycle) -> Result<Money, CycleError> {
 }
 
 /// Money each budget part of a cycle leaves unspent (one entry, `None`, for
-/// a cycle of one budget): its money minus what its projects spent and the
+/// a cycle of one budget or of parts counted together): its money minus what its projects spent and the
 /// estimates of its projects handed over still being built, never below
 /// zero.
 fn unspent_by_part(cycle: &AnyCycle) -> Result<Vec<(Option<PartId>, Money)>, CycleError> {
@@ -1519,7 +1525,13 @@ fn unspent_by_part(cycle: &AnyCycle) -> Result<Vec<(Option<PartId>, Money)>, Cyc
             m
         }
     };
-    if parts.is_empty() {
+    // One budget, or parts counted together (their money was spent as one):
+    // one sum, which a later year's parts receive where money naming no part
+    // goes.
+    let together = cycle
+        .framework()
+        .is_some_and(|f| f.rules.part_counting() == PartCounting::Together);
+    if parts.is_empty() || together {
         return Ok(vec![(
             None,
             floor(cycle.budget()?.checked_sub(used(None)?)?),

@@ -120,13 +120,14 @@ use crate::ballot::BallotKind;
 use crate::followup::{CycleMetrics, FollowUpError, ProgrammeMetrics};
 use crate::ids::{CycleId, ProgrammeId, ProjectId};
 use crate::money::{Currency, Money, MoneyError};
+use crate::part::PartCounting;
 use crate::process::stage::Decided;
 use crate::process::{
     Adjustment, AnyCycle, Cycle, CycleError, OngoingDelivery, Programme, SetAsideReason, Step,
 };
 use crate::store::{StreamId, Verified};
 use crate::tally::{Fraction, Measure, Rule, Satisfaction, Tally, explain};
-use crate::text::LocalText;
+use crate::text::{Lang, LocalText};
 
 /// Why a report could not be made or written.
 #[derive(Debug, thiserror::Error)]
@@ -312,6 +313,8 @@ struct YearPart {
     explained: Explained,
     /// The council's adjustments of the counted outcome.
     adjustments: Vec<Adjustment>,
+    /// Whether the cycle's budget parts were counted together.
+    parts_together: bool,
 }
 
 #[derive(Debug, Clone)]
@@ -667,12 +670,17 @@ fn decided_part<S: Decided>(
                         format!("för få röster ({votes}; reglerna kräver {minimum})"),
                     ),
                     SetAsideReason::Excluded { chosen } => {
-                        let other = cycle
-                            .project(*chosen)
-                            .map_or_else(|| chosen.to_string(), |p| format!("“{}”", p.title()));
+                        // The other project by its title in each language
+                        // (Swedish where it has no English one).
+                        let other = |lang: &Lang| {
+                            cycle.project(*chosen).map_or_else(
+                                || chosen.to_string(),
+                                |p| format!("“{}”", p.proposal().title.in_or_swedish(lang)),
+                            )
+                        };
                         (
-                            format!("excluded by {other}, chosen first"),
-                            format!("utesluten av {other}, som valdes först"),
+                            format!("excluded by {}, chosen first", other(&Lang::english())),
+                            format!("utesluten av {}, som valdes först", other(&Lang::swedish())),
                         )
                     }
                 })
@@ -742,6 +750,7 @@ fn decided_part<S: Decided>(
         evaluation: None,
         explained,
         adjustments: cycle.adjustments().to_vec(),
+        parts_together: cycle.rules().part_counting() == PartCounting::Together,
         metrics,
     })
 }

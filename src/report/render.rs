@@ -1758,12 +1758,26 @@ fn parts_table(out: &mut String, l: Language, y: &YearPart) {
     if parts.is_empty() {
         return;
     }
+    out.push_str(l.t("<h3>Budget parts</h3>\n", "<h3>Budgetdelar</h3>\n"));
+    out.push_str(if y.parts_together {
+        l.t(
+            "<p>The parts were counted together by equal shares: each voter started with their \
+             share of the money of each part that is theirs (the part's money divided by the \
+             voters who live in it), so a part may receive more or less than its amount.</p>\n",
+            "<p>Delarna räknades tillsammans med lika andelar: varje röstande började med sin \
+             andel av pengarna i varje del som är deras (delens pengar delat med de röstande \
+             som bor där), så en del kan få mer eller mindre än sitt belopp.</p>\n",
+        )
+    } else {
+        l.t(
+            "<p>Each part was counted alone, on its own ballots and within its own money.</p>\n",
+            "<p>Varje del räknades för sig, på sina egna röster och inom sina egna pengar.</p>\n",
+        )
+    });
     out.push_str(l.t(
-        "<h3>Budget parts</h3>\n<p>Each part was counted alone, on its own ballots and within \
-         its own money.</p>\n<table>\n<thead><tr><th>Part</th><th>Budget</th><th>Ballots</th>\
+        "<table>\n<thead><tr><th>Part</th><th>Budget</th><th>Ballots</th>\
          <th>Funded / on ballot</th><th>Cost</th></tr></thead>\n<tbody>\n",
-        "<h3>Budgetdelar</h3>\n<p>Varje del räknades för sig, på sina egna röster och inom \
-         sina egna pengar.</p>\n<table>\n<thead><tr><th>Del</th><th>Budget</th><th>Röster</th>\
+        "<table>\n<thead><tr><th>Del</th><th>Budget</th><th>Röster</th>\
          <th>Beviljade / på röstsedeln</th><th>Kostnad</th></tr></thead>\n<tbody>\n",
     ));
     for p in parts {

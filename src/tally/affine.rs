@@ -289,6 +289,11 @@ impl<T: Scalar> Affine<T> {
         Affine { a, s: T::zero() }
     }
 
+    /// The quantity `a + s·t`.
+    pub(crate) fn line(a: T, s: T) -> Affine<T> {
+        Affine { a, s }
+    }
+
     /// The money per voter: `b₀ + t`.
     pub(crate) fn budget(num: u64, den: u64) -> Affine<T> {
         Affine {

@@ -1232,7 +1232,12 @@ impl<'e> Shares<'e> {
         }
     }
 
-    fn outcome(&self, rule: &str, selected: Vec<usize>, details: OutcomeDetails) -> Outcome {
+    pub(crate) fn outcome(
+        &self,
+        rule: &str,
+        selected: Vec<usize>,
+        details: OutcomeDetails,
+    ) -> Outcome {
         let total_cost = selected
             .iter()
             .filter_map(|&p| self.election.candidates().get(p))
@@ -1419,23 +1424,9 @@ fn add1_by(shares: &Shares<'_>, exhaustive_stop: bool, jump: bool) -> Result<Add
     // Whether a run ends the count: over the budget, every supported project
     // funded, or (exhaustive) no project left that the money would cover.
     let ends = |run: &MesRun| {
-        if run.total_cost > budget || run.selected.len() >= supported {
-            return true;
-        }
-        if !exhaustive_stop {
-            return false;
-        }
-        let left = budget - run.total_cost;
-        let mut funded = vec![false; e.candidates().len()];
-        for &p in &run.selected {
-            if let Some(f) = funded.get_mut(p) {
-                *f = true;
-            }
-        }
-        e.candidates()
-            .iter()
-            .zip(&funded)
-            .all(|(c, &f)| f || u128::from(c.cost) > left)
+        run.total_cost > budget
+            || run.selected.len() >= supported
+            || (exhaustive_stop && exhaustive(e, &run.selected, budget))
     };
     // Where traced runs keep finding that the next unit may differ (a voter's
     // money crosses some price every unit), a plain run is cheaper: after `k`
@@ -1591,36 +1582,8 @@ impl MesAdd1Comparison {
         let rule = named(MES_ADD1_COMPARISON, utility);
         let shares = Shares::with_utility(election, ties, rule, utility)?;
         let done = add1(&shares, false)?;
-        let greedy = super::Greedy.tally(election, ties)?;
-        let sup = shares.supporters();
-        let count = |selected: &[usize]| {
-            let mut funded = vec![0_u64; sup.num_groups()];
-            for &p in selected {
-                for (g, _) in sup.of(p) {
-                    funded[g] += 1;
-                }
-            }
-            funded
-        };
-        let (m, g) = (count(&done.run.selected), count(&greedy.selected));
-        let mut comparison = Comparison {
-            prefer_equal_shares: 0,
-            prefer_greedy: 0,
-            greedy_taken: false,
-        };
-        for (k, w) in sup.weights().iter().enumerate() {
-            match m[k].cmp(&g[k]) {
-                Ordering::Greater => comparison.prefer_equal_shares += w,
-                Ordering::Less => comparison.prefer_greedy += w,
-                Ordering::Equal => {}
-            }
-        }
-        comparison.greedy_taken = comparison.prefer_greedy > comparison.prefer_equal_shares;
-        let selected = if comparison.greedy_taken {
-            greedy.selected
-        } else {
-            done.run.selected
-        };
+        let (selected, comparison) =
+            compare_with_greedy(&shares, election, ties, done.run.selected)?;
         Ok(shares.outcome(
             rule,
             selected,
@@ -1633,6 +1596,71 @@ impl MesAdd1Comparison {
             },
         ))
     }
+}
+
+/// The comparison step: the greedy outcome if strictly more voters have more
+/// funded projects they support under it than under `selected`, otherwise
+/// `selected`; with the counts.
+///
+/// # Errors
+/// Greedy's error.
+pub(crate) fn compare_with_greedy(
+    shares: &Shares<'_>,
+    election: &Election,
+    ties: &TieBreaking,
+    selected: Vec<usize>,
+) -> Result<(Vec<usize>, Comparison), TallyError> {
+    let greedy = super::Greedy.tally(election, ties)?;
+    let sup = shares.supporters();
+    let count = |selected: &[usize]| {
+        let mut funded = vec![0_u64; sup.num_groups()];
+        for &p in selected {
+            for (g, _) in sup.of(p) {
+                funded[g] += 1;
+            }
+        }
+        funded
+    };
+    let (m, g) = (count(&selected), count(&greedy.selected));
+    let mut comparison = Comparison {
+        prefer_equal_shares: 0,
+        prefer_greedy: 0,
+        greedy_taken: false,
+    };
+    for (k, w) in sup.weights().iter().enumerate() {
+        match m[k].cmp(&g[k]) {
+            Ordering::Greater => comparison.prefer_equal_shares += w,
+            Ordering::Less => comparison.prefer_greedy += w,
+            Ordering::Equal => {}
+        }
+    }
+    comparison.greedy_taken = comparison.prefer_greedy > comparison.prefer_equal_shares;
+    Ok(if comparison.greedy_taken {
+        (greedy.selected, comparison)
+    } else {
+        (selected, comparison)
+    })
+}
+
+/// Whether `selected` (costing at most `budget`) is exhaustive: no project
+/// left out would still fit.
+pub(crate) fn exhaustive(e: &Election, selected: &[usize], budget: u128) -> bool {
+    let spent: u128 = selected
+        .iter()
+        .filter_map(|&p| e.candidates().get(p))
+        .map(|c| u128::from(c.cost))
+        .sum();
+    let left = budget.saturating_sub(spent);
+    let mut funded = vec![false; e.candidates().len()];
+    for &p in selected {
+        if let Some(f) = funded.get_mut(p) {
+            *f = true;
+        }
+    }
+    e.candidates()
+        .iter()
+        .zip(&funded)
+        .all(|(c, &f)| f || u128::from(c.cost) > left)
 }
 
 /// What a project gives each of its supporters under equal shares: the

@@ -63,6 +63,7 @@
 
 mod affine;
 mod arith;
+pub(crate) mod endowed;
 mod explain;
 mod greedy;
 mod maximin;

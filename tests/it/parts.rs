@@ -5,10 +5,10 @@
 #![allow(clippy::unwrap_used, clippy::panic)]
 
 use medborgarbudget::area::{Area, Eligibility, Resident};
-use medborgarbudget::ballot::{BallotKind, BallotRules, Choices, Counting};
+use medborgarbudget::ballot::{BallotKind, BallotRules, Choices, Counting, RulesError};
 use medborgarbudget::followup::CycleMetrics;
 use medborgarbudget::ids::{AreaId, BallotId, CycleId, ProgrammeId, ResidentId};
-use medborgarbudget::part::{BudgetPart, PartId, PartVoting};
+use medborgarbudget::part::{BudgetPart, PartCounting, PartId, PartVoting};
 use medborgarbudget::process::{
     AnyCycle, Command, Cycle, CycleError, CycleSetup, Evaluation, Event, FundingSource, GateError,
     Programme, ProgrammeCommand, ProgrammeSetup, Step, VotingWindow,
@@ -509,6 +509,16 @@ fn run_year(
     events: &mut Vec<medborgarbudget::process::ProgrammeEvent>,
     year: i32,
 ) {
+    run_year_by(p, events, year, rules(PartVoting::Own, "greedy"));
+}
+
+/// [`run_year`] under `rules`.
+fn run_year_by(
+    p: &mut Programme,
+    events: &mut Vec<medborgarbudget::process::ProgrammeEvent>,
+    year: i32,
+    rules: BallotRules,
+) {
     events.extend(
         p.apply(ProgrammeCommand::StartCycle {
             id: CycleId::from_u128(500 + u128::try_from(year).unwrap()),
@@ -517,7 +527,7 @@ fn run_year(
         })
         .unwrap(),
     );
-    for c in to_voting(year, rules(PartVoting::Own, "greedy")) {
+    for c in to_voting(year, rules) {
         cmd(p, events, year, c);
     }
     let base = 1000 * u128::try_from(year - 2026).unwrap();
@@ -784,4 +794,181 @@ fn carried_money_never_leaves_a_year_stuck_in_step_one() {
             .unmet(yday(2026, 1))
             .contains(&GateError::UnknownPart { part: id("west") })
     );
+}
+
+// ---------------------------------------------------------------------------
+// Parts counted together: equal shares with each voter's parts' money.
+// ---------------------------------------------------------------------------
+
+fn together(rule: &str) -> BallotRules {
+    BallotRules::builder(BallotKind::Approval)
+        .max_projects(3)
+        .part_counting(PartCounting::Together)
+        .counting(Counting {
+            rule: rule.parse::<Rule>().unwrap(),
+            tie_breaking: TieBreaking::by_project_id(),
+        })
+        .build()
+        .unwrap()
+}
+
+/// Two voters of Hjällbo and eight of Hammarkullen; nobody from Lövgärdet.
+/// Hjällbo's want the north's 150 000 project and the city's 400 000 one;
+/// Hammarkullen's want both of the south's (120 000, 90 000) and the
+/// city's 300 000 one.
+fn ten_voters(cycle: &mut AnyCycle) {
+    let mut n = 1;
+    for v in 0..10u128 {
+        let (home, own, mine, city) = if v < 2 {
+            (NORTH, "north", vec![4u128], 1u128)
+        } else {
+            (SOUTH, "south", vec![6, 7], 2)
+        };
+        let voter = living_in(home, 100 + v);
+        cycle
+            .apply(ballot_in(n, voter.clone(), "city", &[city]))
+            .unwrap();
+        cycle.apply(ballot_in(n + 1, voter, own, &mine)).unwrap();
+        n += 2;
+    }
+}
+
+#[test]
+fn parts_counted_together_give_each_voter_their_parts_money() {
+    let mut cycle = voting(together("mes"));
+    ten_voters(&mut cycle);
+    // Counting together needs each voter's home, even where the rules let
+    // everyone vote anywhere: it is recorded on every ballot.
+    let open = Cycle::<medborgarbudget::process::Voting>::try_from(cycle.clone()).unwrap();
+    let homes: Vec<_> = open.ballots().iter().map(|b| b.home).collect();
+    assert!(homes.iter().all(Option::is_some), "{homes:?}");
+    let counted = cycle.clone();
+    let events = cycle
+        .apply(Command::CloseVoting { at: yday(2026, 75) })
+        .unwrap();
+    // Each Hjällbo voter starts with 600 000 / 10 + 200 000 / 2 = 160 000,
+    // each Hammarkullen voter with 60 000 + 200 000 / 8 = 85 000; the east's
+    // 200 000 has no voters. The city's 300 000 (8 supporters, 37 500 each),
+    // then the south's two (15 000 and 11 250 each), then the north's
+    // 150 000 (75 000 each); the city's 400 000 is beyond Hjällbo's 170 000.
+    let decision = cycle.decision().unwrap().clone();
+    let ids: Vec<_> = [2u128, 6, 7, 4].into_iter().map(project_id).collect();
+    assert_eq!(decision.funded, ids);
+    assert_eq!(decision.total_cost, sek(660_000));
+    let by_part: Vec<(String, i64, i64)> = decision
+        .parts
+        .iter()
+        .map(|o| {
+            (
+                o.part.to_string(),
+                o.total_cost.minor() / 100,
+                o.budget.minor() / 100,
+            )
+        })
+        .collect();
+    // The south's voters put some of their city money into their own part:
+    // it gets 210 000 against its 200 000.
+    assert_eq!(
+        by_part,
+        [
+            ("city".to_owned(), 300_000, 600_000),
+            ("north".to_owned(), 150_000, 200_000),
+            ("south".to_owned(), 210_000, 200_000),
+            ("east".to_owned(), 0, 200_000),
+        ]
+    );
+    // The recount on replay agrees.
+    let mut replayed = counted.clone();
+    replayed.evolve(events).unwrap();
+    assert_eq!(replayed, cycle);
+    // The report says how the parts were counted; its comparison of rules
+    // counts equal shares together and greedy part by part.
+    let html = medborgarbudget::report::Report::cycle(&cycle)
+        .unwrap()
+        .to_html();
+    assert!(
+        html.contains("The parts were counted together by equal shares"),
+        "the report explains the count"
+    );
+
+    // Counted separately, the south's 200 000 cannot pay for both of its
+    // projects (25 000 a voter: 15 000, then 10 000 left for an 11 250
+    // share).
+    let mut alone = voting(rules(PartVoting::Any, "mes"));
+    ten_voters(&mut alone);
+    alone
+        .apply(Command::CloseVoting { at: yday(2026, 75) })
+        .unwrap();
+    let ids: Vec<_> = [2u128, 4, 6].into_iter().map(project_id).collect();
+    assert_eq!(alone.decision().unwrap().funded, ids);
+
+    // add1 raises each voter's money in proportion to what they started
+    // with. Once Hjällbo's two hold 275 000 each (1.72 times their start)
+    // they can pay 200 000 each for the city's 400 000 project and 75 000
+    // for their own; every project with a vote is then funded, within the
+    // 1 200 000, and the count stops there.
+    let mut add1 = voting(together("mes-add1"));
+    ten_voters(&mut add1);
+    add1.apply(Command::CloseVoting { at: yday(2026, 75) })
+        .unwrap();
+    let decision = add1.decision().unwrap();
+    let ids: Vec<_> = [2u128, 6, 7, 1, 4].into_iter().map(project_id).collect();
+    assert_eq!(decision.funded, ids);
+    assert_eq!(decision.total_cost, sek(1_060_000));
+}
+
+#[test]
+fn counting_together_needs_equal_shares_and_ballots_that_join() {
+    let build = |kind, rule: &str| {
+        BallotRules::builder(kind)
+            .part_counting(PartCounting::Together)
+            .counting(Counting {
+                rule: rule.parse::<Rule>().unwrap(),
+                tie_breaking: TieBreaking::by_project_id(),
+            })
+            .build()
+    };
+    assert!(matches!(
+        build(BallotKind::Approval, "greedy"),
+        Err(RulesError::TogetherNeedsEqualShares { rule: Rule::Greedy })
+    ));
+    assert!(matches!(
+        build(BallotKind::Ranked, "mes"),
+        Err(RulesError::NotForKind { .. })
+    ));
+    assert!(build(BallotKind::Approval, "mes-add1:cardinality").is_ok());
+    // In JSON, as officials write it; a misspelt value is refused.
+    let json = r#"{"kind":"approval","min_projects":1,"counting":{"rule":"mes","tie_breaking":["project-id"]},"part_counting":"together"}"#;
+    let rules: BallotRules = serde_json::from_str(json).unwrap();
+    assert_eq!(rules.part_counting(), PartCounting::Together);
+    let typo = json.replace("together", "togther");
+    assert!(serde_json::from_str::<BallotRules>(&typo).is_err());
+}
+
+#[test]
+fn a_year_counted_together_carries_its_leftover_as_one_sum() {
+    let mut p = programme_of_parts();
+    let mut events = vec![medborgarbudget::process::ProgrammeEvent::Established(
+        p.setup().clone(),
+    )];
+    run_year_by(&mut p, &mut events, 2027, together("mes"));
+    // Four voters: each holds 150 000 of the city's money and half the
+    // north's, or all of the south's or the east's; each funds their one
+    // project alone (250 000 + 100 000 + 90 000 + 200 000 = 640 000).
+    let left: Vec<(Option<PartId>, i64)> = p
+        .carry_over()
+        .iter()
+        .map(|c| (c.part.clone(), c.amount.minor() / 100))
+        .collect();
+    assert_eq!(left, [(None, 560_000)]);
+    run_year(&mut p, &mut events, 2028);
+    // Money naming no part goes to the part for the whole district.
+    let budgets: Vec<i64> = CycleMetrics::of(p.cycle(2028).unwrap())
+        .unwrap()
+        .parts
+        .iter()
+        .map(|f| f.budget.minor() / 100)
+        .collect();
+    assert_eq!(budgets, [1_160_000, 200_000, 200_000, 200_000]);
+    assert_eq!(Programme::replay(events).unwrap(), p);
 }

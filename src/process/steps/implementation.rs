@@ -6,6 +6,7 @@ use chrono::{DateTime, Utc};
 use crate::area::Resident;
 use crate::ids::ProjectId;
 use crate::money::Money;
+use crate::part::PartCounting;
 use crate::process::cycle::{Cycle, gate, require_text};
 use crate::process::error::{CycleError, GateError, TransitionError};
 use crate::process::records::{Adjustment, FundingDecision, VotingWindow};
@@ -131,6 +132,9 @@ impl Cycle<Implementation> {
         // Several parts: each part's projects fit its money, the raise going
         // to the part the adjustment names.
         let parts = self.parts();
+        // Parts counted together share their money: the whole budget (above)
+        // is the limit.
+        let together = self.rules().part_counting() == PartCounting::Together;
         if parts.is_empty() {
             if adjustment.part.is_some() {
                 return Err(CycleError::NoSuchPart {
@@ -162,7 +166,7 @@ impl Cycle<Implementation> {
                         .filter(|p| p.proposal().part.as_ref() == Some(&part.id))
                         .filter_map(Project::cost),
                 )?;
-                if total_cost.minor() > budget.minor() {
+                if total_cost.minor() > budget.minor() && !together {
                     return Err(CycleError::AdjustedOverBudget { total_cost, budget });
                 }
             }

@@ -11,7 +11,7 @@ use crate::ballot::{
 };
 use crate::ids::{AreaId, BallotId, ProjectId, ResidentId};
 use crate::money::Money;
-use crate::part::{PartId, PartVoting};
+use crate::part::{PartCounting, PartId, PartVoting};
 use crate::process::Step;
 use crate::process::cycle::{Count, Cycle, require_text};
 use crate::process::error::{CycleError, GateError, TransitionError};
@@ -70,8 +70,7 @@ impl Cycle<Voting> {
     /// not the voter's record.
     pub fn ballot_record(&self, ballot: &BallotSubmission, channel: Channel) -> Ballot {
         // The home decides a voter's own parts: kept only where it does.
-        let home = (!self.parts().is_empty() && self.rules().part_voting() != PartVoting::Any)
-            .then(|| ballot.voter.residence().area);
+        let home = self.needs_home().then(|| ballot.voter.residence().area);
         Ballot {
             home,
             part: ballot.part.clone(),
@@ -175,6 +174,16 @@ impl Cycle<Voting> {
         }
     }
 
+    /// Whether ballots record the voter's home: in a cycle of several parts
+    /// where the rules let residents vote in their own parts only (their
+    /// home decides which), or count the parts together (their home decides
+    /// their share of which parts' money).
+    fn needs_home(&self) -> bool {
+        !self.parts().is_empty()
+            && (self.rules().part_voting() != PartVoting::Any
+                || self.rules().part_counting() == PartCounting::Together)
+    }
+
     /// Whether `voter`, registered in `home`, may vote in `part` under the
     /// ballot rules' part voting, given the parts they have voted in and the
     /// home their earlier ballots give (`pending`: the same paper batch).
@@ -192,11 +201,13 @@ impl Cycle<Voting> {
                 why,
             })
         };
-        if self.rules().part_voting() == PartVoting::Any {
+        if !self.needs_home() {
             return Ok(());
         }
         let Some(home) = home else {
-            return refuse("the ballot records no home, which the rules' own parts need");
+            return refuse(
+                "the ballot records no home, which the rules need for the voter's parts",
+            );
         };
         let earlier = self
             .core
@@ -205,6 +216,9 @@ impl Cycle<Voting> {
             .or_else(|| pending.homes.get(&voter).copied());
         if earlier.is_some_and(|h| h != home) {
             return refuse("the voter's earlier ballots give another home");
+        }
+        if self.rules().part_voting() == PartVoting::Any {
+            return Ok(());
         }
         let area = self.area();
         let own = |id: &PartId| {
@@ -486,6 +500,7 @@ impl Cycle<Voting> {
         {
             return Err(mismatch("parts"));
         }
+        let together = self.rules().part_counting() == PartCounting::Together;
         let mut all: Vec<ProjectId> = Vec::with_capacity(decision.funded.len());
         for outcome in &decision.parts {
             let part = Some(&outcome.part);
@@ -508,7 +523,9 @@ impl Cycle<Voting> {
             {
                 return Err(mismatch("parts (a part's cost, money or ballots)"));
             }
-            if total.minor() > budget.minor() {
+            // Counted together, a part's voters may spend on others' parts:
+            // only the whole must keep within the budget (checked above).
+            if total.minor() > budget.minor() && !together {
                 return Err(CycleError::Gate {
                     step: Step::Voting,
                     source: GateError::OutcomeOverBudget {
@@ -519,7 +536,25 @@ impl Cycle<Voting> {
             }
             all.extend(&outcome.funded);
         }
-        if !parts.is_empty() && all != decision.funded {
+        // Counted separately, the decision is each part's projects in turn;
+        // counted together, each part's are the decision's of that part, in
+        // the order the count chose them.
+        let in_order = if together {
+            all.len() == decision.funded.len()
+                && decision.parts.iter().all(|o| {
+                    decision
+                        .funded
+                        .iter()
+                        .filter(|&&p| {
+                            self.project(p)
+                                .is_some_and(|x| x.proposal().part.as_ref() == Some(&o.part))
+                        })
+                        .eq(o.funded.iter())
+                })
+        } else {
+            all == decision.funded
+        };
+        if !parts.is_empty() && !in_order {
             return Err(mismatch("funded (not the parts' projects in turn)"));
         }
         // What every rule, a custom one too, must respect: exclusion groups
