@@ -536,17 +536,7 @@ mod tests {
                 } else {
                     rho.or_else(|| points.last().cloned())?
                 };
-                match &best {
-                    None => best = Some((rho, p)),
-                    Some((b, q)) => match rho.cmp(b).then(ranks[p].cmp(&ranks[*q])) {
-                        Ordering::Less => {
-                            best = Some((rho, p));
-                            tie = false;
-                        }
-                        Ordering::Equal => tie = true,
-                        Ordering::Greater => {}
-                    },
-                }
+                crate::tally::keep_least(&mut best, &mut tie, rho, p, ranks);
             }
             let Some((rho, winner)) = best else {
                 return Some(out);

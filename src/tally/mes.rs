@@ -2225,8 +2225,8 @@ mod tests {
         loop {
             let mut best: Option<(BigRational, usize)> = None;
             let mut tie = false;
-            for p in 0..e.candidates().len() {
-                if funded[p] {
+            for (p, &done) in funded.iter().enumerate() {
+                if done {
                     continue;
                 }
                 let cost = BigRational::from_u64(e.candidates()[p].cost);
@@ -2265,17 +2265,7 @@ mod tests {
                     }
                 }
                 let rho = if cost.is_zero() { zero() } else { rho? };
-                match &best {
-                    None => best = Some((rho, p)),
-                    Some((b, q)) => match rho.cmp(b).then(rank[p].cmp(&rank[*q])) {
-                        Ordering::Less => {
-                            best = Some((rho, p));
-                            tie = false;
-                        }
-                        Ordering::Equal => tie = true,
-                        Ordering::Greater => {}
-                    },
-                }
+                super::super::keep_least(&mut best, &mut tie, rho, p, rank);
             }
             let Some((rho, winner)) = best else {
                 return Some(out);

@@ -476,6 +476,29 @@ pub struct Fraction {
     pub denominator: u128,
 }
 
+/// For the test oracles of equal shares: keeps in `best` the project of least
+/// ρ, then lowest rank, marking `tie` when the least is shared.
+#[cfg(test)]
+pub(crate) fn keep_least(
+    best: &mut Option<(num_rational::BigRational, usize)>,
+    tie: &mut bool,
+    rho: num_rational::BigRational,
+    p: usize,
+    ranks: &[u32],
+) {
+    match best {
+        None => *best = Some((rho, p)),
+        Some((b, q)) => match rho.cmp(b).then(ranks[p].cmp(&ranks[*q])) {
+            std::cmp::Ordering::Less => {
+                *best = Some((rho, p));
+                *tie = false;
+            }
+            std::cmp::Ordering::Equal => *tie = true,
+            std::cmp::Ordering::Greater => {}
+        },
+    }
+}
+
 /// A `u128` as a number when it fits `u64`, otherwise as a decimal string.
 mod wide {
     use std::fmt;
