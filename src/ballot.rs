@@ -108,8 +108,10 @@ impl Default for Counting {
     }
 }
 
-/// Invalid ballot rules.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+/// Invalid ballot rules. Serialises as [`GateError`](crate::process::GateError)
+/// does: `{"code":"min_above_max","details":{"min":3,"max":2}}`.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error, Serialize)]
+#[serde(tag = "code", content = "details", rename_all = "snake_case")]
 #[non_exhaustive]
 pub enum RulesError {
     /// The minimum number of projects exceeds the maximum.

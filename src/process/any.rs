@@ -186,6 +186,54 @@ impl AnyCycle {
         }
     }
 
+    /// What can be done now, for a front end deciding what to offer: the
+    /// step, the commands it accepts ([`Step::commands`]), the command that
+    /// leaves it, and the conditions of its gate still unmet at `at`
+    /// ([`AnyCycle::unmet`]), each with its machine code and message.
+    ///
+    /// ```
+    /// use medborgarbudget::area::Area;
+    /// use medborgarbudget::ids::{AreaId, CycleId};
+    /// use medborgarbudget::money::Currency;
+    /// use medborgarbudget::process::{AnyCycle, Cycle, CycleSetup, RulesVersion, Step};
+    ///
+    /// let at = "2027-01-10T09:00:00Z".parse()?;
+    /// let cycle = AnyCycle::from(Cycle::new(CycleSetup {
+    ///     id: CycleId::from_u128(1),
+    ///     programme: None,
+    ///     year: 2027,
+    ///     area: Area::new(AreaId::from_u128(1), "Hjällbo", 7_600)?,
+    ///     currency: Currency::SEK,
+    ///     started_at: at,
+    ///     rules_version: RulesVersion::CURRENT,
+    /// }));
+    /// let now = cycle.available(at);
+    /// assert_eq!(now.step, Step::Criteria);
+    /// assert!(now.commands.contains(&"set_budget"));
+    /// assert_eq!(now.way_out, Some("begin_outreach"));
+    /// // Nothing is fixed yet: the budget comes first.
+    /// let json = serde_json::to_value(&now)?;
+    /// assert_eq!(json["unmet"][0]["code"], "no_budget");
+    /// assert_eq!(json["unmet"][0]["message"], "no budget has been set aside by a council decision");
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn available(&self, at: DateTime<Utc>) -> Available {
+        let step = self.step();
+        Available {
+            step,
+            commands: step.commands().to_vec(),
+            way_out: step.way_out(),
+            unmet: self
+                .unmet(at)
+                .into_iter()
+                .map(|error| Unmet {
+                    message: error.to_string(),
+                    error,
+                })
+                .collect(),
+        }
+    }
+
     /// The projects in order of proposal, withdrawn ones included (none
     /// before step 4); those on the shortlist are the ones on the ballot.
     pub fn projects(&self) -> &[crate::project::Project] {
@@ -705,4 +753,31 @@ impl AnyCycle {
         }
         Ok(cycle)
     }
+}
+
+/// What a cycle can do now ([`AnyCycle::available`]).
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+#[non_exhaustive]
+pub struct Available {
+    /// The current step.
+    pub step: Step,
+    /// The names of the commands the step accepts ([`Step::commands`]).
+    pub commands: Vec<&'static str>,
+    /// The command that leaves the step (none once the cycle has ended).
+    pub way_out: Option<&'static str>,
+    /// The conditions of the step's gate still unmet, in the order the way
+    /// out checks them.
+    pub unmet: Vec<Unmet>,
+}
+
+/// A condition of a gate not met: the [`GateError`] (its machine `code` and
+/// `details` in JSON) and its English message.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+#[non_exhaustive]
+pub struct Unmet {
+    /// The condition.
+    #[serde(flatten)]
+    pub error: GateError,
+    /// Its message in English.
+    pub message: String,
 }

@@ -14,7 +14,13 @@ use crate::project::ProgressError;
 use crate::tally::{Rule, TallyError};
 
 /// Why a cycle cannot leave a step: the gate of GUIDE §1 that is not met.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+///
+/// For a front end it serialises with a stable machine code, the variant's
+/// name in snake_case, and its fields under `details`:
+/// `{"code":"window_open","details":{"closes":"…","at":"…"}}`
+/// ([`Available`](super::Available) lists them with their messages).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error, serde::Serialize)]
+#[serde(tag = "code", content = "details", rename_all = "snake_case")]
 #[non_exhaustive]
 pub enum GateError {
     /// Step 1: no council allocation.

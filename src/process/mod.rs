@@ -36,7 +36,7 @@ use std::fmt;
 
 use serde::{Deserialize, Serialize};
 
-pub use any::{AnyCycle, WrongStage};
+pub use any::{AnyCycle, Available, Unmet, WrongStage};
 pub use command::{Command, Event};
 pub use cycle::Cycle;
 pub use error::{CycleError, GateError, ReplayError, TransitionError};
@@ -124,6 +124,75 @@ impl Step {
             Step::Implementation => Some("begin_follow_up"),
             Step::FollowUp => Some("close"),
             Step::Closed | Step::Abandoned => None,
+        }
+    }
+
+    /// The names of the commands the step accepts
+    /// ([`Command::name`](crate::process::Command::name)), the way out last
+    /// but one and `abandon` last; none for `Closed` and `Abandoned`. A
+    /// command named here may still be refused for its arguments; any other
+    /// is refused with [`CycleError::NotInThisStep`].
+    pub fn commands(self) -> &'static [&'static str] {
+        match self {
+            Step::Criteria => &[
+                "set_budget",
+                "add_funds",
+                "set_eligibility",
+                "set_ballot_rules",
+                "set_criteria",
+                "set_parts",
+                "receive_lessons",
+                "begin_outreach",
+                "abandon",
+            ],
+            Step::Outreach => &[
+                "add_funds",
+                "record_outreach",
+                "open_idea_generation",
+                "abandon",
+            ],
+            Step::IdeaGeneration => &[
+                "add_funds",
+                "submit_idea",
+                "reject_idea",
+                "begin_shortlisting",
+                "abandon",
+            ],
+            Step::Shortlisting => &[
+                "add_funds",
+                "review_idea",
+                "merge_idea",
+                "reject_idea",
+                "propose_project",
+                "estimate_cost",
+                "assess_feasibility",
+                "score_project",
+                "add_co_creator",
+                "withdraw_project",
+                "declare_exclusion",
+                "open_voting",
+                "abandon",
+            ],
+            Step::Voting => &[
+                "cast_ballot",
+                "enter_paper_ballots",
+                "close_voting",
+                "abandon",
+            ],
+            Step::Implementation => &[
+                "count_participation",
+                "adjust_outcome",
+                "hand_over",
+                "add_co_creator",
+                "record_milestone",
+                "record_progress",
+                "complete_project",
+                "cancel_project",
+                "begin_follow_up",
+                "abandon",
+            ],
+            Step::FollowUp => &["count_participation", "close", "abandon"],
+            Step::Closed | Step::Abandoned => &[],
         }
     }
 

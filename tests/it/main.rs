@@ -27,6 +27,7 @@ mod parts;
 #[cfg(feature = "sim")]
 mod privacy;
 mod programme;
+mod protocol;
 #[cfg(feature = "report")]
 mod report;
 #[cfg(feature = "sim")]

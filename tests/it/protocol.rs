@@ -1,0 +1,302 @@
+//! The wire protocol for front ends: one example of every command, written
+//! out in `docs/protocol.md` and checked here, and what a cycle can do now
+//! (`AnyCycle::available`) checked against what it accepts.
+//!
+//! `docs/protocol.md` is generated from [`examples`]; after changing a
+//! command, run the tests with `MEDBORGARBUDGET_BLESS=1` to rewrite it, and
+//! read the difference.
+
+#![allow(clippy::unwrap_used, clippy::panic)]
+
+use std::collections::BTreeSet;
+use std::fmt::Write as _;
+
+use medborgarbudget::ballot::{Choices, PaperBatch};
+use medborgarbudget::part::{BudgetPart, PartId};
+use medborgarbudget::process::{
+    Adjustment, AnyCycle, Command, CycleError, ExclusionGroup, FundingSource, Lesson, Step,
+    VoterRegister,
+};
+use medborgarbudget::project::{HandOver, Milestone, Progress};
+
+use crate::common::*;
+
+/// One example of every command: the fixture year's own where it has one,
+/// and the rest written here.
+fn examples() -> Vec<Command> {
+    let mut out: Vec<Command> = Vec::new();
+    let mut seen = BTreeSet::new();
+    for c in year_commands(approval_rules()) {
+        if seen.insert(c.name()) {
+            out.push(c);
+        }
+    }
+    let project = project_id(1);
+    let more = [
+        Command::AddFunds(medborgarbudget::process::Allocation {
+            source: FundingSource::Council,
+            ..allocation(50_000)
+        }),
+        Command::SetParts {
+            parts: vec![
+                BudgetPart::whole(PartId::new("city").unwrap(), "All of Hjällbo", sek(600_000)),
+                BudgetPart::of_sub_area(
+                    PartId::new("north").unwrap(),
+                    "Hjällbo norra",
+                    medborgarbudget::ids::AreaId::from_u128(0xA1),
+                    sek(400_000),
+                ),
+            ],
+        },
+        Command::ReceiveLessons {
+            lessons: vec![Lesson {
+                year: 2025,
+                text: "Hold workshops in the evening".into(),
+            }],
+        },
+        Command::MergeIdea {
+            idea: idea_id(3),
+            into: idea_id(1),
+        },
+        Command::RejectIdea {
+            idea: idea_id(2),
+            reason: "The land belongs to the housing company".to_owned(),
+        },
+        Command::WithdrawProject {
+            project,
+            reason: "The council builds it anyway".to_owned(),
+        },
+        Command::DeclareExclusion(ExclusionGroup {
+            projects: vec![project_id(1), project_id(2)],
+            reason: "Two designs for the same square".to_owned(),
+        }),
+        Command::EnterPaperBallots(PaperBatch {
+            entered_by: "Anna Berg".to_owned(),
+            entered_at: day(72),
+            ballots: vec![ballot(
+                500,
+                resident(500),
+                Choices::Approval(vec![project_id(1)]),
+            )],
+        }),
+        Command::CountParticipation(VoterRegister::new(vec![resident(1), resident(2)])),
+        Command::AdjustOutcome(Adjustment {
+            add: vec![project_id(3)],
+            remove: Vec::new(),
+            reason: "The pitch is a safety matter".to_owned(),
+            decision: decision(),
+            raises_budget_by: Some(sek(300_000)),
+            part: None,
+            at: day(80),
+        }),
+        Command::HandOver {
+            project,
+            hand_over: HandOver {
+                planned_completion: date(2027, 6, 30),
+                reason: "The ground freezes before the pitch is laid".to_owned(),
+                at: day(300),
+            },
+        },
+        Command::RecordMilestone {
+            project,
+            milestone: Milestone {
+                title: "Design workshop with residents held".to_owned(),
+                reached_on: date(2026, 9, 1),
+            },
+        },
+        Command::RecordProgress {
+            project,
+            progress: Progress::new(40).unwrap(),
+        },
+        Command::CancelProject {
+            project,
+            reason: "The site was sold".to_owned(),
+            spent: sek(20_000),
+            at: day(200),
+        },
+        Command::Abandon {
+            reason: "The council withdrew the money".to_owned(),
+            at: day(30),
+        },
+    ];
+    for c in more {
+        assert!(seen.insert(c.name()), "{} twice", c.name());
+        out.push(c);
+    }
+    // In the order of the steps, and of each step's table.
+    let place = |name: &str| {
+        Step::ALL
+            .iter()
+            .enumerate()
+            .find_map(|(k, s)| Some((k, s.commands().iter().position(|&c| c == name)?)))
+            .unwrap_or((usize::MAX, 0))
+    };
+    out.sort_by_key(|c| place(c.name()));
+    out
+}
+
+/// A cycle in every step, the ended ones too.
+fn every_step() -> Vec<AnyCycle> {
+    let mut out: Vec<AnyCycle> = Step::ALL
+        .iter()
+        .filter(|&&s| s != Step::Abandoned)
+        .map(|&s| logged(s).0)
+        .collect();
+    let mut abandoned = logged(Step::Criteria).0;
+    abandoned
+        .apply(Command::Abandon {
+            reason: "No money".to_owned(),
+            at: day(5),
+        })
+        .unwrap();
+    out.push(abandoned);
+    out
+}
+
+#[test]
+fn every_command_has_one_example_and_every_step_says_what_it_accepts() {
+    let examples = examples();
+    let names: BTreeSet<&str> = examples.iter().map(Command::name).collect();
+    assert_eq!(names.len(), examples.len());
+    // Every command a step names has an example, and every example is
+    // accepted by some step.
+    let tabled: BTreeSet<&str> = Step::ALL
+        .iter()
+        .flat_map(|s| s.commands().iter().copied())
+        .collect();
+    assert_eq!(names, tabled);
+    // The table is what the cycle does: a command not named for the step is
+    // refused as not in this step, and one named is never refused so.
+    for cycle in every_step() {
+        let step = cycle.step();
+        for command in &examples {
+            let name = command.name();
+            let result = cycle.clone().apply(command.clone());
+            let not_here = matches!(result, Err(CycleError::NotInThisStep { .. }));
+            assert_eq!(
+                not_here,
+                !step.commands().contains(&name),
+                "{name} in {step}: {result:?}"
+            );
+        }
+        assert_eq!(
+            step.way_out().is_some(),
+            step.commands().len() >= 2,
+            "{step}"
+        );
+        if let Some(out) = step.way_out() {
+            assert!(step.commands().contains(&out), "{step}");
+        }
+    }
+}
+
+#[test]
+fn what_a_cycle_can_do_now_names_the_commands_and_the_unmet_conditions() {
+    let (cycle, _) = logged(Step::Voting);
+    // Before the window closes: the gate waits for it.
+    let now = cycle.available(day(65));
+    assert_eq!(now.step, Step::Voting);
+    assert_eq!(now.way_out, Some("close_voting"));
+    assert!(now.commands.contains(&"cast_ballot"));
+    let json = serde_json::to_value(&now).unwrap();
+    assert_eq!(json["step"], "voting");
+    assert_eq!(json["unmet"][0]["code"], "window_open");
+    assert!(json["unmet"][0]["details"]["closes"].is_string(), "{json}");
+    assert!(
+        json["unmet"][0]["message"]
+            .as_str()
+            .unwrap()
+            .contains("voting closes at"),
+        "{json}"
+    );
+    // After it: nothing left but the command itself.
+    let later = cycle.available(day(200));
+    assert!(later.unmet.is_empty(), "{:?}", later.unmet);
+    // An ended cycle accepts nothing.
+    let (closed, _) = logged(Step::Closed);
+    let ended = closed.available(day(400));
+    assert!(ended.commands.is_empty() && ended.way_out.is_none());
+    // A rules error inside a gate keeps its own code.
+    let rules = medborgarbudget::process::GateError::RulesDoNotFitBudget(
+        medborgarbudget::ballot::RulesError::MinAboveMax { min: 3, max: 2 },
+    );
+    assert_eq!(
+        serde_json::to_value(&rules).unwrap(),
+        serde_json::json!({
+            "code": "rules_do_not_fit_budget",
+            "details": {"code": "min_above_max", "details": {"min": 3, "max": 2}}
+        })
+    );
+}
+
+/// `docs/protocol.md` as [`examples`] write it.
+fn protocol_doc() -> String {
+    let mut doc = String::from(
+        "# The wire protocol: commands\n\n\
+         Generated by `tests/it/protocol.rs` from the commands it checks; do not edit by \
+         hand (run the tests with `MEDBORGARBUDGET_BLESS=1` to rewrite it).\n\n\
+         A front end drives a cycle with JSON commands, one object named by the command \
+         (`{\"close_voting\":{\"at\":\"…\"}}`); `AnyCycle::apply` checks one against the \
+         rules of the current step and returns the events it recorded. Unknown fields are \
+         refused, naming the field. `AnyCycle::available` says what the current step \
+         accepts, the command that leaves it, and the conditions of its gate still unmet, \
+         each with a machine `code`, its `details` and an English `message`.\n\n\
+         For a programme, wrap a cycle's command as \
+         `{\"cycle\":{\"year\":2027,\"command\":…}}` (`ProgrammeCommand::Cycle`); the \
+         officials' files in `docs/officials/` are written so.\n\n",
+    );
+    let _ = writeln!(doc, "| command | accepted in step |\n|---|---|");
+    let examples = examples();
+    for c in &examples {
+        let _ = writeln!(doc, "| [`{0}`](#{0}) | {1} |", c.name(), steps_of(c.name()));
+    }
+    for c in &examples {
+        let json = serde_json::to_string_pretty(c).unwrap();
+        let _ = write!(
+            doc,
+            "\n## {}\n\nAccepted in: {}.\n\n```json\n{}\n```\n",
+            c.name(),
+            steps_of(c.name()),
+            json
+        );
+    }
+    doc
+}
+
+fn steps_of(name: &str) -> String {
+    Step::ALL
+        .iter()
+        .filter(|s| s.commands().contains(&name))
+        .map(|s| format!("{} {}", s.number().unwrap_or(0), s.label_en()))
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+#[test]
+fn the_protocol_document_is_the_examples_and_each_example_reads_back() {
+    let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("docs/protocol.md");
+    let expected = protocol_doc();
+    if std::env::var_os("MEDBORGARBUDGET_BLESS").is_some() {
+        std::fs::write(&path, &expected).unwrap();
+    }
+    let written = std::fs::read_to_string(&path).unwrap_or_default();
+    assert!(
+        written == expected,
+        "docs/protocol.md is out of date: run the tests with MEDBORGARBUDGET_BLESS=1 and read the difference"
+    );
+    // Every example in the document reads back as the command it shows.
+    let mut blocks = written.split("```json\n").skip(1);
+    for c in examples() {
+        let block = blocks.next().unwrap();
+        let json = &block[..block.find("\n```").unwrap()];
+        let read: Command = serde_json::from_str(json).unwrap();
+        assert_eq!(read, c);
+    }
+    assert!(blocks.next().is_none());
+    // A misspelt field is refused, naming it.
+    let typo = r#"{"submit_idea":{"id":"00000000-0000-0000-0000-000000000001","author":{"id":"00000000-0000-0000-0000-000000000001","born":"1980-01-01","residence":{"area":"00000000-0000-0000-0000-000000000001","since":"2010-01-01"}},"co_author":[],"title":"Bänkar","description":"x","submitted_at":"2026-02-01T00:00:00Z"}}"#;
+    let error = serde_json::from_str::<Command>(typo)
+        .unwrap_err()
+        .to_string();
+    assert!(error.contains("co_author"), "{error}");
+}
