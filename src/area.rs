@@ -33,7 +33,8 @@ use serde::{Deserialize, Serialize};
 use crate::ids::{AreaId, ResidentId};
 
 /// An invalid area, resident or eligibility rule.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error, serde::Serialize)]
+#[serde(tag = "code", content = "details", rename_all = "snake_case")]
 #[non_exhaustive]
 pub enum AreaError {
     /// The area has no name.
@@ -552,7 +553,8 @@ pub struct Eligibility {
 }
 
 /// Why a resident may not take part on a given day.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error, serde::Serialize)]
+#[serde(tag = "code", content = "details", rename_all = "snake_case")]
 #[non_exhaustive]
 pub enum Ineligible {
     /// Below the minimum age.

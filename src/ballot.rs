@@ -438,7 +438,8 @@ impl Choices {
 }
 
 /// Why a ballot breaks the rules.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error, serde::Serialize)]
+#[serde(tag = "code", content = "details", rename_all = "snake_case")]
 #[non_exhaustive]
 pub enum BallotError {
     /// Choices of the wrong form for the ballot kind.

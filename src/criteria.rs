@@ -38,7 +38,8 @@ use serde::{Deserialize, Serialize};
 use crate::text::LocalText;
 
 /// An invalid criterion or set of criteria.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error, serde::Serialize)]
+#[serde(tag = "code", content = "details", rename_all = "snake_case")]
 #[non_exhaustive]
 pub enum CriteriaError {
     /// A criterion without a name.

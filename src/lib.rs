@@ -250,6 +250,7 @@ pub mod sim;
 pub mod store;
 pub mod tally;
 pub mod text;
+pub mod wire;
 
 /// An error's message followed by each of its causes, `a: b: c`. The crate's
 /// errors keep their causes as sources (a replayed event's error holds the rule

@@ -26,7 +26,8 @@ use std::str::FromStr;
 use serde::{Deserialize, Serialize};
 
 /// What went wrong with an amount of money.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error, serde::Serialize)]
+#[serde(tag = "code", content = "details", rename_all = "snake_case")]
 #[non_exhaustive]
 pub enum MoneyError {
     /// Two amounts in different currencies were combined.

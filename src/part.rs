@@ -45,7 +45,8 @@ pub const MAX_PARTS: usize = 64;
 #[serde(transparent)]
 pub struct PartId(String);
 
-/// A part id that does not read.
+/// A part id that does not read. Serialises as the crate's other errors do:
+/// `{"code":"bad_part_id","details":{"given":"Norr"}}`.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error(
     "{given:?} cannot name a budget part: use 1 to {MAX_PART_ID} lower-case letters, digits and '-'"
@@ -53,6 +54,25 @@ pub struct PartId(String);
 pub struct BadPartId {
     /// What was given.
     pub given: String,
+}
+
+impl Serialize for BadPartId {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        #[derive(Serialize)]
+        struct Details<'a> {
+            given: &'a str,
+        }
+        #[derive(Serialize)]
+        struct Wire<'a> {
+            code: &'static str,
+            details: Details<'a>,
+        }
+        Wire {
+            code: "bad_part_id",
+            details: Details { given: &self.given },
+        }
+        .serialize(s)
+    }
 }
 
 impl PartId {

@@ -75,10 +75,30 @@ pub struct Milestone {
 #[serde(try_from = "u8", into = "u8")]
 pub struct Progress(u8);
 
-/// A progress value above 100 %.
+/// A progress value above 100 %. Serialises as the crate's other errors do:
+/// `{"code":"progress_above_100","details":{"percent":120}}`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
 #[error("progress {0} % is above 100 %")]
 pub struct ProgressError(pub u8);
+
+impl Serialize for ProgressError {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        #[derive(Serialize)]
+        struct Details {
+            percent: u8,
+        }
+        #[derive(Serialize)]
+        struct Wire {
+            code: &'static str,
+            details: Details,
+        }
+        Wire {
+            code: "progress_above_100",
+            details: Details { percent: self.0 },
+        }
+        .serialize(s)
+    }
+}
 
 impl Progress {
     /// A percentage from 0 to 100.

@@ -41,7 +41,8 @@ pub const MAX_LANGUAGES: usize = 16;
 pub struct Lang(String);
 
 /// Why a text or a language tag was refused.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error, serde::Serialize)]
+#[serde(tag = "code", content = "details", rename_all = "snake_case")]
 #[non_exhaustive]
 pub enum TextError {
     /// A tag that is not two or three lower-case letters.

@@ -278,7 +278,8 @@ pub struct ProgrammeMetrics {
 }
 
 /// Why follow-up metrics cannot be computed.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error, serde::Serialize)]
+#[serde(tag = "code", content = "details", rename_all = "snake_case")]
 #[non_exhaustive]
 pub enum FollowUpError {
     /// The figures could not be written as JSON to take their digest.

@@ -209,7 +209,8 @@ pub enum GateError {
 }
 
 /// Why a command was refused. The cycle is unchanged.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error, serde::Serialize)]
+#[serde(tag = "code", content = "details", rename_all = "snake_case")]
 #[non_exhaustive]
 pub enum CycleError {
     /// The command does not belong to the cycle's current step.
@@ -732,7 +733,8 @@ impl<C> From<TransitionError<C>> for CycleError {
 }
 
 /// Why an event stream does not rebuild a cycle.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error, serde::Serialize)]
+#[serde(tag = "code", content = "details", rename_all = "snake_case")]
 #[non_exhaustive]
 pub enum ReplayError {
     /// No events.

@@ -123,7 +123,8 @@ pub struct ProgrammeSetup {
 }
 
 /// Why a programme refused a command or does not load.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error, serde::Serialize)]
+#[serde(tag = "code", content = "details", rename_all = "snake_case")]
 #[non_exhaustive]
 pub enum ProgrammeError {
     /// A commitment shorter than three years.

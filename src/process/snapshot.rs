@@ -205,7 +205,8 @@ impl<'de, E: Serialize + DeserializeOwned> Deserialize<'de> for Snapshot<E> {
 }
 
 /// Why a snapshot does not load.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error, serde::Serialize)]
+#[serde(tag = "code", content = "details", rename_all = "snake_case")]
 #[non_exhaustive]
 pub enum SnapshotError {
     /// The recorded version is not the number of events: events were added or

@@ -98,7 +98,8 @@ pub use tie::{TieBreak, TieBreaking};
 pub use welfare::{MaxWelfare, NODE_LIMIT};
 
 /// Why a tally could not produce an outcome.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error, serde::Serialize)]
+#[serde(tag = "code", content = "details", rename_all = "snake_case")]
 #[non_exhaustive]
 pub enum TallyError {
     /// Projects stayed tied after the whole tie-breaking chain, and the order
