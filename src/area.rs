@@ -34,6 +34,7 @@ use crate::ids::{AreaId, ResidentId};
 
 /// An invalid area, resident or eligibility rule.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error, serde::Serialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(tag = "code", content = "details", rename_all = "snake_case")]
 #[non_exhaustive]
 pub enum AreaError {
@@ -103,6 +104,7 @@ pub enum AreaError {
 
 /// A group of inhabitants of an area, such as an age band or a language.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(deny_unknown_fields)]
 pub struct PopulationGroup {
     /// The group's name, such as `18-64` or `somali`.
@@ -113,6 +115,7 @@ pub struct PopulationGroup {
 
 /// The population of an area split along one dimension.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(deny_unknown_fields)]
 pub struct Breakdown {
     /// The dimension, such as `age` or `language`.
@@ -125,6 +128,7 @@ pub struct Breakdown {
 /// A part of a district with residents of its own (a neighbourhood), which a
 /// budget part may serve ([`crate::part::BudgetPart`]).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(deny_unknown_fields)]
 pub struct SubArea {
     /// Its id: residents registered there have it as their residence.
@@ -137,6 +141,7 @@ pub struct SubArea {
 
 /// The district a programme serves.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(try_from = "RawArea")]
 pub struct Area {
     id: AreaId,
@@ -149,6 +154,7 @@ pub struct Area {
 }
 
 #[derive(Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(deny_unknown_fields)]
 struct RawArea {
     id: AreaId,
@@ -327,6 +333,7 @@ impl Area {
 
 /// Where and since when a resident lives.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(deny_unknown_fields)]
 pub struct Residence {
     /// The area lived in.
@@ -403,6 +410,7 @@ impl<'de> Deserialize<'de> for Groups {
 /// `groups` holds the resident's groups by dimension (`age` → `18-64`), used by the
 /// follow-up to report who took part; it is optional.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(try_from = "RawResident")]
 pub struct Resident {
     id: ResidentId,
@@ -413,6 +421,7 @@ pub struct Resident {
 }
 
 #[derive(Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(deny_unknown_fields)]
 struct RawResident {
     id: ResidentId,
@@ -529,6 +538,7 @@ impl Resident {
 
 /// Whether residents must live in the area to take part.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(deny_unknown_fields)]
 #[serde(rename_all = "snake_case", tag = "kind")]
 #[non_exhaustive]
@@ -544,6 +554,7 @@ pub enum ResidencyRequirement {
 
 /// Who may submit ideas and vote: fixed by the council in step 1.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(deny_unknown_fields)]
 pub struct Eligibility {
     /// Minimum age in whole years on the day of the action.
@@ -554,6 +565,7 @@ pub struct Eligibility {
 
 /// Why a resident may not take part on a given day.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error, serde::Serialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(tag = "code", content = "details", rename_all = "snake_case")]
 #[non_exhaustive]
 pub enum Ineligible {
@@ -645,6 +657,7 @@ impl Ineligible {
 /// version it was checked under instead of the voter's record, so that the
 /// log keeps the verdict and nothing that describes the voter.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(try_from = "String", into = "String")]
 pub struct EligibilityVersion([u8; 8]);
 
@@ -770,6 +783,13 @@ impl Eligibility {
         Ok(())
     }
 }
+
+#[cfg(feature = "schema")]
+schema_by_hand!(Groups, "Groups", {
+    "description": "A resident's group in each dimension of the area's breakdown",
+    "type": "object",
+    "additionalProperties": {"type": "string"}
+});
 
 #[cfg(test)]
 mod tests {

@@ -39,6 +39,7 @@ use crate::tally::{Rule, TieBreaking};
 
 /// The kind of ballot.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(rename_all = "snake_case")]
 pub enum BallotKind {
     /// Approve any number of projects (within the min/max).
@@ -65,6 +66,7 @@ impl fmt::Display for BallotKind {
 
 /// What a second ballot from a resident who has already voted does.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(rename_all = "snake_case")]
 pub enum SecondBallot {
     /// Refused with an error (the default).
@@ -76,6 +78,7 @@ pub enum SecondBallot {
 
 /// Points for cumulative ballots.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(deny_unknown_fields)]
 pub struct PointsRule {
     /// Points each voter may distribute.
@@ -90,6 +93,7 @@ pub struct PointsRule {
 /// typed, so a name no rule has is refused when the ballot rules are written
 /// (in step 1), not when voting closes.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(deny_unknown_fields)]
 pub struct Counting {
     /// The rule, serialised by its name (`"mes-add1"`, see [`Rule`]).
@@ -111,6 +115,7 @@ impl Default for Counting {
 /// Invalid ballot rules. Serialises as [`GateError`](crate::process::GateError)
 /// does: `{"code":"min_above_max","details":{"min":3,"max":2}}`.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error, Serialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(tag = "code", content = "details", rename_all = "snake_case")]
 #[non_exhaustive]
 pub enum RulesError {
@@ -185,12 +190,14 @@ pub enum RulesError {
 /// The rules a ballot must follow. Built with [`BallotRules::builder`]; every
 /// combination of settings is checked when built and when deserialised.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(try_from = "RawRules", into = "RawRules")]
 pub struct BallotRules {
     raw: RawRules,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(deny_unknown_fields)]
 struct RawRules {
     kind: BallotKind,
@@ -408,6 +415,7 @@ impl BallotRulesBuilder {
 
 /// A ballot's choices; the variant must match the ballot kind.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(deny_unknown_fields)]
 #[serde(rename_all = "snake_case")]
 pub enum Choices {
@@ -439,6 +447,7 @@ impl Choices {
 
 /// Why a ballot breaks the rules.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error, serde::Serialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(tag = "code", content = "details", rename_all = "snake_case")]
 #[non_exhaustive]
 pub enum BallotError {
@@ -757,6 +766,7 @@ impl BallotRules {
 
 /// A ballot as a voter or an official submits it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(deny_unknown_fields)]
 pub struct BallotSubmission {
     /// The ballot's id (chosen by the caller, so that replays are exact).
@@ -775,6 +785,7 @@ pub struct BallotSubmission {
 
 /// Paper ballots entered together by an official.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(deny_unknown_fields)]
 pub struct PaperBatch {
     /// Who entered the ballots (name or staff id).
@@ -787,6 +798,7 @@ pub struct PaperBatch {
 
 /// How a ballot reached the count.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(rename_all = "snake_case", tag = "kind", deny_unknown_fields)]
 pub enum Channel {
     /// Cast digitally by the voter.
@@ -804,6 +816,7 @@ pub enum Channel {
 /// checked on the day of voting against the cycle's eligibility rules, named
 /// by their version. The record itself is not kept.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(deny_unknown_fields)]
 pub struct EligibilityCheck {
     /// The rules the voter was found eligible under.
@@ -817,6 +830,7 @@ pub struct EligibilityCheck {
 /// birth date, residence or groups), so that ballots cannot be linked to
 /// residents by matching records.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(deny_unknown_fields)]
 pub struct Ballot {
     /// The ballot's id.

@@ -39,6 +39,7 @@ use crate::text::LocalText;
 
 /// An invalid criterion or set of criteria.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error, serde::Serialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(tag = "code", content = "details", rename_all = "snake_case")]
 #[non_exhaustive]
 pub enum CriteriaError {
@@ -78,6 +79,7 @@ pub enum CriteriaError {
 
 /// The category of a criterion.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(rename_all = "snake_case")]
 pub enum Category {
     /// Social sustainability (social hållbarhet): inclusion, trust, meeting places.
@@ -100,6 +102,7 @@ impl fmt::Display for Category {
 
 /// One criterion: a name (its key), what it means, its category and its weight.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(deny_unknown_fields)]
 pub struct Criterion {
     name: String,
@@ -153,6 +156,7 @@ impl Criterion {
 
 /// A score of a project against one criterion, from 0 (not at all) to 10 (fully).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(try_from = "u8", into = "u8")]
 pub struct Score(u8);
 
@@ -194,6 +198,7 @@ impl From<Score> for u8 {
 /// A validated set of criteria: non-empty unique names, weights ≥ 1, and at least
 /// one social-sustainability and one public-health criterion.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(try_from = "Vec<Criterion>", into = "Vec<Criterion>")]
 pub struct CriteriaSet {
     list: Vec<Criterion>,

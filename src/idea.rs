@@ -16,6 +16,7 @@ use crate::text::LocalText;
 
 /// An idea as a resident submits it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(deny_unknown_fields)]
 pub struct IdeaSubmission {
     /// The idea's id (chosen by the caller, so that replays are exact).
@@ -38,6 +39,7 @@ pub struct IdeaSubmission {
 
 /// Where an idea stands.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(rename_all = "snake_case", tag = "status")]
 pub enum IdeaStatus {
     /// Submitted, not yet taken up.
@@ -78,6 +80,7 @@ impl IdeaStatus {
 
 /// An idea with its status.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 pub struct Idea {
     #[serde(flatten)]
     submission: IdeaSubmission,

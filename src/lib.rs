@@ -231,6 +231,22 @@
 #![deny(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 #![cfg_attr(test, allow(clippy::unwrap_used, clippy::expect_used, clippy::panic))]
 
+/// `schemars::JsonSchema` for a type whose JSON form is written by hand (a
+/// custom serde implementation): its name and its schema.
+#[cfg(feature = "schema")]
+macro_rules! schema_by_hand {
+    ($ty:ty, $name:literal, $($json:tt)+) => {
+        impl schemars::JsonSchema for $ty {
+            fn schema_name() -> std::borrow::Cow<'static, str> {
+                $name.into()
+            }
+            fn json_schema(_: &mut schemars::SchemaGenerator) -> schemars::Schema {
+                schemars::json_schema!($($json)+)
+            }
+        }
+    };
+}
+
 pub mod area;
 pub mod ballot;
 pub mod criteria;
@@ -245,6 +261,8 @@ pub mod process;
 pub mod project;
 #[cfg(feature = "report")]
 pub mod report;
+#[cfg(feature = "schema")]
+pub mod schema;
 #[cfg(feature = "sim")]
 pub mod sim;
 pub mod store;

@@ -27,6 +27,7 @@ use serde::{Deserialize, Serialize};
 
 /// What went wrong with an amount of money.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error, serde::Serialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(tag = "code", content = "details", rename_all = "snake_case")]
 #[non_exhaustive]
 pub enum MoneyError {
@@ -231,6 +232,7 @@ const ISO_4217: &[(&str, u8)] = &[
 ///
 /// Serialised as its three-letter code; deserialising an unknown code fails.
 #[derive(Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(try_from = "String", into = "String")]
 pub struct Currency {
     code: [u8; 3],
@@ -328,6 +330,7 @@ impl From<Currency> for String {
 /// Amounts may be negative (a difference, an overrun); budgets and costs are checked
 /// to be positive where the process requires it.
 #[derive(Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(deny_unknown_fields)]
 pub struct Money {
     minor: i64,

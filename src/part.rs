@@ -42,6 +42,7 @@ pub const MAX_PARTS: usize = 64;
 /// and `-`, 1 to [`MAX_PART_ID`] characters (`"hjallbo"`, `"city-wide"`). It
 /// stays the same from year to year, so carry-over finds its part.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(transparent)]
 pub struct PartId(String);
 
@@ -116,6 +117,7 @@ impl<'de> Deserialize<'de> for PartId {
 /// One of a cycle's budgets: its money, and whom it serves — the whole
 /// district, or the residents of one sub-area.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(deny_unknown_fields)]
 pub struct BudgetPart {
     /// Its id.
@@ -219,6 +221,7 @@ pub(crate) fn missing_part<'a>(
 ///   join into one), and what the count leaves is carried over as one sum.
 ///   Every ballot records the voter's home, which decides their parts.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(rename_all = "snake_case")]
 #[non_exhaustive]
 pub enum PartCounting {
@@ -233,6 +236,7 @@ pub enum PartCounting {
 /// In which parts a resident may cast a ballot (fixed with the ballot rules
 /// in step 1).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(deny_unknown_fields)]
 #[serde(rename_all = "snake_case", tag = "kind")]
 #[non_exhaustive]
@@ -250,3 +254,17 @@ pub enum PartVoting {
         others: u8,
     },
 }
+
+#[cfg(feature = "schema")]
+schema_by_hand!(BadPartId, "BadPartId", {
+    "type": "object",
+    "properties": {
+        "code": {"const": "bad_part_id"},
+        "details": {
+            "type": "object",
+            "properties": {"given": {"type": "string"}},
+            "required": ["given"]
+        }
+    },
+    "required": ["code", "details"]
+});

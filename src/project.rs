@@ -15,6 +15,7 @@ use crate::text::LocalText;
 /// A project proposed for the shortlist, built from one or more ideas together
 /// with residents.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(deny_unknown_fields)]
 pub struct ProjectProposal {
     /// The project's id (chosen by the caller, so that replays are exact).
@@ -35,6 +36,7 @@ pub struct ProjectProposal {
 
 /// Whether the administration can carry a project out.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(deny_unknown_fields)]
 #[serde(rename_all = "snake_case", tag = "verdict")]
 pub enum Feasibility {
@@ -49,6 +51,7 @@ pub enum Feasibility {
 
 /// Whether a project is on the ballot.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(rename_all = "snake_case", tag = "state")]
 pub enum ShortlistStatus {
     /// On the shortlist.
@@ -62,6 +65,7 @@ pub enum ShortlistStatus {
 
 /// A milestone reached during implementation.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(deny_unknown_fields)]
 pub struct Milestone {
     /// What was reached (“design workshop with residents held”).
@@ -72,6 +76,7 @@ pub struct Milestone {
 
 /// Progress of a funded project, 0 to 100 percent.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Default, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(try_from = "u8", into = "u8")]
 pub struct Progress(u8);
 
@@ -134,6 +139,7 @@ impl From<Progress> for u8 {
 
 /// How a funded project ended, or that it is still being built.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(deny_unknown_fields)]
 #[serde(rename_all = "snake_case", tag = "state")]
 pub enum DeliveryStatus {
@@ -159,6 +165,7 @@ pub enum DeliveryStatus {
 
 /// The implementation record of a funded project (step 6).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 pub struct Delivery {
     /// Milestones reached.
     pub milestones: Vec<Milestone>,
@@ -177,6 +184,7 @@ pub struct Delivery {
 /// A project handed over to the programme in step 6, to be finished in a
 /// later year.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(deny_unknown_fields)]
 pub struct HandOver {
     /// When it is planned to be completed.
@@ -232,6 +240,7 @@ impl Delivery {
 
 /// A project: a proposal, its assessment in step 4, and its delivery if funded.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 pub struct Project {
     proposal: ProjectProposal,
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -362,3 +371,17 @@ impl Project {
         self.delivery.as_mut()
     }
 }
+
+#[cfg(feature = "schema")]
+schema_by_hand!(ProgressError, "ProgressError", {
+    "type": "object",
+    "properties": {
+        "code": {"const": "progress_above_100"},
+        "details": {
+            "type": "object",
+            "properties": {"percent": {"type": "integer", "minimum": 101, "maximum": 255}},
+            "required": ["percent"]
+        }
+    },
+    "required": ["code", "details"]
+});

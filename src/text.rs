@@ -37,11 +37,13 @@ pub const MAX_LANGUAGES: usize = 16;
 /// A language tag: two or three lower-case letters (ISO 639: `sv`, `en`,
 /// `ar`, `so`, `fi`, `ckb`).
 #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(transparent)]
 pub struct Lang(String);
 
 /// Why a text or a language tag was refused.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error, serde::Serialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(tag = "code", content = "details", rename_all = "snake_case")]
 #[non_exhaustive]
 pub enum TextError {
@@ -281,6 +283,20 @@ impl<'de> Deserialize<'de> for LocalText {
         d.deserialize_any(Texts)
     }
 }
+
+#[cfg(feature = "schema")]
+schema_by_hand!(LocalText, "LocalText", {
+    "description": "Text in Swedish, alone as a string, or as an object of texts by language tag in which \"sv\" is required",
+    "oneOf": [
+        {"type": "string"},
+        {
+            "type": "object",
+            "properties": {"sv": {"type": "string"}},
+            "required": ["sv"],
+            "additionalProperties": {"type": "string"}
+        }
+    ]
+});
 
 #[cfg(test)]
 mod tests {

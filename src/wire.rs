@@ -32,6 +32,7 @@ use serde_json::Value;
 
 /// An error for the wire: `{"code":…,"details":{…},"message":…}`.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(deny_unknown_fields)]
 #[non_exhaustive]
 pub struct Problem {

@@ -78,6 +78,7 @@ use exact::{change_bp, gini, ratio, ratio_of_products};
 /// ([`Participation`]). Where the count was
 /// suppressed (too few voters to publish), so are the measures derived from it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 pub struct GroupTurnout {
     /// The dimension (`age`, `language`).
     pub dimension: String,
@@ -118,6 +119,7 @@ fn is_zero(n: &u64) -> bool {
 /// The distribution of a per-voter measure: its mean and its Gini coefficient
 /// (0 = everyone equal, towards 1 = concentrated on few voters), both exact.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 pub struct Distribution {
     /// Mean over voters.
     pub mean: Fraction,
@@ -129,6 +131,7 @@ pub struct Distribution {
 /// Pierczyński and Skowron, 2021) with approval-style support (a voter supports
 /// the projects they approved, gave points or ranked) and cost utilities.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(rename_all = "snake_case")]
 #[non_exhaustive]
 pub enum Proportionality {
@@ -154,6 +157,7 @@ pub enum Proportionality {
 
 /// The follow-up of one cycle: who took part, who got what, what was delivered.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 pub struct CycleMetrics {
     /// The cycle.
     pub cycle: CycleId,
@@ -213,6 +217,7 @@ pub struct CycleMetrics {
 
 /// One budget part's figures ([`CycleMetrics::parts`]).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(deny_unknown_fields)]
 pub struct PartFigures {
     /// The part.
@@ -235,6 +240,7 @@ pub struct PartFigures {
 /// The change of the main measures from one year to the next (later minus
 /// earlier), as signed values in the unit of each measure.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 pub struct YearChange {
     /// The later year.
     pub year: i32,
@@ -255,6 +261,7 @@ pub struct YearChange {
 /// The follow-up of a whole programme: each counted year, the changes from one
 /// to the next, and the money over all years.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 pub struct ProgrammeMetrics {
     /// Years whose vote was counted, in order.
     pub years: Vec<CycleMetrics>,
@@ -279,6 +286,7 @@ pub struct ProgrammeMetrics {
 
 /// Why follow-up metrics cannot be computed.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error, serde::Serialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(tag = "code", content = "details", rename_all = "snake_case")]
 #[non_exhaustive]
 pub enum FollowUpError {
@@ -1022,6 +1030,7 @@ mod tests {
     #[test]
     fn fractions_round_trip_through_buffered_serde() {
         #[derive(Debug, PartialEq, Serialize, Deserialize)]
+        #[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
         #[serde(tag = "kind")]
         enum Tagged {
             Measure { value: Fraction },

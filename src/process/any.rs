@@ -82,6 +82,34 @@ impl Serialize for AnyCycle {
     }
 }
 
+#[cfg(feature = "schema")]
+impl schemars::JsonSchema for AnyCycle {
+    fn schema_name() -> std::borrow::Cow<'static, str> {
+        "AnyCycle".into()
+    }
+    fn json_schema(generator: &mut schemars::SchemaGenerator) -> schemars::Schema {
+        use super::stage::{
+            Abandoned, Closed, Criteria, FollowUp, IdeaGeneration, Implementation, Outreach,
+            Shortlisting, Voting,
+        };
+        let each = [
+            generator.subschema_for::<Cycle<Criteria>>(),
+            generator.subschema_for::<Cycle<Outreach>>(),
+            generator.subschema_for::<Cycle<IdeaGeneration>>(),
+            generator.subschema_for::<Cycle<Shortlisting>>(),
+            generator.subschema_for::<Cycle<Voting>>(),
+            generator.subschema_for::<Cycle<Implementation>>(),
+            generator.subschema_for::<Cycle<FollowUp>>(),
+            generator.subschema_for::<Cycle<Closed>>(),
+            generator.subschema_for::<Cycle<Abandoned>>(),
+        ];
+        schemars::json_schema!({
+            "description": "A cycle's state in whichever step it is, as a read model",
+            "oneOf": each
+        })
+    }
+}
+
 impl<S: Stage> From<Cycle<S>> for AnyCycle {
     fn from(cycle: Cycle<S>) -> AnyCycle {
         S::wrap(cycle)
@@ -757,6 +785,7 @@ impl AnyCycle {
 
 /// What a cycle can do now ([`AnyCycle::available`]).
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[non_exhaustive]
 pub struct Available {
     /// The current step.
@@ -773,6 +802,7 @@ pub struct Available {
 /// A condition of a gate not met: the [`GateError`] (its machine `code` and
 /// `details` in JSON) and its English message.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[non_exhaustive]
 pub struct Unmet {
     /// The condition.

@@ -21,6 +21,7 @@ use crate::project::{Feasibility, HandOver, Milestone, Progress, ProjectProposal
 /// A request to a cycle. [`AnyCycle::apply`](super::AnyCycle::apply) checks it
 /// against the rules of the current step and returns the events it produced.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(deny_unknown_fields)]
 #[serde(rename_all = "snake_case")]
 #[non_exhaustive]
@@ -301,6 +302,7 @@ impl Command {
 /// channel and the eligibility verdict), and participation by group is recorded
 /// as counts without the register it was counted from.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(deny_unknown_fields)]
 #[serde(rename_all = "snake_case")]
 #[non_exhaustive]

@@ -105,6 +105,7 @@ impl BallotBox {
 
 /// Everything a cycle gathers, whatever its stage.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 pub(crate) struct Core {
     pub(crate) setup: CycleSetup,
     /// When each step began, in order; the first entry is step 1.
@@ -147,6 +148,34 @@ pub(crate) struct Count {
 pub struct Cycle<S> {
     pub(crate) core: Core,
     pub(crate) stage: S,
+}
+
+#[cfg(feature = "schema")]
+impl schemars::JsonSchema for BallotBox {
+    fn schema_name() -> std::borrow::Cow<'static, str> {
+        "Ballots".into()
+    }
+    fn json_schema(generator: &mut schemars::SchemaGenerator) -> schemars::Schema {
+        generator.subschema_for::<Vec<Ballot>>()
+    }
+}
+
+#[cfg(feature = "schema")]
+impl<S: Stage + schemars::JsonSchema> schemars::JsonSchema for Cycle<S> {
+    fn schema_name() -> std::borrow::Cow<'static, str> {
+        format!("Cycle{}", S::schema_name()).into()
+    }
+    fn json_schema(generator: &mut schemars::SchemaGenerator) -> schemars::Schema {
+        let step = serde_json::to_value(S::STEP).unwrap_or_default();
+        let core = generator.subschema_for::<Core>();
+        let stage = generator.subschema_for::<S>();
+        schemars::json_schema!({
+            "description": "A cycle's state as a read model (it does not load back: a cycle is stored as its events)",
+            "type": "object",
+            "properties": {"step": {"const": step}, "core": core, "stage": stage},
+            "required": ["step", "core", "stage"]
+        })
+    }
 }
 
 impl<S: Stage> Serialize for Cycle<S> {

@@ -20,6 +20,7 @@ use crate::tally::{Rule, TallyError};
 /// `{"code":"window_open","details":{"closes":"…","at":"…"}}`
 /// ([`Available`](super::Available) lists them with their messages).
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error, serde::Serialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(tag = "code", content = "details", rename_all = "snake_case")]
 #[non_exhaustive]
 pub enum GateError {
@@ -210,6 +211,7 @@ pub enum GateError {
 
 /// Why a command was refused. The cycle is unchanged.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error, serde::Serialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(tag = "code", content = "details", rename_all = "snake_case")]
 #[non_exhaustive]
 pub enum CycleError {
@@ -734,6 +736,7 @@ impl<C> From<TransitionError<C>> for CycleError {
 
 /// Why an event stream does not rebuild a cycle.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error, serde::Serialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(tag = "code", content = "details", rename_all = "snake_case")]
 #[non_exhaustive]
 pub enum ReplayError {

@@ -60,6 +60,7 @@ pub use stage::{
 /// The steps of a cycle at run time: the model's seven steps, then `Closed` or
 /// `Abandoned`. Ordered as the process runs.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(rename_all = "snake_case")]
 pub enum Step {
     /// 1. Kriterier — criteria.

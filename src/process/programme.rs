@@ -102,6 +102,7 @@ commitments!(
 
 /// How a programme is set up.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(deny_unknown_fields)]
 pub struct ProgrammeSetup {
     /// The programme's id.
@@ -124,6 +125,7 @@ pub struct ProgrammeSetup {
 
 /// Why a programme refused a command or does not load.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error, serde::Serialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(tag = "code", content = "details", rename_all = "snake_case")]
 #[non_exhaustive]
 pub enum ProgrammeError {
@@ -291,6 +293,7 @@ pub enum ProgrammeError {
 
 /// A request to a programme.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(deny_unknown_fields)]
 #[serde(rename_all = "snake_case")]
 #[non_exhaustive]
@@ -332,6 +335,7 @@ pub enum ProgrammeCommand {
 /// What happens to a project a year handed over to the programme
 /// ([`Command::HandOver`]), recorded in order.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(deny_unknown_fields)]
 #[serde(rename_all = "snake_case")]
 #[non_exhaustive]
@@ -424,6 +428,7 @@ impl DeliveryUpdate {
 /// A project a year handed over to the programme while it was still being
 /// built, and everything recorded about it since.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 pub struct OngoingDelivery {
     /// The year whose project it is.
     pub year: i32,
@@ -584,6 +589,7 @@ impl OngoingDelivery {
 
 /// Something a programme accepted.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(deny_unknown_fields)]
 #[serde(rename_all = "snake_case")]
 #[non_exhaustive]
@@ -637,6 +643,7 @@ impl ProgrammeEvent {
 
 /// Money left unspent by a year that ended, and where it went.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(deny_unknown_fields)]
 pub struct CarryOver {
     /// The year that left it.
@@ -653,6 +660,7 @@ pub struct CarryOver {
 
 /// One year in the credibility report.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(deny_unknown_fields)]
 pub struct YearReport {
     /// The year.
@@ -692,6 +700,7 @@ pub struct YearReport {
 
 /// What a concluded programme reports about its credibility.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(deny_unknown_fields)]
 pub struct CredibilityReport {
     /// The programme.
@@ -724,6 +733,7 @@ pub struct CredibilityReport {
 /// as its events and loaded by [`Programme::replay`] or
 /// [`Programme::from_snapshot`].
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 pub struct Programme {
     setup: ProgrammeSetup,
     cycles: Vec<AnyCycle>,

@@ -12,6 +12,7 @@ use crate::text::LocalText;
 
 /// What a new cycle is for: its id, year, area and currency.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(deny_unknown_fields)]
 pub struct CycleSetup {
     /// The cycle's id.
@@ -41,6 +42,7 @@ pub struct CycleSetup {
 /// rules keep the earlier behaviour for cycles of earlier versions, so stored
 /// logs replay as they were written (DESIGN.md, "Changing a rule").
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(transparent)]
 pub struct RulesVersion(pub u32);
 
@@ -75,6 +77,7 @@ impl std::fmt::Display for RulesVersion {
 
 /// A council decision that sets money aside (beslut i fullmäktige eller nämnd).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(deny_unknown_fields)]
 pub struct CouncilDecision {
     /// The body that decided (`Kommunfullmäktige`, `Stadsdelsnämnden Angered`).
@@ -101,6 +104,7 @@ impl CouncilDecision {
 
 /// Where money set aside for a cycle comes from.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(deny_unknown_fields)]
 #[serde(rename_all = "snake_case", tag = "kind")]
 pub enum FundingSource {
@@ -115,6 +119,7 @@ pub enum FundingSource {
 
 /// Money set aside for a cycle, with the decision behind it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(deny_unknown_fields)]
 pub struct Allocation {
     /// The amount (positive).
@@ -131,6 +136,7 @@ pub struct Allocation {
 
 /// A channel used to reach residents in step 2.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(rename_all = "snake_case")]
 #[non_exhaustive]
 pub enum OutreachChannel {
@@ -152,6 +158,7 @@ pub enum OutreachChannel {
 
 /// One outreach activity (step 2).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(deny_unknown_fields)]
 pub struct OutreachActivity {
     /// The channel.
@@ -174,6 +181,7 @@ pub struct OutreachActivity {
 /// A population group an outreach activity is aimed at: a group of one of
 /// the area's breakdowns (`age` → `12-17`).
 #[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(deny_unknown_fields)]
 pub struct TargetGroup {
     /// The dimension (`age`, `language`).
@@ -194,6 +202,7 @@ impl TargetGroup {
 
 /// When ballots may be cast: from `opens` (inclusive) to `closes` (exclusive).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(deny_unknown_fields)]
 pub struct VotingWindow {
     /// First instant a ballot may be cast.
@@ -211,6 +220,7 @@ impl VotingWindow {
 
 /// A project's score under the counting rule.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(deny_unknown_fields)]
 pub struct ProjectScore {
     /// The project.
@@ -221,6 +231,7 @@ pub struct ProjectScore {
 
 /// The result of the vote, as recorded when voting closes.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(deny_unknown_fields)]
 pub struct FundingDecision {
     /// The counting rule.
@@ -254,6 +265,7 @@ pub struct FundingDecision {
 /// One budget part's outcome, in a cycle of several
 /// ([`FundingDecision::parts`]).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(deny_unknown_fields)]
 pub struct PartOutcome {
     /// The part.
@@ -270,6 +282,7 @@ pub struct PartOutcome {
 
 /// A project the count left out ([`FundingDecision::set_aside`]).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(deny_unknown_fields)]
 pub struct SetAside {
     /// The project.
@@ -280,6 +293,7 @@ pub struct SetAside {
 
 /// Why the count left a project out.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(deny_unknown_fields)]
 #[serde(rename_all = "snake_case", tag = "kind")]
 #[non_exhaustive]
@@ -304,6 +318,7 @@ pub enum SetAsideReason {
 /// step 4, when the projects exist, and respected by the count and by a
 /// council's adjustment.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(deny_unknown_fields)]
 pub struct ExclusionGroup {
     /// The projects (at least two, each once).
@@ -316,6 +331,7 @@ pub struct ExclusionGroup {
 /// the count it changes: projects added or removed, why, the decision behind
 /// it, and money the decision adds to the cycle's budget, if any.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(deny_unknown_fields)]
 pub struct Adjustment {
     /// Projects of the ballot the council funds beyond the count.
@@ -348,6 +364,7 @@ pub struct Adjustment {
 /// holds a second copy of them that could disagree. What the municipality
 /// published may be pinned by its digest.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(try_from = "RawEvaluation")]
 pub struct Evaluation {
     /// What was learnt, for next year's criteria step (at least one).
@@ -368,6 +385,7 @@ pub struct Evaluation {
 /// An [`Evaluation`] as stored. Logs written before the figures were computed
 /// on demand hold them whole, as `metrics`; they load as their digest.
 #[derive(Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(deny_unknown_fields)]
 struct RawEvaluation {
     lessons: Vec<LocalText>,
@@ -460,6 +478,7 @@ impl<'de> Deserialize<'de> for FiguresDigest {
 
 /// A lesson from a closed year, available to later years' criteria step.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(deny_unknown_fields)]
 pub struct Lesson {
     /// The year it was learnt.
@@ -485,6 +504,7 @@ fn default_min_cell() -> u32 {
 /// ballot counts for their groups. The register itself is not stored; only the
 /// counts are, with cells under `min_cell` suppressed.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(deny_unknown_fields)]
 pub struct VoterRegister {
     /// The residents, with their groups by dimension (as the area's breakdown
@@ -508,6 +528,7 @@ impl VoterRegister {
 
 /// How many voters of one group took part.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(deny_unknown_fields)]
 pub struct GroupCount {
     /// The dimension (`age`, `language`).
@@ -528,6 +549,7 @@ pub struct GroupCount {
 /// no voter, and groups that cannot vote (children under the minimum age)
 /// would otherwise hide a neighbour's count.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(deny_unknown_fields)]
 pub struct Participation {
     /// The minimum cell size applied.
@@ -638,6 +660,13 @@ impl Participation {
         Ok(())
     }
 }
+
+#[cfg(feature = "schema")]
+schema_by_hand!(FiguresDigest, "FiguresDigest", {
+    "description": "A SHA-256 digest of published figures, as 64 hex digits",
+    "type": "string",
+    "pattern": "^[0-9a-f]{64}$"
+});
 
 #[cfg(test)]
 mod tests {

@@ -72,6 +72,7 @@ use crate::store::Hash;
 /// # }
 /// ```
 #[derive(Clone, PartialEq, Eq, Serialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 pub struct Snapshot<E> {
     events: Vec<E>,
     version: u64,
@@ -166,6 +167,7 @@ impl<E> Snapshot<E> {
 
 /// The fields as written, checked before they become a [`Snapshot`].
 #[derive(Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(deny_unknown_fields)]
 struct Raw<E> {
     events: Vec<E>,
@@ -206,6 +208,7 @@ impl<'de, E: Serialize + DeserializeOwned> Deserialize<'de> for Snapshot<E> {
 
 /// Why a snapshot does not load.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error, serde::Serialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(tag = "code", content = "details", rename_all = "snake_case")]
 #[non_exhaustive]
 pub enum SnapshotError {

@@ -66,6 +66,7 @@ pub trait Decided: Framed {
 
 /// What the council fixed in step 1 and what no later step may change.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 pub struct Framework {
     /// The council's allocation (more may be added until voting opens, never
     /// removed).

@@ -967,6 +967,13 @@ pub trait StoreExt: Store {
 
 impl<T: Store + ?Sized> StoreExt for T {}
 
+#[cfg(feature = "schema")]
+schema_by_hand!(Hash, "Hash", {
+    "description": "A SHA-256 digest, as 64 hex digits",
+    "type": "string",
+    "pattern": "^[0-9a-f]{64}$"
+});
+
 #[cfg(test)]
 mod tests {
     use super::*;

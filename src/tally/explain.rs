@@ -31,6 +31,7 @@ pub const MAX_THREADS: usize = 8;
 /// units; ρ, prices, money left and loads are shown as floats (the decisions
 /// themselves were exact).
 #[derive(Debug, Clone, PartialEq, Serialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(tag = "kind", rename_all = "snake_case")]
 #[non_exhaustive]
 pub enum Round {
@@ -83,6 +84,7 @@ pub enum Round {
 
 /// How a count went, round by round ([`Outcome::trace`]).
 #[derive(Debug, Clone, PartialEq, Serialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[non_exhaustive]
 pub struct Trace {
     /// The rule.
@@ -445,6 +447,7 @@ fn phragmen_rounds(
 
 /// A measure of how far a project was from the other side.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(tag = "kind", content = "value", rename_all = "snake_case")]
 #[non_exhaustive]
 pub enum Measure {
@@ -471,6 +474,7 @@ impl Measure {
 
 /// Why one project won or lost ([`explain`]).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[non_exhaustive]
 pub struct ProjectExplanation {
     /// The project (index in the election).
@@ -503,6 +507,7 @@ impl ProjectExplanation {
 
 /// Why every project won or lost ([`explain`]).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[non_exhaustive]
 pub struct Explanation {
     /// The rule.

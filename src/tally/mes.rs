@@ -1553,6 +1553,7 @@ pub struct MesAdd1Comparison;
 
 /// How many voters prefer which outcome, in the comparison step.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 pub struct Comparison {
     /// Voters with more supported projects funded under equal shares.
     pub prefer_equal_shares: u64,

@@ -99,6 +99,7 @@ pub use welfare::{MaxWelfare, NODE_LIMIT};
 
 /// Why a tally could not produce an outcome.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error, serde::Serialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(tag = "code", content = "details", rename_all = "snake_case")]
 #[non_exhaustive]
 pub enum TallyError {
@@ -224,6 +225,7 @@ pub enum TallyError {
 /// A project on the ballot, as a tally sees it: a label (the project id as text)
 /// and a cost in minor units.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 pub struct Candidate {
     /// The project's label; tie-breaking by id compares these as text.
     pub label: String,
@@ -440,6 +442,7 @@ impl Election {
 
 /// The result of a tally. Rules of your own build it with [`Outcome::new`].
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[non_exhaustive]
 pub struct Outcome {
     /// The rule's name, as [`Tally::name`] gives it.
@@ -468,12 +471,15 @@ pub struct Outcome {
 /// and through serde's buffered (internally tagged) forms, which do not carry
 /// `u128`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 pub struct Fraction {
     /// Numerator.
     #[serde(with = "wide")]
+    #[cfg_attr(feature = "schema", schemars(schema_with = "wide::schema"))]
     pub numerator: u128,
     /// Denominator (never zero).
     #[serde(with = "wide")]
+    #[cfg_attr(feature = "schema", schemars(schema_with = "wide::schema"))]
     pub denominator: u128,
 }
 
@@ -506,6 +512,17 @@ mod wide {
 
     use serde::de::{self, Visitor};
     use serde::{Deserializer, Serializer};
+
+    /// A non-negative integer, or one as a decimal string.
+    #[cfg(feature = "schema")]
+    pub(super) fn schema(_: &mut schemars::SchemaGenerator) -> schemars::Schema {
+        schemars::json_schema!({
+            "oneOf": [
+                {"type": "integer", "minimum": 0},
+                {"type": "string", "pattern": "^[0-9]+$"}
+            ]
+        })
+    }
 
     pub(super) fn serialize<S: Serializer>(value: &u128, s: S) -> Result<S::Ok, S::Error> {
         match u64::try_from(*value) {
@@ -575,6 +592,7 @@ impl fmt::Display for Fraction {
 
 /// Rule-specific facts of an outcome.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 pub struct OutcomeDetails {
     /// Equal shares: the money each voter had in the run kept, in minor units.
     #[serde(default, skip_serializing_if = "Option::is_none")]

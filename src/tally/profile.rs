@@ -7,6 +7,7 @@ use crate::hash::HashKeys;
 
 /// What the entries of a profile mean.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(rename_all = "snake_case")]
 pub enum ProfileKind {
     /// Each ballot is a set of approved projects (approval and knapsack ballots).

@@ -369,6 +369,13 @@ impl Tally for Rule {
     }
 }
 
+#[cfg(feature = "schema")]
+schema_by_hand!(Rule, "Rule", {
+    "description": "A counting rule by name (see the crate's `tally::Rule`)",
+    "type": "string",
+    "pattern": "^(greedy|greedy-no-skip(:[0-9]+)?|greedy-threshold:[0-9]+|(mes|mes-add1|mes-add1-exhaustive|mes-add1-comparison|mes-greedy)(:(cost|cardinality))?|phragmen|phragmen-skip|max-welfare|maximin-support|custom:.+)$"
+});
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -17,6 +17,7 @@ use super::{Election, Fraction, TallyError};
 /// Satisfaction with one outcome ([`Satisfaction::of`]). Exact: sums are
 /// integers, means and ratios [`Fraction`]s.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[non_exhaustive]
 pub struct Satisfaction {
     /// Voters.

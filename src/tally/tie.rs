@@ -10,6 +10,7 @@ use super::{Election, TallyError};
 
 /// One way of ordering tied projects.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(rename_all = "kebab-case")]
 #[non_exhaustive]
 pub enum TieBreak {
@@ -78,6 +79,7 @@ impl fmt::Display for TieBreak {
 /// # Ok::<(), medborgarbudget::tally::TallyError>(())
 /// ```
 #[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(try_from = "Vec<TieBreak>", into = "Vec<TieBreak>")]
 pub struct TieBreaking(Vec<TieBreak>);
 

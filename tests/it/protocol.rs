@@ -300,3 +300,131 @@ fn the_protocol_document_is_the_examples_and_each_example_reads_back() {
         .to_string();
     assert!(error.contains("co_author"), "{error}");
 }
+
+/// The schema files in `schema/` are what the types give; each example
+/// command is valid against the command schema's list of commands.
+#[cfg(feature = "schema")]
+#[test]
+fn the_schema_files_are_the_types_schemas() {
+    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("schema");
+    let bless = std::env::var_os("MEDBORGARBUDGET_BLESS").is_some();
+    if bless {
+        std::fs::create_dir_all(&dir).unwrap();
+    }
+    let documents = medborgarbudget::schema::documents();
+    let mut stale = Vec::new();
+    for (name, schema) in &documents {
+        let path = dir.join(format!("{name}.json"));
+        let text = serde_json::to_string_pretty(schema).unwrap() + "\n";
+        if bless {
+            std::fs::write(&path, &text).unwrap();
+        }
+        if std::fs::read_to_string(&path).unwrap_or_default() != text {
+            stale.push(path.display().to_string());
+        }
+    }
+    assert!(
+        stale.is_empty(),
+        "out of date (run the tests with MEDBORGARBUDGET_BLESS=1 and read the difference): {stale:?}"
+    );
+    // No file is left from a document that is gone.
+    let mut files: Vec<String> = std::fs::read_dir(&dir)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    files.sort();
+    let mut expected: Vec<String> = documents.iter().map(|(n, _)| format!("{n}.json")).collect();
+    expected.sort();
+    assert_eq!(files, expected);
+    // Every command of the examples is one the schema lists, and every
+    // command the schema lists has an example.
+    let command = serde_json::to_value(&documents[0].1).unwrap();
+    let mut listed: Vec<String> = command["oneOf"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|v| v["required"][0].as_str().map(str::to_owned))
+        .collect();
+    listed.sort();
+    let mut named: Vec<String> = examples().iter().map(|c| c.name().to_owned()).collect();
+    named.sort();
+    assert_eq!(listed, named);
+    // Inputs refuse unknown fields in the schema as in serde.
+    let text = serde_json::to_string(&command).unwrap();
+    assert!(
+        text.contains("\"additionalProperties\":false"),
+        "unknown fields refused"
+    );
+}
+
+/// What the types write is valid against their schemas: every example
+/// command, a whole year's events and its snapshot, the cycle and a
+/// programme as read models, what a cycle can do now, and errors.
+#[cfg(feature = "schema")]
+#[test]
+fn what_the_types_write_is_valid_against_the_schemas() {
+    use medborgarbudget::process::{CycleError, Snapshot};
+    let documents: std::collections::HashMap<&str, serde_json::Value> =
+        medborgarbudget::schema::documents()
+            .into_iter()
+            .map(|(name, schema)| (name, serde_json::to_value(schema).unwrap()))
+            .collect();
+    let check = |name: &str, value: serde_json::Value| {
+        let validator = jsonschema::validator_for(&documents[name]).unwrap();
+        let errors: Vec<String> = validator
+            .iter_errors(&value)
+            .map(|e| format!("{e} at {}", e.instance_path))
+            .collect();
+        assert!(errors.is_empty(), "{name}: {errors:?}");
+    };
+    // The schema is no blanket: a misspelt field is invalid.
+    let validator = jsonschema::validator_for(&documents["command"]).unwrap();
+    assert!(
+        !validator.is_valid(
+            &serde_json::json!({"close_voting": {"at": "2026-03-30T09:00:00Z", "when": 1}})
+        )
+    );
+    assert!(
+        !validator.is_valid(&serde_json::json!({"close_votign": {"at": "2026-03-30T09:00:00Z"}}))
+    );
+    for c in examples() {
+        check("command", serde_json::to_value(&c).unwrap());
+        check(
+            "programme_command",
+            serde_json::json!({"cycle": {"year": 2026, "command": c}}),
+        );
+    }
+    let (closed, events) = logged(Step::Closed);
+    for e in &events {
+        check("event", serde_json::to_value(e).unwrap());
+    }
+    check(
+        "cycle_snapshot",
+        serde_json::to_value(Snapshot::new(events).unwrap()).unwrap(),
+    );
+    for cycle in every_step() {
+        check("cycle", serde_json::to_value(&cycle).unwrap());
+        check(
+            "available",
+            serde_json::to_value(cycle.available(day(65))).unwrap(),
+        );
+    }
+    check("cycle", serde_json::to_value(&closed).unwrap());
+    let programme = report_programme(None);
+    check("programme", serde_json::to_value(&programme).unwrap());
+    let (voting, _) = logged(Step::Voting);
+    let refused = voting
+        .clone()
+        .apply(Command::CloseVoting { at: day(65) })
+        .unwrap_err();
+    check("cycle_error", serde_json::to_value(&refused).unwrap());
+    check(
+        "problem",
+        serde_json::to_value(medborgarbudget::wire::Problem::of(&refused)).unwrap(),
+    );
+    let not_here = CycleError::NotInThisStep {
+        operation: "cast_ballot",
+        step: Step::Outreach,
+    };
+    check("cycle_error", serde_json::to_value(&not_here).unwrap());
+}

@@ -18,6 +18,7 @@ use serde::Serialize;
 /// Step 1, Kriterier: the council fixes budget, eligibility, ballot rules and
 /// criteria.
 #[derive(Debug, Clone, PartialEq, Eq, Default, Serialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 pub struct Criteria {
     pub(crate) base: Option<Allocation>,
     pub(crate) eligibility: Option<Eligibility>,

@@ -14,6 +14,7 @@ use serde::Serialize;
 
 /// The cycle is closed: evaluated and done.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 pub struct Closed {
     pub(crate) framework: Framework,
     pub(crate) window: VotingWindow,
@@ -24,6 +25,7 @@ stage!(Closed, Closed);
 
 /// The cycle was abandoned, with a reason, from the stage it was in.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 pub struct Abandoned {
     pub(crate) from: Box<Previous>,
     pub(crate) reason: String,
@@ -72,6 +74,7 @@ impl Abandoned {
 
 /// The stage data of an abandoned cycle, as it was when abandoned.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(rename_all = "snake_case", tag = "step")]
 pub enum Previous {
     /// Abandoned in step 1.

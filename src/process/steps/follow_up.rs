@@ -8,6 +8,7 @@ use serde::Serialize;
 
 /// Step 7, Uppföljning: the cycle is evaluated.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 pub struct FollowUp {
     pub(crate) framework: Framework,
     pub(crate) window: VotingWindow,

@@ -14,6 +14,7 @@ use serde::Serialize;
 
 /// Step 3, Idégenerering: residents submit ideas.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 pub struct IdeaGeneration {
     pub(crate) framework: Framework,
 }

@@ -16,6 +16,7 @@ use serde::Serialize;
 
 /// Step 6, Genomförande: funded projects are built with residents.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 pub struct Implementation {
     pub(crate) framework: Framework,
     pub(crate) window: VotingWindow,

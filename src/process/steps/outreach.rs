@@ -12,6 +12,7 @@ use serde::Serialize;
 
 /// Step 2, Marknadsföring: reaching as many residents as possible.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 pub struct Outreach {
     pub(crate) framework: Framework,
 }

@@ -21,6 +21,7 @@ use serde::Serialize;
 /// Step 4, Bearbetning och urval: ideas are worked into a shortlist with
 /// residents.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 pub struct Shortlisting {
     pub(crate) framework: Framework,
 }

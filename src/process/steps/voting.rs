@@ -52,6 +52,7 @@ impl Pending {
 
 /// Step 5, Röstning: residents vote.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 pub struct Voting {
     pub(crate) framework: Framework,
     pub(crate) window: VotingWindow,
