@@ -169,6 +169,12 @@ struct RawArea {
 impl TryFrom<RawArea> for Area {
     type Error = AreaError;
     fn try_from(raw: RawArea) -> Result<Self, Self::Error> {
+        Area::from_raw(raw).map_err(crate::wire::refused)
+    }
+}
+
+impl Area {
+    fn from_raw(raw: RawArea) -> Result<Area, AreaError> {
         let mut area = Area::new(raw.id, raw.name, raw.population)?;
         for b in raw.breakdown {
             area =
@@ -434,6 +440,12 @@ struct RawResident {
 impl TryFrom<RawResident> for Resident {
     type Error = AreaError;
     fn try_from(raw: RawResident) -> Result<Self, Self::Error> {
+        Resident::from_raw(raw).map_err(crate::wire::refused)
+    }
+}
+
+impl Resident {
+    fn from_raw(raw: RawResident) -> Result<Resident, AreaError> {
         if let Some(until) = raw.residence.until.filter(|u| *u <= raw.residence.since) {
             return Err(AreaError::ResidenceEndsBeforeStart {
                 resident: raw.id,

@@ -225,7 +225,7 @@ struct RawRules {
 impl TryFrom<RawRules> for BallotRules {
     type Error = RulesError;
     fn try_from(raw: RawRules) -> Result<Self, Self::Error> {
-        raw.validate()?;
+        raw.validate().map_err(crate::wire::refused)?;
         Ok(BallotRules { raw })
     }
 }

@@ -185,7 +185,7 @@ impl Score {
 impl TryFrom<u8> for Score {
     type Error = CriteriaError;
     fn try_from(value: u8) -> Result<Self, Self::Error> {
-        Score::new(value)
+        Score::new(value).map_err(crate::wire::refused)
     }
 }
 
@@ -279,7 +279,7 @@ impl<'a> IntoIterator for &'a CriteriaSet {
 impl TryFrom<Vec<Criterion>> for CriteriaSet {
     type Error = CriteriaError;
     fn try_from(list: Vec<Criterion>) -> Result<Self, Self::Error> {
-        CriteriaSet::new(list)
+        CriteriaSet::new(list).map_err(crate::wire::refused)
     }
 }
 

@@ -315,7 +315,7 @@ impl FromStr for Currency {
 impl TryFrom<String> for Currency {
     type Error = MoneyError;
     fn try_from(value: String) -> Result<Self, Self::Error> {
-        Currency::new(&value)
+        Currency::new(&value).map_err(crate::wire::refused)
     }
 }
 

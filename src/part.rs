@@ -110,7 +110,9 @@ impl fmt::Display for PartId {
 impl<'de> Deserialize<'de> for PartId {
     fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<PartId, D::Error> {
         let text = String::deserialize(d)?;
-        PartId::new(text).map_err(serde::de::Error::custom)
+        PartId::new(text)
+            .map_err(crate::wire::refused)
+            .map_err(serde::de::Error::custom)
     }
 }
 

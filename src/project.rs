@@ -127,7 +127,7 @@ impl Progress {
 impl TryFrom<u8> for Progress {
     type Error = ProgressError;
     fn try_from(v: u8) -> Result<Self, Self::Error> {
-        Progress::new(v)
+        Progress::new(v).map_err(crate::wire::refused)
     }
 }
 

@@ -27,8 +27,23 @@
 //! # Ok::<(), serde_json::Error>(())
 //! ```
 
+use std::cell::RefCell;
+
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
+
+thread_local! {
+    /// The rule a value broke while being read on this thread, if any.
+    static REFUSED: RefCell<Option<Problem>> = const { RefCell::new(None) };
+}
+
+/// Notes that a value read from outside broke a rule (the ballot rules, a
+/// score, an area…), so that [`Problem::read`] reports the rule's own
+/// problem rather than unreadable JSON; returns the error to give serde.
+pub(crate) fn refused<E: Serialize + std::fmt::Display>(error: E) -> E {
+    REFUSED.with(|r| *r.borrow_mut() = Some(Problem::of(&error)));
+    error
+}
 
 /// An error for the wire: `{"code":…,"details":{…},"message":…}`.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -44,6 +59,20 @@ pub struct Problem {
     pub details: Value,
     /// The error's message, in English.
     pub message: String,
+    /// Where in the input the problem is, for input read from JSON.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub at: Option<Position>,
+}
+
+/// A place in JSON input.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
+#[serde(deny_unknown_fields)]
+pub struct Position {
+    /// The line, from 1.
+    pub line: usize,
+    /// The column, from 1.
+    pub column: usize,
 }
 
 impl Problem {
@@ -63,6 +92,7 @@ impl Problem {
                         .remove("details")
                         .unwrap_or_else(|| Value::Object(serde_json::Map::new())),
                     message,
+                    at: None,
                 }
             }
             // A unit variant serialises as its code alone.
@@ -70,11 +100,13 @@ impl Problem {
                 code,
                 details: Value::Object(serde_json::Map::new()),
                 message,
+                at: None,
             },
             _ => Problem {
                 code: "error".to_owned(),
                 details: Value::Object(serde_json::Map::new()),
                 message,
+                at: None,
             },
         }
     }
@@ -98,15 +130,41 @@ impl Problem {
                 "kind": kind,
             }),
             message: error.to_string(),
+            at: (error.line() > 0).then(|| Position {
+                line: error.line(),
+                column: error.column(),
+            }),
         }
     }
 
-    /// Reads `json` as a `T`, or the [`Problem`] of why it does not read.
+    /// Reads `json` as a `T`, or the [`Problem`] of why it does not read:
+    /// the broken rule's own problem (`min_above_max`, `bad_part_id`, …) where
+    /// the JSON is well formed but a value breaks a rule of the crate, with
+    /// where it is; otherwise [`Problem::from_json`].
     ///
     /// # Errors
-    /// [`Problem::from_json`].
+    /// As above.
     pub fn read<T: serde::de::DeserializeOwned>(json: &str) -> Result<T, Problem> {
-        serde_json::from_str(json).map_err(|e| Problem::from_json(&e))
+        REFUSED.with(|r| r.borrow_mut().take());
+        serde_json::from_str(json).map_err(|e| {
+            let refused = REFUSED.with(|r| r.borrow_mut().take());
+            match refused {
+                // The rule's refusal is what serde reports (its message
+                // leads the error), not one met and passed over earlier.
+                Some(mut rule)
+                    if e.classify() == serde_json::error::Category::Data
+                        && e.to_string().starts_with(&rule.message) =>
+                {
+                    // serde_json knows the place only for some errors.
+                    rule.at = (e.line() > 0).then(|| Position {
+                        line: e.line(),
+                        column: e.column(),
+                    });
+                    rule
+                }
+                _ => Problem::from_json(&e),
+            }
+        })
     }
 }
 
@@ -162,5 +220,38 @@ mod tests {
         assert_eq!(p.details["kind"], "data");
         let p = Problem::read::<crate::process::Command>("{\"close_voting\":").unwrap_err();
         assert_eq!(p.details["kind"], "eof");
+        assert_eq!(p.at.map(|a| a.line), Some(1));
+    }
+
+    #[test]
+    fn a_rule_broken_while_reading_is_reported_as_the_rule() {
+        // Well-formed JSON whose ballot rules ask for more than they allow.
+        let json = r#"{"set_ballot_rules":{"kind":"approval","min_projects":3,"max_projects":2}}"#;
+        let p = Problem::read::<crate::process::Command>(json).unwrap_err();
+        assert_eq!(p.code, "min_above_max");
+        assert_eq!(p.details, serde_json::json!({"min": 3, "max": 2}));
+        assert!(
+            p.message
+                .contains("minimum 3 projects exceeds the maximum 2"),
+            "{p}"
+        );
+        // A bad part id, deep in a command.
+        let json = r#"{"set_parts":{"parts":[{"id":"Norr","name":"x","amount":{"minor":1,"currency":"SEK"}}]}}"#;
+        let p = Problem::read::<crate::process::Command>(json).unwrap_err();
+        assert_eq!(p.code, "bad_part_id");
+        assert_eq!(p.details["given"], "Norr");
+        // The first problem in the input is the one reported: a syntax
+        // error before the rules are complete is unreadable JSON...
+        let json = r#"{"set_ballot_rules":{"kind":"approval","min_projects":3,,"max_projects":2}}"#;
+        let p = Problem::read::<crate::process::Command>(json).unwrap_err();
+        assert_eq!(p.code, "invalid_json");
+        assert_eq!(p.details["kind"], "syntax");
+        // ...and a rule that reads well after a refused one is not blamed.
+        let ok = r#"{"set_ballot_rules":{"kind":"approval","min_projects":1,"max_projects":2}}"#;
+        assert!(Problem::read::<crate::process::Command>(ok).is_ok());
+        let typo = r#"{"set_ballot_rules":{"kind":"approval","min_projects":1,"max_project":2}}"#;
+        let p = Problem::read::<crate::process::Command>(typo).unwrap_err();
+        assert_eq!(p.code, "invalid_json");
+        assert!(p.message.contains("max_project"), "{p}");
     }
 }

@@ -230,7 +230,7 @@ impl FromStr for TieBreaking {
 impl TryFrom<Vec<TieBreak>> for TieBreaking {
     type Error = TallyError;
     fn try_from(steps: Vec<TieBreak>) -> Result<Self, Self::Error> {
-        TieBreaking::new(steps)
+        TieBreaking::new(steps).map_err(crate::wire::refused)
     }
 }
 
