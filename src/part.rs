@@ -63,16 +63,7 @@ impl Serialize for BadPartId {
         struct Details<'a> {
             given: &'a str,
         }
-        #[derive(Serialize)]
-        struct Wire<'a> {
-            code: &'static str,
-            details: Details<'a>,
-        }
-        Wire {
-            code: "bad_part_id",
-            details: Details { given: &self.given },
-        }
-        .serialize(s)
+        crate::wire::serialize_error(s, "bad_part_id", Details { given: &self.given })
     }
 }
 

@@ -92,16 +92,7 @@ impl Serialize for ProgressError {
         struct Details {
             percent: u8,
         }
-        #[derive(Serialize)]
-        struct Wire {
-            code: &'static str,
-            details: Details,
-        }
-        Wire {
-            code: "progress_above_100",
-            details: Details { percent: self.0 },
-        }
-        .serialize(s)
+        crate::wire::serialize_error(s, "progress_above_100", Details { percent: self.0 })
     }
 }
 

@@ -37,6 +37,21 @@ thread_local! {
     static REFUSED: RefCell<Option<Problem>> = const { RefCell::new(None) };
 }
 
+/// Serialises an error that is a struct as the enums do:
+/// `{"code": code, "details": details}`.
+pub(crate) fn serialize_error<S: serde::Serializer, D: Serialize>(
+    s: S,
+    code: &'static str,
+    details: D,
+) -> Result<S::Ok, S::Error> {
+    #[derive(Serialize)]
+    struct Wire<D> {
+        code: &'static str,
+        details: D,
+    }
+    Wire { code, details }.serialize(s)
+}
+
 /// Notes that a value read from outside broke a rule (the ballot rules, a
 /// score, an area…), so that [`Problem::read`] reports the rule's own
 /// problem rather than unreadable JSON; returns the error to give serde.

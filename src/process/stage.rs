@@ -20,7 +20,7 @@ pub(crate) mod sealed {
 
     /// Conversions between a typed cycle and [`AnyCycle`]; private so that no
     /// other crate can add a stage.
-    pub trait Sealed: Sized {
+    pub trait ModelStage: Sized {
         fn wrap(cycle: Cycle<Self>) -> AnyCycle;
         // The cycle moves back unchanged on failure; boxing it would only add an
         // allocation to every conversion.
@@ -31,7 +31,7 @@ pub(crate) mod sealed {
 }
 
 /// A stage of a cycle. Sealed: implemented by the markers of this module only.
-pub trait Stage: sealed::Sealed + Clone + PartialEq + std::fmt::Debug + Serialize {
+pub trait Stage: sealed::ModelStage + Clone + PartialEq + std::fmt::Debug + Serialize {
     /// The runtime step this stage corresponds to.
     const STEP: Step;
 }
@@ -86,7 +86,7 @@ pub struct Framework {
 /// Makes `$name` the stage of `AnyCycle::$variant` and `Step::$variant`.
 macro_rules! stage {
     ($name:ident, $variant:ident) => {
-        impl $crate::process::stage::sealed::Sealed for $name {
+        impl $crate::process::stage::sealed::ModelStage for $name {
             fn wrap(cycle: $crate::process::Cycle<Self>) -> $crate::process::AnyCycle {
                 $crate::process::AnyCycle::$variant(cycle)
             }
