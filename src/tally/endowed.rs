@@ -329,6 +329,16 @@ impl<'e> Endowed<'e> {
     /// the last run within the budget is kept, the increases ending as
     /// [`super::MesAdd1`]'s do (over the budget, every supported project
     /// funded, or with `exhaustive_stop` nothing left out that would fit).
+    ///
+    /// Termination: each run moves `k` up by at least one. Once every voter
+    /// with money holds at least the total cost of all projects, every
+    /// project such a voter supports is funded whatever was paid before, so
+    /// the outcome no longer changes; from there a run either overspends or
+    /// records no comparison that could change (every remaining one is
+    /// between quantities that no longer cross), and the loop ends. Projects
+    /// supported only by voters without money (a class no part with voters
+    /// gives money to) are never affordable and never counted as reachable
+    /// beyond that. The election's step limit, where set, bounds the work.
     fn add1(&self, exhaustive_stop: bool) -> Result<(Vec<usize>, u32), TallyError> {
         let budget = u128::from(self.whole.budget());
         let voters: u64 = self.weights.iter().sum();
@@ -630,6 +640,27 @@ mod tests {
             ),
             Err(TallyError::StepLimit { .. })
         ));
+    }
+
+    #[test]
+    fn add1_ends_when_a_project_is_supported_only_by_voters_without_money() {
+        // p1's only supporter starts with nothing, so never gains anything:
+        // "every supported project funded" is never reached, and the count
+        // must still end.
+        let costs = [100, 50];
+        let rich: Ballots = vec![(vec![(0, 1)], 2)];
+        let poor: Ballots = vec![(vec![(1, 1)], 1)];
+        let (whole, cls) = classes(
+            &costs,
+            1_000,
+            false,
+            &[(rich, ratio(30, 1)), (poor, ratio(0, 1))],
+        );
+        let ties = TieBreaking::by_project_id();
+        let e = Endowed::new(&whole, &cls, Utility::Cost, &ties, "mes-add1").unwrap();
+        let (selected, runs) = e.add1(false).unwrap();
+        assert_eq!(selected, [0]);
+        assert!(runs <= 3, "{runs} runs");
     }
 
     prop_compose! {
