@@ -640,6 +640,13 @@ impl BallotRules {
         self.raw.part_counting.unwrap_or_default()
     }
 
+    /// Whether the parts are counted together ([`PartCounting::Together`]):
+    /// their money is one pool, so only the whole budget limits the count and
+    /// the council, and what is left carries over as one sum.
+    pub fn parts_together(&self) -> bool {
+        self.part_counting() == PartCounting::Together
+    }
+
     /// The least number of ballots that must choose a project for it to be
     /// funded, if the rules set one.
     pub fn minimum_votes(&self) -> Option<u32> {

@@ -19,7 +19,7 @@ use crate::criteria::CriteriaSet;
 use crate::idea::{Idea, IdeaStatus};
 use crate::ids::{AreaId, BallotId, CycleId, IdeaId, ProjectId, ResidentId};
 use crate::money::{Currency, Money};
-use crate::part::{BudgetPart, PartCounting, PartId};
+use crate::part::{BudgetPart, PartId};
 use crate::project::Project;
 use crate::tally::endowed::Class;
 use crate::tally::{
@@ -868,7 +868,7 @@ impl<S: Framed> Cycle<S> {
         if self.parts().is_empty() {
             return self.count_part(tally, ties, None);
         }
-        if self.rules().part_counting() == PartCounting::Together
+        if self.rules().parts_together()
             && let Some(rule) = tally.rule().equal_shares()
         {
             return self.count_together(rule, ties);
@@ -943,7 +943,7 @@ impl<S: Framed> Cycle<S> {
     }
 
     /// The count of every part together by equal shares `rule`
-    /// ([`PartCounting::Together`]): one outcome, shown per part.
+    /// ([`crate::part::PartCounting::Together`]): one outcome, shown per part.
     fn count_together(&self, rule: EqualShares, ties: &TieBreaking) -> Result<Count, CycleError> {
         let shortlist: Vec<ProjectId> = self.core.shortlist().map(Project::id).collect();
         let mut count = self.count_leaving_out(&shortlist, |left_out| {

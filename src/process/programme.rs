@@ -25,7 +25,7 @@ use crate::area::Resident;
 use crate::ids::ProjectId;
 use crate::ids::{CycleId, ProgrammeId};
 use crate::money::{Currency, Money};
-use crate::part::{BudgetPart, PartCounting, PartId};
+use crate::part::{BudgetPart, PartId};
 use crate::project::{DeliveryStatus, HandOver, Milestone, Progress};
 use crate::tally::Tally;
 
@@ -985,9 +985,7 @@ impl Programme {
                     let left = delivery.committed.checked_sub(spent)?;
                     // A year that counted its parts together carries one sum.
                     let together = self.cycles.iter().any(|c| {
-                        c.year() == year
-                            && c.framework()
-                                .is_some_and(|f| f.rules.part_counting() == PartCounting::Together)
+                        c.year() == year && c.framework().is_some_and(|f| f.rules.parts_together())
                     });
                     let part = delivery.part.clone().filter(|_| !together);
                     if left.is_positive() {
@@ -1539,9 +1537,7 @@ fn unspent_by_part(cycle: &AnyCycle) -> Result<Vec<(Option<PartId>, Money)>, Cyc
     // One budget, or parts counted together (their money was spent as one):
     // one sum, which a later year's parts receive where money naming no part
     // goes.
-    let together = cycle
-        .framework()
-        .is_some_and(|f| f.rules.part_counting() == PartCounting::Together);
+    let together = cycle.framework().is_some_and(|f| f.rules.parts_together());
     if parts.is_empty() || together {
         return Ok(vec![(
             None,

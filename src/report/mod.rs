@@ -120,7 +120,6 @@ use crate::ballot::BallotKind;
 use crate::followup::{CycleMetrics, FollowUpError, ProgrammeMetrics};
 use crate::ids::{CycleId, ProgrammeId, ProjectId};
 use crate::money::{Currency, Money, MoneyError};
-use crate::part::PartCounting;
 use crate::process::stage::Decided;
 use crate::process::{
     Adjustment, AnyCycle, Cycle, CycleError, OngoingDelivery, Programme, SetAsideReason, Step,
@@ -750,7 +749,7 @@ fn decided_part<S: Decided>(
         evaluation: None,
         explained,
         adjustments: cycle.adjustments().to_vec(),
-        parts_together: cycle.rules().part_counting() == PartCounting::Together,
+        parts_together: cycle.rules().parts_together(),
         metrics,
     })
 }

@@ -6,7 +6,6 @@ use chrono::{DateTime, Utc};
 use crate::area::Resident;
 use crate::ids::ProjectId;
 use crate::money::Money;
-use crate::part::PartCounting;
 use crate::process::cycle::{Cycle, gate, require_text};
 use crate::process::error::{CycleError, GateError, TransitionError};
 use crate::process::records::{Adjustment, FundingDecision, VotingWindow};
@@ -135,7 +134,7 @@ impl Cycle<Implementation> {
         let parts = self.parts();
         // Parts counted together share their money: the whole budget (above)
         // is the limit.
-        let together = self.rules().part_counting() == PartCounting::Together;
+        let together = self.rules().parts_together();
         if parts.is_empty() {
             if adjustment.part.is_some() {
                 return Err(CycleError::NoSuchPart {

@@ -11,7 +11,7 @@ use crate::ballot::{
 };
 use crate::ids::{AreaId, BallotId, ProjectId, ResidentId};
 use crate::money::Money;
-use crate::part::{PartCounting, PartId, PartVoting};
+use crate::part::{PartId, PartVoting};
 use crate::process::Step;
 use crate::process::cycle::{Count, Cycle, require_text};
 use crate::process::error::{CycleError, GateError, TransitionError};
@@ -181,8 +181,7 @@ impl Cycle<Voting> {
     /// their share of which parts' money).
     fn needs_home(&self) -> bool {
         !self.parts().is_empty()
-            && (self.rules().part_voting() != PartVoting::Any
-                || self.rules().part_counting() == PartCounting::Together)
+            && (self.rules().part_voting() != PartVoting::Any || self.rules().parts_together())
     }
 
     /// Whether `voter`, registered in `home`, may vote in `part` under the
@@ -501,7 +500,7 @@ impl Cycle<Voting> {
         {
             return Err(mismatch("parts"));
         }
-        let together = self.rules().part_counting() == PartCounting::Together;
+        let together = self.rules().parts_together();
         let mut all: Vec<ProjectId> = Vec::with_capacity(decision.funded.len());
         for outcome in &decision.parts {
             let part = Some(&outcome.part);
