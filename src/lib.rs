@@ -235,7 +235,7 @@
 /// custom serde implementation): its name and its schema.
 #[cfg(feature = "schema")]
 macro_rules! schema_by_hand {
-    ($ty:ty, $name:literal, $($json:tt)+) => {
+    ($ty:ty, $name:expr, $($json:tt)+) => {
         impl schemars::JsonSchema for $ty {
             fn schema_name() -> std::borrow::Cow<'static, str> {
                 $name.into()
@@ -244,6 +244,27 @@ macro_rules! schema_by_hand {
                 schemars::json_schema!($($json)+)
             }
         }
+    };
+}
+
+/// `schemars::JsonSchema` for an error that is a struct, serialised as the
+/// enums are (`crate::wire::serialize_error`): `{"code": code, "details":
+/// {field: …}}`, the field's schema given.
+#[cfg(feature = "schema")]
+macro_rules! struct_error_schema {
+    ($ty:ident, $code:literal, $field:literal, $($field_schema:tt)+) => {
+        schema_by_hand!($ty, stringify!($ty), {
+            "type": "object",
+            "properties": {
+                "code": {"const": $code},
+                "details": {
+                    "type": "object",
+                    "properties": {$field: $($field_schema)+},
+                    "required": [$field]
+                }
+            },
+            "required": ["code", "details"]
+        });
     };
 }
 

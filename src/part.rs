@@ -249,15 +249,4 @@ pub enum PartVoting {
 }
 
 #[cfg(feature = "schema")]
-schema_by_hand!(BadPartId, "BadPartId", {
-    "type": "object",
-    "properties": {
-        "code": {"const": "bad_part_id"},
-        "details": {
-            "type": "object",
-            "properties": {"given": {"type": "string"}},
-            "required": ["given"]
-        }
-    },
-    "required": ["code", "details"]
-});
+struct_error_schema!(BadPartId, "bad_part_id", "given", {"type": "string"});

@@ -364,15 +364,9 @@ impl Project {
 }
 
 #[cfg(feature = "schema")]
-schema_by_hand!(ProgressError, "ProgressError", {
-    "type": "object",
-    "properties": {
-        "code": {"const": "progress_above_100"},
-        "details": {
-            "type": "object",
-            "properties": {"percent": {"type": "integer", "minimum": 101, "maximum": 255}},
-            "required": ["percent"]
-        }
-    },
-    "required": ["code", "details"]
-});
+struct_error_schema!(
+    ProgressError,
+    "progress_above_100",
+    "percent",
+    {"type": "integer", "minimum": 101, "maximum": 255}
+);
