@@ -173,6 +173,8 @@
 //! | `report` | no | `report`: the self-contained HTML report | — |
 //! | `conformance` | no | `store::conformance`, the suite a store backend must pass (test code) | — |
 //! | `cli` | no | the `medborgarbudget` binary; implies `sim`, `report`, `sqlite` | clap, indicatif |
+//! | `schema` | no | `schema`: JSON Schema of every command, event, read model and error | schemars |
+//! | `server` | no | `server`, and `medborgarbudget serve`: the officials' API, voting codes, the residents' web page; implies `cli`, `schema` | axum, tokio |
 //!
 //! ## A programme in a store
 //!
@@ -284,6 +286,8 @@ pub mod project;
 pub mod report;
 #[cfg(feature = "schema")]
 pub mod schema;
+#[cfg(feature = "server")]
+pub mod server;
 #[cfg(feature = "sim")]
 pub mod sim;
 pub mod store;

@@ -23,7 +23,7 @@ use schemars::{JsonSchema, Schema};
 
 use crate::process::{
     AnyCycle, Available, Command, CycleError, Event, GateError, Programme, ProgrammeCommand,
-    ProgrammeError, ProgrammeEvent, Snapshot,
+    ProgrammeError, ProgrammeEvent, ProgrammeSetup, Snapshot,
 };
 use crate::wire::Problem;
 
@@ -47,7 +47,7 @@ fn written<T: JsonSchema>() -> Schema {
 
 /// Every schema document, by file name (without `.json`): `command`,
 /// `event`, `programme_command`, `programme_event`, `cycle_snapshot`,
-/// `programme_snapshot`, `cycle` and `programme` (read models),
+/// `programme_snapshot`, `programme_setup`, `cycle` and `programme` (read models),
 /// `available`, `problem`, `cycle_error`, `gate_error`, `programme_error`.
 pub fn documents() -> Vec<(&'static str, Schema)> {
     vec![
@@ -57,6 +57,7 @@ pub fn documents() -> Vec<(&'static str, Schema)> {
         ("programme_event", document::<ProgrammeEvent>()),
         ("cycle_snapshot", document::<Snapshot<Event>>()),
         ("programme_snapshot", document::<Snapshot<ProgrammeEvent>>()),
+        ("programme_setup", document::<ProgrammeSetup>()),
         ("cycle", written::<AnyCycle>()),
         ("programme", written::<Programme>()),
         ("available", written::<Available>()),

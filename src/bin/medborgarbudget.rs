@@ -59,6 +59,9 @@ mod output;
 mod paper;
 #[path = "medborgarbudget/programmes.rs"]
 mod programmes;
+#[cfg(feature = "server")]
+#[path = "medborgarbudget/serve.rs"]
+mod serve;
 #[path = "medborgarbudget/status.rs"]
 mod status;
 
@@ -221,6 +224,35 @@ enum Command {
         /// still open then, a record dated after it.
         #[arg(long)]
         at: Option<chrono::DateTime<chrono::Utc>>,
+    },
+    /// Run the reference service: the residents' web page at `/`, the
+    /// officials' JSON API under `/api` (OpenAPI at `/openapi.json`). A store
+    /// with no token yet gets an administrator token, written beside an
+    /// SQLite store (`PATH.admin-token`) or printed. `--demo` starts a demo
+    /// district with voting open, in memory unless `--store` is given, and
+    /// writes voting codes to a file.
+    #[cfg(feature = "server")]
+    Serve {
+        /// The store: sqlite:PATH or postgres://URL (default: the SQLite file
+        /// of the quick start; memory with --demo).
+        #[arg(long)]
+        store: Option<programmes::StoreArg>,
+        /// The address to listen on.
+        #[arg(long, default_value = "127.0.0.1:8080")]
+        listen: std::net::SocketAddr,
+        /// Start a demo district with voting open.
+        #[arg(long)]
+        demo: bool,
+        /// How many demo residents get voting codes (at most 10,000).
+        #[arg(long, default_value_t = 20)]
+        demo_residents: usize,
+        /// Where the demo's voting codes are written.
+        #[arg(long, default_value = "medborgarbudget-demo-codes.txt")]
+        codes_file: PathBuf,
+        /// Where a new administrator token is written (default: beside an
+        /// SQLite store; printed otherwise).
+        #[arg(long)]
+        token_file: Option<PathBuf>,
     },
     /// Check a store for an audit: every stream's hash chain, recorded head and
     /// seal, every programme and cycle replayed through the rules; or write
@@ -542,6 +574,22 @@ fn main() -> ExitCode {
             programme,
             at,
         } => status::status(&store, programme.as_deref(), at),
+        #[cfg(feature = "server")]
+        Command::Serve {
+            store,
+            listen,
+            demo,
+            demo_residents,
+            codes_file,
+            token_file,
+        } => serve::serve(&serve::Serve {
+            store,
+            listen,
+            demo,
+            demo_residents,
+            codes_file,
+            token_file,
+        }),
         Command::Audit { action } => match action {
             AuditAction::Verify { store } => audit::verify(&store),
             AuditAction::Export { store, out } => audit::export(&store, &out),

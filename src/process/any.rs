@@ -274,6 +274,17 @@ impl AnyCycle {
         self.core().shortlist()
     }
 
+    /// The ideas in order of submission (none before step 3).
+    pub fn ideas(&self) -> &[crate::idea::Idea] {
+        &self.core().ideas
+    }
+
+    /// The ballots counted (none before step 5), in order of casting, voters
+    /// by pseudonym where the cycle was run through a repository.
+    pub fn ballots(&self) -> &[crate::ballot::Ballot] {
+        self.core().ballots.as_slice()
+    }
+
     pub(crate) fn core(&self) -> &Core {
         each_stage!(self, c => &c.core)
     }

@@ -111,7 +111,7 @@
 //! ```
 
 mod render;
-mod svg;
+pub(crate) mod svg;
 
 use std::collections::HashSet;
 use std::io;

@@ -47,7 +47,7 @@ mod journal;
 pub mod memory;
 #[cfg(feature = "postgres")]
 pub mod postgres;
-mod privacy;
+pub(crate) mod privacy;
 mod repository;
 mod seal;
 #[cfg(feature = "sqlite")]

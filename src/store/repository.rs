@@ -771,6 +771,108 @@ impl<A: Aggregate> Repository<A> {
             attempts: self.attempts,
         })
     }
+
+    /// Executes several commands as one append (a group commit): each is
+    /// decided on the aggregate as the ones before it left it, a refused one
+    /// changes nothing and is reported in its place, and the events of all the
+    /// accepted ones are appended together, so that they are stored together
+    /// or not at all. Returns, per command in order, its events or its refusal.
+    ///
+    /// On a conflict the aggregate catches up and every command is decided
+    /// again; a store failure forgets the loaded aggregate (the next access
+    /// replays it), so nothing decided but not stored is ever seen.
+    ///
+    /// # Errors
+    /// A store failure (nothing stored), or [`RepositoryError::Contended`].
+    #[allow(clippy::type_complexity)]
+    pub fn execute_each(
+        &mut self,
+        id: A::Id,
+        commands: Vec<A::Command>,
+    ) -> RepoResult<Vec<Result<Vec<A::Event>, A::Error>>, A> {
+        let stream = A::stream(id);
+        let Some(key) = &self.key else {
+            return Err(RepositoryError::ReadOnly { stream });
+        };
+        let fingerprint = key.fingerprint();
+        let commands: Vec<_> = commands
+            .into_iter()
+            .map(|c| pseudonymize::<A>(c, key))
+            .collect();
+        for attempt in 0..self.attempts {
+            if attempt > 0 {
+                backoff(attempt);
+            }
+            self.refresh(&stream)?;
+            let Some(loaded) = self.loaded.get_mut(&stream) else {
+                return Err(RepositoryError::NotFound { stream });
+            };
+            let mut outcomes = Vec::with_capacity(commands.len());
+            let mut encoded = Vec::new();
+            let mut next = loaded.version + 1;
+            let mut broken = None;
+            for (command, callers) in &commands {
+                match loaded.state.decide(command) {
+                    Ok(events) => {
+                        let count = events.len() as Version;
+                        for e in &events {
+                            match NewEvent::json(e) {
+                                Ok(new) => encoded.push(new),
+                                Err(e) => broken = Some(RepositoryError::Store(e)),
+                            }
+                        }
+                        if broken.is_none()
+                            && let Err(source) = loaded.state.evolve(events.clone(), next)
+                        {
+                            broken = Some(RepositoryError::Replay {
+                                stream: stream.clone(),
+                                source,
+                            });
+                        }
+                        if broken.is_some() {
+                            break;
+                        }
+                        next += count;
+                        outcomes.push(Ok(events));
+                    }
+                    Err(error) => {
+                        let caller = |id| callers.sent(id);
+                        outcomes.push(Err(A::name_residents(error, &caller)));
+                    }
+                }
+            }
+            if let Some(e) = broken {
+                self.loaded.remove(&stream);
+                return Err(e);
+            }
+            if encoded.is_empty() {
+                return Ok(outcomes);
+            }
+            let expected = loaded.version;
+            match self
+                .store
+                .append_as(&stream, expected, encoded, Some(&fingerprint))
+            {
+                Ok(appended) => {
+                    loaded.version = appended.version;
+                    loaded.head = appended.head;
+                    return Ok(outcomes);
+                }
+                // The state moved on in memory only: replay it from the store.
+                Err(StoreError::Conflict { .. }) => {
+                    self.loaded.remove(&stream);
+                }
+                Err(e) => {
+                    self.loaded.remove(&stream);
+                    return Err(e.into());
+                }
+            }
+        }
+        Err(RepositoryError::Contended {
+            stream,
+            attempts: self.attempts,
+        })
+    }
 }
 
 /// The resident ids a command was sent with, by pseudonym: kept in memory for

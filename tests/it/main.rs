@@ -30,6 +30,8 @@ mod programme;
 mod protocol;
 #[cfg(feature = "report")]
 mod report;
+#[cfg(feature = "server")]
+mod server;
 #[cfg(feature = "sim")]
 mod sim;
 mod state_machine;

@@ -1,0 +1,213 @@
+//! A demo district for `medborgarbudget serve --demo`: Norrby, a three-year
+//! programme whose first year has ideas worked into six proposals and voting
+//! open now, and voting codes for a few residents.
+
+use chrono::{Datelike, Duration, Utc};
+use serde_json::{Value, json};
+
+use super::{AccessError, Service};
+use crate::area::Resident;
+use crate::ids::{ProgrammeId, ResidentId};
+use crate::process::{ProgrammeCommand, ProgrammeEvent, ProgrammeSetup};
+use crate::store::RepositoryError;
+
+/// The most residents a demo makes codes for.
+pub const MAX_DEMO_RESIDENTS: usize = 10_000;
+
+/// What [`setup`] made.
+#[derive(Debug, Clone)]
+pub struct Demo {
+    /// The programme.
+    pub programme: ProgrammeId,
+    /// Its year with voting open.
+    pub year: i32,
+    /// The residents' voting codes, in the residents' order.
+    pub codes: Vec<(ResidentId, String)>,
+}
+
+/// Why the demo could not be set up.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum DemoError {
+    /// Too many residents asked for.
+    #[error("{asked} demo residents; at most {MAX_DEMO_RESIDENTS}")]
+    TooMany {
+        /// How many.
+        asked: usize,
+    },
+    /// A command of the demo was refused or not stored.
+    #[error("demo command {line}: {message}")]
+    Command {
+        /// Which (from 1).
+        line: usize,
+        /// Why.
+        message: String,
+    },
+    /// The codes could not be made.
+    #[error(transparent)]
+    Access(#[from] AccessError),
+}
+
+const AREA: &str = "6b1f3c2e-8d4a-4f7e-9a51-2c0d7e4b9f10";
+
+fn resident(n: u128) -> Value {
+    json!({
+        "id": ResidentId::from_u128(0xde30_0000 + n),
+        "born": "1985-05-01",
+        "residence": { "area": AREA, "since": "2015-01-01" }
+    })
+}
+
+/// The demo's proposals: Swedish title, English title, Swedish and English
+/// description, cost in kronor.
+const PROPOSALS: [(&str, &str, &str, &str, i64); 6] = [
+    (
+        "Utegym vid skolan",
+        "Outdoor gym by the school",
+        "Enkla redskap för träning utomhus, öppna för alla dygnet runt.",
+        "Simple equipment for training outdoors, open to everyone day and night.",
+        450_000,
+    ),
+    (
+        "Mötesplats i parken",
+        "Meeting place in the park",
+        "Bänkar, tak och belysning så att grannar kan ses även på kvällen.",
+        "Benches, a roof and lights so that neighbours can meet in the evening too.",
+        300_000,
+    ),
+    (
+        "Läxhjälp på biblioteket",
+        "Homework help at the library",
+        "Volontärer och studenter hjälper barn med läxor två kvällar i veckan.",
+        "Volunteers and students help children with homework two evenings a week.",
+        200_000,
+    ),
+    (
+        "Belysning på gångvägen",
+        "Lights on the footpath",
+        "Ny belysning på gångvägen till busshållplatsen, så att fler känner sig trygga.",
+        "New lights on the footpath to the bus stop, so that more people feel safe.",
+        350_000,
+    ),
+    (
+        "Odlingslotter",
+        "Allotment gardens",
+        "Pallkragar och vatten för grannar som vill odla tillsammans.",
+        "Raised beds and water for neighbours who want to grow things together.",
+        150_000,
+    ),
+    (
+        "Fotbollsplan med konstgräs",
+        "Football pitch with artificial grass",
+        "En liten plan för spontanfotboll för unga i området.",
+        "A small pitch for informal football for young people in the district.",
+        600_000,
+    ),
+];
+
+/// Establishes the demo programme in `service`'s store, opens voting in its
+/// first year (the current calendar year), and makes codes for `residents`
+/// residents.
+///
+/// # Errors
+/// Too many residents, or a command refused or not stored (a store that
+/// holds the demo programme already).
+pub fn setup(service: &Service, residents: usize) -> Result<Demo, DemoError> {
+    if residents > MAX_DEMO_RESIDENTS {
+        return Err(DemoError::TooMany { asked: residents });
+    }
+    let now = Utc::now();
+    let year = now.year();
+    let at = |days: i64| json!(now - Duration::days(days));
+    let programme = ProgrammeId::new();
+    let cycle = crate::ids::CycleId::new();
+    let setup: Value = json!({
+        "id": programme,
+        "area": { "id": AREA, "name": "Norrby", "population": 10000 },
+        "currency": "SEK",
+        "first_year": year,
+        "years": 3,
+        "established_at": at(120),
+    });
+    let wrap = |command: Value| json!({ "cycle": { "year": year, "command": command } });
+    let mut commands = vec![
+        json!({ "start_cycle": { "id": cycle, "year": year, "at": at(100) } }),
+        wrap(json!({ "set_budget": {
+            "amount": { "currency": "SEK", "minor": 100_000_000 },
+            "decision": { "body": "Kommunfullmäktige", "reference": "KF § 1/demo", "decided_on": (now - Duration::days(130)).date_naive() },
+            "source": { "kind": "council" } } })),
+        wrap(
+            json!({ "set_eligibility": { "minimum_age": 12, "residency": { "kind": "in_area", "minimum_days": 0 } } }),
+        ),
+        wrap(
+            json!({ "set_ballot_rules": { "kind": "approval", "min_projects": 1, "max_projects": 3,
+            "counting": { "rule": "mes", "tie_breaking": ["project-id"] } } }),
+        ),
+        wrap(json!({ "set_criteria": { "criteria": [
+            { "name": "meeting-places", "category": "social_sustainability", "description": "För grannar samman", "weight": 3 },
+            { "name": "movement", "category": "public_health", "description": "Får fler att röra sig ute", "weight": 2 } ] } })),
+        wrap(json!({ "begin_outreach": { "at": at(90) } })),
+        wrap(
+            json!({ "record_outreach": { "channel": "door_to_door", "description": "Dörrknackning på tre språk",
+            "held_on": (now - Duration::days(85)).date_naive(), "languages": ["sv", "ar", "so"], "people_reached": 800 } }),
+        ),
+        wrap(json!({ "open_idea_generation": { "at": at(80) } })),
+    ];
+    for (i, (sv, en, about_sv, about_en, _)) in PROPOSALS.iter().enumerate() {
+        commands.push(wrap(json!({ "submit_idea": {
+            "id": crate::ids::IdeaId::from_u128(0x1de0 + i as u128),
+            "author": resident(900 + i as u128),
+            "title": { "sv": sv, "en": en },
+            "description": { "sv": about_sv, "en": about_en },
+            "submitted_at": at(75) } })));
+    }
+    commands.push(wrap(json!({ "begin_shortlisting": { "at": at(60) } })));
+    for (i, (sv, en, about_sv, about_en, cost)) in PROPOSALS.iter().enumerate() {
+        let project = crate::ids::ProjectId::from_u128(0x9e0 + i as u128);
+        let idea = crate::ids::IdeaId::from_u128(0x1de0 + i as u128);
+        commands.push(wrap(json!({ "review_idea": { "idea": idea } })));
+        commands.push(wrap(json!({ "propose_project": {
+            "id": project, "title": { "sv": sv, "en": en }, "description": { "sv": about_sv, "en": about_en },
+            "ideas": [idea], "worked_on_by": [resident(900 + i as u128)] } })));
+        commands.push(wrap(json!({ "estimate_cost": { "project": project,
+            "cost": { "currency": "SEK", "minor": cost * 100 } } })));
+        commands.push(wrap(json!({ "assess_feasibility": { "project": project, "feasibility": { "verdict": "feasible" } } })));
+        for criterion in ["meeting-places", "movement"] {
+            commands.push(wrap(json!({ "score_project": { "project": project, "criterion": criterion, "score": 4 } })));
+        }
+    }
+    commands.push(wrap(json!({ "open_voting": {
+        "window": { "opens": at(1), "closes": now + Duration::days(30) }, "at": at(1) } })));
+
+    let bad = |line: usize, message: String| DemoError::Command { line, message };
+    let setup: ProgrammeSetup = serde_json::from_value(setup).map_err(|e| bad(0, e.to_string()))?;
+    let parsed = commands
+        .into_iter()
+        .enumerate()
+        .map(|(i, c)| {
+            serde_json::from_value::<ProgrammeCommand>(c).map_err(|e| bad(i + 1, e.to_string()))
+        })
+        .collect::<Result<Vec<_>, _>>()?;
+    {
+        let mut repo = service.repo();
+        repo.create(programme, ProgrammeEvent::Established(setup))
+            .map_err(|e| bad(0, crate::error_chain(&e)))?;
+        for (i, command) in parsed.into_iter().enumerate() {
+            repo.execute(programme, command).map_err(|e| match e {
+                RepositoryError::Rejected(e) => bad(i + 1, e.to_string()),
+                e => bad(i + 1, crate::error_chain(&e)),
+            })?;
+        }
+    }
+    let people: Vec<Resident> = (0..residents as u128)
+        .map(|n| serde_json::from_value(resident(n)))
+        .collect::<Result<_, _>>()
+        .map_err(|e| bad(0, e.to_string()))?;
+    let ids: Vec<ResidentId> = people.iter().map(Resident::id).collect();
+    let codes = service.access().issue_codes(programme, year, people)?;
+    Ok(Demo {
+        programme,
+        year,
+        codes: ids.into_iter().zip(codes).collect(),
+    })
+}
