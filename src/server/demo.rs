@@ -14,6 +14,19 @@ use crate::store::RepositoryError;
 /// The most residents a demo makes codes for.
 pub const MAX_DEMO_RESIDENTS: usize = 10_000;
 
+/// How far the demo year has come.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum Stage {
+    /// Step 3: residents send in ideas.
+    Ideas,
+    /// Step 5: voting is open (what `serve --demo` starts).
+    Voting,
+    /// Step 6: 60 residents voted, the votes are counted, and the first
+    /// funded proposal is under way.
+    Results,
+}
+
 /// What [`setup`] made.
 #[derive(Debug, Clone)]
 pub struct Demo {
@@ -110,9 +123,16 @@ const PROPOSALS: [(&str, &str, &str, &str, i64); 6] = [
 /// residents.
 ///
 /// # Errors
-/// Too many residents, or a command refused or not stored (a store that
-/// holds the demo programme already).
+/// Too many residents, or a command refused or not stored.
 pub fn setup(service: &Service, residents: usize) -> Result<Demo, DemoError> {
+    setup_at(service, residents, Stage::Voting)
+}
+
+/// [`setup`], with the year brought to `stage`.
+///
+/// # Errors
+/// As [`setup`].
+pub fn setup_at(service: &Service, residents: usize, stage: Stage) -> Result<Demo, DemoError> {
     if residents > MAX_DEMO_RESIDENTS {
         return Err(DemoError::TooMany { asked: residents });
     }
@@ -153,7 +173,11 @@ pub fn setup(service: &Service, residents: usize) -> Result<Demo, DemoError> {
         ),
         wrap(json!({ "open_idea_generation": { "at": at(80) } })),
     ];
+    let ideas_only = stage == Stage::Ideas;
     for (i, (sv, en, about_sv, about_en, _)) in PROPOSALS.iter().enumerate() {
+        if ideas_only {
+            break;
+        }
         commands.push(wrap(json!({ "submit_idea": {
             "id": crate::ids::IdeaId::from_u128(0x1de0 + i as u128),
             "author": resident(900 + i as u128),
@@ -161,8 +185,13 @@ pub fn setup(service: &Service, residents: usize) -> Result<Demo, DemoError> {
             "description": { "sv": about_sv, "en": about_en },
             "submitted_at": at(75) } })));
     }
-    commands.push(wrap(json!({ "begin_shortlisting": { "at": at(60) } })));
+    if !ideas_only {
+        commands.push(wrap(json!({ "begin_shortlisting": { "at": at(60) } })));
+    }
     for (i, (sv, en, about_sv, about_en, cost)) in PROPOSALS.iter().enumerate() {
+        if ideas_only {
+            break;
+        }
         let project = crate::ids::ProjectId::from_u128(0x9e0 + i as u128);
         let idea = crate::ids::IdeaId::from_u128(0x1de0 + i as u128);
         commands.push(wrap(json!({ "review_idea": { "idea": idea } })));
@@ -176,8 +205,35 @@ pub fn setup(service: &Service, residents: usize) -> Result<Demo, DemoError> {
             commands.push(wrap(json!({ "score_project": { "project": project, "criterion": criterion, "score": 4 } })));
         }
     }
-    commands.push(wrap(json!({ "open_voting": {
-        "window": { "opens": at(1), "closes": now + Duration::days(30) }, "at": at(1) } })));
+    match stage {
+        Stage::Ideas => {}
+        Stage::Voting => commands.push(wrap(json!({ "open_voting": {
+            "window": { "opens": at(1), "closes": now + Duration::days(30) }, "at": at(1) } }))),
+        Stage::Results => {
+            commands.push(wrap(json!({ "open_voting": {
+                "window": { "opens": at(20), "closes": at(2) }, "at": at(20) } })));
+            // 60 voters, each approving two or three proposals in a pattern
+            // that gives every proposal some support.
+            for v in 0..60u128 {
+                let choices: Vec<_> = [v % 6, (v * 7 + 1) % 6, (v * 5 + 3) % 6]
+                    .iter()
+                    .take(2 + usize::from(v % 3 == 0))
+                    .map(|k| crate::ids::ProjectId::from_u128(0x9e0 + k))
+                    .fold(Vec::new(), |mut all, p| {
+                        if !all.contains(&p) {
+                            all.push(p);
+                        }
+                        all
+                    });
+                commands.push(wrap(json!({ "cast_ballot": {
+                    "id": crate::ids::BallotId::from_u128(0xba11_0000 + v),
+                    "voter": resident(5_000 + v),
+                    "cast_at": at(10),
+                    "choices": { "approval": choices } } })));
+            }
+            commands.push(wrap(json!({ "close_voting": { "at": at(1) } })));
+        }
+    }
 
     let bad = |line: usize, message: String| DemoError::Command { line, message };
     let setup: ProgrammeSetup = serde_json::from_value(setup).map_err(|e| bad(0, e.to_string()))?;
@@ -197,6 +253,25 @@ pub fn setup(service: &Service, residents: usize) -> Result<Demo, DemoError> {
                 RepositoryError::Rejected(e) => bad(i + 1, e.to_string()),
                 e => bad(i + 1, crate::error_chain(&e)),
             })?;
+        }
+        if stage == Stage::Results {
+            // The first funded proposal is under way: a milestone, 40 %.
+            let first = repo
+                .load(programme)
+                .ok()
+                .and_then(|p| p.cycle(year)?.funded()?.first().copied());
+            if let Some(project) = first {
+                for command in [
+                    json!({ "record_milestone": { "project": project, "milestone": {
+                        "title": "Workshop med grannar", "reached_on": now.date_naive() } } }),
+                    json!({ "record_progress": { "project": project, "progress": 40 } }),
+                ] {
+                    let command = serde_json::from_value::<ProgrammeCommand>(wrap(command))
+                        .map_err(|e| bad(0, e.to_string()))?;
+                    repo.execute(programme, command)
+                        .map_err(|e| bad(0, crate::error_chain(&e)))?;
+                }
+            }
         }
     }
     let people: Vec<Resident> = (0..residents as u128)

@@ -4,6 +4,8 @@
 
 mod common;
 
+#[cfg(feature = "server")]
+mod browser;
 #[cfg(feature = "cli")]
 mod cli;
 mod compile_fail;
