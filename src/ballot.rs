@@ -85,7 +85,8 @@ pub struct PointsRule {
     pub per_voter: u32,
     /// Most points one project may receive from one voter.
     pub per_project: Option<u32>,
-    /// Whether a voter must distribute all points.
+    /// Whether a voter must distribute all points (no, when left out).
+    #[serde(default)]
     pub must_use_all: bool,
 }
 
@@ -96,10 +97,17 @@ pub struct PointsRule {
 #[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(deny_unknown_fields)]
 pub struct Counting {
-    /// The rule, serialised by its name (`"mes-add1"`, see [`Rule`]).
+    /// The rule, serialised by its name (`"mes-add1"`, see [`Rule`]);
+    /// greedy when left out.
+    #[serde(default = "greedy")]
     pub rule: Rule,
-    /// The tie-breaking chain.
+    /// The tie-breaking chain; by project id when left out.
+    #[serde(default = "TieBreaking::by_project_id")]
     pub tie_breaking: TieBreaking,
+}
+
+fn greedy() -> Rule {
+    Rule::Greedy
 }
 
 impl Default for Counting {
@@ -138,9 +146,6 @@ pub enum RulesError {
         /// The ballot kind.
         kind: BallotKind,
     },
-    /// Cumulative ballots without points.
-    #[error("ballot rules: cumulative ballots need points per voter")]
-    PointsRequired,
     /// Zero points per voter or per project.
     #[error("ballot rules: points per voter and per project must be at least 1")]
     ZeroPoints,
@@ -201,6 +206,7 @@ pub struct BallotRules {
 #[serde(deny_unknown_fields)]
 struct RawRules {
     kind: BallotKind,
+    #[serde(default = "one")]
     min_projects: u32,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     max_projects: Option<u32>,
@@ -222,9 +228,26 @@ struct RawRules {
     part_counting: Option<PartCounting>,
 }
 
+/// The least projects a ballot must choose, unless the rules say otherwise.
+fn one() -> u32 {
+    1
+}
+
+/// Points a cumulative ballot has unless the rules say otherwise.
+const DEFAULT_POINTS: PointsRule = PointsRule {
+    per_voter: 10,
+    per_project: None,
+    must_use_all: false,
+};
+
 impl TryFrom<RawRules> for BallotRules {
     type Error = RulesError;
-    fn try_from(raw: RawRules) -> Result<Self, Self::Error> {
+    /// Rules as read: what JSON leaves out is what the builder starts with
+    /// (at least one project; 10 points for cumulative ballots).
+    fn try_from(mut raw: RawRules) -> Result<Self, Self::Error> {
+        if raw.kind == BallotKind::Cumulative && raw.points.is_none() {
+            raw.points = Some(DEFAULT_POINTS);
+        }
         raw.validate().map_err(crate::wire::refused)?;
         Ok(BallotRules { raw })
     }
@@ -287,7 +310,8 @@ impl RawRules {
             return Err(RulesError::ShareOutOfRange { basis_points: bp });
         }
         match (kind, self.points) {
-            (BallotKind::Cumulative, None) => return Err(RulesError::PointsRequired),
+            // Filled in with the builder's default before this check.
+            (BallotKind::Cumulative, None) => {}
             (BallotKind::Cumulative, Some(p)) => {
                 if p.per_voter == 0 || p.per_project == Some(0) {
                     return Err(RulesError::ZeroPoints);
@@ -555,11 +579,7 @@ impl BallotRules {
                 max_projects: None,
                 max_total_cost: None,
                 min_budget_share: None,
-                points: (kind == BallotKind::Cumulative).then_some(PointsRule {
-                    per_voter: 10,
-                    per_project: None,
-                    must_use_all: false,
-                }),
+                points: (kind == BallotKind::Cumulative).then_some(DEFAULT_POINTS),
                 second_ballot: SecondBallot::Refuse,
                 counting: Counting::default(),
                 minimum_votes: None,
@@ -999,8 +1019,14 @@ mod tests {
         assert_eq!(serde_json::from_str::<BallotRules>(&json).unwrap(), rules);
         let broken = json.replace("\"knapsack\"", "\"approval\"");
         assert!(serde_json::from_str::<BallotRules>(&broken).is_err());
+        // Cumulative rules without points get the builder's 10 points.
         let no_points = r#"{"kind":"cumulative","min_projects":1}"#;
-        assert!(serde_json::from_str::<BallotRules>(no_points).is_err());
+        assert_eq!(
+            serde_json::from_str::<BallotRules>(no_points).unwrap(),
+            BallotRules::cumulative(10).build().unwrap()
+        );
+        let zero = r#"{"kind":"cumulative","points":{"per_voter":0}}"#;
+        assert!(serde_json::from_str::<BallotRules>(zero).is_err());
     }
 
     #[test]

@@ -40,7 +40,7 @@ pub struct IdeaSubmission {
 /// Where an idea stands.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 #[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
-#[serde(rename_all = "snake_case", tag = "status")]
+#[serde(rename_all = "snake_case", tag = "kind")]
 pub enum IdeaStatus {
     /// Submitted, not yet taken up.
     Submitted,

@@ -34,11 +34,13 @@ pub struct ProjectProposal {
     pub part: Option<crate::part::PartId>,
 }
 
-/// Whether the administration can carry a project out.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+/// Whether the administration can carry a project out: `{"kind":"feasible"}`
+/// or `{"kind":"infeasible","reason":…}`. Read also as logs before the one
+/// tagging convention wrote it, with `verdict` for `kind`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 #[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(deny_unknown_fields)]
-#[serde(rename_all = "snake_case", tag = "verdict")]
+#[serde(rename_all = "snake_case", tag = "kind")]
 pub enum Feasibility {
     /// It can be done.
     Feasible,
@@ -49,10 +51,45 @@ pub enum Feasibility {
     },
 }
 
+impl<'de> Deserialize<'de> for Feasibility {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Feasibility, D::Error> {
+        #[derive(Deserialize)]
+        #[serde(deny_unknown_fields, rename_all = "snake_case", tag = "kind")]
+        enum Wire {
+            Feasible,
+            Infeasible { reason: String },
+        }
+        let mut value = serde_json::Value::deserialize(d)?;
+        if let Some(map) = value.as_object_mut() {
+            if !map.contains_key("kind")
+                && let Some(tag) = map.remove("verdict")
+            {
+                map.insert("kind".into(), tag);
+            }
+            // serde lets an internally tagged unit variant ignore fields.
+            let feasible = map.get("kind").and_then(serde_json::Value::as_str) == Some("feasible");
+            let allowed: &[&str] = if feasible {
+                &["kind"]
+            } else {
+                &["kind", "reason"]
+            };
+            if let Some(unknown) = map.keys().find(|k| !allowed.contains(&k.as_str())) {
+                return Err(serde::de::Error::unknown_field(unknown, allowed));
+            }
+        }
+        Ok(
+            match serde_json::from_value(value).map_err(serde::de::Error::custom)? {
+                Wire::Feasible => Feasibility::Feasible,
+                Wire::Infeasible { reason } => Feasibility::Infeasible { reason },
+            },
+        )
+    }
+}
+
 /// Whether a project is on the ballot.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 #[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
-#[serde(rename_all = "snake_case", tag = "state")]
+#[serde(rename_all = "snake_case", tag = "kind")]
 pub enum ShortlistStatus {
     /// On the shortlist.
     OnShortlist,
@@ -132,7 +169,7 @@ impl From<Progress> for u8 {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(deny_unknown_fields)]
-#[serde(rename_all = "snake_case", tag = "state")]
+#[serde(rename_all = "snake_case", tag = "kind")]
 pub enum DeliveryStatus {
     /// Being built.
     InProgress,

@@ -17,7 +17,7 @@ pub const MAX_DEMO_RESIDENTS: usize = 10_000;
 /// How far the demo year has come.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 #[non_exhaustive]
-pub enum Stage {
+pub enum DemoStage {
     /// Step 3: residents send in ideas.
     Ideas,
     /// Step 5: voting is open (what `serve --demo` starts).
@@ -125,14 +125,14 @@ const PROPOSALS: [(&str, &str, &str, &str, i64); 6] = [
 /// # Errors
 /// Too many residents, or a command refused or not stored.
 pub fn setup(service: &Service, residents: usize) -> Result<Demo, DemoError> {
-    setup_at(service, residents, Stage::Voting)
+    setup_at(service, residents, DemoStage::Voting)
 }
 
 /// [`setup`], with the year brought to `stage`.
 ///
 /// # Errors
 /// As [`setup`].
-pub fn setup_at(service: &Service, residents: usize, stage: Stage) -> Result<Demo, DemoError> {
+pub fn setup_at(service: &Service, residents: usize, stage: DemoStage) -> Result<Demo, DemoError> {
     if residents > MAX_DEMO_RESIDENTS {
         return Err(DemoError::TooMany { asked: residents });
     }
@@ -161,7 +161,7 @@ pub fn setup_at(service: &Service, residents: usize, stage: Stage) -> Result<Dem
         ),
         wrap(
             json!({ "set_ballot_rules": { "kind": "approval", "min_projects": 1, "max_projects": 3,
-            "counting": { "rule": "mes", "tie_breaking": ["project-id"] } } }),
+            "counting": { "rule": "mes", "tie_breaking": ["project_id"] } } }),
         ),
         wrap(json!({ "set_criteria": { "criteria": [
             { "name": "meeting-places", "category": "social_sustainability", "description": "För grannar samman", "weight": 3 },
@@ -173,7 +173,7 @@ pub fn setup_at(service: &Service, residents: usize, stage: Stage) -> Result<Dem
         ),
         wrap(json!({ "open_idea_generation": { "at": at(80) } })),
     ];
-    let ideas_only = stage == Stage::Ideas;
+    let ideas_only = stage == DemoStage::Ideas;
     for (i, (sv, en, about_sv, about_en, _)) in PROPOSALS.iter().enumerate() {
         if ideas_only {
             break;
@@ -200,16 +200,16 @@ pub fn setup_at(service: &Service, residents: usize, stage: Stage) -> Result<Dem
             "ideas": [idea], "worked_on_by": [resident(900 + i as u128)] } })));
         commands.push(wrap(json!({ "estimate_cost": { "project": project,
             "cost": { "currency": "SEK", "minor": cost * 100 } } })));
-        commands.push(wrap(json!({ "assess_feasibility": { "project": project, "feasibility": { "verdict": "feasible" } } })));
+        commands.push(wrap(json!({ "assess_feasibility": { "project": project, "feasibility": { "kind": "feasible" } } })));
         for criterion in ["meeting-places", "movement"] {
             commands.push(wrap(json!({ "score_project": { "project": project, "criterion": criterion, "score": 4 } })));
         }
     }
     match stage {
-        Stage::Ideas => {}
-        Stage::Voting => commands.push(wrap(json!({ "open_voting": {
+        DemoStage::Ideas => {}
+        DemoStage::Voting => commands.push(wrap(json!({ "open_voting": {
             "window": { "opens": at(1), "closes": now + Duration::days(30) }, "at": at(1) } }))),
-        Stage::Results => {
+        DemoStage::Results => {
             commands.push(wrap(json!({ "open_voting": {
                 "window": { "opens": at(20), "closes": at(2) }, "at": at(20) } })));
             // 60 voters, each approving two or three proposals in a pattern
@@ -254,7 +254,7 @@ pub fn setup_at(service: &Service, residents: usize, stage: Stage) -> Result<Dem
                 e => bad(i + 1, crate::error_chain(&e)),
             })?;
         }
-        if stage == Stage::Results {
+        if stage == DemoStage::Results {
             // The first funded proposal is under way: a milestone, 40 %.
             let first = repo
                 .load(programme)

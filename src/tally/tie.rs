@@ -11,17 +11,22 @@ use super::{Election, TallyError};
 /// One way of ordering tied projects.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
-#[serde(rename_all = "kebab-case")]
+#[serde(rename_all = "snake_case")]
 #[non_exhaustive]
 pub enum TieBreak {
     /// By project id compared as text (`"10"` before `"9"`), the convention of the
-    /// pabulib reference outcomes.
+    /// pabulib reference outcomes. Written `"project_id"`; `"project-id"`, as
+    /// logs before the one naming convention wrote it, is read too.
+    #[serde(alias = "project-id")]
     ProjectId,
     /// Cheapest project first.
+    #[serde(alias = "lowest-cost")]
     LowestCost,
     /// Project with the most support (approvals or points) first.
+    #[serde(alias = "most-votes")]
     MostVotes,
     /// The order of the projects in the election (file or shortlist order).
+    #[serde(alias = "file-order")]
     FileOrder,
     /// The listed project labels first, in the given order; unlisted projects stay
     /// tied.

@@ -18,7 +18,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use medborgarbudget::process::Programme;
-use medborgarbudget::server::demo::{self, Stage};
+use medborgarbudget::server::demo::{self, DemoStage};
 use medborgarbudget::server::{Config, Service};
 use medborgarbudget::store::memory::MemoryStore;
 use medborgarbudget::store::{Repository, VoterKey};
@@ -245,9 +245,9 @@ fn a_resident_sends_an_idea_and_votes_in_chromium_and_every_page_is_accessible()
     };
     let store = Arc::new(MemoryStore::new());
     let service = Service::new(store.clone(), VoterKey::random(), Config::default()).unwrap();
-    let ideas = demo::setup_at(&service, 2, Stage::Ideas).unwrap();
-    let voting = demo::setup_at(&service, 3, Stage::Voting).unwrap();
-    let results = demo::setup_at(&service, 0, Stage::Results).unwrap();
+    let ideas = demo::setup_at(&service, 2, DemoStage::Ideas).unwrap();
+    let voting = demo::setup_at(&service, 3, DemoStage::Voting).unwrap();
+    let results = demo::setup_at(&service, 0, DemoStage::Results).unwrap();
     let port = std::net::TcpListener::bind("127.0.0.1:0")
         .unwrap()
         .local_addr()

@@ -428,3 +428,93 @@ fn what_the_types_write_is_valid_against_the_schemas() {
     };
     check("cycle_error", serde_json::to_value(&not_here).unwrap());
 }
+
+/// What JSON leaves out is what the Rust builders start with: ballot rules of
+/// every kind, their counting, and the counting's tie-breaking.
+#[test]
+fn json_defaults_are_the_builders_defaults() {
+    use medborgarbudget::ballot::{BallotKind, BallotRules, Counting};
+    use medborgarbudget::tally::{Rule, TieBreaking};
+    for (kind, name) in [
+        (BallotKind::Approval, "approval"),
+        (BallotKind::Knapsack, "knapsack"),
+        (BallotKind::Cumulative, "cumulative"),
+        (BallotKind::Ranked, "ranked"),
+    ] {
+        let read: BallotRules =
+            serde_json::from_value(serde_json::json!({ "kind": name })).unwrap();
+        assert_eq!(read, BallotRules::builder(kind).build().unwrap(), "{name}");
+    }
+    let read: Counting = serde_json::from_value(serde_json::json!({})).unwrap();
+    assert_eq!(read, Counting::default());
+    let read: Counting = serde_json::from_value(serde_json::json!({ "rule": "mes" })).unwrap();
+    assert_eq!(
+        read,
+        Counting {
+            rule: Rule::Mes,
+            tie_breaking: TieBreaking::by_project_id()
+        }
+    );
+    // A cumulative ballot's points, when given, are the ones read.
+    let read: BallotRules = serde_json::from_value(serde_json::json!({
+        "kind": "cumulative", "points": { "per_voter": 5, "must_use_all": true } }))
+    .unwrap();
+    assert_eq!(
+        read,
+        BallotRules::cumulative(5)
+            .must_use_all_points()
+            .build()
+            .unwrap()
+    );
+}
+
+/// One tagging convention, snake_case names: what is written now, and the
+/// older spellings still read (logs written before: `verdict` for a
+/// feasibility's `kind`, kebab-case tie-breaking).
+#[test]
+fn one_tagging_convention_is_written_and_the_old_spellings_are_read() {
+    use medborgarbudget::project::Feasibility;
+    use medborgarbudget::tally::TieBreak;
+    let infeasible = Feasibility::Infeasible {
+        reason: "Marken är inte kommunens".into(),
+    };
+    assert_eq!(
+        serde_json::to_value(&infeasible).unwrap(),
+        serde_json::json!({ "kind": "infeasible", "reason": "Marken är inte kommunens" })
+    );
+    for old in [
+        serde_json::json!({ "verdict": "infeasible", "reason": "Marken är inte kommunens" }),
+        serde_json::json!({ "kind": "infeasible", "reason": "Marken är inte kommunens" }),
+    ] {
+        assert_eq!(
+            serde_json::from_value::<Feasibility>(old).unwrap(),
+            infeasible
+        );
+    }
+    assert!(
+        serde_json::from_value::<Feasibility>(serde_json::json!({ "kind": "feasible", "why": 1 }))
+            .is_err()
+    );
+    for (tie, new, old) in [
+        (TieBreak::ProjectId, "project_id", "project-id"),
+        (TieBreak::LowestCost, "lowest_cost", "lowest-cost"),
+        (TieBreak::MostVotes, "most_votes", "most-votes"),
+        (TieBreak::FileOrder, "file_order", "file-order"),
+    ] {
+        assert_eq!(serde_json::to_value(&tie).unwrap(), new);
+        for spelling in [new, old] {
+            assert_eq!(
+                serde_json::from_value::<TieBreak>(spelling.into()).unwrap(),
+                tie
+            );
+        }
+    }
+    // No schema has the old feasibility tag.
+    #[cfg(feature = "schema")]
+    for (name, schema) in medborgarbudget::schema::documents() {
+        let text = serde_json::to_string(&schema).unwrap();
+        // (`status` and `state` remain as field names: an idea's status,
+        // a delivery's, each tagged by `kind`.)
+        assert!(!text.contains("\"verdict\""), "{name} still has verdict");
+    }
+}

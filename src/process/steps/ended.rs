@@ -75,7 +75,7 @@ impl Abandoned {
 /// The stage data of an abandoned cycle, as it was when abandoned.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 #[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
-#[serde(rename_all = "snake_case", tag = "step")]
+#[serde(rename_all = "snake_case", tag = "kind")]
 pub enum Previous {
     /// Abandoned in step 1.
     Criteria(Criteria),
