@@ -65,6 +65,15 @@ pub(super) fn busy() -> Response {
     r
 }
 
+/// 500 `store_failed`: the store (or a task reading it) failed.
+fn store_failed(e: impl std::fmt::Display) -> Response {
+    problem(
+        StatusCode::INTERNAL_SERVER_ERROR,
+        "store_failed",
+        e.to_string(),
+    )
+}
+
 /// A repository failure as a response.
 pub(super) fn failed(e: &RepositoryError<ProgrammeError, ProgrammeError>) -> Response {
     match e {
@@ -160,7 +169,7 @@ pub(super) async fn list(State(s): State<Service>, headers: HeaderMap) -> Respon
     };
     let ids = match programme_ids(&s).await {
         Ok(ids) => ids,
-        Err(e) => return problem(StatusCode::INTERNAL_SERVER_ERROR, "store_failed", e),
+        Err(e) => return store_failed(e),
     };
     let mut out = Vec::new();
     for id in ids.into_iter().filter(|id| grant.covers(*id)) {
@@ -251,11 +260,7 @@ pub(super) async fn create(State(s): State<Service>, headers: HeaderMap, body: B
             format!("programme {id} exists with another setup"),
         ),
         Ok(Err(e)) => failed(&e),
-        Err(e) => problem(
-            StatusCode::INTERNAL_SERVER_ERROR,
-            "store_failed",
-            e.to_string(),
-        ),
+        Err(e) => store_failed(e),
     }
 }
 
@@ -285,7 +290,7 @@ pub(super) async fn programme(
         .await
     {
         Ok(Ok(v)) => Json(v).into_response(),
-        Ok(Err(e)) => problem(StatusCode::INTERNAL_SERVER_ERROR, "store_failed", e),
+        Ok(Err(e)) => store_failed(e),
         Err(e) => failed(&e),
     }
 }
@@ -304,11 +309,7 @@ pub(super) async fn year(
         .await
     {
         Ok(Some(Ok(v))) => Json(v).into_response(),
-        Ok(Some(Err(e))) => problem(
-            StatusCode::INTERNAL_SERVER_ERROR,
-            "store_failed",
-            e.to_string(),
-        ),
+        Ok(Some(Err(e))) => store_failed(e),
         Ok(None) => no_year(year),
         Err(e) => failed(&e),
     }
@@ -414,7 +415,7 @@ fn respond(outcome: Result<super::Outcome, Busy>) -> Response {
         Ok(Err(message)) if message.starts_with("no programme") => {
             problem(StatusCode::NOT_FOUND, "not_found", message)
         }
-        Ok(Err(message)) => problem(StatusCode::INTERNAL_SERVER_ERROR, "store_failed", message),
+        Ok(Err(message)) => store_failed(message),
         Ok(Ok(Ok(events))) => Json(json!({ "events": events })).into_response(),
         Ok(Ok(Err(e))) => refused(Problem::of(&e)),
     }
@@ -458,16 +459,8 @@ pub(super) async fn token(
             Json(json!({ "token": token, "id": token_id, "programme": id })),
         )
             .into_response(),
-        Ok(Err(e)) => problem(
-            StatusCode::INTERNAL_SERVER_ERROR,
-            "store_failed",
-            e.to_string(),
-        ),
-        Err(e) => problem(
-            StatusCode::INTERNAL_SERVER_ERROR,
-            "store_failed",
-            e.to_string(),
-        ),
+        Ok(Err(e)) => store_failed(e),
+        Err(e) => store_failed(e),
     }
 }
 
@@ -526,16 +519,8 @@ pub(super) async fn codes(
             "too_many_codes",
             e.to_string(),
         ),
-        Ok(Err(e)) => problem(
-            StatusCode::INTERNAL_SERVER_ERROR,
-            "store_failed",
-            e.to_string(),
-        ),
-        Err(e) => problem(
-            StatusCode::INTERNAL_SERVER_ERROR,
-            "store_failed",
-            e.to_string(),
-        ),
+        Ok(Err(e)) => store_failed(e),
+        Err(e) => store_failed(e),
     }
 }
 
@@ -572,6 +557,43 @@ pub struct ResidentIdea {
     /// The resident's own estimate of the cost.
     #[serde(default)]
     pub estimated_cost: Option<Money>,
+}
+
+/// The ballot a resident casts, built from their record.
+pub(super) fn ballot_command(
+    id: BallotId,
+    choices: Choices,
+    part: Option<PartId>,
+) -> impl FnOnce(Resident) -> Command + Send + 'static {
+    move |voter| {
+        Command::CastBallot(BallotSubmission {
+            id,
+            voter,
+            cast_at: crate::store::now(),
+            choices,
+            part,
+        })
+    }
+}
+
+/// The idea a resident sends in, built from their record.
+pub(super) fn idea_command(
+    id: IdeaId,
+    title: LocalText,
+    description: LocalText,
+    estimated_cost: Option<Money>,
+) -> impl FnOnce(Resident) -> Command + Send + 'static {
+    move |author| {
+        Command::SubmitIdea(IdeaSubmission {
+            id,
+            author,
+            co_authors: Vec::new(),
+            title,
+            description,
+            submitted_at: crate::store::now(),
+            estimated_cost,
+        })
+    }
 }
 
 /// What a resident's request came to.
@@ -756,7 +778,7 @@ fn resident_response(outcome: ResidentOutcome) -> Response {
             problem(StatusCode::NOT_FOUND, "not_found", "no such programme")
         }
         ResidentOutcome::Busy => busy(),
-        ResidentOutcome::Failed(m) => problem(StatusCode::INTERNAL_SERVER_ERROR, "store_failed", m),
+        ResidentOutcome::Failed(m) => store_failed(m),
     }
 }
 
@@ -772,19 +794,8 @@ pub(super) async fn ballot(
         Ok(b) => b,
         Err(r) => return r,
     };
-    let code = ballot.code.clone();
-    resident_response(
-        as_resident(&s, client.ip(), id, &code, Step::Voting, move |voter| {
-            Command::CastBallot(BallotSubmission {
-                id: ballot.id,
-                voter,
-                cast_at: crate::store::now(),
-                choices: ballot.choices,
-                part: ballot.part,
-            })
-        })
-        .await,
-    )
+    let build = ballot_command(ballot.id, ballot.choices, ballot.part);
+    resident_response(as_resident(&s, client.ip(), id, &ballot.code, Step::Voting, build).await)
 }
 
 /// `POST /api/programmes/{programme}/ideas`: a resident's idea, with their
@@ -799,26 +810,8 @@ pub(super) async fn idea(
         Ok(b) => b,
         Err(r) => return r,
     };
-    let code = idea.code.clone();
+    let build = idea_command(idea.id, idea.title, idea.description, idea.estimated_cost);
     resident_response(
-        as_resident(
-            &s,
-            client.ip(),
-            id,
-            &code,
-            Step::IdeaGeneration,
-            move |author| {
-                Command::SubmitIdea(IdeaSubmission {
-                    id: idea.id,
-                    author,
-                    co_authors: Vec::new(),
-                    title: idea.title,
-                    description: idea.description,
-                    submitted_at: crate::store::now(),
-                    estimated_cost: idea.estimated_cost,
-                })
-            },
-        )
-        .await,
+        as_resident(&s, client.ip(), id, &idea.code, Step::IdeaGeneration, build).await,
     )
 }

@@ -13,12 +13,11 @@ use axum::response::{Html, IntoResponse, Redirect, Response};
 use serde::Deserialize;
 
 use super::Service;
-use super::api::{ResidentOutcome, as_resident, programme_ids};
-use crate::ballot::{BallotError, BallotKind, BallotRules, BallotSubmission, Choices};
-use crate::idea::IdeaSubmission;
+use super::api::{ResidentOutcome, as_resident, ballot_command, idea_command, programme_ids};
+use crate::ballot::{BallotError, BallotKind, BallotRules, Choices};
 use crate::ids::{BallotId, IdeaId, ProgrammeId, ProjectId};
 use crate::money::Money;
-use crate::process::{AnyCycle, Command, CycleError, Programme, ProgrammeError, Step};
+use crate::process::{AnyCycle, CycleError, Programme, ProgrammeError, Step};
 use crate::project::{DeliveryStatus, Project};
 use crate::report::svg::escape;
 use crate::text::{Lang, LocalText};
@@ -873,25 +872,13 @@ pub(super) async fn idea_post(
         return render(&s, id, l, move |p| idea_page(l, p, &token, &shown)).await;
     };
     let code = form.one("code").unwrap_or_default().to_owned();
-    let outcome = as_resident(
-        &s,
-        client.ip(),
-        id,
-        &code,
-        Step::IdeaGeneration,
-        move |author| {
-            Command::SubmitIdea(IdeaSubmission {
-                id: idea_id,
-                author,
-                co_authors: Vec::new(),
-                title: LocalText::from(title.chars().take(200).collect::<String>()),
-                description: LocalText::from(description.chars().take(5_000).collect::<String>()),
-                submitted_at: crate::store::now(),
-                estimated_cost: None,
-            })
-        },
-    )
-    .await;
+    let build = idea_command(
+        idea_id,
+        LocalText::from(title.chars().take(200).collect::<String>()),
+        LocalText::from(description.chars().take(5_000).collect::<String>()),
+        None,
+    );
+    let outcome = as_resident(&s, client.ip(), id, &code, Step::IdeaGeneration, build).await;
     let here = format!("/p/{id}");
     match outcome {
         ResidentOutcome::Stored | ResidentOutcome::StoredBefore => message_page(
@@ -1452,16 +1439,8 @@ pub(super) async fn vote_post(
         Some(Err(_)) => return forged(l),
     };
     let code = form.one("code").unwrap_or_default().to_owned();
-    let outcome = as_resident(&s, client.ip(), id, &code, Step::Voting, move |voter| {
-        Command::CastBallot(BallotSubmission {
-            id: ballot_id,
-            voter,
-            cast_at: crate::store::now(),
-            choices,
-            part: part_id,
-        })
-    })
-    .await;
+    let build = ballot_command(ballot_id, choices, part_id);
+    let outcome = as_resident(&s, client.ip(), id, &code, Step::Voting, build).await;
     let here = format!("/p/{id}");
     match outcome {
         ResidentOutcome::Stored | ResidentOutcome::StoredBefore => message_page(

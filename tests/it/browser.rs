@@ -12,7 +12,6 @@
 #![cfg(feature = "server")]
 #![allow(clippy::unwrap_used, clippy::panic)]
 
-use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -215,19 +214,6 @@ fn base64_decode(text: &str) -> Vec<u8> {
     out
 }
 
-async fn start(service: &Service) -> SocketAddr {
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let address = listener.local_addr().unwrap();
-    let service = service.clone();
-    tokio::spawn(async move {
-        service
-            .serve(listener, std::future::pending())
-            .await
-            .unwrap()
-    });
-    address
-}
-
 /// Kills chromedriver at the end, whatever happens.
 struct Child(std::process::Child);
 
@@ -267,7 +253,7 @@ fn a_resident_sends_an_idea_and_votes_in_chromium_and_every_page_is_accessible()
         .build()
         .unwrap();
     rt.block_on(async {
-        let at = start(&service).await;
+        let at = crate::server::start(&service).await;
         let http = reqwest::Client::new();
         let base = format!("http://127.0.0.1:{port}");
         let deadline = Instant::now() + Duration::from_secs(20);

@@ -27,8 +27,23 @@ fn runtime() -> tokio::runtime::Runtime {
         .unwrap()
 }
 
+/// `MEDBORGARBUDGET_PG_URL`, or `None` after saying the test is skipped
+/// (failing instead when `CI` is set).
+#[cfg(feature = "postgres")]
+fn pg_url() -> Option<String> {
+    let url = std::env::var("MEDBORGARBUDGET_PG_URL").ok();
+    if url.is_none() {
+        assert!(
+            std::env::var_os("CI").is_none(),
+            "CI is set but MEDBORGARBUDGET_PG_URL is not: the PostgreSQL tests must run"
+        );
+        println!("skipped: set MEDBORGARBUDGET_PG_URL to run the PostgreSQL tests");
+    }
+    url
+}
+
 /// Serves `service` on a free port of 127.0.0.1.
-async fn start(service: &Service) -> SocketAddr {
+pub(crate) async fn start(service: &Service) -> SocketAddr {
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let address = listener.local_addr().unwrap();
     let service = service.clone();
@@ -617,12 +632,7 @@ fn ten_thousand_ballots_over_64_connections_on_sqlite() {
 #[test]
 fn ten_thousand_ballots_over_64_connections_on_postgres() {
     use medborgarbudget::store::postgres::PostgresStore;
-    let Ok(url) = std::env::var("MEDBORGARBUDGET_PG_URL") else {
-        assert!(
-            std::env::var_os("CI").is_none(),
-            "CI is set but MEDBORGARBUDGET_PG_URL is not: the PostgreSQL tests must run"
-        );
-        println!("skipped: set MEDBORGARBUDGET_PG_URL to run the PostgreSQL tests");
+    let Some(url) = pg_url() else {
         return;
     };
     let schema = format!("mbtest_{}_server_load", std::process::id());
@@ -767,12 +777,7 @@ fn ballots_survive_a_killed_server_on_sqlite() {
 fn ballots_survive_a_killed_server_on_postgres() {
     use medborgarbudget::store::LogKey;
     use medborgarbudget::store::postgres::PostgresStore;
-    let Ok(url) = std::env::var("MEDBORGARBUDGET_PG_URL") else {
-        assert!(
-            std::env::var_os("CI").is_none(),
-            "CI is set but MEDBORGARBUDGET_PG_URL is not: the PostgreSQL tests must run"
-        );
-        println!("skipped: set MEDBORGARBUDGET_PG_URL to run the PostgreSQL tests");
+    let Some(url) = pg_url() else {
         return;
     };
     let schema = format!("mbtest_{}_server_kill", std::process::id());
