@@ -122,6 +122,27 @@ impl Driver {
         .await
     }
 
+    /// Does `act` (a click or a key that sends a form), then waits until a
+    /// new document has replaced this one and has loaded (the form posts to
+    /// the page's own address, so the address does not tell).
+    async fn navigating<F: std::future::Future<Output = ()>>(&self, act: F) {
+        self.script("window.__before = true; return true;").await;
+        act.await;
+        let deadline = Instant::now() + Duration::from_secs(15);
+        loop {
+            let state = self
+                .script(
+                    "return (window.__before === undefined) && document.readyState === 'complete';",
+                )
+                .await;
+            if state == Value::Bool(true) {
+                return;
+            }
+            assert!(Instant::now() < deadline, "the page did not change");
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    }
+
     async fn heading(&self) -> String {
         self.script("return document.querySelector('h1').textContent")
             .await
@@ -295,12 +316,14 @@ fn a_resident_sends_an_idea_and_votes_in_chromium_and_every_page_is_accessible()
         d.goto(&format!("http://{at}/p/{p}")).await;
         assert!(d.heading().await.contains("Norrby"));
         check("start-ideas-sv").await;
-        d.click(&format!("a[href^='/p/{p}/idea']")).await;
+        d.navigating(d.click(&format!("a[href^='/p/{p}/idea']")))
+            .await;
         assert_eq!(d.heading().await, "Lämna en idé");
         check("idea-form-sv").await;
         d.type_into("#code", &ideas.codes[0].1).await;
         d.type_into("#description", "Bänkar och ett bord vid lekplatsen, så att föräldrar kan sitta och prata.").await;
-        d.type_into("#title", "Bänkar vid lekplatsen\u{E007}").await;
+        d.navigating(d.type_into("#title", "Bänkar vid lekplatsen\u{E007}"))
+            .await;
         assert_eq!(d.heading().await, "Tack för din idé!");
         check("idea-thanks-sv").await;
 
@@ -317,7 +340,7 @@ fn a_resident_sends_an_idea_and_votes_in_chromium_and_every_page_is_accessible()
             d.click(&format!("label[for='p-{id}']")).await;
         }
         d.type_into("#code", &voting.codes[0].1).await;
-        d.click("button[type=submit]").await;
+        d.navigating(d.click("button[type=submit]")).await;
         let error = d
             .script("return document.getElementById('ballot-error').textContent")
             .await;
@@ -327,13 +350,13 @@ fn a_resident_sends_an_idea_and_votes_in_chromium_and_every_page_is_accessible()
         let fourth = medborgarbudget::ids::ProjectId::from_u128(0x9e3);
         d.click(&format!("label[for='p-{fourth}']")).await;
         d.type_into("#code", &voting.codes[0].1).await;
-        d.click("button[type=submit]").await;
+        d.navigating(d.click("button[type=submit]")).await;
         assert_eq!(d.heading().await, "Thank you, your vote is recorded!");
         check("ballot-thanks-en").await;
         d.goto(&format!("http://{at}/p/{p}/vote?lang=en")).await;
         d.click(&format!("label[for='p-{fourth}']")).await;
         d.type_into("#code", &voting.codes[0].1).await;
-        d.click("button[type=submit]").await;
+        d.navigating(d.click("button[type=submit]")).await;
         assert_eq!(d.heading().await, "You have already voted");
         check("ballot-again-en").await;
 
