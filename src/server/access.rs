@@ -23,6 +23,9 @@ use crate::store::{NewEvent, Store, StoreError, StoreExt, StreamId, Version};
 pub const MAX_CODES_PER_REQUEST: usize = 100_000;
 /// The most tokens and code batches the access stream may hold, together.
 pub const MAX_ACCESS_EVENTS: usize = 100_000;
+/// How often an append to the access stream is tried again when another
+/// server appended first.
+const ACCESS_ATTEMPTS: usize = 16;
 /// Characters of a voting code (no 0/O, 1/I/L, to read aloud and type).
 const CODE_ALPHABET: &[u8] = b"ABCDEFGHJKMNPQRSTUVWXYZ23456789";
 /// Characters in a voting code: 31^12, about 2^59 codes.
@@ -130,11 +133,18 @@ pub enum AccessError {
     /// The access stream is full.
     #[error("the access stream holds {MAX_ACCESS_EVENTS} events, its limit")]
     Full,
-    /// The same resident twice in one request.
-    #[error("resident {resident} is listed twice")]
+    /// The same resident twice in one request, or a resident who has a code
+    /// for that year already.
+    #[error("resident {resident} is listed twice or has a code for the year already")]
     DuplicateResident {
         /// The resident.
         resident: crate::ids::ResidentId,
+    },
+    /// No live token has this id.
+    #[error("no live token has id {id}")]
+    NoToken {
+        /// The id asked for.
+        id: Uuid,
     },
 }
 
@@ -292,32 +302,59 @@ impl Access {
             .unwrap_or_else(|_| StreamId::programme(ProgrammeId::from_u128(0)))
     }
 
-    fn append(&self, event: AccessEvent) -> Result<(), AccessError> {
+    /// Appends `event` if `admit` allows it on the tables as they are once
+    /// caught up with the stream: the check and the append happen under the
+    /// version lock, so two requests (or two servers) cannot both pass it.
+    fn append(
+        &self,
+        event: AccessEvent,
+        admit: impl Fn(&Tables) -> Result<(), AccessError>,
+    ) -> Result<(), AccessError> {
         let mut version = self.version.lock().unwrap_or_else(|p| p.into_inner());
-        if self.read().events >= MAX_ACCESS_EVENTS {
-            return Err(AccessError::Full);
-        }
         let stream = Self::stream();
-        // Another server on the same store may have appended: catch up first.
-        for e in self.store.read_all(&stream, *version)? {
-            let older: AccessEvent =
-                serde_json::from_str(&e.payload).map_err(|err| AccessError::Decode {
+        let new = vec![NewEvent::json(&event)?];
+        let mut attempt = 0;
+        loop {
+            // Another server on the same store may have appended: catch up
+            // first.
+            for e in self.store.read_all(&stream, *version)? {
+                let older: AccessEvent =
+                    serde_json::from_str(&e.payload).map_err(|err| AccessError::Decode {
+                        version: e.version,
+                        message: err.to_string(),
+                    })?;
+                let mut tables = self.write();
+                apply(&mut tables, older).map_err(|message| AccessError::Decode {
                     version: e.version,
-                    message: err.to_string(),
+                    message,
                 })?;
-            let mut tables = self.write();
-            apply(&mut tables, older).map_err(|message| AccessError::Decode {
-                version: e.version,
-                message,
-            })?;
-            *version = e.version;
+                *version = e.version;
+            }
+            {
+                let tables = self.read();
+                if tables.events >= MAX_ACCESS_EVENTS {
+                    return Err(AccessError::Full);
+                }
+                admit(&tables)?;
+            }
+            match self.store.append(&stream, *version, new.clone()) {
+                Ok(appended) => {
+                    *version = appended.version;
+                    break;
+                }
+                // Another server wrote first
+                // (made the stream, or appended to it) since: catch up and
+                // check again.
+                Err(StoreError::Conflict { .. } | StoreError::AlreadyExists { .. })
+                    if attempt < ACCESS_ATTEMPTS =>
+                {
+                    attempt += 1;
+                }
+                Err(e) => return Err(e.into()),
+            }
         }
-        let appended = self
-            .store
-            .append(&stream, *version, vec![NewEvent::json(&event)?])?;
-        *version = appended.version;
         let mut tables = self.write();
-        // Checked before it was appended, by the caller.
+        // Admitted above, on these very tables.
         let _ = apply(&mut tables, event);
         Ok(())
     }
@@ -349,14 +386,17 @@ impl Access {
     ) -> Result<(String, Uuid), AccessError> {
         let token = new_token();
         let id = Uuid::new_v4();
-        self.append(AccessEvent::TokenIssued {
-            id,
-            hash: hex(&token_hash(&token)),
-            role,
-            programme,
-            label: label.chars().take(200).collect(),
-            at: crate::store::now(),
-        })?;
+        self.append(
+            AccessEvent::TokenIssued {
+                id,
+                hash: hex(&token_hash(&token)),
+                role,
+                programme,
+                label: label.chars().take(200).collect(),
+                at: crate::store::now(),
+            },
+            |_| Ok(()),
+        )?;
         Ok((token, id))
     }
 
@@ -365,14 +405,24 @@ impl Access {
     /// # Errors
     /// A store failure.
     pub fn revoke_token(&self, id: Uuid) -> Result<bool, AccessError> {
-        if !self.read().tokens.values().any(|g| g.id == id) {
-            return Ok(false);
+        let revoked = self.append(
+            AccessEvent::TokenRevoked {
+                id,
+                at: crate::store::now(),
+            },
+            |tables| {
+                if tables.tokens.values().any(|g| g.id == id) {
+                    Ok(())
+                } else {
+                    Err(AccessError::NoToken { id })
+                }
+            },
+        );
+        match revoked {
+            Ok(()) => Ok(true),
+            Err(AccessError::NoToken { .. }) => Ok(false),
+            Err(e) => Err(e),
         }
-        self.append(AccessEvent::TokenRevoked {
-            id,
-            at: crate::store::now(),
-        })?;
-        Ok(true)
     }
 
     /// What `token` grants, if it is a live token.
@@ -398,14 +448,10 @@ impl Access {
                 asked: residents.len(),
             });
         }
-        {
-            let tables = self.read();
-            let had = tables.residents.get(&(programme, year));
-            let mut seen = std::collections::HashSet::new();
-            for r in &residents {
-                if !seen.insert(r.id()) || had.is_some_and(|h| h.contains(&r.id())) {
-                    return Err(AccessError::DuplicateResident { resident: r.id() });
-                }
+        let mut seen = std::collections::HashSet::new();
+        for r in &residents {
+            if !seen.insert(r.id()) {
+                return Err(AccessError::DuplicateResident { resident: r.id() });
             }
         }
         let codes: Vec<String> = residents.iter().map(|_| new_code()).collect();
@@ -417,11 +463,22 @@ impl Access {
                 resident,
             })
             .collect();
-        self.append(AccessEvent::CodesIssued {
+        let event = AccessEvent::CodesIssued {
             programme,
             year,
             codes: issued,
             at: crate::store::now(),
+        };
+        self.append(event, |tables| {
+            // Checked here, under the lock, so that two requests for the
+            // same resident cannot both pass.
+            match tables.residents.get(&(programme, year)) {
+                Some(had) => match seen.iter().find(|r| had.contains(r)) {
+                    Some(&resident) => Err(AccessError::DuplicateResident { resident }),
+                    None => Ok(()),
+                },
+                None => Ok(()),
+            }
         })?;
         Ok(codes)
     }
@@ -565,7 +622,43 @@ mod tests {
             Err(AccessError::DuplicateResident { .. })
         ));
         assert!(again.revoke_token(id).unwrap());
+        assert!(!again.revoke_token(id).unwrap());
         assert!(again.token(&token).is_none());
         assert!(Access::open(store).unwrap().token(&token).is_none());
+    }
+
+    /// Two servers on one store asked for the same resident's code at once:
+    /// one gets it, the other is refused (the check runs under the lock,
+    /// after catching up with what the other appended).
+    #[test]
+    fn one_code_per_resident_under_races_between_servers() {
+        let store: Arc<dyn Store> = Arc::new(MemoryStore::new());
+        let p = ProgrammeId::from(Uuid::from_u128(7));
+        for round in 0..20 {
+            let servers = [
+                Arc::new(Access::open(store.clone()).unwrap()),
+                Arc::new(Access::open(store.clone()).unwrap()),
+            ];
+            let barrier = Arc::new(std::sync::Barrier::new(4));
+            let handles: Vec<_> = (0..4)
+                .map(|t| {
+                    let access = servers[t % 2].clone();
+                    let barrier = barrier.clone();
+                    std::thread::spawn(move || {
+                        barrier.wait();
+                        access.issue_codes(p, 2027, vec![resident(100 + round)])
+                    })
+                })
+                .collect();
+            let outcomes: Vec<_> = handles.into_iter().map(|h| h.join().unwrap()).collect();
+            let issued = outcomes.iter().filter(|o| o.is_ok()).count();
+            assert_eq!(issued, 1, "round {round}: {outcomes:?}");
+            assert!(
+                outcomes
+                    .iter()
+                    .all(|o| matches!(o, Ok(_) | Err(AccessError::DuplicateResident { .. }))),
+                "round {round}: {outcomes:?}"
+            );
+        }
     }
 }
