@@ -6,12 +6,13 @@ use std::net::SocketAddr;
 use axum::Json;
 use axum::body::Bytes;
 use axum::extract::{ConnectInfo, Path, Query, State};
-use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::http::{HeaderMap, HeaderName, HeaderValue, StatusCode, header};
 use axum::response::{Html, IntoResponse, Response};
 use serde::{Deserialize, Serialize};
 use serde_json::json;
 
-use super::{Busy, RETRY_AFTER, Role, Service, TokenGrant};
+use super::receipts::{BadKey, RequestKey};
+use super::{Busy, MAX_KEY_LENGTH, Outcome, RETRY_AFTER, Role, Service, TokenGrant};
 use crate::area::Resident;
 use crate::ballot::{BallotSubmission, Choices};
 use crate::idea::IdeaSubmission;
@@ -406,18 +407,61 @@ pub(super) async fn command(
             format!("a {:?} token may not send {}", grant.role, command.name()),
         );
     }
-    respond(s.execute(id, command).await)
+    let key = match headers.get(IDEMPOTENCY_KEY) {
+        None => None,
+        Some(value) => match value
+            .to_str()
+            .map_err(|_| BadKey::Character)
+            .and_then(|key| RequestKey::new(key, &command))
+        {
+            Ok(key) => Some(key),
+            Err(bad) => {
+                return problem(
+                    StatusCode::BAD_REQUEST,
+                    "bad_idempotency_key",
+                    match bad {
+                        BadKey::Length(n) => format!(
+                            "the Idempotency-Key header is {n} bytes long; give 1 to {MAX_KEY_LENGTH}"
+                        ),
+                        BadKey::Character => {
+                            "the Idempotency-Key header holds a character outside printable ASCII"
+                                .to_owned()
+                        }
+                    },
+                );
+            }
+        },
+    };
+    respond(id, s.execute(id, command, key).await)
 }
 
-fn respond(outcome: Result<super::Outcome, Busy>) -> Response {
+/// The header that makes a command's retry harmless.
+pub(super) const IDEMPOTENCY_KEY: &str = "idempotency-key";
+
+fn respond(id: ProgrammeId, outcome: Result<super::Outcome, Busy>) -> Response {
     match outcome {
         Err(Busy) => busy(),
-        Ok(Err(message)) if message.starts_with("no programme") => {
-            problem(StatusCode::NOT_FOUND, "not_found", message)
+        Ok(Outcome::NoProgramme) => problem(
+            StatusCode::NOT_FOUND,
+            "not_found",
+            format!("no programme {id}"),
+        ),
+        Ok(Outcome::Failed(message)) => store_failed(message),
+        Ok(Outcome::Decided(Ok(events))) => Json(json!({ "events": events })).into_response(),
+        Ok(Outcome::Decided(Err(e))) => refused(Problem::of(&e)),
+        Ok(Outcome::Replayed(events)) => {
+            let mut r = Json(json!({ "events": events })).into_response();
+            r.headers_mut().insert(
+                HeaderName::from_static("idempotent-replayed"),
+                HeaderValue::from_static("true"),
+            );
+            r
         }
-        Ok(Err(message)) => store_failed(message),
-        Ok(Ok(Ok(events))) => Json(json!({ "events": events })).into_response(),
-        Ok(Ok(Err(e))) => refused(Problem::of(&e)),
+        Ok(Outcome::KeyReused) => problem(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "idempotency_key_reused",
+            "this Idempotency-Key was sent before with another command; use a new key for a new command",
+        ),
     }
 }
 
@@ -667,13 +711,16 @@ pub(super) async fn as_resident(
         _ => Again::Never,
     };
     match s
-        .execute(id, ProgrammeCommand::Cycle { year, command })
+        .execute(id, ProgrammeCommand::Cycle { year, command }, None)
         .await
     {
         Err(Busy) => ResidentOutcome::Busy,
-        Ok(Err(m)) => ResidentOutcome::Failed(m),
-        Ok(Ok(Ok(_))) => ResidentOutcome::Stored,
-        Ok(Ok(Err(e))) => {
+        Ok(Outcome::Failed(m)) => ResidentOutcome::Failed(m),
+        Ok(Outcome::NoProgramme) => ResidentOutcome::NoProgramme,
+        Ok(Outcome::Decided(Ok(_)) | Outcome::Replayed(_)) => ResidentOutcome::Stored,
+        // Sent without a key.
+        Ok(Outcome::KeyReused) => ResidentOutcome::Failed("an idempotency key was reused".into()),
+        Ok(Outcome::Decided(Err(e))) => {
             if again.matches_stored(s, id, year, who, &e).await {
                 ResidentOutcome::StoredBefore
             } else {

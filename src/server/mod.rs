@@ -19,7 +19,9 @@
 //!   writer that commits what arrives together in one append (a group
 //!   commit): a refused command changes nothing, an accepted one is stored
 //!   before it is answered. A retried ballot (the same ballot id) is answered
-//!   as stored, never counted twice.
+//!   as stored, never counted twice; an official's command sent with an
+//!   `Idempotency-Key` header is stored once, and a retry with the key is
+//!   answered with the first answer's events (see [`REMEMBERED_KEYS`]).
 //!
 //! ```no_run
 //! # async fn run() -> Result<(), Box<dyn std::error::Error>> {
@@ -42,6 +44,7 @@ pub mod demo;
 mod limit;
 pub mod openapi;
 mod pages;
+mod receipts;
 
 use std::future::Future;
 use std::net::SocketAddr;
@@ -58,6 +61,7 @@ pub use access::{
     Role, TokenGrant, normalize_code,
 };
 pub use limit::{Limiter, Limits, Wait};
+pub use receipts::{MAX_KEY_LENGTH, REMEMBERED_KEYS};
 
 use crate::ids::ProgrammeId;
 use crate::process::{Programme, ProgrammeCommand, ProgrammeError, ProgrammeEvent};
@@ -114,16 +118,35 @@ pub enum ServerError {
         /// Its limit.
         max: usize,
     },
+    /// The idempotency receipts could not be read.
+    #[error("the idempotency receipts: {0}")]
+    Receipts(#[source] crate::store::StoreError),
     /// Listening or serving failed.
     #[error("serving: {0}")]
     Io(#[from] std::io::Error),
 }
 
-type Outcome = Result<Result<Vec<ProgrammeEvent>, ProgrammeError>, String>;
+/// What the writer made of a command.
+#[derive(Debug)]
+enum Outcome {
+    /// Decided now: its events (stored) or why it was refused (nothing
+    /// stored).
+    Decided(Result<Vec<ProgrammeEvent>, ProgrammeError>),
+    /// Its idempotency key was stored before with the same command: the
+    /// events it was answered with then.
+    Replayed(Vec<ProgrammeEvent>),
+    /// Its idempotency key came with another command before.
+    KeyReused,
+    /// There is no such programme.
+    NoProgramme,
+    /// The store failed (nothing stored).
+    Failed(String),
+}
 
 struct Job {
     programme: ProgrammeId,
     command: ProgrammeCommand,
+    key: Option<receipts::RequestKey>,
     reply: oneshot::Sender<Outcome>,
 }
 
@@ -199,11 +222,13 @@ impl Service {
             store.clone(),
             key.clone(),
         )));
+        let mut receipts =
+            receipts::Receipts::open(store.clone()).map_err(ServerError::Receipts)?;
         let (writer, jobs) = std::sync::mpsc::sync_channel(config.queue);
         let for_writer = repo.clone();
         std::thread::Builder::new()
             .name("medborgarbudget-writer".into())
-            .spawn(move || write_loop(&for_writer, &jobs))?;
+            .spawn(move || write_loop(&for_writer, &mut receipts, &jobs))?;
         let mut csrf_key = [0; 32];
         csrf_key[..16].copy_from_slice(uuid::Uuid::new_v4().as_bytes());
         csrf_key[16..].copy_from_slice(uuid::Uuid::new_v4().as_bytes());
@@ -311,11 +336,13 @@ impl Service {
         })
     }
 
-    /// Sends `command` to the writer and waits for its outcome.
+    /// Sends `command` (with its idempotency key, if any) to the writer and
+    /// waits for its outcome.
     async fn execute(
         &self,
         programme: ProgrammeId,
         command: ProgrammeCommand,
+        key: Option<receipts::RequestKey>,
     ) -> Result<Outcome, Busy> {
         let (reply, outcome) = oneshot::channel();
         self.inner
@@ -323,6 +350,7 @@ impl Service {
             .try_send(Job {
                 programme,
                 command,
+                key,
                 reply,
             })
             .map_err(|_| Busy)?;
@@ -336,8 +364,13 @@ struct Busy;
 
 /// The writer: takes what is waiting (up to [`MAX_BATCH`]), groups it by
 /// programme in order of arrival, and stores each programme's accepted
-/// commands in one append.
-fn write_loop(repo: &Mutex<Repository<Programme>>, jobs: &std::sync::mpsc::Receiver<Job>) {
+/// commands in one append, after recording the receipts of those sent with
+/// an idempotency key.
+fn write_loop(
+    repo: &Mutex<Repository<Programme>>,
+    receipts: &mut receipts::Receipts,
+    jobs: &std::sync::mpsc::Receiver<Job>,
+) {
     while let Ok(first) = jobs.recv() {
         let mut batch = vec![first];
         while batch.len() < MAX_BATCH {
@@ -355,27 +388,83 @@ fn write_loop(repo: &Mutex<Repository<Programme>>, jobs: &std::sync::mpsc::Recei
         }
         let mut repo = repo.lock().unwrap_or_else(|p| p.into_inner());
         for (programme, jobs) in by_programme {
-            let (commands, replies): (Vec<_>, Vec<_>) =
-                jobs.into_iter().map(|j| (j.command, j.reply)).unzip();
-            match repo.execute_each(programme, commands) {
-                Ok(outcomes) => {
-                    for (reply, outcome) in replies.into_iter().zip(outcomes) {
-                        let _ = reply.send(Ok(outcome));
-                    }
+            write_programme(&mut repo, receipts, programme, jobs);
+        }
+    }
+}
+
+/// Decides and stores one programme's share of a batch. A key sent twice in
+/// the batch waits for a second round, to be answered from the first's
+/// receipt.
+fn write_programme(
+    repo: &mut Repository<Programme>,
+    receipts: &mut receipts::Receipts,
+    programme: ProgrammeId,
+    mut jobs: Vec<Job>,
+) {
+    while !jobs.is_empty() {
+        let keyed = jobs.iter().any(|j| j.key.is_some());
+        if keyed && let Err(e) = receipts.refresh() {
+            let message = crate::error_chain(&e);
+            for job in jobs {
+                let _ = job.reply.send(Outcome::Failed(message.clone()));
+            }
+            return;
+        }
+        let mut now = Vec::with_capacity(jobs.len());
+        let mut later = Vec::new();
+        for job in jobs {
+            let Some(key) = &job.key else {
+                now.push(job);
+                continue;
+            };
+            if now.iter().any(|j: &Job| j.key.as_ref() == Some(key)) {
+                later.push(job);
+                continue;
+            }
+            match receipts.seen(programme, key) {
+                Ok(receipts::Seen::New) => now.push(job),
+                Ok(receipts::Seen::Stored(events)) => {
+                    let _ = job.reply.send(Outcome::Replayed(events));
                 }
-                Err(RepositoryError::NotFound { .. }) => {
-                    for reply in replies {
-                        let _ = reply.send(Err(format!("no programme {programme}")));
-                    }
+                Ok(receipts::Seen::Reused) => {
+                    let _ = job.reply.send(Outcome::KeyReused);
                 }
                 Err(e) => {
-                    let message = crate::error_chain(&e);
-                    for reply in replies {
-                        let _ = reply.send(Err(message.clone()));
-                    }
+                    let _ = job.reply.send(Outcome::Failed(crate::error_chain(&e)));
                 }
             }
         }
+        let (commands, (keys, replies)): (Vec<_>, (Vec<_>, Vec<_>)) = now
+            .into_iter()
+            .map(|j| (j.command, (j.key, j.reply)))
+            .unzip();
+        let outcomes = if commands.is_empty() {
+            Ok(Vec::new())
+        } else {
+            repo.execute_each_then(programme, commands, |plan| {
+                receipts.intend(programme, &keys, plan)
+            })
+        };
+        match outcomes {
+            Ok(outcomes) => {
+                for (reply, outcome) in replies.into_iter().zip(outcomes) {
+                    let _ = reply.send(Outcome::Decided(outcome));
+                }
+            }
+            Err(RepositoryError::NotFound { .. }) => {
+                for reply in replies {
+                    let _ = reply.send(Outcome::NoProgramme);
+                }
+            }
+            Err(e) => {
+                let message = crate::error_chain(&e);
+                for reply in replies {
+                    let _ = reply.send(Outcome::Failed(message.clone()));
+                }
+            }
+        }
+        jobs = later;
     }
 }
 

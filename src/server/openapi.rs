@@ -183,17 +183,24 @@ pub fn document() -> Value {
                 "post": {
                     "operationId": "sendCommand",
                     "summary": "One programme command; a year's command wrapped as {\"cycle\":{\"year\":…,\"command\":…}}",
-                    "description": "An official's or administrator's token; a paper-entry token may send enter_paper_ballots only. A refused command changes nothing. Commands name their own ids (ideas, projects, ballots) or the step or year they act in, so a retry of a stored command is refused, never applied twice.",
+                    "description": "An official's or administrator's token; a paper-entry token may send enter_paper_ballots only. A refused command changes nothing. Send an Idempotency-Key (any printable ASCII, at most 255 bytes, new for each command) to make a retry harmless: a command stored under the key before is not decided again but answered with the events it recorded then, with the header Idempotent-Replayed: true. Without a key a retry is decided again: one that names its own id (an idea, project or ballot) or step is refused, but add_funds, record_outreach, record_milestone and record_progress would be recorded twice.",
                     "security": bearer,
+                    "parameters": [{
+                        "name": "Idempotency-Key",
+                        "in": "header",
+                        "required": false,
+                        "description": format!("The caller's id for this command (1 to {} printable ASCII bytes), remembered for the server's latest {} keyed commands, across restarts", super::MAX_KEY_LENGTH, super::REMEMBERED_KEYS),
+                        "schema": { "type": "string", "minLength": 1, "maxLength": 255 }
+                    }],
                     "requestBody": body(doc("programme_command")),
                     "responses": responses(
-                        &[("200", answer("Accepted and stored: the events it recorded", Some(json!({
+                        &[("200", answer("Accepted and stored (or, with Idempotent-Replayed: true, stored before under this Idempotency-Key): the events it recorded", Some(json!({
                             "type": "object",
                             "properties": { "events": { "type": "array", "items": doc("programme_event") } },
                             "required": ["events"]
                         }))))],
-                        &[OFFICIAL, &[("400", "The body is not JSON of the right shape"),
-                          ("422", "The rules refuse the command"),
+                        &[OFFICIAL, &[("400", "The body is not JSON of the right shape, or the Idempotency-Key is empty, too long or not printable ASCII"),
+                          ("422", "The rules refuse the command, or the Idempotency-Key came with another command before (idempotency_key_reused)"),
                           ("503", "Too many writes waiting: retry as Retry-After says")]].concat()
                     )
                 }

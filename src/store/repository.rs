@@ -790,6 +790,27 @@ impl<A: Aggregate> Repository<A> {
         id: A::Id,
         commands: Vec<A::Command>,
     ) -> RepoResult<Vec<Result<Vec<A::Event>, A::Error>>, A> {
+        self.execute_each_then(id, commands, |_| Ok(()))
+    }
+
+    /// [`Repository::execute_each`], calling `before_append` with what is
+    /// about to be appended: per command in order, the version of its first
+    /// event and its encoded events, or `None` for a refused command. It is
+    /// called once per attempt (a conflict decides everything again, at new
+    /// versions); when it fails nothing is appended and its error is
+    /// returned. A caller records there what it must know was intended, such
+    /// as the idempotency keys of the commands (a record it can later check
+    /// against the stream: the events are at those versions or they are not).
+    ///
+    /// # Errors
+    /// As [`Repository::execute_each`], or `before_append`'s error.
+    #[allow(clippy::type_complexity)]
+    pub fn execute_each_then(
+        &mut self,
+        id: A::Id,
+        commands: Vec<A::Command>,
+        mut before_append: impl FnMut(&[Option<(Version, &[NewEvent])>]) -> Result<(), StoreError>,
+    ) -> RepoResult<Vec<Result<Vec<A::Event>, A::Error>>, A> {
         let stream = A::stream(id);
         let Some(key) = &self.key else {
             return Err(RepositoryError::ReadOnly { stream });
@@ -809,12 +830,14 @@ impl<A: Aggregate> Repository<A> {
             };
             let mut outcomes = Vec::with_capacity(commands.len());
             let mut encoded = Vec::new();
+            let mut planned = Vec::with_capacity(commands.len());
             let mut next = loaded.version + 1;
             let mut broken = None;
             for (command, callers) in &commands {
                 match loaded.state.decide(command) {
                     Ok(events) => {
                         let count = events.len() as Version;
+                        let start = encoded.len();
                         for e in &events {
                             match NewEvent::json(e) {
                                 Ok(new) => encoded.push(new),
@@ -832,12 +855,14 @@ impl<A: Aggregate> Repository<A> {
                         if broken.is_some() {
                             break;
                         }
+                        planned.push(Some((next, start..encoded.len())));
                         next += count;
                         outcomes.push(Ok(events));
                     }
                     Err(error) => {
                         let caller = |id| callers.sent(id);
                         outcomes.push(Err(A::name_residents(error, &caller)));
+                        planned.push(None);
                     }
                 }
             }
@@ -848,6 +873,19 @@ impl<A: Aggregate> Repository<A> {
             if encoded.is_empty() {
                 return Ok(outcomes);
             }
+            let plan: Vec<_> = planned
+                .iter()
+                .map(|p| {
+                    p.as_ref()
+                        .map(|(first, range)| (*first, &encoded[range.clone()]))
+                })
+                .collect();
+            if let Err(e) = before_append(&plan) {
+                // The state moved on in memory only: replay it from the store.
+                self.loaded.remove(&stream);
+                return Err(e.into());
+            }
+            drop(plan);
             let expected = loaded.version;
             match self
                 .store

@@ -299,6 +299,100 @@ fn officials_act_only_with_a_token_of_the_right_role_and_programme() {
     });
 }
 
+/// `add_funds` is not refused when sent twice, so an official's retry
+/// (a lost answer) would count the money twice: with an `Idempotency-Key`
+/// it counts once, across concurrent retries, a restart and a second
+/// server on the same store.
+#[test]
+fn an_idempotency_key_makes_a_retried_command_count_once() {
+    let rt = runtime();
+    let store: Arc<dyn Store> = Arc::new(MemoryStore::new());
+    let key = VoterKey::random();
+    let service = Service::new(store.clone(), key.clone(), Config::default()).unwrap();
+    let (admin, _) = service
+        .access()
+        .issue_token(Role::Administrator, None, "admin")
+        .unwrap();
+    let a = ProgrammeId::new();
+    rt.block_on(async {
+        let at = start(&service).await;
+        let client = reqwest::Client::new();
+        let send = |at: SocketAddr, body: Value, key: Option<&str>| {
+            let mut r = client
+                .post(format!("http://{at}/api/programmes/{a}/commands"))
+                .bearer_auth(&admin)
+                .json(&body);
+            if let Some(k) = key {
+                r = r.header("Idempotency-Key", k);
+            }
+            r.send()
+        };
+        let r = client
+            .post(format!("http://{at}/api/programmes"))
+            .bearer_auth(&admin)
+            .json(&setup(a))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), StatusCode::CREATED);
+        let start_cycle = json!({ "start_cycle": {
+            "id": medborgarbudget::ids::CycleId::new(), "year": 2027, "at": "2027-01-10T09:00:00Z" } });
+        assert_eq!(send(at, start_cycle, Some("start-2027")).await.unwrap().status(), StatusCode::OK);
+        let funds = |minor: i64| json!({ "cycle": { "year": 2027, "command": { "add_funds": {
+            "amount": { "minor": minor, "currency": "SEK" },
+            "decision": { "body": "Kommunfullmäktige", "reference": "KF § 12/2026", "decided_on": "2026-01-10" },
+            "source": { "kind": "council" } } } } });
+        let r = send(at, funds(5_000_000), Some("funds-1")).await.unwrap();
+        assert_eq!(r.status(), StatusCode::OK);
+        assert!(r.headers().get("idempotent-replayed").is_none());
+        let first: Value = r.json().await.unwrap();
+        // Eight retries at once, some in the writer's same batch: each is
+        // answered with the first answer's events.
+        let mut retries = tokio::task::JoinSet::new();
+        for _ in 0..8 {
+            let request = client
+                .post(format!("http://{at}/api/programmes/{a}/commands"))
+                .bearer_auth(&admin)
+                .header("Idempotency-Key", "funds-1")
+                .json(&funds(5_000_000));
+            retries.spawn(async move {
+                let r = request.send().await.unwrap();
+                let replayed = r.headers().get("idempotent-replayed").cloned();
+                (r.status(), replayed, r.json::<Value>().await.unwrap())
+            });
+        }
+        for (status, replayed, body) in retries.join_all().await {
+            assert_eq!(status, StatusCode::OK);
+            assert_eq!(replayed.unwrap(), "true");
+            assert_eq!(body, first);
+        }
+        // The key with another command: refused, nothing stored.
+        let r = send(at, funds(1), Some("funds-1")).await.unwrap();
+        assert_eq!(r.status(), StatusCode::UNPROCESSABLE_ENTITY);
+        assert_eq!(r.json::<Value>().await.unwrap()["code"], "idempotency_key_reused");
+        // Keys that cannot be one.
+        for bad in ["x".repeat(256), String::new()] {
+            let r = send(at, funds(1), Some(&bad)).await.unwrap();
+            assert_eq!(r.status(), StatusCode::BAD_REQUEST, "{bad:?}");
+            assert_eq!(r.json::<Value>().await.unwrap()["code"], "bad_idempotency_key");
+        }
+        // A second server on the same store (a restart, or one beside it)
+        // knows the key too; a new key is a new command.
+        let second = Service::new(store.clone(), key.clone(), Config::default()).unwrap();
+        let other = start(&second).await;
+        let r = send(other, funds(5_000_000), Some("funds-1")).await.unwrap();
+        assert_eq!(r.headers()["idempotent-replayed"], "true");
+        assert_eq!(r.json::<Value>().await.unwrap(), first);
+        let r = send(other, funds(250_000), Some("funds-2")).await.unwrap();
+        assert!(r.headers().get("idempotent-replayed").is_none());
+        // Without a key a retry is decided again: the documented hazard.
+        assert_eq!(send(at, funds(1), None).await.unwrap().status(), StatusCode::OK);
+    });
+    let mut repo = Repository::<Programme>::new(store, key);
+    let budget = repo.load(a).unwrap().cycle(2027).unwrap().budget().unwrap();
+    assert_eq!(budget.minor(), 5_000_000 + 250_000 + 1);
+}
+
 #[test]
 fn a_code_casts_one_ballot_a_retry_is_harmless_and_a_code_is_no_token() {
     let rt = runtime();
