@@ -892,7 +892,7 @@ pub(super) async fn idea_post(
             &here,
         ),
         other => {
-            resident_refusal(&s, id, l, other, shown, move |p, shown| {
+            resident_refusal(&s, id, l, Step::IdeaGeneration, other, shown, move |p, shown| {
                 idea_page(l, p, &token, shown)
             })
             .await
@@ -900,12 +900,13 @@ pub(super) async fn idea_post(
     }
 }
 
-/// Shows a refusal: a wrong code beside the code field, rules on top, and
-/// the form again.
+/// Shows a refusal of what a resident sent in `step`: a wrong code beside
+/// the code field, rules on top, and the form again.
 async fn resident_refusal(
     s: &Service,
     id: ProgrammeId,
     l: L,
+    step: Step,
     outcome: ResidentOutcome,
     mut shown: Shown,
     again: impl FnOnce(&Programme, &Shown) -> Response + Send + 'static,
@@ -975,18 +976,7 @@ async fn resident_refusal(
             ));
         }
         ResidentOutcome::NotNow(_) => {
-            return render(s, id, l, move |p| {
-                not_now(
-                    l,
-                    p,
-                    if shown.values.contains_key("ballot_id") {
-                        Step::Voting
-                    } else {
-                        Step::IdeaGeneration
-                    },
-                )
-            })
-            .await;
+            return render(s, id, l, move |p| not_now(l, p, step)).await;
         }
         ResidentOutcome::NoProgramme => return no_programme(l),
         ResidentOutcome::Busy => {
@@ -1454,7 +1444,7 @@ pub(super) async fn vote_post(
             &here,
         ),
         other => {
-            resident_refusal(&s, id, l, other, shown, move |p, shown| {
+            resident_refusal(&s, id, l, Step::Voting, other, shown, move |p, shown| {
                 vote_page(l, p, &token, part.as_deref(), shown)
             })
             .await
