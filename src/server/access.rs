@@ -425,6 +425,17 @@ impl Access {
         }
     }
 
+    /// The live tokens, as grants (no secrets: only hashes are kept), in no
+    /// particular order.
+    pub fn grants(&self) -> Vec<TokenGrant> {
+        self.read().tokens.values().cloned().collect()
+    }
+
+    /// The live token with id `id`.
+    pub fn grant(&self, id: Uuid) -> Option<TokenGrant> {
+        self.read().tokens.values().find(|g| g.id == id).cloned()
+    }
+
     /// What `token` grants, if it is a live token.
     pub fn token(&self, token: &str) -> Option<TokenGrant> {
         self.read().tokens.get(&token_hash(token)).cloned()

@@ -114,6 +114,22 @@ enum Need {
     Administrator,
 }
 
+/// The caller's live token, or 401.
+fn token_grant(service: &Service, headers: &HeaderMap) -> Result<TokenGrant, Response> {
+    bearer(headers)
+        .and_then(|token| service.access().token(token))
+        .ok_or_else(|| {
+            let mut r = problem(
+                StatusCode::UNAUTHORIZED,
+                "unauthorized",
+                "send an official's token as `Authorization: Bearer <token>`",
+            );
+            r.headers_mut()
+                .insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
+            r
+        })
+}
+
 /// The caller's grant, or 401 (no or unknown token) / 403 (not enough).
 fn authorize(
     service: &Service,
@@ -121,18 +137,7 @@ fn authorize(
     programme: Option<ProgrammeId>,
     need: Need,
 ) -> Result<TokenGrant, Response> {
-    let unauthorized = || {
-        let mut r = problem(
-            StatusCode::UNAUTHORIZED,
-            "unauthorized",
-            "send an official's token as `Authorization: Bearer <token>`",
-        );
-        r.headers_mut()
-            .insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
-        r
-    };
-    let token = bearer(headers).ok_or_else(unauthorized)?;
-    let grant = service.access().token(token).ok_or_else(unauthorized)?;
+    let grant = token_grant(service, headers)?;
     let forbidden = |why: &str| problem(StatusCode::FORBIDDEN, "forbidden", why.to_owned());
     match programme {
         Some(p) if !grant.covers(p) => {
@@ -163,10 +168,9 @@ pub(super) async fn not_found() -> Response {
 /// `GET /api/programmes`: the programmes the token covers.
 pub(super) async fn list(State(s): State<Service>, headers: HeaderMap) -> Response {
     // Any live token: a programme's lists its own programme.
-    let Some(grant) = bearer(&headers).and_then(|t| s.access().token(t)) else {
-        return authorize(&s, &headers, None, Need::Read)
-            .err()
-            .unwrap_or_else(|| problem(StatusCode::UNAUTHORIZED, "unauthorized", "no token"));
+    let grant = match token_grant(&s, &headers) {
+        Ok(grant) => grant,
+        Err(r) => return r,
     };
     let ids = match programme_ids(&s).await {
         Ok(ids) => ids,
@@ -503,6 +507,77 @@ pub(super) async fn token(
             Json(json!({ "token": token, "id": token_id, "programme": id })),
         )
             .into_response(),
+        Ok(Err(e)) => store_failed(e),
+        Err(e) => store_failed(e),
+    }
+}
+
+/// A token as listed: never the token itself.
+fn grant_json(g: &TokenGrant) -> serde_json::Value {
+    json!({ "id": g.id, "role": g.role, "programme": g.programme, "label": g.label })
+}
+
+/// `GET /api/programmes/{programme}/tokens`: the programme's live tokens
+/// (an administrator's), ids, roles and labels only.
+pub(super) async fn tokens(
+    State(s): State<Service>,
+    Path(id): Path<ProgrammeId>,
+    headers: HeaderMap,
+) -> Response {
+    if let Err(r) = authorize(&s, &headers, Some(id), Need::Administrator) {
+        return r;
+    }
+    let mut grants: Vec<_> = s
+        .access()
+        .grants()
+        .into_iter()
+        .filter(|g| g.programme == Some(id))
+        .collect();
+    grants.sort_by(|a, b| a.label.cmp(&b.label).then(a.id.cmp(&b.id)));
+    Json(json!({ "tokens": grants.iter().map(grant_json).collect::<Vec<_>>() })).into_response()
+}
+
+/// `DELETE /api/tokens/{token}`: revokes a token by id. A server-wide
+/// administrator may revoke any; a programme's administrator, that
+/// programme's. A token it may not see is "not found", as is one revoked
+/// already.
+pub(super) async fn revoke(
+    State(s): State<Service>,
+    Path(token): Path<uuid::Uuid>,
+    headers: HeaderMap,
+) -> Response {
+    let caller = match token_grant(&s, &headers) {
+        Ok(g) => g,
+        Err(r) => return r,
+    };
+    if caller.role != Role::Administrator {
+        return problem(
+            StatusCode::FORBIDDEN,
+            "forbidden",
+            "only an administrator may revoke tokens",
+        );
+    }
+    let visible = s
+        .access()
+        .grant(token)
+        .filter(|target| match caller.programme {
+            None => true,
+            Some(p) => target.programme == Some(p),
+        });
+    let not_found = || {
+        problem(
+            StatusCode::NOT_FOUND,
+            "not_found",
+            format!("no live token {token}"),
+        )
+    };
+    if visible.is_none() {
+        return not_found();
+    }
+    let access = s.inner.access.clone();
+    match tokio::task::spawn_blocking(move || access.revoke_token(token)).await {
+        Ok(Ok(true)) => StatusCode::NO_CONTENT.into_response(),
+        Ok(Ok(false)) => not_found(),
         Ok(Err(e)) => store_failed(e),
         Err(e) => store_failed(e),
     }

@@ -53,7 +53,7 @@ use std::time::Duration;
 
 use axum::Router;
 use axum::extract::DefaultBodyLimit;
-use axum::routing::{get, post};
+use axum::routing::{delete, get, post};
 use tokio::sync::oneshot;
 
 pub use access::{
@@ -282,7 +282,11 @@ impl Service {
                 get(api::available),
             )
             .route("/api/programmes/{programme}/report", get(api::report))
-            .route("/api/programmes/{programme}/tokens", post(api::token))
+            .route(
+                "/api/programmes/{programme}/tokens",
+                get(api::tokens).post(api::token),
+            )
+            .route("/api/tokens/{token}", delete(api::revoke))
             .route("/api/programmes/{programme}/codes", post(api::codes))
             .route("/api/programmes/{programme}/ballots", post(api::ballot))
             .route("/api/programmes/{programme}/ideas", post(api::idea))

@@ -76,6 +76,20 @@ fn year_param() -> Value {
             "schema": { "type": "integer", "format": "int32" } })
 }
 
+/// A token as listed.
+fn token_grant() -> Value {
+    json!({
+        "type": "object",
+        "properties": {
+            "id": { "type": "string", "format": "uuid" },
+            "role": { "type": "string", "enum": ["administrator", "official", "paper_entry"] },
+            "programme": { "type": ["string", "null"], "format": "uuid" },
+            "label": { "type": "string" }
+        },
+        "required": ["id", "role", "programme", "label"]
+    })
+}
+
 /// The service's OpenAPI 3.1 document.
 pub fn document() -> Value {
     let mut generator = SchemaSettings::draft2020_12()
@@ -88,6 +102,7 @@ pub fn document() -> Value {
     let new_codes = generator.subschema_for::<NewCodes>().to_value();
     let schemas = generator.take_definitions(true);
     let bearer = json!([{ "token": [] }]);
+    let grant = token_grant();
     let summary = json!({
         "type": "object",
         "properties": {
@@ -251,6 +266,30 @@ pub fn document() -> Value {
                         },
                         "required": ["token", "id", "programme"]
                     }))))], OFFICIAL)
+                },
+                "get": {
+                    "operationId": "listTokens",
+                    "summary": "The programme's live tokens (an administrator's token): ids, roles and labels, never the tokens",
+                    "security": bearer,
+                    "responses": responses(&[("200", answer("The tokens", Some(json!({
+                        "type": "object",
+                        "properties": { "tokens": { "type": "array", "items": grant.clone() } },
+                        "required": ["tokens"]
+                    }))))], OFFICIAL)
+                }
+            },
+            "/api/tokens/{token}": {
+                "parameters": [{ "name": "token", "in": "path", "required": true,
+                                 "description": "The token's id (not the token)",
+                                 "schema": { "type": "string", "format": "uuid" } }],
+                "delete": {
+                    "operationId": "revokeToken",
+                    "summary": "Revokes a token by id: a server-wide administrator any, a programme's administrator its programme's",
+                    "security": bearer,
+                    "responses": responses(&[("204", answer("Revoked", None))], &[
+                        ("401", "No token, or an unknown or revoked one"),
+                        ("403", "The caller is not an administrator"),
+                        ("404", "No live token with this id that the caller may revoke")])
                 }
             },
             "/api/programmes/{programme}/codes": {

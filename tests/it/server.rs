@@ -119,8 +119,9 @@ fn the_openapi_document_is_checked_in_served_and_names_every_route() {
             let url = path
                 .replace("{programme}", &pid.to_string())
                 .replace("{year}", "2027")
+                .replace("{token}", &uuid::Uuid::new_v4().to_string())
                 .replace("{name}", "command.json");
-            for method in ["get", "post"] {
+            for method in ["get", "post", "delete"] {
                 if item.get(method).is_none() {
                     continue;
                 }
@@ -296,6 +297,49 @@ fn officials_act_only_with_a_token_of_the_right_role_and_programme() {
         assert_eq!(listed["programmes"].as_array().unwrap().len(), 1);
         let r = get("/api/programmes".into(), &admin).await.unwrap();
         assert_eq!(r.json::<Value>().await.unwrap()["programmes"].as_array().unwrap().len(), 2);
+        // Revoking: the programme's administrator lists a's tokens (no
+        // secrets) and revokes the official's; an official may not revoke,
+        // nor may b's administrator touch a's tokens.
+        let r = get(format!("/api/programmes/{a}/tokens"), &official).await.unwrap();
+        assert_eq!(r.status(), StatusCode::FORBIDDEN);
+        let r = get(format!("/api/programmes/{a}/tokens"), &scoped_admin).await.unwrap();
+        let listed = r.json::<Value>().await.unwrap();
+        let listed = listed["tokens"].as_array().unwrap();
+        assert_eq!(listed.len(), 3);
+        assert!(!listed.iter().any(|t| t.to_string().contains(&official)));
+        let official_id = listed.iter().find(|t| t["label"] == "official").unwrap()["id"]
+            .as_str()
+            .unwrap()
+            .to_owned();
+        let revoke = |id: String, token: String| {
+            client
+                .delete(format!("http://{at}/api/tokens/{id}"))
+                .bearer_auth(token)
+                .send()
+        };
+        let r = revoke(official_id.clone(), paper.clone()).await.unwrap();
+        assert_eq!(r.status(), StatusCode::FORBIDDEN);
+        let b_admin = client
+            .post(format!("http://{at}/api/programmes/{b}/tokens"))
+            .bearer_auth(&admin)
+            .json(&json!({ "role": "administrator" }))
+            .send()
+            .await
+            .unwrap()
+            .json::<Value>()
+            .await
+            .unwrap()["token"]
+            .as_str()
+            .unwrap()
+            .to_owned();
+        let r = revoke(official_id.clone(), b_admin).await.unwrap();
+        assert_eq!(r.status(), StatusCode::NOT_FOUND);
+        let r = revoke(official_id.clone(), scoped_admin.clone()).await.unwrap();
+        assert_eq!(r.status(), StatusCode::NO_CONTENT);
+        let r = get(format!("/api/programmes/{a}"), &official).await.unwrap();
+        assert_eq!(r.status(), StatusCode::UNAUTHORIZED);
+        let r = revoke(official_id, scoped_admin).await.unwrap();
+        assert_eq!(r.status(), StatusCode::NOT_FOUND);
     });
 }
 
