@@ -246,6 +246,17 @@ enum Command {
         /// How many demo residents get voting codes (at most 10,000).
         #[arg(long, default_value_t = 20)]
         demo_residents: usize,
+        /// How far the demo year has come: ideas (step 3), voting (step 5)
+        /// or results (counted, a proposal under way).
+        #[arg(long, value_enum, default_value = "voting")]
+        demo_stage: serve::DemoStageArg,
+        /// The demo's kind of ballot.
+        #[arg(long, value_enum, default_value = "approval")]
+        demo_ballot: serve::DemoBallotArg,
+        /// Split the demo's budget into parts: all of Norrby, and its
+        /// neighbourhoods Norra and Södra.
+        #[arg(long)]
+        demo_parts: bool,
         /// Where the demo's voting codes are written.
         #[arg(long, default_value = "medborgarbudget-demo-codes.txt")]
         codes_file: PathBuf,
@@ -580,6 +591,9 @@ fn main() -> ExitCode {
             listen,
             demo,
             demo_residents,
+            demo_stage,
+            demo_ballot,
+            demo_parts,
             codes_file,
             token_file,
         } => serve::serve(&serve::Serve {
@@ -587,6 +601,7 @@ fn main() -> ExitCode {
             listen,
             demo,
             demo_residents,
+            demo_year: serve::demo_year(demo_stage, demo_ballot, demo_parts),
             codes_file,
             token_file,
         }),

@@ -4,6 +4,7 @@ use std::io::Write;
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 
+use medborgarbudget::ballot::BallotKind;
 use medborgarbudget::server::{Config, Role, Service, demo};
 
 use super::BadInput;
@@ -24,10 +25,54 @@ pub struct Serve {
     pub demo: bool,
     /// How many demo residents get codes.
     pub demo_residents: usize,
+    /// How the demo's year is set up.
+    pub demo_year: demo::DemoYear,
     /// Where the demo's codes go.
     pub codes_file: PathBuf,
     /// Where a new administrator token goes.
     pub token_file: Option<PathBuf>,
+}
+
+/// `--demo-stage`.
+#[derive(Debug, Clone, Copy, clap::ValueEnum)]
+pub enum DemoStageArg {
+    /// Step 3: residents send in ideas.
+    Ideas,
+    /// Step 5: voting is open.
+    Voting,
+    /// Counted; the first funded proposal is under way.
+    Results,
+}
+
+/// `--demo-ballot`.
+#[derive(Debug, Clone, Copy, clap::ValueEnum)]
+pub enum DemoBallotArg {
+    /// Approve up to three proposals.
+    Approval,
+    /// Approve proposals within the money.
+    Knapsack,
+    /// Give 10 points.
+    Cumulative,
+    /// Rank up to three proposals.
+    Ranked,
+}
+
+/// The demo year the flags ask for.
+pub fn demo_year(stage: DemoStageArg, ballot: DemoBallotArg, parts: bool) -> demo::DemoYear {
+    demo::DemoYear {
+        stage: match stage {
+            DemoStageArg::Ideas => demo::DemoStage::Ideas,
+            DemoStageArg::Voting => demo::DemoStage::Voting,
+            DemoStageArg::Results => demo::DemoStage::Results,
+        },
+        ballot: match ballot {
+            DemoBallotArg::Approval => BallotKind::Approval,
+            DemoBallotArg::Knapsack => BallotKind::Knapsack,
+            DemoBallotArg::Cumulative => BallotKind::Cumulative,
+            DemoBallotArg::Ranked => BallotKind::Ranked,
+        },
+        parts,
+    }
 }
 
 /// Writes `text` to `path`, readable by its owner only.
@@ -79,7 +124,7 @@ pub fn serve(args: &Serve) -> Result<(), BadInput> {
         }
     }
     if args.demo {
-        let made = demo::setup(&service, args.demo_residents).map_err(bad)?;
+        let made = demo::setup_year(&service, args.demo_residents, args.demo_year).map_err(bad)?;
         let mut text = format!(
             "# Voting codes for the demo district Norrby, {} (programme {}): one per resident, each good for one ballot.\n",
             made.year, made.programme
@@ -89,8 +134,13 @@ pub fn serve(args: &Serve) -> Result<(), BadInput> {
             text.push('\n');
         }
         write_secret(&args.codes_file, &text)?;
+        let now = match args.demo_year.stage {
+            demo::DemoStage::Ideas => "takes ideas",
+            demo::DemoStage::Results => "is counted",
+            _ => "has voting open",
+        };
         output::line(format_args!(
-            "demo: Norrby {} has voting open; {} voting codes are in {}",
+            "demo: Norrby {} {now}; {} voting codes are in {}",
             made.year,
             made.codes.len(),
             args.codes_file.display()
