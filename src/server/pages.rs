@@ -682,7 +682,7 @@ pub(super) async fn report(
 }
 
 /// What a form shows again after a refusal.
-#[derive(Default)]
+#[derive(Default, Clone)]
 struct Shown {
     /// A message at the top.
     top: Option<String>,
@@ -1056,6 +1056,32 @@ fn set_ballot_error(l: L, e: &BallotError, shown: &mut Shown) {
                 money(l, required)
             ),
         ),
+        BallotError::TooManyPoints { given, allowed } => (
+            None,
+            format!(
+                "{} {given} {}. {} {allowed}.",
+                l.t("Du har gett", "You gave"),
+                l.t("poäng", "points"),
+                l.t("Du har högst", "You have at most"),
+            ),
+        ),
+        BallotError::PointsNotAllUsed { given, required } => (
+            None,
+            format!(
+                "{} {given} {}. {} {required}.",
+                l.t("Du har gett", "You gave"),
+                l.t("poäng", "points"),
+                l.t("Använd alla dina poäng:", "Use all your points:"),
+            ),
+        ),
+        BallotError::OverProjectCap { project, cap, .. } => (
+            Some(*project),
+            format!(
+                "{} {cap} {}.",
+                l.t("Ett förslag kan få högst", "One proposal can get at most"),
+                l.t("poäng", "points"),
+            ),
+        ),
         other => (None, other.to_string()),
     };
     match project {
@@ -1224,6 +1250,24 @@ fn vote_page(l: L, p: &Programme, token: &str, part: Option<&str>, shown: &Shown
         .shortlist()
         .filter(|pr| pr.proposal().part.as_ref().map(|x| x.as_str()) == part.map(|b| b.id.as_str()))
         .collect();
+    // A message about a proposal not on this page (a form changed by hand,
+    // or one of another part) goes on top, where it is seen.
+    let mut shown_here;
+    let mut shown = shown;
+    if let Some(elsewhere) = shown
+        .beside
+        .iter()
+        .find(|(p, _)| !projects.iter().any(|pr| pr.id() == **p))
+    {
+        shown_here = shown.clone();
+        if shown_here.top.is_none() {
+            shown_here.top = Some(elsewhere.1.clone());
+        }
+        shown_here
+            .beside
+            .retain(|p, _| projects.iter().any(|pr| pr.id() == *p));
+        shown = &shown_here;
+    }
     let mut choices = String::new();
     for project in &projects {
         let pid = project.id();

@@ -33,6 +33,8 @@ mod protocol;
 #[cfg(feature = "report")]
 mod report;
 #[cfg(feature = "server")]
+mod resident_forms;
+#[cfg(feature = "server")]
 mod server;
 #[cfg(feature = "sim")]
 mod sim;

@@ -19,7 +19,7 @@ use reqwest::StatusCode;
 use serde_json::{Value, json};
 
 /// A runtime for one test.
-fn runtime() -> tokio::runtime::Runtime {
+pub(crate) fn runtime() -> tokio::runtime::Runtime {
     tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .enable_all()
@@ -521,7 +521,7 @@ fn a_code_casts_one_ballot_a_retry_is_harmless_and_a_code_is_no_token() {
 }
 
 /// The ballots in `year` of `programme`, replayed from `store`.
-fn stored_ballots(
+pub(crate) fn stored_ballots(
     store: Arc<dyn Store>,
     programme: ProgrammeId,
     year: i32,
@@ -537,7 +537,7 @@ fn stored_ballots(
 }
 
 /// A page's form token and the session cookie, as a browser would hold them.
-async fn form(client: &reqwest::Client, url: &str) -> (String, String) {
+pub(crate) async fn form(client: &reqwest::Client, url: &str) -> (String, String) {
     let r = client.get(url).send().await.unwrap();
     assert_eq!(r.status(), StatusCode::OK, "{url}");
     let html = r.text().await.unwrap();
