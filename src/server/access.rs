@@ -317,19 +317,7 @@ impl Access {
         loop {
             // Another server on the same store may have appended: catch up
             // first.
-            for e in self.store.read_all(&stream, *version)? {
-                let older: AccessEvent =
-                    serde_json::from_str(&e.payload).map_err(|err| AccessError::Decode {
-                        version: e.version,
-                        message: err.to_string(),
-                    })?;
-                let mut tables = self.write();
-                apply(&mut tables, older).map_err(|message| AccessError::Decode {
-                    version: e.version,
-                    message,
-                })?;
-                *version = e.version;
-            }
+            self.catch_up(&mut version)?;
             {
                 let tables = self.read();
                 if tables.events >= MAX_ACCESS_EVENTS {
@@ -357,6 +345,35 @@ impl Access {
         // Admitted above, on these very tables.
         let _ = apply(&mut tables, event);
         Ok(())
+    }
+
+    /// Applies what the stream holds past `version` (what other servers on
+    /// the same store appended).
+    fn catch_up(&self, version: &mut Version) -> Result<(), AccessError> {
+        for e in self.store.read_all(&Self::stream(), *version)? {
+            let older: AccessEvent =
+                serde_json::from_str(&e.payload).map_err(|err| AccessError::Decode {
+                    version: e.version,
+                    message: err.to_string(),
+                })?;
+            let mut tables = self.write();
+            apply(&mut tables, older).map_err(|message| AccessError::Decode {
+                version: e.version,
+                message,
+            })?;
+            *version = e.version;
+        }
+        Ok(())
+    }
+
+    /// Reads what other servers on the same store appended since: their
+    /// tokens, revocations and codes. The service does this every second.
+    ///
+    /// # Errors
+    /// A store failure or an unreadable event.
+    pub fn refresh(&self) -> Result<(), AccessError> {
+        let mut version = self.version.lock().unwrap_or_else(|p| p.into_inner());
+        self.catch_up(&mut version)
     }
 
     fn read(&self) -> std::sync::RwLockReadGuard<'_, Tables> {

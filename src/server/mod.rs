@@ -22,6 +22,15 @@
 //!   as stored, never counted twice; an official's command sent with an
 //!   `Idempotency-Key` header is stored once, and a retry with the key is
 //!   answered with the first answer's events (see [`REMEMBERED_KEYS`]).
+//! * Several servers may share one store (behind a load balancer), given the
+//!   same voter key: each write is decided on the stored stream and appended
+//!   only at the version it was decided on, so two servers never both store
+//!   conflicting commands; idempotency receipts are in the store; each
+//!   server reads the others' tokens, revocations and codes every
+//!   [`ACCESS_REFRESH`]; form tokens are derived from the voter key, so a
+//!   form fetched from one server posts to another (and survives a restart).
+//!   What stays per server: the limits on wrong codes are counted in memory,
+//!   so `n` servers allow `n` times the attempts, and a restart forgets them.
 //!
 //! ```no_run
 //! # async fn run() -> Result<(), Box<dyn std::error::Error>> {
@@ -229,9 +238,20 @@ impl Service {
         std::thread::Builder::new()
             .name("medborgarbudget-writer".into())
             .spawn(move || write_loop(&for_writer, &mut receipts, &jobs))?;
-        let mut csrf_key = [0; 32];
-        csrf_key[..16].copy_from_slice(uuid::Uuid::new_v4().as_bytes());
-        csrf_key[16..].copy_from_slice(uuid::Uuid::new_v4().as_bytes());
+        // Derived from the voter key, which every server of one store
+        // shares: a form fetched from one server posts to another, and to
+        // this one after a restart.
+        let csrf_key: [u8; 32] = {
+            use sha2::Digest;
+            let mut h = sha2::Sha256::new();
+            h.update(b"medborgarbudget form tokens\0");
+            h.update(key.as_bytes());
+            h.finalize().into()
+        };
+        let follow = Arc::downgrade(&access);
+        std::thread::Builder::new()
+            .name("medborgarbudget-access".into())
+            .spawn(move || follow_access(&follow))?;
         Ok(Service {
             inner: Arc::new(Inner {
                 store,
@@ -361,6 +381,23 @@ impl Service {
         outcome.await.map_err(|_| Busy)
     }
 }
+
+/// Reads, every [`ACCESS_REFRESH`], what other servers on the store added to
+/// the access stream (tokens, revocations, codes), until the service is gone.
+fn follow_access(access: &std::sync::Weak<Access>) {
+    loop {
+        std::thread::sleep(ACCESS_REFRESH);
+        let Some(access) = access.upgrade() else {
+            return;
+        };
+        // A failed read is tried again at the next tick; appends catch up
+        // by themselves.
+        let _ = access.refresh();
+    }
+}
+
+/// How often the service reads other servers' tokens, revocations and codes.
+pub const ACCESS_REFRESH: Duration = Duration::from_secs(1);
 
 /// The writer's queue is full (or the writer has stopped).
 #[derive(Debug, Clone, Copy)]

@@ -945,3 +945,87 @@ fn ballots_survive_a_killed_server_on_postgres() {
         let _ = store.drop_schema();
     }
 }
+
+/// Two servers on one store (behind a load balancer): a token, a
+/// revocation and voting codes made on one are honoured by the other within
+/// a few seconds, and a form fetched from one posts to the other.
+#[test]
+fn servers_on_one_store_share_tokens_revocations_codes_and_forms() {
+    let rt = runtime();
+    let store: Arc<dyn Store> = Arc::new(MemoryStore::new());
+    let key = VoterKey::random();
+    let one = Service::new(store.clone(), key.clone(), Config::default()).unwrap();
+    let two = Service::new(store.clone(), key.clone(), Config::default()).unwrap();
+    rt.block_on(async {
+        let (a, b) = (start(&one).await, start(&two).await);
+        let client = reqwest::Client::new();
+        // Until `check` holds, for at most 10 s.
+        async fn eventually<F: std::future::Future<Output = bool>>(mut check: impl FnMut() -> F) {
+            let deadline = Instant::now() + Duration::from_secs(10);
+            while !check().await {
+                assert!(Instant::now() < deadline, "not seen within 10 s");
+                tokio::time::sleep(Duration::from_millis(100)).await;
+            }
+        }
+        let (token, id) = one
+            .access()
+            .issue_token(Role::Administrator, None, "made on one")
+            .unwrap();
+        let status_on_two = || {
+            client
+                .get(format!("http://{b}/api/programmes"))
+                .bearer_auth(&token)
+                .send()
+        };
+        eventually(|| async { status_on_two().await.unwrap().status() == StatusCode::OK }).await;
+        // A demo made through one, its codes used on two.
+        let made = demo::setup(&one, 2).unwrap();
+        let p = made.programme;
+        let ballot = json!({ "code": made.codes[0].1, "id": medborgarbudget::ids::BallotId::new(), "choices": demo_choices() });
+        // (Asked of two's access data, not by posting: wrong codes would be
+        // rate-limited.)
+        eventually(|| async {
+            medborgarbudget::server::Authenticator::resident(two.access(), p, made.year, &made.codes[0].1)
+                .unwrap()
+                .is_some()
+        })
+        .await;
+        let r = client
+            .post(format!("http://{b}/api/programmes/{p}/ballots"))
+            .json(&ballot)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), StatusCode::CREATED);
+        // A form from one, posted to two.
+        let browser = reqwest::Client::builder().cookie_store(true).build().unwrap();
+        let (csrf, ballot_id) = form(&browser, &format!("http://{a}/p/{p}/vote?lang=en")).await;
+        // The cookie is for 127.0.0.1, whatever the port: sent to two too.
+        let r = browser
+            .post(format!("http://{b}/p/{p}/vote?lang=en"))
+            .form(&[
+                ("csrf", csrf),
+                ("ballot_id", ballot_id),
+                ("project", medborgarbudget::ids::ProjectId::from_u128(0x9e0).to_string()),
+                ("code", made.codes[1].1.clone()),
+            ])
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), StatusCode::OK);
+        assert_eq!(stored_ballots(store.clone(), p, made.year).len(), 2);
+        // Revoked on two: refused by one too.
+        assert!(two.access().revoke_token(id).unwrap());
+        eventually(|| async {
+            client
+                .get(format!("http://{a}/api/programmes"))
+                .bearer_auth(&token)
+                .send()
+                .await
+                .unwrap()
+                .status()
+                == StatusCode::UNAUTHORIZED
+        })
+        .await;
+    });
+}
