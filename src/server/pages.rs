@@ -1001,6 +1001,14 @@ async fn resident_refusal(
 /// Puts a ballot rule's message where it belongs: beside the project it
 /// names, or above the choices.
 fn set_ballot_error(l: L, e: &BallotError, shown: &mut Shown) {
+    // "You gave 13 points. You have at most 10."
+    let points_given = |given: u64, rule: &str, points: u32| {
+        format!(
+            "{} {given} {}. {rule} {points}.",
+            l.t("Du har gett", "You gave"),
+            l.t("poäng", "points")
+        )
+    };
     let (project, text) = match e {
         BallotError::UnknownProject { project } => (
             Some(*project),
@@ -1058,20 +1066,14 @@ fn set_ballot_error(l: L, e: &BallotError, shown: &mut Shown) {
         ),
         BallotError::TooManyPoints { given, allowed } => (
             None,
-            format!(
-                "{} {given} {}. {} {allowed}.",
-                l.t("Du har gett", "You gave"),
-                l.t("poäng", "points"),
-                l.t("Du har högst", "You have at most"),
-            ),
+            points_given(*given, l.t("Du har högst", "You have at most"), *allowed),
         ),
         BallotError::PointsNotAllUsed { given, required } => (
             None,
-            format!(
-                "{} {given} {}. {} {required}.",
-                l.t("Du har gett", "You gave"),
-                l.t("poäng", "points"),
+            points_given(
+                *given,
                 l.t("Använd alla dina poäng:", "Use all your points:"),
+                *required,
             ),
         ),
         BallotError::OverProjectCap { project, cap, .. } => (
