@@ -98,6 +98,9 @@ enum AccessEvent {
         programme: ProgrammeId,
         year: i32,
         codes: Vec<IssuedCode>,
+        /// The residents' earlier codes for the year stop working.
+        #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+        replace: bool,
         at: DateTime<Utc>,
     },
 }
@@ -151,6 +154,7 @@ pub enum AccessError {
 /// A voting code's resident, for one year of one programme.
 #[derive(Debug, Clone)]
 struct CodeEntry {
+    programme: ProgrammeId,
     year: i32,
     resident: Resident,
 }
@@ -471,6 +475,32 @@ impl Access {
         year: i32,
         residents: Vec<Resident>,
     ) -> Result<Vec<String>, AccessError> {
+        self.make_codes(programme, year, residents, false)
+    }
+
+    /// Makes a new voting code for each resident, for `year` of
+    /// `programme`, in place of any code they had for the year (lost, or
+    /// its answer never arrived): the earlier code stops working. A resident
+    /// who has voted stays voted; the new code cannot vote again.
+    ///
+    /// # Errors
+    /// Too many residents, one listed twice, or a store failure.
+    pub fn replace_codes(
+        &self,
+        programme: ProgrammeId,
+        year: i32,
+        residents: Vec<Resident>,
+    ) -> Result<Vec<String>, AccessError> {
+        self.make_codes(programme, year, residents, true)
+    }
+
+    fn make_codes(
+        &self,
+        programme: ProgrammeId,
+        year: i32,
+        residents: Vec<Resident>,
+        replace: bool,
+    ) -> Result<Vec<String>, AccessError> {
         if residents.len() > MAX_CODES_PER_REQUEST {
             return Err(AccessError::TooManyCodes {
                 asked: residents.len(),
@@ -495,11 +525,15 @@ impl Access {
             programme,
             year,
             codes: issued,
+            replace,
             at: crate::store::now(),
         };
         self.append(event, |tables| {
             // Checked here, under the lock, so that two requests for the
             // same resident cannot both pass.
+            if replace {
+                return Ok(());
+            }
             match tables.residents.get(&(programme, year)) {
                 Some(had) => match seen.iter().find(|r| had.contains(r)) {
                     Some(&resident) => Err(AccessError::DuplicateResident { resident }),
@@ -539,8 +573,18 @@ fn apply(tables: &mut Tables, event: AccessEvent) -> Result<(), String> {
             programme,
             year,
             codes,
+            replace,
             ..
         } => {
+            if replace {
+                let replaced: std::collections::HashSet<_> =
+                    codes.iter().map(|c| c.resident.id()).collect();
+                tables.codes.retain(|_, e| {
+                    !(e.programme == programme
+                        && e.year == year
+                        && replaced.contains(&e.resident.id()))
+                });
+            }
             let ids = tables.residents.entry((programme, year)).or_default();
             for c in codes {
                 let hash = unhex(&c.hash).ok_or("a code hash is not 64 hex digits")?;
@@ -548,6 +592,7 @@ fn apply(tables: &mut Tables, event: AccessEvent) -> Result<(), String> {
                 tables.codes.insert(
                     hash,
                     CodeEntry {
+                        programme,
                         year,
                         resident: c.resident,
                     },
@@ -649,6 +694,16 @@ mod tests {
             again.issue_codes(p, 2027, vec![resident(2)]),
             Err(AccessError::DuplicateResident { .. })
         ));
+        // A lost code replaced: the old one stops working, the new one works,
+        // after a restart too.
+        let new = again.replace_codes(p, 2027, vec![resident(1)]).unwrap();
+        for access in [&again, &Access::open(store.clone()).unwrap()] {
+            assert!(access.resident(p, 2027, &codes[0]).unwrap().is_none());
+            let who = access.resident(p, 2027, &new[0]).unwrap().unwrap();
+            assert_eq!(who.id(), resident(1).id());
+            // The other resident's code is untouched.
+            assert!(access.resident(p, 2027, &codes[1]).unwrap().is_some());
+        }
         assert!(again.revoke_token(id).unwrap());
         assert!(!again.revoke_token(id).unwrap());
         assert!(again.token(&token).is_none());

@@ -592,6 +592,11 @@ pub struct NewCodes {
     pub year: i32,
     /// The eligible residents, one code each.
     pub residents: Vec<Resident>,
+    /// Make new codes in place of the residents' codes for the year (lost,
+    /// or their answer never arrived): the earlier codes stop working.
+    /// Without it a resident who has a code for the year is refused (409).
+    #[serde(default)]
+    pub replace: bool,
 }
 
 /// `POST /api/programmes/{programme}/codes`: one voting code per resident
@@ -617,7 +622,14 @@ pub(super) async fn codes(
     }
     let ids: Vec<ResidentId> = asked.residents.iter().map(Resident::id).collect();
     let access = s.inner.access.clone();
-    match tokio::task::spawn_blocking(move || access.issue_codes(id, year, asked.residents)).await {
+    let made = tokio::task::spawn_blocking(move || {
+        if asked.replace {
+            access.replace_codes(id, year, asked.residents)
+        } else {
+            access.issue_codes(id, year, asked.residents)
+        }
+    });
+    match made.await {
         Ok(Ok(codes)) => {
             let codes: Vec<_> = ids
                 .iter()

@@ -297,6 +297,32 @@ fn officials_act_only_with_a_token_of_the_right_role_and_programme() {
         assert_eq!(listed["programmes"].as_array().unwrap().len(), 1);
         let r = get("/api/programmes".into(), &admin).await.unwrap();
         assert_eq!(r.json::<Value>().await.unwrap()["programmes"].as_array().unwrap().len(), 2);
+        // Voting codes for 2027: one per resident; a second for the same
+        // resident is refused unless it replaces the first, which then stops
+        // working.
+        let anna = json!({ "id": "00000000-0000-0000-0000-00000000a11a", "born": "1990-02-03",
+            "residence": { "area": "6b1f3c2e-8d4a-4f7e-9a51-2c0d7e4b9f10", "since": "2020-01-01" } });
+        let codes = |body: Value| {
+            client
+                .post(format!("http://{at}/api/programmes/{a}/codes"))
+                .bearer_auth(&official)
+                .json(&body)
+                .send()
+        };
+        let r = codes(json!({ "year": 2027, "residents": [anna.clone()] })).await.unwrap();
+        assert_eq!(r.status(), StatusCode::CREATED);
+        let first = r.json::<Value>().await.unwrap()["codes"][0]["code"].as_str().unwrap().to_owned();
+        let r = codes(json!({ "year": 2027, "residents": [anna.clone()] })).await.unwrap();
+        assert_eq!(r.status(), StatusCode::CONFLICT);
+        assert_eq!(r.json::<Value>().await.unwrap()["code"], "duplicate_resident");
+        let r = codes(json!({ "year": 2027, "residents": [anna.clone()], "replace": true })).await.unwrap();
+        assert_eq!(r.status(), StatusCode::CREATED);
+        let second = r.json::<Value>().await.unwrap()["codes"][0]["code"].as_str().unwrap().to_owned();
+        use medborgarbudget::server::Authenticator;
+        assert!(service.access().resident(a, 2027, &first).unwrap().is_none());
+        assert!(service.access().resident(a, 2027, &second).unwrap().is_some());
+        let r = codes(json!({ "year": 2031, "residents": [anna] })).await.unwrap();
+        assert_eq!(r.status(), StatusCode::NOT_FOUND);
         // Revoking: the programme's administrator lists a's tokens (no
         // secrets) and revokes the official's; an official may not revoke,
         // nor may b's administrator touch a's tokens.
