@@ -538,6 +538,18 @@ fn a_code_casts_one_ballot_a_retry_is_harmless_and_a_code_is_no_token() {
             .unwrap();
         assert_eq!(r.status(), StatusCode::BAD_REQUEST);
         assert!(r.text().await.unwrap().contains("voter"));
+        // The voter's code replaced (say it was lost after voting): the old
+        // one is dead and the new one cannot vote again.
+        let voter: medborgarbudget::area::Resident = serde_json::from_value(json!({
+            "id": made.codes[0].0, "born": "1985-05-01",
+            "residence": { "area": "6b1f3c2e-8d4a-4f7e-9a51-2c0d7e4b9f10", "since": "2015-01-01" } }))
+        .unwrap();
+        let new = service.access().replace_codes(p, made.year, vec![voter]).unwrap();
+        let r = ballot(medborgarbudget::ids::BallotId::new(), &code).await.unwrap();
+        assert_eq!(r.status(), StatusCode::UNAUTHORIZED);
+        let r = ballot(medborgarbudget::ids::BallotId::new(), &new[0]).await.unwrap();
+        assert_eq!(r.status(), StatusCode::UNPROCESSABLE_ENTITY);
+        assert_eq!(r.json::<Value>().await.unwrap()["details"]["source"]["code"], "already_voted");
         // One ballot is stored.
         assert_eq!(
             stored_ballots(service.store().clone(), p, made.year),
