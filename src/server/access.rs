@@ -208,23 +208,14 @@ fn code_hash(programme: ProgrammeId, code: &str) -> [u8; 32] {
     ])
 }
 
-fn hex(bytes: &[u8; 32]) -> String {
-    use std::fmt::Write;
-    bytes.iter().fold(String::with_capacity(64), |mut s, b| {
-        let _ = write!(s, "{b:02x}");
-        s
-    })
+/// 64 lowercase hex digits.
+pub(super) fn hex(bytes: &[u8; 32]) -> String {
+    crate::store::Hash(*bytes).to_string()
 }
 
-fn unhex(text: &str) -> Option<[u8; 32]> {
-    let mut out = [0; 32];
-    if text.len() != 64 {
-        return None;
-    }
-    for (i, byte) in out.iter_mut().enumerate() {
-        *byte = u8::from_str_radix(text.get(2 * i..2 * i + 2)?, 16).ok()?;
-    }
-    Some(out)
+/// Back from [`hex`].
+pub(super) fn unhex(text: &str) -> Option<[u8; 32]> {
+    crate::store::hex_array(text)
 }
 
 /// Random bytes from the operating system (through uuid's v4 ids).

@@ -24,6 +24,7 @@ use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
+use super::access::{hex, unhex};
 use crate::ids::ProgrammeId;
 use crate::process::{Programme, ProgrammeCommand, ProgrammeEvent};
 use crate::store::{Aggregate, NewEvent, Store, StoreError, StoreExt, StreamId, Version};
@@ -138,14 +139,6 @@ fn digest(events: &[NewEvent]) -> [u8; 32] {
         h.update(e.payload.as_bytes());
     }
     h.finalize().into()
-}
-
-fn hex(bytes: &[u8; 32]) -> String {
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
-}
-
-fn unhex(text: &str) -> Option<[u8; 32]> {
-    crate::store::Hash::from_hex(text).ok().map(|h| h.0)
 }
 
 impl Receipts {
