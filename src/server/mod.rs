@@ -511,3 +511,62 @@ fn write_programme(
 
 /// How long a client is asked to wait when the writer's queue is full.
 const RETRY_AFTER: Duration = Duration::from_secs(1);
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::store::memory::MemoryStore;
+
+    /// The same key twice in one batch (a client that resent before the
+    /// first answer): the first is decided and stored, the second waits for
+    /// a second round and is answered from the first's receipt, not decided
+    /// again; a command without a key beside them is decided as usual.
+    #[test]
+    fn a_key_sent_twice_in_one_batch_is_stored_once_and_replayed() {
+        let store: Arc<dyn Store> = Arc::new(MemoryStore::new());
+        let setup: crate::process::ProgrammeSetup = serde_json::from_value(serde_json::json!({
+            "id": ProgrammeId::new(),
+            "area": { "id": "6b1f3c2e-8d4a-4f7e-9a51-2c0d7e4b9f10", "name": "Norrby", "population": 10000 },
+            "currency": "SEK",
+            "first_year": 2027,
+            "years": 3,
+            "established_at": "2026-12-01T10:00:00Z"
+        }))
+        .unwrap();
+        let programme = setup.id;
+        let mut repo = Repository::<Programme>::new(store.clone(), VoterKey::random());
+        repo.create(programme, ProgrammeEvent::Established(setup))
+            .unwrap();
+        let mut receipts = receipts::Receipts::open(store).unwrap();
+        let start: ProgrammeCommand = serde_json::from_value(serde_json::json!({ "start_cycle": {
+            "id": crate::ids::CycleId::new(), "year": 2027, "at": "2027-01-10T09:00:00Z" } }))
+        .unwrap();
+        let key = receipts::RequestKey::new("start", &start).unwrap();
+        let mut answers = Vec::new();
+        let jobs = [Some(key.clone()), Some(key), None]
+            .into_iter()
+            .map(|key| {
+                let (reply, answer) = oneshot::channel();
+                answers.push(answer);
+                Job {
+                    programme,
+                    command: start.clone(),
+                    key,
+                    reply,
+                }
+            })
+            .collect();
+        write_programme(&mut repo, &mut receipts, programme, jobs);
+        let mut outcomes = answers.into_iter().map(|mut a| a.try_recv().unwrap());
+        let Some(Outcome::Decided(Ok(first))) = outcomes.next() else {
+            panic!("the first is decided and stored")
+        };
+        match outcomes.next() {
+            Some(Outcome::Replayed(events)) => assert_eq!(events, first),
+            other => panic!("the second is replayed: {other:?}"),
+        }
+        // Without a key the same command is decided again: the year exists.
+        assert!(matches!(outcomes.next(), Some(Outcome::Decided(Err(_)))));
+        assert_eq!(repo.load(programme).unwrap().cycles().len(), 1);
+    }
+}
